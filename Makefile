@@ -1,0 +1,97 @@
+# Makefile - builds allocmap in the libbpf-bootstrap manner: vmlinux.h from the
+# running kernel's BTF (override with VMLINUX_H=path), the BPF object with
+# clang -target bpf, its skeleton with bpftool, then the user-space daemon.
+# Every generated file lives in .output/. Quiet unless V=1. SAN=1 builds the
+# user code with -fsanitize=address,undefined.
+
+OUTPUT    := .output
+CLANG     ?= clang
+CC        ?= cc
+BPFTOOL   ?= bpftool
+VMLINUX_H ?=
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
+LDLIBS    := -lbpf -lelf -lz -lcapstone -lpthread
+ifeq ($(SAN),1)
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=address,undefined
+endif
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
+
+# user/ modules that need libbpf; everything else is the libbpf-free core
+LIBBPF_SRCS := user/main.c user/trace.c
+CORE_SRCS   := $(filter-out $(LIBBPF_SRCS),$(wildcard user/*.c))
+CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
+MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
+UNIT_TESTS  := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/test_*.c))
+PROGS       := $(patsubst tests/progs/%.c,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.c))
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all clean test unit e2e progs
+.DELETE_ON_ERROR:
+
+all: allocmap progs
+
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/progs:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+ifeq ($(VMLINUX_H),)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+else
+	$(Q)cp $(VMLINUX_H) $@
+endif
+
+$(OUTPUT)/allocmap.bpf.o: bpf/allocmap.bpf.c bpf/allocmap.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/allocmap.skel.h: $(OUTPUT)/allocmap.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(MAIN_OBJS): $(OUTPUT)/allocmap.skel.h
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/allocmap.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+allocmap: $(MAIN_OBJS) $(CORE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/%.c tests/check.h $(CORE_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
+
+# test programs: plain C, no optimisation tricks that would elide allocations
+$(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
+	$(call msg,PROG,$@)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin $(PROG_CFLAGS_$*) $< -lpthread -o $@
+
+$(OUTPUT)/progs/static_nosym: PROG_CFLAGS_static_nosym = -static -s
+
+progs: $(PROGS)
+
+unit: $(UNIT_TESTS)
+	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)
+
+e2e: allocmap progs
+	$(Q)python3 tests/e2e.py
+
+test: all $(UNIT_TESTS)
+	$(Q)bash tests/run-all.sh
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) allocmap

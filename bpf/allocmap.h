@@ -1,0 +1,115 @@
+/* allocmap.h - the whole contract between the BPF programs (bpf/) and the
+ * daemon (user/): event records sent over the ring buffer, enums and limits.
+ * Fixed-width types only, no libc includes: this file is compiled by both
+ * clang -target bpf (with vmlinux.h) and the host compiler (with <stdint.h>
+ * providing the __u* names through <linux/types.h>). */
+#ifndef ALLOCMAP_H
+#define ALLOCMAP_H
+
+#define AM_MAX_DEPTH     4     /* allocator calls nested inside one thread */
+#define AM_MAX_TARGETS   1024  /* traced processes (tgids) */
+#define AM_MAX_THREADS   16384 /* threads with per-thread state */
+
+/* Allocator functions, in the order of am_fn_names[] (user/model.c). */
+enum am_fn {
+	AM_FN_MALLOC = 0,
+	AM_FN_CALLOC,         /* args: nmemb, size */
+	AM_FN_REALLOC,        /* args: ptr, size */
+	AM_FN_REALLOCARRAY,   /* args: ptr, nmemb, size */
+	AM_FN_FREE,           /* args: ptr */
+	AM_FN_POSIX_MEMALIGN, /* args: memptr, align, size; out = *memptr */
+	AM_FN_ALIGNED_ALLOC,  /* args: align, size */
+	AM_FN_MEMALIGN,       /* args: align, size */
+	AM_FN_VALLOC,         /* args: size */
+	AM_FN_PVALLOC,        /* args: size */
+	AM_FN__COUNT,
+};
+
+/* Memory syscalls, in the order of am_sys_names[] (user/model.c). */
+enum am_sys {
+	AM_SYS_BRK = 0,   /* args: addr */
+	AM_SYS_MMAP,      /* args: addr, len, prot, flags, fd, off */
+	AM_SYS_MUNMAP,    /* args: addr, len */
+	AM_SYS_MREMAP,    /* args: old_addr, old_len, new_len, flags, new_addr */
+	AM_SYS_MPROTECT,  /* args: addr, len, prot */
+	AM_SYS_MADVISE,   /* args: addr, len, advice */
+	AM_SYS__COUNT,
+};
+
+enum am_ev_type {
+	AM_EV_CALL = 1, /* struct am_call_event */
+	AM_EV_OS   = 2, /* struct am_os_event */
+	AM_EV_TASK = 3, /* struct am_task_event */
+};
+
+/* am_call_event.flags */
+#define AM_CALL_NESTED  0x01 /* made inside another allocator call (glibc realloc -> malloc) */
+#define AM_CALL_MISSED  0x02 /* the return was never seen (longjmp, thread exit): ret/out invalid */
+#define AM_CALL_NORET   0x04 /* function traced at entry only (no return probe) */
+
+/* Emitted when an allocator call returns (or is found to have never returned).
+ * OS requests it caused were emitted before it and carry its id. */
+struct am_call_event {
+	__u8  type;      /* AM_EV_CALL */
+	__u8  fn;        /* enum am_fn */
+	__u8  flags;     /* AM_CALL_* */
+	__u8  depth;     /* 0 = outermost */
+	__u32 n_os;      /* OS requests attributed to this call (outermost only) */
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u64 id;        /* call id, unique in a run, starts at 1 */
+	__u64 ts_enter;  /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+	__u64 ts_exit;
+	__u64 args[3];   /* raw arguments, see enum am_fn */
+	__u64 ret;       /* return value (pointer, or int for posix_memalign) */
+	__u64 out;       /* posix_memalign: *memptr after the call; else = ret */
+};
+
+/* Emitted at the exit of a memory syscall made by a traced thread. */
+struct am_os_event {
+	__u8  type;      /* AM_EV_OS */
+	__u8  sys;       /* enum am_sys */
+	__u8  cause_fn;  /* enum am_fn of the causing call when call_id != 0 */
+	__u8  pad0;
+	__u32 pad1;
+	__u32 pid;
+	__u32 tid;
+	__u64 id;        /* OS request id, unique in a run, starts at 1 */
+	__u64 call_id;   /* outermost allocator call in progress, 0 = direct */
+	__u64 ts_enter;
+	__u64 ts_exit;
+	__u64 args[6];   /* see enum am_sys */
+	__s64 ret;       /* raw syscall return (negative errno on failure) */
+};
+
+enum am_task_kind {
+	AM_TASK_FORK = 1, /* pid = parent tgid, child = new tgid (followed with -f) */
+	AM_TASK_EXEC = 2, /* pid exec'd a new image */
+	AM_TASK_EXIT = 3, /* the whole process (thread group) exited */
+};
+
+struct am_task_event {
+	__u8  type;      /* AM_EV_TASK */
+	__u8  kind;      /* enum am_task_kind */
+	__u16 pad0;
+	__u32 pad1;
+	__u32 pid;
+	__u32 tid;
+	__u32 child;     /* AM_TASK_FORK: child tgid */
+	__s32 code;      /* AM_TASK_EXIT: exit code (wait status) */
+	__u64 ts;
+};
+
+/* Counters kept in the BPF object's .bss (struct am_counters am_cnt),
+ * read by user space at the end and printed in every summary. */
+struct am_counters {
+	__u64 lost_call;      /* ring buffer full: call events dropped */
+	__u64 lost_os;        /* ring buffer full: OS events dropped */
+	__u64 lost_task;      /* ring buffer full: task events dropped */
+	__u64 missed_ret;     /* calls whose return was never seen */
+	__u64 depth_overflow; /* calls nested deeper than AM_MAX_DEPTH (not traced) */
+	__u64 thread_full;    /* threads map full: calls/syscalls not traced */
+	__u64 orphan_ret;     /* return probe hit with no matching entry */
+};
+
+#endif /* ALLOCMAP_H */

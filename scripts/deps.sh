@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# deps.sh - installs (idempotently) every Debian 12 package allocmap needs to
+# build, test and benchmark, and mounts nothing: the tool itself needs no
+# tracefs. Safe to run again: only missing packages are installed.
+set -euo pipefail
+
+PKGS=(
+	make gcc clang llvm pkg-config
+	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev
+	python3 strace ltrace util-linux procps
+	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: must run as root (apt-get install)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "deps.sh: all ${#PKGS[@]} packages present"
+	exit 0
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps.sh: done"

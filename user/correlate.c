@@ -1,0 +1,1151 @@
+/* correlate.c - the correlator behind correlate.h: turns the raw ring-buffer
+ * stream (allocator calls, memory syscalls, task events) into resolved
+ * records and hands them to an am_sink.
+ *
+ * State is kept per traced process (struct proc):
+ *  - the brk heap as one range [heap_start, heap_end), kept apart from the
+ *    region map because it only ever moves at its end;
+ *  - the region map: a sorted array of non-overlapping anonymous mappings
+ *    (binary search, O(log n) lookup; inserts and removals memmove, which is
+ *    fine because a process has hundreds of mappings, not millions);
+ *  - the live allocations: an open-addressing hash (linear probing,
+ *    backward-shift deletion, so no tombstones pile up under malloc/free
+ *    churn) from pointer to size, region and allocating call;
+ *  - glibc's dynamic mmap threshold.
+ * OS requests made inside an allocator call reach us before the call itself
+ * (they are emitted at syscall exit, the call at its return). Their effect
+ * on the region map is applied at once, in stream order, but their records
+ * wait in a table keyed by call id until the call arrives, so that a call
+ * and the requests it caused are delivered together.
+ *
+ * Behaviour choices (also in the report to the tracer's author):
+ *  - seed_maps keeps "[heap]" as the heap and anonymous mappings (no path,
+ *    or "[anon:...]" names) as preexisting regions; file-backed mappings and
+ *    [stack]/[vdso]/[vvar]/[vsyscall] are skipped: allocations never live
+ *    there. The seeded heap counts in heap_bytes (heap_bytes is the heap's
+ *    size, which for a launched program is its growth since attach).
+ *  - Lengths are rounded up to 4 KiB pages as the kernel does.
+ *  - brk returns the (unchanged) old break on failure: a brk(addr) whose
+ *    result differs from addr counts in sys_failed[brk].
+ *  - Any PROT_NONE mapping made inside an allocator call is an arena
+ *    reservation (AM_REG_ARENA): not counted in mmap_bytes until mprotect
+ *    makes part of it accessible. Arenas are assumed to become accessible
+ *    from their start upward, as glibc grows them (h->mprotect_size).
+ *  - madvise changes no byte count: the mapping stays (RSS is not modelled).
+ *  - fork: the child starts with an empty state (its inherited mappings and
+ *    allocations are not copied; its frees of inherited pointers count as
+ *    unknown). exec drops the process's regions, heap, live allocations and
+ *    threshold. exit keeps everything (allocations live at exit are leaks).
+ *  - Missed (AM_CALL_MISSED) and entry-only (AM_CALL_NORET) calls have no
+ *    valid result: they never add to the live table; a missed/entry-only
+ *    free still removes its pointer, as free's effect needs no result.
+ *  - The glibc threshold only moves on free() (and realloc(p, 0), which is
+ *    free in glibc 2.36): realloc of an mmapped chunk goes through
+ *    mremap_chunk/munmap_chunk, which leave the threshold alone.
+ *  - Reasons: allocations in a thread arena are explained like the main
+ *    heap's (same top-chunk rule); realloc that keeps an mmapped chunk
+ *    mmapped (mremap) gets no reason, glibc did not consult the threshold.
+ *  - fn stats count every call including nested ones; `nested` says how
+ *    many of them were made inside another allocator call. Histograms,
+ *    live table and reasons use outermost calls only.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "correlate.h"
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+#define PAGE_SIZE_      4096ULL
+#define GLIBC_THRESHOLD_DEFAULT (128ULL * 1024)       /* DEFAULT_MMAP_THRESHOLD_MIN */
+#define GLIBC_THRESHOLD_MAX     (32ULL * 1024 * 1024) /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
+#define SEED_CALL_ID    0  /* regions with no causing call */
+
+/* One anonymous mapping of a traced process. */
+struct region {
+	uint64_t start, end;     /* [start, end), page aligned */
+	uint64_t acc_end;        /* accessible up to here (= end except arena reservations) */
+	uint64_t cause_call;     /* allocator call that made (or last mremapped) it, 0 = none */
+	uint8_t  kind;           /* AM_REG_MMAP / ARENA / PREEXISTING / DIRECT */
+};
+
+/* One live allocation. key 0 marks an empty slot (malloc never returns 0). */
+struct live_ent {
+	uint64_t key;            /* the pointer */
+	uint64_t size;           /* bytes requested */
+	uint64_t call_id;        /* call that returned it */
+	uint8_t  region;         /* enum am_region_kind where it lives */
+};
+
+struct live_tab {
+	struct live_ent *e;      /* cap slots */
+	size_t cap;              /* power of two, 0 before first insert */
+	size_t n;                /* occupied slots */
+	unsigned shift;          /* 64 - log2(cap) for the multiplicative hash */
+};
+
+/* Per traced process. */
+struct proc {
+	uint32_t pid;
+	bool     heap_known;     /* heap_start is known */
+	uint64_t heap_start, heap_end; /* the brk heap [start, end) */
+	struct region *reg;      /* sorted by start, non-overlapping */
+	size_t   n_reg, cap_reg;
+	struct live_tab live;
+	uint64_t threshold;      /* glibc mmap threshold now */
+	/* this process's share of the global byte counters (undone at exec) */
+	uint64_t live_bytes;
+	uint64_t heap_bytes;
+	uint64_t mmap_bytes;
+	uint64_t direct_bytes;
+};
+
+/* OS records waiting for their call. call_id 0 marks an empty slot. */
+struct pend {
+	uint64_t call_id;
+	struct am_os_rec *recs;  /* n records, cap allocated */
+	uint32_t n, cap;
+};
+
+struct am_corr {
+	struct am_corr_opts opts;
+	uint64_t thr_start;      /* glibc threshold at start */
+	uint64_t thr_last;       /* last value the threshold took (any process) */
+	/* processes: open addressing on pid, never deleted */
+	struct proc **procs;     /* cap_procs slots, NULL = empty */
+	size_t   n_procs, cap_procs;
+	struct proc *last;       /* one-entry cache: most events come from one pid */
+	/* pending OS records by call id */
+	struct pend *pend;       /* cap_pend slots */
+	size_t   n_pend, cap_pend;
+	bool     oom;            /* an allocation failed: some state was dropped */
+	struct am_summary sum;   /* global counters, completed by finish */
+};
+
+/* ---------- small helpers ---------- */
+
+static inline uint64_t page_up(uint64_t x)
+{
+	return (x + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
+}
+
+static inline bool sys_err(int64_t ret)
+{
+	return ret < 0 && ret >= -4095;
+}
+
+static inline uint64_t hash64(uint64_t k)
+{
+	return k * 0x9E3779B97F4A7C15ULL;
+}
+
+/* Power-of-two bucket of a request size: [2^i, 2^(i+1)), 0 -> bucket 0. */
+static inline unsigned hist_bucket(uint64_t size)
+{
+	unsigned b;
+
+	if (size == 0)
+		return 0;
+	b = 63 - (unsigned)__builtin_clzll(size);
+	return b < AM_HIST_BUCKETS ? b : AM_HIST_BUCKETS - 1;
+}
+
+/* glibc's request2size on x86-64: SIZE_SZ 8, alignment 16, MINSIZE 32. */
+static inline uint64_t req2size(uint64_t req)
+{
+	if (req > UINT64_MAX - 64)
+		return UINT64_MAX & ~15ULL;
+	if (req + 8 + 15 < 32)
+		return 32;
+	return (req + 8 + 15) & ~15ULL;
+}
+
+static inline void peak(uint64_t *peak_v, uint64_t v)
+{
+	if (v > *peak_v)
+		*peak_v = v;
+}
+
+/* ---------- live table ---------- */
+
+static bool live_grow(struct live_tab *t)
+{
+	size_t ncap = t->cap ? t->cap * 2 : 1024;
+	struct live_ent *ne = calloc(ncap, sizeof(*ne));
+	unsigned nshift = 64 - (unsigned)__builtin_ctzll(ncap);
+	size_t mask = ncap - 1;
+
+	if (!ne)
+		return false;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->e[i].key)
+			continue;
+		size_t j = hash64(t->e[i].key) >> nshift;
+		while (ne[j].key)
+			j = (j + 1) & mask;
+		ne[j] = t->e[i];
+	}
+	free(t->e);
+	t->e = ne;
+	t->cap = ncap;
+	t->shift = nshift;
+	return true;
+}
+
+/* Slot holding key, or NULL. */
+static inline struct live_ent *live_find(const struct live_tab *t, uint64_t key)
+{
+	size_t mask = t->cap - 1, i;
+
+	if (!t->cap)
+		return NULL;
+	for (i = hash64(key) >> t->shift; t->e[i].key; i = (i + 1) & mask)
+		if (t->e[i].key == key)
+			return &t->e[i];
+	return NULL;
+}
+
+/* Slot for key: the existing one, or a fresh one with key set and the rest
+ * zeroed (t->n counted). NULL only when growing failed. */
+static inline struct live_ent *live_slot(struct live_tab *t, uint64_t key)
+{
+	size_t mask, i;
+
+	if ((t->n + 1) * 4 > t->cap * 3 && !live_grow(t))
+		return NULL;
+	mask = t->cap - 1;
+	for (i = hash64(key) >> t->shift; t->e[i].key; i = (i + 1) & mask)
+		if (t->e[i].key == key)
+			return &t->e[i];
+	t->e[i] = (struct live_ent){ .key = key };
+	t->n++;
+	return &t->e[i];
+}
+
+/* Remove the entry in slot e (from live_find), keeping probe chains intact
+ * by shifting later members of the cluster back (no tombstones). */
+static inline void live_del(struct live_tab *t, struct live_ent *e)
+{
+	size_t mask = t->cap - 1;
+	size_t i = (size_t)(e - t->e), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!t->e[j].key)
+			break;
+		size_t home = hash64(t->e[j].key) >> t->shift;
+		/* move j into the hole at i unless its home lies in (i, j] */
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && (home <= i && home > j))) {
+			t->e[i] = t->e[j];
+			i = j;
+		}
+	}
+	t->e[i].key = 0;
+	t->n--;
+}
+
+/* ---------- processes ---------- */
+
+static void proc_release(struct proc *p)
+{
+	free(p->reg);
+	free(p->live.e);
+	p->reg = NULL;
+	p->n_reg = p->cap_reg = 0;
+	memset(&p->live, 0, sizeof(p->live));
+}
+
+static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
+{
+	size_t mask, i;
+	struct proc *p;
+
+	if ((c->n_procs + 1) * 2 > c->cap_procs) {
+		size_t ncap = c->cap_procs ? c->cap_procs * 2 : 16;
+		struct proc **np = calloc(ncap, sizeof(*np));
+
+		if (!np)
+			return NULL;
+		for (size_t k = 0; k < c->cap_procs; k++) {
+			if (!c->procs[k])
+				continue;
+			size_t j = hash64(c->procs[k]->pid) >> 40 & (ncap - 1);
+			while (np[j])
+				j = (j + 1) & (ncap - 1);
+			np[j] = c->procs[k];
+		}
+		free(c->procs);
+		c->procs = np;
+		c->cap_procs = ncap;
+	}
+	mask = c->cap_procs - 1;
+	for (i = hash64(pid) >> 40 & mask; c->procs[i]; i = (i + 1) & mask)
+		if (c->procs[i]->pid == pid)
+			return c->last = c->procs[i];
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->threshold = c->thr_start;
+	c->procs[i] = p;
+	c->n_procs++;
+	return c->last = p;
+}
+
+/* The state of pid, created on first sight; NULL on allocation failure. */
+static inline struct proc *proc_get(struct am_corr *c, uint32_t pid)
+{
+	if (c->last && c->last->pid == pid)
+		return c->last;
+	return proc_get_slow(c, pid);
+}
+
+/* ---------- byte accounting ---------- */
+
+static void acct_heap(struct am_corr *c, struct proc *p, uint64_t new_size)
+{
+	c->sum.heap_bytes = c->sum.heap_bytes - p->heap_bytes + new_size;
+	p->heap_bytes = new_size;
+	peak(&c->sum.heap_bytes_peak, c->sum.heap_bytes);
+}
+
+/* Bytes a region piece contributes to mmap_bytes or direct_mmap_bytes. */
+static inline uint64_t reg_bytes(const struct region *r)
+{
+	uint64_t e = r->acc_end < r->end ? r->acc_end : r->end;
+
+	return e > r->start ? e - r->start : 0;
+}
+
+/* Add (sign +1) or remove (sign -1) a region's bytes from the counters. */
+static void acct_reg(struct am_corr *c, struct proc *p, const struct region *r, int sign)
+{
+	uint64_t b = reg_bytes(r);
+
+	if (!b)
+		return;
+	if (r->kind == AM_REG_MMAP || r->kind == AM_REG_ARENA) {
+		if (sign > 0) {
+			p->mmap_bytes += b;
+			c->sum.mmap_bytes += b;
+			peak(&c->sum.mmap_bytes_peak, c->sum.mmap_bytes);
+		} else {
+			p->mmap_bytes -= b;
+			c->sum.mmap_bytes -= b;
+		}
+	} else if (r->kind == AM_REG_DIRECT) {
+		if (sign > 0) {
+			p->direct_bytes += b;
+			c->sum.direct_mmap_bytes += b;
+		} else {
+			p->direct_bytes -= b;
+			c->sum.direct_mmap_bytes -= b;
+		}
+	}
+}
+
+/* ---------- region map ---------- */
+
+/* Index of the first region with end > addr (n_reg if none). */
+static size_t reg_lower(const struct proc *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->n_reg;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->reg[mid].end > addr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Region containing addr, or NULL. O(log n). */
+static struct region *reg_find(struct proc *p, uint64_t addr)
+{
+	size_t i = reg_lower(p, addr);
+
+	if (i < p->n_reg && p->reg[i].start <= addr)
+		return &p->reg[i];
+	return NULL;
+}
+
+static bool reg_reserve(struct am_corr *c, struct proc *p, size_t extra)
+{
+	if (p->n_reg + extra <= p->cap_reg)
+		return true;
+	size_t ncap = p->cap_reg ? p->cap_reg * 2 : 64;
+	while (ncap < p->n_reg + extra)
+		ncap *= 2;
+	struct region *nr = realloc(p->reg, ncap * sizeof(*nr));
+	if (!nr) {
+		c->oom = true;
+		return false;
+	}
+	p->reg = nr;
+	p->cap_reg = ncap;
+	return true;
+}
+
+/* Unmap [a, b): trim, split or drop every region overlapping it. */
+static void reg_remove(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b)
+{
+	size_t i = reg_lower(p, a);
+
+	while (i < p->n_reg && p->reg[i].start < b) {
+		struct region *r = &p->reg[i];
+		bool left = r->start < a, right = r->end > b;
+
+		acct_reg(c, p, r, -1);
+		if (left && right) {
+			if (!reg_reserve(c, p, 1)) {
+				/* keep the left part only rather than lose the map */
+				r = &p->reg[i];
+				r->end = a;
+				acct_reg(c, p, r, +1);
+				return;
+			}
+			r = &p->reg[i];
+			memmove(&p->reg[i + 2], &p->reg[i + 1], (p->n_reg - i - 1) * sizeof(*r));
+			p->reg[i + 1] = *r;
+			p->reg[i + 1].start = b;
+			r->end = a;
+			p->n_reg++;
+			acct_reg(c, p, &p->reg[i], +1);
+			acct_reg(c, p, &p->reg[i + 1], +1);
+			return;
+		} else if (left) {
+			r->end = a;
+			acct_reg(c, p, r, +1);
+			i++;
+		} else if (right) {
+			r->start = b;
+			acct_reg(c, p, r, +1);
+			return;
+		} else {
+			memmove(r, r + 1, (p->n_reg - i - 1) * sizeof(*r));
+			p->n_reg--;
+		}
+	}
+}
+
+/* Map a new region, replacing whatever overlapped it (MAP_FIXED, or a
+ * mapping we missed the unmap of). */
+static void reg_add(struct am_corr *c, struct proc *p, const struct region *nr)
+{
+	size_t i;
+
+	if (nr->end <= nr->start)
+		return;
+	reg_remove(c, p, nr->start, nr->end);
+	if (!reg_reserve(c, p, 1))
+		return;
+	i = reg_lower(p, nr->start);
+	memmove(&p->reg[i + 1], &p->reg[i], (p->n_reg - i) * sizeof(*nr));
+	p->reg[i] = *nr;
+	p->n_reg++;
+	acct_reg(c, p, &p->reg[i], +1);
+}
+
+/* mprotect(a, b, prot): only arena reservations care. Making part of one
+ * accessible is how glibc grows a thread arena: those bytes are obtained. */
+static void reg_protect(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b, uint64_t prot)
+{
+	for (size_t i = reg_lower(p, a); i < p->n_reg && p->reg[i].start < b; i++) {
+		struct region *r = &p->reg[i];
+		uint64_t e = b < r->end ? b : r->end;
+
+		if (r->kind != AM_REG_ARENA)
+			continue;
+		acct_reg(c, p, r, -1);
+		if (prot != PROT_NONE) {
+			if (e > r->acc_end)
+				r->acc_end = e;
+		} else if (e >= r->acc_end || e == r->end) {
+			/* taking back the accessible tail */
+			uint64_t s = a > r->start ? a : r->start;
+			if (s < r->acc_end)
+				r->acc_end = s;
+		}
+		acct_reg(c, p, r, +1);
+	}
+}
+
+/* ---------- OS requests ---------- */
+
+/* Apply a successful brk. */
+static void os_brk(struct am_corr *c, struct proc *p, const struct am_os_event *ev)
+{
+	uint64_t addr = ev->args[0], ret = (uint64_t)ev->ret;
+
+	if (addr != 0 && ret != addr)
+		c->sum.sys_failed[AM_SYS_BRK]++;
+	if (!p->heap_known) {
+		/* brk(0) tells where the heap starts; a first brk(addr) seen
+		 * mid-run only tells where it ends now. */
+		p->heap_known = true;
+		p->heap_start = p->heap_end = ret;
+		return;
+	}
+	if (ret < p->heap_start)
+		p->heap_start = ret;
+	p->heap_end = ret;
+	acct_heap(c, p, p->heap_end - p->heap_start);
+}
+
+/* Apply the effect of one OS request to the process's map; set the
+ * provisional region kind of the record. */
+static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
+{
+	const struct am_os_event *ev = &o->ev;
+	struct region nr;
+	uint64_t a, len;
+
+	if (ev->sys == AM_SYS_BRK) {
+		os_brk(c, p, ev);
+		return;
+	}
+	if (sys_err(ev->ret))
+		return;
+	switch (ev->sys) {
+	case AM_SYS_MMAP:
+		len = page_up(ev->args[1]);
+		nr = (struct region){
+			.start = (uint64_t)ev->ret, .end = (uint64_t)ev->ret + len,
+			.acc_end = (uint64_t)ev->ret + len, .cause_call = ev->call_id,
+		};
+		if (o->direct)
+			nr.kind = AM_REG_DIRECT;
+		else if (ev->args[2] == PROT_NONE) {
+			nr.kind = AM_REG_ARENA;
+			nr.acc_end = nr.start;
+		} else
+			nr.kind = AM_REG_MMAP;
+		o->region_kind = nr.kind;
+		reg_add(c, p, &nr);
+		break;
+	case AM_SYS_MUNMAP:
+		a = ev->args[0];
+		reg_remove(c, p, a, a + page_up(ev->args[1]));
+		break;
+	case AM_SYS_MREMAP: {
+		uint64_t old = ev->args[0], old_len = page_up(ev->args[1]);
+		uint64_t new_len = page_up(ev->args[2]), to = (uint64_t)ev->ret;
+		struct region *r = reg_find(p, old);
+
+		nr = (struct region){
+			.start = to, .end = to + new_len, .acc_end = to + new_len,
+			.cause_call = ev->call_id,
+			.kind = o->direct ? AM_REG_DIRECT : AM_REG_MMAP,
+		};
+		if (r) {
+			nr.kind = r->kind;
+			if (r->kind == AM_REG_ARENA)
+				nr.acc_end = to + reg_bytes(r);
+			if (o->direct)
+				nr.cause_call = r->cause_call;
+			else if (r->kind == AM_REG_PREEXISTING)
+				nr.kind = AM_REG_MMAP; /* a chunk mmapped before attach, realloc'd now */
+		}
+		if (old_len && !(ev->args[3] & MREMAP_DONTUNMAP))
+			reg_remove(c, p, old, old + old_len);
+		o->region_kind = nr.kind;
+		reg_add(c, p, &nr);
+		break;
+	}
+	case AM_SYS_MPROTECT:
+		a = ev->args[0];
+		reg_protect(c, p, a, a + page_up(ev->args[1]), ev->args[2]);
+		break;
+	default: /* madvise: the mapping stays */
+		break;
+	}
+}
+
+/* ---------- pending table ---------- */
+
+static struct pend *pend_find(struct am_corr *c, uint64_t id)
+{
+	size_t mask = c->cap_pend - 1;
+
+	if (!c->cap_pend)
+		return NULL;
+	for (size_t i = hash64(id) >> 32 & mask; c->pend[i].call_id; i = (i + 1) & mask)
+		if (c->pend[i].call_id == id)
+			return &c->pend[i];
+	return NULL;
+}
+
+static bool pend_grow(struct am_corr *c)
+{
+	size_t ncap = c->cap_pend ? c->cap_pend * 2 : 64, mask = ncap - 1;
+	struct pend *np = calloc(ncap, sizeof(*np));
+
+	if (!np)
+		return false;
+	for (size_t k = 0; k < c->cap_pend; k++) {
+		if (!c->pend[k].call_id)
+			continue;
+		size_t j = hash64(c->pend[k].call_id) >> 32 & mask;
+		while (np[j].call_id)
+			j = (j + 1) & mask;
+		np[j] = c->pend[k];
+	}
+	free(c->pend);
+	c->pend = np;
+	c->cap_pend = ncap;
+	return true;
+}
+
+/* Hold OS record o until call o->call_id arrives. False on OOM. */
+static bool pend_add(struct am_corr *c, const struct am_os_rec *o)
+{
+	struct pend *g = pend_find(c, o->call_id);
+
+	if (!g) {
+		if ((c->n_pend + 1) * 2 > c->cap_pend && !pend_grow(c))
+			return false;
+		size_t mask = c->cap_pend - 1, i = hash64(o->call_id) >> 32 & mask;
+		while (c->pend[i].call_id)
+			i = (i + 1) & mask;
+		g = &c->pend[i];
+		*g = (struct pend){ .call_id = o->call_id };
+		c->n_pend++;
+	}
+	if (g->n == g->cap) {
+		uint32_t ncap = g->cap ? g->cap * 2 : 4;
+		struct am_os_rec *nr = realloc(g->recs, ncap * sizeof(*nr));
+		if (!nr)
+			return false;
+		g->recs = nr;
+		g->cap = ncap;
+	}
+	g->recs[g->n++] = *o;
+	return true;
+}
+
+/* Remove group g (its recs array must have been taken or freed). */
+static void pend_del(struct am_corr *c, struct pend *g)
+{
+	size_t mask = c->cap_pend - 1, i = (size_t)(g - c->pend), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!c->pend[j].call_id)
+			break;
+		size_t home = hash64(c->pend[j].call_id) >> 32 & mask;
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && (home <= i && home > j))) {
+			c->pend[i] = c->pend[j];
+			i = j;
+		}
+	}
+	c->pend[i] = (struct pend){ 0 };
+	c->n_pend--;
+}
+
+static int os_rec_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct am_os_rec *)a)->ev.id, y = ((const struct am_os_rec *)b)->ev.id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort by id; OS records of one call nearly always arrive in order. */
+static void os_sort(struct am_os_rec *r, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (r[i].ev.id < r[i - 1].ev.id) {
+			qsort(r, n, sizeof(*r), os_rec_cmp);
+			return;
+		}
+}
+
+static int on_os(struct am_corr *c, const struct am_os_event *ev)
+{
+	struct am_os_rec o;
+	struct proc *p;
+
+	if (ev->sys >= AM_SYS__COUNT || (ev->call_id && ev->cause_fn >= AM_FN__COUNT))
+		return -1;
+	p = proc_get(c, ev->pid);
+	if (!p) {
+		c->oom = true;
+		return 0;
+	}
+	memset(&o, 0, sizeof(o));
+	o.ev = *ev;
+	o.direct = ev->call_id == 0;
+	o.call_id = ev->call_id;
+	o.cause_fn = o.direct ? 0 : ev->cause_fn;
+	c->sum.sys_count[ev->sys]++;
+	c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN__COUNT : ev->cause_fn]++;
+	if (sys_err(ev->ret))
+		c->sum.sys_failed[ev->sys]++;
+	os_apply(c, p, &o);
+	if (o.direct) {
+		if (c->opts.sink.os)
+			c->opts.sink.os(c->opts.sink.ctx, &o);
+	} else if (!pend_add(c, &o)) {
+		c->oom = true;
+	}
+	return 0;
+}
+
+/* ---------- allocator calls ---------- */
+
+/* Fill the rec fields decoded from the raw arguments. */
+static void decode(struct am_call_rec *r, bool result_valid)
+{
+	const struct am_call_event *ev = &r->ev;
+	uint64_t prod;
+
+	switch (ev->fn) {
+	case AM_FN_MALLOC:
+		r->size = ev->args[0];
+		break;
+	case AM_FN_CALLOC:
+		r->nmemb = ev->args[0];
+		r->size = __builtin_mul_overflow(ev->args[0], ev->args[1], &prod) ? UINT64_MAX : prod;
+		break;
+	case AM_FN_REALLOC:
+		r->ptr_in = ev->args[0];
+		r->size = ev->args[1];
+		r->has_ptr_in = true;
+		break;
+	case AM_FN_REALLOCARRAY:
+		r->ptr_in = ev->args[0];
+		r->nmemb = ev->args[1];
+		r->size = __builtin_mul_overflow(ev->args[1], ev->args[2], &prod) ? UINT64_MAX : prod;
+		r->has_ptr_in = true;
+		break;
+	case AM_FN_FREE:
+		r->ptr_in = ev->args[0];
+		r->has_ptr_in = true;
+		break;
+	case AM_FN_POSIX_MEMALIGN:
+		r->align = ev->args[1];
+		r->size = ev->args[2];
+		break;
+	case AM_FN_ALIGNED_ALLOC:
+	case AM_FN_MEMALIGN:
+		r->align = ev->args[0];
+		r->size = ev->args[1];
+		break;
+	case AM_FN_VALLOC:
+	case AM_FN_PVALLOC:
+		r->align = PAGE_SIZE_;
+		r->size = ev->args[0];
+		break;
+	}
+	r->allocates = ev->fn != AM_FN_FREE;
+	if (r->allocates && result_valid)
+		r->ptr_out = ev->fn == AM_FN_POSIX_MEMALIGN ? (ev->ret == 0 ? ev->out : 0) : ev->ret;
+}
+
+/* The chunk size glibc's _int_malloc compares with the threshold. */
+static uint64_t glibc_nb(const struct am_call_rec *r)
+{
+	uint64_t size = r->size;
+
+	if (r->ev.fn == AM_FN_PVALLOC)
+		size = page_up(size);
+	if (r->align > 16) /* _int_memalign over-allocates to find an aligned spot */
+		return req2size(req2size(size) + r->align + 32);
+	return req2size(size);
+}
+
+/* What holds ptr for call r: own is the call id whose mmap counts as
+ * "its own" (the call itself, or for realloc the call that made ptr_in). */
+static enum am_region_kind place(struct proc *p, uint64_t ptr, uint64_t id, uint64_t own_prev)
+{
+	struct region *g;
+
+	if (p->heap_known && ptr >= p->heap_start && ptr < p->heap_end)
+		return AM_REG_HEAP;
+	g = reg_find(p, ptr);
+	if (!g)
+		return AM_REG_UNKNOWN;
+	if (g->kind == AM_REG_MMAP)
+		return g->cause_call == id || (own_prev && g->cause_call == own_prev) ?
+			AM_REG_MMAP : AM_REG_ARENA;
+	return (enum am_region_kind)g->kind;
+}
+
+/* glibc's dynamic threshold: a free of an mmapped chunk of size S in
+ * (threshold, 32 MiB] raises the threshold to S (unless pinned). */
+static void glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct am_call_rec *r,
+			       const struct am_os_rec *os, size_t n, bool was_mmap,
+			       uint64_t region_len)
+{
+	uint64_t s = 0;
+	struct am_threshold_rec t;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct am_os_event *e = &os[i].ev;
+		if (e->sys == AM_SYS_MUNMAP && !sys_err(e->ret) &&
+		    r->ptr_in >= e->args[0] && r->ptr_in < e->args[0] + e->args[1]) {
+			s = page_up(e->args[1]);
+			break;
+		}
+	}
+	if (!s && was_mmap)
+		s = region_len;
+	if (!s || c->opts.threshold_pinned || s <= p->threshold || s > GLIBC_THRESHOLD_MAX)
+		return;
+	t = (struct am_threshold_rec){
+		.ts_ns = r->ev.ts_exit, .pid = r->ev.pid, .tid = r->ev.tid,
+		.old_value = p->threshold, .new_value = s,
+		.call_id = r->ev.id, .freed_chunk = s,
+	};
+	p->threshold = s;
+	c->thr_last = s;
+	c->sum.threshold_changes++;
+	if (c->opts.sink.threshold)
+		c->opts.sink.threshold(c->opts.sink.ctx, &t);
+}
+
+static int on_call(struct am_corr *c, const struct am_call_event *ev)
+{
+	struct am_call_rec r;
+	struct am_os_rec *os = NULL;
+	struct pend *g = NULL;
+	struct proc *p;
+	struct am_fn_stats *st;
+	bool nested, result_valid, frees = false, was_mmap = false;
+	uint64_t own_prev = 0, region_len = 0;
+	size_t n = 0;
+
+	if (ev->fn >= AM_FN__COUNT)
+		return -1;
+	p = proc_get(c, ev->pid);
+	if (!p) {
+		c->oom = true;
+		return 0;
+	}
+	memset(&r, 0, sizeof(r));
+	r.ev = *ev;
+	nested = ev->flags & AM_CALL_NESTED;
+	result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
+	decode(&r, result_valid);
+	if (c->opts.glibc)
+		r.threshold = p->threshold;
+
+	if (c->n_pend && (g = pend_find(c, ev->id))) {
+		os = g->recs;
+		n = g->n;
+		os_sort(os, n);
+	}
+
+	st = &c->sum.fn[ev->fn];
+	st->calls++;
+	st->bytes += r.size;
+	if (nested)
+		st->nested++;
+	else if (n || ev->n_os)
+		st->os_calls++;
+
+	/* the input pointer: free, realloc that moved/freed it */
+	if (r.has_ptr_in && r.ptr_in) {
+		if (ev->fn == AM_FN_FREE)
+			frees = true;
+		else if (result_valid)
+			frees = r.ptr_out != 0 || r.size == 0;
+	}
+	if (frees) {
+		struct live_ent *e = live_find(&p->live, r.ptr_in);
+		if (e) {
+			if (ev->fn == AM_FN_FREE)
+				r.size = e->size;
+			own_prev = e->call_id;
+			was_mmap = e->region == AM_REG_MMAP;
+			if (!nested) {
+				/* still mapped if the munmap was lost; else the munmap tells */
+				struct region *reg = reg_find(p, r.ptr_in);
+				if (reg)
+					region_len = reg->end - reg->start;
+				p->live_bytes -= e->size;
+				c->sum.live_bytes -= e->size;
+				c->sum.live_count--;
+				live_del(&p->live, e);
+			}
+		} else if (!nested) {
+			r.free_unknown = true;
+			c->sum.unknown_frees++;
+		}
+		if (!nested && c->opts.glibc && (ev->fn == AM_FN_FREE || !r.ptr_out))
+			glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len);
+	}
+
+	/* the result */
+	if (r.ptr_out) {
+		r.region = place(p, r.ptr_out, ev->id, r.ptr_in ? own_prev : 0);
+		if (!nested) {
+			struct live_ent *e = live_slot(&p->live, r.ptr_out);
+			if (e) {
+				if (e->call_id) { /* never saw it freed */
+					p->live_bytes -= e->size;
+					c->sum.live_bytes -= e->size;
+					c->sum.live_count--;
+				}
+				e->size = r.size;
+				e->call_id = ev->id;
+				e->region = (uint8_t)r.region;
+				p->live_bytes += r.size;
+				c->sum.live_bytes += r.size;
+				c->sum.live_count++;
+				peak(&c->sum.live_bytes_peak, c->sum.live_bytes);
+			} else {
+				c->oom = true;
+			}
+			if (c->opts.glibc) {
+				if (r.region == AM_REG_HEAP || r.region == AM_REG_ARENA)
+					r.reason = glibc_nb(&r) < p->threshold ?
+						AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
+				else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap))
+					r.reason = AM_WHY_OVER_THRESHOLD;
+			}
+			unsigned b = hist_bucket(r.size);
+			if (r.region == AM_REG_HEAP)
+				c->sum.hist_heap[b]++;
+			else if (r.region == AM_REG_MMAP)
+				c->sum.hist_mmap[b]++;
+			else
+				c->sum.hist_other[b]++;
+		}
+	} else if (r.allocates && result_valid && !(r.ptr_in && r.size == 0 && r.has_ptr_in)) {
+		st->failed++;
+	}
+
+	/* the OS records: cause and what each new mapping turned out to be */
+	for (size_t i = 0; i < n; i++) {
+		struct am_os_rec *o = &os[i];
+		o->cause_size = r.size;
+		if ((o->ev.sys == AM_SYS_MMAP || o->ev.sys == AM_SYS_MREMAP) &&
+		    !sys_err(o->ev.ret) && o->region_kind == AM_REG_MMAP) {
+			uint64_t s = (uint64_t)o->ev.ret;
+			uint64_t len = page_up(o->ev.sys == AM_SYS_MMAP ? o->ev.args[1] : o->ev.args[2]);
+			if (!(r.ptr_out >= s && r.ptr_out < s + len))
+				o->region_kind = AM_REG_ARENA;
+		}
+	}
+	r.n_os = n;
+	if (c->opts.sink.call)
+		c->opts.sink.call(c->opts.sink.ctx, &r, os, n);
+	if (g) {
+		free(g->recs);
+		pend_del(c, g);
+	}
+	return 0;
+}
+
+/* ---------- task events ---------- */
+
+static int on_task(struct am_corr *c, const struct am_task_event *ev)
+{
+	struct proc *p;
+
+	if (ev->kind < AM_TASK_FORK || ev->kind > AM_TASK_EXIT)
+		return -1;
+	if (ev->kind == AM_TASK_EXEC && (p = proc_get(c, ev->pid))) {
+		/* a new image: its old mappings and allocations are gone */
+		c->sum.live_bytes -= p->live_bytes;
+		c->sum.live_count -= p->live.n;
+		c->sum.mmap_bytes -= p->mmap_bytes;
+		c->sum.direct_mmap_bytes -= p->direct_bytes;
+		acct_heap(c, p, 0);
+		proc_release(p);
+		p->live_bytes = p->mmap_bytes = p->direct_bytes = 0;
+		p->heap_known = false;
+		p->heap_start = p->heap_end = 0;
+		p->threshold = c->thr_start;
+	}
+	if (c->opts.sink.task)
+		c->opts.sink.task(c->opts.sink.ctx, ev);
+	return 0;
+}
+
+/* ---------- public API ---------- */
+
+struct am_corr *am_corr__new(const struct am_corr_opts *opts)
+{
+	struct am_corr *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->opts = *opts;
+	c->thr_start = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT;
+	c->thr_last = c->thr_start;
+	return c;
+}
+
+void am_corr__free(struct am_corr *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->cap_procs; i++) {
+		if (!c->procs[i])
+			continue;
+		proc_release(c->procs[i]);
+		free(c->procs[i]);
+	}
+	for (size_t i = 0; i < c->cap_pend; i++)
+		free(c->pend[i].recs);
+	free(c->procs);
+	free(c->pend);
+	free(c);
+}
+
+/* Seeding: one line is `start-end perms offset dev inode [path]`. */
+int am_corr__seed_maps(struct am_corr *c, uint32_t pid, FILE *maps)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int added = 0;
+	struct proc *p = proc_get(c, pid);
+
+	if (!p)
+		return -1;
+	while ((len = getline(&line, &cap, maps)) >= 0) {
+		unsigned long long s, e, off, inode;
+		unsigned maj, mnr;
+		char perms[8];
+		int pos = -1;
+		const char *path;
+
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+			line[--len] = 0;
+		if (len == 0)
+			continue;
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu%n",
+			   &s, &e, perms, &off, &maj, &mnr, &inode, &pos) != 7 ||
+		    pos < 0 || e < s || strlen(perms) != 4) {
+			free(line);
+			return -1;
+		}
+		path = line + pos;
+		while (*path == ' ' || *path == '\t')
+			path++;
+		if (strcmp(path, "[heap]") == 0) {
+			p->heap_known = true;
+			p->heap_start = s;
+			p->heap_end = e;
+			acct_heap(c, p, e - s);
+			added++;
+		} else if (!*path || strncmp(path, "[anon:", 6) == 0) {
+			struct region r = {
+				.start = s, .end = e, .acc_end = e,
+				.cause_call = SEED_CALL_ID, .kind = AM_REG_PREEXISTING,
+			};
+			reg_add(c, p, &r);
+			added++;
+		}
+		/* file-backed, [stack], [vdso], [vvar], [vsyscall]: never hold allocations */
+	}
+	free(line);
+	return added;
+}
+
+int am_corr__event(struct am_corr *c, const void *data, size_t len)
+{
+	const uint8_t *b = data;
+	int err = -1;
+
+	if (!data || len < 1)
+		goto bad;
+	switch (b[0]) {
+	case AM_EV_CALL:
+		if (len >= sizeof(struct am_call_event)) {
+			struct am_call_event ev;
+			memcpy(&ev, data, sizeof(ev)); /* ring buffer records are only 8-aligned */
+			err = on_call(c, &ev);
+		}
+		break;
+	case AM_EV_OS:
+		if (len >= sizeof(struct am_os_event)) {
+			struct am_os_event ev;
+			memcpy(&ev, data, sizeof(ev));
+			err = on_os(c, &ev);
+		}
+		break;
+	case AM_EV_TASK:
+		if (len >= sizeof(struct am_task_event)) {
+			struct am_task_event ev;
+			memcpy(&ev, data, sizeof(ev));
+			err = on_task(c, &ev);
+		}
+		break;
+	}
+	if (err)
+		goto bad;
+	c->sum.events++;
+	return 0;
+bad:
+	c->sum.malformed++;
+	return -1;
+}
+
+void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
+		     uint64_t unattached_probes, uint64_t duration_ns,
+		     struct am_summary *out)
+{
+	struct am_summary *s = &c->sum;
+	size_t n = 0, k = 0;
+
+	/* OS requests whose call never came: delivered alone, in id order */
+	for (size_t i = 0; i < c->cap_pend; i++)
+		n += c->pend[i].call_id ? c->pend[i].n : 0;
+	if (n) {
+		struct am_os_rec *all = malloc(n * sizeof(*all));
+		for (size_t i = 0; i < c->cap_pend; i++) {
+			struct pend *g = &c->pend[i];
+			if (!g->call_id)
+				continue;
+			if (all)
+				memcpy(all + k, g->recs, g->n * sizeof(*all));
+			k += g->n;
+			free(g->recs);
+			*g = (struct pend){ 0 };
+		}
+		c->n_pend = 0;
+		s->orphan_os += n;
+		if (all) {
+			qsort(all, n, sizeof(*all), os_rec_cmp);
+			for (size_t i = 0; i < n && c->opts.sink.os; i++)
+				c->opts.sink.os(c->opts.sink.ctx, &all[i]);
+			free(all);
+		}
+	}
+
+	memset(s->live_by_region_count, 0, sizeof(s->live_by_region_count));
+	memset(s->live_by_region_bytes, 0, sizeof(s->live_by_region_bytes));
+	for (size_t i = 0; i < c->cap_procs; i++) {
+		struct proc *p = c->procs[i];
+		if (!p)
+			continue;
+		for (size_t j = 0; j < p->live.cap; j++) {
+			const struct live_ent *e = &p->live.e[j];
+			if (!e->key || e->region >= AM_REG__COUNT)
+				continue;
+			s->live_by_region_count[e->region]++;
+			s->live_by_region_bytes[e->region] += e->size;
+		}
+	}
+	s->threshold_known = c->opts.glibc;
+	s->threshold_pinned = c->opts.threshold_pinned;
+	s->threshold_start = c->opts.glibc ? c->thr_start : 0;
+	s->threshold_end = c->opts.glibc ? c->thr_last : 0;
+	if (bpf)
+		s->bpf = *bpf;
+	s->unattached_probes = unattached_probes;
+	s->duration_ns = duration_ns;
+	if (c->opts.sink.summary)
+		c->opts.sink.summary(c->opts.sink.ctx, s);
+	if (out)
+		*out = *s;
+}

@@ -1,0 +1,43 @@
+/* correlate.h - the correlator: turns the raw BPF event stream into resolved
+ * records. It keeps, per traced process, the region map (seeded from
+ * /proc/PID/maps, kept in step with brk/mmap/munmap/mremap), the live
+ * allocations (pointer -> size, region), the cause of every OS request, and
+ * glibc's moving mmap threshold; it hands finished records to an am_sink.
+ * No libbpf include: unit-tested from synthetic events without root. */
+#ifndef ALLOCMAP_CORRELATE_H
+#define ALLOCMAP_CORRELATE_H
+
+#include <stdio.h>
+#include "model.h"
+
+struct am_corr;
+
+struct am_corr_opts {
+	struct am_sink sink;          /* where finished records go */
+	bool     glibc;               /* allocator is glibc: track/explain the mmap threshold */
+	bool     threshold_pinned;    /* MALLOC_MMAP_THRESHOLD_ or the tunable is set */
+	uint64_t threshold_start;     /* 0 = glibc default, 128 KiB */
+};
+
+/* Returns NULL on allocation failure. */
+struct am_corr *am_corr__new(const struct am_corr_opts *opts);
+/* Accepts NULL. */
+void am_corr__free(struct am_corr *c);
+
+/* Seed the region map of process pid from text in /proc/PID/maps format.
+ * Returns the number of regions added, or -1 on a malformed stream. */
+int am_corr__seed_maps(struct am_corr *c, uint32_t pid, FILE *maps);
+
+/* Feed one ring-buffer record (struct am_call_event / am_os_event /
+ * am_task_event, told apart by its first byte). Returns 0, or -1 if the
+ * record is malformed (too short, unknown type), which is counted. */
+int am_corr__event(struct am_corr *c, const void *data, size_t len);
+
+/* End of trace: flush OS requests still waiting for their call, compute the
+ * summary (bpf counters and unattached count are copied in), deliver it to
+ * sink.summary, and also copy it to *out when out != NULL. */
+void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
+		     uint64_t unattached_probes, uint64_t duration_ns,
+		     struct am_summary *out);
+
+#endif /* ALLOCMAP_CORRELATE_H */

@@ -1,0 +1,182 @@
+/* main.c - allocmap's command line: subcommand dispatch and the argp
+ * option parser of `allocmap trace`. The work itself lives in trace.c. */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "trace.h"
+
+#define AM_VERSION "0.1.0"
+
+const char *argp_program_version = "allocmap " AM_VERSION;
+const char *argp_program_bug_address = NULL;
+
+static const char trace_doc[] =
+"Trace how a program's allocations map onto the memory it asks the kernel for.\n"
+"\n"
+"Every malloc-family call and every memory syscall (brk, mmap, munmap, mremap,\n"
+"mprotect, madvise) of the target is traced with eBPF; each OS request is paired\n"
+"with the allocator call that caused it, each allocation is placed in the region\n"
+"that backs it, and glibc's mmap threshold is followed as it moves.\n"
+"\n"
+"By default only allocator calls that made OS requests, every OS request and the\n"
+"summary are printed; -v prints every call.\n"
+"\v"
+"EXAMPLES:\n"
+"  allocmap trace -- ./myprog arg1       launch ./myprog, trace it from its first malloc\n"
+"  allocmap trace -p 1234                attach to a running process (all threads)\n"
+"  allocmap trace -p 1234 -d 10 -q       10 seconds, summary only\n"
+"  allocmap trace --json -o t.jsonl -- ./myprog\n"
+"                                        JSON Lines (schema in README.md)\n"
+"  LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 allocmap trace -- ./myprog\n"
+"                                        trace jemalloc instead of glibc malloc\n"
+"  allocmap trace -v -- ./myprog         every call, and where each probe was placed\n"
+"\n"
+"Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF. Stops on Ctrl-C,\n"
+"SIGTERM, -d, or when the traced processes exit; in launch mode allocmap exits\n"
+"with the command's status.";
+
+enum { OPT_JSON = 1000, OPT_RINGBUF };
+
+static const struct argp_option trace_options[] = {
+	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
+	{ "output", 'o', "FILE", 0, "Write the trace to FILE instead of stdout", 0 },
+	{ "json", OPT_JSON, NULL, 0, "JSON Lines output (schema in README.md)", 0 },
+	{ "verbose", 'v', NULL, 0, "Print every allocator call and each probe's placement; "
+	  "twice: libbpf debug messages too", 0 },
+	{ "quiet", 'q', NULL, 0, "Print only the summary", 0 },
+	{ "follow-forks", 'f', NULL, 0, "Also trace child processes", 0 },
+	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (power of two, default 32)", 0 },
+	{ 0 },
+};
+
+static int parse_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > INT_MAX)
+		return -1;
+	*out = (pid_t)v;
+	return 0;
+}
+
+static error_t trace_parse(int key, char *arg, struct argp_state *state)
+{
+	struct am_trace_opts *o = state->input;
+	char *end;
+
+	switch (key) {
+	case 'p':
+		if (o->n_pids >= AM_MAX_PIDS)
+			argp_error(state, "at most %d -p options", AM_MAX_PIDS);
+		if (parse_pid(arg, &o->pids[o->n_pids]))
+			argp_error(state, "invalid pid '%s'", arg);
+		o->n_pids++;
+		break;
+	case 'd':
+		errno = 0;
+		o->duration = strtod(arg, &end);
+		if (errno || *end || end == arg || o->duration <= 0)
+			argp_error(state, "invalid duration '%s' (seconds, > 0)", arg);
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case 'v':
+		o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1;
+		break;
+	case 'q':
+		o->verbosity = -1;
+		break;
+	case 'f':
+		o->follow_forks = true;
+		break;
+	case OPT_RINGBUF: {
+		unsigned long mb = strtoul(arg, &end, 10);
+
+		if (*end || mb < 1 || mb > 4096 || (mb & (mb - 1)))
+			argp_error(state, "invalid --ringbuf-mb '%s' (a power of two, 1..4096)", arg);
+		o->ringbuf_mb = (unsigned)mb;
+		break;
+	}
+	case ARGP_KEY_ARG:
+		/* the first non-option starts the command: the rest are its args */
+		o->cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!o->cmd && o->n_pids == 0)
+			argp_error(state, "nothing to trace: give -p PID or -- CMD [ARGS...]");
+		if (o->cmd && o->n_pids)
+			argp_error(state, "give either -p PID or a command, not both");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp trace_argp = {
+	.options = trace_options,
+	.parser = trace_parse,
+	.args_doc = "-p PID | -- CMD [ARGS...]",
+	.doc = trace_doc,
+};
+
+static int cmd_trace(int argc, char **argv)
+{
+	struct am_trace_opts o = { .ringbuf_mb = 32 };
+
+	if (argp_parse(&trace_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
+		return 2;
+	return am_trace_run(&o);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: allocmap COMMAND [OPTIONS]\n"
+"\n"
+"Show how a program's allocations map onto the memory it asks the kernel for.\n"
+"\n"
+"Commands:\n"
+"  trace     trace a running process (-p PID) or a command (-- CMD ARGS)\n"
+"\n"
+"Examples:\n"
+"  allocmap trace -- ./myprog            launch and trace ./myprog\n"
+"  allocmap trace -p 1234 -d 5           attach to pid 1234 for 5 seconds\n"
+"  allocmap trace --help                 every option of trace\n"
+"\n"
+"Options: -h, --help  this help;  -V, --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("%s\n", argp_program_version);
+		return 0;
+	}
+	if (!strcmp(argv[1], "trace")) {
+		argv[1] = "allocmap trace";
+		return cmd_trace(argc - 1, argv + 1);
+	}
+	am_err("unknown command '%s' (try 'allocmap --help')", argv[1]);
+	return 2;
+}

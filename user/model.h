@@ -1,0 +1,133 @@
+/* model.h - the event model shared by the correlator (correlate.c) and the
+ * renderers (output.c, json.c): resolved allocator calls, OS requests with
+ * their causes, regions, the run summary, and the sink interface through
+ * which the correlator hands finished records to a renderer.
+ * No libbpf here: everything below is plain C, unit-tested without root. */
+#ifndef ALLOCMAP_MODEL_H
+#define ALLOCMAP_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "../bpf/allocmap.h"
+
+extern const char *const am_fn_names[AM_FN__COUNT];   /* "malloc", ... */
+extern const char *const am_sys_names[AM_SYS__COUNT]; /* "brk", ... */
+
+/* What backs an allocation, or what a region is. */
+enum am_region_kind {
+	AM_REG_UNKNOWN = 0,  /* "unknown": no known region holds it */
+	AM_REG_HEAP,         /* "heap": the brk heap */
+	AM_REG_MMAP,         /* "mmap": its own mmap chunk (made by the call that returned it) */
+	AM_REG_ARENA,        /* "arena": an allocator mapping shared by many allocations
+	                        (glibc thread arena, jemalloc/tcmalloc/mimalloc mappings) */
+	AM_REG_PREEXISTING,  /* "preexisting": a region that was there at attach */
+	AM_REG_DIRECT,       /* "direct": a mapping the program made itself (not via the allocator) */
+	AM_REG__COUNT,
+};
+extern const char *const am_region_names[AM_REG__COUNT]; /* "unknown", "heap", ... */
+
+/* Why a glibc allocation went where it went (call records, glibc only). */
+enum am_reason {
+	AM_WHY_NONE = 0,       /* not explained (not glibc, not an allocating call, ...) */
+	AM_WHY_UNDER_THRESHOLD,/* "under_threshold": below mmap threshold, served from the heap */
+	AM_WHY_FIT_TOP,        /* "fit_top_chunk": at/over the threshold but the heap's top chunk held it */
+	AM_WHY_OVER_THRESHOLD, /* "over_threshold": at/over the threshold, top chunk too small -> mmap */
+	AM_WHY__COUNT,
+};
+extern const char *const am_reason_names[AM_WHY__COUNT]; /* "", "under_threshold", ... */
+
+/* One OS request as the correlator resolved it. */
+struct am_os_rec {
+	struct am_os_event ev;   /* raw event (id, sys, args, ret, times, pid/tid) */
+	bool     direct;         /* no allocator call in progress on that thread */
+	uint64_t call_id;        /* = ev.call_id; 0 when direct */
+	uint8_t  cause_fn;       /* enum am_fn when !direct */
+	uint64_t cause_size;     /* requested size of the causing call (0 if unknown yet) */
+	enum am_region_kind region_kind; /* for mmap/mremap results: what the new region is */
+};
+
+/* One allocator call as the correlator resolved it. */
+struct am_call_rec {
+	struct am_call_event ev; /* raw event */
+	uint64_t size;           /* bytes requested (calloc: nmemb*size) */
+	uint64_t nmemb;          /* calloc/reallocarray, else 0 */
+	uint64_t align;          /* aligned functions, else 0 */
+	uint64_t ptr_in;         /* realloc/reallocarray/free input pointer, else 0 */
+	uint64_t ptr_out;        /* resulting allocation (0 for free or failure) */
+	bool     has_ptr_in;     /* function takes an input pointer */
+	bool     allocates;      /* function returns an allocation */
+	enum am_region_kind region; /* where ptr_out lives (AM_REG_UNKNOWN if none) */
+	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a */
+	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a) */
+	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
+	size_t   n_os;           /* OS requests it caused (the array passed alongside) */
+};
+
+/* glibc's dynamic mmap threshold moved. */
+struct am_threshold_rec {
+	uint64_t ts_ns;
+	uint32_t pid, tid;
+	uint64_t old_value, new_value;
+	uint64_t call_id;        /* the free() that moved it */
+	uint64_t freed_chunk;    /* size of the freed mmapped chunk */
+};
+
+#define AM_HIST_BUCKETS 40   /* power-of-two request-size buckets: [2^i, 2^(i+1)) */
+
+struct am_fn_stats {
+	uint64_t calls;
+	uint64_t bytes;          /* bytes requested */
+	uint64_t nested;         /* calls made inside another allocator call */
+	uint64_t os_calls;       /* outermost calls that made >= 1 OS request */
+	uint64_t failed;         /* returned NULL / error */
+};
+
+struct am_summary {
+	uint64_t duration_ns;
+	struct am_fn_stats fn[AM_FN__COUNT];
+	uint64_t sys_count[AM_SYS__COUNT];          /* OS requests per syscall */
+	uint64_t sys_by_cause[AM_SYS__COUNT][AM_FN__COUNT + 1]; /* [sys][fn], [sys][AM_FN__COUNT] = direct */
+	uint64_t sys_failed[AM_SYS__COUNT];
+	/* bytes the program asked for (live in user allocations) vs bytes from the OS */
+	uint64_t live_bytes, live_bytes_peak;
+	uint64_t live_count;
+	uint64_t heap_bytes, heap_bytes_peak;       /* brk heap size (seen growth since attach) */
+	uint64_t mmap_bytes, mmap_bytes_peak;       /* allocator-made mappings (chunks + arenas), not PROT_NONE-only reservations */
+	uint64_t direct_mmap_bytes;                 /* mappings the program made itself, at end */
+	/* request-size histogram of allocating calls */
+	uint64_t hist_heap[AM_HIST_BUCKETS];        /* served from the brk heap */
+	uint64_t hist_mmap[AM_HIST_BUCKETS];        /* served by their own mmap */
+	uint64_t hist_other[AM_HIST_BUCKETS];       /* arena, preexisting, unknown */
+	/* glibc threshold */
+	bool     threshold_known;                   /* glibc is the allocator */
+	bool     threshold_pinned;                  /* MALLOC_MMAP_THRESHOLD_ / tunable set */
+	uint64_t threshold_start, threshold_end;
+	uint64_t threshold_changes;
+	/* live allocations at end, by region */
+	uint64_t live_by_region_count[AM_REG__COUNT];
+	uint64_t live_by_region_bytes[AM_REG__COUNT];
+	/* things that were lost or odd: printed every time */
+	struct am_counters bpf;                     /* from the BPF .bss */
+	uint64_t unknown_frees;                     /* frees of pointers not seen allocated */
+	uint64_t unattached_probes;                 /* probes that failed to attach (set by the tracer) */
+	uint64_t orphan_os;                         /* OS events whose call never arrived */
+	uint64_t events;                            /* events consumed */
+	uint64_t malformed;                         /* records rejected by am_corr__event (too short, unknown type/fn/sys) */
+};
+
+/* Where the correlator sends finished records. Any callback may be NULL.
+ * Records are delivered in the order calls complete; OS requests caused by a
+ * call are delivered together with it (os[] sorted by id). */
+struct am_sink {
+	void *ctx;
+	void (*call)(void *ctx, const struct am_call_rec *c,
+		     const struct am_os_rec *os, size_t n_os);
+	void (*os)(void *ctx, const struct am_os_rec *o);   /* direct (or orphaned) OS request */
+	void (*threshold)(void *ctx, const struct am_threshold_rec *t);
+	void (*task)(void *ctx, const struct am_task_event *t);
+	void (*summary)(void *ctx, const struct am_summary *s);
+};
+
+#endif /* ALLOCMAP_MODEL_H */

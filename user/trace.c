@@ -1,0 +1,628 @@
+/* trace.c - the `allocmap trace` runtime: checks privileges and BTF, resolves
+ * where each allocator function lives in every target, loads the BPF object,
+ * attaches the syscall tracepoints and the per-pid uprobes (at the placement
+ * chosen by placement.c), launches a held command if asked, and pumps the
+ * ring buffer into the correlator until a signal, -d, or the targets' exit.
+ * It is the only module besides main.c that talks to libbpf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "correlate.h" /* before the skeleton: it uses struct am_counters */
+#include "allocmap.skel.h"
+#include "log.h"
+#include "output.h"
+#include "resolve.h"
+#include "trace.h"
+
+extern char **environ;
+
+#define MAX_TRACKED 1024 /* processes followed in one run (-p and -f children) */
+
+/* One traced process and its uprobe links. */
+struct target {
+	pid_t pid;
+	bool alive;                                  /* not seen exiting yet */
+	bool launched;                               /* the command we started */
+	int execs;                                   /* exec events seen */
+	struct am_resolution *res;                   /* where the probes went */
+	struct bpf_link *links[AM_FN__COUNT][2];     /* [fn][0 entry, 1 return] */
+};
+
+struct tracer {
+	const struct am_trace_opts *opts;
+	struct allocmap_bpf *skel;
+	struct ring_buffer *rb;
+	struct am_corr *corr;
+	struct am_out *out;
+	FILE *outf;
+	struct target targets[MAX_TRACKED];
+	int n_targets;
+	uint64_t unattached;   /* probes that could not be attached */
+	bool fatal;            /* stop the event loop: error already printed */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int libbpf_verbosity;
+
+/* libbpf's chatter only with -vv */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	if (libbpf_verbosity < 2)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct bpf_program *prog_for(struct allocmap_bpf *s, int fn, bool ret)
+{
+	switch (fn) {
+	case AM_FN_MALLOC:         return ret ? s->progs.malloc_exit : s->progs.malloc_enter;
+	case AM_FN_CALLOC:         return ret ? s->progs.calloc_exit : s->progs.calloc_enter;
+	case AM_FN_REALLOC:        return ret ? s->progs.realloc_exit : s->progs.realloc_enter;
+	case AM_FN_REALLOCARRAY:   return ret ? s->progs.reallocarray_exit : s->progs.reallocarray_enter;
+	case AM_FN_FREE:           return ret ? s->progs.free_exit : s->progs.free_enter;
+	case AM_FN_POSIX_MEMALIGN: return ret ? s->progs.posix_memalign_exit : s->progs.posix_memalign_enter;
+	case AM_FN_ALIGNED_ALLOC:  return ret ? s->progs.aligned_alloc_exit : s->progs.aligned_alloc_enter;
+	case AM_FN_MEMALIGN:       return ret ? s->progs.memalign_exit : s->progs.memalign_enter;
+	case AM_FN_VALLOC:         return ret ? s->progs.valloc_exit : s->progs.valloc_enter;
+	case AM_FN_PVALLOC:        return ret ? s->progs.pvalloc_exit : s->progs.pvalloc_enter;
+	default:                   return NULL;
+	}
+}
+
+static void detach_target(struct target *t)
+{
+	for (int fn = 0; fn < AM_FN__COUNT; fn++)
+		for (int r = 0; r < 2; r++) {
+			bpf_link__destroy(t->links[fn][r]);
+			t->links[fn][r] = NULL;
+		}
+}
+
+/* Attaches entry and return probes of every resolved function to pid.
+ * Returns the number of attached functions; failures are counted in
+ * tr->unattached and named on stderr. */
+static int attach_target(struct tracer *tr, struct target *t)
+{
+	const struct am_resolution *res = t->res;
+	int attached = 0;
+
+	for (int fn = 0; fn < AM_FN__COUNT; fn++) {
+		const struct am_fn_probe *p = &res->fn[fn];
+		uint64_t off = p->func_off + p->place.offset;
+		bool ok = true;
+
+		if (!p->found) {
+			tr->unattached += 2;
+			if (tr->opts->verbosity > 0)
+				am_info("probe %-14s not attached: no loaded object defines it", am_fn_names[fn]);
+			continue;
+		}
+		for (int r = 0; r < 2; r++) {
+			struct bpf_link *l = bpf_program__attach_uprobe(prog_for(tr->skel, fn, r),
+									r, t->pid, p->path, off);
+			if (!l) {
+				int err = errno;
+
+				tr->unattached++;
+				ok = false;
+				am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
+					r ? "return" : "entry", am_fn_names[fn], t->pid, p->obj,
+					(unsigned long long)off, strerror(err));
+				continue;
+			}
+			t->links[fn][r] = l;
+		}
+		if (ok)
+			attached++;
+		if (tr->opts->verbosity > 0)
+			am_info("probe %-14s %s+0x%llx: +%llu %s%s (%s)", am_fn_names[fn], p->obj,
+				(unsigned long long)p->func_off, (unsigned long long)p->place.offset,
+				p->place.insn, p->place.emulated ? ", emulated" : ", single-stepped",
+				p->place.why);
+	}
+	return attached;
+}
+
+static struct target *find_target(struct tracer *tr, pid_t pid)
+{
+	for (int i = 0; i < tr->n_targets; i++)
+		if (tr->targets[i].pid == pid)
+			return &tr->targets[i];
+	return NULL;
+}
+
+static struct target *add_target(struct tracer *tr, pid_t pid)
+{
+	struct target *t;
+	__u32 key = (__u32)pid;
+	__u8 one = 1;
+
+	if (tr->n_targets >= MAX_TRACKED)
+		return NULL;
+	t = &tr->targets[tr->n_targets++];
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->alive = true;
+	t->res = calloc(1, sizeof(*t->res));
+	if (!t->res)
+		return NULL;
+	bpf_map__update_elem(tr->skel->maps.targets, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+	return t;
+}
+
+/* Reads /proc/PID/environ into a NULL-terminated vector (freed by the caller
+ * with free(v[0]) and free(v)). Returns NULL on failure. */
+static char **read_environ(pid_t pid)
+{
+	char path[64], *buf = NULL, **v;
+	size_t len = 0, cap = 0, n = 0;
+	FILE *f;
+	int c;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	while ((c = fgetc(f)) != EOF) {
+		if (len + 2 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		buf[len++] = (char)c;
+	}
+	fclose(f);
+	if (!buf && !(buf = calloc(1, 2)))
+		return NULL;
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0' || i == 0)
+			n++;
+	v = calloc(n + 2, sizeof(*v));
+	if (!v) {
+		free(buf);
+		return NULL;
+	}
+	n = 0;
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+		v[n++] = buf + i;
+	if (n == 0)
+		v[n++] = buf; /* keep v[0] == buf for freeing; an empty string is harmless */
+	return v;
+}
+
+/* A traced process forked (with -f): trace the child with the parent's
+ * probes (same image), or exec'd: resolve its new image and re-attach. */
+static void handle_task(struct tracer *tr, const struct am_task_event *e)
+{
+	struct target *t;
+
+	switch (e->kind) {
+	case AM_TASK_FORK: {
+		struct target *parent = find_target(tr, (pid_t)e->pid);
+
+		if (find_target(tr, (pid_t)e->child))
+			return;
+		t = add_target(tr, (pid_t)e->child);
+		if (!t) {
+			am_warn("too many processes to follow: pid %u not traced", e->child);
+			return;
+		}
+		if (parent && parent->res)
+			*t->res = *parent->res;
+		attach_target(tr, t);
+		break;
+	}
+	case AM_TASK_EXEC: {
+		char exe[64], err[256];
+		char **env;
+
+		t = find_target(tr, (pid_t)e->pid);
+		if (!t || (t->launched && t->execs++ == 0))
+			return; /* our own launch: probes were attached before the exec */
+		snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
+		env = read_environ((pid_t)e->pid);
+		detach_target(t);
+		if (am_resolve_exec(exe, env ? env : environ, t->res, err, sizeof(err)) < 0)
+			am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
+		else
+			attach_target(tr, t);
+		if (env) {
+			free(env[0]);
+			free(env);
+		}
+		break;
+	}
+	case AM_TASK_EXIT:
+		t = find_target(tr, (pid_t)e->pid);
+		if (t)
+			t->alive = false;
+		break;
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct tracer *tr = ctx;
+	const struct am_task_event *te = data;
+
+	if (len >= sizeof(*te) && te->type == AM_EV_TASK)
+		handle_task(tr, te);
+	am_corr__event(tr->corr, data, len);
+	return 0;
+}
+
+/* Forks CMD held before exec until release_child(); *go_fd and *err_fd are
+ * the parent's ends of the release pipe and of the exec-error pipe. */
+static pid_t spawn_held(char **cmd, int *go_fd, int *err_fd)
+{
+	int go[2], er[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(er, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char c;
+		int e;
+
+		close(go[1]);
+		close(er[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127); /* the tracer gave up before attaching */
+		execvp(cmd[0], cmd);
+		e = errno;
+		if (write(er[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(er[1]);
+	*go_fd = go[1];
+	*err_fd = er[0];
+	return pid;
+}
+
+/* Lets the held child exec. Returns 0, or the child's exec errno. */
+static int release_child(int go_fd, int err_fd)
+{
+	int e = 0;
+	ssize_t n;
+
+	if (write(go_fd, "g", 1) != 1)
+		e = errno;
+	close(go_fd);
+	n = read(err_fd, &e, sizeof(e));
+	close(err_fd);
+	return n == sizeof(e) ? e : 0;
+}
+
+static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *child_done)
+{
+	bool alive = false;
+
+	if (child > 0 && !*child_done) {
+		pid_t w = waitpid(child, child_status, WNOHANG);
+
+		if (w == child) {
+			*child_done = true;
+			struct target *t = find_target(tr, child);
+			if (t)
+				t->alive = false;
+		}
+	}
+	for (int i = 0; i < tr->n_targets; i++) {
+		struct target *t = &tr->targets[i];
+
+		if (!t->alive)
+			continue;
+		if (t->pid != child && kill(t->pid, 0) && errno == ESRCH)
+			t->alive = false;
+		else
+			alive = true;
+	}
+	return alive;
+}
+
+static bool glibc_pinned(const struct am_resolution *r)
+{
+	return r->kind == AM_ALLOC_GLIBC && r->threshold_pinned;
+}
+
+int am_trace_run(const struct am_trace_opts *opts)
+{
+	struct tracer tr = { .opts = opts };
+	struct am_resolution *first = NULL;
+	struct am_out_opts oo = {};
+	struct am_corr_opts co = {};
+	struct am_sink sink = {};
+	struct am_counters cnt = {};
+	int go_fd = -1, err_fd = -1, child_status = 0, ret = 1, err;
+	bool child_done = false;
+	pid_t child = -1;
+	uint64_t t0, deadline = 0;
+	char errbuf[512];
+	struct sigaction sa = {};
+
+	libbpf_verbosity = opts->verbosity;
+	libbpf_set_print(libbpf_print);
+
+	if (geteuid() != 0) {
+		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		am_err("kernel has no BTF (/sys/kernel/btf/vmlinux missing): needs CONFIG_DEBUG_INFO_BTF=y");
+		return 1;
+	}
+
+	/* Resolve every target before loading anything: bad input fails fast. */
+	first = calloc(1, sizeof(*first));
+	if (!first)
+		goto oom;
+	if (opts->cmd) {
+		if (am_resolve_exec(opts->cmd[0], environ, first, errbuf, sizeof(errbuf)) < 0) {
+			am_err("cannot trace '%s': %s", opts->cmd[0], errbuf);
+			goto cleanup;
+		}
+	} else {
+		for (int i = 0; i < opts->n_pids; i++) {
+			struct am_resolution *r = i ? calloc(1, sizeof(*r)) : first;
+
+			if (!r)
+				goto oom;
+			err = am_resolve_pid(opts->pids[i], r, errbuf, sizeof(errbuf));
+			if (i)
+				free(r);
+			if (err < 0) {
+				am_err("cannot attach to pid %d: %s", opts->pids[i], errbuf);
+				goto cleanup;
+			}
+		}
+	}
+
+	tr.skel = allocmap_bpf__open();
+	if (!tr.skel) {
+		am_err("cannot open the BPF object: %s", strerror(errno));
+		goto cleanup;
+	}
+	tr.skel->rodata->follow_forks = opts->follow_forks;
+	tr.skel->rodata->wakeup_bytes = ((uint64_t)opts->ringbuf_mb << 20) / 8;
+	bpf_map__set_max_entries(tr.skel->maps.rb, opts->ringbuf_mb << 20);
+	err = allocmap_bpf__load(tr.skel);
+	if (err) {
+		am_err("cannot load the BPF programs: %s (run with -vv for the verifier log)",
+		       strerror(-err));
+		goto cleanup;
+	}
+
+	/* syscall and task tracepoints (tp_btf: no tracefs needed) */
+	{
+		struct bpf_program *tps[] = {
+			tr.skel->progs.sys_enter, tr.skel->progs.sys_exit,
+			tr.skel->progs.sched_fork, tr.skel->progs.sched_exec,
+			tr.skel->progs.sched_exit,
+		};
+		struct bpf_link **lk[] = {
+			&tr.skel->links.sys_enter, &tr.skel->links.sys_exit,
+			&tr.skel->links.sched_fork, &tr.skel->links.sched_exec,
+			&tr.skel->links.sched_exit,
+		};
+
+		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+			*lk[i] = bpf_program__attach(tps[i]);
+			if (!*lk[i]) {
+				am_err("cannot attach tracepoint %s: %s", bpf_program__name(tps[i]),
+				       strerror(errno));
+				goto cleanup;
+			}
+		}
+	}
+
+	tr.outf = stdout;
+	if (opts->output) {
+		tr.outf = fopen(opts->output, "we");
+		if (!tr.outf) {
+			am_err("cannot open %s: %s", opts->output, strerror(errno));
+			tr.outf = NULL;
+			goto cleanup;
+		}
+	}
+	oo.f = tr.outf;
+	oo.json = opts->json;
+	oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
+	oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
+	tr.out = am_out__new(&oo);
+	if (!tr.out)
+		goto oom;
+	am_out__sink(tr.out, &sink);
+	co.sink = sink;
+	co.glibc = first->kind == AM_ALLOC_GLIBC;
+	co.threshold_pinned = glibc_pinned(first);
+	co.threshold_start = co.threshold_pinned ? first->threshold_value : 0;
+	tr.corr = am_corr__new(&co);
+	if (!tr.corr)
+		goto oom;
+
+	tr.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.rb), on_event, &tr, NULL);
+	if (!tr.rb) {
+		am_err("cannot open the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	/* Signals before the child exists would be inherited by it: set after. */
+	if (opts->cmd) {
+		struct target *t;
+
+		child = spawn_held(opts->cmd, &go_fd, &err_fd);
+		if (child < 0) {
+			am_err("cannot start '%s': %s", opts->cmd[0], strerror(errno));
+			goto cleanup;
+		}
+		t = add_target(&tr, child);
+		if (!t)
+			goto oom;
+		t->launched = true;
+		*t->res = *first;
+		if (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0]) {
+			am_err("cannot trace '%s': no allocator probe could be attached", opts->cmd[0]);
+			goto cleanup;
+		}
+	} else {
+		for (int i = 0; i < opts->n_pids; i++) {
+			struct target *t;
+			char maps[64];
+			FILE *mf;
+
+			if (find_target(&tr, opts->pids[i]))
+				continue;
+			t = add_target(&tr, opts->pids[i]);
+			if (!t)
+				goto oom;
+			if (am_resolve_pid(t->pid, t->res, errbuf, sizeof(errbuf)) < 0) {
+				am_err("cannot attach to pid %d: %s", t->pid, errbuf);
+				goto cleanup;
+			}
+			if (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0]) {
+				am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
+				goto cleanup;
+			}
+			snprintf(maps, sizeof(maps), "/proc/%d/maps", t->pid);
+			mf = fopen(maps, "re");
+			if (mf) {
+				am_corr__seed_maps(tr.corr, (uint32_t)t->pid, mf);
+				fclose(mf);
+			}
+			if (kill(t->pid, 0) && errno == ESRCH) {
+				am_err("cannot attach to pid %d: it exited during attach", t->pid);
+				goto cleanup;
+			}
+		}
+	}
+
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (opts->cmd)
+		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", opts->cmd[0], child,
+			am_alloc_kind_name(first->kind), first->alloc_obj);
+	else
+		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr.n_targets,
+			tr.n_targets > 1 ? "es" : "", am_alloc_kind_name(first->kind), first->alloc_obj);
+
+	t0 = now_ns();
+	if (opts->duration > 0)
+		deadline = t0 + (uint64_t)(opts->duration * 1e9);
+	if (opts->cmd) {
+		int e = release_child(go_fd, err_fd);
+
+		go_fd = err_fd = -1;
+		if (e) {
+			am_err("cannot run '%s': %s", opts->cmd[0], strerror(e));
+			waitpid(child, NULL, 0);
+			child_done = true;
+			ret = 127;
+			goto cleanup;
+		}
+	}
+
+	while (!stop_signal) {
+		err = ring_buffer__poll(tr.rb, 100);
+		if (err < 0 && err != -EINTR) {
+			am_err("reading the ring buffer: %s", strerror(-err));
+			break;
+		}
+		ring_buffer__consume(tr.rb);
+		if (deadline && now_ns() >= deadline)
+			break;
+		if (!any_alive(&tr, child, &child_status, &child_done))
+			break;
+	}
+	/* drain what the targets left in the ring */
+	while (ring_buffer__consume(tr.rb) > 0)
+		;
+
+	/* counters from the BPF side: everything lost is printed */
+	cnt = tr.skel->bss->am_cnt;
+	am_corr__finish(tr.corr, &cnt, tr.unattached, now_ns() - t0, NULL);
+	am_out__flush(tr.out);
+
+	if (child > 0) {
+		if (!child_done && stop_signal) {
+			/* Ctrl-C reaches the child too; give it a moment to report */
+			for (int i = 0; i < 20 && !child_done; i++) {
+				if (waitpid(child, &child_status, WNOHANG) == child)
+					child_done = true;
+				else
+					usleep(10000);
+			}
+		}
+		if (child_done)
+			ret = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
+						      : 128 + WTERMSIG(child_status);
+		else
+			ret = 128 + stop_signal; /* it keeps running, untraced */
+	} else {
+		ret = 0;
+	}
+	goto cleanup;
+
+oom:
+	am_err("out of memory");
+	ret = 1;
+cleanup:
+	if (go_fd >= 0)
+		close(go_fd); /* a held child that was never released exits 127 */
+	if (err_fd >= 0)
+		close(err_fd);
+	if (child > 0 && !child_done && ret == 1)
+		waitpid(child, NULL, 0);
+	ring_buffer__free(tr.rb);
+	for (int i = 0; i < tr.n_targets; i++) {
+		detach_target(&tr.targets[i]);
+		free(tr.targets[i].res);
+	}
+	allocmap_bpf__destroy(tr.skel);
+	am_corr__free(tr.corr);
+	am_out__free(tr.out);
+	if (tr.outf && tr.outf != stdout)
+		fclose(tr.outf);
+	else if (tr.outf)
+		fflush(tr.outf);
+	free(first);
+	return ret;
+}
