@@ -778,9 +778,9 @@ static enum am_region_kind place(struct proc *p, uint64_t ptr, uint64_t id, uint
 
 /* glibc's dynamic threshold: a free of an mmapped chunk of size S in
  * (threshold, 32 MiB] raises the threshold to S (unless pinned). */
-static void glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct am_call_rec *r,
+static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct am_call_rec *r,
 			       const struct am_os_rec *os, size_t n, bool was_mmap,
-			       uint64_t region_len)
+			       uint64_t region_len, struct am_threshold_rec *out)
 {
 	uint64_t s = 0;
 	struct am_threshold_rec t;
@@ -796,7 +796,7 @@ static void glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 	if (!s && was_mmap)
 		s = region_len;
 	if (!s || c->opts.threshold_pinned || s <= p->threshold || s > GLIBC_THRESHOLD_MAX)
-		return;
+		return false;
 	t = (struct am_threshold_rec){
 		.ts_ns = r->ev.ts_exit, .pid = r->ev.pid, .tid = r->ev.tid,
 		.old_value = p->threshold, .new_value = s,
@@ -805,8 +805,8 @@ static void glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 	p->threshold = s;
 	c->thr_last = s;
 	c->sum.threshold_changes++;
-	if (c->opts.sink.threshold)
-		c->opts.sink.threshold(c->opts.sink.ctx, &t);
+	*out = t; /* delivered after the call that moved it */
+	return true;
 }
 
 static int on_call(struct am_corr *c, const struct am_call_event *ev)
@@ -816,7 +816,8 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	struct pend *g = NULL;
 	struct proc *p;
 	struct am_fn_stats *st;
-	bool nested, result_valid, frees = false, was_mmap = false;
+	bool nested, result_valid, frees = false, was_mmap = false, moved = false;
+	struct am_threshold_rec thr;
 	uint64_t own_prev = 0, region_len = 0;
 	size_t n = 0;
 
@@ -859,8 +860,11 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	if (frees) {
 		struct live_ent *e = live_find(&p->live, r.ptr_in);
 		if (e) {
-			if (ev->fn == AM_FN_FREE)
+			if (ev->fn == AM_FN_FREE) {
 				r.size = e->size;
+				r.region = (enum am_region_kind)e->region;
+				st->bytes += e->size;
+			}
 			own_prev = e->call_id;
 			was_mmap = e->region == AM_REG_MMAP;
 			if (!nested) {
@@ -878,7 +882,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			c->sum.unknown_frees++;
 		}
 		if (!nested && c->opts.glibc && (ev->fn == AM_FN_FREE || !r.ptr_out))
-			glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len);
+			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
 	}
 
 	/* the result */
@@ -936,6 +940,8 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	r.n_os = n;
 	if (c->opts.sink.call)
 		c->opts.sink.call(c->opts.sink.ctx, &r, os, n);
+	if (moved && c->opts.sink.threshold)
+		c->opts.sink.threshold(c->opts.sink.ctx, &thr);
 	if (g) {
 		free(g->recs);
 		pend_del(c, g);

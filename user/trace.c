@@ -122,6 +122,11 @@ static int attach_target(struct tracer *tr, struct target *t)
 			continue;
 		}
 		for (int r = 0; r < 2; r++) {
+			const char *only = getenv("AM_DEBUG_ONLY");
+			char key[32];
+			snprintf(key, sizeof(key), "%s%c", am_fn_names[fn], r ? 'R' : 'E');
+			if (only && !strstr(only, key))
+				continue;
 			struct bpf_link *l = bpf_program__attach_uprobe(prog_for(tr->skel, fn, r),
 									r, t->pid, p->path, off);
 			if (!l) {
@@ -459,6 +464,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 	oo.f = tr.outf;
+	oo.t0_ns = now_ns();
 	oo.json = opts->json;
 	oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
 	oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
@@ -582,7 +588,13 @@ int am_trace_run(const struct am_trace_opts *opts)
 	am_out__flush(tr.out);
 
 	if (child > 0) {
-		if (!child_done && stop_signal) {
+		struct target *ct = find_target(&tr, child);
+
+		if (!child_done && ct && !ct->alive) {
+			/* the BPF exit event came before the child was reapable */
+			if (waitpid(child, &child_status, 0) == child)
+				child_done = true;
+		} else if (!child_done && stop_signal) {
 			/* Ctrl-C reaches the child too; give it a moment to report */
 			for (int i = 0; i < 20 && !child_done; i++) {
 				if (waitpid(child, &child_status, WNOHANG) == child)
@@ -594,8 +606,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 		if (child_done)
 			ret = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
 						      : 128 + WTERMSIG(child_status);
-		else
-			ret = 128 + stop_signal; /* it keeps running, untraced */
+		else /* -d expired or a signal: it keeps running, untraced */
+			ret = stop_signal ? 128 + stop_signal : 0;
 	} else {
 		ret = 0;
 	}

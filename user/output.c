@@ -1,0 +1,973 @@
+/* output.c - renders the correlator's records (model.h) as strace-like text
+ * or JSON Lines, and the end-of-run summary in both forms.
+ *
+ * The JSON field names and spellings are the public interface described in
+ * README.md; the text form is for people and may change. Both forms share
+ * the decoders in fmt.c, so a flag is spelled the same way in either.
+ *
+ * Verbosity filters records the same way in both forms: quiet (-1) keeps
+ * only the summary; default (0) keeps calls that made OS requests, every
+ * direct OS request, threshold moves and task events; verbose (1) keeps
+ * every call. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "fmt.h"
+#include "jsonw.h"
+#include "output.h"
+
+#define LINE_CAP   1024  /* one text line; longer lines are cut */
+#define BRK_SLOTS  1024  /* processes whose last brk we remember (text deltas) */
+#define HIST_BAR   40    /* width of the histogram bars in the text summary */
+
+/* Last program break seen per process, to print brk growth as a delta. */
+struct brk_slot {
+	uint32_t pid;        /* 0 = free slot */
+	uint64_t brk;        /* last break returned by brk() */
+};
+
+struct am_out {
+	struct am_out_opts o;
+	uint64_t last_ts;    /* latest timestamp of any record seen (summary ts_ns) */
+	struct brk_slot brk[BRK_SLOTS];
+	struct jsonw jw;     /* JSON mode only */
+};
+
+/* A text line under construction. */
+struct line {
+	size_t n;
+	char b[LINE_CAP];
+};
+
+static void lp(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lp(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (l->n >= sizeof(l->b) - 1)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(l->b + l->n, sizeof(l->b) - l->n, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return;
+	l->n += (size_t)k;
+	if (l->n > sizeof(l->b) - 1)
+		l->n = sizeof(l->b) - 1;
+}
+
+static void lend(struct am_out *o, struct line *l)
+{
+	l->b[l->n] = '\n';
+	fwrite(l->b, 1, l->n + 1, o->o.f);
+	l->n = 0;
+}
+
+/* ---- names (out-of-range values from a malformed event print as "?") ---- */
+
+static const char *fn_name(unsigned fn)
+{
+	return fn < AM_FN__COUNT && am_fn_names[fn] ? am_fn_names[fn] : "?";
+}
+
+static const char *sys_name(unsigned sys)
+{
+	return sys < AM_SYS__COUNT && am_sys_names[sys] ? am_sys_names[sys] : "?";
+}
+
+static const char *region_name(unsigned r)
+{
+	return r < AM_REG__COUNT && am_region_names[r] ? am_region_names[r] : "unknown";
+}
+
+static const char *reason_name(unsigned r)
+{
+	return r < AM_WHY__COUNT && am_reason_names[r] ? am_reason_names[r] : "";
+}
+
+/* errno of a failed memory syscall (negative raw return), 0 if it
+ * succeeded. The brk syscall never fails that way: it refuses by returning
+ * the old break, which strace and the summary do not count as an error
+ * either; the text form notes it (brk_refused). */
+static int os_errno(const struct am_os_event *e)
+{
+	if (e->ret < 0 && e->ret >= -4095)
+		return (int)-e->ret;
+	return 0;
+}
+
+static bool sys_returns_addr(unsigned sys)
+{
+	return sys == AM_SYS_BRK || sys == AM_SYS_MMAP || sys == AM_SYS_MREMAP;
+}
+
+static uint64_t dur(uint64_t enter, uint64_t exit)
+{
+	return exit >= enter ? exit - enter : 0;
+}
+
+#define MREMAP_FIXED_ 0x2ULL
+
+/* ================================ JSON ================================== */
+
+static void json_head(struct jsonw *w, const char *type, uint64_t ts, uint32_t pid, uint32_t tid)
+{
+	jsonw_obj_open(w);
+	jsonw_kstr(w, "type", type);
+	jsonw_ku64(w, "ts_ns", ts);
+	jsonw_ku64(w, "pid", pid);
+	jsonw_ku64(w, "tid", tid);
+}
+
+static void json_end(struct jsonw *w)
+{
+	jsonw_obj_close(w);
+	jsonw_eol(w);
+}
+
+/* One "os" record. Failed mmap/mremap keep a hex "ret" (MAP_FAILED, what
+ * the libc call returns) and
+ * failed munmap/mprotect/madvise an integer -1, so that "ret" has one type
+ * per syscall; "error" carries the errno name. */
+static void json_os(struct am_out *o, const struct am_os_rec *r)
+{
+	struct jsonw *w = &o->jw;
+	const struct am_os_event *e = &r->ev;
+	char buf[AM_FMT_BUF];
+	int err = os_errno(e);
+
+	json_head(w, "os", e->ts_enter, e->pid, e->tid);
+	jsonw_ku64(w, "id", e->id);
+	jsonw_kstr(w, "syscall", sys_name(e->sys));
+	jsonw_khex(w, "addr", e->args[0]);
+	switch (e->sys) {
+	case AM_SYS_BRK:
+		break;
+	case AM_SYS_MMAP:
+		jsonw_ku64(w, "len", e->args[1]);
+		jsonw_kstr(w, "prot", am_fmt_prot(buf, sizeof(buf), e->args[2]));
+		jsonw_kstr(w, "flags", am_fmt_mmap_flags(buf, sizeof(buf), e->args[3]));
+		jsonw_ks64(w, "fd", (int32_t)e->args[4]);
+		jsonw_ks64(w, "offset", (int64_t)e->args[5]);
+		break;
+	case AM_SYS_MREMAP:
+		jsonw_ku64(w, "len", e->args[1]);
+		jsonw_kstr(w, "flags", am_fmt_mremap_flags(buf, sizeof(buf), e->args[3]));
+		jsonw_ku64(w, "new_len", e->args[2]);
+		if (e->args[3] & MREMAP_FIXED_)
+			jsonw_khex(w, "new_addr", e->args[4]);
+		break;
+	case AM_SYS_MPROTECT:
+		jsonw_ku64(w, "len", e->args[1]);
+		jsonw_kstr(w, "prot", am_fmt_prot(buf, sizeof(buf), e->args[2]));
+		break;
+	case AM_SYS_MADVISE:
+		jsonw_ku64(w, "len", e->args[1]);
+		jsonw_kstr(w, "advice", am_fmt_madv(buf, sizeof(buf), e->args[2]));
+		break;
+	default:
+		jsonw_ku64(w, "len", e->args[1]);
+		break;
+	}
+	if (sys_returns_addr(e->sys))
+		jsonw_khex(w, "ret", err ? UINT64_MAX : (uint64_t)e->ret);
+	else
+		jsonw_ks64(w, "ret", err ? -1 : e->ret);
+	if (err)
+		jsonw_kstr(w, "error", am_fmt_errno(buf, sizeof(buf), err));
+	jsonw_ku64(w, "dur_ns", dur(e->ts_enter, e->ts_exit));
+	jsonw_kobj_open(w, "cause");
+	if (r->direct) {
+		jsonw_kstr(w, "kind", "direct");
+	} else {
+		jsonw_kstr(w, "kind", "call");
+		jsonw_ku64(w, "call_id", r->call_id);
+		jsonw_kstr(w, "fn", fn_name(r->cause_fn));
+		jsonw_ku64(w, "size", r->cause_size);
+	}
+	jsonw_obj_close(w);
+	if (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP)
+		jsonw_kstr(w, "region", region_name(r->region_kind));
+	json_end(w);
+}
+
+/* One "call" record. A call whose return was never seen (missed) or that is
+ * traced at entry only has no "ret", "rc" or "dur_ns": they are unknown. */
+static void json_call(struct am_out *o, const struct am_call_rec *c,
+		      const struct am_os_rec *os, size_t n_os)
+{
+	struct jsonw *w = &o->jw;
+	const struct am_call_event *e = &c->ev;
+	bool no_ret = e->flags & (AM_CALL_MISSED | AM_CALL_NORET);
+	bool is_free = e->fn == AM_FN_FREE;
+	size_t i;
+
+	json_head(w, "call", e->ts_enter, e->pid, e->tid);
+	jsonw_ku64(w, "id", e->id);
+	jsonw_kstr(w, "fn", fn_name(e->fn));
+	/* free: the size of the freed allocation, only when it is known */
+	if (!is_free || (c->ptr_in && !c->free_unknown))
+		jsonw_ku64(w, "size", c->size);
+	if (e->fn == AM_FN_CALLOC || e->fn == AM_FN_REALLOCARRAY)
+		jsonw_ku64(w, "nmemb", c->nmemb);
+	if (e->fn == AM_FN_POSIX_MEMALIGN || e->fn == AM_FN_ALIGNED_ALLOC || e->fn == AM_FN_MEMALIGN)
+		jsonw_ku64(w, "align", c->align);
+	if (e->fn == AM_FN_REALLOC || e->fn == AM_FN_REALLOCARRAY || is_free)
+		jsonw_khex(w, "ptr", c->ptr_in);
+	if (!is_free && !no_ret) {
+		jsonw_khex(w, "ret", c->ptr_out);
+		if (e->fn == AM_FN_POSIX_MEMALIGN)
+			jsonw_ks64(w, "rc", (int32_t)e->ret);
+	}
+	if (!no_ret)
+		jsonw_ku64(w, "dur_ns", dur(e->ts_enter, e->ts_exit));
+	jsonw_karr_open(w, "os");
+	for (i = 0; i < n_os; i++)
+		jsonw_u64(w, os[i].ev.id);
+	jsonw_arr_close(w);
+	/* region: where ret lives (allocating calls); for free, the region of
+	 * the freed allocation when known */
+	if (!is_free ? true : c->region != AM_REG_UNKNOWN)
+		jsonw_kstr(w, "region", region_name(c->region));
+	if (c->reason != AM_WHY_NONE)
+		jsonw_kstr(w, "reason", reason_name(c->reason));
+	if (c->threshold)
+		jsonw_ku64(w, "threshold", c->threshold);
+	if (e->flags & AM_CALL_NESTED)
+		jsonw_kbool(w, "nested", true);
+	if (e->flags & AM_CALL_MISSED)
+		jsonw_kbool(w, "missed", true);
+	if (c->free_unknown)
+		jsonw_kbool(w, "unknown_ptr", true);
+	json_end(w);
+}
+
+static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
+{
+	struct jsonw *w = &o->jw;
+
+	json_head(w, "threshold", t->ts_ns, t->pid, t->tid);
+	jsonw_ku64(w, "old", t->old_value);
+	jsonw_ku64(w, "new", t->new_value);
+	jsonw_ku64(w, "call_id", t->call_id);
+	jsonw_ku64(w, "chunk", t->freed_chunk);
+	json_end(w);
+}
+
+static void json_task(struct am_out *o, const struct am_task_event *t)
+{
+	struct jsonw *w = &o->jw;
+
+	json_head(w, "task", t->ts, t->pid, t->tid);
+	switch (t->kind) {
+	case AM_TASK_FORK:
+		jsonw_kstr(w, "kind", "fork");
+		jsonw_ku64(w, "child", t->child);
+		break;
+	case AM_TASK_EXEC:
+		jsonw_kstr(w, "kind", "exec");
+		break;
+	case AM_TASK_EXIT:
+		jsonw_kstr(w, "kind", "exit");
+		jsonw_ks64(w, "code", t->code);
+		break;
+	default:
+		jsonw_kstr(w, "kind", "unknown");
+		break;
+	}
+	json_end(w);
+}
+
+/* The last record. It belongs to no process: pid and tid are 0, and ts_ns
+ * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
+ * any record if that is later (so ts_ns never goes back at the end). */
+static void json_summary(struct am_out *o, const struct am_summary *s)
+{
+	struct jsonw *w = &o->jw;
+	const struct am_counters *b = &s->bpf;
+	unsigned i, j;
+	uint64_t end = o->o.t0_ns + s->duration_ns;
+
+	json_head(w, "summary", end > o->last_ts ? end : o->last_ts, 0, 0);
+	jsonw_ku64(w, "duration_ns", s->duration_ns);
+
+	jsonw_kobj_open(w, "functions");
+	for (i = 0; i < AM_FN__COUNT; i++) {
+		const struct am_fn_stats *f = &s->fn[i];
+
+		if (!f->calls)
+			continue;
+		jsonw_kobj_open(w, fn_name(i));
+		jsonw_ku64(w, "calls", f->calls);
+		jsonw_ku64(w, "bytes", f->bytes);
+		jsonw_ku64(w, "nested", f->nested);
+		jsonw_ku64(w, "os_calls", f->os_calls);
+		jsonw_ku64(w, "failed", f->failed);
+		jsonw_obj_close(w);
+	}
+	jsonw_obj_close(w);
+
+	jsonw_kobj_open(w, "syscalls");
+	for (i = 0; i < AM_SYS__COUNT; i++) {
+		if (!s->sys_count[i])
+			continue;
+		jsonw_kobj_open(w, sys_name(i));
+		jsonw_ku64(w, "count", s->sys_count[i]);
+		jsonw_ku64(w, "failed", s->sys_failed[i]);
+		jsonw_kobj_open(w, "by_cause");
+		for (j = 0; j <= AM_FN__COUNT; j++)
+			if (s->sys_by_cause[i][j])
+				jsonw_ku64(w, j == AM_FN__COUNT ? "direct" : fn_name(j), s->sys_by_cause[i][j]);
+		jsonw_obj_close(w);
+		jsonw_obj_close(w);
+	}
+	jsonw_obj_close(w);
+
+	jsonw_kobj_open(w, "bytes");
+	jsonw_ku64(w, "live", s->live_bytes);
+	jsonw_ku64(w, "live_peak", s->live_bytes_peak);
+	jsonw_ku64(w, "heap", s->heap_bytes);
+	jsonw_ku64(w, "heap_peak", s->heap_bytes_peak);
+	jsonw_ku64(w, "mmap", s->mmap_bytes);
+	jsonw_ku64(w, "mmap_peak", s->mmap_bytes_peak);
+	jsonw_ku64(w, "direct_mmap", s->direct_mmap_bytes);
+	jsonw_obj_close(w);
+
+	jsonw_karr_open(w, "histogram");
+	for (i = 0; i < AM_HIST_BUCKETS; i++) {
+		if (!s->hist_heap[i] && !s->hist_mmap[i] && !s->hist_other[i])
+			continue;
+		jsonw_obj_open(w);
+		jsonw_ku64(w, "lo", 1ULL << i);
+		jsonw_ku64(w, "hi", 1ULL << (i + 1));
+		jsonw_ku64(w, "heap", s->hist_heap[i]);
+		jsonw_ku64(w, "mmap", s->hist_mmap[i]);
+		jsonw_ku64(w, "other", s->hist_other[i]);
+		jsonw_obj_close(w);
+	}
+	jsonw_arr_close(w);
+
+	jsonw_key(w, "threshold");
+	if (s->threshold_known) {
+		jsonw_obj_open(w);
+		jsonw_ku64(w, "start", s->threshold_start);
+		jsonw_ku64(w, "end", s->threshold_end);
+		jsonw_ku64(w, "changes", s->threshold_changes);
+		jsonw_kbool(w, "pinned", s->threshold_pinned);
+		jsonw_obj_close(w);
+	} else {
+		jsonw_null(w);
+	}
+
+	jsonw_kobj_open(w, "live_at_end");
+	for (i = 0; i < AM_REG__COUNT; i++) {
+		if (!s->live_by_region_count[i] && !s->live_by_region_bytes[i])
+			continue;
+		jsonw_kobj_open(w, region_name(i));
+		jsonw_ku64(w, "count", s->live_by_region_count[i]);
+		jsonw_ku64(w, "bytes", s->live_by_region_bytes[i]);
+		jsonw_obj_close(w);
+	}
+	jsonw_obj_close(w);
+
+	jsonw_kobj_open(w, "counters");
+	jsonw_ku64(w, "events", s->events);
+	jsonw_ku64(w, "lost_events", b->lost_call + b->lost_os + b->lost_task);
+	jsonw_ku64(w, "lost_call", b->lost_call);
+	jsonw_ku64(w, "lost_os", b->lost_os);
+	jsonw_ku64(w, "lost_task", b->lost_task);
+	jsonw_ku64(w, "missed_returns", b->missed_ret);
+	jsonw_ku64(w, "unattached_probes", s->unattached_probes);
+	jsonw_ku64(w, "unknown_frees", s->unknown_frees);
+	jsonw_ku64(w, "depth_overflow", b->depth_overflow);
+	jsonw_ku64(w, "thread_full", b->thread_full);
+	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
+	jsonw_ku64(w, "orphan_os", s->orphan_os);
+	jsonw_obj_close(w);
+	json_end(w);
+}
+
+/* ================================ text ================================== */
+
+/* "     0.000412 [4242] ": time since t0 (seconds, µs), thread (pid/tid
+ * with multi_pid). Returns nothing; the prefix width is l->n afterwards. */
+static void text_prefix(struct am_out *o, struct line *l, uint64_t ts, uint32_t pid, uint32_t tid)
+{
+	char num[40];
+	uint64_t rel;
+	const char *sign = "";
+
+	if (ts >= o->o.t0_ns) {
+		rel = ts - o->o.t0_ns;
+	} else {
+		rel = o->o.t0_ns - ts;
+		sign = "-";
+	}
+	snprintf(num, sizeof(num), "%s%" PRIu64 ".%06" PRIu64, sign,
+		 rel / 1000000000, rel % 1000000000 / 1000);
+	if (o->o.multi_pid)
+		lp(l, "%13s [%" PRIu32 "/%" PRIu32 "] ", num, pid, tid);
+	else
+		lp(l, "%13s [%" PRIu32 "] ", num, tid);
+}
+
+static void text_ptr(struct line *l, uint64_t p)
+{
+	if (p)
+		lp(l, "0x%" PRIx64, p);
+	else
+		lp(l, "NULL");
+}
+
+/* Previous break of pid, then remember brk as the new one. Returns false
+ * when the previous break is unknown. */
+static bool brk_swap(struct am_out *o, uint32_t pid, uint64_t brk, uint64_t *prev)
+{
+	unsigned i, h = (pid * 2654435761u) % BRK_SLOTS;
+
+	for (i = 0; i < BRK_SLOTS; i++) {
+		struct brk_slot *s = &o->brk[(h + i) % BRK_SLOTS];
+
+		if (s->pid == pid) {
+			*prev = s->brk;
+			s->brk = brk;
+			return true;
+		}
+		if (!s->pid) {
+			s->pid = pid;
+			s->brk = brk;
+			return false;
+		}
+	}
+	return false;
+}
+
+/* "mmap(NULL, 204800, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+ * = 0x7f3a1c2b6000": one OS request the way strace shows it, with brk growth
+ * as a delta and new allocator arenas marked. */
+static void text_os_piece(struct am_out *o, struct line *l, const struct am_os_rec *r)
+{
+	const struct am_os_event *e = &r->ev;
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
+	int err = os_errno(e);
+	uint64_t v[6]; /* args as uint64_t, for the PRI* formats */
+	int64_t ret = e->ret;
+	unsigned i;
+
+	for (i = 0; i < 6; i++)
+		v[i] = e->args[i];
+	switch (e->sys) {
+	case AM_SYS_BRK:
+		lp(l, "brk(");
+		text_ptr(l, v[0]);
+		lp(l, ")");
+		break;
+	case AM_SYS_MMAP:
+		lp(l, "mmap(");
+		text_ptr(l, v[0]);
+		lp(l, ", %" PRIu64 ", %s, %s, %" PRId32 ", %" PRId64 ")", v[1],
+		   am_fmt_prot(a, sizeof(a), v[2]), am_fmt_mmap_flags(b, sizeof(b), v[3]),
+		   (int32_t)v[4], (int64_t)v[5]);
+		break;
+	case AM_SYS_MUNMAP:
+		lp(l, "munmap(0x%" PRIx64 ", %" PRIu64 ")", v[0], v[1]);
+		break;
+	case AM_SYS_MREMAP:
+		lp(l, "mremap(0x%" PRIx64 ", %" PRIu64 ", %" PRIu64 ", %s", v[0], v[1],
+		   v[2], am_fmt_mremap_flags(a, sizeof(a), v[3]));
+		if (v[3] & MREMAP_FIXED_)
+			lp(l, ", 0x%" PRIx64, v[4]);
+		lp(l, ")");
+		break;
+	case AM_SYS_MPROTECT:
+		lp(l, "mprotect(0x%" PRIx64 ", %" PRIu64 ", %s)", v[0], v[1],
+		   am_fmt_prot(a, sizeof(a), v[2]));
+		break;
+	case AM_SYS_MADVISE:
+		lp(l, "madvise(0x%" PRIx64 ", %" PRIu64 ", %s)", v[0], v[1],
+		   am_fmt_madv(a, sizeof(a), v[2]));
+		break;
+	default:
+		lp(l, "%s(0x%" PRIx64 ", %" PRIu64 ")", sys_name(e->sys), v[0], v[1]);
+		break;
+	}
+
+	if (e->sys == AM_SYS_BRK) {
+		uint64_t prev = 0, now = (uint64_t)ret;
+		bool known = brk_swap(o, e->pid, now, &prev);
+
+		lp(l, " = 0x%" PRIx64, now);
+		if (v[0] && now != v[0])
+			lp(l, " (refused)");
+		else if (known && v[0] && now != prev)
+			lp(l, " (%s%s)", now > prev ? "+" : "-",
+			   am_fmt_size(a, sizeof(a), now > prev ? now - prev : prev - now));
+		return;
+	}
+	if (err)
+		lp(l, " = -1 %s", am_fmt_errno(a, sizeof(a), err));
+	else if (sys_returns_addr(e->sys))
+		lp(l, " = 0x%" PRIx64, (uint64_t)ret);
+	else
+		lp(l, " = %" PRId64, ret);
+	if (!err && !r->direct && r->region_kind == AM_REG_ARENA &&
+	    (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP))
+		lp(l, " (arena)");
+}
+
+/* "malloc(200000) = 0x7f3a1c2b6010", with the call's markers. */
+static void text_call_body(struct line *l, const struct am_call_rec *c)
+{
+	const struct am_call_event *e = &c->ev;
+	bool no_ret = e->flags & (AM_CALL_MISSED | AM_CALL_NORET);
+	char a[AM_FMT_BUF];
+	int rc = (int32_t)e->ret;
+
+	lp(l, "%s(", fn_name(e->fn));
+	switch (e->fn) {
+	case AM_FN_CALLOC:
+		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->nmemb, (uint64_t)e->args[1]);
+		break;
+	case AM_FN_REALLOC:
+		text_ptr(l, c->ptr_in);
+		lp(l, ", %" PRIu64 ")", c->size);
+		break;
+	case AM_FN_REALLOCARRAY:
+		text_ptr(l, c->ptr_in);
+		lp(l, ", %" PRIu64 ", %" PRIu64 ")", c->nmemb, (uint64_t)e->args[2]);
+		break;
+	case AM_FN_FREE:
+		text_ptr(l, c->ptr_in);
+		lp(l, ")");
+		break;
+	case AM_FN_POSIX_MEMALIGN:
+		/* strace style: an output argument in brackets once written */
+		if (!no_ret && rc == 0)
+			lp(l, "[0x%" PRIx64 "]", c->ptr_out);
+		else
+			lp(l, "0x%" PRIx64, (uint64_t)e->args[0]);
+		lp(l, ", %" PRIu64 ", %" PRIu64 ")", c->align, c->size);
+		break;
+	case AM_FN_ALIGNED_ALLOC:
+	case AM_FN_MEMALIGN:
+		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->align, c->size);
+		break;
+	default:
+		lp(l, "%" PRIu64 ")", c->size);
+		break;
+	}
+
+	if (e->fn == AM_FN_FREE) {
+		/* void */
+	} else if (no_ret) {
+		lp(l, " = ?");
+	} else if (e->fn == AM_FN_POSIX_MEMALIGN) {
+		if (rc == 0)
+			lp(l, " = 0");
+		else
+			lp(l, " = %s", am_fmt_errno(a, sizeof(a), rc));
+	} else {
+		lp(l, " = ");
+		text_ptr(l, c->ptr_out);
+	}
+	if (e->flags & AM_CALL_MISSED)
+		lp(l, " <return missed>");
+	if (e->flags & AM_CALL_NESTED)
+		lp(l, " <nested>");
+	if (c->free_unknown)
+		lp(l, " <unknown ptr>");
+}
+
+/* "  [mmap: over threshold 128 KiB]": where the result went and why. */
+static void text_call_tag(struct line *l, const struct am_call_rec *c)
+{
+	const struct am_call_event *e = &c->ev;
+	char a[AM_FMT_BUF];
+	const char *reg = region_name(c->region);
+
+	if (e->fn == AM_FN_FREE) {
+		if (!c->ptr_in || c->free_unknown)
+			return;
+		if (c->region == AM_REG_UNKNOWN && c->size)
+			lp(l, "  [chunk of %s]", am_fmt_size(a, sizeof(a), c->size));
+		else if (c->region != AM_REG_UNKNOWN && c->size)
+			lp(l, "  [%s chunk of %s]", reg, am_fmt_size(a, sizeof(a), c->size));
+		else if (c->region != AM_REG_UNKNOWN)
+			lp(l, "  [%s]", reg);
+		return;
+	}
+	if (e->flags & (AM_CALL_MISSED | AM_CALL_NORET))
+		return;
+	if (!c->ptr_out) {
+		lp(l, "  [failed]");
+		return;
+	}
+	switch (c->reason) {
+	case AM_WHY_OVER_THRESHOLD:
+		lp(l, "  [%s: over threshold %s]", reg, am_fmt_size(a, sizeof(a), c->threshold));
+		break;
+	case AM_WHY_FIT_TOP:
+		lp(l, "  [%s: over threshold %s, fit top chunk]", reg,
+		   am_fmt_size(a, sizeof(a), c->threshold));
+		break;
+	default:
+		lp(l, "  [%s]", reg);
+		break;
+	}
+}
+
+static void text_call(struct am_out *o, const struct am_call_rec *c,
+		      const struct am_os_rec *os, size_t n_os)
+{
+	struct line l;
+	size_t indent, i;
+
+	l.n = 0;
+	text_prefix(o, &l, c->ev.ts_enter, c->ev.pid, c->ev.tid);
+	indent = l.n + 2;
+	text_call_body(&l, c);
+	if (n_os) {
+		lp(&l, " -> ");
+		text_os_piece(o, &l, &os[0]);
+	}
+	text_call_tag(&l, c);
+	lend(o, &l);
+	for (i = 1; i < n_os; i++) {
+		lp(&l, "%*s-> ", (int)indent, "");
+		text_os_piece(o, &l, &os[i]);
+		lend(o, &l);
+	}
+}
+
+static void text_os(struct am_out *o, const struct am_os_rec *r)
+{
+	struct line l;
+
+	l.n = 0;
+	text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
+	text_os_piece(o, &l, r);
+	if (r->direct)
+		lp(&l, "  [direct]");
+	else
+		lp(&l, "  [%s #%" PRIu64 ", call not seen]", fn_name(r->cause_fn), r->call_id);
+	lend(o, &l);
+}
+
+static void text_threshold(struct am_out *o, const struct am_threshold_rec *t)
+{
+	struct line l;
+	char a[AM_FMT_BUF], b[AM_FMT_BUF], c[AM_FMT_BUF];
+
+	l.n = 0;
+	text_prefix(o, &l, t->ts_ns, t->pid, t->tid);
+	lp(&l, "threshold %s -> %s (free of a %s mmapped chunk, call #%" PRIu64 ")",
+	   am_fmt_size(a, sizeof(a), t->old_value), am_fmt_size(b, sizeof(b), t->new_value),
+	   am_fmt_size(c, sizeof(c), t->freed_chunk), t->call_id);
+	lend(o, &l);
+}
+
+static void text_task(struct am_out *o, const struct am_task_event *t)
+{
+	struct line l;
+
+	l.n = 0;
+	text_prefix(o, &l, t->ts, t->pid, t->tid);
+	switch (t->kind) {
+	case AM_TASK_FORK:
+		lp(&l, "+++ fork: child %" PRIu32 " +++", t->child);
+		break;
+	case AM_TASK_EXEC:
+		lp(&l, "+++ exec +++");
+		break;
+	case AM_TASK_EXIT:
+		if (WIFSIGNALED(t->code)) {
+			const char *sig = sigabbrev_np(WTERMSIG(t->code));
+
+			if (sig)
+				lp(&l, "+++ killed by SIG%s%s +++", sig, WCOREDUMP(t->code) ? " (core dumped)" : "");
+			else
+				lp(&l, "+++ killed by signal %d +++", WTERMSIG(t->code));
+		} else {
+			lp(&l, "+++ exited with %d +++", WEXITSTATUS(t->code));
+		}
+		break;
+	default:
+		lp(&l, "+++ task event %u +++", t->kind);
+		break;
+	}
+	lend(o, &l);
+}
+
+/* Count scaled to a bar of at most HIST_BAR chars; non-zero shows >= 1. */
+static unsigned bar_len(uint64_t n, uint64_t max)
+{
+	unsigned k;
+
+	if (!n || !max)
+		return 0;
+	k = (unsigned)((n * HIST_BAR + max / 2) / max);
+	return k ? k : 1;
+}
+
+static void text_summary(struct am_out *o, const struct am_summary *s)
+{
+	const struct am_counters *b = &s->bpf;
+	uint64_t lost = b->lost_call + b->lost_os + b->lost_task, max = 0;
+	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	struct line l;
+	unsigned i, j;
+	bool any;
+
+	l.n = 0;
+	lp(&l, "--- allocmap summary: %" PRIu64 ".%06" PRIu64 " s, %" PRIu64 " events ---",
+	   s->duration_ns / 1000000000, s->duration_ns % 1000000000 / 1000, s->events);
+	lend(o, &l);
+
+	lp(&l, "%-16s %10s %12s %8s %9s %8s", "function", "calls", "bytes", "nested", "os_calls", "failed");
+	lend(o, &l);
+	for (i = 0; i < AM_FN__COUNT; i++) {
+		const struct am_fn_stats *f = &s->fn[i];
+
+		if (!f->calls)
+			continue;
+		lp(&l, "  %-14s %10" PRIu64 " %12s %8" PRIu64 " %9" PRIu64 " %8" PRIu64, fn_name(i),
+		   f->calls, am_fmt_size(x, sizeof(x), f->bytes), f->nested, f->os_calls, f->failed);
+		lend(o, &l);
+	}
+
+	lp(&l, "%-16s %10s %12s  %s", "syscall", "count", "failed", "by cause");
+	lend(o, &l);
+	for (i = 0; i < AM_SYS__COUNT; i++) {
+		if (!s->sys_count[i])
+			continue;
+		lp(&l, "  %-14s %10" PRIu64 " %12" PRIu64 " ", sys_name(i), s->sys_count[i], s->sys_failed[i]);
+		any = false;
+		for (j = 0; j <= AM_FN__COUNT; j++) {
+			if (!s->sys_by_cause[i][j])
+				continue;
+			lp(&l, "%s %s %" PRIu64, any ? "," : "", j == AM_FN__COUNT ? "direct" : fn_name(j),
+			   s->sys_by_cause[i][j]);
+			any = true;
+		}
+		lend(o, &l);
+	}
+
+	lp(&l, "%-24s %12s %12s", "memory", "at end", "peak");
+	lend(o, &l);
+	lp(&l, "  %-22s %12s %12s  (%" PRIu64 " allocation%s)", "asked for (live)",
+	   am_fmt_size(x, sizeof(x), s->live_bytes), am_fmt_size(y, sizeof(y), s->live_bytes_peak),
+	   s->live_count, s->live_count == 1 ? "" : "s");
+	lend(o, &l);
+	lp(&l, "  %-22s %12s %12s", "brk heap", am_fmt_size(x, sizeof(x), s->heap_bytes),
+	   am_fmt_size(y, sizeof(y), s->heap_bytes_peak));
+	lend(o, &l);
+	lp(&l, "  %-22s %12s %12s", "mmapped by allocator", am_fmt_size(x, sizeof(x), s->mmap_bytes),
+	   am_fmt_size(y, sizeof(y), s->mmap_bytes_peak));
+	lend(o, &l);
+	lp(&l, "  %-22s %12s", "mmapped directly", am_fmt_size(x, sizeof(x), s->direct_mmap_bytes));
+	lend(o, &l);
+
+	for (i = 0; i < AM_HIST_BUCKETS; i++) {
+		uint64_t t = s->hist_heap[i] + s->hist_mmap[i] + s->hist_other[i];
+
+		if (t > max)
+			max = t;
+	}
+	if (max) {
+		lp(&l, "%-24s %8s %8s %8s  %s", "request size", "heap", "mmap", "other",
+		   "(# heap, = mmap, . other)");
+		lend(o, &l);
+		for (i = 0; i < AM_HIST_BUCKETS; i++) {
+			unsigned k;
+
+			if (!s->hist_heap[i] && !s->hist_mmap[i] && !s->hist_other[i])
+				continue;
+			snprintf(y, sizeof(y), "[%s, ", am_fmt_size(x, sizeof(x), 1ULL << i));
+			lp(&l, "  %s%s) ", y, am_fmt_size(x, sizeof(x), 1ULL << (i + 1)));
+			lp(&l, "%*s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "  ", l.n < 24 ? (int)(24 - l.n) : 0, "",
+			   s->hist_heap[i], s->hist_mmap[i], s->hist_other[i]);
+			for (k = bar_len(s->hist_heap[i], max); k; k--)
+				lp(&l, "#");
+			for (k = bar_len(s->hist_mmap[i], max); k; k--)
+				lp(&l, "=");
+			for (k = bar_len(s->hist_other[i], max); k; k--)
+				lp(&l, ".");
+			lend(o, &l);
+		}
+	}
+
+	if (!s->threshold_known)
+		lp(&l, "mmap threshold: n/a (allocator is not glibc)");
+	else if (s->threshold_pinned)
+		lp(&l, "mmap threshold: %s (pinned)", am_fmt_size(x, sizeof(x), s->threshold_end));
+	else
+		lp(&l, "mmap threshold: %s -> %s (%" PRIu64 " change%s)",
+		   am_fmt_size(x, sizeof(x), s->threshold_start), am_fmt_size(y, sizeof(y), s->threshold_end),
+		   s->threshold_changes, s->threshold_changes == 1 ? "" : "s");
+	lend(o, &l);
+
+	lp(&l, "live at end:");
+	any = false;
+	for (i = 0; i < AM_REG__COUNT; i++) {
+		if (!s->live_by_region_count[i])
+			continue;
+		lp(&l, "%s %s %" PRIu64 " (%s)", any ? "," : "", region_name(i), s->live_by_region_count[i],
+		   am_fmt_size(x, sizeof(x), s->live_by_region_bytes[i]));
+		any = true;
+	}
+	if (!any)
+		lp(&l, " none");
+	lend(o, &l);
+
+	if (lost || b->missed_ret || s->unattached_probes || b->depth_overflow || b->thread_full ||
+	    b->orphan_ret || s->orphan_os) {
+		lp(&l, "WARNING: events were lost, missed or not traced: the trace is incomplete");
+		lend(o, &l);
+	}
+	lp(&l, "lost events: %" PRIu64 "  missed returns: %" PRIu64 "  unattached probes: %" PRIu64
+	   "  unknown frees: %" PRIu64, lost, (uint64_t)b->missed_ret, s->unattached_probes, s->unknown_frees);
+	lend(o, &l);
+	lp(&l, "lost call/os/task: %" PRIu64 "/%" PRIu64 "/%" PRIu64 "  depth overflow: %" PRIu64
+	   "  thread full: %" PRIu64 "  orphan returns: %" PRIu64 "  orphan os: %" PRIu64,
+	   (uint64_t)b->lost_call, (uint64_t)b->lost_os, (uint64_t)b->lost_task,
+	   (uint64_t)b->depth_overflow, (uint64_t)b->thread_full, (uint64_t)b->orphan_ret,
+	   s->orphan_os);
+	lend(o, &l);
+}
+
+/* ============================ sink callbacks ============================ */
+
+static inline void seen(struct am_out *o, uint64_t ts)
+{
+	if (ts > o->last_ts)
+		o->last_ts = ts;
+}
+
+void am_out__call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n_os)
+{
+	struct am_out *o = ctx;
+	size_t i;
+
+	seen(o, c->ev.ts_exit > c->ev.ts_enter ? c->ev.ts_exit : c->ev.ts_enter);
+	for (i = 0; i < n_os; i++)
+		seen(o, os[i].ev.ts_exit);
+	if (o->o.verbosity < 0 || (o->o.verbosity == 0 && !n_os))
+		return;
+	if (!o->o.json) {
+		text_call(o, c, os, n_os);
+		return;
+	}
+	/* the OS requests first, as in the raw stream: a reader meets the
+	 * "os" records before the "call" record that lists their ids */
+	for (i = 0; i < n_os; i++)
+		json_os(o, &os[i]);
+	json_call(o, c, os, n_os);
+}
+
+void am_out__os(void *ctx, const struct am_os_rec *r)
+{
+	struct am_out *o = ctx;
+
+	seen(o, r->ev.ts_exit);
+	if (o->o.verbosity < 0)
+		return;
+	if (o->o.json)
+		json_os(o, r);
+	else
+		text_os(o, r);
+}
+
+void am_out__threshold(void *ctx, const struct am_threshold_rec *t)
+{
+	struct am_out *o = ctx;
+
+	seen(o, t->ts_ns);
+	if (o->o.verbosity < 0)
+		return;
+	if (o->o.json)
+		json_threshold(o, t);
+	else
+		text_threshold(o, t);
+}
+
+void am_out__task(void *ctx, const struct am_task_event *t)
+{
+	struct am_out *o = ctx;
+
+	seen(o, t->ts);
+	if (o->o.verbosity < 0)
+		return;
+	if (o->o.json)
+		json_task(o, t);
+	else
+		text_task(o, t);
+}
+
+void am_out__summary(void *ctx, const struct am_summary *s)
+{
+	struct am_out *o = ctx;
+
+	if (o->o.json)
+		json_summary(o, s);
+	else
+		text_summary(o, s);
+	am_out__flush(o);
+}
+
+/* ============================== lifecycle =============================== */
+
+struct am_out *am_out__new(const struct am_out_opts *opts)
+{
+	struct am_out *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->o = *opts;
+	jsonw_init(&o->jw, opts->f);
+	return o;
+}
+
+void am_out__sink(struct am_out *o, struct am_sink *sink)
+{
+	sink->ctx = o;
+	sink->call = am_out__call;
+	sink->os = am_out__os;
+	sink->threshold = am_out__threshold;
+	sink->task = am_out__task;
+	sink->summary = am_out__summary;
+}
+
+void am_out__flush(struct am_out *o)
+{
+	if (o->o.json)
+		jsonw_flush(&o->jw);
+	fflush(o->o.f);
+}
+
+void am_out__free(struct am_out *o)
+{
+	if (!o)
+		return;
+	am_out__flush(o);
+	free(o);
+}
+
+void am_out__note(struct am_out *o, const char *fmt, ...)
+{
+	FILE *f = o->o.json ? stderr : o->o.f;
+	size_t n = strlen(fmt);
+	va_list ap;
+
+	if (o->o.json)
+		jsonw_flush(&o->jw); /* keep the order if stderr and f are one file */
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (!n || fmt[n - 1] != '\n')
+		fputc('\n', f);
+}
