@@ -124,15 +124,17 @@ static __always_inline void emit_missed(struct frame *f, __u32 depth, __u64 pid_
 	bpf_ringbuf_submit(e, rb_flags());
 }
 
-/* Pop frames that cannot be active any more at user stack pointer sp:
- * those whose entry sp is at or below sp (limit: entry sp must be > sp). */
-static __always_inline void pop_stale(struct thread_state *st, __u64 sp, __u64 pid_tgid)
+/* Pop the frames that cannot be active any more: those whose entry sp is
+ * below limit. A frame with entry sp equal to the current sp is still active:
+ * that is a tail call (reallocarray jumps to realloc, which jumps to malloc),
+ * whose returns arrive chained, innermost first, all at the same sp. */
+static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u64 pid_tgid)
 {
 #pragma unroll
 	for (int i = AM_MAX_DEPTH - 1; i >= 0; i--) {
 		if ((__u32)i >= st->depth)
 			continue;
-		if (st->f[i].sp > sp)
+		if (st->f[i].sp >= limit)
 			break;
 		emit_missed(&st->f[i], i, pid_tgid);
 		st->depth = i;
@@ -186,7 +188,7 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 		return 0;
 	}
 	/* deeper frames that never returned sit below our entry sp */
-	pop_stale(st, sp - 1, pid_tgid);
+	pop_stale(st, sp, pid_tgid);
 	d = st->depth;
 	if (d == 0 || d > AM_MAX_DEPTH) {
 		__sync_fetch_and_add(&am_cnt.orphan_ret, 1);
@@ -414,7 +416,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	if (st) {
 		/* calls this thread never returned from */
 		if (st->depth)
-			pop_stale(st, ~0ULL, pid_tgid);
+			pop_stale(st, ~0ULL, pid_tgid); /* all of them */
 		bpf_map_delete_elem(&threads, &tid);
 	}
 	if (BPF_CORE_READ(p, signal, live.counter) == 0) {

@@ -115,6 +115,21 @@ static int attach_target(struct tracer *tr, struct target *t)
 		uint64_t off = p->func_off + p->place.offset;
 		bool ok = true;
 
+		int alias = -1;
+
+		for (int k = 0; k < fn && p->found; k++)
+			if (res->fn[k].found && res->fn[k].func_off == p->func_off &&
+			    !strcmp(res->fn[k].path, p->path))
+				alias = k;
+		if (alias >= 0) {
+			/* glibc: memalign and aligned_alloc are one function; two
+			 * probes there would report every call twice */
+			if (tr->opts->verbosity > 0)
+				am_info("probe %-14s is the same function as %s: its calls are reported as %s",
+					am_fn_names[fn], am_fn_names[alias], am_fn_names[alias]);
+			attached++;
+			continue;
+		}
 		if (!p->found) {
 			tr->unattached += 2;
 			if (tr->opts->verbosity > 0)
@@ -332,6 +347,26 @@ static int release_child(int go_fd, int err_fd)
 	return n == sizeof(e) ? e : 0;
 }
 
+/* A process that exited but was not reaped yet (a zombie) counts as gone. */
+static bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *child_done)
 {
 	bool alive = false;
@@ -351,7 +386,7 @@ static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *c
 
 		if (!t->alive)
 			continue;
-		if (t->pid != child && kill(t->pid, 0) && errno == ESRCH)
+		if (t->pid != child && !proc_alive(t->pid))
 			t->alive = false;
 		else
 			alive = true;
@@ -464,7 +499,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 	oo.f = tr.outf;
-	oo.t0_ns = now_ns();
+	oo.t0_ns = t0 = now_ns();
 	oo.json = opts->json;
 	oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
 	oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
@@ -529,7 +564,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_corr__seed_maps(tr.corr, (uint32_t)t->pid, mf);
 				fclose(mf);
 			}
-			if (kill(t->pid, 0) && errno == ESRCH) {
+			if (!proc_alive(t->pid)) {
 				am_err("cannot attach to pid %d: it exited during attach", t->pid);
 				goto cleanup;
 			}
@@ -550,7 +585,6 @@ int am_trace_run(const struct am_trace_opts *opts)
 		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr.n_targets,
 			tr.n_targets > 1 ? "es" : "", am_alloc_kind_name(first->kind), first->alloc_obj);
 
-	t0 = now_ns();
 	if (opts->duration > 0)
 		deadline = t0 + (uint64_t)(opts->duration * 1e9);
 	if (opts->cmd) {
