@@ -13,7 +13,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
-LDLIBS    := -lbpf -lelf -lz -lcapstone -lpthread
+LDLIBS    := -lbpf -lelf -lz -lcapstone -ljson-c -lncursesw -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined

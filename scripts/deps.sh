@@ -7,7 +7,8 @@ set -euo pipefail
 PKGS=(
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev
-	python3 strace ltrace util-linux procps
+	libjson-c-dev libncurses-dev
+	python3 strace ltrace util-linux procps tmux chromium bpftrace
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
 

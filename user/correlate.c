@@ -493,6 +493,8 @@ static void os_brk(struct am_corr *c, struct proc *p, const struct am_os_event *
 	}
 	if (ret < p->heap_start)
 		p->heap_start = ret;
+	if (ret < p->heap_end)
+		c->sum.returned_brk += p->heap_end - ret;
 	p->heap_end = ret;
 	acct_heap(c, p, p->heap_end - p->heap_start);
 }
@@ -530,6 +532,8 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 		break;
 	case AM_SYS_MUNMAP:
 		a = ev->args[0];
+		if (!o->direct)
+			c->sum.returned_munmap += page_up(ev->args[1]);
 		reg_remove(c, p, a, a + page_up(ev->args[1]));
 		break;
 	case AM_SYS_MREMAP: {
@@ -561,7 +565,11 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 		a = ev->args[0];
 		reg_protect(c, p, a, a + page_up(ev->args[1]), ev->args[2]);
 		break;
-	default: /* madvise: the mapping stays */
+	default: /* madvise: the mapping stays, its pages may go back */
+		if (!o->direct && (ev->args[2] == 4 /* MADV_DONTNEED */ ||
+				   ev->args[2] == 8 /* MADV_FREE */ ||
+				   ev->args[2] == 9 /* MADV_REMOVE */))
+			c->sum.returned_madvise += page_up(ev->args[1]);
 		break;
 	}
 }
@@ -986,6 +994,7 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	c->opts = *opts;
 	c->thr_start = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT;
 	c->thr_last = c->thr_start;
+	c->sum.target_exit = -1;
 	return c;
 }
 
@@ -1096,6 +1105,51 @@ bad:
 	return -1;
 }
 
+/* Completes c->sum: live allocations by region, threshold, counters. */
+static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
+			 uint64_t unattached_probes, uint64_t duration_ns)
+{
+	struct am_summary *s = &c->sum;
+
+	memset(s->live_by_region_count, 0, sizeof(s->live_by_region_count));
+	memset(s->live_by_region_bytes, 0, sizeof(s->live_by_region_bytes));
+	for (size_t i = 0; i < c->cap_procs; i++) {
+		struct proc *p = c->procs[i];
+		if (!p)
+			continue;
+		for (size_t j = 0; j < p->live.cap; j++) {
+			const struct live_ent *e = &p->live.e[j];
+			if (!e->key || e->region >= AM_REG__COUNT)
+				continue;
+			s->live_by_region_count[e->region]++;
+			s->live_by_region_bytes[e->region] += e->size;
+		}
+	}
+	s->threshold_known = c->opts.glibc;
+	s->threshold_pinned = c->opts.threshold_pinned;
+	s->threshold_start = c->opts.glibc ? c->thr_start : 0;
+	s->threshold_end = c->opts.glibc ? c->thr_last : 0;
+	if (bpf)
+		s->bpf = *bpf;
+	s->unattached_probes = unattached_probes;
+	s->duration_ns = duration_ns;
+}
+
+void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code)
+{
+	c->sum.target_wall_ns = wall_ns;
+	c->sum.target_maxrss_kb = maxrss_kb;
+	c->sum.target_exit = exit_code;
+}
+
+void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
+		       uint64_t unattached_probes, uint64_t duration_ns,
+		       struct am_summary *out)
+{
+	fill_summary(c, bpf, unattached_probes, duration_ns);
+	*out = c->sum;
+}
+
 void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 		     uint64_t unattached_probes, uint64_t duration_ns,
 		     struct am_summary *out)
@@ -1128,28 +1182,7 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 		}
 	}
 
-	memset(s->live_by_region_count, 0, sizeof(s->live_by_region_count));
-	memset(s->live_by_region_bytes, 0, sizeof(s->live_by_region_bytes));
-	for (size_t i = 0; i < c->cap_procs; i++) {
-		struct proc *p = c->procs[i];
-		if (!p)
-			continue;
-		for (size_t j = 0; j < p->live.cap; j++) {
-			const struct live_ent *e = &p->live.e[j];
-			if (!e->key || e->region >= AM_REG__COUNT)
-				continue;
-			s->live_by_region_count[e->region]++;
-			s->live_by_region_bytes[e->region] += e->size;
-		}
-	}
-	s->threshold_known = c->opts.glibc;
-	s->threshold_pinned = c->opts.threshold_pinned;
-	s->threshold_start = c->opts.glibc ? c->thr_start : 0;
-	s->threshold_end = c->opts.glibc ? c->thr_last : 0;
-	if (bpf)
-		s->bpf = *bpf;
-	s->unattached_probes = unattached_probes;
-	s->duration_ns = duration_ns;
+	fill_summary(c, bpf, unattached_probes, duration_ns);
 	if (c->opts.sink.summary)
 		c->opts.sink.summary(c->opts.sink.ctx, s);
 	if (out)

@@ -40,4 +40,14 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 		     uint64_t unattached_probes, uint64_t duration_ns,
 		     struct am_summary *out);
 
+/* Facts about the launched command that only the tracer knows (wall time,
+ * peak RSS from wait4); copied into the summary by finish/snapshot. */
+void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code);
+
+/* The summary so far, without flushing anything (for live views). O(live
+ * allocations): call it about once a second, not per event. */
+void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
+		       uint64_t unattached_probes, uint64_t duration_ns,
+		       struct am_summary *out);
+
 #endif /* ALLOCMAP_CORRELATE_H */

@@ -5,7 +5,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include "compare.h"
+#include "demo.h"
 #include "log.h"
+#include "report.h"
+#include "top.h"
 #include "trace.h"
 
 #define AM_VERSION "0.1.0"
@@ -38,7 +42,7 @@ static const char trace_doc[] =
 "SIGTERM, -d, or when the traced processes exit; in launch mode allocmap exits\n"
 "with the command's status.";
 
-enum { OPT_JSON = 1000, OPT_RINGBUF };
+enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO };
 
 static const struct argp_option trace_options[] = {
 	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
@@ -49,6 +53,8 @@ static const struct argp_option trace_options[] = {
 	  "twice: libbpf debug messages too", 0 },
 	{ "quiet", 'q', NULL, 0, "Print only the summary", 0 },
 	{ "follow-forks", 'f', NULL, 0, "Also trace child processes", 0 },
+	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML report to FILE", 0 },
+	{ "perfetto", OPT_PERFETTO, "FILE", 0, "Also write a Chrome/Perfetto trace (JSON) to FILE", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (power of two, default 32)", 0 },
 	{ 0 },
 };
@@ -100,6 +106,12 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 	case 'f':
 		o->follow_forks = true;
 		break;
+	case OPT_HTML:
+		o->html = arg;
+		break;
+	case OPT_PERFETTO:
+		o->perfetto = arg;
+		break;
 	case OPT_RINGBUF: {
 		unsigned long mb = strtoul(arg, &end, 10);
 
@@ -150,6 +162,10 @@ static void usage(FILE *f)
 "\n"
 "Commands:\n"
 "  trace     trace a running process (-p PID) or a command (-- CMD ARGS)\n"
+"  report    turn a JSON Lines trace into an HTML report or a Perfetto trace\n"
+"  top       live terminal view of a process's memory\n"
+"  compare   run one command under glibc, jemalloc, tcmalloc, mimalloc, side by side\n"
+"  demo      guided tours (demo threshold: glibc's brk-versus-mmap choice)\n"
 "\n"
 "Examples:\n"
 "  allocmap trace -- ./myprog            launch and trace ./myprog\n"
@@ -173,9 +189,24 @@ int main(int argc, char **argv)
 		printf("%s\n", argp_program_version);
 		return 0;
 	}
-	if (!strcmp(argv[1], "trace")) {
-		argv[1] = "allocmap trace";
-		return cmd_trace(argc - 1, argv + 1);
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+		{ "trace", cmd_trace },
+		{ "report", am_report_main },
+		{ "top", am_top_main },
+		{ "compare", am_compare_main },
+		{ "demo", am_demo_main },
+	};
+	static char names[sizeof(cmds) / sizeof(cmds[0])][32];
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		snprintf(names[i], sizeof(names[i]), "allocmap %s", cmds[i].name);
+		argv[1] = names[i];
+		return cmds[i].fn(argc - 1, argv + 1);
 	}
 	am_err("unknown command '%s' (try 'allocmap --help')", argv[1]);
 	return 2;

@@ -114,6 +114,14 @@ struct am_summary {
 	uint64_t unattached_probes;                 /* probes that failed to attach (set by the tracer) */
 	uint64_t orphan_os;                         /* OS events whose call never arrived */
 	uint64_t events;                            /* events consumed */
+	/* the launched command (0 when attached with -p or still running) */
+	uint64_t target_wall_ns;                    /* from release to exit */
+	uint64_t target_maxrss_kb;                  /* peak RSS (wait4) */
+	int      target_exit;                       /* exit status as allocmap returns it, -1 unknown */
+	/* bytes given back to the OS */
+	uint64_t returned_munmap;                   /* munmap'ed by allocator calls */
+	uint64_t returned_madvise;                  /* madvise(DONTNEED/FREE/REMOVE) by allocator calls */
+	uint64_t returned_brk;                      /* brk shrinks */
 	uint64_t malformed;                         /* records rejected by am_corr__event (too short, unknown type/fn/sys) */
 };
 

@@ -336,7 +336,21 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_ku64(w, "mmap", s->mmap_bytes);
 	jsonw_ku64(w, "mmap_peak", s->mmap_bytes_peak);
 	jsonw_ku64(w, "direct_mmap", s->direct_mmap_bytes);
+	jsonw_ku64(w, "returned_munmap", s->returned_munmap);
+	jsonw_ku64(w, "returned_madvise", s->returned_madvise);
+	jsonw_ku64(w, "returned_brk", s->returned_brk);
 	jsonw_obj_close(w);
+
+	jsonw_key(w, "target");
+	if (s->target_exit >= 0 || s->target_wall_ns) {
+		jsonw_obj_open(w);
+		jsonw_ku64(w, "wall_ns", s->target_wall_ns);
+		jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
+		jsonw_ks64(w, "exit", s->target_exit);
+		jsonw_obj_close(w);
+	} else {
+		jsonw_null(w);
+	}
 
 	jsonw_karr_open(w, "histogram");
 	for (i = 0; i < AM_HIST_BUCKETS; i++) {
@@ -771,6 +785,19 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	lend(o, &l);
 	lp(&l, "  %-22s %12s", "mmapped directly", am_fmt_size(x, sizeof(x), s->direct_mmap_bytes));
 	lend(o, &l);
+	if (s->returned_munmap || s->returned_madvise || s->returned_brk) {
+		char z[AM_FMT_BUF];
+
+		lp(&l, "  %-22s munmap %s, madvise %s, brk shrink %s", "returned to the OS",
+		   am_fmt_size(x, sizeof(x), s->returned_munmap), am_fmt_size(y, sizeof(y), s->returned_madvise),
+		   am_fmt_size(z, sizeof(z), s->returned_brk));
+		lend(o, &l);
+	}
+	if (s->target_wall_ns) {
+		lp(&l, "  %-22s wall %.3f s, peak RSS %s", "command",
+		   (double)s->target_wall_ns / 1e9, am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
+		lend(o, &l);
+	}
 
 	for (i = 0; i < AM_HIST_BUCKETS; i++) {
 		uint64_t t = s->hist_heap[i] + s->hist_mmap[i] + s->hist_other[i];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,12 +21,75 @@
 #include "allocmap.skel.h"
 #include "log.h"
 #include "output.h"
+#include "report.h"
 #include "resolve.h"
 #include "trace.h"
 
 extern char **environ;
 
 #define MAX_TRACKED 1024 /* processes followed in one run (-p and -f children) */
+
+/* ---- a sink that forwards every record to several sinks ---- */
+
+#define TEE_MAX 3
+
+struct tee {
+	struct am_sink s[TEE_MAX];
+	int n;
+};
+
+static void tee_call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].call)
+			t->s[i].call(t->s[i].ctx, c, os, n);
+}
+
+static void tee_os(void *ctx, const struct am_os_rec *o)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].os)
+			t->s[i].os(t->s[i].ctx, o);
+}
+
+static void tee_threshold(void *ctx, const struct am_threshold_rec *r)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].threshold)
+			t->s[i].threshold(t->s[i].ctx, r);
+}
+
+static void tee_task(void *ctx, const struct am_task_event *e)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].task)
+			t->s[i].task(t->s[i].ctx, e);
+}
+
+static void tee_summary(void *ctx, const struct am_summary *sum)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].summary)
+			t->s[i].summary(t->s[i].ctx, sum);
+}
+
+static struct am_sink tee_sink(struct tee *t)
+{
+	return (struct am_sink){
+		.ctx = t, .call = tee_call, .os = tee_os, .threshold = tee_threshold,
+		.task = tee_task, .summary = tee_summary,
+	};
+}
 
 /* One traced process and its uprobe links. */
 struct target {
@@ -44,6 +108,10 @@ struct tracer {
 	struct am_corr *corr;
 	struct am_out *out;
 	FILE *outf;
+	struct am_out *capture;   /* full JSONL for --html/--perfetto */
+	FILE *capf;
+	char cap_path[64];
+	struct tee tee;
 	struct target targets[MAX_TRACKED];
 	int n_targets;
 	uint64_t unattached;   /* probes that could not be attached */
@@ -302,7 +370,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 /* Forks CMD held before exec until release_child(); *go_fd and *err_fd are
  * the parent's ends of the release pipe and of the exec-error pipe. */
-static pid_t spawn_held(char **cmd, int *go_fd, int *err_fd)
+static pid_t spawn_held(char **cmd, char *const *env, int *go_fd, int *err_fd)
 {
 	int go[2], er[2];
 	pid_t pid;
@@ -320,7 +388,10 @@ static pid_t spawn_held(char **cmd, int *go_fd, int *err_fd)
 		close(er[0]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127); /* the tracer gave up before attaching */
-		execvp(cmd[0], cmd);
+		if (env)
+			execvpe(cmd[0], cmd, env);
+		else
+			execvp(cmd[0], cmd);
 		e = errno;
 		if (write(er[1], &e, sizeof(e)) < 0)
 			_exit(127);
@@ -367,12 +438,13 @@ static bool proc_alive(pid_t pid)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
-static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *child_done)
+static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *child_done,
+		      struct rusage *ru)
 {
 	bool alive = false;
 
 	if (child > 0 && !*child_done) {
-		pid_t w = waitpid(child, child_status, WNOHANG);
+		pid_t w = wait4(child, child_status, WNOHANG, ru);
 
 		if (w == child) {
 			*child_done = true;
@@ -409,6 +481,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	struct am_counters cnt = {};
 	int go_fd = -1, err_fd = -1, child_status = 0, ret = 1, err;
 	bool child_done = false;
+	uint64_t released = 0, child_end = 0, last_tick = 0;
+	struct rusage ru = {};
 	pid_t child = -1;
 	uint64_t t0, deadline = 0;
 	char errbuf[512];
@@ -431,7 +505,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (!first)
 		goto oom;
 	if (opts->cmd) {
-		if (am_resolve_exec(opts->cmd[0], environ, first, errbuf, sizeof(errbuf)) < 0) {
+		if (am_resolve_exec(opts->cmd[0], opts->env ? opts->env : environ, first, errbuf,
+				    sizeof(errbuf)) < 0) {
 			am_err("cannot trace '%s': %s", opts->cmd[0], errbuf);
 			goto cleanup;
 		}
@@ -448,6 +523,16 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_err("cannot attach to pid %d: %s", opts->pids[i], errbuf);
 				goto cleanup;
 			}
+		}
+	}
+
+	/* Fork the held child now, while this process is small: its peak RSS
+	 * (wait4) would otherwise include our ring buffer and maps. */
+	if (opts->cmd) {
+		child = spawn_held(opts->cmd, opts->env, &go_fd, &err_fd);
+		if (child < 0) {
+			am_err("cannot start '%s': %s", opts->cmd[0], strerror(errno));
+			goto cleanup;
 		}
 	}
 
@@ -489,24 +574,49 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 
-	tr.outf = stdout;
-	if (opts->output) {
-		tr.outf = fopen(opts->output, "we");
-		if (!tr.outf) {
-			am_err("cannot open %s: %s", opts->output, strerror(errno));
-			tr.outf = NULL;
+	if (!opts->no_output) {
+		tr.outf = stdout;
+		if (opts->output) {
+			tr.outf = fopen(opts->output, "we");
+			if (!tr.outf) {
+				am_err("cannot open %s: %s", opts->output, strerror(errno));
+				tr.outf = NULL;
+				goto cleanup;
+			}
+		}
+		oo.f = tr.outf;
+		oo.t0_ns = t0 = now_ns();
+		oo.json = opts->json;
+		oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
+		oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
+		tr.out = am_out__new(&oo);
+		if (!tr.out)
+			goto oom;
+		am_out__sink(tr.out, &tr.tee.s[tr.tee.n++]);
+	} else {
+		t0 = now_ns();
+	}
+	if (opts->html || opts->perfetto) {
+		/* the report is built from the full event stream, as JSONL */
+		int fd;
+
+		snprintf(tr.cap_path, sizeof(tr.cap_path), "/tmp/allocmap-XXXXXX");
+		fd = mkstemp(tr.cap_path);
+		if (fd < 0 || !(tr.capf = fdopen(fd, "w"))) {
+			am_err("cannot create a temporary file: %s", strerror(errno));
+			tr.cap_path[0] = '\0';
 			goto cleanup;
 		}
+		oo = (struct am_out_opts){ .f = tr.capf, .json = true, .verbosity = 1, .t0_ns = t0,
+					   .multi_pid = opts->n_pids > 1 || opts->follow_forks };
+		tr.capture = am_out__new(&oo);
+		if (!tr.capture)
+			goto oom;
+		am_out__sink(tr.capture, &tr.tee.s[tr.tee.n++]);
 	}
-	oo.f = tr.outf;
-	oo.t0_ns = t0 = now_ns();
-	oo.json = opts->json;
-	oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
-	oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
-	tr.out = am_out__new(&oo);
-	if (!tr.out)
-		goto oom;
-	am_out__sink(tr.out, &sink);
+	if (opts->hooks)
+		tr.tee.s[tr.tee.n++] = opts->hooks->sink;
+	sink = tee_sink(&tr.tee);
 	co.sink = sink;
 	co.glibc = first->kind == AM_ALLOC_GLIBC;
 	co.threshold_pinned = glibc_pinned(first);
@@ -525,11 +635,6 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (opts->cmd) {
 		struct target *t;
 
-		child = spawn_held(opts->cmd, &go_fd, &err_fd);
-		if (child < 0) {
-			am_err("cannot start '%s': %s", opts->cmd[0], strerror(errno));
-			goto cleanup;
-		}
 		t = add_target(&tr, child);
 		if (!t)
 			goto oom;
@@ -587,8 +692,23 @@ int am_trace_run(const struct am_trace_opts *opts)
 
 	if (opts->duration > 0)
 		deadline = t0 + (uint64_t)(opts->duration * 1e9);
+	if (opts->hooks && opts->hooks->started) {
+		pid_t pids[AM_MAX_PIDS];
+		struct am_trace_info info = {
+			.child = child, .n_pids = 0, .pids = pids,
+			.allocator = am_alloc_kind_name(first->kind), .alloc_obj = first->alloc_obj,
+			.t0_ns = t0,
+		};
+
+		for (int i = 0; i < tr.n_targets && i < AM_MAX_PIDS; i++)
+			pids[info.n_pids++] = tr.targets[i].pid;
+		opts->hooks->started(opts->hooks->ctx, &info);
+	}
 	if (opts->cmd) {
-		int e = release_child(go_fd, err_fd);
+		int e;
+
+		released = now_ns();
+		e = release_child(go_fd, err_fd);
 
 		go_fd = err_fd = -1;
 		if (e) {
@@ -609,41 +729,72 @@ int am_trace_run(const struct am_trace_opts *opts)
 		ring_buffer__consume(tr.rb);
 		if (deadline && now_ns() >= deadline)
 			break;
-		if (!any_alive(&tr, child, &child_status, &child_done))
+		if (!any_alive(&tr, child, &child_status, &child_done, &ru))
 			break;
+		if (opts->hooks && opts->hooks->tick) {
+			uint64_t now = now_ns();
+			unsigned ms = opts->hooks->tick_ms ? opts->hooks->tick_ms : 250;
+
+			if (now - last_tick >= (uint64_t)ms * 1000000) {
+				struct am_summary snap;
+
+				last_tick = now;
+				cnt = tr.skel->bss->am_cnt;
+				am_corr__snapshot(tr.corr, &cnt, tr.unattached, now - t0, &snap);
+				if (opts->hooks->tick(opts->hooks->ctx, &snap, now))
+					break;
+			}
+		}
 	}
 	/* drain what the targets left in the ring */
 	while (ring_buffer__consume(tr.rb) > 0)
 		;
-
-	/* counters from the BPF side: everything lost is printed */
-	cnt = tr.skel->bss->am_cnt;
-	am_corr__finish(tr.corr, &cnt, tr.unattached, now_ns() - t0, NULL);
-	am_out__flush(tr.out);
 
 	if (child > 0) {
 		struct target *ct = find_target(&tr, child);
 
 		if (!child_done && ct && !ct->alive) {
 			/* the BPF exit event came before the child was reapable */
-			if (waitpid(child, &child_status, 0) == child)
+			if (wait4(child, &child_status, 0, &ru) == child)
 				child_done = true;
 		} else if (!child_done && stop_signal) {
 			/* Ctrl-C reaches the child too; give it a moment to report */
 			for (int i = 0; i < 20 && !child_done; i++) {
-				if (waitpid(child, &child_status, WNOHANG) == child)
+				if (wait4(child, &child_status, WNOHANG, &ru) == child)
 					child_done = true;
 				else
 					usleep(10000);
 			}
 		}
+		child_end = now_ns();
 		if (child_done)
 			ret = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
 						      : 128 + WTERMSIG(child_status);
 		else /* -d expired or a signal: it keeps running, untraced */
 			ret = stop_signal ? 128 + stop_signal : 0;
+		if (child_done)
+			am_corr__set_target(tr.corr, child_end - released, (uint64_t)ru.ru_maxrss, ret);
 	} else {
 		ret = 0;
+	}
+
+	/* counters from the BPF side: everything lost is printed */
+	cnt = tr.skel->bss->am_cnt;
+	am_corr__finish(tr.corr, &cnt, tr.unattached, now_ns() - t0, NULL);
+	if (tr.out)
+		am_out__flush(tr.out);
+	if (tr.capture) {
+		am_out__flush(tr.capture);
+		fflush(tr.capf);
+		if (opts->html && am_report_html(tr.cap_path, opts->html, errbuf, sizeof(errbuf)) < 0) {
+			am_err("cannot write %s: %s", opts->html, errbuf);
+			ret = ret ? ret : 1;
+		}
+		if (opts->perfetto &&
+		    am_report_perfetto(tr.cap_path, opts->perfetto, errbuf, sizeof(errbuf)) < 0) {
+			am_err("cannot write %s: %s", opts->perfetto, errbuf);
+			ret = ret ? ret : 1;
+		}
 	}
 	goto cleanup;
 
@@ -665,6 +816,11 @@ cleanup:
 	allocmap_bpf__destroy(tr.skel);
 	am_corr__free(tr.corr);
 	am_out__free(tr.out);
+	am_out__free(tr.capture);
+	if (tr.capf)
+		fclose(tr.capf);
+	if (tr.cap_path[0])
+		unlink(tr.cap_path);
 	if (tr.outf && tr.outf != stdout)
 		fclose(tr.outf);
 	else if (tr.outf)

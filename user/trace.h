@@ -7,8 +7,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "model.h"
 
 #define AM_MAX_PIDS 64
+
+/* What the tracer tells a hook once every probe is attached. */
+struct am_trace_info {
+	pid_t child;               /* launched command's pid, or -1 */
+	int   n_pids;              /* processes traced at start */
+	const pid_t *pids;
+	const char *allocator;     /* "glibc", "jemalloc", ... */
+	const char *alloc_obj;     /* the object that provides malloc */
+	uint64_t t0_ns;            /* CLOCK_MONOTONIC start of the trace */
+};
+
+/* Lets another job (top, compare, demo) ride on the trace loop. */
+struct am_trace_hooks {
+	void *ctx;
+	struct am_sink sink;       /* also receives every resolved record (NULL callbacks skipped) */
+	void (*started)(void *ctx, const struct am_trace_info *info);
+	/* about every tick_ms (default 250) with the summary so far; non-zero stops the trace */
+	int  (*tick)(void *ctx, const struct am_summary *now, uint64_t now_ns);
+	unsigned tick_ms;
+};
 
 struct am_trace_opts {
 	pid_t pids[AM_MAX_PIDS];  /* -p */
@@ -20,6 +41,11 @@ struct am_trace_opts {
 	int   verbosity;          /* -1 quiet, 0 default, 1 verbose, 2 libbpf debug */
 	bool  follow_forks;       /* -f */
 	unsigned ringbuf_mb;      /* --ringbuf-mb */
+	const char *html;         /* --html FILE: self-contained report (report.c) */
+	const char *perfetto;     /* --perfetto FILE: Chrome trace JSON (report.c) */
+	bool  no_output;          /* no text/JSON stream at all (a hook renders) */
+	const struct am_trace_hooks *hooks;
+	char *const *env;         /* launch environment (NULL = environ) */
 };
 
 /* Runs the trace. Returns the process exit status for allocmap: the launched
