@@ -601,6 +601,7 @@ static struct am_summary summary_fixture(void)
 
 	memset(&s, 0, sizeof(s));
 	s.duration_ns = 1500000000ULL;
+	s.target_exit = -1; /* attached, not launched: "target":null */
 	s.fn[AM_FN_MALLOC] = (struct am_fn_stats){ .calls = 100, .bytes = 400000, .nested = 2, .os_calls = 3, .failed = 1 };
 	s.fn[AM_FN_FREE] = (struct am_fn_stats){ .calls = 90, .bytes = 300000 };
 	s.sys_count[AM_SYS_BRK] = 2;
@@ -669,7 +670,7 @@ static void test_json_summary(void)
 		  "\"syscalls\":{\"brk\":{\"count\":2,\"failed\":0,\"by_cause\":{\"malloc\":2}},"
 		  "\"mmap\":{\"count\":3,\"failed\":1,\"by_cause\":{\"malloc\":1,\"direct\":2}}},"
 		  "\"bytes\":{\"live\":100000,\"live_peak\":300000,\"heap\":270336,\"heap_peak\":270336,"
-		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536},"
+		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[{\"lo\":16,\"hi\":32,\"heap\":90,\"mmap\":0,\"other\":3},"
 		  "{\"lo\":131072,\"hi\":262144,\"heap\":0,\"mmap\":1,\"other\":0}],"
 		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false},"
@@ -680,7 +681,7 @@ static void test_json_summary(void)
 		  "{\"type\":\"summary\",\"ts_ns\":1601000000,\"pid\":0,\"tid\":0,\"duration_ns\":1500000000,"
 		  "\"functions\":{},\"syscalls\":{},"
 		  "\"bytes\":{\"live\":100000,\"live_peak\":300000,\"heap\":270336,\"heap_peak\":270336,"
-		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536},"
+		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[],\"threshold\":null,\"live_at_end\":{},"
 		  "\"counters\":{\"events\":300,\"lost_events\":2,\"lost_call\":0,\"lost_os\":2,\"lost_task\":0,"
 		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"depth_overflow\":7,"
