@@ -27,6 +27,7 @@ CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
 UNIT_TESTS  := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/test_*.c))
 PROGS       := $(patsubst tests/progs/%.c,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.c))
+WORKLOADS   := $(patsubst workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard workloads/*.c))
 
 ifeq ($(V),1)
 Q =
@@ -81,7 +82,13 @@ $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
 
 $(OUTPUT)/progs/static_nosym: PROG_CFLAGS_static_nosym = -static -s
 
-progs: $(PROGS)
+# shipped workloads for `allocmap compare` (plain C, like the test programs)
+$(OUTPUT)/workloads/%: workloads/%.c | $(OUTPUT)
+	$(call msg,WORKLOAD,$@)
+	$(Q)mkdir -p $(OUTPUT)/workloads
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
+
+progs: $(PROGS) $(WORKLOADS)
 
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - what `make test` runs from the repository root once everything
 # is built: every .output/tests/test_* unit test binary, then the end-to-end
-# suite (python3 tests/e2e.py). Each suite prints "NAME: N passed, N failed";
+# suites (python3 tests/e2e.py, then every tests/t_*.py). Each suite prints "NAME: N passed, N failed";
 # this script adds them up and ends with ONE line, "all: N passed, N failed",
 # exiting non-zero if anything failed or a suite crashed (died, or printed no
 # result line: counted as one failure).
@@ -47,6 +47,11 @@ for t in "${units[@]}"; do
 	run_suite "$(basename "$t")" "$t"
 done
 run_suite e2e python3 tests/e2e.py
+# further end-to-end suites (report, top, compare, demo, ...): tests/t_*.py,
+# each printing its own "NAME: N passed, N failed" line
+for t in tests/t_*.py; do
+	run_suite "$(basename "$t" .py)" python3 "$t"
+done
 
 echo "all: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$crashed" -eq 0 ]
