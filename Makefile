@@ -4,7 +4,9 @@
 # Every generated file lives in .output/. Quiet unless V=1. SAN=1 builds the
 # user code with -fsanitize=address,undefined.
 
-OUTPUT    := .output
+# SAN=1 builds into its own directory so both builds can coexist
+OUTPUT    := $(if $(filter 1,$(SAN)),.output-san,.output)
+BIN       := $(if $(filter 1,$(SAN)),$(OUTPUT)/allocmap,allocmap)
 CLANG     ?= clang
 CC        ?= cc
 BPFTOOL   ?= bpftool
@@ -40,7 +42,7 @@ endif
 .PHONY: all clean test unit e2e progs
 .DELETE_ON_ERROR:
 
-all: allocmap progs
+all: $(BIN) progs
 
 $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/progs:
 	$(Q)mkdir -p $@
@@ -67,7 +69,7 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/allocmap.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-allocmap: $(MAIN_OBJS) $(CORE_OBJS)
+$(BIN): $(MAIN_OBJS) $(CORE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -93,7 +95,7 @@ progs: $(PROGS) $(WORKLOADS)
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)
 
-e2e: allocmap progs
+e2e: $(BIN) progs
 	$(Q)python3 tests/e2e.py
 
 test: all $(UNIT_TESTS)
@@ -101,4 +103,4 @@ test: all $(UNIT_TESTS)
 
 clean:
 	$(call msg,CLEAN,)
-	$(Q)rm -rf $(OUTPUT) allocmap
+	$(Q)rm -rf .output .output-san allocmap

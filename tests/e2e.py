@@ -38,7 +38,7 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "allocmap")
+TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")  # ALLOCMAP=.output-san/allocmap: sanitizer build
 PROGS = os.path.join(ROOT, ".output", "progs")
 SCEN = os.path.join(PROGS, "scenarios")
 EXAMPLE = os.path.join(PROGS, "example")

@@ -1,0 +1,26 @@
+/* spinner.c - a long-running target for the tracer-lifecycle tests: every
+ * 20 ms it mallocs and frees 200000 B (an mmap/munmap pair each time) and
+ * prints a heartbeat line "tick N" to stdout, until it has done argv[1]
+ * ticks (default 250, about 5 s), then exits 0. A crash (a stray int3 left
+ * by a tracer, SIGTRAP) would end it with a signal instead. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 250;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 0; i < n; i++) {
+		char *p = malloc(200000);
+
+		if (!p)
+			return 1;
+		p[0] = (char)i;
+		free(p);
+		printf("tick %d\n", i);
+		usleep(20000);
+	}
+	return 0;
+}

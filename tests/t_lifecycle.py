@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""t_lifecycle.py - end-to-end tests of the tracer's lifecycle around a real
+target: the target must never be harmed. SIGKILL or SIGTERM of allocmap
+leaves an attached target running to completion (no stray breakpoints), -d
+stops on time, several -p are traced together, the target's exit ends an
+attach-mode trace, and -f follows a forked child.
+
+Run as root from the repository root after `make` (tests/run-all.sh does).
+Prints `ok NAME` / `FAIL NAME: why` / `SKIP NAME: why` and ends with
+`lifecycle: N passed, N failed`. Under CI=true a skip is a failure."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
+PROGS = os.path.join(ROOT, ".output", "progs")
+SPINNER = os.path.join(PROGS, "spinner")
+FORKER = os.path.join(PROGS, "forker")
+CI = os.environ.get("CI") == "true"
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def start_tracer(args):
+    """Starts allocmap with args; returns (proc, stderr_lines_so_far) once it
+    printed its "tracing" line (it is attached), or fails after 20 s."""
+    p = subprocess.Popen([TOOL, "trace"] + args, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        line = p.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "tracing" in line:
+            return p, lines
+    p.kill()
+    p.wait()
+    raise Fail("allocmap did not attach: %s" % "".join(lines)[-400:])
+
+
+def spinner(ticks):
+    return subprocess.Popen([SPINNER, str(ticks)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def expect_clean_finish(target, ticks, what):
+    try:
+        out, _ = target.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        target.kill()
+        raise Fail("%s: target hung" % what)
+    if target.returncode != 0:
+        raise Fail("%s: target ended with status %d (signal = harmed)" % (what, target.returncode))
+    n = len(re.findall(r"^tick \d+$", out, re.M))
+    if n != ticks:
+        raise Fail("%s: target printed %d ticks, want %d" % (what, n, ticks))
+
+
+def t_sigkill_tracer():
+    target = spinner(100)
+    tr, _ = start_tracer(["-q", "-p", str(target.pid)])
+    time.sleep(0.4)
+    tr.kill()
+    tr.wait()
+    expect_clean_finish(target, 100, "after SIGKILL of allocmap")
+
+
+def t_sigterm_tracer():
+    target = spinner(100)
+    tr, _ = start_tracer(["-p", str(target.pid)])
+    time.sleep(0.4)
+    tr.send_signal(signal.SIGTERM)
+    out, err = tr.communicate(timeout=20)
+    if tr.returncode != 0:
+        raise Fail("allocmap exited %d after SIGTERM: %s" % (tr.returncode, err[-300:]))
+    if "allocmap summary" not in out or "lost events: 0" not in out:
+        raise Fail("no summary with counters after SIGTERM: %s" % out[-300:])
+    expect_clean_finish(target, 100, "after SIGTERM of allocmap")
+
+
+def t_sigint_launch():
+    """Ctrl-C delivered to allocmap alone: it stops, prints its summary, and
+    the launched command goes on untraced to its normal end."""
+    tr, lines = start_tracer(["-q", "--", SPINNER, "60"])
+    m = re.search(r"pid (\d+)", "".join(lines))
+    if not m:
+        raise Fail("no child pid in %r" % lines)
+    child = int(m.group(1))
+    time.sleep(0.3)
+    tr.send_signal(signal.SIGINT)
+    out, err = tr.communicate(timeout=20)
+    if tr.returncode != 130:
+        raise Fail("allocmap exited %d after SIGINT, want 130: %s" % (tr.returncode, err[-300:]))
+    if "allocmap summary" not in out:
+        raise Fail("no summary after SIGINT")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % child) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            break  # finished and reaped by init
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise Fail("launched child still running 10 s later")
+
+
+def t_duration():
+    target = spinner(200)
+    t0 = time.time()
+    tr, _ = start_tracer(["-q", "-d", "1", "-p", str(target.pid)])
+    out, err = tr.communicate(timeout=20)
+    took = time.time() - t0
+    if tr.returncode != 0 or "allocmap summary" not in out:
+        raise Fail("-d 1: status %d, output %s %s" % (tr.returncode, out[-200:], err[-200:]))
+    if took > 8:
+        raise Fail("-d 1 took %.1f s" % took)
+    if target.poll() is not None:
+        raise Fail("target ended early (status %s)" % target.returncode)
+    expect_clean_finish(target, 200, "after -d")
+
+
+def t_target_exit_ends_attach():
+    target = spinner(40)
+    tr, _ = start_tracer(["--json", "-v", "-p", str(target.pid)])
+    out, err = tr.communicate(timeout=30)
+    if tr.returncode != 0:
+        raise Fail("status %d: %s" % (tr.returncode, err[-300:]))
+    recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    if not recs or recs[-1]["type"] != "summary":
+        raise Fail("no summary record last")
+    exits = [r for r in recs if r["type"] == "task" and r.get("kind") == "exit"]
+    if len(exits) != 1 or exits[0]["pid"] != target.pid:
+        raise Fail("want one exit task record for pid %d, got %r" % (target.pid, exits))
+    target.wait()
+
+
+def t_several_pids():
+    a, b = spinner(150), spinner(150)
+    tr, _ = start_tracer(["--json", "-v", "-d", "1", "-p", str(a.pid), "-p", str(b.pid)])
+    out, err = tr.communicate(timeout=30)
+    if tr.returncode != 0:
+        raise Fail("status %d: %s" % (tr.returncode, err[-300:]))
+    recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    for t in (a, b):
+        n = sum(1 for r in recs if r["type"] == "call" and r["pid"] == t.pid
+                and r["fn"] == "malloc" and r["size"] == 200000)
+        if n < 10:
+            raise Fail("pid %d: %d malloc(200000) calls in 1 s, want >= 10" % (t.pid, n))
+    for t in (a, b):
+        expect_clean_finish(t, 150, "several -p")
+
+
+def t_follow_forks():
+    for follow in (True, False):
+        args = (["-f"] if follow else []) + ["--json", "-v", "--", FORKER]
+        tr, _ = start_tracer(args)
+        out, err = tr.communicate(timeout=30)
+        if tr.returncode != 0:
+            raise Fail("forker exited %d (-f=%s): %s" % (tr.returncode, follow, err[-300:]))
+        recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+        parent = [r for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 200000]
+        child = [r for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 300000]
+        forks = [r for r in recs if r["type"] == "task" and r.get("kind") == "fork"]
+        if len(parent) != 1:
+            raise Fail("parent's malloc(200000): %d records" % len(parent))
+        if not follow:
+            if child or forks:
+                raise Fail("without -f the child was traced: %r %r" % (child, forks))
+            continue
+        if len(forks) != 1 or len(child) != 1:
+            raise Fail("-f: fork records %d, child malloc(300000) records %d" % (len(forks), len(child)))
+        c = child[0]
+        if c["pid"] != forks[0]["child"] or c["pid"] == parent[0]["pid"]:
+            raise Fail("child malloc has pid %d, fork said %d" % (c["pid"], forks[0]["child"]))
+        mm = [r for r in recs if r["type"] == "os" and r["syscall"] == "mmap"
+              and r["cause"].get("call_id") == c["id"]]
+        if len(mm) != 1 or mm[0]["len"] != 303104:
+            raise Fail("child's malloc(300000) should cause one mmap(303104): %r" % mm)
+
+
+TESTS = [
+    ("sigkill_tracer", t_sigkill_tracer),
+    ("sigterm_tracer", t_sigterm_tracer),
+    ("sigint_launch", t_sigint_launch),
+    ("duration", t_duration),
+    ("target_exit_ends_attach", t_target_exit_ends_attach),
+    ("several_pids", t_several_pids),
+    ("follow_forks", t_follow_forks),
+]
+
+
+def main(argv):
+    only = set(argv[1:])
+    passed = failed = skipped = 0
+    for name, fn in TESTS:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        try:
+            if os.geteuid() != 0:
+                raise Skip("not root: BPF tests need root")
+            for exe in (TOOL, SPINNER, FORKER):
+                if not os.access(exe, os.X_OK):
+                    raise Skip("%s missing: run make first" % exe)
+            fn()
+            print("ok %s (%.1fs)" % (name, time.time() - t0))
+            passed += 1
+        except Skip as e:
+            if CI:
+                print("FAIL %s: skipped under CI=true: %s" % (name, e))
+                failed += 1
+            else:
+                print("SKIP %s: %s" % (name, e))
+                skipped += 1
+        except Fail as e:
+            print("FAIL %s: %s" % (name, e))
+            failed += 1
+        except Exception as e:  # a crash of the test itself is a failure
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
+            failed += 1
+        sys.stdout.flush()
+    line = "lifecycle: %d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
