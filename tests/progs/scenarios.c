@@ -33,7 +33,11 @@
  *                   "churn: N pairs, T ns, X ns/pair" to stderr (loop timed alone)
  *   wait_then SCEN [ARGS]  print "pid=N" to stderr, wait for SIGUSR1 or a line on
  *                   stdin, then run SCEN (for attach-mode tests)
- *   exit_soon [MS]  sleep MS milliseconds (default 5) and exit 0 */
+ *   exit_soon [MS]  sleep MS milliseconds (default 5) and exit 0
+ *   slow_loop [N]   every 100 ms: malloc(200000) (over the 128 KiB threshold: mmap, unless
+ *                   the threshold moved), malloc(1000) kept (the last 600 are kept: live
+ *                   bytes grow for 60 s), sleep, free(200000 B block); N rounds, 0 or none =
+ *                   until killed (for `allocmap top` tests) */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -302,6 +306,28 @@ static int sc_churn(long n)
 	return 0;
 }
 
+static int sc_slow_loop(long n)
+{
+	static char *kept[600];   /* the small blocks still live, oldest first freed */
+	struct timespec ts = { 0, 100 * 1000000L };
+
+	for (long i = 0; n <= 0 || i < n; i++) {
+		char *big = malloc(200000);
+		char **slot = &kept[i % 600];
+
+		if (!big)
+			return 1;
+		touch(big, 200000);
+		free(*slot);
+		*slot = malloc(1000);
+		if (*slot)
+			touch(*slot, 1000);
+		nanosleep(&ts, NULL);
+		free(big);
+	}
+	return 0;
+}
+
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) { (void)sig; got_usr1 = 1; }
 
@@ -342,7 +368,8 @@ static int run(int argc, char **argv);
 static int usage(void)
 {
 	fdline(2, "usage: scenarios [-l LOGFILE] heap_small|mmap_128k|dyn_threshold|realloc_mremap|"
-	       "calloc|thread_arena|direct_mmap|big_alloc|aligned|churn N|wait_then SCENARIO|exit_soon [MS]");
+	       "calloc|thread_arena|direct_mmap|big_alloc|aligned|churn N|wait_then SCENARIO|exit_soon [MS]|"
+	       "slow_loop [N]");
 	return 2;
 }
 
@@ -364,6 +391,8 @@ static int run(int argc, char **argv)
 	if (!strcmp(s, "aligned"))        return sc_aligned();
 	if (!strcmp(s, "churn"))
 		return sc_churn(argc > 1 ? strtol(argv[1], NULL, 10) : 1000000);
+	if (!strcmp(s, "slow_loop"))
+		return sc_slow_loop(argc > 1 ? strtol(argv[1], NULL, 10) : 0);
 	if (!strcmp(s, "exit_soon")) {
 		long ms = argc > 1 ? strtol(argv[1], NULL, 10) : 5;
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
