@@ -73,6 +73,19 @@ $(BIN): $(MAIN_OBJS) $(CORE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# --- HTML report assets (issue 3) -------------------------------------------
+# The report's page, stylesheet and script are real files in user/assets/;
+# scripts/embed.py turns them into string constants in a generated header
+# that report.c includes, so the report is one self-contained file.
+REPORT_ASSETS := user/assets/report.html user/assets/report.css user/assets/report.js
+
+$(OUTPUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(REPORT_ASSETS)
+
+$(OUTPUT)/report.o: $(OUTPUT)/report_assets.h
+# ---------------------------------------------------------------------------
+
 $(OUTPUT)/tests/%: tests/%.c tests/check.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@

@@ -1,28 +1,845 @@
-/* report.c - placeholder until the HTML/Perfetto report lands (issue 3):
- * every entry point fails with a clear message. */
+/* report.c - `allocmap report` and the --html/--perfetto back ends: reads a
+ * JSON Lines trace (README schema) line by line with json-c, feeds the
+ * bounded model of report_model.c, and writes either
+ *  - one self-contained HTML file: the page, stylesheet and script are
+ *    user/assets/report.{html,css,js} embedded at build time (generated
+ *    header .output/report_assets.h), and the model's aggregates go in as a
+ *    JSON data block; or
+ *  - Chrome Trace Event JSON for ui.perfetto.dev: counter tracks for heap,
+ *    mmapped and live bytes, an "X" slice per allocator call that made OS
+ *    requests with those requests nested on the same thread track, instant
+ *    events for direct OS requests.
+ * Both are single passes over the input with memory bounded by the model's
+ * caps (plus what the traced program itself held live). */
+#include <argp.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
 #include "report.h"
+#include "report_model.h"
+#include "report_assets.h"
+
+#define OS_KEEP    20000   /* OS request records carried into the HTML in full */
+#define CALLS_KEEP 20000   /* calls that made OS requests, carried in full */
+#define TASKS_KEEP 1000
+#define PIDS_KEEP  64
+/* Perfetto: every live-bytes change is a sample until LIVE_EXACT samples,
+ * then at most one per LIVE_EMIT_NS: a million-call trace stays a file the
+ * UI opens (about a thousand samples a second of trace). */
+#define LIVE_EXACT   20000
+#define LIVE_EMIT_NS 1000000
+
+/* ---- reading ---- */
+
+struct reader {
+	const char  *path;
+	FILE        *f;
+	json_tokener *tok;
+	char        *line;
+	size_t       cap;
+	ssize_t      len;          /* current line, without its newline */
+	unsigned long lineno;
+	json_object *obj;          /* current record (owned) */
+	struct rm_rec rec;
+	long long    size, next_progress;
+	bool         progress;     /* stderr is a terminal */
+	bool         truncated;    /* the last line had no newline and did not parse */
+};
+
+static int reader_open(struct reader *rd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->path = path;
+	rd->f = fopen(path, "r");
+	if (!rd->f) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	rd->tok = json_tokener_new();
+	if (!rd->tok) {
+		fclose(rd->f);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (fstat(fileno(rd->f), &st) == 0)
+		rd->size = st.st_size;
+	rd->progress = isatty(2) && rd->size > (8 << 20);
+	rd->next_progress = 4 << 20;
+	return 0;
+}
+
+static void reader_close(struct reader *rd)
+{
+	if (rd->progress)
+		fprintf(stderr, "\r%60s\r", "");
+	if (rd->obj)
+		json_object_put(rd->obj);
+	if (rd->tok)
+		json_tokener_free(rd->tok);
+	if (rd->f)
+		fclose(rd->f);
+	free(rd->line);
+}
+
+static json_object *jget(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+	return json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v = jget(o, k);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* An integer or a "0x..." string; sets *has when present. */
+static uint64_t jnum(json_object *o, const char *k, bool *has)
+{
+	json_object *v = jget(o, k);
+	if (has)
+		*has = v != NULL;
+	if (!v)
+		return 0;
+	if (json_object_is_type(v, json_type_string))
+		return strtoull(json_object_get_string(v), NULL, 0);
+	if (json_object_is_type(v, json_type_int))
+		return (uint64_t)json_object_get_int64(v);
+	return 0;
+}
+
+static bool jbool(json_object *o, const char *k)
+{
+	json_object *v = jget(o, k);
+	return v && json_object_get_boolean(v);
+}
+
+static void fill_rec(json_object *o, struct rm_rec *r)
+{
+	const char *type = jstr(o, "type");
+
+	memset(r, 0, sizeof(*r));
+	r->fn = -1;
+	r->cause_fn = -1;
+	r->type = !type ? RM_T_OTHER : !strcmp(type, "call") ? RM_T_CALL : !strcmp(type, "os") ? RM_T_OS :
+		  !strcmp(type, "threshold") ? RM_T_THRESHOLD : !strcmp(type, "task") ? RM_T_TASK :
+		  !strcmp(type, "summary") ? RM_T_SUMMARY : RM_T_OTHER;
+	r->ts = jnum(o, "ts_ns", NULL);
+	r->dur = jnum(o, "dur_ns", NULL);
+	r->pid = (int)jnum(o, "pid", NULL);
+	r->tid = (int)jnum(o, "tid", NULL);
+	r->region = jstr(o, "region");
+	switch (r->type) {
+	case RM_T_CALL: {
+		json_object *os = jget(o, "os");
+		r->id = jnum(o, "id", NULL);
+		r->fn = rm_fn_index(jstr(o, "fn"));
+		r->size = jnum(o, "size", &r->has_size);
+		r->ptr = jnum(o, "ptr", NULL);
+		r->ret = jnum(o, "ret", &r->has_ret);
+		r->n_os = os && json_object_is_type(os, json_type_array) ? json_object_array_length(os) : 0;
+		r->nested = jbool(o, "nested");
+		r->missed = jbool(o, "missed");
+		r->threshold = jnum(o, "threshold", NULL);
+		break;
+	}
+	case RM_T_OS: {
+		json_object *c = jget(o, "cause");
+		const char *kind = c ? jstr(c, "kind") : NULL;
+		r->id = jnum(o, "id", NULL);
+		r->sys = rm_sys_index(jstr(o, "syscall"));
+		r->addr = jnum(o, "addr", NULL);
+		r->len = jnum(o, "len", NULL);
+		r->new_len = jnum(o, "new_len", NULL);
+		r->ret = jnum(o, "ret", &r->has_ret);
+		r->prot = jstr(o, "prot");
+		r->failed = jget(o, "error") != NULL;
+		if (kind && !strcmp(kind, "call")) {
+			r->cause_call = true;
+			r->cause_id = jnum(c, "call_id", NULL);
+			r->cause_fn = rm_fn_index(jstr(c, "fn"));
+			r->cause_size = jnum(c, "size", NULL);
+		}
+		break;
+	}
+	case RM_T_THRESHOLD:
+		r->th_old = jnum(o, "old", NULL);
+		r->th_new = jnum(o, "new", NULL);
+		r->id = jnum(o, "call_id", NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Next record: 1, 0 at the end, -1 with a message on a malformed line. */
+static int reader_next(struct reader *rd, char *err, size_t errlen)
+{
+	for (;;) {
+		if (rd->obj) {
+			json_object_put(rd->obj);
+			rd->obj = NULL;
+		}
+		rd->len = getline(&rd->line, &rd->cap, rd->f);
+		if (rd->len < 0) {
+			if (ferror(rd->f)) {
+				snprintf(err, errlen, "cannot read %s: %s", rd->path, strerror(errno));
+				return -1;
+			}
+			return 0;
+		}
+		rd->lineno++;
+		bool had_nl = rd->len > 0 && rd->line[rd->len - 1] == '\n';
+		while (rd->len > 0 && (rd->line[rd->len - 1] == '\n' || rd->line[rd->len - 1] == '\r'))
+			rd->line[--rd->len] = '\0';
+		if (rd->len == 0)
+			continue;
+		if (rd->progress && ftell(rd->f) >= rd->next_progress) {
+			fprintf(stderr, "\rallocmap: report: %3lld%% (%lu lines)",
+				ftell(rd->f) * 100 / (rd->size ? rd->size : 1), rd->lineno);
+			rd->next_progress += 4 << 20;
+		}
+		json_tokener_reset(rd->tok);
+		rd->obj = json_tokener_parse_ex(rd->tok, rd->line, (int)rd->len);
+		if (!rd->obj || json_tokener_get_error(rd->tok) != json_tokener_success ||
+		    rd->tok->char_offset != (int)rd->len || !json_object_is_type(rd->obj, json_type_object) ||
+		    !jstr(rd->obj, "type")) {
+			if (!had_nl && rd->lineno > 1) {
+				rd->truncated = true;   /* a tracer killed mid-line: keep what we have */
+				return 0;
+			}
+			snprintf(err, errlen, "%s:%lu: not an allocmap JSON Lines record "
+				 "(make one with: allocmap trace --json -v -o FILE -- CMD)", rd->path, rd->lineno);
+			return -1;
+		}
+		fill_rec(rd->obj, &rd->rec);
+		return 1;
+	}
+}
+
+/* ---- output helpers ---- */
+
+/* Copies s to f, turning "</" into "<\/" so that no JSON string can close
+ * the <script> element the data sits in (valid JSON either way). */
+static void put_script_safe(FILE *f, const char *s, size_t n)
+{
+	size_t i = 0, from = 0;
+
+	for (; i + 1 < n; i++) {
+		if (s[i] == '<' && s[i + 1] == '/') {
+			fwrite(s + from, 1, i + 1 - from, f);
+			fputc('\\', f);
+			from = i + 1;
+		}
+	}
+	fwrite(s + from, 1, n - from, f);
+}
+
+static void put_jstr(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* A growing JSON array of raw records in memory. */
+struct rawlist {
+	char   *buf;
+	size_t  len;
+	FILE   *f;
+	size_t  n, kept, cap;
+};
+
+static int rawlist_open(struct rawlist *l, size_t cap)
+{
+	memset(l, 0, sizeof(*l));
+	l->cap = cap;
+	l->f = open_memstream(&l->buf, &l->len);
+	return l->f ? 0 : -1;
+}
+
+static void rawlist_add(struct rawlist *l, const char *line, size_t len)
+{
+	l->n++;
+	if (l->kept >= l->cap)
+		return;
+	if (l->kept)
+		fputc(',', l->f);
+	fwrite(line, 1, len, l->f);
+	l->kept++;
+}
+
+static void rawlist_close(struct rawlist *l)
+{
+	if (l->f)
+		fclose(l->f);
+	free(l->buf);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- HTML ---- */
+
+struct html_ctx {
+	struct rm_model *m;
+	struct rawlist os, calls, tasks;
+	char  *summary;            /* raw summary line, or NULL */
+	int    pids[PIDS_KEEP];
+	size_t npids;
+	uint64_t lines;
+	bool   truncated;          /* the input's last line was cut short */
+};
+
+static void note_pid(int pids[], size_t *n, int pid)
+{
+	if (pid <= 0)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (pids[i] == pid)
+			return;
+	if (*n < PIDS_KEEP)
+		pids[(*n)++] = pid;
+}
+
+static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
+{
+	struct rm_model *m = c->m;
+	size_t nb = rm_nbuckets(m);
+	uint64_t last[3] = { 0, 0, 0 };
+	time_t now = time(NULL);
+	char when[64];
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+	fprintf(f, "{\"source\":");
+	put_jstr(f, in_path);
+	fprintf(f, ",\"generated\":");
+	put_jstr(f, when);
+	fprintf(f, ",\"t0\":%llu,\"duration\":%llu,\"pids\":[",
+		(unsigned long long)m->t0, (unsigned long long)m->t_max);
+	for (size_t i = 0; i < c->npids; i++)
+		fprintf(f, "%s%d", i ? "," : "", c->pids[i]);
+	fprintf(f, "],\"summary\":%s", c->summary ? c->summary : "null");
+	fprintf(f, ",\"counts\":{\"records\":%llu,\"calls\":%llu,\"os\":%llu,\"alloc_calls\":%llu,"
+		"\"points\":%llu,\"allocs\":%llu,\"live_now\":%zu,\"regions\":%llu,\"regions_dropped\":%llu,"
+		"\"os_kept\":%zu,\"calls_with_os\":%zu,\"calls_kept\":%zu,\"truncated\":%s,\"oom\":%s,"
+		"\"heap_peak\":%llu,\"mmapped_peak\":%llu,\"live_peak\":%llu,\"live_peak_t\":%llu,"
+		"\"heap\":%llu,\"mmapped\":%llu,\"live\":%llu}",
+		(unsigned long long)m->n_records, (unsigned long long)m->n_calls,
+		(unsigned long long)m->n_os, (unsigned long long)m->n_alloc_calls,
+		(unsigned long long)m->npoints, (unsigned long long)m->allocs_seen, m->hcount,
+		(unsigned long long)m->regions_total, (unsigned long long)m->regions_dropped,
+		c->os.kept, c->calls.n, c->calls.kept, c->truncated ? "true" : "false", m->oom ? "true" : "false",
+		(unsigned long long)m->heap_peak, (unsigned long long)m->mmapped_peak,
+		(unsigned long long)m->live_peak, (unsigned long long)m->live_peak_t,
+		(unsigned long long)m->heap, (unsigned long long)m->mmapped, (unsigned long long)m->live);
+	fprintf(f, ",\"caps\":{\"os\":%d,\"points\":%d,\"allocs\":%d,\"live\":%d,\"regions\":%d}",
+		OS_KEEP, RM_POINT_CAP, RM_ALLOC_CAP, RM_LIVE_CAP, RM_DEAD_REGION_CAP);
+
+	/* timeline: 9 numbers per bucket (heap, mmapped, live: min, max, last),
+	 * empty buckets carry the previous value; a bucket's range includes the
+	 * value it started with */
+	fprintf(f, ",\"bucket_ns\":%llu,\"buckets\":[", (unsigned long long)m->bw);
+	for (size_t i = 0; i < nb; i++) {
+		const struct rm_bucket *b = &m->b[i];
+		for (int k = 0; k < 3; k++) {
+			uint64_t lo = last[k], hi = last[k], la = last[k];
+			if (b->has) {
+				lo = b->min[k] < lo ? b->min[k] : lo;
+				hi = b->max[k] > hi ? b->max[k] : hi;
+				la = b->last[k];
+			}
+			fprintf(f, "%s%llu,%llu,%llu", i || k ? "," : "", (unsigned long long)lo,
+				(unsigned long long)hi, (unsigned long long)la);
+			last[k] = la;
+		}
+	}
+	/* threshold view */
+	fprintf(f, "],\"grid_ns\":%llu,\"grid\":[", (unsigned long long)m->gw);
+	bool first = true;
+	for (size_t col = 0; col < RM_GRID_COLS; col++)
+		for (size_t row = 0; row < RM_GRID_ROWS; row++)
+			for (size_t s = 0; s < RM_NSERVED; s++) {
+				uint32_t v = m->grid[(col * RM_GRID_ROWS + row) * RM_NSERVED + s];
+				if (!v)
+					continue;
+				fprintf(f, "%s%zu,%zu,%zu,%u", first ? "" : ",", col, row, s, v);
+				first = false;
+			}
+	fprintf(f, "],\"points\":[");
+	uint64_t np = m->npoints < RM_POINT_CAP ? m->npoints : RM_POINT_CAP;
+	for (uint64_t i = 0; i < np; i++)
+		fprintf(f, "%s%llu,%llu,%u", i ? "," : "", (unsigned long long)m->points[i].t,
+			(unsigned long long)m->points[i].size, m->points[i].served);
+	fprintf(f, "],\"threshold\":{\"start\":%llu,\"moves\":[", (unsigned long long)m->th_start);
+	for (size_t i = 0; i < m->nth; i++)
+		fprintf(f, "%s[%llu,%llu,%llu,%llu]", i ? "," : "", (unsigned long long)m->th[i].t,
+			(unsigned long long)m->th[i].old, (unsigned long long)m->th[i].new_,
+			(unsigned long long)m->th[i].call_id);
+	fprintf(f, "]}");
+
+	/* regions */
+	fprintf(f, ",\"regions\":[");
+	first = true;
+	for (size_t i = 0; i < m->nreg; i++) {
+		const struct rm_region *g = &m->reg[i];
+		if (g->free_slot)
+			continue;
+		fprintf(f, "%s{\"i\":%zu,\"kind\":\"%s\",\"label\":", first ? "" : ",", i, rm_kind_names[g->kind]);
+		put_jstr(f, g->label ? g->label : rm_kind_names[g->kind]);
+		fprintf(f, ",\"start\":%llu,\"end\":%llu,\"t0\":%llu,\"t1\":",
+			(unsigned long long)g->start, (unsigned long long)g->end, (unsigned long long)g->t_start);
+		if (g->t_end == UINT64_MAX)
+			fprintf(f, "null");
+		else
+			fprintf(f, "%llu", (unsigned long long)g->t_end);
+		fprintf(f, ",\"os\":%llu,\"call\":%llu,\"fn\":", (unsigned long long)g->os_id,
+			(unsigned long long)g->cause_call);
+		if (g->cause_fn >= 0)
+			put_jstr(f, rm_fn_names[g->cause_fn]);
+		else
+			fprintf(f, "null");
+		fprintf(f, ",\"size\":%llu,\"tid\":%d,\"committed\":%llu,\"n\":%llu,\"bytes\":%llu,"
+			"\"live_n\":%llu,\"live_b\":%llu,\"peak\":%llu}",
+			(unsigned long long)g->cause_size, g->tid, (unsigned long long)g->committed,
+			(unsigned long long)g->n_allocs, (unsigned long long)g->alloc_bytes,
+			(unsigned long long)g->live_count, (unsigned long long)g->live_bytes,
+			(unsigned long long)g->peak_live);
+		first = false;
+	}
+	/* allocation lifetimes: addr, size, t0, t1 (-1 live), call, region, fn, tid */
+	fprintf(f, "],\"allocs\":[");
+	first = true;
+	struct rm_alloc *extra = malloc(RM_LIVE_CAP * sizeof(*extra));
+	size_t nextra = extra ? rm_live_extra(m, extra, RM_LIVE_CAP) : 0;
+	for (size_t pass = 0; pass < 2; pass++) {
+		const struct rm_alloc *arr = pass ? extra : m->sample;
+		size_t n = pass ? nextra : m->nsample;
+		for (size_t i = 0; i < n; i++) {
+			const struct rm_alloc *a = &arr[i];
+			fprintf(f, "%s%llu,%llu,%llu,", first ? "" : ",", (unsigned long long)a->addr,
+				(unsigned long long)a->size, (unsigned long long)a->t0);
+			if (a->t1 == UINT64_MAX)
+				fprintf(f, "-1");
+			else
+				fprintf(f, "%llu", (unsigned long long)a->t1);
+			fprintf(f, ",%llu,%d,%d,%d", (unsigned long long)a->call_id, rm_alloc_region(m, a),
+				a->fn, a->tid);
+			first = false;
+		}
+	}
+	free(extra);
+	fprintf(f, "],\"live_shown\":%zu", nextra);
+
+	/* per function / per syscall */
+	fprintf(f, ",\"fns\":[");
+	first = true;
+	for (int i = 0; i < RM_NFN; i++) {
+		const struct rm_fnstat *s = &m->fn[i];
+		if (!s->calls)
+			continue;
+		fprintf(f, "%s{\"fn\":\"%s\",\"calls\":%llu,\"bytes\":%llu,\"os_calls\":%llu,\"failed\":%llu,"
+			"\"nested\":%llu,\"dur_ns\":%llu}", first ? "" : ",", rm_fn_names[i],
+			(unsigned long long)s->calls, (unsigned long long)s->bytes, (unsigned long long)s->os_calls,
+			(unsigned long long)s->failed, (unsigned long long)s->nested, (unsigned long long)s->dur_ns);
+		first = false;
+	}
+	fprintf(f, "],\"sys\":[");
+	first = true;
+	for (int i = 0; i < RM_NSYS; i++) {
+		if (!m->sys_count[i])
+			continue;
+		fprintf(f, "%s{\"sys\":\"%s\",\"count\":%llu,\"failed\":%llu,\"by_call\":%llu}", first ? "" : ",",
+			rm_sys_names[i], (unsigned long long)m->sys_count[i], (unsigned long long)m->sys_failed[i],
+			(unsigned long long)m->sys_by_call[i]);
+		first = false;
+	}
+	fflush(c->os.f);
+	fflush(c->calls.f);
+	fflush(c->tasks.f);
+	fprintf(f, "],\"os\":[");
+	fwrite(c->os.buf, 1, c->os.len, f);
+	fprintf(f, "],\"calls\":[");
+	fwrite(c->calls.buf, 1, c->calls.len, f);
+	fprintf(f, "],\"tasks\":[");
+	fwrite(c->tasks.buf, 1, c->tasks.len, f);
+	fprintf(f, "]}");
+}
+
+/* Writes the template with its three placeholders filled. */
+static int write_page(FILE *out, const char *data, size_t ndata)
+{
+	static const char *const marks[3] = { "/*@CSS@*/", "/*@DATA@*/", "/*@JS@*/" };
+	const char *p = am_asset_report_html;
+
+	for (int i = 0; i < 3; i++) {
+		const char *q = strstr(p, marks[i]);
+		if (!q)
+			return -1;
+		fwrite(p, 1, (size_t)(q - p), out);
+		if (i == 0)
+			fputs(am_asset_report_css, out);
+		else if (i == 1)
+			put_script_safe(out, data, ndata);
+		else
+			put_script_safe(out, am_asset_report_js, strlen(am_asset_report_js));
+		p = q + strlen(marks[i]);
+	}
+	fputs(p, out);
+	return 0;
+}
 
 int am_report_html(const char *in_path, const char *out_path, char *err, size_t errlen)
 {
-	(void)in_path;
-	(void)out_path;
-	snprintf(err, errlen, "HTML reports are not implemented yet");
-	return -1;
+	struct reader rd;
+	struct html_ctx c;
+	char *data = NULL;
+	size_t ndata = 0;
+	FILE *df = NULL, *out = NULL;
+	int ret = -1, r;
+
+	memset(&c, 0, sizeof(c));
+	if (reader_open(&rd, in_path, err, errlen) < 0)
+		return -1;
+	c.m = malloc(sizeof(*c.m));
+	if (!c.m || rm_init(c.m) < 0 || rawlist_open(&c.os, OS_KEEP) < 0 ||
+	    rawlist_open(&c.calls, CALLS_KEEP) < 0 || rawlist_open(&c.tasks, TASKS_KEEP) < 0) {
+		if (c.m && !c.m->grid)
+			free(c.m), c.m = NULL;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	while ((r = reader_next(&rd, err, errlen)) > 0) {
+		const struct rm_rec *rec = &rd.rec;
+		c.lines++;
+		note_pid(c.pids, &c.npids, rec->pid);
+		rm_feed(c.m, rec);
+		if (rec->type == RM_T_OS)
+			rawlist_add(&c.os, rd.line, (size_t)rd.len);
+		else if (rec->type == RM_T_CALL && rec->n_os)
+			rawlist_add(&c.calls, rd.line, (size_t)rd.len);
+		else if (rec->type == RM_T_TASK)
+			rawlist_add(&c.tasks, rd.line, (size_t)rd.len);
+		else if (rec->type == RM_T_SUMMARY) {
+			free(c.summary);
+			c.summary = strdup(rd.line);
+		}
+	}
+	if (r < 0)
+		goto cleanup;
+	c.truncated = rd.truncated;
+	if (!c.lines) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+		goto cleanup;
+	}
+	df = open_memstream(&data, &ndata);
+	if (!df) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	write_data(df, &c, in_path);
+	if (fclose(df) != 0) {
+		df = NULL;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	df = NULL;
+	out = fopen(out_path, "w");
+	if (!out) {
+		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		goto cleanup;
+	}
+	if (write_page(out, data, ndata) < 0) {
+		snprintf(err, errlen, "internal error: report template lacks a placeholder");
+		goto cleanup;
+	}
+	if (ferror(out) | fclose(out)) {
+		out = NULL;
+		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(errno));
+		goto cleanup;
+	}
+	out = NULL;
+	ret = 0;
+cleanup:
+	if (out)
+		fclose(out);
+	free(data);
+	rawlist_close(&c.os);
+	rawlist_close(&c.calls);
+	rawlist_close(&c.tasks);
+	free(c.summary);
+	if (c.m) {
+		rm_free(c.m);
+		free(c.m);
+	}
+	reader_close(&rd);
+	return ret;
+}
+
+/* ---- Perfetto ---- */
+
+struct pf_ctx {
+	FILE    *f;
+	bool     any;              /* an event was written: next needs a comma */
+	uint64_t heap, mmapped;    /* last values written */
+	uint64_t live, live_t;     /* last live value written, and when */
+	bool     live_pending;     /* model's live differs from what was written */
+	uint64_t pend_t, pend_v;   /* the pending value and its time */
+	uint64_t live_samples;
+	int      cpid;             /* pid the counters go on */
+	int      pids[PIDS_KEEP];
+	size_t   npids;
+};
+
+static void pf_ts(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
+}
+
+static void pf_sep(struct pf_ctx *p)
+{
+	fputs(p->any ? ",\n" : "\n", p->f);
+	p->any = true;
+}
+
+static void pf_counter(struct pf_ctx *p, const char *name, uint64_t ts, uint64_t v)
+{
+	if (name[0] == 'l')
+		p->live_samples++;
+	pf_sep(p);
+	fprintf(p->f, "{\"name\":\"%s\",\"ph\":\"C\",\"ts\":", name);
+	pf_ts(p->f, ts);
+	fprintf(p->f, ",\"pid\":%d,\"args\":{\"bytes\":%llu}}", p->cpid, (unsigned long long)v);
+}
+
+/* Counters after a record: heap and mmapped change rarely and are written
+ * at once; live bytes change on every call and are written at most once per
+ * LIVE_EMIT_NS once LIVE_EXACT samples are out, the value held back being written before the next one so
+ * that every step is at its right height. */
+static void pf_counters(struct pf_ctx *p, const struct rm_model *m, uint64_t ts)
+{
+	if (m->heap != p->heap) {
+		pf_counter(p, "brk heap", ts, m->heap);
+		p->heap = m->heap;
+	}
+	if (m->mmapped != p->mmapped) {
+		pf_counter(p, "mmapped", ts, m->mmapped);
+		p->mmapped = m->mmapped;
+	}
+	if (m->live == p->live && !p->live_pending)
+		return;
+	if (p->live_samples < LIVE_EXACT || ts >= p->live_t + LIVE_EMIT_NS) {
+		if (p->live_pending && p->pend_t > p->live_t && p->pend_t < ts)
+			pf_counter(p, "live", p->pend_t, p->pend_v);
+		pf_counter(p, "live", ts, m->live);
+		p->live = m->live;
+		p->live_t = ts;
+		p->live_pending = false;
+	} else {
+		p->live_pending = true;
+		p->pend_t = ts;
+		p->pend_v = m->live;
+	}
+}
+
+static const char *short_sys(const struct rm_rec *r)
+{
+	return rm_sys_names[r->sys];
 }
 
 int am_report_perfetto(const char *in_path, const char *out_path, char *err, size_t errlen)
 {
-	(void)in_path;
-	(void)out_path;
-	snprintf(err, errlen, "Perfetto export is not implemented yet");
-	return -1;
+	struct reader rd;
+	struct rm_model *m = NULL;
+	struct pf_ctx p;
+	static char obuf[1 << 16];
+	uint64_t last_ts = 0;
+	int ret = -1, r;
+
+	memset(&p, 0, sizeof(p));
+	if (reader_open(&rd, in_path, err, errlen) < 0)
+		return -1;
+	m = malloc(sizeof(*m));
+	if (!m || rm_init(m) < 0) {
+		free(m);
+		m = NULL;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	p.f = fopen(out_path, "w");
+	if (!p.f) {
+		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		goto cleanup;
+	}
+	setvbuf(p.f, obuf, _IOFBF, sizeof(obuf));
+	fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"tool\":\"allocmap\"},\"traceEvents\":[", p.f);
+	while ((r = reader_next(&rd, err, errlen)) > 0) {
+		const struct rm_rec *rec = &rd.rec;
+		size_t np = p.npids;
+		if (rec->type == RM_T_SUMMARY)
+			continue;
+		note_pid(p.pids, &p.npids, rec->pid);
+		if (p.npids != np) {
+			pf_sep(&p);
+			fprintf(p.f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"pid %d (allocmap)\"}}",
+				rec->pid, rec->pid);
+			if (!p.cpid) {          /* every counter track starts at 0 */
+				p.cpid = rec->pid;
+				pf_counter(&p, "brk heap", rec->ts, 0);
+				pf_counter(&p, "mmapped", rec->ts, 0);
+				pf_counter(&p, "live", rec->ts, 0);
+				p.live_t = rec->ts;
+			}
+		}
+		rm_feed(m, rec);
+		uint64_t ts = rec->ts;
+		if (rec->type == RM_T_CALL) {
+			ts += rec->dur;         /* its effect on live bytes is at its return */
+			if (rec->n_os) {
+				pf_sep(&p);
+				fprintf(p.f, "{\"name\":\"%s(%llu)\",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":",
+					rm_fn_names[rec->fn >= 0 ? rec->fn : RM_NFN - 1], (unsigned long long)rec->size);
+				pf_ts(p.f, rec->ts);
+				fprintf(p.f, ",\"dur\":");
+				pf_ts(p.f, rec->dur);
+				fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
+			}
+		} else if (rec->type == RM_T_OS) {
+			ts += rec->dur;
+			pf_sep(&p);
+			if (rec->cause_call) {
+				fprintf(p.f, "{\"name\":\"%s\",\"cat\":\"os\",\"ph\":\"X\",\"ts\":", short_sys(rec));
+				pf_ts(p.f, rec->ts);
+				fprintf(p.f, ",\"dur\":");
+				pf_ts(p.f, rec->dur);
+			} else {
+				fprintf(p.f, "{\"name\":\"%s (direct)\",\"cat\":\"os\",\"ph\":\"i\",\"s\":\"t\",\"ts\":",
+					short_sys(rec));
+				pf_ts(p.f, rec->ts);
+			}
+			fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
+		} else if (rec->type == RM_T_THRESHOLD) {
+			pf_sep(&p);
+			fprintf(p.f, "{\"name\":\"mmap threshold %llu -> %llu\",\"cat\":\"threshold\",\"ph\":\"i\",\"s\":\"p\",\"ts\":",
+				(unsigned long long)rec->th_old, (unsigned long long)rec->th_new);
+			pf_ts(p.f, rec->ts);
+			fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
+			pf_counter(&p, "mmap threshold", rec->ts, rec->th_new);
+		}
+		if (ts > last_ts)
+			last_ts = ts;
+		if (p.cpid)
+			pf_counters(&p, m, ts < last_ts ? last_ts : ts);
+	}
+	if (r < 0)
+		goto cleanup;
+	if (!m->n_records) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+		goto cleanup;
+	}
+	if (p.live_pending)
+		pf_counter(&p, "live", p.pend_t, p.pend_v);
+	fputs("\n]}\n", p.f);
+	if (ferror(p.f) | fclose(p.f)) {
+		p.f = NULL;
+		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(errno));
+		goto cleanup;
+	}
+	p.f = NULL;
+	ret = 0;
+cleanup:
+	if (p.f) {
+		fclose(p.f);
+		unlink(out_path);
+	}
+	if (m) {
+		rm_free(m);
+		free(m);
+	}
+	reader_close(&rd);
+	return ret;
 }
+
+/* ---- allocmap report ---- */
+
+struct report_opts {
+	const char *in, *html, *perfetto;
+};
+
+static const struct argp_option report_options[] = {
+	{ "output", 'o', "FILE", 0, "Write the self-contained HTML report to FILE", 0 },
+	{ "perfetto", 'P', "FILE", 0, "Write a Chrome/Perfetto trace (JSON) to FILE", 0 },
+	{ 0 },
+};
+
+static error_t report_parse(int key, char *arg, struct argp_state *state)
+{
+	struct report_opts *o = state->input;
+
+	switch (key) {
+	case 'o': o->html = arg; break;
+	case 'P': o->perfetto = arg; break;
+	case ARGP_KEY_ARG:
+		if (o->in)
+			argp_error(state, "one EVENTS.jsonl at a time (got '%s' too)", arg);
+		o->in = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!o->in)
+			argp_error(state, "missing EVENTS.jsonl (a trace from: allocmap trace --json -v -o FILE -- CMD)");
+		if (!o->html && !o->perfetto)
+			argp_error(state, "nothing to write: give -o FILE.html and/or --perfetto FILE.json");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const char report_doc[] =
+"Turn a JSON Lines trace into a self-contained HTML report (timeline, address map, "
+"threshold view, tables) and/or a Chrome trace for ui.perfetto.dev.\n"
+"\v"
+"The input is what `allocmap trace --json -v` writes (-v keeps every allocator call; without it "
+"only calls that made OS requests are in the trace and the live-bytes line is partial). "
+"`allocmap trace --html FILE` / `--perfetto FILE` produce the same files directly.\n\n"
+"EXAMPLES:\n"
+"  allocmap trace --json -v -o t.jsonl -- ./prog\n"
+"  allocmap report t.jsonl -o report.html           open report.html in a browser\n"
+"  allocmap report t.jsonl --perfetto t.json        open t.json in ui.perfetto.dev\n"
+"  allocmap report t.jsonl -o r.html --perfetto t.json";
 
 int am_report_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "allocmap: report is not implemented yet\n");
-	return 2;
+	struct argp argp = { report_options, report_parse, "EVENTS.jsonl", report_doc, NULL, NULL, NULL };
+	struct report_opts o = { 0 };
+	char err[512];
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, &o) != 0)
+		return 2;
+	if (o.html && am_report_html(o.in, o.html, err, sizeof(err)) < 0) {
+		am_err("%s", err);
+		return 1;
+	}
+	if (o.perfetto && am_report_perfetto(o.in, o.perfetto, err, sizeof(err)) < 0) {
+		am_err("%s", err);
+		return 1;
+	}
+	return 0;
 }

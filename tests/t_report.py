@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""t_report.py - end-to-end tests of allocmap's HTML report and Perfetto export.
+
+Run as root from the repository root after `make` (tests/run-all.sh runs it).
+Python 3 standard library only. Each test prints `ok NAME` or `FAIL NAME: why`
+(or `SKIP NAME: why`); the run ends with exactly "report: N passed, N failed".
+Without root, BPF or Chromium the tracing tests are skipped loudly; with
+CI=true a skip counts as a failure.
+
+The traces are real: .output/progs/scenarios is traced with
+`allocmap trace --json -v`, the report is made from that JSONL with
+`allocmap report`, and headless Chromium (Debian's `chromium`) loads it. The
+rendered DOM (--dump-dom, after the page's script ran) must show exactly as
+many OS-request markers, OS table rows, regions, function rows and counters
+as the JSONL has records for. A screenshot of the thread_arena report is
+saved to /tmp/allocmap-report.png for a human to look at.
+"""
+
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "allocmap")
+SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CI = os.environ.get("CI") == "true"
+SHOT = "/tmp/allocmap-report.png"
+TMP = tempfile.mkdtemp(prefix="t_report.")
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (what, got, want))
+
+
+def environment_problem():
+    if os.geteuid() != 0:
+        return "not root (BPF tracing needs CAP_BPF/CAP_PERFMON)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "no BTF at /sys/kernel/btf/vmlinux"
+    if not os.path.exists(CHROMIUM):
+        return "chromium not installed (bash scripts/deps.sh)"
+    return None
+
+
+def run(args, timeout=60):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+_traces = {}
+
+
+def trace(scenario, *extra):
+    """JSONL records of `allocmap trace --json -v -- scenarios SCENARIO`."""
+    key = (scenario,) + extra
+    if key in _traces:
+        return _traces[key]
+    path = os.path.join(TMP, "%s.jsonl" % "_".join(key))
+    p = run([TOOL, "trace", "--json", "-v", "-o", path, "--", SCEN, scenario] + list(extra), timeout=120)
+    if p.returncode != 0:
+        raise Fail("allocmap trace %s exited %d: %s" % (scenario, p.returncode, p.stderr.strip()[-400:]))
+    with open(path) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    _traces[key] = (path, recs)
+    return path, recs
+
+
+def chromium(args, timeout=60):
+    prof = tempfile.mkdtemp(prefix="chromium.", dir=TMP)
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--user-data-dir=" + prof] + args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def dom(html_path):
+    p = chromium(["--dump-dom", "--virtual-time-budget=5000", "file://" + html_path])
+    check(p.returncode == 0 and "<html" in p.stdout, "chromium --dump-dom failed: %s" % p.stderr[-300:])
+    check('data-ready="1"' in p.stdout, "the report's script did not finish (a JavaScript error?)")
+    # count rendered elements only, not the script's and data's own text
+    return re.sub(r"<script\b.*?</script>", "", p.stdout, flags=re.S)
+
+
+def report(jsonl, name, perfetto=False):
+    html = os.path.join(TMP, name + ".html")
+    args = [TOOL, "report", jsonl, "-o", html]
+    pf = os.path.join(TMP, name + ".perfetto.json")
+    if perfetto:
+        args += ["--perfetto", pf]
+    p = run(args)
+    if p.returncode != 0:
+        raise Fail("allocmap report exited %d: %s" % (p.returncode, p.stderr.strip()))
+    return html, pf
+
+
+def count(pattern, text):
+    return len(re.findall(pattern, text))
+
+
+def expected(recs):
+    os_recs = [r for r in recs if r["type"] == "os"]
+    calls = [r for r in recs if r["type"] == "call"]
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    regions = (1 if any(r["syscall"] == "brk" for r in os_recs) else 0) + \
+        sum(1 for r in os_recs if r["syscall"] == "mmap" and r.get("region") in ("mmap", "arena") and "error" not in r)
+    allocating = [c for c in calls if c["fn"] != "free" and not c.get("nested") and not c.get("missed")
+                  and c.get("ret", "0x0") != "0x0"]
+    return os_recs, calls, summ, regions, allocating
+
+
+def check_dom(recs, page):
+    os_recs, calls, summ, regions, allocating = expected(recs)
+    eq(count(r'class="os-marker"', page), len(os_recs), "OS-request markers on the timeline")
+    eq(count(r'class="os-row', page), len(os_recs), "OS table rows")
+    eq(count(r'<div class="region[ "]', page), regions, "regions on the address map")
+    eq(count(r'class="fn-row"', page), len(summ["functions"]), "function table rows")
+    eq(count(r'class="sys-row"', page), len(summ["syscalls"]), "syscall table rows")
+    eq(count(r'class="counter-row"', page), len(summ["counters"]), "summary counter rows")
+    m = re.search(r'data-points="(\d+)"', page)
+    check(m, "threshold view has no data-points attribute")
+    eq(int(m.group(1)), len(allocating), "points in the threshold view")
+    check("lost events" in page, "no lost-events card")
+
+
+# ---------------- tests ----------------
+
+def t_thread_arena_dom():
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "thread_arena")
+    page = dom(html)
+    check_dom(recs, page)
+    # the arena and the heap, each with the call that created it
+    check(count(r'data-kind="arena"', page) == 1, "one arena region expected")
+    check(count(r'data-kind="heap"', page) == 1, "one heap region expected")
+    check("by malloc(100)" in page, "region rows do not name the creating call")
+    # filled markers = OS requests caused by calls, hollow = direct
+    direct = sum(1 for r in recs if r["type"] == "os" and r["cause"]["kind"] == "direct")
+    eq(count(r'class="os-marker"[^>]*fill="#fff"', page), direct, "hollow (direct) markers")
+    p = chromium(["--screenshot=" + SHOT, "--window-size=1400,2000", "--virtual-time-budget=5000", "file://" + html])
+    check(os.path.exists(SHOT) and os.path.getsize(SHOT) > 20000, "no screenshot written: %s" % p.stderr[-200:])
+
+
+def t_dyn_threshold_dom():
+    path, recs = trace("dyn_threshold")
+    html, _ = report(path, "dyn_threshold")
+    page = dom(html)
+    check_dom(recs, page)
+    eq(count(r'data-kind="mmap"', page), 1, "mmap chunk regions")
+    check("mmap threshold 1 MiB" in page or "1.00 MiB" in page or "1 MiB" in page, "threshold move not shown")
+
+
+def t_realloc_mremap_dom():
+    path, recs = trace("realloc_mremap")
+    html, _ = report(path, "realloc_mremap")
+    page = dom(html)
+    check_dom(recs, page)
+    check(count(r'<span class="sys" style="background:#8a4fd8">mremap', page) >= 1, "no mremap row")
+
+
+def perfetto_expect(recs):
+    os_recs = [r for r in recs if r["type"] == "os"]
+    calls = [r for r in recs if r["type"] == "call" and r.get("os")]
+    by_call = [r for r in os_recs if r["cause"]["kind"] == "call"]
+    direct = [r for r in os_recs if r["cause"]["kind"] != "call"]
+    return calls, by_call, direct
+
+
+def check_perfetto(recs, pf):
+    with open(pf) as f:
+        doc = json.load(f)              # must be valid JSON
+    ev = doc["traceEvents"]
+    calls, by_call, direct = perfetto_expect(recs)
+    xs = [e for e in ev if e["ph"] == "X"]
+    eq(len([e for e in xs if e["cat"] == "alloc"]), len(calls), "X slices for calls that made OS requests")
+    eq(len([e for e in xs if e["cat"] == "os"]), len(by_call), "nested X slices for OS requests")
+    eq(len([e for e in ev if e["ph"] == "i" and e["cat"] == "os"]), len(direct), "instant events for direct OS requests")
+    names = collections.Counter(e["name"] for e in ev if e["ph"] == "C")
+    for n in ("brk heap", "mmapped", "live"):
+        check(names[n] >= 1, "no %r counter events" % n)
+    for e in ev:
+        check(isinstance(e.get("ts", 0), (int, float)), "ts is not a number")
+        if e["ph"] in ("X", "i", "C"):
+            check("pid" in e, "event without pid")
+        if e["ph"] in ("X", "i"):
+            check("tid" in e, "slice/instant without tid")
+    # every OS slice sits inside its call's slice, on the same thread
+    slices = {(e["args"]["id"]): e for e in xs if e["cat"] == "alloc"}
+    for e in xs:
+        if e["cat"] != "os":
+            continue
+        c = slices.get(e["args"]["cause"]["call_id"])
+        check(c is not None, "OS slice #%d has no call slice" % e["args"]["id"])
+        eq((e["pid"], e["tid"]), (c["pid"], c["tid"]), "OS slice's track")
+        check(c["ts"] <= e["ts"] and e["ts"] + e["dur"] <= c["ts"] + c["dur"] + 0.002,
+              "OS slice #%d not nested in its call's slice" % e["args"]["id"])
+
+
+def t_perfetto_structure():
+    for scen in ("thread_arena", "realloc_mremap", "dyn_threshold"):
+        path, recs = trace(scen)
+        _, pf = report(path, scen + "_pf", perfetto=True)
+        check_perfetto(recs, pf)
+
+
+def t_trace_html_and_perfetto_flags():
+    html = os.path.join(TMP, "direct.html")
+    pf = os.path.join(TMP, "direct.json")
+    jl = os.path.join(TMP, "direct.jsonl")
+    p = run([TOOL, "trace", "--json", "-v", "-o", jl, "--html", html, "--perfetto", pf, "--", SCEN, "direct_mmap"])
+    eq(p.returncode, 0, "allocmap trace --html --perfetto exit status (%s)" % p.stderr.strip()[-300:])
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    check_dom(recs, dom(html))
+    check_perfetto(recs, pf)
+
+
+def t_stack_records_shown():
+    """A later `stack` array on call/os records is optional: the report must
+    render with or without it, and show it when present."""
+    path, recs = trace("mmap_128k")
+    out = os.path.join(TMP, "stack.jsonl")
+    frame = {"addr": "0x401136", "sym": "make_big_buffer", "off": 22, "obj": "/usr/bin/x", "file": "x.c", "line": 42}
+    with open(out, "w") as f:
+        for r in recs:
+            if r["type"] in ("call", "os"):
+                r = dict(r, stack=[frame, dict(frame, sym="main", line=7)])
+            f.write(json.dumps(r) + "\n")
+    html, pf = report(out, "stack", perfetto=True)
+    page = dom(html)
+    check_dom(recs, page)
+    check("make_big_buffer" in open(html).read(), "stack frames not carried into the report")
+    check_perfetto(recs, pf)
+
+
+def t_large_trace_decimated():
+    path, recs = trace("churn", "30000")
+    html, _ = report(path, "churn")
+    size = os.path.getsize(html)
+    check(size < 8 << 20, "report of %d events is %d bytes: not decimated?" % (len(recs), size))
+    t0 = time.monotonic()
+    page = dom(html)
+    took = time.monotonic() - t0
+    check(took < 20, "chromium took %.1fs to load the report" % took)
+    check('data-mode="grid"' in page, "threshold view not aggregated into a grid for %d calls" % len(recs))
+    check("random sample" in page, "report does not say the address map is sampled")
+    calls = sum(1 for r in recs if r["type"] == "call")
+    check(calls >= 60000, "churn 30000 should make >= 60000 calls, got %d" % calls)
+
+
+def t_bad_input():
+    bad = os.path.join(TMP, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write("this is not a trace\n")
+    p = run([TOOL, "report", bad, "-o", os.path.join(TMP, "bad.html")])
+    check(p.returncode != 0, "allocmap report accepted a non-JSONL file")
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    eq(len(lines), 1, "stderr lines for a bad file (%r)" % p.stderr)
+    check(lines[0].startswith("allocmap: ") and "bad.jsonl:1" in lines[0], "unclear error: %r" % lines[0])
+    check(not os.path.exists(os.path.join(TMP, "bad.html")), "an HTML file was written for bad input")
+    p = run([TOOL, "report", os.path.join(TMP, "missing.jsonl"), "-o", os.path.join(TMP, "m.html")])
+    check(p.returncode != 0 and p.stderr.count("\n") == 1 and "cannot open" in p.stderr, "missing file: %r" % p.stderr)
+    empty = os.path.join(TMP, "empty.jsonl")
+    open(empty, "w").close()
+    p = run([TOOL, "report", empty, "--perfetto", os.path.join(TMP, "e.json")])
+    check(p.returncode != 0 and p.stderr.count("\n") == 1 and "no trace records" in p.stderr, "empty file: %r" % p.stderr)
+    p = run([TOOL, "report", empty])
+    check(p.returncode != 0 and "nothing to write" in p.stderr, "no output given: %r" % p.stderr)
+    p = run([TOOL, "report", "--help"])
+    check(p.returncode == 0 and "EXAMPLES" in p.stdout, "--help lacks an EXAMPLES section")
+
+
+TESTS = [
+    ("thread_arena_dom", t_thread_arena_dom, True),
+    ("dyn_threshold_dom", t_dyn_threshold_dom, True),
+    ("realloc_mremap_dom", t_realloc_mremap_dom, True),
+    ("perfetto_structure", t_perfetto_structure, True),
+    ("trace_html_and_perfetto_flags", t_trace_html_and_perfetto_flags, True),
+    ("stack_records_shown", t_stack_records_shown, True),
+    ("large_trace_decimated", t_large_trace_decimated, True),
+    ("bad_input", t_bad_input, False),
+]
+
+
+def main(argv):
+    only = set(argv[1:])
+    passed = failed = skipped = 0
+    problem = environment_problem()
+    if problem:
+        print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
+              file=sys.stderr)
+    missing = [p for p in (TOOL, SCEN) if not os.path.exists(p)]
+    for name, fn, needs_bpf in TESTS:
+        if only and name not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            if missing:
+                raise Fail("not built: %s (run make)" % ", ".join(os.path.relpath(p, ROOT) for p in missing))
+            if problem and needs_bpf:
+                raise Skip(problem)
+            fn()
+            print("ok %s (%.1fs)" % (name, time.monotonic() - t0))
+            passed += 1
+        except Skip as e:
+            if CI:
+                print("FAIL %s: skipped under CI=true: %s" % (name, e))
+                failed += 1
+            else:
+                print("SKIP %s: %s" % (name, e))
+                skipped += 1
+        except Fail as e:
+            print("FAIL %s: %s" % (name, e))
+            failed += 1
+        except Exception as e:  # a bug in the test or a malformed record
+            here = [f for f in traceback.extract_tb(sys.exc_info()[2]) if f.filename == __file__]
+            print("FAIL %s: %s: %s (t_report.py:%d)" % (name, type(e).__name__, e, here[-1].lineno if here else 0))
+            failed += 1
+        sys.stdout.flush()
+    if skipped:
+        print("report: %d skipped" % skipped)
+    print("report: %d passed, %d failed" % (passed, failed))
+    shutil.rmtree(TMP, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
