@@ -195,6 +195,60 @@ def t_follow_forks():
             raise Fail("child's malloc(300000) should cause one mmap(303104): %r" % mm)
 
 
+def t_other_mount_namespace():
+    """The target runs in its own mount namespace, from files that exist only
+    there (a private tmpfs holding a copy of the program and of jemalloc,
+    LD_PRELOADed): allocmap, in the root namespace, must find both through
+    /proc/PID/root and trace the jemalloc calls."""
+    import shutil
+    if not shutil.which("unshare"):
+        raise Skip("unshare missing (util-linux)")
+    jem = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    if not os.path.exists(jem):
+        raise Skip("libjemalloc2 missing")
+    d = "/tmp/allocmap-ns-%d" % os.getpid()
+    os.makedirs(d, exist_ok=True)
+    script = ("mount -t tmpfs none {d} && cp {spin} {d}/spinner && cp {jem} {d}/libjem.so && "
+              "LD_PRELOAD={d}/libjem.so exec {d}/spinner 150").format(d=d, spin=SPINNER, jem=jem)
+    target = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        # wait until the exec'd spinner (same pid as sh) maps the private jemalloc
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with open("/proc/%d/maps" % target.pid) as f:
+                    if "libjem.so" in f.read():
+                        break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        else:
+            raise Fail("target never mapped the private jemalloc")
+        if os.path.exists(os.path.join(d, "libjem.so")):
+            raise Fail("tmpfs leaked into the root namespace: test is meaningless")
+        tr, lines = start_tracer(["--json", "-v", "-d", "1", "-p", str(target.pid)])
+        out, err = tr.communicate(timeout=30)
+        if tr.returncode != 0:
+            raise Fail("status %d: %s" % (tr.returncode, err[-300:]))
+        if "jemalloc" not in "".join(lines):
+            raise Fail("allocator not resolved as jemalloc: %s" % "".join(lines))
+        recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+        n = sum(1 for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 200000)
+        if n < 10:
+            raise Fail("%d malloc(200000) calls seen in 1 s, want >= 10" % n)
+        expect_clean_finish(target, 150, "namespaced target")
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 TESTS = [
     ("sigkill_tracer", t_sigkill_tracer),
     ("sigterm_tracer", t_sigterm_tracer),
@@ -203,6 +257,7 @@ TESTS = [
     ("target_exit_ends_attach", t_target_exit_ends_attach),
     ("several_pids", t_several_pids),
     ("follow_forks", t_follow_forks),
+    ("other_mount_namespace", t_other_mount_namespace),
 ]
 
 
