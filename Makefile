@@ -22,8 +22,9 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
 
-# user/ modules that need libbpf; everything else is the libbpf-free core
-LIBBPF_SRCS := user/main.c user/trace.c
+# user/ modules that need libbpf, or the tracer (trace.c), stay out of the unit tests
+LIBBPF_SRCS := user/main.c user/trace.c user/top.c user/compare.c user/compare_run.c \
+               user/compare_html.c user/demo.c
 CORE_SRCS   := $(filter-out $(LIBBPF_SRCS),$(wildcard user/*.c))
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
