@@ -15,7 +15,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
-LDLIBS    := -lbpf -lelf -lz -lcapstone -ljson-c -lncursesw -lpthread
+LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
@@ -98,13 +98,24 @@ $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
 
 $(OUTPUT)/progs/static_nosym: PROG_CFLAGS_static_nosym = -static -s
 
+# stacks: known call paths, built with frame pointers, without them, and
+# stripped (no symbols, no debug info): what --stacks must cope with
+$(OUTPUT)/progs/stacks: PROG_CFLAGS_stacks = -fno-omit-frame-pointer
+STACK_VARIANTS := $(OUTPUT)/progs/stacks_nofp $(OUTPUT)/progs/stacks_stripped
+$(OUTPUT)/progs/stacks_nofp: tests/progs/stacks.c | $(OUTPUT)/progs
+	$(call msg,PROG,$@)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -fomit-frame-pointer $< -o $@
+$(OUTPUT)/progs/stacks_stripped: tests/progs/stacks.c | $(OUTPUT)/progs
+	$(call msg,PROG,$@)
+	$(Q)$(CC) -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -fomit-frame-pointer -s $< -o $@
+
 # shipped workloads for `allocmap compare` (plain C, like the test programs)
 $(OUTPUT)/workloads/%: workloads/%.c | $(OUTPUT)
 	$(call msg,WORKLOAD,$@)
 	$(Q)mkdir -p $(OUTPUT)/workloads
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
 
-progs: $(PROGS) $(WORKLOADS)
+progs: $(PROGS) $(STACK_VARIANTS) $(WORKLOADS)
 
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)

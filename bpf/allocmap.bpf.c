@@ -19,6 +19,12 @@
  *    active. Such frames are reported as missed and popped.
  *  - ring buffer wakeups cost more than the probe itself, so events are
  *    submitted without one until the ring passes a fill watermark.
+ *  - user stacks (--stacks) are off unless stack_mode says otherwise: the
+ *    flag is rodata, so with stacks off the verifier drops that code and the
+ *    hot uprobe path is what it was. A stack is the frame-pointer chain
+ *    (bpf_get_stack, cheap but short where code has no frame pointers, as
+ *    Debian's libc) plus a copy of the user stack from sp and ip/sp/bp, for
+ *    user space to unwind with DWARF CFI, as perf --call-graph dwarf does.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,6 +37,9 @@ char LICENSE[] SEC("license") = "GPL";
 /* set by user space between open and load */
 const volatile __u64 wakeup_bytes = 1 << 20; /* force a wakeup past this much unread data */
 const volatile bool follow_forks = false;
+const volatile __u8  stack_mode = AM_STACKS_OFF; /* enum am_stack_mode */
+const volatile __u32 sample_every = 1;           /* call stacks: ids divisible by this */
+const volatile __u32 stack_bytes = 8192;         /* user stack copied per stack: 0 or n*4096 <= AM_STACK_MAX */
 
 struct am_counters am_cnt = {};
 __u64 next_call_id = 0;
@@ -41,6 +50,7 @@ struct frame {
 	__u64 sp;      /* user stack pointer at the probe: *sp is the return address */
 	__u64 ts;      /* entry time */
 	__u64 args[3];
+	__u64 ra;      /* --stacks: *sp at entry, the real return address */
 	__u32 n_os;    /* OS requests made while this was the outermost frame */
 	__u8  fn;
 	__u8  pad[3];
@@ -73,7 +83,25 @@ struct {
 	__uint(max_entries, 32 << 20); /* resized by user space */
 } rb SEC(".maps");
 
+/* --stacks: pids whose module layout just changed (exec, a file mapped
+ * executable), for a user-space thread that reads /proc/PID/maps at once,
+ * while the process lives: the main consumer may be busy symbolizing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} rb_maps SEC(".maps");
+
 static const struct thread_state zero_state = {};
+
+static __always_inline void maps_changed(__u32 pid)
+{
+	__u32 *p = bpf_ringbuf_reserve(&rb_maps, sizeof(*p), 0);
+
+	if (p) {
+		*p = pid;
+		bpf_ringbuf_submit(p, BPF_RB_FORCE_WAKEUP);
+	}
+}
 
 static __always_inline __u64 rb_flags(void)
 {
@@ -93,6 +121,71 @@ static __always_inline struct thread_state *get_state(__u32 tid, bool create)
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+/* Emit the user stack of the current thread as record `id` of `kind`. The
+ * copy starts at sp; near the top of a stack the whole copy fails (it would
+ * run past the mapping), so it is then taken page by page, as far as it goes.
+ * The record's size is a load-time constant (stack_bytes is rodata). */
+static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid_tgid,
+				       __u64 ip, __u64 sp, __u64 bp, struct thread_state *st)
+{
+	struct am_stack_event *e;
+	__u32 got = 0, first;
+	long n;
+
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e) + stack_bytes, 0);
+	if (!e) {
+		__sync_fetch_and_add(&am_cnt.lost_stack, 1);
+		return;
+	}
+	e->type = AM_EV_STACK;
+	e->kind = kind;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->id = id;
+	e->ip = ip;
+	e->sp = sp;
+	e->bp = bp;
+	e->call_sp = 0;
+	e->n_ret = 0;
+	e->pad0 = 0;
+#pragma unroll
+	for (int i = 0; i < AM_MAX_DEPTH; i++) {
+		e->ret_sp[i] = 0;
+		e->ret_ip[i] = 0;
+		if (st && (__u32)i < st->depth) {
+			e->ret_sp[i] = st->f[i].sp;
+			e->ret_ip[i] = st->f[i].ra;
+			e->n_ret = i + 1;
+		}
+	}
+	if (e->n_ret)
+		e->call_sp = e->ret_sp[0];
+	n = bpf_get_stack(ctx, e->ips, sizeof(e->ips), BPF_F_USER_STACK);
+	e->n_ips = n > 0 ? (__u64)n / 8 : 0;
+	if (stack_bytes >= 4096 && stack_bytes <= AM_STACK_MAX) {
+		if (!bpf_probe_read_user(e->data, stack_bytes, (void *)sp)) {
+			got = stack_bytes;
+		} else {
+			first = 4096 - (sp & 4095);
+			if (!bpf_probe_read_user(e->data, first, (void *)sp)) {
+				got = first;
+#pragma unroll
+				for (int i = 0; i < AM_STACK_MAX / 4096; i++) {
+					if (got > stack_bytes - 4096)
+						break;
+					if (bpf_probe_read_user(e->data + got, 4096, (void *)(sp + got)))
+						break;
+					got += 4096;
+				}
+			}
+		}
+		if (!got)
+			__sync_fetch_and_add(&am_cnt.stack_failed, 1);
+	}
+	e->stack_len = got;
+	bpf_ringbuf_submit(e, rb_flags());
 }
 
 /* Report frame f as a call whose return was never seen. */
@@ -168,7 +261,14 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u6
 	f->args[2] = a2;
 	f->n_os = 0;
 	f->fn = fn;
+	f->ra = 0;
+	if (stack_mode != AM_STACKS_OFF)
+		bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
 	st->depth = d + 1;
+	if (stack_mode == AM_STACKS_ALL && d == 0 &&
+	    (sample_every <= 1 || f->id % sample_every == 0))
+		emit_stack(ctx, AM_STACK_CALL, f->id, pid_tgid, PT_REGS_IP(ctx), sp,
+			   PT_REGS_FP(ctx), NULL);
 	return 0;
 }
 
@@ -233,6 +333,43 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 	return 0;
 }
 
+/* Register number (enum am_preg order) -> its value at the probe. The
+ * verifier forbids a variable offset into ctx, so every candidate is loaded
+ * at a constant offset first (a few ns), then picked from the stack. */
+static __always_inline __u64 preg(struct pt_regs *ctx, __u64 r)
+{
+	__u64 v[16];
+
+	v[0] = ctx->di;
+	v[1] = ctx->si;
+	v[2] = ctx->dx;
+	v[3] = ctx->cx;
+	v[4] = ctx->r8;
+	v[5] = ctx->r9;
+	v[6] = ctx->ax;
+	v[7] = ctx->bx;
+	v[8] = ctx->bp;
+	v[9] = ctx->r10;
+	v[10] = ctx->r11;
+	v[11] = ctx->r12;
+	v[12] = ctx->r13;
+	v[13] = ctx->r14;
+	v[14] = ctx->r15;
+	v[15] = 0;
+	asm volatile("" ::: "memory");
+	return v[r & 15];
+}
+
+/* Argument i of the probed function, wherever the placement found it. */
+static __always_inline __u64 am_arg(struct pt_regs *ctx, int i)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+
+	if (!(cookie & AM_COOKIE_ARGMAP))
+		return i == 0 ? ctx->di : i == 1 ? ctx->si : ctx->dx;
+	return preg(ctx, (cookie >> (4 * i)) & 0xf);
+}
+
 /* One entry/return pair per function: the function is known from the
  * program, and only the argument registers it has are read. */
 #define AM_PROBES(name, FN, A0, A1, A2)					\
@@ -247,16 +384,16 @@ int BPF_KRETPROBE(name##_exit)						\
 	return on_exit(ctx, FN);					\
 }
 
-AM_PROBES(malloc,         AM_FN_MALLOC,         PT_REGS_PARM1(ctx), 0, 0)
-AM_PROBES(calloc,         AM_FN_CALLOC,         PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0)
-AM_PROBES(realloc,        AM_FN_REALLOC,        PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0)
-AM_PROBES(reallocarray,   AM_FN_REALLOCARRAY,   PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx))
-AM_PROBES(free,           AM_FN_FREE,           PT_REGS_PARM1(ctx), 0, 0)
-AM_PROBES(posix_memalign, AM_FN_POSIX_MEMALIGN, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx))
-AM_PROBES(aligned_alloc,  AM_FN_ALIGNED_ALLOC,  PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0)
-AM_PROBES(memalign,       AM_FN_MEMALIGN,       PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0)
-AM_PROBES(valloc,         AM_FN_VALLOC,         PT_REGS_PARM1(ctx), 0, 0)
-AM_PROBES(pvalloc,        AM_FN_PVALLOC,        PT_REGS_PARM1(ctx), 0, 0)
+AM_PROBES(malloc,         AM_FN_MALLOC,         am_arg(ctx, 0), 0, 0)
+AM_PROBES(calloc,         AM_FN_CALLOC,         am_arg(ctx, 0), am_arg(ctx, 1), 0)
+AM_PROBES(realloc,        AM_FN_REALLOC,        am_arg(ctx, 0), am_arg(ctx, 1), 0)
+AM_PROBES(reallocarray,   AM_FN_REALLOCARRAY,   am_arg(ctx, 0), am_arg(ctx, 1), am_arg(ctx, 2))
+AM_PROBES(free,           AM_FN_FREE,           am_arg(ctx, 0), 0, 0)
+AM_PROBES(posix_memalign, AM_FN_POSIX_MEMALIGN, am_arg(ctx, 0), am_arg(ctx, 1), am_arg(ctx, 2))
+AM_PROBES(aligned_alloc,  AM_FN_ALIGNED_ALLOC,  am_arg(ctx, 0), am_arg(ctx, 1), 0)
+AM_PROBES(memalign,       AM_FN_MEMALIGN,       am_arg(ctx, 0), am_arg(ctx, 1), 0)
+AM_PROBES(valloc,         AM_FN_VALLOC,         am_arg(ctx, 0), 0, 0)
+AM_PROBES(pvalloc,        AM_FN_PVALLOC,        am_arg(ctx, 0), 0, 0)
 
 /* x86-64 syscall numbers -> enum am_sys + 1 (0: not a memory syscall) */
 static __always_inline __u32 mem_sys(long nr)
@@ -311,7 +448,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u32 sys = mem_sys(BPF_CORE_READ(regs, orig_ax));
 	struct am_os_event *e;
 	struct thread_state *st;
-	__u64 pid_tgid;
+	__u64 pid_tgid, id, flags;
 
 	if (!sys)
 		return 0;
@@ -322,6 +459,21 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!st || st->sys != sys)
 		return 0;
 	st->sys = 0;
+
+	id = __sync_fetch_and_add(&next_os_id, 1) + 1;
+	flags = rb_flags();
+	if (stack_mode != AM_STACKS_OFF) {
+		/* the user registers are the same at exit as at entry */
+		emit_stack(ctx, AM_STACK_OS, id, pid_tgid, BPF_CORE_READ(regs, ip),
+			   BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp), st);
+		/* a file mapped executable (ld.so, dlopen): wake user space now,
+		 * while the process lives, to read its module layout */
+		if (sys == AM_SYS_MMAP + 1 && (st->sys_args[2] & 4 /* PROT_EXEC */) &&
+		    (__s32)st->sys_args[4] >= 0 && ret >= 0) {
+			flags = BPF_RB_FORCE_WAKEUP;
+			maps_changed(pid_tgid >> 32);
+		}
+	}
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
@@ -334,7 +486,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e->pad1 = 0;
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
-	e->id = __sync_fetch_and_add(&next_os_id, 1) + 1;
+	e->id = id;
 	if (st->depth) {
 		e->call_id = st->f[0].id;
 		e->cause_fn = st->f[0].fn;
@@ -352,7 +504,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e->args[4] = st->sys_args[4];
 	e->args[5] = st->sys_args[5];
 	e->ret = ret;
-	bpf_ringbuf_submit(e, rb_flags());
+	bpf_ringbuf_submit(e, flags);
 	return 0;
 }
 
@@ -399,6 +551,8 @@ int BPF_PROG(sched_exec, struct task_struct *p)
 
 	if (!is_target(tgid))
 		return 0;
+	if (stack_mode != AM_STACKS_OFF)
+		maps_changed(tgid);
 	emit_task(AM_TASK_EXEC, tgid, BPF_CORE_READ(p, pid), 0, 0);
 	return 0;
 }

@@ -9,6 +9,8 @@
 #define AM_MAX_DEPTH     4     /* allocator calls nested inside one thread */
 #define AM_MAX_TARGETS   1024  /* traced processes (tgids) */
 #define AM_MAX_THREADS   16384 /* threads with per-thread state */
+#define AM_FP_MAX        32    /* frame-pointer chain entries in a stack record */
+#define AM_STACK_MAX     16384 /* most user-stack bytes one stack record can carry */
 
 /* Allocator functions, in the order of am_fn_names[] (user/model.c). */
 enum am_fn {
@@ -40,12 +42,34 @@ enum am_ev_type {
 	AM_EV_CALL = 1, /* struct am_call_event */
 	AM_EV_OS   = 2, /* struct am_os_event */
 	AM_EV_TASK = 3, /* struct am_task_event */
+	AM_EV_STACK = 4, /* struct am_stack_event + stack_len bytes */
+};
+
+/* What user stacks are captured (rodata stack_mode). */
+enum am_stack_mode {
+	AM_STACKS_OFF = 0,
+	AM_STACKS_OS  = 1, /* OS requests only (the causing call's stack is derived from them) */
+	AM_STACKS_ALL = 2, /* OS requests and outermost allocator calls (--sample N: every Nth call) */
+};
+
+/* am_stack_event.kind: which record the stack belongs to */
+enum am_stack_kind {
+	AM_STACK_CALL = 1, /* id is a call id: captured at the call's entry */
+	AM_STACK_OS   = 2, /* id is an OS request id: captured at the syscall's exit */
 };
 
 /* am_call_event.flags */
 #define AM_CALL_NESTED  0x01 /* made inside another allocator call (glibc realloc -> malloc) */
 #define AM_CALL_MISSED  0x02 /* the return was never seen (longjmp, thread exit): ret/out invalid */
 #define AM_CALL_NORET   0x04 /* function traced at entry only (no return probe) */
+
+/* BPF cookie of an allocator uprobe: where its arguments are at the probe.
+ * With AM_COOKIE_ARGMAP set, argument i is read from the register whose
+ * enum am_preg index (user/placement.h: rdi rsi rdx rcx r8 r9 rax rbx rbp
+ * r10 r11 r12 r13 r14 r15) is in bits 4i..4i+3; without it, from the ABI
+ * registers. The probe may sit past an instruction that copied an argument
+ * (mimalloc: mov rsi, rdi; mov rdi, fs:[...]) to stay on an emulated insn. */
+#define AM_COOKIE_ARGMAP (1ULL << 63)
 
 /* Emitted when an allocator call returns (or is found to have never returned).
  * OS requests it caused were emitted before it and carry its id. */
@@ -82,6 +106,33 @@ struct am_os_event {
 	__s64 ret;       /* raw syscall return (negative errno on failure) */
 };
 
+/* A user stack, emitted before the record it belongs to (same thread, so
+ * the ring buffer keeps that order). Debian's libc has no frame pointers:
+ * user space unwinds data[] (a copy of the stack from sp upward) with DWARF
+ * CFI, starting from ip/sp/bp, and splices in the frame-pointer chain ips[]
+ * (bpf_get_stack) where the copy ends. The record is stack_bytes (rodata)
+ * long after the header; only stack_len bytes of data[] are valid. */
+struct am_stack_event {
+	__u8  type;      /* AM_EV_STACK */
+	__u8  kind;      /* enum am_stack_kind */
+	__u16 n_ips;     /* valid entries in ips[] */
+	__u32 stack_len; /* bytes of data[] copied from sp (0: copy failed or not asked) */
+	__u32 pid;
+	__u32 tid;
+	__u64 id;        /* call id or OS request id */
+	__u64 ip, sp, bp;/* user registers at the capture point */
+	__u64 call_sp;   /* AM_STACK_OS: entry sp of the outermost allocator call in
+			    progress (*call_sp is its return address), 0 = none */
+	__u32 n_ret;     /* AM_STACK_OS: allocator calls in progress (<= AM_MAX_DEPTH) */
+	__u32 pad0;
+	/* Their return addresses as they were at entry, and where they sit:
+	 * the uretprobe replaces each with its trampoline in the stack. */
+	__u64 ret_sp[AM_MAX_DEPTH];
+	__u64 ret_ip[AM_MAX_DEPTH];
+	__u64 ips[AM_FP_MAX]; /* frame-pointer chain, innermost first (ips[0] = ip) */
+	__u8  data[];
+};
+
 enum am_task_kind {
 	AM_TASK_FORK = 1, /* pid = parent tgid, child = new tgid (followed with -f) */
 	AM_TASK_EXEC = 2, /* pid exec'd a new image */
@@ -110,6 +161,8 @@ struct am_counters {
 	__u64 depth_overflow; /* calls nested deeper than AM_MAX_DEPTH (not traced) */
 	__u64 thread_full;    /* threads map full: calls/syscalls not traced */
 	__u64 orphan_ret;     /* return probe hit with no matching entry */
+	__u64 lost_stack;     /* ring buffer full: stack records dropped */
+	__u64 stack_failed;   /* user stack could not be read at all (no copy, FP chain only) */
 };
 
 #endif /* ALLOCMAP_H */

@@ -208,11 +208,12 @@ static const struct lib libs[] = {
 		{ 0, false, "push rbx" },
 	} },
 	{ "libmimalloc.so.2", {
-		/* malloc/calloc/realloc load the thread heap into rdi/rsi first:
-		 * nothing cheap is safe, the entry is single-stepped */
-		{ 0, true, "mov rax, qword ptr [rip" },
-		{ 0, true, "mov rdx, qword ptr [rip" },
-		{ 0, true, "mov rax, qword ptr [rip" },
+		/* malloc/calloc/realloc copy their arguments, then load the
+		 * thread heap into rdi: the probe goes on the first jcc/jmp and
+		 * reads the arguments from their copies (see argreg below) */
+		{ 21, false, "ja " },            /* malloc: mov rsi,rdi; mov rdi,fs:[rax]; cmp; ja */
+		{ 18, false, "je " },            /* calloc: mov rax,rdi; mov rdi,fs:[rdx]; cmp; je */
+		{ 20, false, "jmp " },           /* realloc: mov rdx,rsi; mov rsi,rdi; ...; jmp */
 		{ 0, false, "jmp " },            /* reallocarray: tail jump to mi_reallocarray */
 		{ 6, false, "je " },             /* free: mov rcx,rdi; test rdi,rdi; je */
 		{ 0, false, "jmp " },
@@ -297,6 +298,22 @@ static void test_real_libs(void)
 			/* every placement is either cheap or an announced fallback at the entry */
 			CHECK(p.emulated != p.fallback, what);
 			CHECK(!p.fallback || p.offset == 0, what);
+			if (!strcmp(libs[l].name, "libmimalloc.so.2")) {
+				/* where the arguments are at the probe */
+				if (fn == AM_FN_MALLOC)
+					CHECK_EQ(p.argreg[0], AM_PREG_RSI, "mimalloc malloc size in rsi");
+				if (fn == AM_FN_CALLOC) {
+					CHECK_EQ(p.argreg[0], AM_PREG_RAX, "mimalloc calloc nmemb in rax");
+					CHECK_EQ(p.argreg[1], AM_PREG_RSI, "mimalloc calloc size in rsi");
+				}
+				if (fn == AM_FN_REALLOC) {
+					CHECK_EQ(p.argreg[0], AM_PREG_RSI, "mimalloc realloc ptr in rsi");
+					CHECK_EQ(p.argreg[1], AM_PREG_RDX, "mimalloc realloc size in rdx");
+				}
+			} else if (!p.fallback) {
+				for (int a = 0; a < am_fn_nargs(fn); a++)
+					CHECK_EQ(p.argreg[a], a, "arguments still in their ABI registers");
+			}
 		}
 		am_elf__close(e);
 	}

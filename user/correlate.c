@@ -53,6 +53,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "correlate.h"
+#include "stack.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -76,6 +77,7 @@ struct live_ent {
 	uint64_t key;            /* the pointer */
 	uint64_t size;           /* bytes requested */
 	uint64_t call_id;        /* call that returned it */
+	uint32_t stack;          /* interned allocation stack id, 0 = none */
 	uint8_t  region;         /* enum am_region_kind where it lives */
 };
 
@@ -122,6 +124,18 @@ struct am_corr {
 	size_t   n_pend, cap_pend;
 	bool     oom;            /* an allocation failed: some state was dropped */
 	struct am_summary sum;   /* global counters, completed by finish */
+	/* user stacks */
+	struct am_stacktab *stacks;
+	struct pstk *pstk;       /* stacks waiting for their record, by key */
+	size_t   n_pstk, cap_pstk;
+	struct am_leak *leaks;   /* last leak report (sum.leaks) */
+};
+
+/* A stack waiting for its record. key = id << 1 | (kind == AM_STACK_OS); 0 = empty. */
+struct pstk {
+	uint64_t key;
+	const struct am_stack *s;
+	int cut;
 };
 
 /* ---------- small helpers ---------- */
@@ -475,6 +489,72 @@ static void reg_protect(struct am_corr *c, struct proc *p, uint64_t a, uint64_t 
 	}
 }
 
+/* ---------- stacks waiting for their record ---------- */
+
+static bool pstk_put(struct am_corr *c, uint64_t key, const struct am_stack *st, int cut)
+{
+	size_t mask, i;
+
+	if ((c->n_pstk + 1) * 2 > c->cap_pstk) {
+		size_t ncap = c->cap_pstk ? c->cap_pstk * 2 : 64;
+		struct pstk *np = calloc(ncap, sizeof(*np));
+
+		if (!np)
+			return false;
+		for (size_t k = 0; k < c->cap_pstk; k++) {
+			if (!c->pstk[k].key)
+				continue;
+			size_t j = hash64(c->pstk[k].key) >> 32 & (ncap - 1);
+			while (np[j].key)
+				j = (j + 1) & (ncap - 1);
+			np[j] = c->pstk[k];
+		}
+		free(c->pstk);
+		c->pstk = np;
+		c->cap_pstk = ncap;
+	}
+	mask = c->cap_pstk - 1;
+	for (i = hash64(key) >> 32 & mask; c->pstk[i].key; i = (i + 1) & mask)
+		if (c->pstk[i].key == key)
+			break;
+	if (!c->pstk[i].key)
+		c->n_pstk++;
+	c->pstk[i] = (struct pstk){ .key = key, .s = st, .cut = cut };
+	return true;
+}
+
+/* Take the stack waiting under key (NULL if none). */
+static const struct am_stack *pstk_take(struct am_corr *c, uint64_t key, int *cut)
+{
+	size_t mask, i, j;
+	const struct am_stack *st;
+
+	*cut = -1;
+	if (!c->n_pstk)
+		return NULL;
+	mask = c->cap_pstk - 1;
+	for (i = hash64(key) >> 32 & mask; c->pstk[i].key; i = (i + 1) & mask)
+		if (c->pstk[i].key == key)
+			break;
+	if (!c->pstk[i].key)
+		return NULL;
+	st = c->pstk[i].s;
+	*cut = c->pstk[i].cut;
+	for (j = i;;) { /* backward-shift deletion */
+		j = (j + 1) & mask;
+		if (!c->pstk[j].key)
+			break;
+		size_t home = hash64(c->pstk[j].key) >> 32 & mask;
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			c->pstk[i] = c->pstk[j];
+			i = j;
+		}
+	}
+	c->pstk[i].key = 0;
+	c->n_pstk--;
+	return st;
+}
+
 /* ---------- OS requests ---------- */
 
 /* Apply a successful brk. */
@@ -690,6 +770,16 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 	o.direct = ev->call_id == 0;
 	o.call_id = ev->call_id;
 	o.cause_fn = o.direct ? 0 : ev->cause_fn;
+	o.cause_unknown = c->opts.os_only;
+	if (c->opts.stack_mode != AM_STACKS_OFF) {
+		int cut;
+
+		o.stack = pstk_take(c, ev->id << 1 | 1, &cut);
+		if (!o.stack)
+			c->sum.stacks_missing++;
+		else if (cut >= 0 && !o.direct && (uint32_t)cut < o.stack->n)
+			o.inner = (uint32_t)cut + 1;
+	}
 	c->sum.sys_count[ev->sys]++;
 	c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN__COUNT : ev->cause_fn]++;
 	if (sys_err(ev->ret))
@@ -849,6 +939,24 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		n = g->n;
 		os_sort(os, n);
 	}
+	if (c->opts.stack_mode != AM_STACKS_OFF) {
+		int cut;
+
+		r.stack = pstk_take(c, ev->id << 1, &cut);
+		/* --stacks=os (or this call not sampled): the stack of an OS request
+		 * it made, without the allocator's inner frames */
+		for (size_t i = 0; !r.stack && i < n; i++)
+			if (os[i].stack && os[i].inner) {
+				const struct am_stack *s = os[i].stack;
+				uint32_t k = os[i].inner - 1;
+
+				r.stack = am_stacktab__intern(c->stacks, s->pid, s->f + k, s->n - k, s->flags);
+				r.stack_derived = r.stack != NULL;
+			}
+		if (!r.stack && !nested && c->opts.stack_mode == AM_STACKS_ALL &&
+		    (c->opts.sample_every <= 1 || ev->id % c->opts.sample_every == 0))
+			c->sum.stacks_missing++;
+	}
 
 	st = &c->sum.fn[ev->fn];
 	st->calls++;
@@ -906,6 +1014,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 				}
 				e->size = r.size;
 				e->call_id = ev->id;
+				e->stack = r.stack ? r.stack->id : 0;
 				e->region = (uint8_t)r.region;
 				p->live_bytes += r.size;
 				c->sum.live_bytes += r.size;
@@ -992,6 +1101,13 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	if (!c)
 		return NULL;
 	c->opts = *opts;
+	c->stacks = am_stacktab__new();
+	if (!c->stacks) {
+		free(c);
+		return NULL;
+	}
+	c->sum.stack_mode = opts->stack_mode;
+	c->sum.os_only = opts->os_only;
 	c->thr_start = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT;
 	c->thr_last = c->thr_start;
 	c->sum.target_exit = -1;
@@ -1012,7 +1128,30 @@ void am_corr__free(struct am_corr *c)
 		free(c->pend[i].recs);
 	free(c->procs);
 	free(c->pend);
+	free(c->pstk);
+	free(c->leaks);
+	am_stacktab__free(c->stacks);
 	free(c);
+}
+
+int am_corr__stack(struct am_corr *c, uint8_t kind, uint64_t id, uint32_t pid,
+		   const struct am_frame *f, size_t n, uint32_t flags, int cut)
+{
+	const struct am_stack *s;
+
+	if (kind != AM_STACK_CALL && kind != AM_STACK_OS)
+		return -1;
+	c->sum.stacks++;
+	if (flags & AM_STK_TRUNCATED)
+		c->sum.stacks_truncated++;
+	if (n <= 1)
+		c->sum.stacks_unwind_failed++;
+	s = am_stacktab__intern(c->stacks, pid, f, n, flags);
+	if (!s || !pstk_put(c, id << 1 | (kind == AM_STACK_OS), s, cut)) {
+		c->oom = true;
+		return -1;
+	}
+	return 0;
 }
 
 /* Seeding: one line is `start-end perms offset dev inode [path]`. */
@@ -1111,8 +1250,13 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 {
 	struct am_summary *s = &c->sum;
 
+	struct am_leak_in *li = NULL;
+	size_t n_li = 0;
+
 	memset(s->live_by_region_count, 0, sizeof(s->live_by_region_count));
 	memset(s->live_by_region_bytes, 0, sizeof(s->live_by_region_bytes));
+	if (c->opts.stack_mode != AM_STACKS_OFF && c->sum.live_count)
+		li = malloc(c->sum.live_count * sizeof(*li));
 	for (size_t i = 0; i < c->cap_procs; i++) {
 		struct proc *p = c->procs[i];
 		if (!p)
@@ -1123,7 +1267,25 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 				continue;
 			s->live_by_region_count[e->region]++;
 			s->live_by_region_bytes[e->region] += e->size;
+			if (li && n_li < c->sum.live_count)
+				li[n_li++] = (struct am_leak_in){
+					.pid = p->pid, .stack = am_stacktab__get(c->stacks, e->stack),
+					.size = e->size, .region = e->region,
+				};
 		}
+	}
+	free(c->leaks);
+	c->leaks = NULL;
+	s->leaks = NULL;
+	s->n_leaks = 0;
+	if (li) {
+		long k = am_leaks_group(li, n_li, &c->leaks);
+
+		if (k > 0) {
+			s->leaks = c->leaks;
+			s->n_leaks = (size_t)k;
+		}
+		free(li);
 	}
 	s->threshold_known = c->opts.glibc;
 	s->threshold_pinned = c->opts.threshold_pinned;

@@ -17,6 +17,9 @@ struct am_corr_opts {
 	bool     glibc;               /* allocator is glibc: track/explain the mmap threshold */
 	bool     threshold_pinned;    /* MALLOC_MMAP_THRESHOLD_ or the tunable is set */
 	uint64_t threshold_start;     /* 0 = glibc default, 128 KiB */
+	uint8_t  stack_mode;          /* enum am_stack_mode: stacks expected (counted when missing) */
+	uint32_t sample_every;        /* AM_STACKS_ALL: only call ids divisible by this have stacks */
+	bool     os_only;             /* --mode os: no allocator probes, causes are unknown */
 };
 
 /* Returns NULL on allocation failure. */
@@ -32,6 +35,15 @@ int am_corr__seed_maps(struct am_corr *c, uint32_t pid, FILE *maps);
  * am_task_event, told apart by its first byte). Returns 0, or -1 if the
  * record is malformed (too short, unknown type), which is counted. */
 int am_corr__event(struct am_corr *c, const void *data, size_t len);
+
+/* The resolved user stack of record (kind, id) of pid (enum am_stack_kind):
+ * frames f[0..n), innermost first, whose strings outlive the correlator.
+ * Stacks arrive before their record and are attached to it when it comes.
+ * cut (AM_STACK_OS): index of the frame of the causing allocator call, -1
+ * unknown; with --stacks=os the call's own stack is f[cut..n). Returns 0,
+ * or -1 on allocation failure. */
+int am_corr__stack(struct am_corr *c, uint8_t kind, uint64_t id, uint32_t pid,
+		   const struct am_frame *f, size_t n, uint32_t flags, int cut);
 
 /* End of trace: flush OS requests still waiting for their call, compute the
  * summary (bpf counters and unattached count are copied in), deliver it to

@@ -11,6 +11,7 @@
 #include "report.h"
 #include "top.h"
 #include "trace.h"
+#include "unwind.h"
 
 #define AM_VERSION "0.1.0"
 
@@ -37,12 +38,20 @@ static const char trace_doc[] =
 "  LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 allocmap trace -- ./myprog\n"
 "                                        trace jemalloc instead of glibc malloc\n"
 "  allocmap trace -v -- ./myprog         every call, and where each probe was placed\n"
+"  allocmap trace --stacks -- ./myprog   user stacks of every call and OS request, and\n"
+"                                        the leak report (live allocations by stack)\n"
+"  allocmap trace --stacks=os --folded os.folded -- ./myprog\n"
+"                                        stacks of OS requests only; flame graph input\n"
+"                                        (flamegraph.pl os.folded > os.svg)\n"
+"  allocmap trace --mode os -p 1234      memory syscalls and their stacks only: no\n"
+"                                        uprobes, near-zero overhead\n"
 "\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF. Stops on Ctrl-C,\n"
 "SIGTERM, -d, or when the traced processes exit; in launch mode allocmap exits\n"
 "with the command's status.";
 
-enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO };
+enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
+       OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC };
 
 static const struct argp_option trace_options[] = {
 	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
@@ -56,6 +65,21 @@ static const struct argp_option trace_options[] = {
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML report to FILE", 0 },
 	{ "perfetto", OPT_PERFETTO, "FILE", 0, "Also write a Chrome/Perfetto trace (JSON) to FILE", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (power of two, default 32)", 0 },
+	{ NULL, 0, NULL, 0, "Stacks, leaks, flame graphs:", 1 },
+	{ "stacks", OPT_STACKS, "WHAT", OPTION_ARG_OPTIONAL, "User stacks: 'all' (default: every "
+	  "allocator call and OS request) or 'os' (OS requests and the calls that caused them); "
+	  "adds the leak report to the summary", 1 },
+	{ "sample", OPT_SAMPLE, "N", 0, "With --stacks: every Nth call's stack only (OS requests: all)", 1 },
+	{ "unwind", OPT_UNWIND, "HOW", 0, "'auto' (default: DWARF CFI over a copy of the stack, frame "
+	  "pointers where it ends), 'dwarf', or 'fp' (frame pointers only: cheaper, short without them)", 1 },
+	{ "stack-size", OPT_STACK_SIZE, "BYTES", 0, "User stack bytes copied per stack for DWARF "
+	  "unwinding (4096..16384, a multiple of 4096; default 8192)", 1 },
+	{ "folded", OPT_FOLDED, "FILE", 0, "Write folded stacks weighted by bytes obtained from the OS "
+	  "(flame graph input; implies --stacks=os)", 1 },
+	{ "folded-alloc", OPT_FOLDED_ALLOC, "FILE", 0, "Write folded stacks weighted by bytes allocated "
+	  "(implies --stacks)", 1 },
+	{ "mode", OPT_MODE, "MODE", 0, "'all' (default) or 'os': no allocator probes, only memory "
+	  "syscalls and their stacks (causes unknown)", 1 },
 	{ 0 },
 };
 
@@ -120,6 +144,52 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		o->ringbuf_mb = (unsigned)mb;
 		break;
 	}
+	case OPT_STACKS:
+		if (!arg || !strcmp(arg, "all"))
+			o->stack_mode = AM_STACKS_ALL;
+		else if (!strcmp(arg, "os"))
+			o->stack_mode = o->stack_mode == AM_STACKS_ALL ? AM_STACKS_ALL : AM_STACKS_OS;
+		else
+			argp_error(state, "invalid --stacks '%s' (all or os)", arg);
+		break;
+	case OPT_SAMPLE: {
+		unsigned long n = strtoul(arg, &end, 10);
+
+		if (*end || end == arg || n < 1 || n > UINT32_MAX)
+			argp_error(state, "invalid --sample '%s' (an integer >= 1)", arg);
+		o->sample = (unsigned)n;
+		break;
+	}
+	case OPT_UNWIND:
+		if (!strcmp(arg, "auto"))
+			o->unwind = AM_UNWIND_AUTO;
+		else if (!strcmp(arg, "dwarf"))
+			o->unwind = AM_UNWIND_DWARF;
+		else if (!strcmp(arg, "fp"))
+			o->unwind = AM_UNWIND_FP;
+		else
+			argp_error(state, "invalid --unwind '%s' (auto, dwarf or fp)", arg);
+		break;
+	case OPT_STACK_SIZE: {
+		unsigned long n = strtoul(arg, &end, 10);
+
+		if (*end || end == arg || n < 4096 || n > 16384 || n % 4096)
+			argp_error(state, "invalid --stack-size '%s' (4096..16384, a multiple of 4096)", arg);
+		o->stack_bytes = (unsigned)n;
+		break;
+	}
+	case OPT_MODE:
+		if (!strcmp(arg, "os"))
+			o->os_only = true;
+		else if (strcmp(arg, "all"))
+			argp_error(state, "invalid --mode '%s' (all or os)", arg);
+		break;
+	case OPT_FOLDED:
+		o->folded = arg;
+		break;
+	case OPT_FOLDED_ALLOC:
+		o->folded_alloc = arg;
+		break;
 	case ARGP_KEY_ARG:
 		/* the first non-option starts the command: the rest are its args */
 		o->cmd = &state->argv[state->next - 1];
@@ -130,6 +200,15 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "nothing to trace: give -p PID or -- CMD [ARGS...]");
 		if (o->cmd && o->n_pids)
 			argp_error(state, "give either -p PID or a command, not both");
+		/* what each stack-consuming option needs */
+		if (o->folded_alloc && !o->os_only)
+			o->stack_mode = AM_STACKS_ALL;
+		if ((o->folded || o->os_only) && o->stack_mode == AM_STACKS_OFF)
+			o->stack_mode = AM_STACKS_OS;
+		if (o->os_only && o->stack_mode == AM_STACKS_ALL)
+			o->stack_mode = AM_STACKS_OS; /* no calls to take stacks of */
+		if (o->sample > 1 && o->stack_mode != AM_STACKS_ALL)
+			argp_error(state, "--sample needs --stacks (all)");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -38,6 +38,40 @@ enum am_reason {
 };
 extern const char *const am_reason_names[AM_WHY__COUNT]; /* "", "under_threshold", ... */
 
+/* One frame of a resolved user stack. Strings are owned by the symbolizer
+ * (unwind.c) and live until the end of the run; NULL when unknown. */
+struct am_frame {
+	uint64_t addr;           /* pc (for outer frames: the return address) */
+	uint64_t off;            /* addr - start of sym; without sym: addr relative to obj (ELF vaddr) */
+	const char *sym;         /* function name */
+	const char *obj;         /* object (file name without directory) */
+	const char *file;        /* source file (debug info only) */
+	uint32_t line;           /* source line, 0 = unknown */
+};
+
+/* am_stack.flags */
+#define AM_STK_TRUNCATED 0x01  /* unwinding stopped before the outermost frame */
+#define AM_STK_NOCOPY    0x02  /* no copy of the stack: frame-pointer chain only */
+
+/* An interned user stack (stack.c): identical stacks of one process share
+ * one id. Frames innermost first. */
+struct am_stack {
+	uint32_t id;             /* unique in a run, from 1 */
+	uint32_t pid;
+	uint32_t n;              /* frames */
+	uint32_t flags;          /* AM_STK_* */
+	const struct am_frame *f;
+};
+
+/* Allocations live at the end of the trace with one allocation stack. */
+struct am_leak {
+	const struct am_stack *stack; /* NULL: allocations whose stack is unknown */
+	uint32_t pid;
+	uint64_t count, bytes;
+	uint64_t region_count[AM_REG__COUNT]; /* which regions hold them */
+	uint64_t region_bytes[AM_REG__COUNT];
+};
+
 /* One OS request as the correlator resolved it. */
 struct am_os_rec {
 	struct am_os_event ev;   /* raw event (id, sys, args, ret, times, pid/tid) */
@@ -46,6 +80,10 @@ struct am_os_rec {
 	uint8_t  cause_fn;       /* enum am_fn when !direct */
 	uint64_t cause_size;     /* requested size of the causing call (0 if unknown yet) */
 	enum am_region_kind region_kind; /* for mmap/mremap results: what the new region is */
+	const struct am_stack *stack;    /* user stack at the syscall (--stacks), or NULL */
+	uint32_t inner;          /* leading frames of stack inside the causing allocator
+	                            call, up to and including its own frame (0 = unknown) */
+	bool     cause_unknown;  /* --mode os: allocator calls are not traced */
 };
 
 /* One allocator call as the correlator resolved it. */
@@ -63,6 +101,9 @@ struct am_call_rec {
 	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
 	size_t   n_os;           /* OS requests it caused (the array passed alongside) */
+	const struct am_stack *stack; /* user stack at the call (frame 0: the allocator
+	                            function, 1: its caller), or NULL */
+	bool     stack_derived;  /* stack taken from an OS request it made (--stacks=os) */
 };
 
 /* glibc's dynamic mmap threshold moved. */
@@ -123,6 +164,17 @@ struct am_summary {
 	uint64_t returned_madvise;                  /* madvise(DONTNEED/FREE/REMOVE) by allocator calls */
 	uint64_t returned_brk;                      /* brk shrinks */
 	uint64_t malformed;                         /* records rejected by am_corr__event (too short, unknown type/fn/sys) */
+	/* user stacks (--stacks, --mode os) */
+	uint8_t  stack_mode;                        /* enum am_stack_mode */
+	bool     os_only;                           /* --mode os: no allocator probes */
+	uint64_t stacks;                            /* stack records received */
+	uint64_t stacks_truncated;                  /* unwinding stopped before the outermost frame */
+	uint64_t stacks_unwind_failed;              /* no frame beyond the first could be recovered */
+	uint64_t stacks_missing;                    /* records that should have had a stack and had none */
+	/* leak report: live allocations grouped by allocation stack, largest
+	 * first (owned by the correlator; valid until it is freed) */
+	const struct am_leak *leaks;
+	size_t   n_leaks;
 };
 
 /* Where the correlator sends finished records. Any callback may be NULL.

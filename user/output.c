@@ -8,7 +8,11 @@
  * Verbosity filters records the same way in both forms: quiet (-1) keeps
  * only the summary; default (0) keeps calls that made OS requests, every
  * direct OS request, threshold moves and task events; verbose (1) keeps
- * every call. */
+ * every call.
+ *
+ * User stacks (--stacks, --mode os) are printed with the record they belong
+ * to: indented frames under it in text, a "stack" array in JSON; the leak
+ * report (live allocations by allocation stack) comes with the summary. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +27,7 @@
 #define LINE_CAP   1024  /* one text line; longer lines are cut */
 #define BRK_SLOTS  1024  /* processes whose last brk we remember (text deltas) */
 #define HIST_BAR   40    /* width of the histogram bars in the text summary */
+#define LEAKS_TEXT 20    /* leak groups printed in the text summary */
 
 /* Last program break seen per process, to print brk growth as a delta. */
 struct brk_slot {
@@ -130,6 +135,34 @@ static void json_end(struct jsonw *w)
 	jsonw_eol(w);
 }
 
+/* "stack":[{"addr":"0x..","sym":"malloc","off":0,"obj":"libc.so.6",
+ * "file":"x.c","line":12}, ...], innermost first; sym/off, obj, file/line
+ * only when known. Without sym, off is the address relative to obj. */
+static void json_stack(struct jsonw *w, const char *key, const struct am_stack *st)
+{
+	jsonw_karr_open(w, key);
+	for (uint32_t i = 0; i < st->n; i++) {
+		const struct am_frame *f = &st->f[i];
+
+		jsonw_obj_open(w);
+		jsonw_khex(w, "addr", f->addr);
+		if (f->sym)
+			jsonw_kstr(w, "sym", f->sym);
+		if (f->sym || f->obj)
+			jsonw_ku64(w, "off", f->off);
+		if (f->obj)
+			jsonw_kstr(w, "obj", f->obj);
+		if (f->file) {
+			jsonw_kstr(w, "file", f->file);
+			jsonw_ku64(w, "line", f->line);
+		}
+		jsonw_obj_close(w);
+	}
+	jsonw_arr_close(w);
+	if (st->flags & AM_STK_TRUNCATED)
+		jsonw_kbool(w, "stack_truncated", true);
+}
+
 /* One "os" record. Failed mmap/mremap keep a hex "ret" (MAP_FAILED, what
  * the libc call returns) and
  * failed munmap/mprotect/madvise an integer -1, so that "ret" has one type
@@ -182,7 +215,9 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 		jsonw_kstr(w, "error", am_fmt_errno(buf, sizeof(buf), err));
 	jsonw_ku64(w, "dur_ns", dur(e->ts_enter, e->ts_exit));
 	jsonw_kobj_open(w, "cause");
-	if (r->direct) {
+	if (r->cause_unknown) {
+		jsonw_kstr(w, "kind", "unknown");
+	} else if (r->direct) {
 		jsonw_kstr(w, "kind", "direct");
 	} else {
 		jsonw_kstr(w, "kind", "call");
@@ -193,6 +228,11 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	jsonw_obj_close(w);
 	if (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP)
 		jsonw_kstr(w, "region", region_name(r->region_kind));
+	if (r->stack) {
+		json_stack(w, "stack", r->stack);
+		if (r->inner)
+			jsonw_ku64(w, "alloc_frames", r->inner);
+	}
 	json_end(w);
 }
 
@@ -244,6 +284,11 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		jsonw_kbool(w, "missed", true);
 	if (c->free_unknown)
 		jsonw_kbool(w, "unknown_ptr", true);
+	if (c->stack) {
+		json_stack(w, "stack", c->stack);
+		if (c->stack_derived)
+			jsonw_kbool(w, "stack_derived", true);
+	}
 	json_end(w);
 }
 
@@ -283,6 +328,46 @@ static void json_task(struct am_out *o, const struct am_task_event *t)
 	json_end(w);
 }
 
+/* The "leaks" record, just before the summary (stacks on only): live
+ * allocations grouped by allocation stack, largest first. */
+static void json_leaks(struct am_out *o, const struct am_summary *s, uint64_t ts)
+{
+	struct jsonw *w = &o->jw;
+	uint64_t count = 0, bytes = 0;
+
+	json_head(w, "leaks", ts, 0, 0);
+	for (size_t i = 0; i < s->n_leaks; i++) {
+		count += s->leaks[i].count;
+		bytes += s->leaks[i].bytes;
+	}
+	jsonw_ku64(w, "count", count);
+	jsonw_ku64(w, "bytes", bytes);
+	jsonw_karr_open(w, "groups");
+	for (size_t i = 0; i < s->n_leaks; i++) {
+		const struct am_leak *l = &s->leaks[i];
+
+		jsonw_obj_open(w);
+		jsonw_ku64(w, "pid", l->pid);
+		jsonw_ku64(w, "count", l->count);
+		jsonw_ku64(w, "bytes", l->bytes);
+		jsonw_kobj_open(w, "regions");
+		for (unsigned r = 0; r < AM_REG__COUNT; r++) {
+			if (!l->region_count[r])
+				continue;
+			jsonw_kobj_open(w, region_name(r));
+			jsonw_ku64(w, "count", l->region_count[r]);
+			jsonw_ku64(w, "bytes", l->region_bytes[r]);
+			jsonw_obj_close(w);
+		}
+		jsonw_obj_close(w);
+		if (l->stack)
+			json_stack(w, "stack", l->stack);
+		jsonw_obj_close(w);
+	}
+	jsonw_arr_close(w);
+	json_end(w);
+}
+
 /* The last record. It belongs to no process: pid and tid are 0, and ts_ns
  * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
  * any record if that is later (so ts_ns never goes back at the end). */
@@ -293,7 +378,11 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	unsigned i, j;
 	uint64_t end = o->o.t0_ns + s->duration_ns;
 
+	if (s->stack_mode != AM_STACKS_OFF)
+		json_leaks(o, s, end > o->last_ts ? end : o->last_ts);
 	json_head(w, "summary", end > o->last_ts ? end : o->last_ts, 0, 0);
+	if (s->os_only)
+		jsonw_kstr(w, "mode", "os");
 	jsonw_ku64(w, "duration_ns", s->duration_ns);
 
 	jsonw_kobj_open(w, "functions");
@@ -322,7 +411,8 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_kobj_open(w, "by_cause");
 		for (j = 0; j <= AM_FN__COUNT; j++)
 			if (s->sys_by_cause[i][j])
-				jsonw_ku64(w, j == AM_FN__COUNT ? "direct" : fn_name(j), s->sys_by_cause[i][j]);
+				jsonw_ku64(w, j == AM_FN__COUNT ? (s->os_only ? "unknown" : "direct") : fn_name(j),
+					   s->sys_by_cause[i][j]);
 		jsonw_obj_close(w);
 		jsonw_obj_close(w);
 	}
@@ -402,6 +492,14 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_ku64(w, "thread_full", b->thread_full);
 	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
 	jsonw_ku64(w, "orphan_os", s->orphan_os);
+	if (s->stack_mode != AM_STACKS_OFF) {
+		jsonw_ku64(w, "stacks", s->stacks);
+		jsonw_ku64(w, "stacks_lost", b->lost_stack);
+		jsonw_ku64(w, "stacks_not_copied", b->stack_failed);
+		jsonw_ku64(w, "stacks_truncated", s->stacks_truncated);
+		jsonw_ku64(w, "stacks_unwind_failed", s->stacks_unwind_failed);
+		jsonw_ku64(w, "stacks_missing", s->stacks_missing);
+	}
 	jsonw_obj_close(w);
 	json_end(w);
 }
@@ -635,6 +733,43 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 	}
 }
 
+/* One frame: "#1 0x55d0c1a2b2a0 parse_config+0x41 (prog) prog.c:23". */
+static void text_frame(struct line *l, unsigned i, const struct am_frame *f)
+{
+	lp(l, "#%-2u 0x%" PRIx64 " ", i, f->addr);
+	if (f->sym)
+		lp(l, "%s+0x%" PRIx64, f->sym, f->off);
+	else if (f->obj)
+		lp(l, "?? %s+0x%" PRIx64, f->obj, f->off);
+	else
+		lp(l, "??");
+	if (f->obj && f->sym)
+		lp(l, " (%s)", f->obj);
+	if (f->file) {
+		const char *b = strrchr(f->file, '/');
+		lp(l, " %s:%" PRIu32, b ? b + 1 : f->file, f->line);
+	}
+}
+
+/* The frames of st, one per line, indented under their record. */
+static void text_stack(struct am_out *o, const struct am_stack *st, size_t indent, const char *note)
+{
+	struct line l;
+
+	l.n = 0;
+	for (uint32_t i = 0; i < st->n; i++) {
+		lp(&l, "%*s", (int)indent, "");
+		text_frame(&l, i, &st->f[i]);
+		if (i == 0 && note)
+			lp(&l, "  %s", note);
+		lend(o, &l);
+	}
+	if (st->flags & AM_STK_TRUNCATED) {
+		lp(&l, "%*s(stack truncated)", (int)indent, "");
+		lend(o, &l);
+	}
+}
+
 static void text_call(struct am_out *o, const struct am_call_rec *c,
 		      const struct am_os_rec *os, size_t n_os)
 {
@@ -656,6 +791,14 @@ static void text_call(struct am_out *o, const struct am_call_rec *c,
 		text_os_piece(o, &l, &os[i]);
 		lend(o, &l);
 	}
+	if (c->stack)
+		text_stack(o, c->stack, indent + 2, c->stack_derived ? "(from its OS request's stack)" : NULL);
+	else
+		for (i = 0; i < n_os; i++)
+			if (os[i].stack) {
+				text_stack(o, os[i].stack, indent + 2, "(stack of its first OS request)");
+				break;
+			}
 }
 
 static void text_os(struct am_out *o, const struct am_os_rec *r)
@@ -665,11 +808,18 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 	l.n = 0;
 	text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
 	text_os_piece(o, &l, r);
-	if (r->direct)
+	if (r->cause_unknown)
+		lp(&l, "  [cause unknown: --mode os]");
+	else if (r->direct)
 		lp(&l, "  [direct]");
 	else
 		lp(&l, "  [%s #%" PRIu64 ", call not seen]", fn_name(r->cause_fn), r->call_id);
 	lend(o, &l);
+	if (r->stack) {
+		l.n = 0;
+		text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
+		text_stack(o, r->stack, l.n + 2, NULL);
+	}
 }
 
 static void text_threshold(struct am_out *o, const struct am_threshold_rec *t)
@@ -728,6 +878,53 @@ static unsigned bar_len(uint64_t n, uint64_t max)
 	return k ? k : 1;
 }
 
+/* The leak report: live allocations by allocation stack, largest first. */
+static void text_leaks(struct am_out *o, const struct am_summary *s)
+{
+	uint64_t count = 0, bytes = 0;
+	char x[AM_FMT_BUF];
+	struct line l;
+
+	l.n = 0;
+	for (size_t i = 0; i < s->n_leaks; i++) {
+		count += s->leaks[i].count;
+		bytes += s->leaks[i].bytes;
+	}
+	if (!s->n_leaks) {
+		lp(&l, "leaks: none (no allocation live at end)");
+		lend(o, &l);
+		return;
+	}
+	lp(&l, "leaks: %" PRIu64 " allocation%s, %" PRIu64 " bytes live at end, by allocation stack (largest first):",
+	   count, count == 1 ? "" : "s", bytes);
+	lend(o, &l);
+	for (size_t i = 0; i < s->n_leaks && i < LEAKS_TEXT; i++) {
+		const struct am_leak *g = &s->leaks[i];
+		bool any = false;
+
+		lp(&l, "  %" PRIu64 " bytes (%s) in %" PRIu64 " allocation%s [", g->bytes,
+		   am_fmt_size(x, sizeof(x), g->bytes), g->count, g->count == 1 ? "" : "s");
+		for (unsigned r = 0; r < AM_REG__COUNT; r++) {
+			if (!g->region_count[r])
+				continue;
+			lp(&l, "%s%s %" PRIu64, any ? ", " : "", region_name(r), g->region_count[r]);
+			any = true;
+		}
+		lp(&l, "]");
+		if (o->o.multi_pid)
+			lp(&l, " pid %" PRIu32, g->pid);
+		if (!g->stack)
+			lp(&l, " stack unknown");
+		lend(o, &l);
+		if (g->stack)
+			text_stack(o, g->stack, 6, NULL);
+	}
+	if (s->n_leaks > LEAKS_TEXT) {
+		lp(&l, "  ... %zu more stacks (all of them in the JSON \"leaks\" record)", s->n_leaks - LEAKS_TEXT);
+		lend(o, &l);
+	}
+}
+
 static void text_summary(struct am_out *o, const struct am_summary *s)
 {
 	const struct am_counters *b = &s->bpf;
@@ -764,7 +961,8 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		for (j = 0; j <= AM_FN__COUNT; j++) {
 			if (!s->sys_by_cause[i][j])
 				continue;
-			lp(&l, "%s %s %" PRIu64, any ? "," : "", j == AM_FN__COUNT ? "direct" : fn_name(j),
+			lp(&l, "%s %s %" PRIu64, any ? "," : "",
+			   j == AM_FN__COUNT ? (s->os_only ? "unknown" : "direct") : fn_name(j),
 			   s->sys_by_cause[i][j]);
 			any = true;
 		}
@@ -851,8 +1049,14 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		lp(&l, " none");
 	lend(o, &l);
 
+	if (s->stack_mode != AM_STACKS_OFF)
+		text_leaks(o, s);
+	if (s->os_only) {
+		lp(&l, "OS-only mode (--mode os): allocator calls were not traced, so the cause of every OS request is unknown");
+		lend(o, &l);
+	}
 	if (lost || b->missed_ret || s->unattached_probes || b->depth_overflow || b->thread_full ||
-	    b->orphan_ret || s->orphan_os) {
+	    b->orphan_ret || s->orphan_os || b->lost_stack) {
 		lp(&l, "WARNING: events were lost, missed or not traced: the trace is incomplete");
 		lend(o, &l);
 	}
@@ -865,6 +1069,12 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	   (uint64_t)b->depth_overflow, (uint64_t)b->thread_full, (uint64_t)b->orphan_ret,
 	   s->orphan_os);
 	lend(o, &l);
+	if (s->stack_mode != AM_STACKS_OFF) {
+		lp(&l, "stacks: %" PRIu64 "  lost: %" PRIu64 "  not copied: %" PRIu64 "  truncated: %" PRIu64
+		   "  unwind failed: %" PRIu64 "  missing: %" PRIu64, s->stacks, (uint64_t)b->lost_stack,
+		   (uint64_t)b->stack_failed, s->stacks_truncated, s->stacks_unwind_failed, s->stacks_missing);
+		lend(o, &l);
+	}
 }
 
 /* ============================ sink callbacks ============================ */

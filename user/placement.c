@@ -12,14 +12,62 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Canonical registers we track: the six argument registers, then rsp. */
-enum { R_RDI, R_RSI, R_RDX, R_RCX, R_R8, R_R9, R_RSP, R__COUNT, R_NONE = -1 };
-static const char *const reg_names[R__COUNT] = { "rdi", "rsi", "rdx", "rcx", "r8", "r9", "rsp" };
+/* Canonical registers we track: the six argument registers, the other
+ * general-purpose registers an argument may be copied into (same order as
+ * enum am_preg), then rsp. */
+enum { R_RDI, R_RSI, R_RDX, R_RCX, R_R8, R_R9, R_RAX, R_RBX, R_RBP, R_R10, R_R11,
+       R_R12, R_R13, R_R14, R_R15, R_RSP, R__COUNT, R_NONE = -1 };
+static const char *const reg_names[R__COUNT] = {
+	"rdi", "rsi", "rdx", "rcx", "r8", "r9", "rax", "rbx", "rbp", "r10", "r11",
+	"r12", "r13", "r14", "r15", "rsp",
+};
+
+/* The full 64-bit register a Capstone id names, or R_NONE for a narrower
+ * one (a 32-bit mov zero-extends: not a copy of a size_t). */
+static int reg64(unsigned int r)
+{
+	switch (r) {
+	case X86_REG_RDI: return R_RDI;
+	case X86_REG_RSI: return R_RSI;
+	case X86_REG_RDX: return R_RDX;
+	case X86_REG_RCX: return R_RCX;
+	case X86_REG_R8:  return R_R8;
+	case X86_REG_R9:  return R_R9;
+	case X86_REG_RAX: return R_RAX;
+	case X86_REG_RBX: return R_RBX;
+	case X86_REG_RBP: return R_RBP;
+	case X86_REG_R10: return R_R10;
+	case X86_REG_R11: return R_R11;
+	case X86_REG_R12: return R_R12;
+	case X86_REG_R13: return R_R13;
+	case X86_REG_R14: return R_R14;
+	case X86_REG_R15: return R_R15;
+	default:          return R_NONE;
+	}
+}
 
 /* Maps any sub-register of a tracked register to it (edi/di/dil -> rdi). */
 static int canon_reg(unsigned int r)
 {
 	switch (r) {
+	case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AL: case X86_REG_AH:
+		return R_RAX;
+	case X86_REG_RBX: case X86_REG_EBX: case X86_REG_BX: case X86_REG_BL: case X86_REG_BH:
+		return R_RBX;
+	case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL:
+		return R_RBP;
+	case X86_REG_R10: case X86_REG_R10D: case X86_REG_R10W: case X86_REG_R10B:
+		return R_R10;
+	case X86_REG_R11: case X86_REG_R11D: case X86_REG_R11W: case X86_REG_R11B:
+		return R_R11;
+	case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B:
+		return R_R12;
+	case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B:
+		return R_R13;
+	case X86_REG_R14: case X86_REG_R14D: case X86_REG_R14W: case X86_REG_R14B:
+		return R_R14;
+	case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B:
+		return R_R15;
 	case X86_REG_RDI: case X86_REG_EDI: case X86_REG_DI: case X86_REG_DIL:
 		return R_RDI;
 	case X86_REG_RSI: case X86_REG_ESI: case X86_REG_SI: case X86_REG_SIL:
@@ -136,14 +184,14 @@ static bool regs_written(csh h, const cs_insn *in, bool written[R__COUNT])
 	case X86_INS_MUL: case X86_INS_DIV: case X86_INS_IDIV: case X86_INS_CQO:
 	case X86_INS_CDQ: case X86_INS_CWD: case X86_INS_RDTSC: case X86_INS_RDTSCP:
 	case X86_INS_RDPMC: case X86_INS_RDMSR: case X86_INS_XGETBV:
-		written[R_RDX] = true;
+		written[R_RDX] = written[R_RAX] = true;
 		break;
 	case X86_INS_IMUL:
 		if (x->op_count == 1)
-			written[R_RDX] = true;
+			written[R_RDX] = written[R_RAX] = true;
 		break;
 	case X86_INS_CPUID:
-		written[R_RCX] = written[R_RDX] = true;
+		written[R_RCX] = written[R_RDX] = written[R_RAX] = written[R_RBX] = true;
 		break;
 	}
 	return true;
@@ -177,13 +225,18 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 	const uint8_t *p = code;
 	size_t left = len;
 	uint64_t pc = addr;
-	int n_insn = 0, ret = 0;
+	int n_insn = 0, ret = 0, copies = 0;
+	uint32_t where[6]; /* registers that hold argument i (bit per R_*) */
 
 	memset(out, 0, sizeof(*out));
 	if (nargs < 0)
 		nargs = 0;
 	if (nargs > 6)
 		nargs = 6;
+	for (int i = 0; i < 6; i++) {
+		where[i] = 1u << i;
+		out->argreg[i] = (int8_t)i;
+	}
 	if (!code || !len) {
 		snprintf(out->why, sizeof(out->why), "no code bytes to decode");
 		return -1;
@@ -243,13 +296,19 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 			out->emulated = true;
 			out->fallback = false;
 			set_insn_text(out, in);
+			/* where each argument is now: its ABI register if still there */
+			for (int i = 0; i < nargs; i++) {
+				int b = (where[i] & (1u << i)) ? i : __builtin_ctz(where[i]);
+
+				out->argreg[i] = (int8_t)b;
+			}
 			if (!n_insn)
 				snprintf(out->why, sizeof(out->why), "entry insn is emulated (%s)", kind);
 			else
 				snprintf(out->why, sizeof(out->why),
-					 "first emulated insn (%s); skipped %d insn%s that touch%s no arg reg%s",
-					 kind, n_insn, n_insn == 1 ? "" : "s", n_insn == 1 ? "es" : "",
-					 need_ret ? " or rsp" : "");
+					 "first emulated insn (%s); skipped %d insn%s that lose no argument%s%s",
+					 kind, n_insn, n_insn == 1 ? "" : "s", need_ret ? " nor touch rsp" : "",
+					 copies ? " (arguments read from their copies)" : "");
 			break;
 		}
 		if (is_control_flow(in)) {
@@ -264,14 +323,35 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 			at_entry(out, entry_text, false, true, why);
 			break;
 		}
-		for (r = 0; r < nargs; r++)
-			if (written[r])
-				break;
+		{
+			/* a plain 64-bit register copy keeps the argument, in a new place */
+			int dst = R_NONE, src = R_NONE;
+
+			if (in->id == X86_INS_MOV && in->detail->x86.op_count == 2 &&
+			    in->detail->x86.operands[0].type == X86_OP_REG &&
+			    in->detail->x86.operands[1].type == X86_OP_REG) {
+				dst = reg64(in->detail->x86.operands[0].reg);
+				src = reg64(in->detail->x86.operands[1].reg);
+			}
+			for (r = 0; r < nargs; r++) {
+				uint32_t had = where[r];
+
+				for (int k = 0; k < R_RSP; k++)
+					if (written[k])
+						where[r] &= ~(1u << k);
+				if (dst != R_NONE && src != R_NONE && (had & (1u << src))) {
+					where[r] |= 1u << dst;
+					copies++;
+				}
+				if (!where[r])
+					break;
+			}
+		}
 		if (r < nargs || (need_ret && written[R_RSP])) {
-			const char *what = r < nargs ? "argument register" : "stack pointer (uretprobe)";
+			const char *what = r < nargs ? "the last copy of argument" : "stack pointer (uretprobe)";
 			const char *reg = r < nargs ? reg_names[r] : "rsp";
 
-			snprintf(why, sizeof(why), "fallback: '%.24s %.32s' at +%" PRIu64 " writes %s %s",
+			snprintf(why, sizeof(why), "fallback: '%.24s %.32s' at +%" PRIu64 " overwrites %s %s",
 				 in->mnemonic, in->op_str, off, what, reg);
 			at_entry(out, entry_text, false, true, why);
 			break;

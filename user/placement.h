@@ -22,6 +22,16 @@ struct am_placement {
 	bool fallback;     /* no safe emulated instruction found: probe at entry (offset 0) */
 	char insn[64];     /* instruction at the probe, e.g. "push rbp" (Intel syntax) */
 	char why[128];     /* one-line explanation */
+	int8_t argreg[6];  /* register holding argument i at the probe (enum am_preg):
+	                      an allocator may copy an argument before its first
+	                      emulated insn (mimalloc: mov rsi, rdi) */
+};
+
+/* Registers an argument can be read from at a probe, in pt_regs terms. */
+enum am_preg {
+	AM_PREG_RDI = 0, AM_PREG_RSI, AM_PREG_RDX, AM_PREG_RCX, AM_PREG_R8, AM_PREG_R9,
+	AM_PREG_RAX, AM_PREG_RBX, AM_PREG_RBP, AM_PREG_R10, AM_PREG_R11,
+	AM_PREG_R12, AM_PREG_R13, AM_PREG_R14, AM_PREG_R15,
 };
 
 /* Chooses the probe offset in one function.
@@ -29,7 +39,8 @@ struct am_placement {
  * walk stops at len or at AM_PLACE_MAX_INSNS instructions); addr: its address,
  * used only to print branch targets; nargs: how many integer argument
  * registers (rdi, rsi, rdx, rcx, r8, r9 in that order) must still hold the
- * arguments at the probe; need_ret: a uretprobe goes to the same offset, so
+ * arguments at the probe (or a plain 64-bit copy of them: out->argreg says
+ * which register then holds each); need_ret: a uretprobe goes to the same offset, so
  * nothing before it may touch rsp or store through it.
  * Returns 0 with *out filled (out->fallback when the entry had to be used),
  * or -1 when not even the entry instruction decodes (out->why says so). */

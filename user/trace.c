@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,11 +21,14 @@
 #include <bpf/libbpf.h>
 #include "correlate.h" /* before the skeleton: it uses struct am_counters */
 #include "allocmap.skel.h"
+#include "folded.h"
 #include "log.h"
 #include "output.h"
+#include "placement.h"
 #include "report.h"
 #include "resolve.h"
 #include "trace.h"
+#include "unwind.h"
 
 extern char **environ;
 
@@ -31,7 +36,7 @@ extern char **environ;
 
 /* ---- a sink that forwards every record to several sinks ---- */
 
-#define TEE_MAX 3
+#define TEE_MAX 5
 
 struct tee {
 	struct am_sink s[TEE_MAX];
@@ -114,6 +119,9 @@ struct tracer {
 	struct tee tee;
 	struct target targets[MAX_TRACKED];
 	int n_targets;
+	struct am_unw *unw;       /* --stacks: unwinder and symbolizer */
+	struct am_folded *folded; /* --folded / --folded-alloc */
+	struct am_frame frames[AM_UNW_MAX_FRAMES];
 	uint64_t unattached;   /* probes that could not be attached */
 	bool fatal;            /* stop the event loop: error already printed */
 };
@@ -159,6 +167,21 @@ static struct bpf_program *prog_for(struct allocmap_bpf *s, int fn, bool ret)
 	case AM_FN_PVALLOC:        return ret ? s->progs.pvalloc_exit : s->progs.pvalloc_enter;
 	default:                   return NULL;
 	}
+}
+
+/* The BPF cookie telling the entry program where the arguments are when
+ * the placement reads them from copies (bpf/allocmap.h AM_COOKIE_ARGMAP). */
+static __u64 argmap_cookie(int fn, const struct am_placement *pl)
+{
+	int n = am_fn_nargs(fn);
+	__u64 c = 0;
+	bool moved = false;
+
+	for (int i = 0; i < n && i < 3; i++) {
+		c |= (__u64)(pl->argreg[i] & 0xf) << (4 * i);
+		moved |= pl->argreg[i] != i;
+	}
+	return moved ? c | AM_COOKIE_ARGMAP : 0;
 }
 
 static void detach_target(struct target *t)
@@ -210,8 +233,9 @@ static int attach_target(struct tracer *tr, struct target *t)
 			snprintf(key, sizeof(key), "%s%c", am_fn_names[fn], r ? 'R' : 'E');
 			if (only && !strstr(only, key))
 				continue;
-			struct bpf_link *l = bpf_program__attach_uprobe(prog_for(tr->skel, fn, r),
-									r, t->pid, p->path, off);
+			LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r, .bpf_cookie = argmap_cookie(fn, &p->place));
+			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog_for(tr->skel, fn, r),
+									     t->pid, p->path, off, &uo);
 			if (!l) {
 				int err = errno;
 
@@ -357,15 +381,112 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 	}
 }
 
+/* Stacks are unwound and symbolized as they arrive, while the process most
+ * likely still lives; the module layout is refreshed from /proc/PID/maps on
+ * exec and whenever the process maps a file executable (ld.so, dlopen). */
+static void stack_event(struct tracer *tr, const void *data, size_t len)
+{
+	const struct am_stack_event *e = data;
+	uint32_t flags;
+	int cut;
+	size_t n;
+
+	if (len < sizeof(*e))
+		return;
+	n = am_unw__stack(tr->unw, data, len, tr->frames, AM_UNW_MAX_FRAMES, &flags, &cut);
+	am_corr__stack(tr->corr, e->kind, e->id, e->pid, tr->frames, n, flags, cut);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *tr = ctx;
 	const struct am_task_event *te = data;
+	const uint8_t type = len ? *(const uint8_t *)data : 0;
 
-	if (len >= sizeof(*te) && te->type == AM_EV_TASK)
+	if (type == AM_EV_STACK) {
+		if (tr->unw)
+			stack_event(tr, data, len);
+		return 0;
+	}
+	if (len >= sizeof(*te) && te->type == AM_EV_TASK) {
 		handle_task(tr, te);
+		if (tr->unw && te->kind == AM_TASK_EXEC)
+			am_unw__exec(tr->unw, te->pid, te->ts);
+	}
+	if (tr->unw && type == AM_EV_OS && len >= sizeof(struct am_os_event)) {
+		struct am_os_event oe;
+
+		memcpy(&oe, data, sizeof(oe));
+		if (oe.sys == AM_SYS_MMAP && (oe.args[2] & 4 /* PROT_EXEC */) && (int32_t)oe.args[4] >= 0 &&
+		    !(oe.ret < 0 && oe.ret >= -4095))
+			am_unw__refresh(tr->unw, oe.pid);
+	}
 	am_corr__event(tr->corr, data, len);
 	return 0;
+}
+
+/* --stacks: the thread that reads /proc/PID/maps the moment the BPF side
+ * says a traced process's module layout changed (exec, a file mapped
+ * executable). The main consumer cannot be trusted to do it in time: the
+ * first symbolization of a large object takes tens of milliseconds, long
+ * enough for a short command to exit, taking its maps with it. */
+struct maps_watch {
+	struct ring_buffer *rb;
+	struct am_unw *unw;
+	pthread_t thread;
+	volatile int stop;
+	bool running;
+};
+
+static int on_maps_event(void *ctx, void *data, size_t len)
+{
+	struct maps_watch *w = ctx;
+	uint32_t pid;
+
+	if (len >= sizeof(pid)) {
+		memcpy(&pid, data, sizeof(pid));
+		am_unw__snapshot(w->unw, pid);
+	}
+	return 0;
+}
+
+static void *maps_thread(void *arg)
+{
+	struct maps_watch *w = arg;
+	struct sched_param sp = { .sched_priority = 1 };
+
+	/* run the moment it is woken, ahead of the target and of the busy
+	 * consumer: a short command may exit a few hundred microseconds after
+	 * mapping its last library (best effort: ignored if refused) */
+	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+
+	while (!w->stop)
+		ring_buffer__poll(w->rb, 50);
+	return NULL;
+}
+
+/* Writes the --folded / --folded-alloc files. 0 or -1 (printed). */
+static int write_folded(struct tracer *tr)
+{
+	const char *path[2] = { tr->opts->folded, tr->opts->folded_alloc };
+	int ret = 0;
+
+	for (int k = 0; k < 2; k++) {
+		FILE *f;
+
+		if (!path[k])
+			continue;
+		f = fopen(path[k], "we");
+		if (!f || am_folded__write(tr->folded, k, f) < 0) {
+			am_err("cannot write %s: %s", path[k], strerror(errno));
+			ret = -1;
+		}
+		if (f && fclose(f) && !ret) {
+			am_err("cannot write %s: %s", path[k], strerror(errno));
+			ret = -1;
+		}
+	}
+	return ret;
 }
 
 /* Forks CMD held before exec until release_child(); *go_fd and *err_fd are
@@ -483,6 +604,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	bool child_done = false;
 	uint64_t released = 0, child_end = 0, last_tick = 0;
 	struct rusage ru = {};
+	struct maps_watch mw = {};
 	pid_t child = -1;
 	uint64_t t0, deadline = 0;
 	char errbuf[512];
@@ -542,6 +664,20 @@ int am_trace_run(const struct am_trace_opts *opts)
 		goto cleanup;
 	}
 	tr.skel->rodata->follow_forks = opts->follow_forks;
+	tr.skel->rodata->stack_mode = opts->stack_mode;
+	tr.skel->rodata->sample_every = opts->sample > 1 ? opts->sample : 1;
+	tr.skel->rodata->stack_bytes = opts->unwind == AM_UNWIND_FP ? 0 :
+		opts->stack_bytes ? opts->stack_bytes : 8192;
+	if (opts->stack_mode != AM_STACKS_OFF) {
+		tr.unw = am_unw__new((enum am_unwind_mode)opts->unwind);
+		if (!tr.unw)
+			goto oom;
+	}
+	if (opts->folded || opts->folded_alloc) {
+		tr.folded = am_folded__new();
+		if (!tr.folded)
+			goto oom;
+	}
 	tr.skel->rodata->wakeup_bytes = ((uint64_t)opts->ringbuf_mb << 20) / 8;
 	bpf_map__set_max_entries(tr.skel->maps.rb, opts->ringbuf_mb << 20);
 	err = allocmap_bpf__load(tr.skel);
@@ -616,9 +752,14 @@ int am_trace_run(const struct am_trace_opts *opts)
 	}
 	if (opts->hooks)
 		tr.tee.s[tr.tee.n++] = opts->hooks->sink;
+	if (tr.folded)
+		am_folded__sink(tr.folded, &tr.tee.s[tr.tee.n++]);
 	sink = tee_sink(&tr.tee);
 	co.sink = sink;
-	co.glibc = first->kind == AM_ALLOC_GLIBC;
+	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only;
+	co.stack_mode = opts->stack_mode;
+	co.sample_every = opts->sample > 1 ? opts->sample : 1;
+	co.os_only = opts->os_only;
 	co.threshold_pinned = glibc_pinned(first);
 	co.threshold_start = co.threshold_pinned ? first->threshold_value : 0;
 	tr.corr = am_corr__new(&co);
@@ -630,6 +771,15 @@ int am_trace_run(const struct am_trace_opts *opts)
 		am_err("cannot open the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (tr.unw) {
+		mw.unw = tr.unw;
+		mw.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.rb_maps), on_maps_event, &mw, NULL);
+		if (!mw.rb || pthread_create(&mw.thread, NULL, maps_thread, &mw)) {
+			am_err("cannot start the module-layout watcher: %s", strerror(errno));
+			goto cleanup;
+		}
+		mw.running = true;
+	}
 
 	/* Signals before the child exists would be inherited by it: set after. */
 	if (opts->cmd) {
@@ -640,7 +790,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 			goto oom;
 		t->launched = true;
 		*t->res = *first;
-		if (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0]) {
+		if (!opts->os_only && (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
 			am_err("cannot trace '%s': no allocator probe could be attached", opts->cmd[0]);
 			goto cleanup;
 		}
@@ -659,10 +809,12 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_err("cannot attach to pid %d: %s", t->pid, errbuf);
 				goto cleanup;
 			}
-			if (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0]) {
+			if (!opts->os_only && (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
 				am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
 				goto cleanup;
 			}
+			if (tr.unw)
+				am_unw__refresh(tr.unw, (uint32_t)t->pid);
 			snprintf(maps, sizeof(maps), "/proc/%d/maps", t->pid);
 			mf = fopen(maps, "re");
 			if (mf) {
@@ -683,6 +835,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (opts->os_only)
+		am_info("OS-only mode: memory syscalls only, no allocator probes (causes unknown)");
 	if (opts->cmd)
 		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", opts->cmd[0], child,
 			am_alloc_kind_name(first->kind), first->alloc_obj);
@@ -783,6 +937,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	am_corr__finish(tr.corr, &cnt, tr.unattached, now_ns() - t0, NULL);
 	if (tr.out)
 		am_out__flush(tr.out);
+	if (tr.folded && write_folded(&tr) < 0)
+		ret = ret ? ret : 1;
 	if (tr.capture) {
 		am_out__flush(tr.capture);
 		fflush(tr.capf);
@@ -802,6 +958,11 @@ oom:
 	am_err("out of memory");
 	ret = 1;
 cleanup:
+	if (mw.running) {
+		mw.stop = 1;
+		pthread_join(mw.thread, NULL);
+	}
+	ring_buffer__free(mw.rb);
 	if (go_fd >= 0)
 		close(go_fd); /* a held child that was never released exits 127 */
 	if (err_fd >= 0)
@@ -817,6 +978,8 @@ cleanup:
 	am_corr__free(tr.corr);
 	am_out__free(tr.out);
 	am_out__free(tr.capture);
+	am_folded__free(tr.folded);
+	am_unw__free(tr.unw); /* last: the stacks above point at its strings */
 	if (tr.capf)
 		fclose(tr.capf);
 	if (tr.cap_path[0])

@@ -46,6 +46,14 @@ struct am_trace_opts {
 	bool  no_output;          /* no text/JSON stream at all (a hook renders) */
 	const struct am_trace_hooks *hooks;
 	char *const *env;         /* launch environment (NULL = environ) */
+	/* user stacks, leaks, flame graphs */
+	uint8_t  stack_mode;      /* enum am_stack_mode: --stacks[=all|os] */
+	unsigned sample;          /* --sample N: every Nth call's stack (0/1 = all) */
+	int      unwind;          /* enum am_unwind_mode: --unwind */
+	unsigned stack_bytes;     /* --stack-size: user stack bytes copied per stack (0 = default) */
+	bool     os_only;         /* --mode os: no uprobes, memory syscalls (and their stacks) only */
+	const char *folded;       /* --folded FILE: folded stacks weighted by bytes from the OS */
+	const char *folded_alloc; /* --folded-alloc FILE: weighted by bytes allocated */
 };
 
 /* Runs the trace. Returns the process exit status for allocmap: the launched
