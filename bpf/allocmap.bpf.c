@@ -40,29 +40,14 @@ const volatile bool follow_forks = false;
 const volatile __u8  stack_mode = AM_STACKS_OFF; /* enum am_stack_mode */
 const volatile __u32 sample_every = 1;           /* call stacks: ids divisible by this */
 const volatile __u32 stack_bytes = 8192;         /* user stack copied per stack: 0 or n*4096 <= AM_STACK_MAX */
+const volatile bool  free_noret = true;          /* free traced at entry only (see pop_stale) */
 
 struct am_counters am_cnt = {};
 __u64 next_call_id = 0;
 __u64 next_os_id = 0;
 
-struct frame {
-	__u64 id;      /* call id */
-	__u64 sp;      /* user stack pointer at the probe: *sp is the return address */
-	__u64 ts;      /* entry time */
-	__u64 args[3];
-	__u64 ra;      /* --stacks: *sp at entry, the real return address */
-	__u32 n_os;    /* OS requests made while this was the outermost frame */
-	__u8  fn;
-	__u8  pad[3];
-};
-
-struct thread_state {
-	__u32 depth;              /* frames in use */
-	__u32 sys;                /* syscall in progress: enum am_sys + 1, 0 = none */
-	__u64 sys_ts;
-	__u64 sys_args[6];
-	struct frame f[AM_MAX_DEPTH];
-};
+#define frame am_bpf_frame           /* bpf/allocmap.h */
+#define thread_state am_bpf_thread
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -120,7 +105,10 @@ static __always_inline struct thread_state *get_state(__u32 tid, bool create)
 		__sync_fetch_and_add(&am_cnt.thread_full, 1);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&threads, &tid);
+	st = bpf_map_lookup_elem(&threads, &tid);
+	if (st)
+		st->tgid = bpf_get_current_pid_tgid() >> 32;
+	return st;
 }
 
 /* Emit the user stack of the current thread as record `id` of `kind`. The
@@ -188,12 +176,15 @@ static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid
 	bpf_ringbuf_submit(e, rb_flags());
 }
 
-/* Report frame f as a call whose return was never seen. */
+/* Report frame f as ended without its return being seen: a call that is
+ * traced without a return probe (noret: free) and whose caller has moved
+ * on, or a call whose return never came (missed: longjmp, thread exit). */
 static __always_inline void emit_missed(struct frame *f, __u32 depth, __u64 pid_tgid)
 {
 	struct am_call_event *e;
 
-	__sync_fetch_and_add(&am_cnt.missed_ret, 1);
+	if (!f->noret)
+		__sync_fetch_and_add(&am_cnt.missed_ret, 1);
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&am_cnt.lost_call, 1);
@@ -201,7 +192,7 @@ static __always_inline void emit_missed(struct frame *f, __u32 depth, __u64 pid_
 	}
 	e->type = AM_EV_CALL;
 	e->fn = f->fn;
-	e->flags = AM_CALL_MISSED | (depth ? AM_CALL_NESTED : 0);
+	e->flags = (f->noret ? AM_CALL_NORET : AM_CALL_MISSED) | (depth ? AM_CALL_NESTED : 0);
 	e->depth = depth;
 	e->n_os = depth ? 0 : f->n_os;
 	e->pid = pid_tgid >> 32;
@@ -217,17 +208,34 @@ static __always_inline void emit_missed(struct frame *f, __u32 depth, __u64 pid_
 	bpf_ringbuf_submit(e, rb_flags());
 }
 
-/* Pop the frames that cannot be active any more: those whose entry sp is
- * below limit. A frame with entry sp equal to the current sp is still active:
- * that is a tail call (reallocarray jumps to realloc, which jumps to malloc),
- * whose returns arrive chained, innermost first, all at the same sp. */
+/* Is noret frame f still running, seen from user stack pointer sp? Only
+ * deeper code (sp below its entry sp) can be inside it, and only while its
+ * return-address slot still holds its return address: once it has returned,
+ * the next call made at its caller's level overwrites that slot, and no
+ * syscall or allocator call can happen deeper without such a call. */
+static __always_inline bool noret_running(struct frame *f, __u64 sp)
+{
+	__u64 slot = 0;
+
+	if (f->sp <= sp)
+		return false;
+	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)f->sp))
+		return false;
+	return slot == f->ra;
+}
+
+/* Pop the frames that cannot be active any more, seen from stack pointer
+ * limit: those whose entry sp is below it, and noret frames that are done.
+ * A frame with entry sp equal to limit is still active: that is a tail call
+ * (reallocarray jumps to realloc, which jumps to malloc), whose returns
+ * arrive chained, innermost first, all at the same sp. */
 static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u64 pid_tgid)
 {
 #pragma unroll
 	for (int i = AM_MAX_DEPTH - 1; i >= 0; i--) {
 		if ((__u32)i >= st->depth)
 			continue;
-		if (st->f[i].sp >= limit)
+		if (st->f[i].noret ? noret_running(&st->f[i], limit) : st->f[i].sp >= limit)
 			break;
 		emit_missed(&st->f[i], i, pid_tgid);
 		st->depth = i;
@@ -236,6 +244,7 @@ static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u6
 
 static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u64 a1, __u64 a2)
 {
+	bool noret = fn == AM_FN_FREE && free_noret;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 sp = PT_REGS_SP(ctx);
 	struct thread_state *st;
@@ -262,7 +271,8 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u6
 	f->n_os = 0;
 	f->fn = fn;
 	f->ra = 0;
-	if (stack_mode != AM_STACKS_OFF)
+	f->noret = noret;
+	if (stack_mode != AM_STACKS_OFF || noret)
 		bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
 	st->depth = d + 1;
 	if (stack_mode == AM_STACKS_ALL && d == 0 &&

@@ -165,4 +165,28 @@ struct am_counters {
 	__u64 stack_failed;   /* user stack could not be read at all (no copy, FP chain only) */
 };
 
+/* Per-thread state of the BPF side (map "threads", keyed by tid). Shared so
+ * that user space can read the frees still pending at the end of a trace. */
+struct am_bpf_frame {
+	__u64 id;      /* call id */
+	__u64 sp;      /* user stack pointer at the probe: *sp is the return address */
+	__u64 ts;      /* entry time */
+	__u64 args[3];
+	__u64 ra;      /* *sp at entry (the real return address): --stacks, and noret frames */
+	__u32 n_os;    /* OS requests made while this was the outermost frame */
+	__u8  fn;
+	__u8  noret;   /* traced without a return probe (free): done once the stack moved on */
+	__u8  pad[2];
+};
+
+struct am_bpf_thread {
+	__u32 depth;              /* frames in use */
+	__u32 sys;                /* syscall in progress: enum am_sys + 1, 0 = none */
+	__u32 tgid;               /* the thread's process */
+	__u32 pad;
+	__u64 sys_ts;
+	__u64 sys_args[6];
+	struct am_bpf_frame f[AM_MAX_DEPTH];
+};
+
 #endif /* ALLOCMAP_H */

@@ -595,6 +595,32 @@ def t_direct_mmap():
        "no allocator calls (the scenario makes none)")
 
 
+def t_free_end_inferred():
+    """free is traced without a return probe; its end is inferred from the
+    thread's stack. After free(big) made its munmap, a direct mmap/munmap one
+    call deeper, and another right after a free at the same level, must be
+    direct, exactly as with --free-return (which also gives free a dur_ns)."""
+    for opts in (("-v",), ("-v", "--free-return")):
+        r = scenario("free_then_direct", opts=opts)
+        calls = [c for c in r.trace.calls if c.get("pid") == r.pid]
+        big = [c for c in calls if c.get("fn") == "malloc" and c.get("size") == 300000]
+        eq(len(big), 1, "malloc(300000) records %s" % (opts,))
+        frees = [c for c in calls if c.get("fn") == "free" and c["id"] > big[0]["id"]]
+        eq([f.get("size") for f in frees], [300000, 100], "frees after it %s" % (opts,))
+        munmaps = [o for o in r.trace.os if o.get("id") in frees[0]["os"]]
+        eq([(o["syscall"], o["len"], o["cause"].get("call_id")) for o in munmaps],
+           [("munmap", 303104, frees[0]["id"])], "free(big)'s OS requests %s" % (opts,))
+        eq(frees[1]["os"], [], "free(small) made no OS request %s" % (opts,))
+        later = [o for o in r.trace.os if o.get("pid") == r.pid and o["id"] > munmaps[0]["id"]]
+        eq([(o["syscall"], o["len"], o["cause"]) for o in later],
+           [("mmap", 40960, {"kind": "direct"}), ("munmap", 40960, {"kind": "direct"}),
+            ("mmap", 20480, {"kind": "direct"}), ("munmap", 20480, {"kind": "direct"})],
+           "direct mappings after the frees %s" % (opts,))
+        with_dur = [f for f in frees if "dur_ns" in f]
+        eq(len(with_dur), 2 if "--free-return" in opts else 0, "frees with dur_ns %s" % (opts,))
+        eq(r.trace.summary["counters"]["missed_returns"], 0, "missed returns %s" % (opts,))
+
+
 def t_attach():
     """-p PID: attach to a running process held in wait_then, wait for the
     "tracing" line on allocmap's stderr, then SIGUSR1 it: the mmap_128k
@@ -951,6 +977,7 @@ TESTS = [
     ("thread_arena", t_thread_arena),
     ("aligned", t_aligned),
     ("direct_mmap", t_direct_mmap),
+    ("free_end_inferred", t_free_end_inferred),
     ("attach", t_attach),
     ("jemalloc", t_jemalloc),
     ("strace_same_syscalls", t_strace_same_syscalls),

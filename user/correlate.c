@@ -896,7 +896,9 @@ static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 	if (!s || c->opts.threshold_pinned || s <= p->threshold || s > GLIBC_THRESHOLD_MAX)
 		return false;
 	t = (struct am_threshold_rec){
-		.ts_ns = r->ev.ts_exit, .pid = r->ev.pid, .tid = r->ev.tid,
+		/* a free has no return probe (ts_exit 0): its munmap's end will do */
+		.ts_ns = r->ev.ts_exit ? r->ev.ts_exit : n ? os[n - 1].ev.ts_exit : r->ev.ts_enter,
+		.pid = r->ev.pid, .tid = r->ev.tid,
 		.old_value = p->threshold, .new_value = s,
 		.call_id = r->ev.id, .freed_chunk = s,
 	};

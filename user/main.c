@@ -50,7 +50,7 @@ static const char trace_doc[] =
 "SIGTERM, -d, or when the traced processes exit; in launch mode allocmap exits\n"
 "with the command's status.";
 
-enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
+enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
        OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC };
 
 static const struct argp_option trace_options[] = {
@@ -64,6 +64,8 @@ static const struct argp_option trace_options[] = {
 	{ "follow-forks", 'f', NULL, 0, "Also trace child processes", 0 },
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML report to FILE", 0 },
 	{ "perfetto", OPT_PERFETTO, "FILE", 0, "Also write a Chrome/Perfetto trace (JSON) to FILE", 0 },
+	{ "free-return", OPT_FREE_RETURN, NULL, 0, "Also put a return probe on free (one more trap per "
+	  "free; by default free's end is inferred from the stack)", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (power of two, default 32)", 0 },
 	{ NULL, 0, NULL, 0, "Stacks, leaks, flame graphs:", 1 },
 	{ "stacks", OPT_STACKS, "WHAT", OPTION_ARG_OPTIONAL, "User stacks: 'all' (default: every "
@@ -129,6 +131,9 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		o->follow_forks = true;
+		break;
+	case OPT_FREE_RETURN:
+		o->free_return = true;
 		break;
 	case OPT_HTML:
 		o->html = arg;

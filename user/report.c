@@ -689,6 +689,8 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	}
 	setvbuf(p.f, obuf, _IOFBF, sizeof(obuf));
 	fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"tool\":\"allocmap\"},\"traceEvents\":[", p.f);
+	uint64_t os_call = 0, os_end = 0; /* OS requests of the call about to come */
+
 	while ((r = reader_next(&rd, err, errlen)) > 0) {
 		const struct rm_rec *rec = &rd.rec;
 		size_t np = p.npids;
@@ -709,15 +711,30 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 		}
 		rm_feed(m, rec);
 		uint64_t ts = rec->ts;
+		if (rec->type == RM_T_OS && rec->cause_call) {
+			/* a call's OS requests come just before it in the stream */
+			if (rec->cause_id != os_call) {
+				os_call = rec->cause_id;
+				os_end = 0;
+			}
+			if (rec->ts + rec->dur > os_end)
+				os_end = rec->ts + rec->dur;
+		}
 		if (rec->type == RM_T_CALL) {
-			ts += rec->dur;         /* its effect on live bytes is at its return */
+			uint64_t dur = rec->dur;
+
+			/* free has no return probe (no dur_ns): its slice ends with
+			 * its last OS request */
+			if (!dur && rec->id == os_call && os_end > rec->ts)
+				dur = os_end - rec->ts;
+			ts += dur;              /* its effect on live bytes is at its return */
 			if (rec->n_os) {
 				pf_sep(&p);
 				fprintf(p.f, "{\"name\":\"%s(%llu)\",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":",
 					rm_fn_names[rec->fn >= 0 ? rec->fn : RM_NFN - 1], (unsigned long long)rec->size);
 				pf_ts(p.f, rec->ts);
 				fprintf(p.f, ",\"dur\":");
-				pf_ts(p.f, rec->dur);
+				pf_ts(p.f, dur);
 				fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
 			}
 		} else if (rec->type == RM_T_OS) {

@@ -229,6 +229,9 @@ static int attach_target(struct tracer *tr, struct target *t)
 		}
 		for (int r = 0; r < 2; r++) {
 			const char *only = getenv("AM_DEBUG_ONLY");
+
+			if (r && fn == AM_FN_FREE && !tr->opts->free_return)
+				continue; /* free's end is inferred from the stack (bpf: noret) */
 			char key[32];
 			snprintf(key, sizeof(key), "%s%c", am_fn_names[fn], r ? 'R' : 'E');
 			if (only && !strstr(only, key))
@@ -395,6 +398,35 @@ static void stack_event(struct tracer *tr, const void *data, size_t len)
 		return;
 	n = am_unw__stack(tr->unw, data, len, tr->frames, AM_UNW_MAX_FRAMES, &flags, &cut);
 	am_corr__stack(tr->corr, e->kind, e->id, e->pid, tr->frames, n, flags, cut);
+}
+
+/* Frees are traced without a return probe: the BPF side reports one when
+ * its thread's stack has moved on. The last free of each thread is still
+ * pending when the trace stops; report those from the threads map. */
+static void flush_noret(struct tracer *tr)
+{
+	int fd = bpf_map__fd(tr->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct am_bpf_thread st;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue;
+		for (__u32 i = 0; i < st.depth && i < AM_MAX_DEPTH; i++) {
+			const struct am_bpf_frame *f = &st.f[i];
+			struct am_call_event e = {
+				.type = AM_EV_CALL, .fn = f->fn, .depth = (__u8)i,
+				.flags = AM_CALL_NORET | (i ? AM_CALL_NESTED : 0),
+				.n_os = i ? 0 : f->n_os, .pid = st.tgid, .tid = key, .id = f->id,
+				.ts_enter = f->ts, .args = { f->args[0], f->args[1], f->args[2] },
+			};
+
+			if (f->noret)
+				am_corr__event(tr->corr, &e, sizeof(e));
+		}
+	}
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -664,6 +696,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		goto cleanup;
 	}
 	tr.skel->rodata->follow_forks = opts->follow_forks;
+	tr.skel->rodata->free_noret = !opts->free_return;
 	tr.skel->rodata->stack_mode = opts->stack_mode;
 	tr.skel->rodata->sample_every = opts->sample > 1 ? opts->sample : 1;
 	tr.skel->rodata->stack_bytes = opts->unwind == AM_UNWIND_FP ? 0 :
@@ -931,6 +964,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	} else {
 		ret = 0;
 	}
+
+	flush_noret(&tr);
 
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr.skel->bss->am_cnt;

@@ -228,6 +228,41 @@ static int sc_direct_mmap(void)
 	return 0;
 }
 
+/* A direct mapping made one call deeper than the free before it: free is
+ * traced without a return probe, so this checks that its end is inferred
+ * right (the mmap/munmap here must be direct, not caused by the free). */
+static __attribute__((noinline)) int map_deeper(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	touch(p, len);
+	return munmap(p, len);
+}
+
+static int sc_free_then_direct(void)
+{
+	char *big = malloc(300000);  /* mmap(303104) */
+	char *small = malloc(100);   /* first heap use: brk */
+
+	if (!big || !small)
+		return 1;
+	touch(big, 300000);
+	free(big);                   /* munmap(303104), caused by this free */
+	if (map_deeper(40960))       /* direct mmap + munmap, deeper than free was */
+		return 1;
+	free(small);                 /* no syscall */
+	{
+		/* same level as a free: a direct mmap right after it */
+		void *p = mmap(NULL, 20480, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return 1;
+		munmap(p, 20480);
+	}
+	return 0;
+}
+
 static int sc_aligned(void)
 {
 	void *p = NULL, *a, *m, *v, *pv, *r;
@@ -369,7 +404,7 @@ static int usage(void)
 {
 	fdline(2, "usage: scenarios [-l LOGFILE] heap_small|mmap_128k|dyn_threshold|realloc_mremap|"
 	       "calloc|thread_arena|direct_mmap|big_alloc|aligned|churn N|wait_then SCENARIO|exit_soon [MS]|"
-	       "slow_loop [N]");
+	       "slow_loop [N]|free_then_direct");
 	return 2;
 }
 
@@ -389,6 +424,7 @@ static int run(int argc, char **argv)
 	if (!strcmp(s, "direct_mmap"))    return sc_direct_mmap();
 	if (!strcmp(s, "big_alloc"))      return sc_big_alloc();
 	if (!strcmp(s, "aligned"))        return sc_aligned();
+	if (!strcmp(s, "free_then_direct")) return sc_free_then_direct();
 	if (!strcmp(s, "churn"))
 		return sc_churn(argc > 1 ? strtol(argv[1], NULL, 10) : 1000000);
 	if (!strcmp(s, "slow_loop"))
