@@ -193,6 +193,57 @@ static void detach_target(struct target *t)
 		}
 }
 
+struct detach_job {
+	struct bpf_link **links;
+	size_t n, start, step;
+};
+
+static void *detach_worker(void *arg)
+{
+	struct detach_job *j = arg;
+
+	for (size_t i = j->start; i < j->n; i += j->step)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+/* Detaches every uprobe. Each one costs the kernel an RCU grace period
+ * (~80 ms here) when its perf event is closed; done one after the other,
+ * 18 probes took 1.5 s. Closed from several threads the waits overlap. */
+static void detach_all(struct tracer *tr)
+{
+	enum { WORKERS = 8 };
+	struct detach_job jobs[WORKERS];
+	pthread_t th[WORKERS];
+	bool started[WORKERS] = { false };
+	struct bpf_link **links;
+	size_t n = 0;
+
+	links = calloc((size_t)tr->n_targets * AM_FN__COUNT * 2 + 1, sizeof(*links));
+	if (!links) {
+		for (int i = 0; i < tr->n_targets; i++)
+			detach_target(&tr->targets[i]);
+		return;
+	}
+	for (int i = 0; i < tr->n_targets; i++)
+		for (int fn = 0; fn < AM_FN__COUNT; fn++)
+			for (int r = 0; r < 2; r++)
+				if (tr->targets[i].links[fn][r]) {
+					links[n++] = tr->targets[i].links[fn][r];
+					tr->targets[i].links[fn][r] = NULL;
+				}
+	for (int w = 0; w < WORKERS; w++) {
+		jobs[w] = (struct detach_job){ .links = links, .n = n, .start = (size_t)w, .step = WORKERS };
+		started[w] = n > 1 && pthread_create(&th[w], NULL, detach_worker, &jobs[w]) == 0;
+		if (!started[w])
+			detach_worker(&jobs[w]);
+	}
+	for (int w = 0; w < WORKERS; w++)
+		if (started[w])
+			pthread_join(th[w], NULL);
+	free(links);
+}
+
 /* Attaches entry and return probes of every resolved function to pid.
  * Returns the number of attached functions; failures are counted in
  * tr->unattached and named on stderr. */
@@ -1005,10 +1056,9 @@ cleanup:
 	if (child > 0 && !child_done && ret == 1)
 		waitpid(child, NULL, 0);
 	ring_buffer__free(tr.rb);
-	for (int i = 0; i < tr.n_targets; i++) {
-		detach_target(&tr.targets[i]);
+	detach_all(&tr);
+	for (int i = 0; i < tr.n_targets; i++)
 		free(tr.targets[i].res);
-	}
 	allocmap_bpf__destroy(tr.skel);
 	am_corr__free(tr.corr);
 	am_out__free(tr.out);
