@@ -195,6 +195,28 @@ def t_follow_forks():
             raise Fail("child's malloc(300000) should cause one mmap(303104): %r" % mm)
 
 
+def t_follow_fork_exec():
+    """-f through a shell: sh forks, the child execs the test program (a new
+    image: allocmap resolves it again from /proc/PID/exe and re-attaches),
+    which waits for a line on stdin and then makes the mmap_128k sequence."""
+    scen = os.path.join(PROGS, "scenarios")
+    script = "(sleep 0.8; echo go) | %s wait_then mmap_128k; true" % scen
+    tr, _ = start_tracer(["-f", "--json", "-v", "--", "sh", "-c", script])
+    out, err = tr.communicate(timeout=30)
+    if tr.returncode != 0:
+        raise Fail("status %d: %s" % (tr.returncode, err[-300:]))
+    recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    execs = [r for r in recs if r["type"] == "task" and r.get("kind") == "exec"]
+    if len(execs) < 2:
+        raise Fail("want exec records for sh and its child, got %r" % execs)
+    mm = [r for r in recs if r["type"] == "os" and r["syscall"] == "mmap" and r.get("len") == 135168
+          and r["cause"].get("fn") == "malloc"]
+    if len(mm) != 1:
+        raise Fail("want one mmap(135168) caused by malloc in the exec'd child, got %d" % len(mm))
+    if mm[0]["pid"] == tr.pid or mm[0]["pid"] == execs[0]["pid"]:
+        raise Fail("the mmap came from pid %d, not from a forked child" % mm[0]["pid"])
+
+
 def t_other_mount_namespace():
     """The target runs in its own mount namespace, from files that exist only
     there (a private tmpfs holding a copy of the program and of jemalloc,
@@ -257,6 +279,7 @@ TESTS = [
     ("target_exit_ends_attach", t_target_exit_ends_attach),
     ("several_pids", t_several_pids),
     ("follow_forks", t_follow_forks),
+    ("follow_fork_exec", t_follow_fork_exec),
     ("other_mount_namespace", t_other_mount_namespace),
 ]
 

@@ -15,6 +15,7 @@
 #include "compare_run.h"
 #include "fmt.h"
 #include "log.h"
+#include "resolve.h"
 
 /* The allocators `compare` knows by name (Debian 12 package sonames). */
 static const struct known_alloc {
@@ -27,11 +28,6 @@ static const struct known_alloc {
 	{ "mimalloc", "libmimalloc.so.2" },
 };
 #define N_KNOWN (sizeof(known) / sizeof(known[0]))
-
-static const char *const lib_dirs[] = {
-	"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
-	"/usr/local/lib",
-};
 
 struct cmp_opts {
 	const char *allocators;  /* --allocators, NULL = every known one */
@@ -125,18 +121,6 @@ static const struct argp compare_argp = {
 	.doc = compare_doc,
 };
 
-/* Finds soname in the usual library directories; 0 and the path in out. */
-static int find_lib(const char *soname, char *out, size_t outsz)
-{
-	for (size_t i = 0; i < sizeof(lib_dirs) / sizeof(lib_dirs[0]); i++) {
-		snprintf(out, outsz, "%s/%s", lib_dirs[i], soname);
-		if (access(out, R_OK) == 0)
-			return 0;
-	}
-	snprintf(out, outsz, "%s/%s", lib_dirs[0], soname);
-	return -1;
-}
-
 /* Fills runs[] from --allocators (or every known allocator). Returns the
  * count, or -1 after printing the error. */
 static int plan_runs(const char *list, struct am_cmp_run *runs)
@@ -180,7 +164,7 @@ static int plan_runs(const char *list, struct am_cmp_run *runs)
 				return -1;
 			}
 			snprintf(r->name, sizeof(r->name), "%s", tok);
-			if (known[k].soname && find_lib(known[k].soname, r->lib, sizeof(r->lib)))
+			if (known[k].soname && am_find_system_lib(known[k].soname, r->lib, sizeof(r->lib)))
 				r->skip_why = "not installed";
 		}
 		for (int j = 0; j < n; j++)

@@ -472,9 +472,7 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 	return -1;
 }
 
-/* Reads /proc/PID/environ into a NULL-terminated vector (one allocation:
- * pointers then strings). Returns NULL when unreadable (empty environment). */
-static char **read_environ(pid_t pid)
+char **am_read_environ(pid_t pid)
 {
 	char p[64], *data = NULL, **vec;
 	size_t len = 0, cap = 0, n = 0, i;
@@ -522,6 +520,17 @@ static char **read_environ(pid_t pid)
 	}
 	free(data);
 	return vec;
+}
+
+int am_find_system_lib(const char *name, char *out, size_t outlen)
+{
+	for (size_t i = 0; i < sizeof(default_dirs) / sizeof(default_dirs[0]); i++) {
+		snprintf(out, outlen, "%s/%s", default_dirs[i], name);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	snprintf(out, outlen, "%s/%s", default_dirs[1], name);
+	return -1;
 }
 
 /* Loads the file-backed mappings of pid into c->objs, in address order,
@@ -635,7 +644,7 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 		snprintf(err, errlen, "process %d has no mapped files (kernel thread or zombie?)", (int)pid);
 		goto out;
 	}
-	env = read_environ(pid);
+	env = am_read_environ(pid);
 	c.env = env;
 	read_threshold(env, r);
 

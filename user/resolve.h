@@ -59,6 +59,15 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 		    char *err, size_t errlen);
 
 /* "unknown", "glibc", "jemalloc", "tcmalloc", "mimalloc", "other". */
+/* Reads /proc/PID/environ into a NULL-terminated vector: one allocation
+ * (pointers then strings), released with free(). NULL when unreadable. */
+char **am_read_environ(pid_t pid);
+
+/* Finds a library by file name in the system library directories (the
+ * dynamic linker's defaults): 0 with its path in out, or -1 (out then holds
+ * the path it would have in the multiarch directory, for messages). */
+int am_find_system_lib(const char *name, char *out, size_t outlen);
+
 const char *am_alloc_kind_name(enum am_alloc_kind k);
 
 #endif /* ALLOCMAP_RESOLVE_H */

@@ -340,49 +340,44 @@ static struct target *add_target(struct tracer *tr, pid_t pid)
 	return t;
 }
 
-/* Reads /proc/PID/environ into a NULL-terminated vector (freed by the caller
- * with free(v[0]) and free(v)). Returns NULL on failure. */
-static char **read_environ(pid_t pid)
+/* A process that exited but was not reaped yet (a zombie) counts as gone. */
+static bool proc_alive(pid_t pid)
 {
-	char path[64], *buf = NULL, **v;
-	size_t len = 0, cap = 0, n = 0;
-	FILE *f;
-	int c;
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	while ((c = fgetc(f)) != EOF) {
-		if (len + 2 > cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-		}
-		buf[len++] = (char)c;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Do two resolutions put every probe at the same place of the same file? */
+static bool same_probes(const struct am_resolution *a, const struct am_resolution *b)
+{
+	for (int fn = 0; fn < AM_FN__COUNT; fn++) {
+		const struct am_fn_probe *x = &a->fn[fn], *y = &b->fn[fn];
+		struct stat sx, sy;
+
+		if (x->found != y->found)
+			return false;
+		if (!x->found)
+			continue;
+		if (x->func_off + x->place.offset != y->func_off + y->place.offset)
+			return false;
+		if (stat(x->path, &sx) || stat(y->path, &sy) || sx.st_dev != sy.st_dev ||
+		    sx.st_ino != sy.st_ino)
+			return false;
 	}
-	fclose(f);
-	if (!buf && !(buf = calloc(1, 2)))
-		return NULL;
-	buf[len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0' || i == 0)
-			n++;
-	v = calloc(n + 2, sizeof(*v));
-	if (!v) {
-		free(buf);
-		return NULL;
-	}
-	n = 0;
-	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
-		v[n++] = buf + i;
-	if (n == 0)
-		v[n++] = buf; /* keep v[0] == buf for freeing; an empty string is harmless */
-	return v;
+	return true;
 }
 
 /* A traced process forked (with -f): trace the child with the parent's
@@ -408,23 +403,33 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		break;
 	}
 	case AM_TASK_EXEC: {
+		struct am_resolution *nr;
 		char exe[64], err[256];
 		char **env;
+		int rc;
 
 		t = find_target(tr, (pid_t)e->pid);
 		if (!t || (t->launched && t->execs++ == 0))
 			return; /* our own launch: probes were attached before the exec */
+		/* resolve at once, while the new image still runs */
+		nr = calloc(1, sizeof(*nr));
+		if (!nr)
+			return;
 		snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
-		env = read_environ((pid_t)e->pid);
-		detach_target(t);
-		if (am_resolve_exec(exe, env ? env : environ, t->res, err, sizeof(err)) < 0)
-			am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
-		else
+		env = am_read_environ((pid_t)e->pid);
+		rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
+		free(env);
+		if (rc < 0) {
+			if (proc_alive((pid_t)e->pid))
+				am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
+		} else if (!same_probes(t->res, nr)) {
+			/* another allocator: move the probes (a uprobe follows its
+			 * task across exec, so the same library needs nothing) */
+			detach_target(t);
+			*t->res = *nr;
 			attach_target(tr, t);
-		if (env) {
-			free(env[0]);
-			free(env);
 		}
+		free(nr);
 		break;
 	}
 	case AM_TASK_EXIT:
@@ -622,25 +627,6 @@ static int release_child(int go_fd, int err_fd)
 	return n == sizeof(e) ? e : 0;
 }
 
-/* A process that exited but was not reaped yet (a zombie) counts as gone. */
-static bool proc_alive(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
 
 static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *child_done,
 		      struct rusage *ru)
