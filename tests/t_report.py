@@ -14,6 +14,13 @@ rendered DOM (--dump-dom, after the page's script ran) must show exactly as
 many OS-request markers, OS table rows, regions, function rows and counters
 as the JSONL has records for. A screenshot of the thread_arena report is
 saved to /tmp/allocmap-report.png for a human to look at.
+
+The flame graph and leak report tests trace .output/progs/stacks (known
+call paths: parse_config -> malloc(200000) -> mmap, ...) with --stacks=os
+and --stacks: every program function's frame must weigh exactly the bytes
+its OS requests obtained in the JSONL, the leak table must name
+leak_buffer with its bytes; the flame graph section is saved to
+/tmp/allocmap-flame.png.
 """
 
 import collections
@@ -30,9 +37,11 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "allocmap")
 SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
+STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CI = os.environ.get("CI") == "true"
 SHOT = "/tmp/allocmap-report.png"
+FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
 
 
@@ -268,6 +277,184 @@ def t_large_trace_decimated():
     check(calls >= 60000, "churn 30000 should make >= 60000 calls, got %d" % calls)
 
 
+def trace_stacks(mode):
+    """`allocmap trace --stacks[=os] --json --html` of the stacks program."""
+    key = ("stacks", mode)
+    if key in _traces:
+        return _traces[key]
+    jl = os.path.join(TMP, "stacks_%s.jsonl" % mode)
+    html = os.path.join(TMP, "stacks_%s.html" % mode)
+    p = run([TOOL, "trace", "--stacks=" + mode, "--json", "-o", jl, "--html", html, "--", STACKS], timeout=120)
+    if p.returncode != 0:
+        raise Fail("allocmap trace --stacks=%s exited %d: %s" % (mode, p.returncode, p.stderr.strip()[-400:]))
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    _traces[key] = (html, recs)
+    return html, recs
+
+
+def page4k(n):
+    return (n + 4095) & ~4095
+
+
+def os_bytes(r, prev_brk):
+    """Bytes an OS request obtained (README, --folded): what the flame graph weighs."""
+    if "error" in r:
+        return 0
+    s = r["syscall"]
+    if s == "mmap":
+        return page4k(r["len"]) if "MAP_ANONYMOUS" in r.get("flags", "") and r.get("prot") != "PROT_NONE" else 0
+    if s == "mremap":
+        return max(0, page4k(r["new_len"]) - page4k(r["len"]))
+    if s == "brk":
+        ret, addr = int(r["ret"], 16), int(r["addr"], 16)
+        return ret - prev_brk if addr and ret == addr and prev_brk and ret > prev_brk else 0
+    if s == "mprotect":
+        return page4k(r["len"]) if "PROT_WRITE" in r.get("prot", "") and r["cause"]["kind"] != "direct" else 0
+    return 0
+
+
+def flame_expect(recs):
+    """Per function name: [bytes, count] over the OS requests whose stack holds it."""
+    want = collections.defaultdict(lambda: [0, 0])
+    brk = {}
+    for r in recs:
+        if r["type"] != "os":
+            continue
+        prev = 0
+        if r["syscall"] == "brk" and "error" not in r:
+            prev = brk.get(r["pid"], 0)
+            brk[r["pid"]] = int(r["ret"], 16) or prev
+        if not r.get("stack"):
+            continue
+        w = os_bytes(r, prev)
+        for name in set(f.get("sym") for f in r["stack"] if f.get("sym")):
+            want[name][0] += w
+            want[name][1] += 1
+    return want
+
+
+def frames(page):
+    """Rendered flame-graph frames: (name, obj, kind, bytes, count, is_ancestor)."""
+    out = []
+    for m in re.finditer(r'<g class="fg-frame([^"]*)" data-i="\d+" data-name="([^"]*)" data-obj="([^"]*)" '
+                         r'data-bytes="(\d+)" data-count="(\d+)" data-kind="(\w+)"', page):
+        out.append((m.group(2), m.group(3), m.group(6), int(m.group(4)), int(m.group(5)), "anc" in m.group(1)))
+    return out
+
+
+def dom_after(html, name, script):
+    """The DOM after script ran on a copy of the report (clicks, toggles)."""
+    with open(html) as f:
+        text = f.read()
+    copy = os.path.join(TMP, name + ".html")
+    with open(copy, "w") as f:
+        f.write(text.replace("</body>", "<script>" + script + "</script></body>"))
+    return dom(copy)
+
+
+def t_flame_stacks_os():
+    html, recs = trace_stacks("os")
+    page = dom(html)
+    fr = frames(page)
+    check(fr, "no flame-graph frames rendered")
+    check("flame-empty" not in page, "the page says there are no stacks")
+    want = flame_expect(recs)
+    prog = os.path.basename(STACKS)
+    got = collections.defaultdict(lambda: [0, 0])
+    for name, obj, kind, b, c, anc in fr:
+        if obj == prog:
+            got[name][0] += b
+            got[name][1] += c
+    # the known call paths (tests/progs/stacks.c), weights from the JSONL
+    eq(want["parse_config"][0], page4k(200000), "JSONL: parse_config's mmap bytes")
+    eq(want["load_table"][0], page4k(1000 * 300), "JSONL: load_table's mmap bytes")
+    eq(want["direct_map"][0], 65536, "JSONL: direct_map's mmap bytes")
+    check(want["init_heap"][0] >= 132 * 1024, "JSONL: init_heap's brk growth %d" % want["init_heap"][0])
+    for name in ("parse_config", "load_table", "init_heap", "direct_map", "run_steps", "main"):
+        eq(got[name][0], want[name][0], "flame graph bytes of %s" % name)
+        eq(got[name][1], want[name][1] if want[name][0] else 0, "flame graph OS requests of %s" % name)
+    eq(got["run_steps"][0], page4k(200000) + page4k(300000), "run_steps = parse_config + load_table")
+    check("leak_buffer" not in got, "leak_buffer made no OS request, yet it is in the flame graph")
+    # the root weighs every byte, allocator internals are marked, syscalls are leaves
+    total = sum(os_bytes_all(recs))
+    m = re.search(r'id="flame-svg" [^>]*data-total="(\d+)"', page)
+    check(m, "no flame-graph svg with data-total")
+    eq(int(m.group(1)), total, "flame graph total bytes")
+    check(any(n == "__libc_malloc" and k == "alloc" for n, o, k, b, c, a in fr), "malloc's frame not marked as allocator internals")
+    check(any(n == "mmap" and k == "sys" and b == page4k(200000) for n, o, k, b, c, a in fr), "no mmap leaf of parse_config's weight")
+    check("bytes obtained from the OS" in page, "the page does not say what the weight is")
+    # OS requests (count) mode: munmap frames appear, bytes mode has none
+    check(not any(n == "munmap" for n, o, k, b, c, a in fr), "munmap (0 bytes) drawn in bytes mode")
+    cpage = dom_after(html, "stacks_count", "document.getElementById('fg-count').click();")
+    check('data-mode="count"' in cpage, "count toggle did not switch the flame graph")
+    munmaps = sum(1 for r in recs if r["type"] == "os" and r["syscall"] == "munmap" and r.get("stack"))
+    eq(sum(c for n, o, k, b, c, a in frames(cpage) if n == "munmap" and k == "sys"), munmaps, "munmap leaves in count mode")
+    # click zooms: parse_config fills the width, load_table is gone, ancestors dimmed
+    zpage = dom_after(html, "stacks_zoom", "document.querySelector('.fg-frame[data-name=parse_config]')"
+                      ".dispatchEvent(new MouseEvent('click', {bubbles: true}));")
+    zf = frames(zpage)
+    check(any(n == "parse_config" and not a for n, o, k, b, c, a in zf), "parse_config missing after zooming into it")
+    check(not any(n == "load_table" for n, o, k, b, c, a in zf), "zoom did not hide load_table")
+    check(any(n == "run_steps" and a for n, o, k, b, c, a in zf), "ancestors not shown above the zoomed frame")
+    check("reset zoom" in zpage, "no reset control")
+    # collapsing allocator internals keeps the weights, drops the inner frames
+    cpage = dom_after(html, "stacks_collapse", "document.getElementById('fg-collapse').click();")
+    cf = frames(cpage)
+    check(not any(n == "sysmalloc" for n, o, k, b, c, a in cf), "collapsed view still shows sysmalloc")
+    eq(sum(b for n, o, k, b, c, a in cf if n == "parse_config"), page4k(200000), "parse_config collapsed")
+    # with --stacks=os the leak report exists but small heap leaks have no stack
+    leaks = [r for r in recs if r["type"] == "leaks"]
+    check(leaks, "no leaks record in the --stacks=os trace")
+    rows = re.findall(r'<tr class="leak-row" data-top="([^"]*)" data-bytes="(\d+)" data-count="(\d+)"', page)
+    eq(len(rows), min(len(leaks[-1]["groups"]), 200), "leak table rows")
+    check("stack unknown" in page, "a leak group without a stack is not explained")
+    size = os.path.getsize(html)
+    check(size < 1 << 20, "stacks report is %d bytes" % size)
+
+
+def os_bytes_all(recs):
+    brk = {}
+    for r in recs:
+        if r["type"] != "os":
+            continue
+        prev = 0
+        if r["syscall"] == "brk" and "error" not in r:
+            prev = brk.get(r["pid"], 0)
+            brk[r["pid"]] = int(r["ret"], 16) or prev
+        if r.get("stack"):
+            yield os_bytes(r, prev)
+
+
+def t_leaks_stacks_all():
+    html, recs = trace_stacks("all")
+    page = dom(html)
+    rows = re.findall(r'<tr class="leak-row" data-top="([^"]*)" data-bytes="(\d+)" data-count="(\d+)"', page)
+    check(rows, "no leak table rows")
+    eq(rows[0], ("leak_buffer", str(3 * 12345), "3"), "largest leak group")
+    check(re.search(r'<b>leak_buffer</b><span class="where">stacks\.c:\d+', page), "leak row lacks leak_buffer's file:line")
+    eq(sum(b for n, o, k, b, c, a in frames(page) if n == "parse_config"), page4k(200000), "parse_config bytes with --stacks")
+    # the flame graph and leak sections, on their own, for a human to look at
+    with open(html) as f:
+        text = f.read()
+    shot_html = os.path.join(TMP, "flame_shot.html")
+    with open(shot_html, "w") as f:
+        f.write(text.replace("</head>", "<style>#timeline-panel,#map-panel,#threshold-panel{display:none}</style></head>"))
+    if os.path.exists(FLAME_SHOT):
+        os.unlink(FLAME_SHOT)
+    p = chromium(["--screenshot=" + FLAME_SHOT, "--window-size=1400,1100", "--virtual-time-budget=5000", "file://" + shot_html])
+    check(os.path.exists(FLAME_SHOT) and os.path.getsize(FLAME_SHOT) > 20000, "no flame screenshot: %s" % p.stderr[-200:])
+
+
+def t_flame_without_stacks():
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "thread_arena_nostacks")
+    page = dom(html)
+    check('id="flame-empty"' in page and "--stacks=os" in page, "no-stacks flame section does not say how to get one")
+    check('id="leaks-empty"' in page and "--stacks" in page, "no-leaks section does not say how to get one")
+    eq(len(frames(page)), 0, "flame frames without stacks")
+
+
 def t_bad_input():
     bad = os.path.join(TMP, "bad.jsonl")
     with open(bad, "w") as f:
@@ -298,6 +485,9 @@ TESTS = [
     ("trace_html_and_perfetto_flags", t_trace_html_and_perfetto_flags, True),
     ("stack_records_shown", t_stack_records_shown, True),
     ("large_trace_decimated", t_large_trace_decimated, True),
+    ("flame_stacks_os", t_flame_stacks_os, True),
+    ("leaks_stacks_all", t_leaks_stacks_all, True),
+    ("flame_without_stacks", t_flame_without_stacks, True),
     ("bad_input", t_bad_input, False),
 ]
 
@@ -309,7 +499,7 @@ def main(argv):
     if problem:
         print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
               file=sys.stderr)
-    missing = [p for p in (TOOL, SCEN) if not os.path.exists(p)]
+    missing = [p for p in (TOOL, SCEN, STACKS) if not os.path.exists(p)]
     for name, fn, needs_bpf in TESTS:
         if only and name not in only:
             continue

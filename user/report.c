@@ -4,7 +4,8 @@
  *  - one self-contained HTML file: the page, stylesheet and script are
  *    user/assets/report.{html,css,js} embedded at build time (generated
  *    header .output/report_assets.h), and the model's aggregates go in as a
- *    JSON data block; or
+ *    JSON data block (with the flame-graph frame tree of OS-request stacks
+ *    and the leaks record, its groups capped); or
  *  - Chrome Trace Event JSON for ui.perfetto.dev: counter tracks for heap,
  *    mmapped and live bytes, an "X" slice per allocator call that made OS
  *    requests with those requests nested on the same thread track, instant
@@ -30,6 +31,14 @@
 #define OS_KEEP    20000   /* OS request records carried into the HTML in full */
 #define CALLS_KEEP 20000   /* calls that made OS requests, carried in full */
 #define TASKS_KEEP 1000
+#define LEAKS_KEEP 200     /* leak groups carried into the HTML (largest first) */
+#define MAX_FRAMES 256     /* frames of a stack read (innermost first) */
+/* Records listed in full keep their stack for the tooltips, cut to
+ * TIP_FRAMES frames, for the first STACKS_KEEP of them; later ones lose it
+ * (the flame graph has every stack, aggregated): 20 000 OS requests with
+ * 30-frame stacks would otherwise be tens of MB of page. */
+#define TIP_FRAMES  12
+#define STACKS_KEEP 2000
 #define PIDS_KEEP  64
 /* Perfetto: every live-bytes change is a sample until LIVE_EXACT samples,
  * then at most one per LIVE_EMIT_NS: a million-call trace stays a file the
@@ -49,6 +58,7 @@ struct reader {
 	unsigned long lineno;
 	json_object *obj;          /* current record (owned) */
 	struct rm_rec rec;
+	struct rm_frame frames[MAX_FRAMES]; /* rec.stack, pointing into obj */
 	long long    size, next_progress;
 	bool         progress;     /* stderr is a terminal */
 	bool         truncated;    /* the last line had no newline and did not parse */
@@ -124,7 +134,28 @@ static bool jbool(json_object *o, const char *k)
 	return v && json_object_get_boolean(v);
 }
 
-static void fill_rec(json_object *o, struct rm_rec *r)
+/* The "stack" array of o into frames[] (at most MAX_FRAMES, innermost first). */
+static size_t fill_stack(json_object *o, struct rm_frame *frames)
+{
+	json_object *st = jget(o, "stack");
+	size_t n = 0;
+
+	if (!st || !json_object_is_type(st, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(st) && n < MAX_FRAMES; i++) {
+		json_object *fr = json_object_array_get_idx(st, i);
+		if (!fr || !json_object_is_type(fr, json_type_object))
+			continue;
+		frames[n++] = (struct rm_frame){
+			.addr = jnum(fr, "addr", NULL), .off = jnum(fr, "off", NULL),
+			.sym = jstr(fr, "sym"), .obj = jstr(fr, "obj"), .file = jstr(fr, "file"),
+			.line = (int)jnum(fr, "line", NULL),
+		};
+	}
+	return n;
+}
+
+static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 {
 	const char *type = jstr(o, "type");
 
@@ -163,7 +194,15 @@ static void fill_rec(json_object *o, struct rm_rec *r)
 		r->new_len = jnum(o, "new_len", NULL);
 		r->ret = jnum(o, "ret", &r->has_ret);
 		r->prot = jstr(o, "prot");
+		r->flags = jstr(o, "flags");
 		r->failed = jget(o, "error") != NULL;
+		r->cause_direct = kind && !strcmp(kind, "direct");
+		r->n_stack = fill_stack(o, frames);
+		r->stack = frames;
+		bool has_af;
+		r->alloc_frames = (int)jnum(o, "alloc_frames", &has_af);
+		if (!has_af)
+			r->alloc_frames = -1;
 		if (kind && !strcmp(kind, "call")) {
 			r->cause_call = true;
 			r->cause_id = jnum(c, "call_id", NULL);
@@ -222,7 +261,7 @@ static int reader_next(struct reader *rd, char *err, size_t errlen)
 				 "(make one with: allocmap trace --json -v -o FILE -- CMD)", rd->path, rd->lineno);
 			return -1;
 		}
-		fill_rec(rd->obj, &rd->rec);
+		fill_rec(rd->obj, &rd->rec, rd->frames);
 		return 1;
 	}
 }
@@ -301,11 +340,35 @@ struct html_ctx {
 	struct rm_model *m;
 	struct rawlist os, calls, tasks;
 	char  *summary;            /* raw summary line, or NULL */
+	char  *leaks;              /* the leaks record, its groups cut to LEAKS_KEEP, or NULL */
 	int    pids[PIDS_KEEP];
 	size_t npids;
 	uint64_t lines;
+	uint64_t stacks_kept, stacks_dropped; /* listed records with/without their stack */
 	bool   truncated;          /* the input's last line was cut short */
 };
+
+/* Adds the current record to l, its stack cut or dropped (see STACKS_KEEP). */
+static void list_record(struct html_ctx *c, struct rawlist *l, struct reader *rd)
+{
+	json_object *st = jget(rd->obj, "stack");
+
+	if (!st || l->kept >= l->cap) {
+		rawlist_add(l, rd->line, (size_t)rd->len);
+		return;
+	}
+	if (c->stacks_kept < STACKS_KEEP && json_object_is_type(st, json_type_array)) {
+		size_t n = json_object_array_length(st);
+		if (n > TIP_FRAMES)
+			json_object_array_del_idx(st, TIP_FRAMES, n - TIP_FRAMES);
+		c->stacks_kept++;
+	} else {
+		json_object_object_del(rd->obj, "stack");
+		c->stacks_dropped++;
+	}
+	const char *s = json_object_to_json_string_ext(rd->obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	rawlist_add(l, s, strlen(s));
+}
 
 static void note_pid(int pids[], size_t *n, int pid)
 {
@@ -316,6 +379,60 @@ static void note_pid(int pids[], size_t *n, int pid)
 			return;
 	if (*n < PIDS_KEEP)
 		pids[(*n)++] = pid;
+}
+
+/* The leaks record as the page wants it: totals, how many groups there
+ * were, the first LEAKS_KEEP groups (they come largest first) as they are. */
+static char *leaks_json(json_object *o)
+{
+	json_object *g = jget(o, "groups");
+	size_t ng = g && json_object_is_type(g, json_type_array) ? json_object_array_length(g) : 0;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "{\"count\":%llu,\"bytes\":%llu,\"groups_total\":%zu,\"groups\":[",
+		(unsigned long long)jnum(o, "count", NULL), (unsigned long long)jnum(o, "bytes", NULL), ng);
+	for (size_t i = 0; i < ng && i < LEAKS_KEEP; i++)
+		fprintf(f, "%s%s", i ? "," : "",
+			json_object_to_json_string_ext(json_object_array_get_idx(g, i),
+						       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fputs("]}", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The flame graph: string table, then 8 numbers per node in creation order
+ * (a parent always before its children): parent (-1 for the root), name,
+ * obj, file (string ids, -1 absent), line, flags (RM_FN_*), bytes, count. */
+static void write_flame(FILE *f, const struct rm_model *m)
+{
+	const struct rm_flame *fl = &m->fl;
+
+	fprintf(f, ",\"flame\":{\"stacks\":%llu,\"no_stack\":%llu,\"cut\":%llu,\"cap\":%d,\"strings\":[",
+		(unsigned long long)fl->stacks, (unsigned long long)fl->no_stack, (unsigned long long)fl->cut,
+		RM_FLAME_CAP);
+	for (size_t i = 0; i < fl->nstr; i++) {
+		if (i)
+			fputc(',', f);
+		put_jstr(f, fl->str[i]);
+	}
+	fprintf(f, "],\"nodes\":[");
+	for (size_t i = 0; i < fl->nn; i++) {
+		const struct rm_fnode *n = &fl->n[i];
+		fprintf(f, "%s%lld,%lld,%lld,%lld,%d,%u,%llu,%llu", i ? "," : "",
+			n->parent == UINT32_MAX ? -1LL : (long long)n->parent,
+			n->name == UINT32_MAX ? -1LL : (long long)n->name,
+			n->obj == UINT32_MAX ? -1LL : (long long)n->obj,
+			n->file == UINT32_MAX ? -1LL : (long long)n->file, n->line, n->flags,
+			(unsigned long long)n->bytes, (unsigned long long)n->count);
+	}
+	fprintf(f, "]}");
 }
 
 static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
@@ -349,6 +466,8 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		(unsigned long long)m->heap_peak, (unsigned long long)m->mmapped_peak,
 		(unsigned long long)m->live_peak, (unsigned long long)m->live_peak_t,
 		(unsigned long long)m->heap, (unsigned long long)m->mmapped, (unsigned long long)m->live);
+	fprintf(f, ",\"stacks_listed\":%llu,\"stacks_dropped\":%llu", (unsigned long long)c->stacks_kept,
+		(unsigned long long)c->stacks_dropped);
 	fprintf(f, ",\"caps\":{\"os\":%d,\"points\":%d,\"allocs\":%d,\"live\":%d,\"regions\":%d}",
 		OS_KEEP, RM_POINT_CAP, RM_ALLOC_CAP, RM_LIVE_CAP, RM_DEAD_REGION_CAP);
 
@@ -460,7 +579,10 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 			(unsigned long long)s->failed, (unsigned long long)s->nested, (unsigned long long)s->dur_ns);
 		first = false;
 	}
-	fprintf(f, "],\"sys\":[");
+	fputc(']', f);
+	write_flame(f, m);
+	fprintf(f, ",\"leaks\":%s", c->leaks ? c->leaks : "null");
+	fprintf(f, ",\"sys\":[");
 	first = true;
 	for (int i = 0; i < RM_NSYS; i++) {
 		if (!m->sys_count[i])
@@ -531,14 +653,17 @@ int am_report_html(const char *in_path, const char *out_path, char *err, size_t 
 		note_pid(c.pids, &c.npids, rec->pid);
 		rm_feed(c.m, rec);
 		if (rec->type == RM_T_OS)
-			rawlist_add(&c.os, rd.line, (size_t)rd.len);
+			list_record(&c, &c.os, &rd);
 		else if (rec->type == RM_T_CALL && rec->n_os)
-			rawlist_add(&c.calls, rd.line, (size_t)rd.len);
+			list_record(&c, &c.calls, &rd);
 		else if (rec->type == RM_T_TASK)
 			rawlist_add(&c.tasks, rd.line, (size_t)rd.len);
 		else if (rec->type == RM_T_SUMMARY) {
 			free(c.summary);
 			c.summary = strdup(rd.line);
+		} else if (!strcmp(jstr(rd.obj, "type"), "leaks")) {
+			free(c.leaks);
+			c.leaks = leaks_json(rd.obj);
 		}
 	}
 	if (r < 0)
@@ -584,6 +709,7 @@ cleanup:
 	rawlist_close(&c.calls);
 	rawlist_close(&c.tasks);
 	free(c.summary);
+	free(c.leaks);
 	if (c.m) {
 		rm_free(c.m);
 		free(c.m);

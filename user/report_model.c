@@ -18,7 +18,13 @@
  *  - Records arrive in emission order, not quite in ts order (a call is
  *    emitted at its return, after the OS requests it made): times applied to
  *    the timeline are clamped to be non-decreasing.
+ *  - The flame graph is a frame tree, not a list of stacks: a stack costs
+ *    one hash probe per frame and nothing new once its path exists, so a
+ *    million OS requests with a few hundred distinct paths stay a few
+ *    hundred nodes. Past RM_FLAME_CAP nodes a new path stops at its deepest
+ *    existing node, which keeps the weight (the page shows it as self).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "report_model.h"
@@ -94,6 +100,12 @@ void rm_free(struct rm_model *m)
 	free(m->idx);
 	free(m->freeslots);
 	free(m->th);
+	for (size_t i = 0; i < m->fl.nstr; i++)
+		free(m->fl.str[i]);
+	free(m->fl.str);
+	free(m->fl.shash);
+	free(m->fl.chash);
+	free(m->fl.n);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -693,6 +705,207 @@ static void feed_threshold(struct rm_model *m, const struct rm_rec *r)
 		m->th_start = r->th_old;
 }
 
+/* ---- flame graph of OS-requesting stacks ---- */
+
+#define FL_NONE  UINT32_MAX
+#define FL_CHCAP 32768u            /* child table: over 3 x RM_FLAME_CAP, a power of two */
+
+uint64_t rm_os_bytes(const struct rm_rec *r, uint64_t prev_brk)
+{
+	if (r->failed)
+		return 0;
+	switch (r->sys) {
+	case RM_SYS_MMAP:
+		return r->flags && strstr(r->flags, "MAP_ANONYMOUS") && !(r->prot && !strcmp(r->prot, "PROT_NONE")) ?
+		       page_up(r->len) : 0;
+	case RM_SYS_MREMAP:
+		return page_up(r->new_len) > page_up(r->len) ? page_up(r->new_len) - page_up(r->len) : 0;
+	case RM_SYS_BRK:
+		return r->addr && r->ret == r->addr && prev_brk && r->ret > prev_brk ? r->ret - prev_brk : 0;
+	case RM_SYS_MPROTECT:
+		return r->prot && strstr(r->prot, "PROT_WRITE") && !r->cause_direct ? page_up(r->len) : 0;
+	default:
+		return 0;
+	}
+}
+
+const char *rm_flame_str(const struct rm_model *m, uint32_t id)
+{
+	return id < m->fl.nstr ? m->fl.str[id] : "";
+}
+
+static uint64_t hash_bytes(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;        /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* Id of string s; a new one only when create (FL_NONE if not found, or
+ * out of memory: then m->oom). */
+static uint32_t fl_intern(struct rm_model *m, const char *s, bool create)
+{
+	struct rm_flame *f = &m->fl;
+
+	if (f->nstr * 2 >= f->shcap) {
+		size_t nc = f->shcap ? f->shcap * 2 : 1024;
+		uint32_t *nh = calloc(nc, sizeof(*nh));
+		if (!nh) {
+			m->oom = true;
+			return FL_NONE;
+		}
+		for (size_t i = 0; i < f->nstr; i++) {
+			size_t j = hash_bytes(f->str[i]) & (nc - 1);
+			while (nh[j])
+				j = (j + 1) & (nc - 1);
+			nh[j] = (uint32_t)i + 1;
+		}
+		free(f->shash);
+		f->shash = nh;
+		f->shcap = nc;
+	}
+	size_t mask = f->shcap - 1, i = hash_bytes(s) & mask;
+	for (; f->shash[i]; i = (i + 1) & mask)
+		if (!strcmp(f->str[f->shash[i] - 1], s))
+			return f->shash[i] - 1;
+	if (!create)
+		return FL_NONE;
+	if (f->nstr == f->capstr) {
+		size_t nc = f->capstr ? f->capstr * 2 : 256;
+		char **ns = realloc(f->str, nc * sizeof(*ns));
+		if (!ns) {
+			m->oom = true;
+			return FL_NONE;
+		}
+		f->str = ns;
+		f->capstr = nc;
+	}
+	char *d = strdup(s);
+	if (!d) {
+		m->oom = true;
+		return FL_NONE;
+	}
+	f->str[f->nstr] = d;
+	f->shash[i] = (uint32_t)++f->nstr;
+	return f->nstr - 1;
+}
+
+/* The child of parent for (name, obj), made when missing and the cap
+ * allows; FL_NONE otherwise. */
+static uint32_t fl_child(struct rm_model *m, uint32_t parent, uint32_t name, uint32_t obj)
+{
+	struct rm_flame *f = &m->fl;
+	uint64_t h = (parent + 1) * 0x9e3779b97f4a7c15ull ^ (name + 1ull) * 0xc2b2ae3d27d4eb4full ^
+		     (obj + 2ull) * 0x165667b19e3779f9ull;
+	size_t i = (h ^ h >> 31) & (FL_CHCAP - 1);
+
+	for (; f->chash[i]; i = (i + 1) & (FL_CHCAP - 1)) {
+		const struct rm_fnode *n = &f->n[f->chash[i] - 1];
+		if (n->parent == parent && n->name == name && n->obj == obj)
+			return f->chash[i] - 1;
+	}
+	if (f->nn >= RM_FLAME_CAP)
+		return FL_NONE;
+	f->n[f->nn] = (struct rm_fnode){ .parent = parent, .name = name, .obj = obj, .file = FL_NONE };
+	f->chash[i] = (uint32_t)++f->nn;
+	return f->nn - 1;
+}
+
+/* Last break of pid, replaced by brk (when non-zero). */
+static uint64_t fl_brk_swap(struct rm_flame *f, int pid, uint64_t brk)
+{
+	for (int i = 0; i < RM_FLAME_PIDS; i++) {
+		if (f->brk[i].pid && f->brk[i].pid != pid)
+			continue;
+		uint64_t prev = f->brk[i].pid ? f->brk[i].brk : 0;
+		f->brk[i].pid = pid;
+		if (brk)
+			f->brk[i].brk = brk;
+		return prev;
+	}
+	return 0;
+}
+
+/* Adds one path step: the node for (name, obj) under *cur, weighted. */
+static bool fl_step(struct rm_model *m, uint32_t *cur, const char *name, const char *obj,
+		    const char *file, int line, uint8_t flags, uint64_t w)
+{
+	struct rm_flame *f = &m->fl;
+	bool room = f->nn < RM_FLAME_CAP;
+	uint32_t nm = fl_intern(m, name, room), ob = obj ? fl_intern(m, obj, room) : FL_NONE;
+
+	if (nm == FL_NONE || (obj && ob == FL_NONE))
+		return false;
+	uint32_t c = fl_child(m, *cur, nm, ob);
+	if (c == FL_NONE)
+		return false;
+	struct rm_fnode *n = &f->n[c];
+	if (!n->count) {
+		n->file = file ? fl_intern(m, file, true) : FL_NONE;
+		n->line = line;
+	} else if (n->line != line || (file ? n->file == FL_NONE || strcmp(f->str[n->file], file) : n->file != FL_NONE)) {
+		n->flags |= RM_FN_LINES;
+	}
+	n->flags |= flags;
+	n->bytes += w;
+	n->count++;
+	*cur = c;
+	return true;
+}
+
+static void feed_flame(struct rm_model *m, const struct rm_rec *r)
+{
+	struct rm_flame *f = &m->fl;
+	uint64_t prev = 0;
+	char buf[512];
+
+	if (r->sys == RM_SYS_BRK && !r->failed)
+		prev = fl_brk_swap(f, r->pid, r->ret);
+	if (!r->n_stack) {
+		f->no_stack++;
+		return;
+	}
+	if (!f->n) {
+		f->n = malloc(RM_FLAME_CAP * sizeof(*f->n));
+		f->chash = calloc(FL_CHCAP, sizeof(*f->chash));
+		uint32_t all = f->n && f->chash ? fl_intern(m, "all", true) : FL_NONE;
+		if (all == FL_NONE) {
+			free(f->n);
+			free(f->chash);
+			f->n = NULL;
+			f->chash = NULL;
+			m->oom = true;
+			return;
+		}
+		f->n[0] = (struct rm_fnode){ .parent = FL_NONE, .name = all, .obj = FL_NONE, .file = FL_NONE };
+		f->nn = 1;
+	}
+	uint64_t w = rm_os_bytes(r, prev);
+	uint32_t cur = 0;
+	f->stacks++;
+	f->n[0].bytes += w;
+	f->n[0].count++;
+	for (size_t k = r->n_stack; k-- > 0;) {   /* root first */
+		const struct rm_frame *fr = &r->stack[k];
+		const char *name = fr->sym;
+		if (!name) {
+			if (fr->obj)
+				snprintf(buf, sizeof(buf), "%s+0x%llx", fr->obj, (unsigned long long)fr->off);
+			else
+				snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)fr->addr);
+			name = buf;
+		}
+		uint8_t fl = r->alloc_frames > 0 && k < (size_t)r->alloc_frames ? RM_FN_ALLOC : 0;
+		if (!fl_step(m, &cur, name, fr->obj, fr->file, fr->line, fl, w)) {
+			f->cut++;
+			return;
+		}
+	}
+	if (!fl_step(m, &cur, rm_sys_names[r->sys], "kernel", NULL, 0, RM_FN_SYS, w))
+		f->cut++;
+}
+
 void rm_feed(struct rm_model *m, const struct rm_rec *r)
 {
 	if (r->type == RM_T_SUMMARY)
@@ -704,7 +917,7 @@ void rm_feed(struct rm_model *m, const struct rm_rec *r)
 	m->n_records++;
 	switch (r->type) {
 	case RM_T_CALL: feed_call(m, r); break;
-	case RM_T_OS: feed_os(m, r); break;
+	case RM_T_OS: feed_flame(m, r); feed_os(m, r); break;
 	case RM_T_THRESHOLD: feed_threshold(m, r); break;
 	default: peak(&m->t_max, rm_rel(m, r->ts)); break;
 	}

@@ -4,7 +4,9 @@
  * allocator regions with their lifetimes, the live allocations, and
  * screen-sized aggregates (adaptive time buckets, a size x time grid,
  * capped samples), so that memory stays bounded however long the trace.
- * Plain C, no json-c: the record is handed over as a struct rm_rec. */
+ * With stacks on, it also folds every OS request's stack into a capped
+ * frame tree (the report's flame graph). Plain C, no json-c: the record is
+ * handed over as a struct rm_rec. */
 #ifndef ALLOCMAP_REPORT_MODEL_H
 #define ALLOCMAP_REPORT_MODEL_H
 
@@ -21,11 +23,20 @@
 #define RM_LIVE_CAP   20000     /* extra live-at-end allocations kept */
 #define RM_DEAD_REGION_CAP 2000 /* unmapped regions kept for the address map */
 #define RM_NFN        11
+#define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
+#define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 
 enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY };
 enum rm_sys { RM_SYS_BRK, RM_SYS_MMAP, RM_SYS_MUNMAP, RM_SYS_MREMAP, RM_SYS_MPROTECT,
 	      RM_SYS_MADVISE, RM_SYS_OTHER, RM_NSYS };
 enum rm_kind { RM_K_HEAP, RM_K_MMAP, RM_K_ARENA, RM_K_OTHER };  /* region kinds */
+
+/* One stack frame of a record (README: frame format); absent keys 0/NULL. */
+struct rm_frame {
+	uint64_t    addr, off;
+	const char *sym, *obj, *file;
+	int         line;
+};
 
 /* One input record, the fields the model needs (absent fields are 0/NULL). */
 struct rm_rec {
@@ -48,13 +59,19 @@ struct rm_rec {
 	int      sys;          /* enum rm_sys */
 	uint64_t addr, len, new_len;
 	const char *prot;      /* or NULL */
+	const char *flags;     /* mmap/mremap flags, or NULL */
 	bool     failed;       /* "error" present */
 	bool     cause_call;   /* cause.kind == "call" */
+	bool     cause_direct; /* cause.kind == "direct" */
 	uint64_t cause_id;     /* cause.call_id */
 	int      cause_fn;     /* cause.fn index, -1 */
 	uint64_t cause_size;
 	/* threshold */
 	uint64_t th_old, th_new;
+	/* call/os "stack", innermost first (strings owned by the caller) */
+	const struct rm_frame *stack;
+	size_t   n_stack;
+	int      alloc_frames; /* os: leading frames inside the allocator call, -1 unknown */
 };
 
 extern const char *const rm_fn_names[RM_NFN];
@@ -105,6 +122,37 @@ struct rm_live {               /* live allocation hash entry */
 	int32_t  tid;
 };
 
+/* Flame graph of OS-requesting stacks: a tree rooted at node 0 ("all"),
+ * root first down to the innermost frame, then a pseudo-frame naming the
+ * syscall. Frames are merged by function (symbol + object): file/line are
+ * those first seen, RM_FN_LINES says others were seen too. */
+enum { RM_FN_ALLOC = 1,       /* inside the allocator call that caused the request */
+       RM_FN_LINES = 2,       /* seen at more than one file:line */
+       RM_FN_SYS = 4 };       /* the syscall pseudo-frame ("mmap") */
+
+struct rm_fnode {
+	uint32_t parent;           /* node index (the root: UINT32_MAX) */
+	uint32_t name, obj, file;  /* string ids, UINT32_MAX absent */
+	int      line;
+	uint8_t  flags;            /* RM_FN_* */
+	uint64_t bytes;            /* bytes obtained from the OS through here */
+	uint64_t count;            /* OS requests through here */
+};
+
+struct rm_flame {
+	struct rm_fnode *n;
+	size_t   nn;               /* nodes; at most RM_FLAME_CAP */
+	char   **str;              /* interned strings */
+	size_t   nstr, capstr;
+	uint32_t *shash;           /* string id + 1 by hash, 0 empty */
+	size_t   shcap;
+	uint32_t *chash;           /* child lookup (parent, name, obj): node + 1 */
+	uint64_t stacks;           /* OS requests folded in */
+	uint64_t no_stack;         /* OS requests without a stack */
+	uint64_t cut;              /* requests whose path hit the node cap (weight kept by the deepest node) */
+	struct { int pid; uint64_t brk; } brk[RM_FLAME_PIDS];
+};
+
 struct rm_fnstat {
 	uint64_t calls, bytes, os_calls, failed, nested, dur_ns;
 };
@@ -152,6 +200,7 @@ struct rm_model {
 	struct rm_th { uint64_t t, old, new_, call_id; } *th;  /* threshold moves (only ever rise: few) */
 	size_t   nth, capth;
 	uint64_t t_last;           /* latest time applied: keeps the timeline monotonic */
+	struct rm_flame fl;        /* OS-request stacks */
 	bool     oom;              /* an allocation failed: results are partial */
 };
 
@@ -172,5 +221,12 @@ size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max)
 int rm_alloc_region(const struct rm_model *m, const struct rm_alloc *a);
 /* Size row of the threshold grid for a size. */
 int rm_size_row(uint64_t size);
+/* Bytes an OS request obtained from the OS, as --folded weighs it:
+ * anonymous accessible mmap length, mremap growth, brk growth over prev_brk
+ * (the pid's last break, 0 unknown), writable mprotect of an allocator
+ * mapping (not direct); page-rounded, 0 for failures and the rest. */
+uint64_t rm_os_bytes(const struct rm_rec *r, uint64_t prev_brk);
+/* Frame name of a flame-graph node's string id ("" for UINT32_MAX). */
+const char *rm_flame_str(const struct rm_model *m, uint32_t id);
 
 #endif /* ALLOCMAP_REPORT_MODEL_H */

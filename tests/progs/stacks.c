@@ -7,7 +7,7 @@
  * (stacks_stripped). Prints nothing; glibc 2.36 behaviour:
  *
  *   main -> init_heap -> malloc(100)                brk(NULL), brk(+132 KiB)
- *   main -> run_steps -> parse_config -> malloc(200000)   mmap(204800)
+ *   main -> run_steps -> parse_config -> malloc(200000)   mmap(200704)
  *   main -> run_steps -> load_table -> calloc(1000, 300)  mmap(303104)
  *   main -> run_steps -> leak_buffer -> malloc(12345), 3 times, never freed
  *   main -> direct_map -> mmap(65536), munmap       (direct)

@@ -1,7 +1,8 @@
 // report.js - draws allocmap's HTML report from the JSON data block that
 // report.c embeds (id "am-data"): summary cards, the timeline (bytes and OS
 // request markers), the address map (regions and the allocations live in
-// them), the threshold view and the tables. Plain JS, SVG and canvas; no
+// them), the threshold view, the flame graph of OS-requesting stacks, the
+// leak report and the tables. Plain JS, SVG and canvas; no
 // libraries, no network. Everything heavy was aggregated in C already: the
 // data here is screen-sized whatever the trace's length.
 (function () {
@@ -201,6 +202,7 @@
     if (C.points > D.caps.points) n.push('Threshold view: ' + fmtInt(C.points) + ' allocating calls shown as a density grid (' + fmtTime(D.grid_ns) + ' × ¼ octave cells).');
     if (C.allocs > D.allocs.length / 8) n.push('Address map: a random sample of ' + fmtInt(D.allocs.length / 8) + ' of ' + fmtInt(C.allocs) + ' allocations (every allocation still live at the end is included, up to ' + fmtInt(D.caps.live) + ').');
     if (C.regions_dropped) n.push(fmtInt(C.regions_dropped) + ' regions that were unmapped early are not drawn (' + fmtInt(D.caps.regions) + ' kept).');
+    if (D.stacks_dropped) n.push('Tooltips show the stacks of the first ' + fmtInt(D.stacks_listed) + ' listed records (' + fmtInt(D.stacks_dropped) + ' more have theirs only in the flame graph).');
     if (C.oom) n.push('Report generation ran out of memory: some detail is missing.');
     const box = document.getElementById('notes');
     for (const t of n) box.appendChild(el('div', { class: 'note' }, esc(t)));
@@ -626,6 +628,218 @@
     }
   }
 
+  // ---------- flame graph of OS-requesting stacks ----------
+  // D.flame is the frame tree report_model.c folded the OS requests' stacks
+  // into (root first, the syscall as the innermost pseudo-frame): 8 numbers
+  // per node, parents before children. Drawn as an icicle: the root on top.
+  const FN_ALLOC = 1, FN_LINES = 2, FN_SYS = 4;
+  const FG_ROW = 19;
+  const fg = { mode: 'bytes', collapse: false, zoom: null, tree: null };
+  function fgBuild() {
+    const F = D.flame, S_ = F.strings, N = F.nodes, nodes = [];
+    const str = i => i >= 0 ? S_[i] : null;
+    for (let i = 0; i < N.length; i += 8) {
+      const n = { name: str(N[i + 1]), obj: str(N[i + 2]), file: str(N[i + 3]), line: N[i + 4], flags: N[i + 5],
+        bytes: N[i + 6], count: N[i + 7], children: [], parent: null };
+      const p = N[i];
+      if (p >= 0 && nodes[p]) { n.parent = nodes[p]; nodes[p].children.push(n); }
+      nodes.push(n);
+    }
+    return nodes[0] || null;
+  }
+  // Allocator internals folded into their outermost frame (malloc, calloc):
+  // what lies under it is the syscalls it made, merged by name.
+  function fgCollapse(n, parent) {
+    const c = Object.assign({}, n, { parent: parent, children: [] });
+    if (n.flags & FN_ALLOC) {
+      c.collapsed = true;
+      const leaves = new Map(), walk = k => {
+        for (const ch of k.children) {
+          if (ch.flags & FN_ALLOC) { walk(ch); continue; }
+          const key = ch.name + '\u0000' + ch.obj, have = leaves.get(key);
+          if (have) { have.bytes += ch.bytes; have.count += ch.count; } else leaves.set(key, Object.assign({}, ch, { parent: c, children: [] }));
+        }
+      };
+      walk(n);
+      c.children = Array.from(leaves.values());
+    } else c.children = n.children.map(ch => fgCollapse(ch, c));
+    return c;
+  }
+  const fgVal = n => fg.mode === 'bytes' ? n.bytes : n.count;
+  const fgFmt = v => fg.mode === 'bytes' ? fmtBytes(v) : fmtInt(v) + ' request' + (v === 1 ? '' : 's');
+  function fgHash(s) { let h = 2166136261; for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619); return (h >>> 0) / 4294967296; }
+  function fgKind(n) {
+    if (n.flags & FN_SYS) return 'sys';
+    if (n.flags & FN_ALLOC) return 'alloc';
+    if (n.obj && /\.so(\.|$)/.test(n.obj)) return 'lib';
+    return n.obj ? 'prog' : 'root';
+  }
+  const FG_KINDS = {
+    prog: { name: 'program', color: h => 'hsl(' + (12 + h * 32).toFixed(0) + ',82%,' + (60 + h * 8).toFixed(0) + '%)' },
+    lib: { name: 'shared libraries', color: h => 'hsl(' + (168 + h * 30).toFixed(0) + ',38%,' + (66 + h * 8).toFixed(0) + '%)' },
+    alloc: { name: 'allocator internals (inside the malloc call)', color: h => 'hsl(' + (262 + h * 22).toFixed(0) + ',42%,' + (76 + h * 6).toFixed(0) + '%)' },
+    sys: { name: 'the syscall', color: () => '#566173' },
+    root: { name: 'all', color: () => '#c9d0d9' },
+  };
+  function fgColor(n) {
+    const k = fgKind(n);
+    if (k === 'sys') return SYS_COLOR[n.name] || SYS_COLOR.other;
+    return FG_KINDS[k].color(fgHash(n.name));
+  }
+  function fgWhere(n) {
+    if (!n.file) return '';
+    return n.file.replace(/^.*\//, '') + (n.line ? ':' + n.line : '');
+  }
+  function fgTip(n, root) {
+    const v = fgVal(n), tot = fgVal(root), z = fg.zoom && fg.zoom !== root ? fgVal(fg.zoom) : 0;
+    const self = v - n.children.reduce((a, c) => a + fgVal(c), 0);
+    let h = '<div class="t mono">' + esc(n.name) + '</div>';
+    if (n.flags & FN_SYS) h += '<div class="r">the ' + esc(n.name) + ' syscall (the kernel)</div>';
+    else if (n.obj) h += '<div class="r">in <span class="mono">' + esc(n.obj) + '</span></div>';
+    if (n.file) h += '<div class="r mono">' + esc(n.file) + (n.line ? ':' + n.line : '') + (n.flags & FN_LINES ? ' <span class="r">(and other lines)</span>' : '') + '</div>';
+    h += '<div class="r">bytes from the OS: <b>' + fmtBytes(n.bytes) + '</b> (' + fmtInt(n.bytes) + ' B) · OS requests: <b>' + fmtInt(n.count) + '</b></div>';
+    h += '<div class="r">' + (tot ? (100 * v / tot).toFixed(1) + '% of all' : '') + (z ? ' · ' + (100 * v / z).toFixed(1) + '% of ' + esc(fg.zoom.name) : '') +
+      (self > 0 && n.children.length ? ' · self ' + fgFmt(self) : '') + '</div>';
+    if (n.collapsed) h += '<div class="r">allocator internals collapsed into this frame</div>';
+    else if (n.flags & FN_ALLOC) h += '<div class="r">inside the allocator call that made the request</div>';
+    return h + '<div class="r muted">click to zoom</div>';
+  }
+  function flameHint(F) {
+    const h = document.getElementById('flame-hint');
+    h.innerHTML = 'The stacks of the OS requests (' + fmtInt(F.stacks) + ' with a stack), root on top, the syscall at the bottom of each column. ' +
+      'Width: <b>' + (fg.mode === 'bytes' ? 'bytes obtained from the OS</b> — anonymous mmap length, brk growth, mremap growth, writable mprotect of an allocator mapping (what <code>--folded</code> writes); munmap, madvise and file mappings weigh nothing'
+        : 'number of OS requests</b> — every memory syscall counts once (munmap and madvise too)') +
+      '. Frames are merged by function. Hover for details, click to zoom, click the path above to zoom out.';
+  }
+  function flame() {
+    const box = document.getElementById('flame'), F = D.flame;
+    box.innerHTML = '';
+    if (!F || !F.stacks || !F.nodes.length) {
+      for (const id of ['flame-hint', 'flame-crumbs', 'flame-legend']) document.getElementById(id).style.display = 'none';
+      document.querySelector('#flame-panel .fg-controls').style.display = 'none';
+      box.appendChild(el('div', { class: 'empty', id: 'flame-empty', style: 'margin-top:10px' },
+        'This trace has no stacks, so there is no flame graph. Record one with <code>allocmap trace --stacks=os --html report.html -- CMD</code> ' +
+        '(stacks of the OS requests and the calls that made them: cheap), or <code>--stacks</code> for every call and the leak report.'));
+      return;
+    }
+    if (!fg.tree) fg.tree = fgBuild();
+    const root = fg.collapse ? (fg.ctree || (fg.ctree = fgCollapse(fg.tree, null))) : fg.tree;
+    if (fg.zoom && fg.zoom.__root !== root) fg.zoom = null;
+    const zoom = fg.zoom || root;
+    flameHint(F);
+    // ancestors of the zoomed frame, drawn full width above it
+    const anc = [];
+    for (let p = zoom.parent; p; p = p.parent) anc.unshift(p);
+    const W = Math.max(600, box.clientWidth), zv = fgVal(zoom);
+    const rows = [];   // [node, x, w, depth, isAncestor]
+    anc.forEach((n, d) => rows.push([n, 0, W, d, true]));
+    let maxDepth = anc.length;
+    const lay = (n, x, d) => {
+      const w = zv ? fgVal(n) / zv * W : 0;
+      if (w < 0.4 || fgVal(n) <= 0) return;
+      rows.push([n, x, w, d, false]);
+      maxDepth = Math.max(maxDepth, d);
+      let cx = x;
+      const kids = n.children.filter(c => fgVal(c) > 0).sort((a, b) => fgVal(b) - fgVal(a) || (a.name < b.name ? -1 : 1));
+      for (const c of kids) { lay(c, cx, d + 1); cx += fgVal(c) / zv * W; }
+    };
+    if (zv > 0) lay(zoom, 0, anc.length);
+    const H = (maxDepth + 1) * FG_ROW + 2;
+    const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'flame-svg', 'data-mode': fg.mode,
+      'data-total': fgVal(root), 'data-stacks': F.stacks });
+    box.appendChild(svg);
+    const nodeOf = new Map();
+    rows.forEach(([n, x, w, d, isAnc], i) => {
+      n.__root = root;
+      const k = fgKind(n);
+      const g = sv('g', { class: 'fg-frame' + (isAnc ? ' anc' : '') + (k === 'sys' ? ' sysf' : '') + (k === 'alloc' ? ' alloc' : ''),
+        'data-i': i, 'data-name': n.name, 'data-obj': n.obj || '', 'data-bytes': n.bytes, 'data-count': n.count, 'data-kind': k,
+        transform: 'translate(' + x.toFixed(2) + ',' + (d * FG_ROW + 1) + ')' });
+      g.appendChild(sv('rect', { width: Math.max(0.4, w - 0.5).toFixed(2), height: FG_ROW - 1, rx: 2, fill: fgColor(n) }));
+      if (w > 34) {
+        const t = sv('text', { x: 5, y: FG_ROW - 6 });
+        const full = n.name === 'all' && !n.obj ? 'all · ' + fgFmt(fgVal(n)) : n.name, room = Math.floor((w - 10) / 6.3);
+        t.textContent = full.length > room ? full.slice(0, Math.max(1, room - 1)) + '…' : full;
+        g.appendChild(t);
+      }
+      nodeOf.set(String(i), n);
+      svg.appendChild(g);
+    });
+    const hit = ev => { const g = ev.target.closest && ev.target.closest('.fg-frame'); return g ? nodeOf.get(g.getAttribute('data-i')) : null; };
+    svg.addEventListener('mousemove', ev => { const n = hit(ev); if (n) showTip(ev, fgTip(n, root)); else hideTip(); });
+    svg.addEventListener('mouseleave', hideTip);
+    svg.addEventListener('click', ev => { const n = hit(ev); if (n) { fg.zoom = n === root ? null : n; hideTip(); flame(); } });
+    // the zoom path
+    const cr = document.getElementById('flame-crumbs');
+    cr.innerHTML = '';
+    const path = anc.concat([zoom]);
+    path.forEach((n, i) => {
+      if (i) cr.appendChild(el('span', { class: 'sep' }, '›'));
+      const a = el('a', { 'data-i': i }, esc(n === root ? 'all (' + fgFmt(fgVal(root)) + ')' : n.name));
+      a.addEventListener('click', () => { fg.zoom = n === root ? null : n; flame(); });
+      cr.appendChild(a);
+    });
+    if (zoom !== root) cr.appendChild(el('span', { class: 'muted' }, ' — ' + fgFmt(zv) + ', ' + (100 * zv / Math.max(1, fgVal(root))).toFixed(1) + '% of all'));
+    const notes = [];
+    if (F.no_stack) notes.push(fmtInt(F.no_stack) + ' OS requests had no stack and are not in the graph');
+    if (F.cut) notes.push(fmtInt(F.cut) + ' stacks were cut where the tree reached its ' + fmtInt(F.cap) + '-frame cap (their weight stays with the deepest frame kept)');
+    if (notes.length) cr.appendChild(el('div', { class: 'muted' }, esc(notes.join('; ') + '.')));
+  }
+  function flameWire() {
+    const set = mode => {
+      fg.mode = mode;
+      document.getElementById('fg-bytes').classList.toggle('on', mode === 'bytes');
+      document.getElementById('fg-count').classList.toggle('on', mode === 'count');
+      flame();
+    };
+    document.getElementById('fg-bytes').addEventListener('click', () => set('bytes'));
+    document.getElementById('fg-count').addEventListener('click', () => set('count'));
+    document.getElementById('fg-collapse').addEventListener('change', ev => { fg.collapse = ev.target.checked; fg.zoom = null; flame(); });
+    document.getElementById('fg-reset').addEventListener('click', () => { fg.zoom = null; flame(); });
+    legend('flame-legend', ['prog', 'lib', 'alloc'].map(k => ({ name: FG_KINDS[k].name, color: FG_KINDS[k].color(0.5) }))
+      .concat(SYS.map(s => ({ name: s, color: SYS_COLOR[s] }))));
+  }
+
+  // ---------- leaks ----------
+  function frameLine(f) {
+    const name = f.sym || (f.obj ? f.obj + '+' + hex(f.off || 0) : hex(f.addr || 0));
+    const where = f.file ? f.file.replace(/^.*\//, '') + (f.line ? ':' + f.line : '') : f.obj || '';
+    return '<span class="fr"><b>' + esc(name) + '</b><span class="where">' + esc(where) + '</span></span>';
+  }
+  function leaksTable() {
+    const box = document.getElementById('leaks'), L = D.leaks;
+    const cnt = document.getElementById('leaks-count');
+    if (!L) {
+      box.appendChild(el('div', { class: 'empty', id: 'leaks-empty' },
+        'No leak report in this trace. It comes with allocation stacks: <code>allocmap trace --stacks --html report.html -- CMD</code>.'));
+      return;
+    }
+    cnt.textContent = fmtBytes(L.bytes) + ' in ' + fmtInt(L.count) + ' allocation' + (L.count === 1 ? '' : 's') + ', ' +
+      fmtInt(L.groups_total) + ' stack' + (L.groups_total === 1 ? '' : 's') + (L.groups_total > L.groups.length ? ' (largest ' + L.groups.length + ' listed)' : '');
+    if (!L.groups.length) { box.appendChild(el('div', { class: 'empty' }, 'Nothing was live at the end: no leaks.')); return; }
+    const max = Math.max(1, ...L.groups.map(g => g.bytes));
+    let h = '<thead><tr><th class="num">#</th><th class="num">bytes</th><th class="bar-cell"></th><th class="num">allocations</th><th>held in</th><th>allocated from</th></tr></thead><tbody>';
+    L.groups.forEach((g, i) => {
+      const st = Array.isArray(g.stack) ? g.stack : [];
+      // frame 0 is the allocator function, frame 1 its caller (README)
+      const callers = st.length > 1 ? st.slice(1) : st;
+      const top = callers.length ? callers[0].sym || '' : '';
+      let fr;
+      if (!st.length) fr = '<span class="muted">stack unknown — with <code>--stacks=os</code> only allocations that made an OS request have one; use <code>--stacks</code></span>';
+      else {
+        fr = callers.slice(0, 3).map(frameLine).join(' <span class="muted">←</span> ') + (callers.length > 3 ? ' <span class="muted">← …</span>' : '');
+        fr += '<details><summary>' + esc(st.length) + ' frames' + (st[0].sym ? ', via ' + esc(st[0].sym) : '') + '</summary>' + stackHtml(st).replace('stack mono', 'mono') + '</details>';
+      }
+      const regs = Object.keys(g.regions || {}).map(r => fmtInt(g.regions[r].count) + ' in ' + esc(r) + ' (' + fmtBytes(g.regions[r].bytes) + ')').join('<br>');
+      h += '<tr class="leak-row" data-top="' + esc(top) + '" data-bytes="' + g.bytes + '" data-count="' + g.count + '"><td class="num">' + (i + 1) +
+        '</td><td class="num"><b>' + fmtBytes(g.bytes) + '</b><div class="muted">' + fmtInt(g.bytes) + ' B</div></td><td class="bar-cell"><div class="minibar" style="width:' +
+        Math.max(2, 100 * g.bytes / max).toFixed(1) + '%"></div></td><td class="num">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + g.pid + '</div>' : '') +
+        '</td><td class="frames">' + fr + '</td></tr>';
+    });
+    const tb = el('table', { class: 'data leaks', id: 'leaks-table' }, h + '</tbody>');
+    box.appendChild(el('div', { class: 'table-wrap' })).appendChild(tb);
+  }
+
   // ---------- tables ----------
   function highlightOsRow(id) {
     let tr = document.getElementById('os-row-' + id);
@@ -712,6 +926,9 @@
     timeline();
     addressMap();
     thresholdView();
+    flameWire();
+    flame();
+    leaksTable();
     renderOsTable(false);
     fnTables();
     countersTable();
@@ -720,7 +937,7 @@
     document.getElementById('map-peak').addEventListener('click', () => { map.t = D.counts.live_peak_t; addressMap(); });
     document.getElementById('map-end').addEventListener('click', () => { map.t = DUR; addressMap(); });
     let rt = null;
-    window.addEventListener('resize', () => { clearTimeout(rt); rt = setTimeout(() => { timeline(); addressMap(); thresholdView(); }, 150); });
+    window.addEventListener('resize', () => { clearTimeout(rt); rt = setTimeout(() => { timeline(); addressMap(); thresholdView(); flame(); }, 150); });
     document.body.setAttribute('data-ready', '1');
     // time from navigation start to a fully drawn page (the test reads it)
     document.body.setAttribute('data-render-ms', Math.round(performance.now()));
