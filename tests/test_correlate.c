@@ -314,6 +314,7 @@ static void test_mmap_chunk_threshold(void)
 	CHECK_EQ(s.live_count, 0, "nothing live");
 	CHECK_EQ(s.hist_mmap[17], 2, "hist mmap 128K bucket");
 	CHECK_EQ(s.hist_mmap[25], 1, "hist mmap 32M bucket");
+	CHECK_EQ(s.returned_munmap, 2 * 135168 + 40 * MiB + 4096, "munmapped chunks returned");
 }
 
 /* FACTS.md: malloc(1 MiB) -> mmap(1052672); free -> munmap -> threshold
@@ -518,6 +519,9 @@ static void test_thread_arena(void)
 	CHECK_EQ(s.sys_count[AM_SYS_MADVISE], 1, "madvise count");
 	CHECK_EQ(s.live_by_region_count[AM_REG_ARENA], 1, "live in arena");
 	CHECK_EQ(s.hist_other[6], 1, "arena allocation in hist_other");
+	/* trimming the PROT_NONE reservation gives back address space, not memory */
+	CHECK_EQ(s.returned_munmap, 0, "reservation trim is not memory returned");
+	CHECK_EQ(s.returned_madvise, 0x10000, "madvise(DONTNEED) returned");
 }
 
 /* An mmap made by one call that serves another call (jemalloc-style). */

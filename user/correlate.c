@@ -406,6 +406,23 @@ static bool reg_reserve(struct am_corr *c, struct proc *p, size_t extra)
 }
 
 /* Unmap [a, b): trim, split or drop every region overlapping it. */
+/* Bytes of [a, b) that were accessible memory: an arena's PROT_NONE
+ * reservation beyond acc_end is address space, never memory. */
+static uint64_t acc_bytes_in(const struct proc *p, uint64_t a, uint64_t b)
+{
+	uint64_t n = 0;
+
+	for (size_t i = reg_lower(p, a); i < p->n_reg && p->reg[i].start < b; i++) {
+		const struct region *r = &p->reg[i];
+		uint64_t lo = r->start > a ? r->start : a;
+		uint64_t hi = r->acc_end < b ? r->acc_end : b;
+
+		if (hi > lo)
+			n += hi - lo;
+	}
+	return n;
+}
+
 static void reg_remove(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b)
 {
 	size_t i = reg_lower(p, a);
@@ -613,7 +630,7 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 	case AM_SYS_MUNMAP:
 		a = ev->args[0];
 		if (!o->direct)
-			c->sum.returned_munmap += page_up(ev->args[1]);
+			c->sum.returned_munmap += acc_bytes_in(p, a, a + page_up(ev->args[1]));
 		reg_remove(c, p, a, a + page_up(ev->args[1]));
 		break;
 	case AM_SYS_MREMAP: {
