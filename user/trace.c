@@ -279,14 +279,8 @@ static int attach_target(struct tracer *tr, struct target *t)
 			continue;
 		}
 		for (int r = 0; r < 2; r++) {
-			const char *only = getenv("AM_DEBUG_ONLY");
-
 			if (r && fn == AM_FN_FREE && !tr->opts->free_return)
 				continue; /* free's end is inferred from the stack (bpf: noret) */
-			char key[32];
-			snprintf(key, sizeof(key), "%s%c", am_fn_names[fn], r ? 'R' : 'E');
-			if (only && !strstr(only, key))
-				continue;
 			LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r, .bpf_cookie = argmap_cookie(fn, &p->place));
 			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog_for(tr->skel, fn, r),
 									     t->pid, p->path, off, &uo);
