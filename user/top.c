@@ -387,13 +387,13 @@ static void final_frame(const char *why)
 /* ---------- command line ---------- */
 
 static const char top_doc[] =
-"Live terminal view of a process's memory: brk heap, mmapped and live bytes with\n"
-"their trend, the latest OS requests with the allocator call that caused each,\n"
+"Live terminal view of a process's memory: brk heap, mmapped and live bytes with "
+"their trend, the latest OS requests with the allocator call that caused each, "
 "per-function call rates, glibc's mmap threshold and the lost-event counters.\n"
 "\n"
-"Keys: q quits (detaches; an attached process keeps running), d hides/shows\n"
-"direct OS requests, Ctrl-L redraws. When the target exits (or -d elapses) the\n"
-"final frame stays for 2 s or until a key; a one-line summary is printed after\n"
+"Keys: q quits (detaches; an attached process keeps running), d hides/shows "
+"direct OS requests, Ctrl-L redraws. When the target exits (or -d elapses) the "
+"final frame stays for 2 s or until a key; a one-line summary is printed after "
 "the screen is restored.\n"
 "\v"
 "EXAMPLES:\n"
