@@ -213,6 +213,19 @@ static void test_small_malloc_brk(void)
 	CHECK_EQ(r->region, AM_REG_HEAP, "region heap");
 	CHECK_EQ(r->reason, AM_WHY_UNDER_THRESHOLD, "reason under_threshold");
 	CHECK_EQ(r->threshold, 131072, "threshold at start");
+	{
+		/* a live view's snapshot: current figures, no live-table walk */
+		struct am_summary snap;
+		struct am_counters b = { .lost_os = 7 };
+
+		am_corr__snapshot(C, &b, 3, 1000, &snap);
+		CHECK_EQ(snap.live_count, 1, "snapshot: live count");
+		CHECK_EQ(snap.live_bytes, 100, "snapshot: live bytes");
+		CHECK_EQ(snap.heap_bytes, 0x21000, "snapshot: heap bytes");
+		CHECK_EQ(snap.bpf.lost_os, 7, "snapshot: bpf counters");
+		CHECK_EQ(snap.unattached_probes, 3, "snapshot: unattached");
+		CHECK(snap.leaks == NULL && snap.n_leaks == 0, "snapshot: no leak groups");
+	}
 	CHECK(r->allocates && !r->has_ptr_in, "malloc flags");
 	CHECK_EQ(last_call_os(0)->ev.sys, AM_SYS_BRK, "os[0] brk");
 	CHECK_EQ(last_call_os(0)->ev.id, 1, "os sorted by id");

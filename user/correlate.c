@@ -1265,13 +1265,15 @@ bad:
 
 /* Completes c->sum: live allocations by region, threshold, counters. */
 static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
-			 uint64_t unattached_probes, uint64_t duration_ns)
+			 uint64_t unattached_probes, uint64_t duration_ns, bool walk_live)
 {
 	struct am_summary *s = &c->sum;
 
 	struct am_leak_in *li = NULL;
 	size_t n_li = 0;
 
+	if (!walk_live)
+		goto counters;
 	memset(s->live_by_region_count, 0, sizeof(s->live_by_region_count));
 	memset(s->live_by_region_bytes, 0, sizeof(s->live_by_region_bytes));
 	if (c->opts.stack_mode != AM_STACKS_OFF && c->sum.live_count)
@@ -1306,6 +1308,7 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		}
 		free(li);
 	}
+counters:
 	s->threshold_known = c->opts.glibc;
 	s->threshold_pinned = c->opts.threshold_pinned;
 	s->threshold_start = c->opts.glibc ? c->thr_start : 0;
@@ -1327,8 +1330,10 @@ void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
 		       uint64_t unattached_probes, uint64_t duration_ns,
 		       struct am_summary *out)
 {
-	fill_summary(c, bpf, unattached_probes, duration_ns);
+	fill_summary(c, bpf, unattached_probes, duration_ns, false);
 	*out = c->sum;
+	out->leaks = NULL; /* only finish() groups leaks */
+	out->n_leaks = 0;
 }
 
 void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
@@ -1363,7 +1368,7 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 		}
 	}
 
-	fill_summary(c, bpf, unattached_probes, duration_ns);
+	fill_summary(c, bpf, unattached_probes, duration_ns, true);
 	if (c->opts.sink.summary)
 		c->opts.sink.summary(c->opts.sink.ctx, s);
 	if (out)

@@ -56,8 +56,10 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
  * peak RSS from wait4); copied into the summary by finish/snapshot. */
 void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code);
 
-/* The summary so far, without flushing anything (for live views). O(live
- * allocations): call it about once a second, not per event. */
+/* The summary so far, without flushing anything (for live views, called
+ * several times a second): O(1). The live allocations by region and the
+ * leak groups need a walk of every live allocation and are left as they
+ * were (zero, or the last finish); everything else is current. */
 void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
 		       uint64_t unattached_probes, uint64_t duration_ns,
 		       struct am_summary *out);
