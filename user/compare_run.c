@@ -19,6 +19,7 @@
 #include "correlate.h"
 #include "log.h"
 #include "trace.h"
+#include "proc.h"
 
 extern char **environ;
 
@@ -37,14 +38,6 @@ struct run_ctx {
 	bool dirty;         /* an OS request since the last sample */
 	bool oom;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t rel(const struct run_ctx *x, uint64_t ts)
 {
@@ -214,7 +207,7 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 		am_err("out of memory");
 		return -1;
 	}
-	x.t0 = mono_ns();
+	x.t0 = am_now_ns();
 	/* the command's stdout would mix with the table (or JSON) on ours */
 	fflush(stdout);
 	saved = r->keep_stdout ? -1 : dup(STDOUT_FILENO);
@@ -254,7 +247,7 @@ int am_cmp_run_plain(struct am_cmp_run *r, char **cmd, char *const *env)
 		return -1;
 	fflush(stdout);
 	fflush(stderr);
-	t0 = mono_ns();
+	t0 = am_now_ns();
 	pid = fork();
 	if (pid < 0) {
 		e = errno;
@@ -277,7 +270,7 @@ int am_cmp_run_plain(struct am_cmp_run *r, char **cmd, char *const *env)
 	close(ep[0]);
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
-	t1 = mono_ns();
+	t1 = am_now_ns();
 	if (n == (ssize_t)sizeof(e)) {
 		errno = e;
 		return -1;

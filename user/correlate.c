@@ -140,11 +140,6 @@ struct pstk {
 
 /* ---------- small helpers ---------- */
 
-static inline uint64_t page_up(uint64_t x)
-{
-	return (x + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
-}
-
 static inline bool sys_err(int64_t ret)
 {
 	return ret < 0 && ret >= -4095;
@@ -612,7 +607,7 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 		return;
 	switch (ev->sys) {
 	case AM_SYS_MMAP:
-		len = page_up(ev->args[1]);
+		len = am_page_up(ev->args[1]);
 		nr = (struct region){
 			.start = (uint64_t)ev->ret, .end = (uint64_t)ev->ret + len,
 			.acc_end = (uint64_t)ev->ret + len, .cause_call = ev->call_id,
@@ -630,12 +625,12 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 	case AM_SYS_MUNMAP:
 		a = ev->args[0];
 		if (!o->direct)
-			c->sum.returned_munmap += acc_bytes_in(p, a, a + page_up(ev->args[1]));
-		reg_remove(c, p, a, a + page_up(ev->args[1]));
+			c->sum.returned_munmap += acc_bytes_in(p, a, a + am_page_up(ev->args[1]));
+		reg_remove(c, p, a, a + am_page_up(ev->args[1]));
 		break;
 	case AM_SYS_MREMAP: {
-		uint64_t old = ev->args[0], old_len = page_up(ev->args[1]);
-		uint64_t new_len = page_up(ev->args[2]), to = (uint64_t)ev->ret;
+		uint64_t old = ev->args[0], old_len = am_page_up(ev->args[1]);
+		uint64_t new_len = am_page_up(ev->args[2]), to = (uint64_t)ev->ret;
 		struct region *r = reg_find(p, old);
 
 		nr = (struct region){
@@ -660,13 +655,13 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 	}
 	case AM_SYS_MPROTECT:
 		a = ev->args[0];
-		reg_protect(c, p, a, a + page_up(ev->args[1]), ev->args[2]);
+		reg_protect(c, p, a, a + am_page_up(ev->args[1]), ev->args[2]);
 		break;
 	default: /* madvise: the mapping stays, its pages may go back */
 		if (!o->direct && (ev->args[2] == 4 /* MADV_DONTNEED */ ||
 				   ev->args[2] == 8 /* MADV_FREE */ ||
 				   ev->args[2] == 9 /* MADV_REMOVE */))
-			c->sum.returned_madvise += page_up(ev->args[1]);
+			c->sum.returned_madvise += am_page_up(ev->args[1]);
 		break;
 	}
 }
@@ -868,7 +863,7 @@ static uint64_t glibc_nb(const struct am_call_rec *r)
 	uint64_t size = r->size;
 
 	if (r->ev.fn == AM_FN_PVALLOC)
-		size = page_up(size);
+		size = am_page_up(size);
 	if (r->align > 16) /* _int_memalign over-allocates to find an aligned spot */
 		return req2size(req2size(size) + r->align + 32);
 	return req2size(size);
@@ -904,7 +899,7 @@ static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 		const struct am_os_event *e = &os[i].ev;
 		if (e->sys == AM_SYS_MUNMAP && !sys_err(e->ret) &&
 		    r->ptr_in >= e->args[0] && r->ptr_in < e->args[0] + e->args[1]) {
-			s = page_up(e->args[1]);
+			s = am_page_up(e->args[1]);
 			break;
 		}
 	}
@@ -1068,7 +1063,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		if ((o->ev.sys == AM_SYS_MMAP || o->ev.sys == AM_SYS_MREMAP) &&
 		    !sys_err(o->ev.ret) && o->region_kind == AM_REG_MMAP) {
 			uint64_t s = (uint64_t)o->ev.ret;
-			uint64_t len = page_up(o->ev.sys == AM_SYS_MMAP ? o->ev.args[1] : o->ev.args[2]);
+			uint64_t len = am_page_up(o->ev.sys == AM_SYS_MMAP ? o->ev.args[1] : o->ev.args[2]);
 			if (!(r.ptr_out >= s && r.ptr_out < s + len))
 				o->region_kind = AM_REG_ARENA;
 		}

@@ -73,11 +73,6 @@ void am_folded__add(struct am_folded *f, int which, const struct am_stack *s, ui
 	f->w[which][s->id] += w;
 }
 
-static inline uint64_t page_up(uint64_t x)
-{
-	return (x + 4095) & ~4095ULL;
-}
-
 uint64_t am_folded_os_bytes(const struct am_os_rec *r, uint64_t prev_brk)
 {
 	const struct am_os_event *e = &r->ev;
@@ -87,13 +82,13 @@ uint64_t am_folded_os_bytes(const struct am_os_rec *r, uint64_t prev_brk)
 		return 0;
 	switch (e->sys) {
 	case AM_SYS_MMAP:
-		return (e->args[3] & MAP_ANONYMOUS) && e->args[2] != PROT_NONE ? page_up(e->args[1]) : 0;
+		return (e->args[3] & MAP_ANONYMOUS) && e->args[2] != PROT_NONE ? am_page_up(e->args[1]) : 0;
 	case AM_SYS_MREMAP:
-		return page_up(e->args[2]) > page_up(e->args[1]) ? page_up(e->args[2]) - page_up(e->args[1]) : 0;
+		return am_page_up(e->args[2]) > am_page_up(e->args[1]) ? am_page_up(e->args[2]) - am_page_up(e->args[1]) : 0;
 	case AM_SYS_BRK:
 		return e->args[0] && ret == e->args[0] && prev_brk && ret > prev_brk ? ret - prev_brk : 0;
 	case AM_SYS_MPROTECT:
-		return (e->args[2] & PROT_WRITE) && (!r->direct || r->cause_unknown) ? page_up(e->args[1]) : 0;
+		return (e->args[2] & PROT_WRITE) && (!r->direct || r->cause_unknown) ? am_page_up(e->args[1]) : 0;
 	default:
 		return 0;
 	}

@@ -190,4 +190,10 @@ struct am_sink {
 	void (*summary)(void *ctx, const struct am_summary *s);
 };
 
+/* Lengths as the kernel counts them: rounded up to whole 4 KiB pages. */
+static inline uint64_t am_page_up(uint64_t x)
+{
+	return (x + 4095) & ~(uint64_t)4095;
+}
+
 #endif /* ALLOCMAP_MODEL_H */

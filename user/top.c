@@ -27,6 +27,7 @@
 #include "top.h"
 #include "top_view.h"
 #include "trace.h"
+#include "proc.h"
 
 #define TOP_TICK_MS      50    /* asked of the trace loop, which polls every 100 ms */
 #define TOP_FINAL_MS     2000  /* the final frame stays this long, or until a key */
@@ -62,14 +63,6 @@ static struct top {
 } T = { .saved_fd = { -1, -1, -1 } };
 
 static volatile sig_atomic_t final_stop;  /* a signal during the final frame */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---------- terminal: capture, fds, screen, restore ---------- */
 
@@ -262,7 +255,7 @@ static void on_started(void *ctx, const struct am_trace_info *info)
 	install_crash_handlers();
 	T.started = true;
 	T.next_sample_ns = 0;
-	top_view__draw(T.v, now_ns(), NULL, false);
+	top_view__draw(T.v, am_now_ns(), NULL, false);
 }
 
 static int on_tick(void *ctx, const struct am_summary *now, uint64_t ns)
@@ -305,23 +298,6 @@ static int on_tick(void *ctx, const struct am_summary *now, uint64_t ns)
 
 /* ---------- the end ---------- */
 
-/* Gone: no /proc entry, or a zombie. */
-static bool proc_gone(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	bool gone = true;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
-		gone = p[2] == 'Z' || p[2] == 'X';
-	fclose(f);
-	return gone;
-}
-
 /* Why the trace ended, for the final frame's status line; false when there
  * is no reason to linger (q, a signal, an error). ret is am_trace_run's. */
 static bool end_reason(char *buf, size_t sz, int ret)
@@ -330,10 +306,10 @@ static bool end_reason(char *buf, size_t sz, int ret)
 	bool all_gone = true;
 
 	if (to->cmd) {
-		all_gone = T.child <= 0 || proc_gone(T.child);
+		all_gone = T.child <= 0 || !am_proc_alive(T.child);
 	} else {
 		for (int i = 0; i < to->n_pids; i++)
-			if (top_view__exit_status(T.v, to->pids[i]) < 0 && !proc_gone(to->pids[i]))
+			if (top_view__exit_status(T.v, to->pids[i]) < 0 && am_proc_alive(to->pids[i]))
 				all_gone = false;
 	}
 	if (all_gone && to->cmd) {
@@ -351,7 +327,7 @@ static bool end_reason(char *buf, size_t sz, int ret)
 			snprintf(buf, sz, "target%s exited", to->n_pids > 1 ? "s" : "");
 		return true;
 	}
-	if (to->duration > 0 && now_ns() - T.t0_ns + 200000000ull >= (uint64_t)(to->duration * 1e9)) {
+	if (to->duration > 0 && am_now_ns() - T.t0_ns + 200000000ull >= (uint64_t)(to->duration * 1e9)) {
 		snprintf(buf, sz, "%g s elapsed (-d): detached", to->duration);
 		return true;
 	}
@@ -363,7 +339,7 @@ static bool end_reason(char *buf, size_t sz, int ret)
 static void final_frame(const char *why)
 {
 	struct sigaction sa = { .sa_handler = on_final_signal };
-	uint64_t end = now_ns() + (uint64_t)TOP_FINAL_MS * 1000000;
+	uint64_t end = am_now_ns() + (uint64_t)TOP_FINAL_MS * 1000000;
 	char status[400];
 	int ch;
 
@@ -373,12 +349,12 @@ static void final_frame(const char *why)
 	sigaction(SIGHUP, &sa, NULL);
 	snprintf(status, sizeof(status), "%s.  Closing in %d s; any key closes now.", why,
 		 TOP_FINAL_MS / 1000);
-	top_view__draw(T.v, now_ns(), status, true);
+	top_view__draw(T.v, am_now_ns(), status, true);
 	timeout(100);
-	while (!final_stop && now_ns() < end) {
+	while (!final_stop && am_now_ns() < end) {
 		ch = getch();
 		if (ch == KEY_RESIZE)
-			top_view__draw(T.v, now_ns(), status, true);
+			top_view__draw(T.v, am_now_ns(), status, true);
 		else if (ch != ERR)
 			break;
 	}

@@ -29,6 +29,7 @@
 #include "resolve.h"
 #include "trace.h"
 #include "unwind.h"
+#include "proc.h"
 
 extern char **environ;
 
@@ -142,14 +143,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (libbpf_verbosity < 2)
 		return 0;
 	return vfprintf(stderr, fmt, args);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct bpf_program *prog_for(struct allocmap_bpf *s, int fn, bool ret)
@@ -334,26 +327,6 @@ static struct target *add_target(struct tracer *tr, pid_t pid)
 	return t;
 }
 
-/* A process that exited but was not reaped yet (a zombie) counts as gone. */
-static bool proc_alive(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 /* Do two resolutions put every probe at the same place of the same file? */
 static bool same_probes(const struct am_resolution *a, const struct am_resolution *b)
 {
@@ -414,7 +387,7 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
 		free(env);
 		if (rc < 0) {
-			if (proc_alive((pid_t)e->pid))
+			if (am_proc_alive((pid_t)e->pid))
 				am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
 		} else if (!same_probes(t->res, nr)) {
 			/* another allocator: move the probes (a uprobe follows its
@@ -642,7 +615,7 @@ static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *c
 
 		if (!t->alive)
 			continue;
-		if (t->pid != child && !proc_alive(t->pid))
+		if (t->pid != child && !am_proc_alive(t->pid))
 			t->alive = false;
 		else
 			alive = true;
@@ -785,7 +758,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 			}
 		}
 		oo.f = tr.outf;
-		oo.t0_ns = t0 = now_ns();
+		oo.t0_ns = t0 = am_now_ns();
 		oo.json = opts->json;
 		oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
 		oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
@@ -794,7 +767,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 			goto oom;
 		am_out__sink(tr.out, &tr.tee.s[tr.tee.n++]);
 	} else {
-		t0 = now_ns();
+		t0 = am_now_ns();
 	}
 	if (opts->html || opts->perfetto) {
 		/* the report is built from the full event stream, as JSONL */
@@ -885,7 +858,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_corr__seed_maps(tr.corr, (uint32_t)t->pid, mf);
 				fclose(mf);
 			}
-			if (!proc_alive(t->pid)) {
+			if (!am_proc_alive(t->pid)) {
 				am_err("cannot attach to pid %d: it exited during attach", t->pid);
 				goto cleanup;
 			}
@@ -925,7 +898,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (opts->cmd) {
 		int e;
 
-		released = now_ns();
+		released = am_now_ns();
 		e = release_child(go_fd, err_fd);
 
 		go_fd = err_fd = -1;
@@ -945,12 +918,12 @@ int am_trace_run(const struct am_trace_opts *opts)
 			break;
 		}
 		ring_buffer__consume(tr.rb);
-		if (deadline && now_ns() >= deadline)
+		if (deadline && am_now_ns() >= deadline)
 			break;
 		if (!any_alive(&tr, child, &child_status, &child_done, &ru))
 			break;
 		if (opts->hooks && opts->hooks->tick) {
-			uint64_t now = now_ns();
+			uint64_t now = am_now_ns();
 			unsigned ms = opts->hooks->tick_ms ? opts->hooks->tick_ms : 250;
 
 			if (now - last_tick >= (uint64_t)ms * 1000000) {
@@ -984,7 +957,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 					usleep(10000);
 			}
 		}
-		child_end = now_ns();
+		child_end = am_now_ns();
 		if (child_done)
 			ret = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
 						      : 128 + WTERMSIG(child_status);
@@ -1000,7 +973,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr.skel->bss->am_cnt;
-	am_corr__finish(tr.corr, &cnt, tr.unattached, now_ns() - t0, NULL);
+	am_corr__finish(tr.corr, &cnt, tr.unattached, am_now_ns() - t0, NULL);
 	if (tr.out)
 		am_out__flush(tr.out);
 	if (tr.folded && write_folded(&tr) < 0)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "unwind.h"
+#include "proc.h"
 
 #define REFRESH_GAP_NS (1000000ULL) /* re-read a live process's maps at most this often on a miss */
 
@@ -99,14 +100,6 @@ struct uctx {
 	bool copy_short;         /* the copy reached the top of the stack */
 };
 static struct uctx *cur;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t hash_str(const char *s)
 {
@@ -403,7 +396,7 @@ static void read_maps(struct uproc *p)
 	char path[64];
 	FILE *f;
 
-	p->last_refresh = mono_ns();
+	p->last_refresh = am_now_ns();
 	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
 	f = fopen(path, "re");
 	if (!f) {
@@ -671,7 +664,7 @@ void am_unw__snapshot(struct am_unw *u, uint32_t pid)
 	char path[64];
 	size_t cap = 16384, len = 0;
 	struct snap *s = malloc(sizeof(*s) + cap);
-	uint64_t ts = mono_ns();
+	uint64_t ts = am_now_ns();
 	int fd;
 	ssize_t k;
 
@@ -768,7 +761,7 @@ size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_fr
 	drain(u);
 
 	/* a pc outside every known module: the layout changed (dlopen, exec) */
-	if ((!p->n || !covered(p, e->ip)) && !p->gone && mono_ns() - p->last_refresh > REFRESH_GAP_NS)
+	if ((!p->n || !covered(p, e->ip)) && !p->gone && am_now_ns() - p->last_refresh > REFRESH_GAP_NS)
 		read_maps(p);
 	report(p);
 
