@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
+
+from harness import CI, Fail, Skip, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")  # ALLOCMAP=.output-san/allocmap: sanitizer build
@@ -45,18 +46,9 @@ EXAMPLE = os.path.join(PROGS, "example")
 STATIC_NOSYM = os.path.join(PROGS, "static_nosym")
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 RUN_TIMEOUT = 60          # seconds for one allocmap run
-CI = os.environ.get("CI") == "true"
 
 PAGE = 4096
 THRESH0 = 131072          # glibc's initial M_MMAP_THRESHOLD
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def check(cond, msg):
@@ -1002,45 +994,19 @@ def environment_problem():
 
 
 def main(argv):
-    only = set(argv[1:])
-    passed = failed = skipped = 0
     problem = environment_problem()
     if problem:
         print("e2e: SKIPPING every test: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
               file=sys.stderr)
     missing = [p for p in (TOOL, SCEN, EXAMPLE, STATIC_NOSYM) if not os.path.exists(p)]
-    for name, fn in TESTS:
-        if only and name not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            if problem:
-                raise Skip(problem)
-            if missing:
-                raise Fail("not built: %s (run make)" % ", ".join(os.path.relpath(p, ROOT) for p in missing))
-            fn()
-            print("ok %s (%.1fs)" % (name, time.monotonic() - t0))
-            passed += 1
-        except Skip as e:
-            if CI:
-                print("FAIL %s: skipped under CI=true: %s" % (name, e))
-                failed += 1
-            else:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-        except Fail as e:
-            print("FAIL %s: %s" % (name, e))
-            failed += 1
-        except Exception as e:  # a bug in the test or a malformed record
-            here = [f for f in traceback.extract_tb(sys.exc_info()[2]) if f.filename == __file__]
-            print("FAIL %s: %s: %s (e2e.py:%d)" % (name, type(e).__name__, e, here[-1].lineno if here else 0))
-            failed += 1
-        sys.stdout.flush()
-    line = "e2e: %d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line)
-    return 1 if failed else 0
+
+    def before(name):
+        if problem:
+            raise Skip(problem)
+        if missing:
+            raise Fail("not built: %s (run make)" % ", ".join(os.path.relpath(p, ROOT) for p in missing))
+
+    return run_tests("e2e", TESTS, argv[1:], before)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 
+from harness import Tally
+
 SUITE = "compare"
 ALLOCMAP = "./allocmap"
 WORKLOAD = ".output/workloads/small_objects"
@@ -35,32 +37,8 @@ PRELOADS = {
 }
 SYSCALLS = ["brk", "mmap", "munmap", "mremap", "mprotect", "madvise"]
 
-passed = 0
-failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok {name}", flush=True)
-
-
-def fail(name, why):
-    global failed
-    failed += 1
-    print(f"FAIL {name}: {why}", flush=True)
-
-
-def check(name, cond, why):
-    if cond:
-        ok(name)
-    else:
-        fail(name, why)
-
-
-def finish():
-    print(f"{SUITE}: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+T = Tally(SUITE)
+ok, fail, check, finish = T.ok, T.fail, T.check, T.finish
 
 
 def run(args, timeout=120):

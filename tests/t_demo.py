@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from harness import Tally
+
 SUITE = "demo"
 ALLOCMAP = "./allocmap"
 SWEEP = ".output/workloads/threshold_sweep"
@@ -31,32 +33,8 @@ EXPECTED = {
     "tunable": [[H, H], [H], [H], [M], [M], [H], [H], [M], [M], [H, H, H, H, H, H]],
 }
 
-passed = 0
-failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok {name}", flush=True)
-
-
-def fail(name, why):
-    global failed
-    failed += 1
-    print(f"FAIL {name}: {why}", flush=True)
-
-
-def check(name, cond, why):
-    if cond:
-        ok(name)
-    else:
-        fail(name, why)
-
-
-def finish():
-    print(f"{SUITE}: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+T = Tally(SUITE)
+ok, fail, check, finish = T.ok, T.fail, T.check, T.finish
 
 
 def run(args, timeout=90):

@@ -17,20 +17,13 @@ import subprocess
 import sys
 import time
 
+from harness import Fail, Skip, run_tests
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
 PROGS = os.path.join(ROOT, ".output", "progs")
 SPINNER = os.path.join(PROGS, "spinner")
 FORKER = os.path.join(PROGS, "forker")
-CI = os.environ.get("CI") == "true"
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def start_tracer(args):
@@ -285,40 +278,14 @@ TESTS = [
 
 
 def main(argv):
-    only = set(argv[1:])
-    passed = failed = skipped = 0
-    for name, fn in TESTS:
-        if only and name not in only:
-            continue
-        t0 = time.time()
-        try:
-            if os.geteuid() != 0:
-                raise Skip("not root: BPF tests need root")
-            for exe in (TOOL, SPINNER, FORKER):
-                if not os.access(exe, os.X_OK):
-                    raise Skip("%s missing: run make first" % exe)
-            fn()
-            print("ok %s (%.1fs)" % (name, time.time() - t0))
-            passed += 1
-        except Skip as e:
-            if CI:
-                print("FAIL %s: skipped under CI=true: %s" % (name, e))
-                failed += 1
-            else:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-        except Fail as e:
-            print("FAIL %s: %s" % (name, e))
-            failed += 1
-        except Exception as e:  # a crash of the test itself is a failure
-            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-            failed += 1
-        sys.stdout.flush()
-    line = "lifecycle: %d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line)
-    return 1 if failed else 0
+    def before(name):
+        if os.geteuid() != 0:
+            raise Skip("not root: BPF tests need root")
+        for exe in (TOOL, SPINNER, FORKER):
+            if not os.access(exe, os.X_OK):
+                raise Skip("%s missing: run make first" % exe)
+
+    return run_tests("lifecycle", TESTS, argv[1:], before)
 
 
 if __name__ == "__main__":

@@ -32,25 +32,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+from harness import CI, Fail, Skip, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "allocmap")
 SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
 STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CI = os.environ.get("CI") == "true"
 SHOT = "/tmp/allocmap-report.png"
 FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def check(cond, msg):
@@ -493,45 +485,22 @@ TESTS = [
 
 
 def main(argv):
-    only = set(argv[1:])
-    passed = failed = skipped = 0
     problem = environment_problem()
     if problem:
         print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
               file=sys.stderr)
     missing = [p for p in (TOOL, SCEN, STACKS) if not os.path.exists(p)]
-    for name, fn, needs_bpf in TESTS:
-        if only and name not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            if missing:
-                raise Fail("not built: %s (run make)" % ", ".join(os.path.relpath(p, ROOT) for p in missing))
-            if problem and needs_bpf:
-                raise Skip(problem)
-            fn()
-            print("ok %s (%.1fs)" % (name, time.monotonic() - t0))
-            passed += 1
-        except Skip as e:
-            if CI:
-                print("FAIL %s: skipped under CI=true: %s" % (name, e))
-                failed += 1
-            else:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-        except Fail as e:
-            print("FAIL %s: %s" % (name, e))
-            failed += 1
-        except Exception as e:  # a bug in the test or a malformed record
-            here = [f for f in traceback.extract_tb(sys.exc_info()[2]) if f.filename == __file__]
-            print("FAIL %s: %s: %s (t_report.py:%d)" % (name, type(e).__name__, e, here[-1].lineno if here else 0))
-            failed += 1
-        sys.stdout.flush()
-    if skipped:
-        print("report: %d skipped" % skipped)
-    print("report: %d passed, %d failed" % (passed, failed))
+    needs_bpf = {name: bpf for name, _, bpf in TESTS}
+
+    def before(name):
+        if missing:
+            raise Fail("not built: %s (run make)" % ", ".join(os.path.relpath(p, ROOT) for p in missing))
+        if problem and needs_bpf[name]:
+            raise Skip(problem)
+
+    rc = run_tests("report", [(name, fn) for name, fn, _ in TESTS], argv[1:], before)
     shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    return rc
 
 
 if __name__ == "__main__":

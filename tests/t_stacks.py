@@ -17,19 +17,12 @@ import subprocess
 import sys
 import tempfile
 
+from harness import Fail, Skip, run_tests
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "allocmap")
 PROGS = os.path.join(ROOT, ".output", "progs")
-CI = os.environ.get("CI") == "true"
 LEAK_BYTES = 3 * 12345   # leak_buffer(): malloc(12345) three times, never freed
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def check(cond, msg):
@@ -220,32 +213,19 @@ TESTS = [t_os_stacks_name_function, t_os_stacks_nofp, t_leak_report, t_stacks_os
 
 
 def main():
-    passed = failed = skipped = 0
-    why = None
-    if os.geteuid() != 0:
-        why = "not root"
-    elif not os.path.exists(TOOL) or not os.path.exists(os.path.join(PROGS, "stacks_stripped")):
-        why = "not built (run make)"
-    for t in TESTS:
-        name = t.__name__[2:]
-        try:
-            if why:
-                raise Skip(why)
+    def before(name):
+        if os.geteuid() != 0:
+            raise Skip("not root")
+        if not os.path.exists(TOOL) or not os.path.exists(os.path.join(PROGS, "stacks_stripped")):
+            raise Skip("not built (run make)")
+
+    def in_tmp(t):
+        def run_in_tmp():
             with tempfile.TemporaryDirectory(prefix="allocmap-stacks-") as tmp:
                 t(tmp)
-            print("ok %s" % name)
-            passed += 1
-        except Skip as e:
-            print("SKIP %s: %s" % (name, e))
-            if CI:
-                failed += 1
-            else:
-                skipped += 1
-        except (Fail, subprocess.TimeoutExpired, OSError, ValueError, KeyError, IndexError) as e:
-            print("FAIL %s: %s" % (name, e))
-            failed += 1
-    print("stacks: %d passed, %d failed%s" % (passed, failed, ", %d skipped" % skipped if skipped else ""))
-    return 1 if failed else 0
+        return run_in_tmp
+
+    return run_tests("stacks", [(t.__name__[2:], in_tmp(t)) for t in TESTS], sys.argv[1:], before)
 
 
 if __name__ == "__main__":
