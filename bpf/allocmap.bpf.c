@@ -370,11 +370,10 @@ static __always_inline __u64 preg(struct pt_regs *ctx, __u64 r)
 	return v[r & 15];
 }
 
-/* Argument i of the probed function, wherever the placement found it. */
-static __always_inline __u64 am_arg(struct pt_regs *ctx, int i)
+/* Argument i of the probed function, wherever the placement found it
+ * (cookie: the probe's attach cookie, read once per hit). */
+static __always_inline __u64 am_arg(struct pt_regs *ctx, __u64 cookie, int i)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-
 	if (!(cookie & AM_COOKIE_ARGMAP))
 		return i == 0 ? ctx->di : i == 1 ? ctx->si : ctx->dx;
 	return preg(ctx, (cookie >> (4 * i)) & 0xf);
@@ -386,6 +385,8 @@ static __always_inline __u64 am_arg(struct pt_regs *ctx, int i)
 SEC("uprobe")								\
 int BPF_KPROBE(name##_enter)						\
 {									\
+	__u64 ck = bpf_get_attach_cookie(ctx);				\
+									\
 	return on_enter(ctx, FN, A0, A1, A2);				\
 }									\
 SEC("uretprobe")							\
@@ -394,16 +395,16 @@ int BPF_KRETPROBE(name##_exit)						\
 	return on_exit(ctx, FN);					\
 }
 
-AM_PROBES(malloc,         AM_FN_MALLOC,         am_arg(ctx, 0), 0, 0)
-AM_PROBES(calloc,         AM_FN_CALLOC,         am_arg(ctx, 0), am_arg(ctx, 1), 0)
-AM_PROBES(realloc,        AM_FN_REALLOC,        am_arg(ctx, 0), am_arg(ctx, 1), 0)
-AM_PROBES(reallocarray,   AM_FN_REALLOCARRAY,   am_arg(ctx, 0), am_arg(ctx, 1), am_arg(ctx, 2))
-AM_PROBES(free,           AM_FN_FREE,           am_arg(ctx, 0), 0, 0)
-AM_PROBES(posix_memalign, AM_FN_POSIX_MEMALIGN, am_arg(ctx, 0), am_arg(ctx, 1), am_arg(ctx, 2))
-AM_PROBES(aligned_alloc,  AM_FN_ALIGNED_ALLOC,  am_arg(ctx, 0), am_arg(ctx, 1), 0)
-AM_PROBES(memalign,       AM_FN_MEMALIGN,       am_arg(ctx, 0), am_arg(ctx, 1), 0)
-AM_PROBES(valloc,         AM_FN_VALLOC,         am_arg(ctx, 0), 0, 0)
-AM_PROBES(pvalloc,        AM_FN_PVALLOC,        am_arg(ctx, 0), 0, 0)
+AM_PROBES(malloc,         AM_FN_MALLOC,         am_arg(ctx, ck, 0), 0, 0)
+AM_PROBES(calloc,         AM_FN_CALLOC,         am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
+AM_PROBES(realloc,        AM_FN_REALLOC,        am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
+AM_PROBES(reallocarray,   AM_FN_REALLOCARRAY,   am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), am_arg(ctx, ck, 2))
+AM_PROBES(free,           AM_FN_FREE,           am_arg(ctx, ck, 0), 0, 0)
+AM_PROBES(posix_memalign, AM_FN_POSIX_MEMALIGN, am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), am_arg(ctx, ck, 2))
+AM_PROBES(aligned_alloc,  AM_FN_ALIGNED_ALLOC,  am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
+AM_PROBES(memalign,       AM_FN_MEMALIGN,       am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
+AM_PROBES(valloc,         AM_FN_VALLOC,         am_arg(ctx, ck, 0), 0, 0)
+AM_PROBES(pvalloc,        AM_FN_PVALLOC,        am_arg(ctx, ck, 0), 0, 0)
 
 /* x86-64 syscall numbers -> enum am_sys + 1 (0: not a memory syscall) */
 static __always_inline __u32 mem_sys(long nr)
