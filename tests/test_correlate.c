@@ -346,8 +346,20 @@ static void test_one_mib_sequence(void)
 	CHECK_EQ(last_call()->reason, AM_WHY_OVER_THRESHOLD, "1 MiB over threshold");
 	id = call_id();
 	os(id, AM_FN_FREE, AM_SYS_MUNMAP, 0, A, 1052672, 0, 0);
-	call(id, AM_FN_FREE, 0, 1, A + 0x10, 0, 0, 0);
-	CHECK_EQ(R.n_thr, 1, "threshold moved");
+	{
+		/* free is traced without a return probe: no ts_exit; it ended
+		 * when its munmap did (the last ts handed out) */
+		uint64_t munmap_end = now - 1;
+		struct am_call_event e = {
+			.type = AM_EV_CALL, .fn = AM_FN_FREE, .flags = AM_CALL_NORET, .n_os = 1,
+			.pid = PID, .tid = PID, .id = id, .ts_enter = now - 3, .ts_exit = 0,
+			.args = { A + 0x10 },
+		};
+		CHECK_EQ(am_corr__event(C, &e, sizeof(e)), 0, "noret free accepted");
+		CHECK_EQ(last_call()->ts_end, munmap_end, "noret free ends with its munmap");
+		CHECK_EQ(R.n_thr, 1, "threshold moved");
+		CHECK_EQ(R.thr[0].ts_ns, munmap_end, "threshold moved when the munmap ended");
+	}
 	CHECK_EQ(R.thr[0].new_value, 1052672, "threshold = 1052672");
 
 	id = call_id();

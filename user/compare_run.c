@@ -114,8 +114,7 @@ static void feed_os(struct run_ctx *x, const struct am_os_rec *o)
 static void on_call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n)
 {
 	struct run_ctx *x = ctx;
-	/* frees have no return probe: ts_exit 0, their entry time will do */
-	uint64_t t = rel(x, c->ev.ts_exit ? c->ev.ts_exit : c->ev.ts_enter);
+	uint64_t t = rel(x, c->ts_end);
 
 	for (size_t i = 0; i < n; i++)
 		feed_os(x, &os[i]);

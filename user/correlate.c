@@ -908,8 +908,7 @@ static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 	if (!s || c->opts.threshold_pinned || s <= p->threshold || s > GLIBC_THRESHOLD_MAX)
 		return false;
 	t = (struct am_threshold_rec){
-		/* a free has no return probe (ts_exit 0): its munmap's end will do */
-		.ts_ns = r->ev.ts_exit ? r->ev.ts_exit : n ? os[n - 1].ev.ts_exit : r->ev.ts_enter,
+		.ts_ns = r->ts_end,
 		.pid = r->ev.pid, .tid = r->ev.tid,
 		.old_value = p->threshold, .new_value = s,
 		.call_id = r->ev.id, .freed_chunk = s,
@@ -953,6 +952,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		n = g->n;
 		os_sort(os, n);
 	}
+	r.ts_end = ev->ts_exit ? ev->ts_exit : n ? os[n - 1].ev.ts_exit : ev->ts_enter;
 	if (c->opts.stack_mode != AM_STACKS_OFF) {
 		int cut;
 

@@ -101,6 +101,9 @@ struct am_call_rec {
 	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
 	size_t   n_os;           /* OS requests it caused (the array passed alongside) */
+	uint64_t ts_end;         /* when it ended: ev.ts_exit; for a call traced without a
+	                            return probe (free) or missed, the end of its last OS
+	                            request, else its entry */
 	const struct am_stack *stack; /* user stack at the call (frame 0: the allocator
 	                            function, 1: its caller), or NULL */
 	bool     stack_derived;  /* stack taken from an OS request it made (--stacks=os) */

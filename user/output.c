@@ -1090,7 +1090,7 @@ void am_out__call(void *ctx, const struct am_call_rec *c, const struct am_os_rec
 	struct am_out *o = ctx;
 	size_t i;
 
-	seen(o, c->ev.ts_exit > c->ev.ts_enter ? c->ev.ts_exit : c->ev.ts_enter);
+	seen(o, c->ts_end);
 	for (i = 0; i < n_os; i++)
 		seen(o, os[i].ev.ts_exit);
 	if (o->o.verbosity < 0 || (o->o.verbosity == 0 && !n_os))
