@@ -179,7 +179,7 @@ static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid
 /* Report frame f as ended without its return being seen: a call that is
  * traced without a return probe (noret: free) and whose caller has moved
  * on, or a call whose return never came (missed: longjmp, thread exit). */
-static __always_inline void emit_missed(struct frame *f, __u32 depth, __u64 pid_tgid)
+static __always_inline void emit_ended(struct frame *f, __u32 depth, __u64 pid_tgid)
 {
 	struct am_call_event *e;
 
@@ -237,7 +237,7 @@ static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u6
 			continue;
 		if (st->f[i].noret ? noret_running(&st->f[i], limit) : st->f[i].sp >= limit)
 			break;
-		emit_missed(&st->f[i], i, pid_tgid);
+		emit_ended(&st->f[i], i, pid_tgid);
 		st->depth = i;
 	}
 }
