@@ -225,7 +225,7 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 	const uint8_t *p = code;
 	size_t left = len;
 	uint64_t pc = addr;
-	int n_insn = 0, ret = 0, copies = 0;
+	int n_insn = 0, ret = 0;
 	uint32_t where[6]; /* registers that hold argument i (bit per R_*) */
 
 	memset(out, 0, sizeof(*out));
@@ -297,10 +297,13 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 			out->fallback = false;
 			set_insn_text(out, in);
 			/* where each argument is now: its ABI register if still there */
+			bool moved = false;
+
 			for (int i = 0; i < nargs; i++) {
 				int b = (where[i] & (1u << i)) ? i : __builtin_ctz(where[i]);
 
 				out->argreg[i] = (int8_t)b;
+				moved |= b != i;
 			}
 			if (!n_insn)
 				snprintf(out->why, sizeof(out->why), "entry insn is emulated (%s)", kind);
@@ -308,7 +311,7 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 				snprintf(out->why, sizeof(out->why),
 					 "first emulated insn (%s); skipped %d insn%s that lose no argument%s%s",
 					 kind, n_insn, n_insn == 1 ? "" : "s", need_ret ? " nor touch rsp" : "",
-					 copies ? " (arguments read from their copies)" : "");
+					 moved ? " (arguments read from their copies)" : "");
 			break;
 		}
 		if (is_control_flow(in)) {
@@ -339,10 +342,8 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 				for (int k = 0; k < R_RSP; k++)
 					if (written[k])
 						where[r] &= ~(1u << k);
-				if (dst != R_NONE && src != R_NONE && (had & (1u << src))) {
+				if (dst != R_NONE && src != R_NONE && (had & (1u << src)))
 					where[r] |= 1u << dst;
-					copies++;
-				}
 				if (!where[r])
 					break;
 			}
