@@ -503,7 +503,7 @@ static void test_split_and_fixed(void)
 	CHECK_EQ(s.direct_mmap_bytes, 4096, "direct bytes: one page left");
 	CHECK_EQ(s.mmap_bytes, 0, "fixed chunk unmapped");
 	CHECK_EQ(s.mmap_bytes_peak, 4096, "mmap peak one page");
-	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN__COUNT], 1, "direct mmap by cause");
+	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN_MAX], 1, "direct mmap by cause");
 	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN_MALLOC], 1, "malloc mmap by cause");
 }
 

@@ -609,7 +609,7 @@ static struct am_summary summary_fixture(void)
 	s.sys_count[AM_SYS_MMAP] = 3;
 	s.sys_failed[AM_SYS_MMAP] = 1;
 	s.sys_by_cause[AM_SYS_MMAP][AM_FN_MALLOC] = 1;
-	s.sys_by_cause[AM_SYS_MMAP][AM_FN__COUNT] = 2;
+	s.sys_by_cause[AM_SYS_MMAP][AM_FN_MAX] = 2;
 	s.live_bytes = 100000;
 	s.live_bytes_peak = 300000;
 	s.live_count = 10;

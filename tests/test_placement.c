@@ -13,11 +13,12 @@
 #include "elfsym.h"
 #include "placement.h"
 #include "resolve.h"
+#include "model.h"
 
 /* Defined only when built with -fsanitize=address (libasan then owns malloc). */
 extern void __asan_init(void) __attribute__((weak));
 
-static const char *const fn_name[AM_FN__COUNT] = {
+static const char *const fn_name[AM_FN_MAX] = {
 	"malloc", "calloc", "realloc", "reallocarray", "free",
 	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
 };
@@ -163,7 +164,7 @@ struct want {
 
 struct lib {
 	const char *name;
-	struct want fn[AM_FN__COUNT];
+	struct want fn[AM_FN_MAX];
 };
 
 #define NONE { 0, false, NULL }
@@ -268,7 +269,7 @@ static void test_real_libs(void)
 		if (!e)
 			continue;
 		printf("%s:\n", path);
-		for (fn = 0; fn < AM_FN__COUNT; fn++) {
+		for (fn = 0; fn <= AM_FN_PVALLOC; fn++) { /* the C functions; C++ below */
 			const struct want *w = &libs[l].fn[fn];
 			struct am_elf_sym s;
 			struct am_placement p;
@@ -315,6 +316,57 @@ static void test_real_libs(void)
 					CHECK_EQ(p.argreg[a], a, "arguments still in their ABI registers");
 			}
 		}
+		am_elf__close(e);
+	}
+}
+
+/* C++ operator new/delete, where Debian's objects define them: libstdc++
+ * (under glibc they call malloc/free), and jemalloc and tcmalloc, which
+ * define them themselves. Every one is found by its mangled name (the table's
+ * symbol), and its placement is cheap or an announced fallback at entry,
+ * with the arguments where the cookie says. */
+static void test_cxx_operators(void)
+{
+	static const char *const objs[] = { "libstdc++.so.6", "libjemalloc.so.2", "libtcmalloc_minimal.so.4" };
+
+	for (size_t l = 0; l < sizeof(objs) / sizeof(objs[0]); l++) {
+		char path[512];
+		struct am_elf *e;
+		int found = 0;
+
+		snprintf(path, sizeof(path), "/usr/lib/x86_64-linux-gnu/%s", objs[l]);
+		if (access(path, R_OK)) {
+			CHECK(!getenv("CI"), "C++ allocator library installed under CI");
+			continue;
+		}
+		e = am_elf__open(path);
+		CHECK(e != NULL, "open C++ allocator library");
+		if (!e)
+			continue;
+		printf("%s (C++ operators):\n", path);
+		for (int fn = AM_FN_NEW; fn < AM_FN__COUNT; fn++) {
+			const struct am_fn_info *fi = am_fn_info(fn);
+			struct am_elf_sym s;
+			struct am_placement p;
+			uint8_t code[128];
+			ssize_t n;
+			char what[160];
+
+			if (am_elf__find_sym(e, fi->sym, &s))
+				continue;
+			found++;
+			snprintf(what, sizeof(what), "%s %s", objs[l], fi->name);
+			n = am_elf__read(e, s.file_off, code, s.size && s.size < sizeof(code) ? s.size : sizeof(code));
+			CHECK(n > 0, what);
+			if (n <= 0)
+				continue;
+			CHECK_EQ(am_place_probe(code, (size_t)n, s.vaddr, am_fn_nargs(fn), true, &p), 0, what);
+			printf("  %-34s +%-3" PRIu64 " %-30s %s\n", fi->name, p.offset, p.insn, p.why);
+			CHECK(p.emulated != p.fallback, what);
+			CHECK(!p.fallback || p.offset == 0, what);
+		}
+		/* new, new[], delete, delete[] and their sized/aligned/nothrow forms */
+		CHECK(found >= 12, objs[l]);
 		am_elf__close(e);
 	}
 }
@@ -458,6 +510,7 @@ int main(void)
 {
 	test_synthetic();
 	test_real_libs();
+	test_cxx_operators();
 	test_elfsym();
 	test_resolve();
 	return check_report("placement");

@@ -770,7 +770,7 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 	struct am_os_rec o;
 	struct proc *p;
 
-	if (ev->sys >= AM_SYS__COUNT || (ev->call_id && ev->cause_fn >= AM_FN__COUNT))
+	if (ev->sys >= AM_SYS__COUNT || (ev->call_id && ev->cause_fn >= am_fn_count()))
 		return -1;
 	p = proc_get(c, ev->pid);
 	if (!p) {
@@ -793,7 +793,7 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 			o.inner = (uint32_t)cut + 1;
 	}
 	c->sum.sys_count[ev->sys]++;
-	c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN__COUNT : ev->cause_fn]++;
+	c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN_MAX : ev->cause_fn]++;
 	if (sys_err(ev->ret))
 		c->sum.sys_failed[ev->sys]++;
 	os_apply(c, p, &o);
@@ -814,47 +814,54 @@ static void decode(struct am_call_rec *r, bool result_valid)
 	const struct am_call_event *ev = &r->ev;
 	uint64_t prod;
 
-	switch (ev->fn) {
-	case AM_FN_MALLOC:
+	switch (am_fn_role(ev->fn)) {
+	case AM_ROLE_MALLOC:
 		r->size = ev->args[0];
 		break;
-	case AM_FN_CALLOC:
+	case AM_ROLE_CALLOC:
 		r->nmemb = ev->args[0];
 		r->size = __builtin_mul_overflow(ev->args[0], ev->args[1], &prod) ? UINT64_MAX : prod;
 		break;
-	case AM_FN_REALLOC:
+	case AM_ROLE_REALLOC:
 		r->ptr_in = ev->args[0];
 		r->size = ev->args[1];
 		r->has_ptr_in = true;
 		break;
-	case AM_FN_REALLOCARRAY:
+	case AM_ROLE_REALLOCARRAY:
 		r->ptr_in = ev->args[0];
 		r->nmemb = ev->args[1];
 		r->size = __builtin_mul_overflow(ev->args[1], ev->args[2], &prod) ? UINT64_MAX : prod;
 		r->has_ptr_in = true;
 		break;
-	case AM_FN_FREE:
+	case AM_ROLE_FREE:
+	case AM_ROLE_FREE_SIZED: /* the size argument is the caller's claim: the live table knows */
 		r->ptr_in = ev->args[0];
 		r->has_ptr_in = true;
 		break;
-	case AM_FN_POSIX_MEMALIGN:
+	case AM_ROLE_POSIX_MEMALIGN:
 		r->align = ev->args[1];
 		r->size = ev->args[2];
 		break;
-	case AM_FN_ALIGNED_ALLOC:
-	case AM_FN_MEMALIGN:
+	case AM_ROLE_MEMALIGN:
 		r->align = ev->args[0];
 		r->size = ev->args[1];
 		break;
-	case AM_FN_VALLOC:
-	case AM_FN_PVALLOC:
+	case AM_ROLE_NEW_ALIGNED:
+		r->size = ev->args[0];
+		r->align = ev->args[1];
+		break;
+	case AM_ROLE_VALLOC:
+	case AM_ROLE_PVALLOC:
 		r->align = PAGE_SIZE_;
 		r->size = ev->args[0];
 		break;
+	default:
+		break;
 	}
-	r->allocates = ev->fn != AM_FN_FREE;
+	r->allocates = am_role_allocates(am_fn_role(ev->fn));
 	if (r->allocates && result_valid)
-		r->ptr_out = ev->fn == AM_FN_POSIX_MEMALIGN ? (ev->ret == 0 ? ev->out : 0) : ev->ret;
+		r->ptr_out = am_fn_role(ev->fn) == AM_ROLE_POSIX_MEMALIGN ?
+			(ev->ret == 0 ? ev->out : 0) : ev->ret;
 }
 
 /* The chunk size glibc's _int_malloc compares with the threshold. */
@@ -862,7 +869,7 @@ static uint64_t glibc_nb(const struct am_call_rec *r)
 {
 	uint64_t size = r->size;
 
-	if (r->ev.fn == AM_FN_PVALLOC)
+	if (am_fn_role(r->ev.fn) == AM_ROLE_PVALLOC)
 		size = am_page_up(size);
 	if (r->align > 16) /* _int_memalign over-allocates to find an aligned spot */
 		return req2size(req2size(size) + r->align + 32);
@@ -932,7 +939,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	uint64_t own_prev = 0, region_len = 0;
 	size_t n = 0;
 
-	if (ev->fn >= AM_FN__COUNT)
+	if (ev->fn >= am_fn_count())
 		return -1;
 	p = proc_get(c, ev->pid);
 	if (!p) {
@@ -982,7 +989,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 
 	/* the input pointer: free, realloc that moved/freed it */
 	if (r.has_ptr_in && r.ptr_in) {
-		if (ev->fn == AM_FN_FREE)
+		if (am_role_frees(am_fn_role(ev->fn)))
 			frees = true;
 		else if (result_valid)
 			frees = r.ptr_out != 0 || r.size == 0;
@@ -990,7 +997,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	if (frees) {
 		struct live_ent *e = live_find(&p->live, r.ptr_in);
 		if (e) {
-			if (ev->fn == AM_FN_FREE) {
+			if (am_role_frees(am_fn_role(ev->fn))) {
 				r.size = e->size;
 				r.region = (enum am_region_kind)e->region;
 				st->bytes += e->size;
@@ -1011,7 +1018,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			r.free_unknown = true;
 			c->sum.unknown_frees++;
 		}
-		if (!nested && c->opts.glibc && (ev->fn == AM_FN_FREE || !r.ptr_out))
+		if (!nested && c->opts.glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
 			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
 	}
 

@@ -12,7 +12,27 @@
 #include <linux/types.h>
 #include "../bpf/allocmap.h"
 
-extern const char *const am_fn_names[AM_FN__COUNT];   /* "malloc", ... */
+/* The allocator functions traced: the built-in rows of AM_FN_TABLE
+ * (bpf/allocmap.h), then those named with --alloc (am_fn_add). */
+struct am_fn_info {
+	const char *sym;         /* ELF symbol ("malloc", "_Znwm", "PyObject_Malloc") */
+	const char *name;        /* as printed and in JSON ("malloc", "operator new") */
+	enum am_role role;
+	const char *lib;         /* --alloc SYM@LIB: only in this object, else NULL */
+	bool user;               /* named with --alloc */
+};
+int am_fn_count(void);                           /* built-in + --alloc functions */
+const struct am_fn_info *am_fn_info(int fn);     /* NULL when out of range */
+const char *am_fn_name(int fn);                  /* "?" when out of range */
+enum am_role am_fn_role(int fn);                 /* AM_ROLE__COUNT when out of range */
+int am_fn_by_name(const char *name);             /* id, or -1 */
+/* Adds a user-named function (--alloc SYM[@LIB]=ROLE). Returns its id, or
+ * -1 with a message in err (unknown role, too many functions, ...). */
+int am_fn_add(const char *spec, char *err, size_t errlen);
+int am_role_nargs(enum am_role role);            /* integer arguments read */
+const char *am_role_name(enum am_role role);     /* "malloc", "free", ... */
+bool am_role_allocates(enum am_role role);       /* returns an allocation */
+bool am_role_frees(enum am_role role);           /* free / operator delete */
 extern const char *const am_sys_names[AM_SYS__COUNT]; /* "brk", ... */
 
 /* What backs an allocation, or what a region is. */
@@ -130,9 +150,9 @@ struct am_fn_stats {
 
 struct am_summary {
 	uint64_t duration_ns;
-	struct am_fn_stats fn[AM_FN__COUNT];
+	struct am_fn_stats fn[AM_FN_MAX];
 	uint64_t sys_count[AM_SYS__COUNT];          /* OS requests per syscall */
-	uint64_t sys_by_cause[AM_SYS__COUNT][AM_FN__COUNT + 1]; /* [sys][fn], [sys][AM_FN__COUNT] = direct */
+	uint64_t sys_by_cause[AM_SYS__COUNT][AM_FN_MAX + 1]; /* [sys][fn], [sys][AM_FN_MAX] = direct */
 	uint64_t sys_failed[AM_SYS__COUNT];
 	/* bytes the program asked for (live in user allocations) vs bytes from the OS */
 	uint64_t live_bytes, live_bytes_peak;

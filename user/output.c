@@ -77,7 +77,7 @@ static void lend(struct am_out *o, struct line *l)
 
 static const char *fn_name(unsigned fn)
 {
-	return fn < AM_FN__COUNT && am_fn_names[fn] ? am_fn_names[fn] : "?";
+	return am_fn_name((int)fn);
 }
 
 static const char *sys_name(unsigned sys)
@@ -244,7 +244,8 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	struct jsonw *w = &o->jw;
 	const struct am_call_event *e = &c->ev;
 	bool no_ret = e->flags & (AM_CALL_MISSED | AM_CALL_NORET);
-	bool is_free = e->fn == AM_FN_FREE;
+	enum am_role role = am_fn_role(e->fn);
+	bool is_free = am_role_frees(role);
 	size_t i;
 
 	json_head(w, "call", e->ts_enter, e->pid, e->tid);
@@ -253,15 +254,15 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	/* free: the size of the freed allocation, only when it is known */
 	if (!is_free || (c->ptr_in && !c->free_unknown))
 		jsonw_ku64(w, "size", c->size);
-	if (e->fn == AM_FN_CALLOC || e->fn == AM_FN_REALLOCARRAY)
+	if (role == AM_ROLE_CALLOC || role == AM_ROLE_REALLOCARRAY)
 		jsonw_ku64(w, "nmemb", c->nmemb);
-	if (e->fn == AM_FN_POSIX_MEMALIGN || e->fn == AM_FN_ALIGNED_ALLOC || e->fn == AM_FN_MEMALIGN)
+	if (role == AM_ROLE_POSIX_MEMALIGN || role == AM_ROLE_MEMALIGN || role == AM_ROLE_NEW_ALIGNED)
 		jsonw_ku64(w, "align", c->align);
-	if (e->fn == AM_FN_REALLOC || e->fn == AM_FN_REALLOCARRAY || is_free)
+	if (role == AM_ROLE_REALLOC || role == AM_ROLE_REALLOCARRAY || is_free)
 		jsonw_khex(w, "ptr", c->ptr_in);
 	if (!is_free && !no_ret) {
 		jsonw_khex(w, "ret", c->ptr_out);
-		if (e->fn == AM_FN_POSIX_MEMALIGN)
+		if (role == AM_ROLE_POSIX_MEMALIGN)
 			jsonw_ks64(w, "rc", (int32_t)e->ret);
 	}
 	if (!no_ret)
@@ -386,7 +387,7 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_ku64(w, "duration_ns", s->duration_ns);
 
 	jsonw_kobj_open(w, "functions");
-	for (i = 0; i < AM_FN__COUNT; i++) {
+	for (i = 0; i < (size_t)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
@@ -409,9 +410,9 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_ku64(w, "count", s->sys_count[i]);
 		jsonw_ku64(w, "failed", s->sys_failed[i]);
 		jsonw_kobj_open(w, "by_cause");
-		for (j = 0; j <= AM_FN__COUNT; j++)
+		for (j = 0; j <= AM_FN_MAX; j++)
 			if (s->sys_by_cause[i][j])
-				jsonw_ku64(w, j == AM_FN__COUNT ? (s->os_only ? "unknown" : "direct") : fn_name(j),
+				jsonw_ku64(w, j == AM_FN_MAX ? (s->os_only ? "unknown" : "direct") : fn_name(j),
 					   s->sys_by_cause[i][j]);
 		jsonw_obj_close(w);
 		jsonw_obj_close(w);
@@ -640,24 +641,30 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 	char a[AM_FMT_BUF];
 	int rc = (int32_t)e->ret;
 
+	enum am_role role = am_fn_role(e->fn);
+
 	lp(l, "%s(", fn_name(e->fn));
-	switch (e->fn) {
-	case AM_FN_CALLOC:
+	switch (role) {
+	case AM_ROLE_CALLOC:
 		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->nmemb, (uint64_t)e->args[1]);
 		break;
-	case AM_FN_REALLOC:
+	case AM_ROLE_REALLOC:
 		text_ptr(l, c->ptr_in);
 		lp(l, ", %" PRIu64 ")", c->size);
 		break;
-	case AM_FN_REALLOCARRAY:
+	case AM_ROLE_REALLOCARRAY:
 		text_ptr(l, c->ptr_in);
 		lp(l, ", %" PRIu64 ", %" PRIu64 ")", c->nmemb, (uint64_t)e->args[2]);
 		break;
-	case AM_FN_FREE:
+	case AM_ROLE_FREE:
 		text_ptr(l, c->ptr_in);
 		lp(l, ")");
 		break;
-	case AM_FN_POSIX_MEMALIGN:
+	case AM_ROLE_FREE_SIZED:
+		text_ptr(l, c->ptr_in);
+		lp(l, ", %" PRIu64 ")", (uint64_t)e->args[1]);
+		break;
+	case AM_ROLE_POSIX_MEMALIGN:
 		/* strace style: an output argument in brackets once written */
 		if (!no_ret && rc == 0)
 			lp(l, "[0x%" PRIx64 "]", c->ptr_out);
@@ -665,20 +672,22 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 			lp(l, "0x%" PRIx64, (uint64_t)e->args[0]);
 		lp(l, ", %" PRIu64 ", %" PRIu64 ")", c->align, c->size);
 		break;
-	case AM_FN_ALIGNED_ALLOC:
-	case AM_FN_MEMALIGN:
+	case AM_ROLE_MEMALIGN:
 		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->align, c->size);
+		break;
+	case AM_ROLE_NEW_ALIGNED:
+		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->size, c->align);
 		break;
 	default:
 		lp(l, "%" PRIu64 ")", c->size);
 		break;
 	}
 
-	if (e->fn == AM_FN_FREE) {
+	if (am_role_frees(role)) {
 		/* void */
 	} else if (no_ret) {
 		lp(l, " = ?");
-	} else if (e->fn == AM_FN_POSIX_MEMALIGN) {
+	} else if (role == AM_ROLE_POSIX_MEMALIGN) {
 		if (rc == 0)
 			lp(l, " = 0");
 		else
@@ -702,7 +711,7 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 	char a[AM_FMT_BUF];
 	const char *reg = region_name(c->region);
 
-	if (e->fn == AM_FN_FREE) {
+	if (am_role_frees(am_fn_role(e->fn))) {
 		if (!c->ptr_in || c->free_unknown)
 			return;
 		if (c->region == AM_REG_UNKNOWN && c->size)
@@ -941,7 +950,7 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 
 	lp(&l, "%-16s %10s %12s %8s %9s %8s", "function", "calls", "bytes", "nested", "os_calls", "failed");
 	lend(o, &l);
-	for (i = 0; i < AM_FN__COUNT; i++) {
+	for (i = 0; i < (size_t)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
@@ -958,11 +967,11 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 			continue;
 		lp(&l, "  %-14s %10" PRIu64 " %12" PRIu64 " ", sys_name(i), s->sys_count[i], s->sys_failed[i]);
 		any = false;
-		for (j = 0; j <= AM_FN__COUNT; j++) {
+		for (j = 0; j <= AM_FN_MAX; j++) {
 			if (!s->sys_by_cause[i][j])
 				continue;
 			lp(&l, "%s %s %" PRIu64, any ? "," : "",
-			   j == AM_FN__COUNT ? (s->os_only ? "unknown" : "direct") : fn_name(j),
+			   j == AM_FN_MAX ? (s->os_only ? "unknown" : "direct") : fn_name(j),
 			   s->sys_by_cause[i][j]);
 			any = true;
 		}

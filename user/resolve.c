@@ -19,17 +19,12 @@
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "model.h"
 
 #define MAX_OBJS       512
 #define CODE_BYTES     128      /* prologue bytes handed to the placer */
 #define THRESHOLD_MAX  (32ULL << 20) /* glibc ignores larger mmap thresholds (64-bit) */
 
-/* Symbol names, in enum am_fn order (kept here so this module does not need
- * model.c's am_fn_names). */
-static const char *const fn_syms[AM_FN__COUNT] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free",
-	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-};
 
 static const char *const default_dirs[] = {
 	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
@@ -402,6 +397,16 @@ static enum am_alloc_kind kind_of(const struct obj *o, bool is_exe)
 	return AM_ALLOC_OTHER;
 }
 
+/* Does o answer to LIB of --alloc SYM@LIB: its path, its file name, or a
+ * prefix of its file name ("libglib-2.0" matches libglib-2.0.so.0)? */
+static bool obj_matches_lib(const struct obj *o, const char *lib)
+{
+	const char *b = base_name(o->path), *so = o->elf ? am_elf__soname(o->elf) : NULL;
+	size_t n = strlen(lib);
+
+	return !strcmp(o->path, lib) || !strncmp(b, lib, n) || (so && !strncmp(so, lib, n));
+}
+
 /* Fills p for function name defined in object o. Returns false when o does
  * not define it. */
 static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
@@ -410,7 +415,7 @@ static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
 	uint8_t code[CODE_BYTES];
 	ssize_t n;
 	size_t len;
-	int ret = am_elf__find_sym(o->elf, fn_syms[fn], &s);
+	int ret = am_elf__find_sym(o->elf, am_fn_info(fn)->sym, &s);
 
 	if (ret == -ENOENT || ret == -EINVAL)
 		return false;
@@ -441,7 +446,7 @@ static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
 /* Binds every function along the lookup order and sets the kind. */
 static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t errlen)
 {
-	bool decided[AM_FN__COUNT] = { false };
+	bool decided[AM_FN_MAX] = { false };
 	size_t q;
 	int fn;
 
@@ -450,8 +455,11 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 
 		if (!o->elf)
 			continue;
-		for (fn = 0; fn < AM_FN__COUNT; fn++) {
-			if (decided[fn] || !bind_fn(o, (enum am_fn)fn, &r->fn[fn]))
+		for (fn = 0; fn < am_fn_count(); fn++) {
+			const char *lib = am_fn_info(fn)->lib;
+
+			if (decided[fn] || (lib && !obj_matches_lib(o, lib)) ||
+			    !bind_fn(o, (enum am_fn)fn, &r->fn[fn]))
 				continue;
 			decided[fn] = true;
 			if (fn == AM_FN_MALLOC) {
@@ -460,16 +468,31 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 			}
 		}
 	}
+	for (fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
+		if (!decided[fn]) {
+			const struct am_fn_info *fi = am_fn_info(fn);
+
+			snprintf(err, errlen, "--alloc %s: no %s defines it", fi->sym,
+				 fi->lib ? "object named like that" : "loaded object");
+			return -1;
+		}
 	if (r->fn[AM_FN_MALLOC].found)
 		return 0;
+	/* no malloc to probe: a Go program, a static binary without symbols.
+	 * Its memory syscalls can still be traced, with their causes unknown. */
+	r->no_alloc = true;
 	if (decided[AM_FN_MALLOC])
-		snprintf(err, errlen, "malloc in %s is an ifunc: cannot probe it", r->fn[AM_FN_MALLOC].obj);
+		snprintf(r->no_alloc_why, sizeof(r->no_alloc_why), "malloc in %s is an ifunc: cannot probe it",
+			 r->fn[AM_FN_MALLOC].obj);
 	else if (c->n_order == 1 && c->objs[c->order[0]].elf && am_elf__is_static(c->objs[c->order[0]].elf))
-		snprintf(err, errlen, "no allocator symbols found in %s (static binary without symbols?)",
+		snprintf(r->no_alloc_why, sizeof(r->no_alloc_why),
+			 "no allocator symbols found in %s (a static binary without symbols, or Go?)",
 			 c->objs[c->order[0]].path);
 	else
-		snprintf(err, errlen, "no loaded object defines malloc");
-	return -1;
+		snprintf(r->no_alloc_why, sizeof(r->no_alloc_why), "no loaded object defines malloc");
+	(void)err;
+	(void)errlen;
+	return 0;
 }
 
 char **am_read_environ(pid_t pid)

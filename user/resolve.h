@@ -34,7 +34,9 @@ struct am_fn_probe {
 };
 
 struct am_resolution {
-	struct am_fn_probe fn[AM_FN__COUNT];
+	struct am_fn_probe fn[AM_FN_MAX];   /* by enum am_fn / --alloc id */
+	bool no_alloc;              /* no malloc to probe (Go, stripped static): syscalls only */
+	char no_alloc_why[PATH_MAX + 96];
 	enum am_alloc_kind kind;    /* from the object that provides malloc */
 	char alloc_obj[PATH_MAX];   /* that object */
 	bool threshold_pinned;      /* MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES glibc.malloc.mmap_threshold

@@ -127,7 +127,7 @@ static const char *hrate(char *b, size_t sz, double r)
 /* "malloc(200000)"; size 0 (unknown, or a free of a pointer never seen) as "fn(?)". */
 static void fmt_cause(char *b, size_t sz, unsigned fn, uint64_t size)
 {
-	const char *name = fn < AM_FN__COUNT ? am_fn_names[fn] : "?";
+	const char *name = am_fn_name(fn);
 
 	if (size)
 		snprintf(b, sz, "%s(%" PRIu64 ")", name, size);
@@ -608,13 +608,13 @@ static int draw_tables(struct top_view *v, int y)
 
 	put(y, 0, A_BOLD, " %-14s %9s %11s %11s %11s %8s %7s", "FUNCTION", "calls/s", "bytes/s",
 	    "calls", "bytes", "os_calls", "failed");
-	for (int f = 0; f < AM_FN__COUNT; f++) {
+	for (int f = 0; f < am_fn_count(); f++) {
 		const struct am_fn_stats *st = &s->fn[f];
 		int yy = y + 1 + rows_f;
 
 		if (!st->calls)
 			continue;
-		put(yy, 1, A_NORMAL, "%-14s", am_fn_names[f]);
+		put(yy, 1, A_NORMAL, "%-14s", am_fn_name(f));
 		if (dt > 0) {
 			double cr = (double)(st->calls - p->fn[f].calls) / dt;
 			double br = (double)(st->bytes - p->fn[f].bytes) / dt;
@@ -644,13 +644,13 @@ static int draw_tables(struct top_view *v, int y)
 			x = put(yy, sx + 10, s->sys_failed[k] ? color(v, CP_RED) : A_NORMAL,
 				"%7" PRIu64, s->sys_count[k]);
 			x += 2;
-			for (int f = 0; f <= AM_FN__COUNT; f++) {
+			for (int f = 0; f <= AM_FN_MAX; f++) {
 				uint64_t n = s->sys_by_cause[k][f];
 
 				if (!n)
 					continue;
-				x = put(yy, x, f == AM_FN__COUNT ? color(v, CP_DIM) : A_NORMAL, "%s %" PRIu64 " ",
-					f == AM_FN__COUNT ? "direct" : am_fn_names[f], n);
+				x = put(yy, x, f == AM_FN_MAX ? color(v, CP_DIM) : A_NORMAL, "%s %" PRIu64 " ",
+					f == AM_FN_MAX ? "direct" : am_fn_name(f), n);
 			}
 			rows_s++;
 		}
