@@ -229,7 +229,8 @@ static __always_inline void emit_ended(struct frame *f, __u32 depth, __u64 pid_t
 	}
 	e->type = AM_EV_CALL;
 	e->fn = f->fn;
-	e->flags = (f->noret ? AM_CALL_NORET : AM_CALL_MISSED) | (depth ? AM_CALL_NESTED : 0);
+	e->flags = (f->noret ? AM_CALL_NORET : AM_CALL_MISSED) | (depth ? AM_CALL_NESTED : 0) |
+		   (f->from_obj ? AM_CALL_FROM_OBJ : 0);
 	e->depth = depth;
 	e->n_os = depth ? 0 : f->n_os;
 	e->pid = pid_tgid >> 32;
@@ -300,6 +301,39 @@ static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u6
 	}
 }
 
+struct vma_range {
+	__u64 lo, hi;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_range *r = data;
+
+	r->lo = vma->vm_start;
+	r->hi = vma->vm_end;
+	return 0;
+}
+
+/* Was the call at ip (a probe in an allocator object) made from the same
+ * code mapping, return address ra? The mapping is looked up once per thread
+ * and object, and the last two are kept (libstdc++ and libc). */
+static __always_inline bool from_same_obj(struct thread_state *st, __u64 ip, __u64 ra)
+{
+	struct vma_range r = {};
+	__u32 k;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++)
+		if (ip >= st->obj_lo[i] && ip < st->obj_hi[i])
+			return ra >= st->obj_lo[i] && ra < st->obj_hi[i];
+	if (bpf_find_vma(bpf_get_current_task_btf(), ip, vma_cb, &r, 0) || !r.hi)
+		return false;
+	k = st->obj_next++ & 1;
+	st->obj_lo[k] = r.lo;
+	st->obj_hi[k] = r.hi;
+	return ra >= r.lo && ra < r.hi;
+}
+
 static __always_inline int on_enter(struct pt_regs *ctx, __u64 ck, __u64 a0, __u64 a1, __u64 a2)
 {
 	bool noret = ck & AM_COOKIE_NORET;
@@ -340,6 +374,7 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u64 ck, __u64 a0, __u
 	f->ra = 0;
 	f->noret = noret;
 	bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
+	f->from_obj = d == 0 && from_same_obj(st, PT_REGS_IP(ctx), f->ra);
 	st->depth = d + 1;
 	if (stack_mode == AM_STACKS_ALL && d == 0 &&
 	    (sample_every <= 1 || f->id % sample_every == 0))
@@ -396,7 +431,7 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 	}
 	e->type = AM_EV_CALL;
 	e->fn = fn;
-	e->flags = d ? AM_CALL_NESTED : 0;
+	e->flags = (d ? AM_CALL_NESTED : 0) | (f->from_obj ? AM_CALL_FROM_OBJ : 0);
 	e->depth = d;
 	e->n_os = f->n_os;
 	e->pid = pid_tgid >> 32;

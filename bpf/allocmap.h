@@ -109,6 +109,8 @@ enum am_stack_kind {
 #define AM_CALL_NESTED  0x01 /* made inside another allocator call (glibc realloc -> malloc) */
 #define AM_CALL_MISSED  0x02 /* the return was never seen (longjmp, thread exit): ret/out invalid */
 #define AM_CALL_NORET   0x04 /* function traced at entry only (no return probe) */
+#define AM_CALL_FROM_OBJ 0x08 /* called from the object that defines it (outermost calls
+				 only): e.g. glibc freeing its own caches at thread exit */
 
 /* am_os_event.pad0 (flags) */
 #define AM_OS_ATTACHING 0x01 /* the thread may be inside a call that began before the
@@ -256,7 +258,7 @@ struct am_bpf_frame {
 	__u8  fn;
 	__u8  noret;   /* traced without a return probe (free): done once the stack moved on */
 	__u8  role;    /* enum am_role */
-	__u8  pad;
+	__u8  from_obj;/* called from the object that defines it (AM_CALL_FROM_OBJ) */
 };
 
 struct am_bpf_thread {
@@ -266,6 +268,9 @@ struct am_bpf_thread {
 	__u8  clean;              /* no untraced allocator call can be in progress (see bpf) */
 	__u8  pad[3];
 	__u64 tramp;              /* the process's uretprobe trampoline address, 0 = not read yet */
+	__u64 obj_lo[2], obj_hi[2];/* code mappings of the probed objects, last two seen */
+	__u32 obj_next;           /* which of the two to replace next */
+	__u32 pad2;
 	__u64 sys_ts;
 	__u64 sys_args[6];
 	struct am_bpf_frame f[AM_MAX_DEPTH];

@@ -79,6 +79,10 @@ struct live_ent {
 	uint64_t call_id;        /* call that returned it */
 	uint32_t stack;          /* interned allocation stack id, 0 = none */
 	uint8_t  region;         /* enum am_region_kind where it lives */
+	uint8_t  prev_region;    /* the incarnation it displaced (has_prev) */
+	bool     has_prev;       /* it displaced one never seen freed: see on_call */
+	uint64_t ts;             /* when the call that returned it ended */
+	uint64_t prev_size;
 };
 
 struct live_tab {
@@ -765,6 +769,55 @@ static void os_sort(struct am_os_rec *r, size_t n)
 		}
 }
 
+/* The table function a stack frame is in ("__libc_malloc" is malloc), or -1. */
+static int frame_fn(const struct am_frame *f)
+{
+	const char *sym = f->sym;
+
+	if (!sym)
+		return -1;
+	if (!strncmp(sym, "__libc_", 7))
+		sym += 7;
+	for (int fn = 0; fn < am_fn_count(); fn++)
+		if (!strcmp(sym, am_fn_info(fn)->sym))
+			return fn;
+	return -1;
+}
+
+/* --mode os: no allocator call is traced, but the stack of an OS request
+ * shows which allocator function it was made in: its outermost frame of the
+ * table (operator new over malloc, an --alloc function over both). A whole
+ * stack without one was made by the program itself. A truncated stack
+ * without one tells nothing. */
+static void infer_cause(struct am_os_rec *o)
+{
+	const struct am_stack *s = o->stack;
+	int found = -1;
+	uint32_t at = 0;
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		int fn = frame_fn(&s->f[i]);
+
+		if (fn >= 0) {
+			found = fn;
+			at = i;
+		}
+	}
+	if (found >= 0) {
+		o->cause_unknown = false;
+		o->unknown_why = AM_UNK_NONE;
+		o->direct = false;
+		o->cause_fn = (uint8_t)found;
+		o->inferred = true;
+		o->inner = at + 1;
+	} else if (!(s->flags & (AM_STK_TRUNCATED | AM_STK_NOCOPY)) && s->n > 1) {
+		o->cause_unknown = false;
+		o->unknown_why = AM_UNK_NONE;
+		o->direct = true;
+		o->inferred = true;
+	}
+}
+
 static int on_os(struct am_corr *c, const struct am_os_event *ev)
 {
 	struct am_os_rec o;
@@ -782,7 +835,13 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 	o.direct = ev->call_id == 0;
 	o.call_id = ev->call_id;
 	o.cause_fn = o.direct ? 0 : ev->cause_fn;
-	o.cause_unknown = c->opts.os_only;
+	if (c->opts.os_only) {
+		o.cause_unknown = true;
+		o.unknown_why = c->opts.no_alloc ? AM_UNK_NO_ALLOC : AM_UNK_OS_MODE;
+	} else if (o.direct && (ev->pad0 & AM_OS_ATTACHING)) {
+		o.cause_unknown = true;
+		o.unknown_why = AM_UNK_ATTACHING;
+	}
 	if (c->opts.stack_mode != AM_STACKS_OFF) {
 		int cut;
 
@@ -791,13 +850,18 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 			c->sum.stacks_missing++;
 		else if (cut >= 0 && !o.direct && (uint32_t)cut < o.stack->n)
 			o.inner = (uint32_t)cut + 1;
+		if (o.stack && c->opts.os_only)
+			infer_cause(&o);
 	}
 	c->sum.sys_count[ev->sys]++;
-	c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN_MAX : ev->cause_fn]++;
+	if (o.cause_unknown)
+		c->sum.sys_unknown[ev->sys]++;
+	else
+		c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN_MAX : o.cause_fn]++;
 	if (sys_err(ev->ret))
 		c->sum.sys_failed[ev->sys]++;
 	os_apply(c, p, &o);
-	if (o.direct) {
+	if (o.direct || !o.call_id) { /* no call record will come for it */
 		if (c->opts.sink.os)
 			c->opts.sink.os(c->opts.sink.ctx, &o);
 	} else if (!pend_add(c, &o)) {
@@ -951,6 +1015,9 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	nested = ev->flags & AM_CALL_NESTED;
 	result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
 	decode(&r, result_valid);
+	r.from_obj = !nested && (ev->flags & AM_CALL_FROM_OBJ);
+	if (r.from_obj)
+		c->sum.own_calls++;
 	if (c->opts.glibc)
 		r.threshold = p->threshold;
 
@@ -996,7 +1063,28 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	}
 	if (frees) {
 		struct live_ent *e = live_find(&p->live, r.ptr_in);
-		if (e) {
+
+		/* Events are emitted at returns: another thread's malloc can get
+		 * the chunk a free released and return before the free does. A
+		 * free that began before the call that returned this pointer
+		 * ended cannot be freeing what that call returned: it freed the
+		 * incarnation that call displaced. */
+		if (e && !nested && e->ts > ev->ts_enter) {
+			if (e->has_prev) {
+				r.size = e->prev_size;
+				r.region = (enum am_region_kind)e->prev_region;
+				if (am_role_frees(am_fn_role(ev->fn)))
+					st->bytes += r.size;
+				e->has_prev = false;
+			} else {
+				r.free_unknown = true;
+				if (r.from_obj)
+					c->sum.own_unknown_frees++;
+				else
+					c->sum.unknown_frees++;
+			}
+			e = NULL;
+		} else if (e) {
 			if (am_role_frees(am_fn_role(ev->fn))) {
 				r.size = e->size;
 				r.region = (enum am_region_kind)e->region;
@@ -1016,7 +1104,10 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			}
 		} else if (!nested) {
 			r.free_unknown = true;
-			c->sum.unknown_frees++;
+			if (r.from_obj)
+				c->sum.own_unknown_frees++;
+			else
+				c->sum.unknown_frees++;
 		}
 		if (!nested && c->opts.glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
 			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
@@ -1028,11 +1119,15 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		if (!nested) {
 			struct live_ent *e = live_slot(&p->live, r.ptr_out);
 			if (e) {
-				if (e->call_id) { /* never saw it freed */
+				e->has_prev = e->call_id != 0;
+				if (e->call_id) { /* never saw it freed (yet: see above) */
 					p->live_bytes -= e->size;
 					c->sum.live_bytes -= e->size;
 					c->sum.live_count--;
+					e->prev_size = e->size;
+					e->prev_region = e->region;
 				}
+				e->ts = r.ts_end;
 				e->size = r.size;
 				e->call_id = ev->id;
 				e->stack = r.stack ? r.stack->id : 0;
@@ -1129,6 +1224,7 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	}
 	c->sum.stack_mode = opts->stack_mode;
 	c->sum.os_only = opts->os_only;
+	c->sum.attached = opts->attached;
 	c->thr_start = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT;
 	c->thr_last = c->thr_start;
 	c->sum.target_exit = -1;

@@ -19,7 +19,10 @@ struct am_corr_opts {
 	uint64_t threshold_start;     /* 0 = glibc default, 128 KiB */
 	uint8_t  stack_mode;          /* enum am_stack_mode: stacks expected (counted when missing) */
 	uint32_t sample_every;        /* AM_STACKS_ALL: only call ids divisible by this have stacks */
-	bool     os_only;             /* --mode os: no allocator probes, causes are unknown */
+	bool     os_only;             /* no allocator probes (--mode os, or no_alloc): causes are
+	                                 unknown unless a stack shows them */
+	bool     no_alloc;            /* the target has no malloc to probe (Go, stripped static) */
+	bool     attached;            /* -p: allocations made before the trace are not known */
 };
 
 /* Returns NULL on allocation failure. */

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #define AM_FN_ROW_(e, sym_, name_, role_) [AM_FN_##e] = { .sym = sym_, .name = name_, .role = AM_ROLE_##role_ },
-static struct am_fn_info fns[AM_FN_MAX] = { AM_FN_TABLE(AM_FN_ROW_) };
+struct am_fn_info am_fns_[AM_FN_MAX] = { AM_FN_TABLE(AM_FN_ROW_) };
 #undef AM_FN_ROW_
-static int n_fns = AM_FN__COUNT;
+int am_n_fns_ = AM_FN__COUNT;
 
 static const struct {
 	const char *name;
@@ -29,30 +29,10 @@ static const struct {
 	[AM_ROLE_FREE_SIZED]     = { "free_sized", 2 },
 };
 
-int am_fn_count(void)
-{
-	return n_fns;
-}
-
-const struct am_fn_info *am_fn_info(int fn)
-{
-	return fn >= 0 && fn < n_fns ? &fns[fn] : NULL;
-}
-
-const char *am_fn_name(int fn)
-{
-	return fn >= 0 && fn < n_fns ? fns[fn].name : "?";
-}
-
-enum am_role am_fn_role(int fn)
-{
-	return fn >= 0 && fn < n_fns ? fns[fn].role : AM_ROLE__COUNT;
-}
-
 int am_fn_by_name(const char *name)
 {
-	for (int i = 0; i < n_fns; i++)
-		if (!strcmp(fns[i].name, name))
+	for (int i = 0; i < am_n_fns_; i++)
+		if (!strcmp(am_fns_[i].name, name))
 			return i;
 	return -1;
 }
@@ -67,14 +47,15 @@ const char *am_role_name(enum am_role role)
 	return role < AM_ROLE__COUNT ? roles[role].name : "?";
 }
 
-bool am_role_allocates(enum am_role role)
+int am_fn_register(const char *name, const char *role)
 {
-	return role < AM_ROLE__COUNT && role != AM_ROLE_FREE && role != AM_ROLE_FREE_SIZED;
-}
+	char spec[512], err[256];
 
-bool am_role_frees(enum am_role role)
-{
-	return role == AM_ROLE_FREE || role == AM_ROLE_FREE_SIZED;
+	if (strchr(name, '=') || strchr(name, '@'))
+		return -1;
+	if (snprintf(spec, sizeof(spec), "%s=%s", name, role) >= (int)sizeof(spec))
+		return -1;
+	return am_fn_add(spec, err, sizeof(err));
 }
 
 /* SYM[@LIB]=ROLE, e.g. PyObject_Malloc=malloc, g_free@libglib-2.0.so.0=free */
@@ -104,7 +85,7 @@ int am_fn_add(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "--alloc '%s': empty symbol or library", spec);
 		return -1;
 	}
-	if (n_fns >= AM_FN_MAX) {
+	if (am_n_fns_ >= AM_FN_MAX) {
 		snprintf(err, errlen, "--alloc '%s': at most %d functions can be traced", spec,
 			 AM_FN_MAX - AM_FN__COUNT);
 		return -1;
@@ -118,16 +99,16 @@ int am_fn_add(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (int i = 0; i < n_fns; i++)
-		if (!strcmp(fns[i].sym, sym) || !strcmp(fns[i].name, sym)) {
+	for (int i = 0; i < am_n_fns_; i++)
+		if (!strcmp(am_fns_[i].sym, sym) || !strcmp(am_fns_[i].name, sym)) {
 			snprintf(err, errlen, "--alloc '%s': %s is already traced", spec, sym);
 			free(sym);
 			free(lib);
 			return -1;
 		}
-	fns[n_fns] = (struct am_fn_info){ .sym = sym, .name = sym, .role = (enum am_role)role,
+	am_fns_[am_n_fns_] = (struct am_fn_info){ .sym = sym, .name = sym, .role = (enum am_role)role,
 					  .lib = lib, .user = true };
-	return n_fns++;
+	return am_n_fns_++;
 }
 
 const char *const am_sys_names[AM_SYS__COUNT] = {

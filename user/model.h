@@ -21,18 +21,41 @@ struct am_fn_info {
 	const char *lib;         /* --alloc SYM@LIB: only in this object, else NULL */
 	bool user;               /* named with --alloc */
 };
-int am_fn_count(void);                           /* built-in + --alloc functions */
-const struct am_fn_info *am_fn_info(int fn);     /* NULL when out of range */
-const char *am_fn_name(int fn);                  /* "?" when out of range */
-enum am_role am_fn_role(int fn);                 /* AM_ROLE__COUNT when out of range */
+extern struct am_fn_info am_fns_[AM_FN_MAX];     /* the table: read through the functions below */
+extern int am_n_fns_;
+static inline int am_fn_count(void)              /* built-in + --alloc functions */
+{
+	return am_n_fns_;
+}
+static inline const struct am_fn_info *am_fn_info(int fn) /* NULL when out of range */
+{
+	return fn >= 0 && fn < am_n_fns_ ? &am_fns_[fn] : NULL;
+}
+static inline const char *am_fn_name(int fn)     /* "?" when out of range */
+{
+	return fn >= 0 && fn < am_n_fns_ ? am_fns_[fn].name : "?";
+}
+static inline enum am_role am_fn_role(int fn)    /* AM_ROLE__COUNT when out of range */
+{
+	return fn >= 0 && fn < am_n_fns_ ? am_fns_[fn].role : AM_ROLE__COUNT;
+}
 int am_fn_by_name(const char *name);             /* id, or -1 */
 /* Adds a user-named function (--alloc SYM[@LIB]=ROLE). Returns its id, or
  * -1 with a message in err (unknown role, too many functions, ...). */
 int am_fn_add(const char *spec, char *err, size_t errlen);
+/* Registers a function a trace names with its role (the report reading a
+ * trace with --alloc functions). Returns its id, or -1. */
+int am_fn_register(const char *name, const char *role);
 int am_role_nargs(enum am_role role);            /* integer arguments read */
 const char *am_role_name(enum am_role role);     /* "malloc", "free", ... */
-bool am_role_allocates(enum am_role role);       /* returns an allocation */
-bool am_role_frees(enum am_role role);           /* free / operator delete */
+static inline bool am_role_frees(enum am_role role) /* free / operator delete */
+{
+	return role == AM_ROLE_FREE || role == AM_ROLE_FREE_SIZED;
+}
+static inline bool am_role_allocates(enum am_role role) /* returns an allocation */
+{
+	return role < AM_ROLE__COUNT && !am_role_frees(role);
+}
 extern const char *const am_sys_names[AM_SYS__COUNT]; /* "brk", ... */
 
 /* What backs an allocation, or what a region is. */
@@ -103,7 +126,19 @@ struct am_os_rec {
 	const struct am_stack *stack;    /* user stack at the syscall (--stacks), or NULL */
 	uint32_t inner;          /* leading frames of stack inside the causing allocator
 	                            call, up to and including its own frame (0 = unknown) */
-	bool     cause_unknown;  /* --mode os: allocator calls are not traced */
+	bool     cause_unknown;  /* the cause cannot be known: why in unknown_why */
+	uint8_t  unknown_why;    /* enum am_unknown_why, when cause_unknown */
+	bool     inferred;       /* --mode os: cause_fn (or direct) inferred from the stack:
+	                            its outermost allocator-family frame */
+};
+
+/* Why an OS request's cause is unknown. */
+enum am_unknown_why {
+	AM_UNK_NONE = 0,
+	AM_UNK_OS_MODE,          /* "os_mode": --mode os, and its stack does not tell */
+	AM_UNK_NO_ALLOC,         /* "no_allocator": no malloc found to probe (Go, stripped static) */
+	AM_UNK_ATTACHING,        /* "attaching": -p, its thread may be in a call that began before
+	                            the probes were in */
 };
 
 /* One allocator call as the correlator resolved it. */
@@ -120,6 +155,8 @@ struct am_call_rec {
 	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a */
 	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
+	bool     from_obj;       /* called from the object that defines the function (glibc's
+	                            own frees at thread exit): allocator-internal activity */
 	size_t   n_os;           /* OS requests it caused (the array passed alongside) */
 	uint64_t ts_end;         /* when it ended: ev.ts_exit; for a call traced without a
 	                            return probe (free) or missed, the end of its last OS
@@ -153,6 +190,7 @@ struct am_summary {
 	struct am_fn_stats fn[AM_FN_MAX];
 	uint64_t sys_count[AM_SYS__COUNT];          /* OS requests per syscall */
 	uint64_t sys_by_cause[AM_SYS__COUNT][AM_FN_MAX + 1]; /* [sys][fn], [sys][AM_FN_MAX] = direct */
+	uint64_t sys_unknown[AM_SYS__COUNT];        /* OS requests whose cause is unknown */
 	uint64_t sys_failed[AM_SYS__COUNT];
 	/* bytes the program asked for (live in user allocations) vs bytes from the OS */
 	uint64_t live_bytes, live_bytes_peak;
@@ -175,6 +213,12 @@ struct am_summary {
 	/* things that were lost or odd: printed every time */
 	struct am_counters bpf;                     /* from the BPF .bss */
 	uint64_t unknown_frees;                     /* frees of pointers not seen allocated */
+	uint64_t own_unknown_frees;                 /* of those, made by the allocator's own object
+	                                               (glibc flushing its thread cache at thread exit):
+	                                               not counted in unknown_frees */
+	uint64_t own_calls;                         /* outermost calls made from the object that defines
+	                                               the function (AM_CALL_FROM_OBJ) */
+	bool     attached;                          /* -p: the process ran before the trace */
 	uint64_t unattached_probes;                 /* probes that failed to attach (set by the tracer) */
 	uint64_t orphan_os;                         /* OS events whose call never arrived */
 	uint64_t events;                            /* events consumed */

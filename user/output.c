@@ -80,6 +80,16 @@ static const char *fn_name(unsigned fn)
 	return am_fn_name((int)fn);
 }
 
+static const char *unknown_why_name(unsigned why)
+{
+	switch (why) {
+	case AM_UNK_OS_MODE:   return "os_mode";
+	case AM_UNK_NO_ALLOC:  return "no_allocator";
+	case AM_UNK_ATTACHING: return "attaching";
+	default:               return "?";
+	}
+}
+
 static const char *sys_name(unsigned sys)
 {
 	return sys < AM_SYS__COUNT && am_sys_names[sys] ? am_sys_names[sys] : "?";
@@ -217,14 +227,19 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	jsonw_kobj_open(w, "cause");
 	if (r->cause_unknown) {
 		jsonw_kstr(w, "kind", "unknown");
+		jsonw_kstr(w, "why", unknown_why_name(r->unknown_why));
 	} else if (r->direct) {
 		jsonw_kstr(w, "kind", "direct");
 	} else {
 		jsonw_kstr(w, "kind", "call");
-		jsonw_ku64(w, "call_id", r->call_id);
+		if (r->call_id)
+			jsonw_ku64(w, "call_id", r->call_id);
 		jsonw_kstr(w, "fn", fn_name(r->cause_fn));
-		jsonw_ku64(w, "size", r->cause_size);
+		if (r->call_id)
+			jsonw_ku64(w, "size", r->cause_size);
 	}
+	if (r->inferred)
+		jsonw_kbool(w, "inferred", true);
 	jsonw_obj_close(w);
 	if (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP)
 		jsonw_kstr(w, "region", region_name(r->region_kind));
@@ -251,6 +266,8 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	json_head(w, "call", e->ts_enter, e->pid, e->tid);
 	jsonw_ku64(w, "id", e->id);
 	jsonw_kstr(w, "fn", fn_name(e->fn));
+	if (am_fn_info(e->fn) && am_fn_info(e->fn)->user)
+		jsonw_kstr(w, "role", am_role_name(role)); /* --alloc: lets a reader decode it */
 	/* free: the size of the freed allocation, only when it is known */
 	if (!is_free || (c->ptr_in && !c->free_unknown))
 		jsonw_ku64(w, "size", c->size);
@@ -412,8 +429,9 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_kobj_open(w, "by_cause");
 		for (j = 0; j <= AM_FN_MAX; j++)
 			if (s->sys_by_cause[i][j])
-				jsonw_ku64(w, j == AM_FN_MAX ? (s->os_only ? "unknown" : "direct") : fn_name(j),
-					   s->sys_by_cause[i][j]);
+				jsonw_ku64(w, j == AM_FN_MAX ? "direct" : fn_name(j), s->sys_by_cause[i][j]);
+		if (s->sys_unknown[i])
+			jsonw_ku64(w, "unknown", s->sys_unknown[i]);
 		jsonw_obj_close(w);
 		jsonw_obj_close(w);
 	}
@@ -489,6 +507,11 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_ku64(w, "missed_returns", b->missed_ret);
 	jsonw_ku64(w, "unattached_probes", s->unattached_probes);
 	jsonw_ku64(w, "unknown_frees", s->unknown_frees);
+	jsonw_ku64(w, "own_unknown_frees", s->own_unknown_frees);
+	jsonw_ku64(w, "own_calls", s->own_calls);
+	jsonw_ku64(w, "inflight_returns", b->inflight_ret);
+	jsonw_ku64(w, "attach_unknown", b->attach_unknown);
+	jsonw_ku64(w, "held", b->held);
 	jsonw_ku64(w, "depth_overflow", b->depth_overflow);
 	jsonw_ku64(w, "thread_full", b->thread_full);
 	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
@@ -701,7 +724,9 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 	if (e->flags & AM_CALL_NESTED)
 		lp(l, " <nested>");
 	if (c->free_unknown)
-		lp(l, " <unknown ptr>");
+		lp(l, c->from_obj ? " <unknown ptr: the allocator's own free>" : " <unknown ptr>");
+	else if (c->from_obj)
+		lp(l, " <from the allocator's own object>");
 }
 
 /* "  [mmap: over threshold 128 KiB]": where the result went and why. */
@@ -818,9 +843,13 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 	text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
 	text_os_piece(o, &l, r);
 	if (r->cause_unknown)
-		lp(&l, "  [cause unknown: --mode os]");
+		lp(&l, "  [cause unknown: %s]", r->unknown_why == AM_UNK_ATTACHING ?
+		   "its thread may be in a call that began before the probes were in" :
+		   r->unknown_why == AM_UNK_NO_ALLOC ? "no allocator probed" : "--mode os, stack does not tell");
 	else if (r->direct)
-		lp(&l, "  [direct]");
+		lp(&l, r->inferred ? "  [direct, from the stack]" : "  [direct]");
+	else if (r->inferred)
+		lp(&l, "  [%s, from the stack]", fn_name(r->cause_fn));
 	else
 		lp(&l, "  [%s #%" PRIu64 ", call not seen]", fn_name(r->cause_fn), r->call_id);
 	lend(o, &l);
@@ -970,11 +999,12 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		for (j = 0; j <= AM_FN_MAX; j++) {
 			if (!s->sys_by_cause[i][j])
 				continue;
-			lp(&l, "%s %s %" PRIu64, any ? "," : "",
-			   j == AM_FN_MAX ? (s->os_only ? "unknown" : "direct") : fn_name(j),
+			lp(&l, "%s %s %" PRIu64, any ? "," : "", j == AM_FN_MAX ? "direct" : fn_name(j),
 			   s->sys_by_cause[i][j]);
 			any = true;
 		}
+		if (s->sys_unknown[i])
+			lp(&l, "%s unknown %" PRIu64, any ? "," : "", s->sys_unknown[i]);
 		lend(o, &l);
 	}
 
@@ -1078,6 +1108,28 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	   (uint64_t)b->depth_overflow, (uint64_t)b->thread_full, (uint64_t)b->orphan_ret,
 	   s->orphan_os);
 	lend(o, &l);
+	if (b->inflight_ret || b->attach_unknown) {
+		lp(&l, "attach: %" PRIu64 " calls were already running when the probes went in (not traced); "
+		   "%" PRIu64 " OS requests of threads that may have been inside one have an unknown cause",
+		   (uint64_t)b->inflight_ret, (uint64_t)b->attach_unknown);
+		lend(o, &l);
+	}
+	if (s->own_calls) {
+		lp(&l, "allocator-internal: %" PRIu64 " calls made from the object that defines the function "
+		   "(e.g. glibc freeing its thread cache at thread exit)%s", s->own_calls,
+		   s->own_unknown_frees ? "" : "");
+		if (s->own_unknown_frees)
+			lp(&l, "; %" PRIu64 " of them freed cached chunks the program had freed already",
+			   s->own_unknown_frees);
+		lend(o, &l);
+	}
+	if (s->unknown_frees) {
+		lp(&l, "unknown frees are of pointers never seen allocated: %s", s->attached ?
+		   "mostly memory allocated before the attach" :
+		   "memory from an allocation path allocmap does not probe (ld.so's own allocator "
+		   "before libc's took over, an untraced function), or an invalid free");
+		lend(o, &l);
+	}
 	if (s->stack_mode != AM_STACKS_OFF) {
 		lp(&l, "stacks: %" PRIu64 "  lost: %" PRIu64 "  not copied: %" PRIu64 "  truncated: %" PRIu64
 		   "  unwind failed: %" PRIu64 "  missing: %" PRIu64, s->stacks, (uint64_t)b->lost_stack,

@@ -174,7 +174,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	case RM_T_CALL: {
 		json_object *os = jget(o, "os");
 		r->id = jnum(o, "id", NULL);
-		r->fn = rm_fn_index(jstr(o, "fn"));
+		r->fn = rm_fn_index(jstr(o, "fn"), jstr(o, "role"));
 		r->size = jnum(o, "size", &r->has_size);
 		r->ptr = jnum(o, "ptr", NULL);
 		r->ret = jnum(o, "ret", &r->has_ret);
@@ -206,7 +206,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		if (kind && !strcmp(kind, "call")) {
 			r->cause_call = true;
 			r->cause_id = jnum(c, "call_id", NULL);
-			r->cause_fn = rm_fn_index(jstr(c, "fn"));
+			r->cause_fn = rm_fn_index(jstr(c, "fn"), NULL);
 			r->cause_size = jnum(c, "size", NULL);
 		}
 		break;
@@ -531,7 +531,7 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		fprintf(f, ",\"os\":%llu,\"call\":%llu,\"fn\":", (unsigned long long)g->os_id,
 			(unsigned long long)g->cause_call);
 		if (g->cause_fn >= 0)
-			put_jstr(f, rm_fn_names[g->cause_fn]);
+			put_jstr(f, rm_fn_name(g->cause_fn));
 		else
 			fprintf(f, "null");
 		fprintf(f, ",\"size\":%llu,\"tid\":%d,\"committed\":%llu,\"n\":%llu,\"bytes\":%llu,"
@@ -574,7 +574,7 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		if (!s->calls)
 			continue;
 		fprintf(f, "%s{\"fn\":\"%s\",\"calls\":%llu,\"bytes\":%llu,\"os_calls\":%llu,\"failed\":%llu,"
-			"\"nested\":%llu,\"dur_ns\":%llu}", first ? "" : ",", rm_fn_names[i],
+			"\"nested\":%llu,\"dur_ns\":%llu}", first ? "" : ",", rm_fn_name(i),
 			(unsigned long long)s->calls, (unsigned long long)s->bytes, (unsigned long long)s->os_calls,
 			(unsigned long long)s->failed, (unsigned long long)s->nested, (unsigned long long)s->dur_ns);
 		first = false;
@@ -857,7 +857,7 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 			if (rec->n_os) {
 				pf_sep(&p);
 				fprintf(p.f, "{\"name\":\"%s(%llu)\",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":",
-					rm_fn_names[rec->fn >= 0 ? rec->fn : RM_NFN - 1], (unsigned long long)rec->size);
+					rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1), (unsigned long long)rec->size);
 				pf_ts(p.f, rec->ts);
 				fprintf(p.f, ",\"dur\":");
 				pf_ts(p.f, dur);

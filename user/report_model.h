@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "model.h"
 
 #define RM_NBUCKETS   2048      /* timeline buckets (adaptive width) */
 #define RM_GRID_COLS  256       /* threshold view: time columns */
@@ -22,7 +23,7 @@
 #define RM_ALLOC_CAP  20000     /* sampled allocation lifetimes kept */
 #define RM_LIVE_CAP   20000     /* extra live-at-end allocations kept */
 #define RM_DEAD_REGION_CAP 2000 /* unmapped regions kept for the address map */
-#define RM_NFN        11
+#define RM_NFN        (AM_FN_MAX + 1) /* the function table (model.h), then "other" */
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 
@@ -74,10 +75,13 @@ struct rm_rec {
 	int      alloc_frames; /* os: leading frames inside the allocator call, -1 unknown */
 };
 
-extern const char *const rm_fn_names[RM_NFN];
+const char *rm_fn_name(int fn);        /* "other" past the table */
 extern const char *const rm_sys_names[RM_NSYS];
 extern const char *const rm_kind_names[4];
-int rm_fn_index(const char *name);     /* -1 if unknown */
+/* Index of a function named in a trace; role: its "role" field (--alloc
+ * functions), which registers a name this process does not know. -1 for
+ * NULL, RM_NFN - 1 ("other") if unknown. */
+int rm_fn_index(const char *name, const char *role);
 int rm_sys_index(const char *name);    /* RM_SYS_OTHER if unknown */
 
 struct rm_bucket {

@@ -514,7 +514,8 @@ static void flush_noret(struct tracer *tr)
 			const struct am_bpf_frame *f = &st.f[i];
 			struct am_call_event e = {
 				.type = AM_EV_CALL, .fn = f->fn, .depth = (__u8)i,
-				.flags = AM_CALL_NORET | (i ? AM_CALL_NESTED : 0),
+				.flags = AM_CALL_NORET | (i ? AM_CALL_NESTED : 0) |
+					 (f->from_obj ? AM_CALL_FROM_OBJ : 0),
 				.n_os = i ? 0 : f->n_os, .pid = st.tgid, .tid = key, .id = f->id,
 				.ts_enter = f->ts, .args = { f->args[0], f->args[1], f->args[2] },
 			};
@@ -538,6 +539,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	}
 	if (len >= sizeof(*te) && te->type == AM_EV_TASK) {
 		handle_task(tr, te);
+		if (te->kind == AM_TASK_HELD)
+			return 0; /* for the tracer only */
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
 	}
@@ -885,6 +888,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	co.stack_mode = opts->stack_mode;
 	co.sample_every = opts->sample > 1 ? opts->sample : 1;
 	co.os_only = opts->os_only || first->no_alloc;
+	co.no_alloc = !opts->os_only && first->no_alloc;
+	co.attached = opts->cmd == NULL;
 	co.threshold_pinned = glibc_pinned(first);
 	co.threshold_start = co.threshold_pinned ? first->threshold_value : 0;
 	tr.corr = am_corr__new(&co);
