@@ -374,7 +374,7 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u64 ck, __u64 a0, __u
 	f->ra = 0;
 	f->noret = noret;
 	bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
-	f->from_obj = d == 0 && from_same_obj(st, PT_REGS_IP(ctx), f->ra);
+	f->from_obj = d == 0 && !(ck & AM_COOKIE_USER) && from_same_obj(st, PT_REGS_IP(ctx), f->ra);
 	st->depth = d + 1;
 	if (stack_mode == AM_STACKS_ALL && d == 0 &&
 	    (sample_every <= 1 || f->id % sample_every == 0))

@@ -127,10 +127,12 @@ enum am_stack_kind {
  *              mov rsi, rdi; mov rdi, fs:[...]) to stay on an emulated insn.
  * bits 16..23  enum am_fn (or an --alloc function id)
  * bits 24..27  enum am_role
+ * bit  60      AM_COOKIE_USER: an --alloc function (never "allocator-internal")
  * bit  61      AM_COOKIE_NORET: traced without a return probe (--free-noret)
  * bit  63      AM_COOKIE_ARGMAP */
 #define AM_COOKIE_ARGMAP (1ULL << 63)
 #define AM_COOKIE_NORET  (1ULL << 61)
+#define AM_COOKIE_USER   (1ULL << 60)
 #define AM_COOKIE_FN(c)   ((__u8)((c) >> 16))
 #define AM_COOKIE_ROLE(c) ((__u8)(((c) >> 24) & 0xf))
 #define AM_COOKIE_MAKE(fn, role) (((__u64)(fn) << 16) | ((__u64)(role) << 24))

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-	make gcc clang llvm pkg-config
+	make gcc g++ clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev libdw-dev elfutils zlib1g-dev libcapstone-dev
 	libjson-c-dev libncurses-dev
 	python3 strace ltrace util-linux procps tmux chromium bpftrace

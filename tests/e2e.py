@@ -956,7 +956,7 @@ def t_static_nosym():
         tr = Trace(out)
         check(len(tr.os) > 0, "memory syscalls traced")
         eq(sorted({json.dumps(o.get("cause"), sort_keys=True) for o in tr.os}),
-           ['{"kind": "unknown"}'], "every cause unknown")
+           ['{"kind": "unknown", "why": "no_allocator"}'], "every cause unknown")
         eq(tr.calls, [], "no allocator calls")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

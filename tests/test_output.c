@@ -676,7 +676,7 @@ static void test_json_summary(void)
 		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false},"
 		  "\"live_at_end\":{\"heap\":{\"count\":10,\"bytes\":100000}},"
 		  "\"counters\":{\"events\":300,\"lost_events\":0,\"lost_call\":0,\"lost_os\":0,\"lost_task\":0,"
-		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"depth_overflow\":0,"
+		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":0,"
 		  "\"thread_full\":0,\"orphan_returns\":0,\"orphan_os\":0}}\n"
 		  "{\"type\":\"summary\",\"ts_ns\":1601000000,\"pid\":0,\"tid\":0,\"duration_ns\":1500000000,"
 		  "\"functions\":{},\"syscalls\":{},"
@@ -684,7 +684,7 @@ static void test_json_summary(void)
 		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[],\"threshold\":null,\"live_at_end\":{},"
 		  "\"counters\":{\"events\":300,\"lost_events\":2,\"lost_call\":0,\"lost_os\":2,\"lost_task\":0,"
-		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"depth_overflow\":7,"
+		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":7,"
 		  "\"thread_full\":8,\"orphan_returns\":4,\"orphan_os\":5}}\n",
 		  "json summary");
 	free(t);

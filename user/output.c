@@ -977,8 +977,11 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	   s->duration_ns / 1000000000, s->duration_ns % 1000000000 / 1000, s->events);
 	lend(o, &l);
 
-	lp(&l, "%-16s %10s %12s %8s %9s %8s", "function", "calls", "bytes", "nested", "os_calls", "failed");
-	lend(o, &l);
+	if (!s->os_only) {
+		lp(&l, "%-16s %10s %12s %8s %9s %8s", "function", "calls", "bytes", "nested", "os_calls",
+		   "failed");
+		lend(o, &l);
+	}
 	for (i = 0; i < (size_t)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
@@ -1010,10 +1013,12 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 
 	lp(&l, "%-24s %12s %12s", "memory", "at end", "peak");
 	lend(o, &l);
-	lp(&l, "  %-22s %12s %12s  (%" PRIu64 " allocation%s)", "asked for (live)",
-	   am_fmt_size(x, sizeof(x), s->live_bytes), am_fmt_size(y, sizeof(y), s->live_bytes_peak),
-	   s->live_count, s->live_count == 1 ? "" : "s");
-	lend(o, &l);
+	if (!s->os_only) {
+		lp(&l, "  %-22s %12s %12s  (%" PRIu64 " allocation%s)", "asked for (live)",
+		   am_fmt_size(x, sizeof(x), s->live_bytes), am_fmt_size(y, sizeof(y), s->live_bytes_peak),
+		   s->live_count, s->live_count == 1 ? "" : "s");
+		lend(o, &l);
+	}
 	lp(&l, "  %-22s %12s %12s", "brk heap", am_fmt_size(x, sizeof(x), s->heap_bytes),
 	   am_fmt_size(y, sizeof(y), s->heap_bytes_peak));
 	lend(o, &l);
@@ -1065,7 +1070,9 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		}
 	}
 
-	if (!s->threshold_known)
+	if (s->os_only)
+		lp(&l, "mmap threshold: not followed (no allocator call traced)");
+	else if (!s->threshold_known)
 		lp(&l, "mmap threshold: n/a (allocator is not glibc)");
 	else if (s->threshold_pinned)
 		lp(&l, "mmap threshold: %s (pinned)", am_fmt_size(x, sizeof(x), s->threshold_end));
@@ -1075,6 +1082,8 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		   s->threshold_changes, s->threshold_changes == 1 ? "" : "s");
 	lend(o, &l);
 
+	if (s->os_only)
+		goto counters; /* no allocation was traced: nothing is known live or leaked */
 	lp(&l, "live at end:");
 	any = false;
 	for (i = 0; i < AM_REG__COUNT; i++) {
@@ -1090,8 +1099,10 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 
 	if (s->stack_mode != AM_STACKS_OFF)
 		text_leaks(o, s);
+counters:
 	if (s->os_only) {
-		lp(&l, "OS-only mode (--mode os): allocator calls were not traced, so the cause of every OS request is unknown");
+		lp(&l, "OS-only: allocator calls were not traced; an OS request's cause is inferred from its "
+		   "stack (its outermost allocator frame) and unknown where the stack does not tell");
 		lend(o, &l);
 	}
 	if (lost || b->missed_ret || s->unattached_probes || b->depth_overflow || b->thread_full ||
@@ -1109,7 +1120,7 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	   s->orphan_os);
 	lend(o, &l);
 	if (b->inflight_ret || b->attach_unknown) {
-		lp(&l, "attach: %" PRIu64 " calls were already running when the probes went in (not traced); "
+		lp(&l, "attach: %" PRIu64 " calls began before their entry probe was in (not traced); "
 		   "%" PRIu64 " OS requests of threads that may have been inside one have an unknown cause",
 		   (uint64_t)b->inflight_ret, (uint64_t)b->attach_unknown);
 		lend(o, &l);

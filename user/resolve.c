@@ -443,12 +443,39 @@ static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
 	return true;
 }
 
+/* Is C++ in the program: a C++ runtime in its lookup scope, or operator
+ * new in the executable itself (static libstdc++)? jemalloc and tcmalloc
+ * define the C++ operators too, but probing 20 operators in a C program that
+ * never calls them only costs attach and detach time. */
+static bool uses_cxx(const struct ctx *c)
+{
+	struct am_elf_sym s;
+
+	for (size_t q = 0; q < c->n_order; q++) {
+		const struct obj *o = &c->objs[c->order[q]];
+		const char *b = base_name(o->path);
+
+		if (!strncmp(b, "libstdc++", 9) || !strncmp(b, "libc++.", 7))
+			return true;
+	}
+	return c->n_order && c->objs[c->order[0]].elf &&
+	       am_elf__find_sym(c->objs[c->order[0]].elf, am_fn_info(AM_FN_NEW)->sym, &s) == 0;
+}
+
 /* Binds every function along the lookup order and sets the kind. */
 static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t errlen)
 {
 	bool decided[AM_FN_MAX] = { false };
+	bool cxx = uses_cxx(c);
 	size_t q;
 	int fn;
+
+	if (!cxx)
+		for (fn = AM_FN_NEW; fn <= AM_FN_DELETE_ARR_AL_NT; fn++) {
+			decided[fn] = true;
+			snprintf(r->fn[fn].place.why, sizeof(r->fn[fn].place.why),
+				 "no C++ runtime in the program");
+		}
 
 	for (q = 0; q < c->n_order; q++) {
 		const struct obj *o = &c->objs[c->order[q]];
@@ -468,14 +495,9 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 			}
 		}
 	}
-	for (fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
-		if (!decided[fn]) {
-			const struct am_fn_info *fi = am_fn_info(fn);
-
-			snprintf(err, errlen, "--alloc %s: no %s defines it", fi->sym,
-				 fi->lib ? "object named like that" : "loaded object");
-			return -1;
-		}
+	/* an --alloc function missing here may be in an image the process
+	 * execs later (a script's interpreter, env, a shell): the tracer says
+	 * at the end if it was never probed */
 	if (r->fn[AM_FN_MALLOC].found)
 		return 0;
 	/* no malloc to probe: a Go program, a static binary without symbols.
@@ -712,6 +734,33 @@ static int find_in_path(const char *file, char *out, size_t outlen)
 	return -ENOENT;
 }
 
+/* The interpreter of a "#!" script (the kernel runs it instead), in out;
+ * -1 when path is not such a script. */
+static int script_interp(const char *path, char *out, size_t outlen)
+{
+	char buf[256];
+	ssize_t n;
+	size_t i, j;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 3 || buf[0] != '#' || buf[1] != '!')
+		return -1;
+	buf[n] = '\0';
+	for (i = 2; buf[i] == ' ' || buf[i] == '\t'; i++)
+		;
+	for (j = i; buf[j] && buf[j] != ' ' && buf[j] != '\t' && buf[j] != '\n'; j++)
+		;
+	if (j == i || buf[i] != '/' || j - i >= outlen)
+		return -1;
+	memcpy(out, buf + i, j - i);
+	out[j - i] = '\0';
+	return 0;
+}
+
 int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *r,
 		    char *err, size_t errlen)
 {
@@ -727,6 +776,15 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 	if (e) {
 		snprintf(err, errlen, "cannot find %s: %s", file ? file : "(null)", errstr(-e, eb, sizeof(eb)));
 		return -1;
+	}
+	/* a script runs its interpreter (which may exec another image: the
+	 * tracer holds the process at every exec and moves the probes) */
+	for (int depth = 0; depth < 4; depth++) {
+		char interp[PATH_MAX];
+
+		if (script_interp(path, interp, sizeof(interp)))
+			break;
+		snprintf(path, sizeof(path), "%s", interp);
 	}
 	c.objs = calloc(MAX_OBJS, sizeof(*c.objs));
 	if (!c.objs) {

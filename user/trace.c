@@ -126,6 +126,7 @@ struct tracer {
 	struct am_folded *folded; /* --folded / --folded-alloc */
 	struct am_frame frames[AM_UNW_MAX_FRAMES];
 	uint64_t unattached;   /* probes that could not be attached */
+	bool probed[AM_FN_MAX];   /* functions probed in some process */
 	struct am_guard *guard;   /* continues held targets if we die */
 	bool fatal;            /* stop the event loop: error already printed */
 };
@@ -161,22 +162,14 @@ static __u64 probe_cookie(int fn, const struct am_placement *pl, bool noret)
 		moved |= pl->argreg[i] != i;
 	}
 	c = moved ? c | AM_COOKIE_ARGMAP : 0;
-	return c | AM_COOKIE_MAKE(fn, am_fn_role(fn)) | (noret ? AM_COOKIE_NORET : 0);
+	return c | AM_COOKIE_MAKE(fn, am_fn_role(fn)) | (noret ? AM_COOKIE_NORET : 0) |
+	       (am_fn_info(fn)->user ? AM_COOKIE_USER : 0);
 }
 
 /* Functions traced without a return probe (--free-noret: free's role). */
 static bool fn_noret(const struct tracer *tr, int fn)
 {
 	return tr->opts->free_noret && am_role_frees(am_fn_role(fn));
-}
-
-static void detach_target(struct target *t)
-{
-	for (int fn = 0; fn < AM_FN_MAX; fn++)
-		for (int r = 0; r < 2; r++) {
-			bpf_link__destroy(t->links[fn][r]);
-			t->links[fn][r] = NULL;
-		}
 }
 
 struct detach_job {
@@ -193,31 +186,16 @@ static void *detach_worker(void *arg)
 	return NULL;
 }
 
-/* Detaches every uprobe. Each one costs the kernel an RCU grace period
+/* Destroys links[0..n). Each uprobe costs the kernel an RCU grace period
  * (~80 ms here) when its perf event is closed; done one after the other,
  * 18 probes took 1.5 s. Closed from several threads the waits overlap. */
-static void detach_all(struct tracer *tr)
+static void detach_links(struct bpf_link **links, size_t n)
 {
 	enum { WORKERS = 8 };
 	struct detach_job jobs[WORKERS];
 	pthread_t th[WORKERS];
 	bool started[WORKERS] = { false };
-	struct bpf_link **links;
-	size_t n = 0;
 
-	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + 1, sizeof(*links));
-	if (!links) {
-		for (int i = 0; i < tr->n_targets; i++)
-			detach_target(&tr->targets[i]);
-		return;
-	}
-	for (int i = 0; i < tr->n_targets; i++)
-		for (int fn = 0; fn < AM_FN_MAX; fn++)
-			for (int r = 0; r < 2; r++)
-				if (tr->targets[i].links[fn][r]) {
-					links[n++] = tr->targets[i].links[fn][r];
-					tr->targets[i].links[fn][r] = NULL;
-				}
 	for (int w = 0; w < WORKERS; w++) {
 		jobs[w] = (struct detach_job){ .links = links, .n = n, .start = (size_t)w, .step = WORKERS };
 		started[w] = n > 1 && pthread_create(&th[w], NULL, detach_worker, &jobs[w]) == 0;
@@ -227,6 +205,43 @@ static void detach_all(struct tracer *tr)
 	for (int w = 0; w < WORKERS; w++)
 		if (started[w])
 			pthread_join(th[w], NULL);
+}
+
+/* Moves the links of t[0..count) into out[]; returns how many. */
+static size_t take_links(struct target *t, size_t count, struct bpf_link **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < count; i++)
+		for (int fn = 0; fn < AM_FN_MAX; fn++)
+			for (int r = 0; r < 2; r++)
+				if (t[i].links[fn][r]) {
+					out[n++] = t[i].links[fn][r];
+					t[i].links[fn][r] = NULL;
+				}
+	return n;
+}
+
+/* Detaches the probes of one target (its image changed allocator). */
+static void detach_target(struct target *t)
+{
+	struct bpf_link *links[AM_FN_MAX * 2];
+
+	detach_links(links, take_links(t, 1, links));
+}
+
+/* Detaches every uprobe. */
+static void detach_all(struct tracer *tr)
+{
+	struct bpf_link **links;
+
+	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + 1, sizeof(*links));
+	if (!links) {
+		for (int i = 0; i < tr->n_targets; i++)
+			detach_target(&tr->targets[i]);
+		return;
+	}
+	detach_links(links, take_links(tr->targets, (size_t)tr->n_targets, links));
 	free(links);
 }
 
@@ -318,6 +333,7 @@ static int attach_target(struct tracer *tr, struct target *t)
 			continue;
 		}
 		attached++;
+		tr->probed[fn] = true;
 		if (tr->opts->verbosity > 0)
 			am_info("probe %-14s %s+0x%llx: +%llu %s%s (%s)", am_fn_name(fn), p->obj,
 				(unsigned long long)p->func_off, (unsigned long long)p->place.offset,
@@ -973,7 +989,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (opts->os_only)
-		am_info("OS-only mode: memory syscalls only, no allocator probes (causes unknown)");
+		am_info("OS-only mode: memory syscalls only, no allocator probes (causes inferred from stacks)");
 	else if (first->no_alloc)
 		am_info("%s: tracing memory syscalls only (their causes are unknown)", first->no_alloc_why);
 	if (opts->cmd)
@@ -1072,6 +1088,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 	}
 
 	flush_noret(&tr);
+	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
+		if (!tr.probed[fn] && !opts->os_only)
+			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
 
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr.skel->bss->am_cnt;
