@@ -302,6 +302,8 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		jsonw_kbool(w, "missed", true);
 	if (c->free_unknown)
 		jsonw_kbool(w, "unknown_ptr", true);
+	if (c->from_obj)
+		jsonw_kbool(w, "own", true); /* called from the object that defines it */
 	if (c->stack) {
 		json_stack(w, "stack", c->stack);
 		if (c->stack_derived)
