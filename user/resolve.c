@@ -48,6 +48,7 @@ struct ctx {
 	pid_t pid;              /* 0 for exec */
 	char root[64];          /* "/proc/PID/root" or "" */
 	char *const *env;       /* target's environment, NULL-terminated, may be NULL */
+	ssize_t exe;            /* the executable in objs[], -1 unknown */
 };
 
 const char *am_alloc_kind_name(enum am_alloc_kind k)
@@ -458,8 +459,8 @@ static bool uses_cxx(const struct ctx *c)
 		if (!strncmp(b, "libstdc++", 9) || !strncmp(b, "libc++.", 7))
 			return true;
 	}
-	return c->n_order && c->objs[c->order[0]].elf &&
-	       am_elf__find_sym(c->objs[c->order[0]].elf, am_fn_info(AM_FN_NEW)->sym, &s) == 0;
+	return c->exe >= 0 && c->objs[c->exe].elf &&
+	       am_elf__find_sym(c->objs[c->exe].elf, am_fn_info(AM_FN_NEW)->sym, &s) == 0;
 }
 
 /* Binds every function along the lookup order and sets the kind. */
@@ -694,6 +695,7 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 	read_threshold(env, r);
 
 	exe = find_exe(&c);
+	c.exe = exe;
 	if (exe >= 0)
 		push_order(&c, (size_t)exe);
 	if (exe < 0 || !c.objs[exe].elf || !am_elf__is_static(c.objs[exe].elf)) {
@@ -794,6 +796,7 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 	c.env = envp;
 	read_threshold(envp, r);
 	exe = add_file(&c, path);
+	c.exe = exe;
 	if (exe < 0) {
 		snprintf(err, errlen, "cannot read %s: not an x86-64 ELF executable", path);
 		goto out;
