@@ -115,7 +115,14 @@ $(OUTPUT)/workloads/%: workloads/%.c | $(OUTPUT)
 	$(Q)mkdir -p $(OUTPUT)/workloads
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
 
-progs: $(PROGS) $(STACK_VARIANTS) $(WORKLOADS)
+# C++ test programs (tests/t_real.py: operator new/delete under each allocator)
+CXX       ?= g++
+CXX_PROGS := $(patsubst tests/progs/%.cpp,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.cpp))
+$(OUTPUT)/progs/%: tests/progs/%.cpp | $(OUTPUT)/progs
+	$(call msg,PROG,$@)
+	$(Q)$(CXX) -O1 -g -Wall -Wextra -Werror $< -o $@
+
+progs: $(PROGS) $(STACK_VARIANTS) $(WORKLOADS) $(CXX_PROGS)
 
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)
