@@ -45,10 +45,14 @@ with PYTHONHASHSEED=0, git on a repository with fixed dates: the default and
 the --free-return run make the same calls and syscalls, so any difference in
 causes, nesting or live bytes is the tracer's.
 
-The attach run (redis-server started by the test, `allocmap trace -p PID -d 3`
-while redis-benchmark loads it) has no strace oracle (strace attached to a
-busy server cannot be cut to allocmap's window exactly); it gets the
-structural assertions.
+The attach run: redis-server is started by the test under the same strace
+(with -ttt timestamps), `allocmap trace -p PID -d 3` attaches while
+redis-benchmark loads it (under_load checks that it did). Its
+os_equals_strace: allocmap's records are one contiguous stretch of strace's
+per thread, and every memory syscall strace saw between allocmap's "tracing"
+line and the end of the trace is in it (see a_attach_os_equals_strace). The
+structural assertions are the same as for launched commands; there is no
+--free-return run to compare with (a server's work is not repeatable).
 
 Run as root from the repository root after `make`. Prints `ok NAME` /
 `FAIL NAME: why` / `SKIP NAME: why`, ends with `real: N passed, N failed`.
@@ -226,12 +230,13 @@ def num(v):
     return int(v, 0)
 
 
-def strace_ops(path, pid):
-    """{tid: [key, ...]} of the memory syscalls of process pid (its threads
-    found through clone with CLONE_THREAD) from its first successful execve,
-    keys as os_key() makes them from allocmap's records."""
-    line_re = re.compile(r"^(\d+) +(.*)$")
-    pending = {}                  # tid -> text of an <unfinished ...> call
+def strace_events(path, pid):
+    """{tid: [(key, t), ...]} of the memory syscalls of process pid (its
+    threads found through clone with CLONE_THREAD) from its first successful
+    execve, keys as os_key() makes them from allocmap's records, t strace's
+    -ttt timestamp (CLOCK_REALTIME seconds at the syscall's entry) or None."""
+    line_re = re.compile(r"^(\d+) +(?:(\d+\.\d+) +)?(.*)$")
+    pending = {}                  # tid -> (text, t) of an <unfinished ...> call
     members = {pid}
     started = False
     ops = {}
@@ -240,13 +245,15 @@ def strace_ops(path, pid):
             m = line_re.match(line.rstrip("\n"))
             if not m:
                 continue
-            tid, rest = int(m.group(1)), m.group(2)
+            tid, t, rest = int(m.group(1)), m.group(2), m.group(3)
+            t = float(t) if t else None
             if rest.endswith("<unfinished ...>"):
-                pending[tid] = rest[:-len("<unfinished ...>")].rstrip()
+                pending[tid] = (rest[:-len("<unfinished ...>")].rstrip(), t)
                 continue
             r = re.match(r"^<\.\.\. (\w+) resumed>(.*)$", rest)
             if r:
-                rest = pending.pop(tid, r.group(1) + "(") + r.group(2)
+                head, t = pending.pop(tid, (r.group(1) + "(", t))
+                rest = head + r.group(2)
             name = rest.split("(", 1)[0]
             res = re.search(r"\)\s+=\s+(-?\w+)(?:\s+(E[A-Z0-9]+))?", rest)
             if tid not in members:
@@ -264,8 +271,12 @@ def strace_ops(path, pid):
             argtext = rest[len(name) + 1:rest.rfind(")")]
             args = [a.strip() for a in argtext.split(",")]
             ret = res.group(2) if res.group(1) == "-1" and res.group(2) else num(res.group(1))
-            ops.setdefault(tid, []).append(strace_key(name, args, ret))
+            ops.setdefault(tid, []).append((strace_key(name, args, ret), t))
     return ops
+
+
+def strace_ops(path, pid):
+    return {tid: [k for k, _ in l] for tid, l in strace_events(path, pid).items()}
 
 
 def strace_key(name, args, ret):
@@ -341,57 +352,101 @@ def free_port():
     return port
 
 
+def child_of(pid, timeout=10):
+    """The first child process of pid (strace's tracee)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise Fail("no child of %d after %d s" % (pid, timeout))
+
+
 def redis_run():
-    """redis-server started here, allocmap -p PID -d 3 while redis-benchmark
-    loads it; cached."""
+    """redis-server started here under strace (as for the launched
+    workloads: seccomp-bpf, only memory syscalls stop it), with -ttt
+    timestamps; `allocmap trace -p PID -d 3` attached while redis-benchmark
+    loads it. Cached."""
     if "res" in _attach:
         if isinstance(_attach["res"], Exception):
             raise _attach["res"]
         return _attach["res"]
-    srv = bench = tr = None
+    st_proc = bench = None
+    pid = None
     try:
         need(REDIS, "redis-server")
         need(REDIS_BENCH, "redis-tools")
         need(REDIS_CLI, "redis-tools")
         port = free_port()
-        srv = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", TMP],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
+        st = os.path.join(TMP, "redis.strace")
+        st_proc = subprocess.Popen(
+            ["/usr/bin/strace", "-f", "-qq", "--seccomp-bpf", "-ttt", "-o", st, "-e",
+             "trace=%s,execve,clone,clone3" % ",".join(SYSCALLS),
+             REDIS, "--port", str(port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", TMP],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
         while True:
             if run([REDIS_CLI, "-p", str(port), "ping"], timeout=5).stdout.strip() == "PONG":
                 break
-            if time.time() > deadline or srv.poll() is not None:
+            if time.time() > deadline or st_proc.poll() is not None:
                 raise Fail("redis-server did not come up on port %d" % port)
             time.sleep(0.1)
+        pid = child_of(st_proc.pid)
         out = os.path.join(TMP, "redis.jsonl")
+        # random keys and 4 KiB values: the data set grows, so jemalloc maps
+        # memory while the trace runs
         bench = subprocess.Popen([REDIS_BENCH, "-q", "-p", str(port), "-n", "20000",
-                                  "-t", "set,get,lpush"],
+                                  "-r", "100000", "-d", "4096", "-t", "set,get,lpush"],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         time.sleep(0.3)      # the load is on when the probes go in
-        tr = subprocess.run([TOOL, "trace", "--json", "-v", "-o", out, "-p", str(srv.pid),
-                             "-d", "3"], capture_output=True, text=True, timeout=60)
+        tr = subprocess.Popen([TOOL, "trace", "--json", "-v", "-o", out, "-p", str(pid),
+                               "-d", "3"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        t_attached, err, loaded = None, [], False
+        for line in tr.stderr:
+            err.append(line)
+            if t_attached is None and "tracing" in line:
+                t_attached = time.time()
+                loaded = bench.poll() is None
+        tr.wait(timeout=60)
+        t_detached = time.time()
         if tr.returncode != 0:
-            raise Fail("allocmap -p %d exited %d: %s" % (srv.pid, tr.returncode, tr.stderr[-600:]))
+            raise Fail("allocmap -p %d exited %d: %s" % (pid, tr.returncode, "".join(err)[-600:]))
+        if t_attached is None:
+            raise Fail("allocmap -p %d never said it was tracing: %s" % (pid, "".join(err)[-600:]))
+        if not os.path.exists("/proc/%d" % pid):
+            raise Fail("redis-server died while traced")
         recs = load_jsonl(out)
-        if srv.poll() is not None:
-            raise Fail("redis-server died while traced (status %s)" % srv.returncode)
-        _attach["res"] = {"recs": recs, "bench_running": bench.poll() is None}
+        _attach["res"] = {"recs": recs, "loaded": loaded,
+                          "pid": pid,
+                          "strace": st, "t_attached": t_attached, "t_detached": t_detached,
+                          "clock_off": time.time() - time.monotonic()}
         return _attach["res"]
     except (Fail, Skip) as e:
         _attach["res"] = e
         raise
     finally:
-        for p in (bench, srv):
-            if p is not None and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        if bench is not None and bench.poll() is None:
+            bench.terminate()
+            bench.wait()
+        if pid is not None:
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
+        if st_proc is not None:
+            try:
+                st_proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                st_proc.kill()
+                st_proc.wait()
 
 
 # --- the assertions --------------------------------------------------------------
@@ -623,6 +678,60 @@ def a_same_live(d, f):
         raise Fail("live, live_peak, live_at_end: default %s, --free-return %s" % (a, b))
 
 
+def a_attach_load(res):
+    calls = len(of_type(res["recs"], "call"))
+    if not res["loaded"] or calls < 10000:
+        raise Fail("not a trace under load: redis-benchmark %s when allocmap attached, "
+                   "%d calls traced" % ("running" if res["loaded"] else "not running", calls))
+
+
+def a_attach_os_equals_strace(res):
+    """Attach mode: strace (which launched redis-server) saw every memory
+    syscall of its life; allocmap's records must be one contiguous stretch of
+    them per thread (located by the first record's arguments and result, the
+    nearest in time), and every syscall strace saw between the moment
+    allocmap said it was tracing and the end of the trace (summary ts) must
+    be in that stretch. Times: strace's -ttt (CLOCK_REALTIME) against
+    allocmap's CLOCK_MONOTONIC, converted with the offset between the two
+    clocks read here; 10 ms margins at both ends."""
+    recs, off = res["recs"], res["clock_off"]
+    ev = strace_events(res["strace"], res["pid"])
+    summ = recs[-1]
+    lo, hi = res["t_attached"] + 0.01, summ["ts_ns"] / 1e9 + off - 0.01
+    mine = {}
+    for r in sorted(of_type(recs, "os"), key=lambda r: r["id"]):
+        mine.setdefault(r["tid"], []).append((os_key(r), r["ts_ns"] / 1e9 + off))
+    problems, compared = [], 0
+    for tid in sorted(set(ev) | set(mine)):
+        s, a = ev.get(tid, []), mine.get(tid, [])
+        if a and not s:
+            problems.append("tid %d: %d records, strace saw no memory syscall" % (tid, len(a)))
+            continue
+        start = 0
+        if a:
+            cand = [i for i, (k, _) in enumerate(s) if k == a[0][0]]
+            if not cand:
+                problems.append("tid %d: allocmap's first request %s is not in strace's log"
+                                % (tid, a[0][0]))
+                continue
+            start = min(cand, key=lambda i: abs(s[i][1] - a[0][1]))
+            got, want = [k for k, _ in a], [k for k, _ in s[start:start + len(a)]]
+            compared += len(a)
+            if got != want:
+                i = next(i for i in range(len(got)) if i >= len(want) or got[i] != want[i])
+                problems.append("tid %d #%d of %d: allocmap %s, strace %s" % (
+                    tid, i, len(a), got[i], want[i] if i < len(want) else "-"))
+                continue
+        outside = [(k, t) for i, (k, t) in enumerate(s)
+                   if lo <= t <= hi and not start <= i < start + len(a)]
+        if outside:
+            problems.append("tid %d: %d memory syscalls strace saw while traced are not in "
+                            "the trace (first %s at +%.3f s)" % (
+                                tid, len(outside), outside[0][0], outside[0][1] - lo))
+    if problems:
+        raise Fail("; ".join(problems[:4]))
+
+
 # --- the list of checks ------------------------------------------------------------
 
 STRUCTURAL = [
@@ -649,7 +758,8 @@ def checks():
         for aname, fn in (("same_causes", a_same_causes), ("same_nesting", a_same_nesting),
                           ("same_live", a_same_live)):
             tests.append(("%s_free_return_%s" % (name, aname), lambda b=both, fn=fn: fn(*b())))
-    for aname, fn in STRUCTURAL:
+    for aname, fn in [("under_load", a_attach_load),
+                      ("os_equals_strace", a_attach_os_equals_strace)] + STRUCTURAL:
         tests.append(("redis_attach_%s" % aname, lambda fn=fn: fn(redis_run())))
     return tests
 
