@@ -103,7 +103,7 @@ PY_ODD_SIZES = [200000 + 4096 * i + 1 for i in range(12)]
 
 SQL = """
 CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, val REAL, blob BLOB);
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 12000)
 INSERT INTO t SELECT x, 'name-' || x || substr('abcdefghijklmnopqrstuvwxyz', 1, x % 26),
                      x * 1.5, zeroblob(x % 500) FROM c;
 CREATE INDEX t_name ON t(name);
@@ -129,7 +129,7 @@ def make_git_repo():
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
                GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
                GIT_CONFIG_NOSYSTEM="1", HOME=TMP)
-    run(["git", "init", "-q", "-b", "main", repo], env=env).check_returncode()
+    run([GIT, "init", "-q", "-b", "main", repo], env=env).check_returncode()
     for i in range(40):
         for f in range(3):
             path = os.path.join(repo, "file%d.txt" % f)
@@ -138,8 +138,8 @@ def make_git_repo():
                     fh.write("commit %d file %d line %d %s\n" % (i, f, j, "x" * (j % 50)))
         date = "2020-01-01T00:%02d:00Z" % i
         e = dict(env, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-        run(["git", "-C", repo, "add", "-A"], env=e).check_returncode()
-        run(["git", "-C", repo, "commit", "-q", "-m", "commit %d\n\nbody %s" % (i, "y" * i)],
+        run([GIT, "-C", repo, "add", "-A"], env=e).check_returncode()
+        run([GIT, "-C", repo, "commit", "-q", "-m", "commit %d\n\nbody %s" % (i, "y" * i)],
             env=e).check_returncode()
     return repo
 
