@@ -73,6 +73,7 @@ only the named checks."""
 import difflib
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -330,7 +331,7 @@ def traced_run(name, make, free_return):
         out = os.path.join(TMP, tag + ".jsonl")
         st = os.path.join(TMP, tag + ".strace")
         env = dict(os.environ, **w.get("env", {}))
-        args = ["/usr/bin/setarch", "x86_64", "-R",
+        args = ["/usr/bin/setarch", platform.machine(), "-R",
                 "/usr/bin/strace", "-f", "-qq", "--seccomp-bpf", "-o", st, "-e",
                 "trace=%s,execve,clone,clone3" % ",".join(SYSCALLS),
                 TOOL, "trace", "--json", "-v", "-o", out]
