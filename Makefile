@@ -103,9 +103,11 @@ $(OUTPUT)/progs/static_example: tests/progs/example.c | $(OUTPUT)/progs
 	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -static $< -lpthread -o $@
 # causes: free reached by a tail call (jmp free) needs sibling-call optimization
 $(OUTPUT)/progs/causes: PROG_CFLAGS_causes = -O2 -foptimize-sibling-calls
-# C++: -O0 so no new/delete pair is elided
-CXX_PROGS := $(patsubst tests/progs/%.cc,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.cc))
-$(OUTPUT)/progs/%: tests/progs/%.cc | $(OUTPUT)/progs
+# C++ test programs (operator new/delete under each allocator): -O0 so no
+# new/delete pair is elided
+CXX       ?= g++
+CXX_PROGS := $(patsubst tests/progs/%.cpp,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.cpp))
+$(OUTPUT)/progs/%: tests/progs/%.cpp | $(OUTPUT)/progs
 	$(call msg,PROG,$@)
 	$(Q)$(CXX) -O0 -g -Wall -Wextra -Werror $< -o $@
 
