@@ -625,6 +625,8 @@ static struct am_summary summary_fixture(void)
 	s.threshold_start = 131072;
 	s.threshold_end = 1052672;
 	s.threshold_changes = 1;
+	s.thr_start = (struct am_thr){ .known = true, .value = 131072, .source = AM_THR_SRC_DEFAULT };
+	s.thr_end = (struct am_thr){ .known = true, .value = 1052672 };
 	s.live_by_region_count[AM_REG_HEAP] = 10;
 	s.live_by_region_bytes[AM_REG_HEAP] = 100000;
 	s.unknown_frees = 3;
@@ -673,7 +675,7 @@ static void test_json_summary(void)
 		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[{\"lo\":16,\"hi\":32,\"heap\":90,\"mmap\":0,\"other\":3},"
 		  "{\"lo\":131072,\"hi\":262144,\"heap\":0,\"mmap\":1,\"other\":0}],"
-		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false},"
+		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false,\"source\":\"default\"},"
 		  "\"live_at_end\":{\"heap\":{\"count\":10,\"bytes\":100000}},"
 		  "\"counters\":{\"events\":300,\"lost_events\":0,\"lost_call\":0,\"lost_os\":0,\"lost_task\":0,"
 		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"depth_overflow\":0,"
@@ -900,6 +902,7 @@ static void test_text_summary(void)
 	s.bpf.lost_call = 1;
 	s.bpf.lost_task = 1;
 	s.threshold_pinned = true;
+	s.thr_end.pinned = true;
 	s.threshold_known = true;
 	o = out_new(&m, false, 0, false);
 	am_out__summary(o, &s);
