@@ -741,14 +741,14 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 		lp(l, " <unknown ptr>");
 }
 
-/* The threshold a call saw: "196 KiB", or "unknown (128 KiB..1 MiB)". */
+/* The threshold a call saw: "196 KiB", or "(unknown, 128 KiB..1.0 MiB)". */
 static const char *text_thr(char *buf, size_t n, const struct am_call_rec *c)
 {
 	char a[AM_FMT_BUF], b[AM_FMT_BUF];
 
 	if (!c->thr_hi)
 		return am_fmt_size(buf, n, c->threshold);
-	snprintf(buf, n, "unknown (%s..%s)", am_fmt_size(a, sizeof(a), c->thr_lo),
+	snprintf(buf, n, "(unknown, %s..%s)", am_fmt_size(a, sizeof(a), c->thr_lo),
 		 am_fmt_size(b, sizeof(b), c->thr_hi));
 	return buf;
 }
@@ -757,7 +757,7 @@ static const char *text_thr(char *buf, size_t n, const struct am_call_rec *c)
 static void text_call_tag(struct line *l, const struct am_call_rec *c)
 {
 	const struct am_call_event *e = &c->ev;
-	char a[AM_FMT_BUF];
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
 	const char *reg = region_name(c->region);
 
 	if (e->fn == AM_FN_FREE) {
@@ -794,7 +794,8 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 		break;
 	default:
 		if (c->thr_hi && (c->region == AM_REG_HEAP || c->region == AM_REG_ARENA))
-			lp(l, "  [%s: threshold %s]", reg, text_thr(a, sizeof(a), c));
+			lp(l, "  [%s: threshold unknown, %s..%s]", reg, am_fmt_size(a, sizeof(a), c->thr_lo),
+			   am_fmt_size(b, sizeof(b), c->thr_hi));
 		else
 			lp(l, "  [%s]", reg);
 		break;
