@@ -182,6 +182,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		r->nested = jbool(o, "nested");
 		r->missed = jbool(o, "missed");
 		r->threshold = jnum(o, "threshold", NULL);
+		jnum(o, "threshold_max", &r->thr_unknown);
 		break;
 	}
 	case RM_T_OS: {

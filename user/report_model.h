@@ -55,6 +55,7 @@ struct rm_rec {
 	const char *region;    /* call/os "region" label, or NULL */
 	bool     nested, missed;
 	uint64_t threshold;    /* call: threshold field (0 absent) */
+	bool     thr_unknown;  /* call: glibc threshold unknown (threshold_min/max instead) */
 	/* os */
 	int      sys;          /* enum rm_sys */
 	uint64_t addr, len, new_len;
@@ -175,7 +176,8 @@ struct rm_model {
 	uint32_t *grid;            /* [RM_GRID_COLS][RM_GRID_ROWS][RM_NSERVED] */
 	uint64_t npoints;          /* points offered */
 	struct rm_point { uint64_t t, size; uint8_t served; } *points;  /* first RM_POINT_CAP */
-	uint64_t th_start;         /* first threshold seen on a call, 0 unknown */
+	uint64_t th_start;         /* threshold on the first glibc call, 0 unknown */
+	bool     th_start_set;     /* th_start was decided (by a call or a move) */
 	/* regions */
 	struct rm_region *reg;
 	size_t   nreg, capreg;
