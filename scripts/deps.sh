@@ -10,6 +10,7 @@ PKGS=(
 	libjson-c-dev libncurses-dev
 	python3 strace ltrace util-linux procps tmux chromium bpftrace
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	libc6-dbg
 )
 
 if [ "$(id -u)" -ne 0 ]; then
