@@ -83,6 +83,26 @@ static void call(uint32_t pid, uint64_t cid, int fn, uint32_t n_os, uint64_t a0,
 	CHECK_EQ(am_corr__event(C, &e, sizeof(e)), 0, "call event accepted");
 }
 
+/* realloc(NULL, size) whose nested malloc made the brk; returns ret. */
+static void realloc_null(uint32_t pid, uint64_t size, uint64_t ret, uint64_t brk_to)
+{
+	uint64_t id = next_call++, nid = next_call++;
+	struct am_call_event n = {
+		.type = AM_EV_CALL, .fn = AM_FN_MALLOC, .flags = AM_CALL_NESTED, .depth = 1,
+		.pid = pid, .tid = pid, .id = nid, .ts_enter = now++, .ts_exit = now++,
+		.args = { size }, .ret = ret, .out = ret,
+	};
+	struct am_call_event e = {
+		.type = AM_EV_CALL, .fn = AM_FN_REALLOC, .n_os = 1,
+		.pid = pid, .tid = pid, .id = id, .ts_enter = now++, .ts_exit = now++,
+		.args = { 0, size }, .ret = ret, .out = ret,
+	};
+
+	os(pid, id, AM_FN_REALLOC, AM_SYS_BRK, (int64_t)brk_to, brk_to, 0, 0, 0);
+	CHECK_EQ(am_corr__event(C, &n, sizeof(n)), 0, "nested malloc accepted");
+	CHECK_EQ(am_corr__event(C, &e, sizeof(e)), 0, "realloc accepted");
+}
+
 static void task(uint32_t pid, int kind, uint32_t child)
 {
 	struct am_task_event e = { .type = AM_EV_TASK, .kind = (uint8_t)kind, .pid = pid,
@@ -194,6 +214,24 @@ static void test_unknown_narrowed_known(void)
 	CHECK(s.thr_end.known, "end known");
 	CHECK_EQ(s.threshold_end, MiB + 4096, "end value");
 	CHECK_EQ(s.threshold_changes, 1, "one change");
+}
+
+/* The first outer call on a thread proves nothing even when a nested call
+ * came first (realloc(NULL, n) -> malloc: the tcache may be set up inside). */
+static void test_first_call_nested(void)
+{
+	const uint32_t P = 202;
+	struct am_thr unk = { .lo = AM_GLIBC_THR_START, .hi = AM_GLIBC_THR_MAX,
+			      .source = AM_THR_SRC_UNKNOWN };
+
+	setup(true);
+	am_corr__set_threshold(C, P, &unk);
+	seed_heap(P);
+	realloc_null(P, 200000, HEAP0 + 0x10, HEAP0 + 0x52000);
+	CHECK_EQ(last()->ev.fn, AM_FN_REALLOC, "outer realloc delivered last");
+	CHECK_EQ(last()->thr_lo, 128 * KiB, "first outer call on the thread: no lower bound");
+	realloc_null(P, 200000, HEAP0 + 0x31000, HEAP0 + 0x83000);
+	CHECK_EQ(last()->thr_lo, 200017, "second: threshold > nb");
 }
 
 /* A free of a chunk not larger than the lower bound cannot move it; a larger
@@ -386,6 +424,7 @@ int main(void)
 	test_read_child();
 	test_unknown_narrowed_known();
 	test_unknown_free_bounds();
+	test_first_call_nested();
 	test_per_pid();
 	test_launch_known();
 	test_env();

@@ -1080,7 +1080,9 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	nested = ev->flags & AM_CALL_NESTED;
 	result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
 	decode(&r, result_valid);
-	first_on_thread = !tid_seen(p, ev->tid);
+	/* outermost calls only: a nested call is delivered before its outer
+	 * call, which may have initialised the thread's tcache */
+	first_on_thread = !nested && !tid_seen(p, ev->tid);
 	if (c->opts.glibc) {
 		r.threshold = p->thr.known ? p->thr.value : 0;
 		r.thr_lo = p->thr.known ? 0 : p->thr.lo;
