@@ -884,12 +884,12 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_corr__seed_maps(tr.corr, (uint32_t)t->pid, mf);
 				fclose(mf);
 			}
-			if (co.glibc && t->res->kind == AM_ALLOC_GLIBC)
-				attach_threshold(&tr, t);
 			if (!am_proc_alive(t->pid)) {
 				am_err("cannot attach to pid %d: it exited during attach", t->pid);
 				goto cleanup;
 			}
+			if (co.glibc && t->res->kind == AM_ALLOC_GLIBC)
+				attach_threshold(&tr, t);
 		}
 	}
 
