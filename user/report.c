@@ -509,9 +509,9 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 			(unsigned long long)m->points[i].size, m->points[i].served);
 	fprintf(f, "],\"threshold\":{\"start\":%llu,\"moves\":[", (unsigned long long)m->th_start);
 	for (size_t i = 0; i < m->nth; i++)
-		fprintf(f, "%s[%llu,%llu,%llu,%llu]", i ? "," : "", (unsigned long long)m->th[i].t,
+		fprintf(f, "%s[%llu,%llu,%llu,%llu,%d]", i ? "," : "", (unsigned long long)m->th[i].t,
 			(unsigned long long)m->th[i].old, (unsigned long long)m->th[i].new_,
-			(unsigned long long)m->th[i].call_id);
+			(unsigned long long)m->th[i].call_id, m->th[i].pid);
 	fprintf(f, "]}");
 
 	/* regions */

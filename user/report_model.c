@@ -706,7 +706,7 @@ static void feed_threshold(struct rm_model *m, const struct rm_rec *r)
 	}
 	if (!r->th_new)
 		return; /* still unknown after it: only its bounds rose */
-	m->th[m->nth++] = (struct rm_th){ rm_rel(m, r->ts), r->th_old, r->th_new, r->id };
+	m->th[m->nth++] = (struct rm_th){ rm_rel(m, r->ts), r->th_old, r->th_new, r->id, r->pid };
 	if (!m->th_start_set) {
 		m->th_start_set = true;
 		m->th_start = r->th_old;

@@ -199,7 +199,7 @@ struct rm_model {
 	/* per function / syscall */
 	struct rm_fnstat fn[RM_NFN];
 	uint64_t sys_count[RM_NSYS], sys_failed[RM_NSYS], sys_by_call[RM_NSYS];
-	struct rm_th { uint64_t t, old, new_, call_id; } *th;  /* threshold moves (only ever rise: few) */
+	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */
 	size_t   nth, capth;
 	uint64_t t_last;           /* latest time applied: keeps the timeline monotonic */
 	struct rm_flame fl;        /* OS-request stacks */

@@ -563,8 +563,10 @@
     let smin = Infinity, smax = 0;
     if (useGrid) for (let i = 0; i < D.grid.length; i += 4) { smin = Math.min(smin, rowLo(D.grid[i + 1])); smax = Math.max(smax, rowLo(D.grid[i + 1] + 1)); }
     else for (let i = 0; i < D.points.length; i += 3) { smin = Math.min(smin, Math.max(1, D.points[i + 1])); smax = Math.max(smax, D.points[i + 1]); }
+    // each process has its own threshold: the line is the first traced process's
+    const MOVES = D.threshold.moves.filter(m => m[4] === undefined || !D.pids.length || m[4] === D.pids[0]);
     const th = [D.threshold.start];
-    for (const m of D.threshold.moves) th.push(m[2]);
+    for (const m of MOVES) th.push(m[2]);
     // unknown at the start (attached without glibc's debug info): drawn from the first move that made it known
     const haveTh = th.some(v => v > 0) && S && S.threshold !== null;
     if (haveTh) for (const v of th) if (v > 0) { smin = Math.min(smin, v); smax = Math.max(smax, v); }
@@ -608,7 +610,7 @@
       g.beginPath();
       let v = D.threshold.start;
       if (v > 0) g.moveTo(ML, Y(v));
-      for (const m of D.threshold.moves) {
+      for (const m of MOVES) {
         if (v > 0) { g.lineTo(X(m[0]), Y(v)); v = m[2]; g.lineTo(X(m[0]), Y(v)); }
         else { v = m[2]; g.moveTo(X(m[0]), Y(v)); }
       }
@@ -616,7 +618,7 @@
       if (D.threshold.start === 0) { g.fillStyle = '#66707d'; g.textAlign = 'left'; g.fillText('mmap threshold unknown until its first move', ML + 4, MT + 14); }
       g.stroke(); g.setLineDash([]);
       g.fillStyle = '#1c2430'; g.textAlign = 'right';
-      g.fillText('mmap threshold ' + fmtBytes(v), W - MR - 4, Y(v) - 6);
+      g.fillText('mmap threshold ' + fmtBytes(v) + (D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
     } else {
       g.fillStyle = '#66707d'; g.textAlign = 'right';
       g.fillText('no glibc mmap threshold (not glibc, or no allocating calls)', W - MR - 4, MT + 14);
@@ -632,7 +634,7 @@
         }
         if (best < 0) return hideTip();
         let thv = D.threshold.start;
-        for (const m of D.threshold.moves) if (m[0] <= D.points[best]) thv = m[2];
+        for (const m of MOVES) if (m[0] <= D.points[best]) thv = m[2];
         showTip(ev, '<div class="t">' + fmtBytes(D.points[best + 1]) + ' (' + fmtInt(D.points[best + 1]) + ' B) → ' + SERVED[D.points[best + 2]].name + '</div>' +
           '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + (thv > 0 ? fmtBytes(thv) : 'unknown') : '') + '</div>');
       });
