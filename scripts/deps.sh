@@ -11,6 +11,7 @@ PKGS=(
 	python3 strace ltrace util-linux procps tmux chromium bpftrace
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	g++ git sqlite3 redis-server redis-tools
+	libc6-dbg
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -11,7 +11,10 @@
  *  - the live allocations: an open-addressing hash (linear probing,
  *    backward-shift deletion, so no tombstones pile up under malloc/free
  *    churn) from pointer to size, region and allocating call;
- *  - glibc's dynamic mmap threshold.
+ *  - glibc's dynamic mmap threshold: its value, or while it is unknown (a
+ *    process attached to without glibc's debug information) the bounds
+ *    lo <= threshold <= hi that what the process does proves, which meet
+ *    again once a free of an mmapped chunk sets it.
  * OS requests made inside an allocator call reach us before the call itself
  * (they are emitted at syscall exit, the call at its return). Their effect
  * on the region map is applied at once, in stream order, but their records
@@ -34,14 +37,24 @@
  *  - madvise changes no byte count: the mapping stays (RSS is not modelled).
  *  - fork: the child starts with an empty state (its inherited mappings and
  *    allocations are not copied; its frees of inherited pointers count as
- *    unknown). exec drops the process's regions, heap, live allocations and
- *    threshold. exit keeps everything (allocations live at exit are leaks).
+ *    unknown), but its threshold is its parent's at fork time. exec drops
+ *    the process's regions, heap, live allocations and threshold (glibc's
+ *    start value again, unless the tracer says what the new environment
+ *    pins). exit keeps everything (allocations live at exit are leaks).
  *  - Missed (AM_CALL_MISSED) and entry-only (AM_CALL_NORET) calls have no
  *    valid result: they never add to the live table; a missed/entry-only
  *    free still removes its pointer, as free's effect needs no result.
  *  - The glibc threshold only moves on free() (and realloc(p, 0), which is
  *    free in glibc 2.36): realloc of an mmapped chunk goes through
  *    mremap_chunk/munmap_chunk, which leave the threshold alone.
+ *  - An unknown threshold is narrowed only by sound observations of
+ *    malloc/calloc (see thr_observe): served by its own mmap => threshold
+ *    <= nb; made the heap grow (brk, or mprotect of an arena) and served
+ *    from it => threshold > nb, except on a thread's first call seen (it
+ *    may have grown the heap for the thread's tcache, not for the request).
+ *    A call that made a syscall fail proves nothing (glibc falls back).
+ *    Reasons need no invented value: under_threshold when nb < lo,
+ *    fit_top_chunk when nb >= hi, none in between. mallopt() is not seen.
  *  - Reasons: allocations in a thread arena are explained like the main
  *    heap's (same top-chunk rule); realloc that keeps an mmapped chunk
  *    mmapped (mremap) gets no reason, glibc did not consult the threshold.
@@ -60,8 +73,8 @@
 #endif
 
 #define PAGE_SIZE_      4096ULL
-#define GLIBC_THRESHOLD_DEFAULT (128ULL * 1024)       /* DEFAULT_MMAP_THRESHOLD_MIN */
-#define GLIBC_THRESHOLD_MAX     (32ULL * 1024 * 1024) /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
+#define GLIBC_THRESHOLD_DEFAULT AM_GLIBC_THR_START   /* DEFAULT_MMAP_THRESHOLD_MIN */
+#define GLIBC_THRESHOLD_MAX     AM_GLIBC_THR_MAX     /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define SEED_CALL_ID    0  /* regions with no causing call */
 
 /* One anonymous mapping of a traced process. */
@@ -100,7 +113,12 @@ struct proc {
 	struct region *reg;      /* sorted by start, non-overlapping */
 	size_t   n_reg, cap_reg;
 	struct live_tab live;
-	uint64_t threshold;      /* glibc mmap threshold now */
+	struct am_thr thr;       /* glibc mmap threshold now (value or bounds) */
+	struct am_thr thr_start; /* ... at attach/launch/fork/exec */
+	uint64_t thr_changes;    /* threshold records */
+	uint32_t *tids;          /* threads seen making a call (open addressing, 0 = empty) */
+	size_t   n_tids, cap_tids;
+	uint32_t order;          /* first seen first (summary order) */
 	/* this process's share of the global byte counters (undone at exec) */
 	uint64_t live_bytes;
 	uint64_t heap_bytes;
@@ -117,8 +135,10 @@ struct pend {
 
 struct am_corr {
 	struct am_corr_opts opts;
-	uint64_t thr_start;      /* glibc threshold at start */
-	uint64_t thr_last;       /* last value the threshold took (any process) */
+	struct am_thr thr_init;  /* threshold of a process first seen (launch: start or pinned;
+	                            -p: unknown unless am_corr__set_threshold says) */
+	struct am_thr thr_exec;  /* ... of a process that just exec'd */
+	struct am_thr_proc *thr_procs; /* last summary's per-process list */
 	/* processes: open addressing on pid, never deleted */
 	struct proc **procs;     /* cap_procs slots, NULL = empty */
 	size_t   n_procs, cap_procs;
@@ -266,9 +286,47 @@ static void proc_release(struct proc *p)
 {
 	free(p->reg);
 	free(p->live.e);
+	free(p->tids);
 	p->reg = NULL;
 	p->n_reg = p->cap_reg = 0;
+	p->tids = NULL;
+	p->n_tids = p->cap_tids = 0;
 	memset(&p->live, 0, sizeof(p->live));
+}
+
+/* Has thread tid of p made a call before? Records it; false when first seen
+ * (or when memory runs out: no observation is then made, which is safe). */
+static bool tid_seen(struct proc *p, uint32_t tid)
+{
+	size_t mask, i;
+
+	if (!tid)
+		return false;
+	if ((p->n_tids + 1) * 2 > p->cap_tids) {
+		size_t ncap = p->cap_tids ? p->cap_tids * 2 : 16;
+		uint32_t *nt = calloc(ncap, sizeof(*nt));
+
+		if (!nt)
+			return false;
+		for (size_t k = 0; k < p->cap_tids; k++) {
+			if (!p->tids[k])
+				continue;
+			size_t j = hash64(p->tids[k]) >> 40 & (ncap - 1);
+			while (nt[j])
+				j = (j + 1) & (ncap - 1);
+			nt[j] = p->tids[k];
+		}
+		free(p->tids);
+		p->tids = nt;
+		p->cap_tids = ncap;
+	}
+	mask = p->cap_tids - 1;
+	for (i = hash64(tid) >> 40 & mask; p->tids[i]; i = (i + 1) & mask)
+		if (p->tids[i] == tid)
+			return true;
+	p->tids[i] = tid;
+	p->n_tids++;
+	return false;
 }
 
 static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
@@ -302,7 +360,8 @@ static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
 	if (!p)
 		return NULL;
 	p->pid = pid;
-	p->threshold = c->thr_start;
+	p->thr = p->thr_start = c->thr_init;
+	p->order = (uint32_t)c->n_procs;
 	c->procs[i] = p;
 	c->n_procs++;
 	return c->last = p;
@@ -957,14 +1016,34 @@ static enum am_region_kind place(struct proc *p, uint64_t ptr, uint64_t id, uint
 	return (enum am_region_kind)g->kind;
 }
 
+/* Bounds that met, or crossed (an unseen mallopt, a model error: start
+ * over from what glibc allows), are made a value again. */
+static void thr_settle(struct am_thr *t)
+{
+	if (t->known)
+		return;
+	if (t->lo > t->hi) {
+		t->lo = 0;
+		t->hi = GLIBC_THRESHOLD_MAX;
+	} else if (t->lo == t->hi) {
+		t->known = true;
+		t->value = t->lo;
+		t->lo = t->hi = 0;
+	}
+}
+
 /* glibc's dynamic threshold: a free of an mmapped chunk of size S in
- * (threshold, 32 MiB] raises the threshold to S (unless pinned). */
+ * (threshold, 32 MiB] raises the threshold to S (unless pinned). Unknown,
+ * it becomes max(threshold, S): the bounds rise to at least S, and when the
+ * upper one was <= S (the chunk's own mmap had already proved threshold <=
+ * its request), the threshold is S: known again. */
 static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct am_call_rec *r,
 			       const struct am_os_rec *os, size_t n, bool was_mmap,
 			       uint64_t region_len, struct am_threshold_rec *out)
 {
 	uint64_t s = 0;
-	struct am_threshold_rec t;
+	struct am_thr *t = &p->thr;
+	struct am_threshold_rec rec;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct am_os_event *e = &os[i].ev;
@@ -976,19 +1055,76 @@ static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 	}
 	if (!s && was_mmap)
 		s = region_len;
-	if (!s || c->opts.threshold_pinned || s <= p->threshold || s > GLIBC_THRESHOLD_MAX)
+	if (!s || t->pinned || s > GLIBC_THRESHOLD_MAX)
 		return false;
-	t = (struct am_threshold_rec){
+	if (t->known ? s <= t->value : s <= t->lo)
+		return false; /* cannot have moved it */
+	rec = (struct am_threshold_rec){
 		.ts_ns = r->ts_end,
 		.pid = r->ev.pid, .tid = r->ev.tid,
-		.old_value = p->threshold, .new_value = s,
+		.old_value = t->known ? t->value : 0,
+		.old_lo = t->known ? 0 : t->lo, .old_hi = t->known ? 0 : t->hi,
 		.call_id = r->ev.id, .freed_chunk = s,
 	};
-	p->threshold = s;
-	c->thr_last = s;
+	if (t->known) {
+		t->value = s;
+	} else {
+		t->lo = s;
+		if (t->hi < s)
+			t->hi = s;
+		thr_settle(t);
+	}
+	rec.new_value = t->known ? t->value : 0;
+	rec.new_lo = t->known ? 0 : t->lo;
+	rec.new_hi = t->known ? 0 : t->hi;
+	p->thr_changes++;
 	c->sum.threshold_changes++;
-	*out = t; /* delivered after the call that moved it */
+	*out = rec; /* delivered after the call that moved it */
 	return true;
+}
+
+/* What a malloc/calloc of an unknown threshold proves about it (r: an
+ * outermost call with a valid result, os: the requests it made). glibc's
+ * _int_malloc only reaches sysmalloc when no bin and not the top chunk can
+ * serve nb; sysmalloc mmaps the chunk on its own iff nb >= threshold (and
+ * n_mmaps < n_mmaps_max), else grows the heap. Fallbacks that mmap whatever
+ * the threshold (brk failed, no arena, new_heap failed) show a failed
+ * syscall: such calls prove nothing. */
+static void thr_observe(struct proc *p, const struct am_call_rec *r,
+			const struct am_os_rec *os, size_t n, bool first_on_thread)
+{
+	struct am_thr *t = &p->thr;
+	bool grew = false;
+	uint64_t nb;
+
+	if (t->known || !r->ptr_out)
+		return;
+	if (r->ev.fn != AM_FN_MALLOC && r->ev.fn != AM_FN_CALLOC &&
+	    !(r->ev.fn == AM_FN_REALLOC && !r->ptr_in))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct am_os_event *e = &os[i].ev;
+
+		if (sys_err(e->ret))
+			return;
+		if (e->sys == AM_SYS_BRK && e->args[0]) {
+			if ((uint64_t)e->ret != e->args[0])
+				return; /* brk failed: glibc may mmap instead */
+			grew = true;
+		}
+		if (e->sys == AM_SYS_MPROTECT && r->region == AM_REG_ARENA)
+			grew = true;
+	}
+	nb = glibc_nb(r);
+	if (r->region == AM_REG_MMAP) {
+		if (nb < t->hi)
+			t->hi = nb;
+	} else if (grew && !first_on_thread &&
+		   (r->region == AM_REG_HEAP || r->region == AM_REG_ARENA)) {
+		if (nb + 1 > t->lo)
+			t->lo = nb + 1;
+	}
+	thr_settle(t);
 }
 
 static int on_call(struct am_corr *c, const struct am_call_event *ev)
@@ -998,7 +1134,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	struct pend *g = NULL;
 	struct proc *p;
 	struct am_fn_stats *st;
-	bool nested, result_valid, frees = false, was_mmap = false, moved = false;
+	bool nested, result_valid, frees = false, was_mmap = false, moved = false, first_on_thread;
 	struct am_threshold_rec thr;
 	uint64_t own_prev = 0, region_len = 0;
 	size_t n = 0;
@@ -1018,8 +1154,14 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	r.from_obj = !nested && (ev->flags & AM_CALL_FROM_OBJ);
 	if (r.from_obj)
 		c->sum.own_calls++;
-	if (c->opts.glibc)
-		r.threshold = p->threshold;
+	/* outermost calls only: a nested call is delivered before its outer
+	 * call, which may have initialised the thread's tcache */
+	first_on_thread = !nested && !tid_seen(p, ev->tid);
+	if (c->opts.glibc) {
+		r.threshold = p->thr.known ? p->thr.value : 0;
+		r.thr_lo = p->thr.known ? 0 : p->thr.lo;
+		r.thr_hi = p->thr.known ? 0 : p->thr.hi;
+	}
 
 	if (c->n_pend && (g = pend_find(c, ev->id))) {
 		os = g->recs;
@@ -1140,11 +1282,27 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 				c->oom = true;
 			}
 			if (c->opts.glibc) {
-				if (r.region == AM_REG_HEAP || r.region == AM_REG_ARENA)
-					r.reason = glibc_nb(&r) < p->threshold ?
-						AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
-				else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap))
+				struct am_thr *t = &p->thr;
+				uint64_t nb = glibc_nb(&r);
+
+				thr_observe(p, &r, os, n, first_on_thread);
+				if (t->known) {
+					r.threshold = t->value;
+				} else {
+					r.threshold = 0;
+					r.thr_lo = t->lo;
+					r.thr_hi = t->hi;
+				}
+				if (r.region == AM_REG_HEAP || r.region == AM_REG_ARENA) {
+					if (t->known)
+						r.reason = nb < t->value ? AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
+					else if (nb < t->lo)
+						r.reason = AM_WHY_UNDER_THRESHOLD;
+					else if (nb >= t->hi)
+						r.reason = AM_WHY_FIT_TOP;
+				} else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap)) {
 					r.reason = AM_WHY_OVER_THRESHOLD;
+				}
 			}
 			unsigned b = hist_bucket(r.size);
 			if (r.region == AM_REG_HEAP)
@@ -1190,6 +1348,18 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 
 	if (ev->kind < AM_TASK_FORK || ev->kind > AM_TASK_EXIT)
 		return -1;
+	if (ev->kind == AM_TASK_FORK && ev->child != ev->pid && (p = proc_get(c, ev->pid))) {
+		/* the child runs on a copy of its parent's mp_ */
+		struct am_thr t = p->thr;
+		struct proc *q = proc_get(c, ev->child);
+
+		if (q) {
+			t.source = AM_THR_SRC_FORK;
+			q->thr = q->thr_start = t;
+		} else {
+			c->oom = true;
+		}
+	}
 	if (ev->kind == AM_TASK_EXEC && (p = proc_get(c, ev->pid))) {
 		/* a new image: its old mappings and allocations are gone */
 		c->sum.live_bytes -= p->live_bytes;
@@ -1201,7 +1371,7 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 		p->live_bytes = p->mmap_bytes = p->direct_bytes = 0;
 		p->heap_known = false;
 		p->heap_start = p->heap_end = 0;
-		p->threshold = c->thr_start;
+		p->thr = p->thr_start = c->thr_exec;
 	}
 	if (c->opts.sink.task)
 		c->opts.sink.task(c->opts.sink.ctx, ev);
@@ -1225,8 +1395,15 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	c->sum.stack_mode = opts->stack_mode;
 	c->sum.os_only = opts->os_only;
 	c->sum.attached = opts->attached;
-	c->thr_start = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT;
-	c->thr_last = c->thr_start;
+	c->thr_exec = (struct am_thr){
+		.known = true, .pinned = opts->threshold_pinned,
+		.value = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT,
+		.source = opts->threshold_pinned ? AM_THR_SRC_ENV : AM_THR_SRC_DEFAULT,
+	};
+	c->thr_init = c->thr_exec;
+	if (opts->threshold_attach)
+		c->thr_init = (struct am_thr){ .lo = GLIBC_THRESHOLD_DEFAULT, .hi = GLIBC_THRESHOLD_MAX,
+					       .source = AM_THR_SRC_UNKNOWN };
 	c->sum.target_exit = -1;
 	return c;
 }
@@ -1247,8 +1424,21 @@ void am_corr__free(struct am_corr *c)
 	free(c->pend);
 	free(c->pstk);
 	free(c->leaks);
+	free(c->thr_procs);
 	am_stacktab__free(c->stacks);
 	free(c);
+}
+
+int am_corr__set_threshold(struct am_corr *c, uint32_t pid, const struct am_thr *t)
+{
+	struct proc *p = proc_get(c, pid);
+
+	if (!p)
+		return -1;
+	p->thr = p->thr_start = *t;
+	thr_settle(&p->thr);
+	thr_settle(&p->thr_start);
+	return 0;
 }
 
 int am_corr__stack(struct am_corr *c, uint8_t kind, uint64_t id, uint32_t pid,
@@ -1361,6 +1551,51 @@ bad:
 	return -1;
 }
 
+/* The threshold part of the summary: the first process's in the scalar
+ * fields, every process's in thr_procs (first seen first). */
+static void thr_summary(struct am_corr *c, struct am_summary *s)
+{
+	const struct proc *root = NULL;
+	struct am_thr_proc *tp;
+	size_t k = 0;
+
+	s->threshold_known = c->opts.glibc;
+	s->thr_procs = NULL;
+	s->n_thr_procs = 0;
+	if (!c->opts.glibc) {
+		s->threshold_pinned = false;
+		s->threshold_start = s->threshold_end = 0;
+		memset(&s->thr_start, 0, sizeof(s->thr_start));
+		memset(&s->thr_end, 0, sizeof(s->thr_end));
+		return;
+	}
+	tp = realloc(c->thr_procs, (c->n_procs ? c->n_procs : 1) * sizeof(*tp));
+	if (tp)
+		c->thr_procs = tp;
+	for (size_t i = 0; i < c->cap_procs; i++) {
+		const struct proc *p = c->procs[i];
+
+		if (!p)
+			continue;
+		if (!root || p->order < root->order)
+			root = p;
+		if (tp && p->order < c->n_procs) /* orders are 0..n_procs-1: first seen first */
+			tp[p->order] = (struct am_thr_proc){ .pid = p->pid, .start = p->thr_start,
+							     .end = p->thr, .changes = p->thr_changes };
+	}
+	k = c->n_procs;
+	if (tp) {
+		s->thr_procs = tp;
+		s->n_thr_procs = k;
+	}
+	s->thr_start = root ? root->thr_start : c->thr_init;
+	s->thr_end = root ? root->thr : c->thr_init;
+	s->threshold_pinned = s->thr_end.pinned;
+	s->threshold_start = s->thr_start.known ? s->thr_start.value : 0;
+	s->threshold_end = s->thr_end.known ? s->thr_end.value : 0;
+	s->threshold_changes = root ? root->thr_changes : 0;
+}
+
 /* Completes c->sum: live allocations by region, threshold, counters. */
 static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 			 uint64_t unattached_probes, uint64_t duration_ns, bool walk_live)
@@ -1407,10 +1642,7 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		free(li);
 	}
 counters:
-	s->threshold_known = c->opts.glibc;
-	s->threshold_pinned = c->opts.threshold_pinned;
-	s->threshold_start = c->opts.glibc ? c->thr_start : 0;
-	s->threshold_end = c->opts.glibc ? c->thr_last : 0;
+	thr_summary(c, s);
 	if (bpf)
 		s->bpf = *bpf;
 	s->unattached_probes = unattached_probes;

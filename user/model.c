@@ -1,6 +1,6 @@
 /* model.c - the name tables of the event model (model.h): allocator
- * functions, memory syscalls, region kinds and glibc threshold reasons, in
- * enum order, as the renderers print them. */
+ * functions, memory syscalls, region kinds, glibc threshold reasons and
+ * threshold sources, in enum order, as the renderers print them. */
 #include "model.h"
 
 #include <stdio.h>
@@ -134,4 +134,12 @@ const char *const am_reason_names[AM_WHY__COUNT] = {
 	[AM_WHY_UNDER_THRESHOLD] = "under_threshold",
 	[AM_WHY_FIT_TOP]         = "fit_top_chunk",
 	[AM_WHY_OVER_THRESHOLD]  = "over_threshold",
+};
+
+const char *const am_thr_source_names[AM_THR_SRC__COUNT] = {
+	[AM_THR_SRC_DEFAULT] = "default",
+	[AM_THR_SRC_ENV]     = "env",
+	[AM_THR_SRC_PROCESS] = "process",
+	[AM_THR_SRC_UNKNOWN] = "unknown",
+	[AM_THR_SRC_FORK]    = "fork",
 };

@@ -81,6 +81,34 @@ enum am_reason {
 };
 extern const char *const am_reason_names[AM_WHY__COUNT]; /* "", "under_threshold", ... */
 
+/* glibc's mmap threshold bounds (64-bit): its start value
+ * (DEFAULT_MMAP_THRESHOLD_MIN) and the most the dynamic rule raises it to
+ * (DEFAULT_MMAP_THRESHOLD_MAX; mallopt refuses more too). */
+#define AM_GLIBC_THR_START (128ULL * 1024)
+#define AM_GLIBC_THR_MAX   (32ULL * 1024 * 1024)
+
+/* Where what is known of a process's threshold came from. */
+enum am_thr_source {
+	AM_THR_SRC_DEFAULT = 0,  /* "default": glibc's start value (launched, or after exec) */
+	AM_THR_SRC_ENV,          /* "env": pinned by the environment */
+	AM_THR_SRC_PROCESS,      /* "process": read from the process's mp_ at attach (DWARF) */
+	AM_THR_SRC_UNKNOWN,      /* "unknown": not readable at attach; narrowed from what it does */
+	AM_THR_SRC_FORK,         /* "fork": its parent's at fork time */
+	AM_THR_SRC__COUNT,
+};
+extern const char *const am_thr_source_names[AM_THR_SRC__COUNT];
+
+/* What is known of glibc's mmap threshold of one process: its value, or
+ * bounds lo <= threshold <= hi (narrowed by what the process is seen to do;
+ * known again once they meet). */
+struct am_thr {
+	bool     known;          /* value is the threshold */
+	bool     pinned;         /* no_dyn_threshold: frees do not move it */
+	uint64_t value;          /* when known */
+	uint64_t lo, hi;         /* when !known */
+	uint8_t  source;         /* enum am_thr_source */
+};
+
 /* One frame of a resolved user stack. Strings are owned by the symbolizer
  * (unwind.c) and live until the end of the run; NULL when unknown. */
 struct am_frame {
@@ -152,8 +180,10 @@ struct am_call_rec {
 	bool     has_ptr_in;     /* function takes an input pointer */
 	bool     allocates;      /* function returns an allocation */
 	enum am_region_kind region; /* where ptr_out lives (AM_REG_UNKNOWN if none) */
-	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a */
-	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a) */
+	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a or
+	                            not decidable (threshold unknown) */
+	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a or unknown) */
+	uint64_t thr_lo, thr_hi; /* glibc, threshold unknown: its bounds then (0, 0 otherwise) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
 	bool     from_obj;       /* called from the object that defines the function (glibc's
 	                            own frees at thread exit): allocator-internal activity */
@@ -170,9 +200,19 @@ struct am_call_rec {
 struct am_threshold_rec {
 	uint64_t ts_ns;
 	uint32_t pid, tid;
-	uint64_t old_value, new_value;
+	uint64_t old_value, new_value; /* 0 when unknown: see the bounds */
+	uint64_t old_lo, old_hi; /* old_value unknown: its bounds (0, 0 otherwise) */
+	uint64_t new_lo, new_hi; /* new_value unknown: its bounds (0, 0 otherwise) */
 	uint64_t call_id;        /* the free() that moved it */
 	uint64_t freed_chunk;    /* size of the freed mmapped chunk */
+};
+
+/* glibc's threshold of one traced process over the trace. */
+struct am_thr_proc {
+	uint32_t pid;
+	struct am_thr start;     /* at attach, launch, fork or its last exec */
+	struct am_thr end;       /* now */
+	uint64_t changes;        /* threshold records it produced */
 };
 
 #define AM_HIST_BUCKETS 40   /* power-of-two request-size buckets: [2^i, 2^(i+1)) */
@@ -202,11 +242,15 @@ struct am_summary {
 	uint64_t hist_heap[AM_HIST_BUCKETS];        /* served from the brk heap */
 	uint64_t hist_mmap[AM_HIST_BUCKETS];        /* served by their own mmap */
 	uint64_t hist_other[AM_HIST_BUCKETS];       /* arena, preexisting, unknown */
-	/* glibc threshold */
-	bool     threshold_known;                   /* glibc is the allocator */
-	bool     threshold_pinned;                  /* MALLOC_MMAP_THRESHOLD_ / tunable set */
-	uint64_t threshold_start, threshold_end;
+	/* glibc threshold of the first traced process (thr_procs: every one) */
+	bool     threshold_known;                   /* glibc is the allocator (there is a threshold) */
+	bool     threshold_pinned;                  /* no_dyn_threshold: env, tunable, or read from mp_ */
+	uint64_t threshold_start, threshold_end;    /* 0 when unknown (see thr_start, thr_end) */
 	uint64_t threshold_changes;
+	struct am_thr thr_start, thr_end;           /* what is known: value or bounds, source */
+	const struct am_thr_proc *thr_procs;        /* per process, first seen first (owned by
+	                                               the correlator; valid until it is freed) */
+	size_t   n_thr_procs;
 	/* live allocations at end, by region */
 	uint64_t live_by_region_count[AM_REG__COUNT];
 	uint64_t live_by_region_bytes[AM_REG__COUNT];

@@ -296,6 +296,10 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		jsonw_kstr(w, "reason", reason_name(c->reason));
 	if (c->threshold)
 		jsonw_ku64(w, "threshold", c->threshold);
+	else if (c->thr_hi) { /* glibc, threshold unknown: what is proved of it */
+		jsonw_ku64(w, "threshold_min", c->thr_lo);
+		jsonw_ku64(w, "threshold_max", c->thr_hi);
+	}
 	if (e->flags & AM_CALL_NESTED)
 		jsonw_kbool(w, "nested", true);
 	if (e->flags & AM_CALL_MISSED)
@@ -317,8 +321,18 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	struct jsonw *w = &o->jw;
 
 	json_head(w, "threshold", t->ts_ns, t->pid, t->tid);
-	jsonw_ku64(w, "old", t->old_value);
-	jsonw_ku64(w, "new", t->new_value);
+	if (t->old_value) {
+		jsonw_ku64(w, "old", t->old_value);
+	} else {
+		jsonw_ku64(w, "old_min", t->old_lo);
+		jsonw_ku64(w, "old_max", t->old_hi);
+	}
+	if (t->new_value) {
+		jsonw_ku64(w, "new", t->new_value);
+	} else {
+		jsonw_ku64(w, "new_min", t->new_lo);
+		jsonw_ku64(w, "new_max", t->new_hi);
+	}
 	jsonw_ku64(w, "call_id", t->call_id);
 	jsonw_ku64(w, "chunk", t->freed_chunk);
 	json_end(w);
@@ -391,6 +405,29 @@ static void json_leaks(struct am_out *o, const struct am_summary *s, uint64_t ts
 /* The last record. It belongs to no process: pid and tid are 0, and ts_ns
  * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
  * any record if that is later (so ts_ns never goes back at the end). */
+/* "start":N or "start_min"/"start_max" (unknown), the same for "end", then
+ * "changes", "pinned" and "source" (where the start value came from). */
+static void json_thr_fields(struct jsonw *w, const struct am_thr *start, const struct am_thr *end,
+			    uint64_t changes)
+{
+	if (start->known) {
+		jsonw_ku64(w, "start", start->value);
+	} else {
+		jsonw_ku64(w, "start_min", start->lo);
+		jsonw_ku64(w, "start_max", start->hi);
+	}
+	if (end->known) {
+		jsonw_ku64(w, "end", end->value);
+	} else {
+		jsonw_ku64(w, "end_min", end->lo);
+		jsonw_ku64(w, "end_max", end->hi);
+	}
+	jsonw_ku64(w, "changes", changes);
+	jsonw_kbool(w, "pinned", end->pinned);
+	jsonw_kstr(w, "source", start->source < AM_THR_SRC__COUNT ?
+		   am_thr_source_names[start->source] : "unknown");
+}
+
 static void json_summary(struct am_out *o, const struct am_summary *s)
 {
 	struct jsonw *w = &o->jw;
@@ -480,10 +517,19 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_key(w, "threshold");
 	if (s->threshold_known) {
 		jsonw_obj_open(w);
-		jsonw_ku64(w, "start", s->threshold_start);
-		jsonw_ku64(w, "end", s->threshold_end);
-		jsonw_ku64(w, "changes", s->threshold_changes);
-		jsonw_kbool(w, "pinned", s->threshold_pinned);
+		json_thr_fields(w, &s->thr_start, &s->thr_end, s->threshold_changes);
+		if (s->n_thr_procs > 1) {
+			jsonw_karr_open(w, "procs");
+			for (size_t k = 0; k < s->n_thr_procs; k++) {
+				const struct am_thr_proc *tp = &s->thr_procs[k];
+
+				jsonw_obj_open(w);
+				jsonw_ku64(w, "pid", tp->pid);
+				json_thr_fields(w, &tp->start, &tp->end, tp->changes);
+				jsonw_obj_close(w);
+			}
+			jsonw_arr_close(w);
+		}
 		jsonw_obj_close(w);
 	} else {
 		jsonw_null(w);
@@ -731,11 +777,23 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 		lp(l, " <from the allocator's own object>");
 }
 
+/* The threshold a call saw: "196 KiB", or "(unknown, 128 KiB..1.0 MiB)". */
+static const char *text_thr(char *buf, size_t n, const struct am_call_rec *c)
+{
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
+
+	if (!c->thr_hi)
+		return am_fmt_size(buf, n, c->threshold);
+	snprintf(buf, n, "(unknown, %s..%s)", am_fmt_size(a, sizeof(a), c->thr_lo),
+		 am_fmt_size(b, sizeof(b), c->thr_hi));
+	return buf;
+}
+
 /* "  [mmap: over threshold 128 KiB]": where the result went and why. */
 static void text_call_tag(struct line *l, const struct am_call_rec *c)
 {
 	const struct am_call_event *e = &c->ev;
-	char a[AM_FMT_BUF];
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
 	const char *reg = region_name(c->region);
 
 	if (am_role_frees(am_fn_role(e->fn))) {
@@ -757,14 +815,25 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 	}
 	switch (c->reason) {
 	case AM_WHY_OVER_THRESHOLD:
-		lp(l, "  [%s: over threshold %s]", reg, am_fmt_size(a, sizeof(a), c->threshold));
+		lp(l, "  [%s: over threshold %s]", reg, text_thr(a, sizeof(a), c));
 		break;
 	case AM_WHY_FIT_TOP:
-		lp(l, "  [%s: over threshold %s, fit top chunk]", reg,
-		   am_fmt_size(a, sizeof(a), c->threshold));
+		lp(l, "  [%s: over threshold %s, fit top chunk]", reg, text_thr(a, sizeof(a), c));
+		break;
+	case AM_WHY_UNDER_THRESHOLD:
+		/* said for requests the start value would have sent to mmap, and
+		 * whenever the threshold is only known by its bounds */
+		if (c->size >= AM_GLIBC_THR_START || c->thr_hi)
+			lp(l, "  [%s: under threshold %s]", reg, text_thr(a, sizeof(a), c));
+		else
+			lp(l, "  [%s]", reg);
 		break;
 	default:
-		lp(l, "  [%s]", reg);
+		if (c->thr_hi && (c->region == AM_REG_HEAP || c->region == AM_REG_ARENA))
+			lp(l, "  [%s: threshold unknown, %s..%s]", reg, am_fmt_size(a, sizeof(a), c->thr_lo),
+			   am_fmt_size(b, sizeof(b), c->thr_hi));
+		else
+			lp(l, "  [%s]", reg);
 		break;
 	}
 }
@@ -862,6 +931,22 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 	}
 }
 
+/* "196 KiB", or "unknown (128 KiB..32 MiB)" when value is 0. */
+static const char *thr_bounds(char *buf, size_t n, uint64_t value, uint64_t lo, uint64_t hi)
+{
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
+
+	if (value)
+		return am_fmt_size(buf, n, value);
+	snprintf(buf, n, "unknown (%s..%s)", am_fmt_size(a, sizeof(a), lo), am_fmt_size(b, sizeof(b), hi));
+	return buf;
+}
+
+static const char *thr_state(char *buf, size_t n, const struct am_thr *t)
+{
+	return thr_bounds(buf, n, t->known ? t->value : 0, t->lo, t->hi);
+}
+
 static void text_threshold(struct am_out *o, const struct am_threshold_rec *t)
 {
 	struct line l;
@@ -870,7 +955,8 @@ static void text_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	l.n = 0;
 	text_prefix(o, &l, t->ts_ns, t->pid, t->tid);
 	lp(&l, "threshold %s -> %s (free of a %s mmapped chunk, call #%" PRIu64 ")",
-	   am_fmt_size(a, sizeof(a), t->old_value), am_fmt_size(b, sizeof(b), t->new_value),
+	   thr_bounds(a, sizeof(a), t->old_value, t->old_lo, t->old_hi),
+	   thr_bounds(b, sizeof(b), t->new_value, t->new_lo, t->new_hi),
 	   am_fmt_size(c, sizeof(c), t->freed_chunk), t->call_id);
 	lend(o, &l);
 }
@@ -963,6 +1049,28 @@ static void text_leaks(struct am_out *o, const struct am_summary *s)
 		lp(&l, "  ... %zu more stacks (all of them in the JSON \"leaks\" record)", s->n_leaks - LEAKS_TEXT);
 		lend(o, &l);
 	}
+}
+
+/* "mmap threshold: 128 KiB -> 1028 KiB (1 change)", "... 64 KiB (pinned)",
+ * "... unknown (128 KiB..32 MiB) -> 1028 KiB (1 change)" plus where the
+ * start value came from when it was not glibc's start value. */
+static void text_thr_line(struct line *l, const char *pfx, const struct am_thr *start,
+			  const struct am_thr *end, uint64_t changes)
+{
+	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	static const char *const from[AM_THR_SRC__COUNT] = {
+		[AM_THR_SRC_ENV] = ", from the environment",
+		[AM_THR_SRC_PROCESS] = ", read from the process",
+		[AM_THR_SRC_UNKNOWN] = ", not readable at attach: no glibc debug info",
+		[AM_THR_SRC_FORK] = ", inherited at fork",
+	};
+	const char *f = start->source < AM_THR_SRC__COUNT && from[start->source] ? from[start->source] : "";
+
+	if (end->pinned && end->known)
+		lp(l, "%s%s (pinned%s)", pfx, thr_state(x, sizeof(x), end), f);
+	else
+		lp(l, "%s%s -> %s (%" PRIu64 " change%s%s)", pfx, thr_state(x, sizeof(x), start),
+		   thr_state(y, sizeof(y), end), changes, changes == 1 ? "" : "s", f);
 }
 
 static void text_summary(struct am_out *o, const struct am_summary *s)
@@ -1072,17 +1180,27 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		}
 	}
 
-	if (s->os_only)
+	if (s->os_only) {
 		lp(&l, "mmap threshold: not followed (no allocator call traced)");
-	else if (!s->threshold_known)
+		lend(o, &l);
+	} else if (!s->threshold_known) {
 		lp(&l, "mmap threshold: n/a (allocator is not glibc)");
-	else if (s->threshold_pinned)
-		lp(&l, "mmap threshold: %s (pinned)", am_fmt_size(x, sizeof(x), s->threshold_end));
-	else
-		lp(&l, "mmap threshold: %s -> %s (%" PRIu64 " change%s)",
-		   am_fmt_size(x, sizeof(x), s->threshold_start), am_fmt_size(y, sizeof(y), s->threshold_end),
-		   s->threshold_changes, s->threshold_changes == 1 ? "" : "s");
-	lend(o, &l);
+		lend(o, &l);
+	} else if (s->n_thr_procs <= 1) {
+		text_thr_line(&l, "mmap threshold: ", &s->thr_start, &s->thr_end, s->threshold_changes);
+		lend(o, &l);
+	} else {
+		lp(&l, "mmap threshold, per process:");
+		lend(o, &l);
+		for (size_t k = 0; k < s->n_thr_procs; k++) {
+			const struct am_thr_proc *tp = &s->thr_procs[k];
+			char pfx[48];
+
+			snprintf(pfx, sizeof(pfx), "  pid %u: ", tp->pid);
+			text_thr_line(&l, pfx, &tp->start, &tp->end, tp->changes);
+			lend(o, &l);
+		}
+	}
 
 	if (s->os_only)
 		goto counters; /* no allocation was traced: nothing is known live or leaked */

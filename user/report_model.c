@@ -667,8 +667,12 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 		s->nested++;
 	if (!is_free && r->has_ret && r->ret == 0 && r->size > 0)
 		s->failed++;
-	if (r->threshold && !m->th_start)
+	if (!m->th_start_set && (r->threshold || r->thr_unknown)) {
+		/* unknown at the first call (attached without glibc's debug
+		 * info): the line starts at the first move that makes it known */
+		m->th_start_set = true;
 		m->th_start = r->threshold;
+	}
 	if (r->nested)
 		return;                         /* its outer call accounts for it */
 	if (is_free) {
@@ -701,9 +705,13 @@ static void feed_threshold(struct rm_model *m, const struct rm_rec *r)
 		m->th = n;
 		m->capth = nc;
 	}
-	m->th[m->nth++] = (struct rm_th){ rm_rel(m, r->ts), r->th_old, r->th_new, r->id };
-	if (!m->th_start)
+	if (!r->th_new)
+		return; /* still unknown after it: only its bounds rose */
+	m->th[m->nth++] = (struct rm_th){ rm_rel(m, r->ts), r->th_old, r->th_new, r->id, r->pid };
+	if (!m->th_start_set) {
+		m->th_start_set = true;
 		m->th_start = r->th_old;
+	}
 }
 
 /* ---- flame graph of OS-requesting stacks ---- */

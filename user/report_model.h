@@ -56,6 +56,7 @@ struct rm_rec {
 	const char *region;    /* call/os "region" label, or NULL */
 	bool     nested, missed;
 	uint64_t threshold;    /* call: threshold field (0 absent) */
+	bool     thr_unknown;  /* call: glibc threshold unknown (threshold_min/max instead) */
 	/* os */
 	int      sys;          /* enum rm_sys */
 	uint64_t addr, len, new_len;
@@ -179,7 +180,8 @@ struct rm_model {
 	uint32_t *grid;            /* [RM_GRID_COLS][RM_GRID_ROWS][RM_NSERVED] */
 	uint64_t npoints;          /* points offered */
 	struct rm_point { uint64_t t, size; uint8_t served; } *points;  /* first RM_POINT_CAP */
-	uint64_t th_start;         /* first threshold seen on a call, 0 unknown */
+	uint64_t th_start;         /* threshold on the first glibc call, 0 unknown */
+	bool     th_start_set;     /* th_start was decided (by a call or a move) */
 	/* regions */
 	struct rm_region *reg;
 	size_t   nreg, capreg;
@@ -201,7 +203,7 @@ struct rm_model {
 	/* per function / syscall */
 	struct rm_fnstat fn[RM_NFN];
 	uint64_t sys_count[RM_NSYS], sys_failed[RM_NSYS], sys_by_call[RM_NSYS];
-	struct rm_th { uint64_t t, old, new_, call_id; } *th;  /* threshold moves (only ever rise: few) */
+	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */
 	size_t   nth, capth;
 	uint64_t t_last;           /* latest time applied: keeps the timeline monotonic */
 	struct rm_flame fl;        /* OS-request stacks */

@@ -270,8 +270,13 @@ static void on_threshold(void *ctx, const struct am_threshold_rec *t)
 	e->kind = TV_THRESHOLD;
 	e->ts_ns = t->ts_ns;
 	e->pid = t->pid;
-	snprintf(e->len, sizeof(e->len), "%s -> %s", am_fmt_size(a, sizeof(a), t->old_value),
-		 am_fmt_size(b, sizeof(b), t->new_value));
+	if (t->old_value && t->new_value)
+		snprintf(e->len, sizeof(e->len), "%s -> %s", am_fmt_size(a, sizeof(a), t->old_value),
+			 am_fmt_size(b, sizeof(b), t->new_value));
+	else if (t->new_value) /* it was unknown: now it is */
+		snprintf(e->len, sizeof(e->len), "? -> %s", am_fmt_size(b, sizeof(b), t->new_value));
+	else
+		snprintf(e->len, sizeof(e->len), "? -> >= %s", am_fmt_size(b, sizeof(b), t->new_lo));
 	snprintf(e->cause, sizeof(e->cause), "free(%s chunk)", am_fmt_size(a, sizeof(a), t->freed_chunk));
 	snprintf(e->detail, sizeof(e->detail), "mmap threshold moved");
 }
@@ -552,13 +557,26 @@ static int draw_threshold(struct top_view *v, int y)
 	if (!s->threshold_known) {
 		x = put(y, x, A_BOLD, "%10s", "n/a");
 		put(y, x, color(v, CP_DIM), "  (%s allocator: no glibc threshold)", v->allocator);
+	} else if (!s->thr_end.known) {
+		/* attached without glibc's debug info: never an invented value */
+		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", "unknown");
+		put(y, x, color(v, CP_DIM), "  (glibc: between %s and %s so far; install libc6-dbg to read it)",
+		    hsize(a, sizeof(a), s->thr_end.lo), hsize(b, sizeof(b), s->thr_end.hi));
 	} else {
+		const char *from = s->thr_start.source == AM_THR_SRC_PROCESS ? "read from the process" :
+				   s->thr_start.source == AM_THR_SRC_ENV ? "by MALLOC_MMAP_THRESHOLD_ / tunable" :
+				   NULL;
+
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", hsize(a, sizeof(a), s->threshold_end));
 		if (s->threshold_pinned)
-			put(y, x, color(v, CP_DIM), "  (glibc, pinned by MALLOC_MMAP_THRESHOLD_ / tunable)");
+			put(y, x, color(v, CP_DIM), "  (glibc, pinned%s%s)", from ? ", " : "", from ? from : "");
+		else if (!s->thr_start.known)
+			put(y, x, color(v, CP_DIM), "  (glibc dynamic: unknown at attach, moved %" PRIu64 "x)",
+			    s->threshold_changes);
 		else
-			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s, moved %" PRIu64 "x)",
-			    hsize(b, sizeof(b), s->threshold_start), s->threshold_changes);
+			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s%s%s, moved %" PRIu64 "x)",
+			    hsize(b, sizeof(b), s->threshold_start), from ? ", " : "", from ? from : "",
+			    s->threshold_changes);
 	}
 	y++;
 	put(y, 1, A_NORMAL, "%-13s", "returned");

@@ -22,6 +22,7 @@
 #include "correlate.h" /* before the skeleton: it uses struct am_counters */
 #include "allocmap.skel.h"
 #include "folded.h"
+#include "glibc_params.h"
 #include "log.h"
 #include "output.h"
 #include "placement.h"
@@ -542,6 +543,31 @@ static void flush_noret(struct tracer *tr)
 	}
 }
 
+/* glibc's mmap threshold of an attached process as it is now, read from
+ * its mp_ (glibc_params.c); unknown, and narrowed later, when it cannot be. */
+static void attach_threshold(struct tracer *tr, const struct target *t)
+{
+	char why[PATH_MAX + 256];
+	struct am_thr th = am_glibc_attach_threshold(t->pid, t->res->alloc_obj, why, sizeof(why));
+
+	am_corr__set_threshold(tr->corr, (uint32_t)t->pid, &th);
+	if (tr->opts->verbosity > 0 || (!th.known && tr->opts->verbosity == 0))
+		am_info("%s", why);
+}
+
+/* After an exec: glibc's start value, or what the new environment pins;
+ * the launched command's own exec keeps what its launch environment said. */
+static void exec_threshold(struct tracer *tr, const struct am_task_event *e)
+{
+	const struct target *t = find_target(tr, (pid_t)e->pid);
+	struct am_thr th;
+
+	if (t && t->launched && t->execs <= 1)
+		return;
+	th = am_glibc_exec_threshold((pid_t)e->pid);
+	am_corr__set_threshold(tr->corr, e->pid, &th);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *tr = ctx;
@@ -569,6 +595,8 @@ static int on_event(void *ctx, void *data, size_t len)
 			am_unw__refresh(tr->unw, oe.pid);
 	}
 	am_corr__event(tr->corr, data, len);
+	if (len >= sizeof(*te) && te->type == AM_EV_TASK && te->kind == AM_TASK_EXEC)
+		exec_threshold(tr, te);
 	return 0;
 }
 
@@ -713,11 +741,6 @@ static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *c
 			alive = true;
 	}
 	return alive;
-}
-
-static bool glibc_pinned(const struct am_resolution *r)
-{
-	return r->kind == AM_ALLOC_GLIBC && r->threshold_pinned;
 }
 
 int am_trace_run(const struct am_trace_opts *opts)
@@ -906,8 +929,11 @@ int am_trace_run(const struct am_trace_opts *opts)
 	co.os_only = opts->os_only || first->no_alloc;
 	co.no_alloc = !opts->os_only && first->no_alloc;
 	co.attached = opts->cmd == NULL;
-	co.threshold_pinned = glibc_pinned(first);
-	co.threshold_start = co.threshold_pinned ? first->threshold_value : 0;
+	/* glibc's threshold (glibc_params.c): launched, 128 KiB unless the
+	 * environment pins it; attached, read from each process below */
+	co.threshold_pinned = co.glibc && opts->cmd &&
+		am_glibc_env_pinned(opts->env ? opts->env : environ, &co.threshold_start);
+	co.threshold_attach = !opts->cmd;
 	tr.corr = am_corr__new(&co);
 	if (!tr.corr)
 		goto oom;
@@ -978,6 +1004,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_err("cannot attach to pid %d: it exited during attach", t->pid);
 				goto cleanup;
 			}
+			if (co.glibc && t->res->kind == AM_ALLOC_GLIBC)
+				attach_threshold(&tr, t);
 		}
 	}
 
