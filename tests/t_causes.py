@@ -262,6 +262,46 @@ def t_refuse_self():
           "one clear line and a failure: rc %d, %r" % (p.returncode, err))
 
 
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def t_guardian_releases_held():
+    """The tracer dies (SIGKILL) while a process it traces is held at exec:
+    the guardian continues it, and it runs to its end."""
+    import time
+    prog = subprocess.Popen([CAUSES, "exec_on_line", CAUSES, "alloc_now"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    tool = None
+    try:
+        eq(prog.stdout.readline().strip(), b"ready", "the target's ready line")
+        tool = subprocess.Popen([TOOL, "trace", "-q", "-p", str(prog.pid)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in tool.stderr:
+            if "tracing" in line:
+                break
+        check(tool.poll() is None, "allocmap is tracing")
+        os.kill(tool.pid, signal.SIGSTOP)     # it cannot continue anything now
+        prog.stdin.write(b"go\n")
+        prog.stdin.close()
+        prog.stdin = None
+        deadline = time.time() + 10
+        while proc_state(prog.pid) != "T" and time.time() < deadline:
+            time.sleep(0.01)
+        eq(proc_state(prog.pid), "T", "the target is held (stopped) at its exec")
+        tool.kill()
+        tool.wait()
+        eq(prog.wait(timeout=20), 0, "the target, continued by the guardian, ran to its end")
+    finally:
+        if tool and tool.poll() is None:
+            tool.kill()
+            tool.wait()
+        if prog.poll() is None:
+            prog.kill()
+            prog.wait()
+
+
 TESTS = [
     ("tail_called_free", t_tail_called_free),
     ("free_noret_is_the_approximation", t_free_noret_is_the_approximation),
@@ -272,6 +312,7 @@ TESTS = [
     ("own_frees", t_own_frees),
     ("static_absent", t_static_absent),
     ("refuse_self", t_refuse_self),
+    ("guardian_releases_held", t_guardian_releases_held),
 ]
 
 

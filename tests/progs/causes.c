@@ -20,7 +20,9 @@
  *   forkexec PROG ARGS...  forks; the child mallocs 54321 B at once, then
  *                  execs PROG ARGS; the parent mallocs 65432 B and waits.
  *   leak_own       4 threads each malloc and free 20 small blocks and exit
- *                  (glibc flushes each thread's cache at its exit). */
+ *                  (glibc flushes each thread's cache at its exit).
+ *   exec_on_line PROG ARGS...  prints "ready", waits for a line on stdin,
+ *                  then execs PROG ARGS (a held exec on demand). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -196,6 +198,16 @@ int main(int argc, char **argv)
 		return forkexec(argv + 2);
 	if (!strcmp(s, "leak_own"))
 		return leak_own();
+	if (!strcmp(s, "exec_on_line") && argc > 2) {
+		char line[16];
+
+		printf("ready\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		execvp(argv[2], argv + 2);
+		return 127;
+	}
 	fprintf(stderr, "usage: causes tailfree|longjmp|busy|alloc_now|forkexec PROG...|leak_own [N]\n");
 	return 2;
 }
