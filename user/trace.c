@@ -4,6 +4,7 @@
  * chosen by placement.c), launches a held command if asked, and pumps the
  * ring buffer into the correlator until a signal, -d, or the targets' exit.
  * It is the only module besides main.c that talks to libbpf. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -231,10 +232,70 @@ static void detach_target(struct target *t)
 	detach_links(links, take_links(t, 1, links));
 }
 
+static bool fd_in(int fd, const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return true;
+	return false;
+}
+
+/* Hands the last references to the links' uprobes to a detached process,
+ * which closes them while allocmap exits: each close waits for an RCU grace
+ * period in the kernel (~55 ms a probe, ~1 s for a glibc target), which the
+ * user would otherwise wait for after the command is over. Only when every
+ * target has exited: no probe can fire any more, and none is left in a live
+ * process. Returns 0 when handed over (the caller still destroys its own
+ * copies: cheap, the child holds the uprobes), -1 to detach here. */
+static int handoff_links(struct bpf_link **links, size_t n)
+{
+	int *fds = calloc(n ? n : 1, sizeof(*fds));
+	pid_t pid;
+
+	if (!fds)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = bpf_link__fd(links[i]);
+	pid = fork();
+	if (pid < 0) {
+		free(fds);
+		return -1;
+	}
+	if (pid == 0) {
+		DIR *d;
+		struct dirent *de;
+
+		if (fork() != 0)
+			_exit(0); /* the grandchild is init's: nobody waits for it */
+		setsid();
+		/* keep nothing but the links: not the output pipes (a reader
+		 * waits for their end), not the guardian's pipe */
+		d = opendir("/proc/self/fd");
+		while (d && (de = readdir(d))) {
+			char *end;
+			long fd = strtol(de->d_name, &end, 10);
+
+			if (!*end && fd != dirfd(d) && !fd_in((int)fd, fds, n))
+				close((int)fd);
+		}
+		if (d)
+			closedir(d);
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	free(fds);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 /* Detaches every uprobe. */
 static void detach_all(struct tracer *tr)
 {
 	struct bpf_link **links;
+	bool alive = false;
+	size_t n;
 
 	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + 1, sizeof(*links));
 	if (!links) {
@@ -242,7 +303,15 @@ static void detach_all(struct tracer *tr)
 			detach_target(&tr->targets[i]);
 		return;
 	}
-	detach_links(links, take_links(tr->targets, (size_t)tr->n_targets, links));
+	n = take_links(tr->targets, (size_t)tr->n_targets, links);
+	for (int i = 0; i < tr->n_targets; i++)
+		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
+	if (!alive && n > 1 && handoff_links(links, n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			bpf_link__destroy(links[i]);
+	} else {
+		detach_links(links, n);
+	}
 	free(links);
 }
 
