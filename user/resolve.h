@@ -21,10 +21,13 @@ enum am_alloc_kind {
 	AM_ALLOC_TCMALLOC,
 	AM_ALLOC_MIMALLOC,
 	AM_ALLOC_OTHER,
+	AM_ALLOC_MUSL,       /* musl's malloc (mallocng): its dynamic linker is its libc */
 };
 
 struct am_fn_probe {
 	bool found;                 /* some object defines it (and it can be probed) */
+	bool absent;                /* no object defines it (musl has no pvalloc; a static binary
+	                               holds only the functions it uses): nothing to attach */
 	char path[PATH_MAX];        /* path to pass to uprobe attach (for a pid: "/proc/PID/root" + obj,
 	                               or /proc/PID/map_files/... for a deleted file) */
 	char obj[PATH_MAX];         /* path as the process sees it, for messages */
@@ -58,7 +61,6 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *r,
 		    char *err, size_t errlen);
 
-/* "unknown", "glibc", "jemalloc", "tcmalloc", "mimalloc", "other". */
 /* Reads /proc/PID/environ into a NULL-terminated vector: one allocation
  * (pointers then strings), released with free(). NULL when unreadable. */
 char **am_read_environ(pid_t pid);
@@ -68,6 +70,7 @@ char **am_read_environ(pid_t pid);
  * the path it would have in the multiarch directory, for messages). */
 int am_find_system_lib(const char *name, char *out, size_t outlen);
 
+/* "unknown", "glibc", "jemalloc", "tcmalloc", "mimalloc", "other", "musl". */
 const char *am_alloc_kind_name(enum am_alloc_kind k);
 
 #endif /* ALLOCMAP_RESOLVE_H */

@@ -266,9 +266,13 @@ static int attach_target(struct tracer *tr, struct target *t)
 			continue;
 		}
 		if (!p->found) {
-			tr->unattached += 2;
+			/* absent: nothing defines it, so nothing can call it (musl
+			 * has no pvalloc, a static binary only what it uses) */
+			if (!p->absent)
+				tr->unattached += 2;
 			if (tr->opts->verbosity > 0)
-				am_info("probe %-14s not attached: no loaded object defines it", am_fn_names[fn]);
+				am_info("probe %-14s %s", am_fn_names[fn], p->absent ?
+					"absent: no loaded object defines it" : p->place.why);
 			continue;
 		}
 		for (int r = 0; r < 2; r++) {
