@@ -42,6 +42,18 @@
  *  - The glibc threshold only moves on free() (and realloc(p, 0), which is
  *    free in glibc 2.36): realloc of an mmapped chunk goes through
  *    mremap_chunk/munmap_chunk, which leave the threshold alone.
+ *  - musl (mallocng, opts.musl): requests of MUSL_MMAP_THRESHOLD bytes or
+ *    more get their own mmap (over_threshold); smaller ones a slot in a
+ *    group of their size class (size_class_group). A group is a mapping
+ *    shared by many allocations (arena), or nested in a slot of a larger
+ *    class's group; a request that would waste a multi-slot group gets a
+ *    single-slot group mapped for it alone (mmap): told apart by its length,
+ *    page_up(n + 20), exactly what mallocng maps then (musl_own_map).
+ *    The threshold never moves. brk only grows the meta areas (no
+ *    allocation lives there), under a PROT_NONE guard page mapped MAP_FIXED
+ *    at the old break: that mmap is part of the heap, not a region.
+ *    Memory ld.so donated to malloc (the ends of the program's and libc's
+ *    data pages) is in no tracked region: unknown.
  *  - Reasons: allocations in a thread arena are explained like the main
  *    heap's (same top-chunk rule); realloc that keeps an mmapped chunk
  *    mmapped (mremap) gets no reason, glibc did not consult the threshold.
@@ -63,6 +75,65 @@
 #define GLIBC_THRESHOLD_DEFAULT (128ULL * 1024)       /* DEFAULT_MMAP_THRESHOLD_MIN */
 #define GLIBC_THRESHOLD_MAX     (32ULL * 1024 * 1024) /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define SEED_CALL_ID    0  /* regions with no causing call */
+
+/* musl mallocng (src/malloc/mallocng/meta.h, malloc.c) */
+#define MUSL_MMAP_THRESHOLD 131052ULL /* requests this large get their own mmap */
+#define MUSL_UNIT 16                  /* slot granularity; group header size */
+#define MUSL_IB   4                   /* in-band header bytes per slot */
+
+/* mallocng's size classes, in units of 16 bytes */
+static const uint16_t musl_size_classes[48] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 18, 20, 25, 31,
+	36, 42, 50, 63, 72, 84, 102, 127, 146, 170, 204, 255, 292, 340, 409, 511,
+	584, 682, 818, 1023, 1169, 1364, 1637, 2047, 2340, 2730, 3276, 4095, 4680, 5460, 6552, 8191,
+};
+
+/* Slot size of the size class of an n-byte request (mallocng size_to_class). */
+static uint64_t musl_class_size(uint64_t n)
+{
+	uint64_t u = (n + MUSL_IB - 1) >> 4;
+	int i;
+
+	if (u < 10)
+		return MUSL_UNIT * musl_size_classes[u];
+	u++;
+	if (u > musl_size_classes[47])
+		return MUSL_UNIT * (uint64_t)musl_size_classes[47];
+	i = (28 - __builtin_clz((uint32_t)u)) * 4 + 8;
+	if (u > musl_size_classes[i + 1])
+		i += 2;
+	if (u > musl_size_classes[i])
+		i++;
+	return MUSL_UNIT * musl_size_classes[i];
+}
+
+/* Is an mmap of len bytes, made by an n-byte request and holding its
+ * result, mapped for that allocation alone? mallocng maps exactly
+ * page_up(n + IB + UNIT) then: at/over its threshold, or for a single-slot
+ * group, which it makes when that is smaller than one slot of the class
+ * (or, at low usage, when it is 4 pages or more). A multi-slot group of the
+ * class is larger than that; a group of a larger class holding a nested
+ * group of small slots may have that length only when the request's class
+ * is one whose groups nest (slot + header under a page: not single-slot). */
+static bool musl_own_map(uint64_t n, uint64_t len)
+{
+	uint64_t req = am_page_up(n + MUSL_IB + MUSL_UNIT);
+
+	if (len != req)
+		return false;
+	return n >= MUSL_MMAP_THRESHOLD || req >= 4 * PAGE_SIZE_ || req < musl_class_size(n) + MUSL_UNIT;
+}
+
+/* The size mallocng's internal malloc is asked for (aligned_alloc and
+ * those built on it over-allocate by align - UNIT). */
+static uint64_t musl_request(const struct am_call_rec *r)
+{
+	uint64_t n = r->size;
+
+	if (r->align > MUSL_UNIT && n <= UINT64_MAX - r->align)
+		n += r->align - MUSL_UNIT;
+	return n;
+}
 
 /* One anonymous mapping of a traced process. */
 struct region {
@@ -608,6 +679,12 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 	switch (ev->sys) {
 	case AM_SYS_MMAP:
 		len = am_page_up(ev->args[1]);
+		if (c->opts.musl && ev->args[2] == PROT_NONE && (ev->args[3] & MAP_FIXED) && p->heap_known &&
+		    (uint64_t)ev->ret >= p->heap_start && (uint64_t)ev->ret + len <= p->heap_end) {
+			/* mallocng's guard page under its meta areas, in the brk heap */
+			o->region_kind = AM_REG_HEAP;
+			break;
+		}
 		nr = (struct region){
 			.start = (uint64_t)ev->ret, .end = (uint64_t)ev->ret + len,
 			.acc_end = (uint64_t)ev->ret + len, .cause_call = ev->call_id,
@@ -886,6 +963,25 @@ static enum am_region_kind place(struct proc *p, uint64_t ptr, uint64_t id, uint
 	return (enum am_region_kind)g->kind;
 }
 
+/* musl: the mappings call r made that hold its result are groups shared
+ * by many allocations (arena), unless mapped for it alone (musl_own_map). */
+static void musl_groups(struct proc *p, const struct am_call_rec *r, struct am_os_rec *os, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct am_os_event *e = &os[i].ev;
+		uint64_t s = (uint64_t)e->ret, len = am_page_up(e->args[1]);
+		struct region *g;
+
+		if (e->sys != AM_SYS_MMAP || sys_err(e->ret) || os[i].region_kind != AM_REG_MMAP ||
+		    r->ptr_out < s || r->ptr_out >= s + len || musl_own_map(musl_request(r), len))
+			continue;
+		os[i].region_kind = AM_REG_ARENA;
+		g = reg_find(p, s);
+		if (g && g->start == s)
+			g->kind = AM_REG_ARENA;
+	}
+}
+
 /* glibc's dynamic threshold: a free of an mmapped chunk of size S in
  * (threshold, 32 MiB] raises the threshold to S (unless pinned). */
 static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct am_call_rec *r,
@@ -946,6 +1042,8 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	decode(&r, result_valid);
 	if (c->opts.glibc)
 		r.threshold = p->threshold;
+	else if (c->opts.musl)
+		r.threshold = MUSL_MMAP_THRESHOLD;
 
 	if (c->n_pend && (g = pend_find(c, ev->id))) {
 		os = g->recs;
@@ -1016,6 +1114,8 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	}
 
 	/* the result */
+	if (r.ptr_out && c->opts.musl && !nested)
+		musl_groups(p, &r, os, n);
 	if (r.ptr_out) {
 		r.region = place(p, r.ptr_out, ev->id, r.ptr_in ? own_prev : 0);
 		if (!nested) {
@@ -1043,6 +1143,10 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 						AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
 				else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap))
 					r.reason = AM_WHY_OVER_THRESHOLD;
+			} else if (c->opts.musl && !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
+				/* (a realloc that kept its own mapping, mremap or not, is not explained) */
+				r.reason = musl_request(&r) >= MUSL_MMAP_THRESHOLD ?
+					AM_WHY_OVER_THRESHOLD : AM_WHY_GROUP;
 			}
 			unsigned b = hist_bucket(r.size);
 			if (r.region == AM_REG_HEAP)
@@ -1304,10 +1408,12 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		free(li);
 	}
 counters:
-	s->threshold_known = c->opts.glibc;
+	s->allocator = c->opts.allocator;
+	s->threshold_known = c->opts.glibc || c->opts.musl;
+	s->threshold_fixed = !c->opts.glibc && c->opts.musl;
 	s->threshold_pinned = c->opts.threshold_pinned;
-	s->threshold_start = c->opts.glibc ? c->thr_start : 0;
-	s->threshold_end = c->opts.glibc ? c->thr_last : 0;
+	s->threshold_start = c->opts.glibc ? c->thr_start : c->opts.musl ? MUSL_MMAP_THRESHOLD : 0;
+	s->threshold_end = c->opts.glibc ? c->thr_last : c->opts.musl ? MUSL_MMAP_THRESHOLD : 0;
 	if (bpf)
 		s->bpf = *bpf;
 	s->unattached_probes = unattached_probes;

@@ -15,6 +15,8 @@ struct am_corr;
 struct am_corr_opts {
 	struct am_sink sink;          /* where finished records go */
 	bool     glibc;               /* allocator is glibc: track/explain the mmap threshold */
+	bool     musl;                /* allocator is musl's mallocng: fixed threshold, size-class groups */
+	const char *allocator;        /* its name for the summary ("glibc", "musl", ...), NULL unknown */
 	bool     threshold_pinned;    /* MALLOC_MMAP_THRESHOLD_ or the tunable is set */
 	uint64_t threshold_start;     /* 0 = glibc default, 128 KiB */
 	uint8_t  stack_mode;          /* enum am_stack_mode: stacks expected (counted when missing) */

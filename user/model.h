@@ -28,12 +28,16 @@ enum am_region_kind {
 };
 extern const char *const am_region_names[AM_REG__COUNT]; /* "unknown", "heap", ... */
 
-/* Why a glibc allocation went where it went (call records, glibc only). */
+/* Why a glibc or musl allocation went where it went (call records). */
 enum am_reason {
 	AM_WHY_NONE = 0,       /* not explained (not glibc, not an allocating call, ...) */
 	AM_WHY_UNDER_THRESHOLD,/* "under_threshold": below mmap threshold, served from the heap */
 	AM_WHY_FIT_TOP,        /* "fit_top_chunk": at/over the threshold but the heap's top chunk held it */
-	AM_WHY_OVER_THRESHOLD, /* "over_threshold": at/over the threshold, top chunk too small -> mmap */
+	AM_WHY_OVER_THRESHOLD, /* "over_threshold": at/over the threshold, top chunk too small -> mmap
+	                          (musl: at/over its fixed threshold -> its own mmap) */
+	AM_WHY_GROUP,          /* "size_class_group": musl, under its fixed threshold: a slot of a
+	                          group of the request's size class (a mapping shared by many, one
+	                          mapped for this request alone, or memory ld.so donated) */
 	AM_WHY__COUNT,
 };
 extern const char *const am_reason_names[AM_WHY__COUNT]; /* "", "under_threshold", ... */
@@ -98,7 +102,7 @@ struct am_call_rec {
 	bool     allocates;      /* function returns an allocation */
 	enum am_region_kind region; /* where ptr_out lives (AM_REG_UNKNOWN if none) */
 	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a */
-	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a) */
+	uint64_t threshold;      /* glibc mmap threshold when the call was made, musl's fixed one (0 if n/a) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
 	size_t   n_os;           /* OS requests it caused (the array passed alongside) */
 	uint64_t ts_end;         /* when it ended: ev.ts_exit; for a call traced without a
@@ -145,7 +149,9 @@ struct am_summary {
 	uint64_t hist_mmap[AM_HIST_BUCKETS];        /* served by their own mmap */
 	uint64_t hist_other[AM_HIST_BUCKETS];       /* arena, preexisting, unknown */
 	/* glibc threshold */
-	bool     threshold_known;                   /* glibc is the allocator */
+	bool     threshold_known;                   /* glibc or musl is the allocator */
+	bool     threshold_fixed;                   /* musl: a constant of the allocator, never moves */
+	const char *allocator;                      /* "glibc", "musl", ... (NULL unknown) */
 	bool     threshold_pinned;                  /* MALLOC_MMAP_THRESHOLD_ / tunable set */
 	uint64_t threshold_start, threshold_end;
 	uint64_t threshold_changes;

@@ -384,6 +384,8 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	if (s->os_only)
 		jsonw_kstr(w, "mode", "os");
 	jsonw_ku64(w, "duration_ns", s->duration_ns);
+	if (s->allocator)
+		jsonw_kstr(w, "allocator", s->allocator);
 
 	jsonw_kobj_open(w, "functions");
 	for (i = 0; i < AM_FN__COUNT; i++) {
@@ -463,6 +465,8 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_ku64(w, "end", s->threshold_end);
 		jsonw_ku64(w, "changes", s->threshold_changes);
 		jsonw_kbool(w, "pinned", s->threshold_pinned);
+		if (s->threshold_fixed)
+			jsonw_kbool(w, "fixed", true);
 		jsonw_obj_close(w);
 	} else {
 		jsonw_null(w);
@@ -726,6 +730,12 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 	case AM_WHY_FIT_TOP:
 		lp(l, "  [%s: over threshold %s, fit top chunk]", reg,
 		   am_fmt_size(a, sizeof(a), c->threshold));
+		break;
+	case AM_WHY_GROUP:
+		if (c->region == AM_REG_MMAP)
+			lp(l, "  [mmap: single-slot group, under threshold %s]", am_fmt_size(a, sizeof(a), c->threshold));
+		else
+			lp(l, "  [%s: size-class group]", reg);
 		break;
 	default:
 		lp(l, "  [%s]", reg);
@@ -1026,8 +1036,15 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		}
 	}
 
+	if (s->allocator) {
+		lp(&l, "allocator: %s", s->allocator);
+		lend(o, &l);
+	}
 	if (!s->threshold_known)
 		lp(&l, "mmap threshold: n/a (allocator is not glibc)");
+	else if (s->threshold_fixed)
+		lp(&l, "mmap threshold: %s (fixed: musl maps requests of %" PRIu64 " B or more on their own; "
+		   "smaller ones share size-class groups)", am_fmt_size(x, sizeof(x), s->threshold_end), s->threshold_end);
 	else if (s->threshold_pinned)
 		lp(&l, "mmap threshold: %s (pinned)", am_fmt_size(x, sizeof(x), s->threshold_end));
 	else
