@@ -24,6 +24,7 @@ ends with exactly "musl: N passed, N failed"; with CI=true a skip (no
 musl-gcc, no root) counts as a failure."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,6 +212,43 @@ def t_text():
         check("WARNING" not in so, "%s: a warning: %s" % (os.path.basename(prog), clip(so, 600)))
 
 
+def t_html():
+    """--html: the report's header names musl, its threshold card says fixed."""
+    import t_report  # its headless-Chromium DOM dump (t_report.dom)
+    if not os.path.exists(t_report.CHROMIUM):
+        raise Skip("chromium not installed (bash scripts/deps.sh)")
+    tmp = tempfile.mkdtemp(prefix="allocmap-musl-html-")
+    try:
+        html = os.path.join(tmp, "r.html")
+        rc, so, err = run([TOOL, "trace", "-q", "--html", html, "--", DYN])
+        eq(rc, 0, "allocmap exit status (%s)" % clip(err))
+        page = t_report.dom(html)
+        check(re.search(r'id="meta"[^>]*>[^<]*musl allocator', page), "the header does not name musl: %s"
+              % clip(re.search(r'id="meta"[^>]*>[^<]*', page).group(0) if 'id="meta"' in page else page))
+        check("fixed (musl): never moves" in page, "no fixed-threshold card")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(t_report.TMP, ignore_errors=True)
+
+
+def t_top():
+    """allocmap top (in tmux, with t_top.py's Pane): the final frame of a
+    launched musl program names musl and its fixed threshold."""
+    import t_top  # its tmux driver (own server socket)
+    if not shutil.which("tmux"):
+        raise Skip("tmux not installed (bash scripts/deps.sh)")
+    p = t_top.Pane("-- " + t_top.shq(DYN))
+    try:
+        r, screen = p.wait(lambda s: "(musl: fixed" in s and "musl /lib/ld-musl-x86_64.so.1" in s
+                           and re.search(r"^ malloc\s", s, re.M) and re.search(r"mmap\s+20 KiB\s+0x[0-9a-f]+\s+malloc\(20000\)\s+own chunk", s), 20)
+        check(r, "no frame naming musl, its fixed threshold and malloc(20000)'s own mapping:\n" + screen)
+        rc, screen = p.exit_code(20)
+        eq(rc, 0, "allocmap top exit status")
+    finally:
+        p.kill()
+        t_top.tmux("kill-server")
+
+
 # Where the strace records (e2e.strace_records) hold addresses. A launched
 # program's mappings are one page lower under allocmap than under strace,
 # even with setarch -R: the first uprobe hit maps the kernel's [uprobes]
@@ -391,6 +429,8 @@ TESTS = [
     ("musl_dynamic", t_dynamic),
     ("musl_static", t_static),
     ("musl_text", t_text),
+    ("musl_html", t_html),
+    ("musl_top", t_top),
     ("musl_strace_dynamic", t_strace_dynamic),
     ("musl_strace_static", t_strace_static),
     ("musl_container", t_container),

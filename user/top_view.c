@@ -551,10 +551,12 @@ static int draw_threshold(struct top_view *v, int y)
 	x = 15;
 	if (!s->threshold_known) {
 		x = put(y, x, A_BOLD, "%10s", "n/a");
-		put(y, x, color(v, CP_DIM), "  (%s allocator: no glibc threshold)", v->allocator);
+		put(y, x, color(v, CP_DIM), "  (%s allocator: no mmap threshold)", v->allocator);
 	} else {
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", hsize(a, sizeof(a), s->threshold_end));
-		if (s->threshold_pinned)
+		if (s->threshold_fixed)
+			put(y, x, color(v, CP_DIM), "  (%s: fixed, larger requests get their own mmap)", v->allocator);
+		else if (s->threshold_pinned)
 			put(y, x, color(v, CP_DIM), "  (glibc, pinned by MALLOC_MMAP_THRESHOLD_ / tunable)");
 		else
 			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s, moved %" PRIu64 "x)",
