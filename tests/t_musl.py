@@ -23,6 +23,7 @@ only. Prints "ok NAME" / "FAIL NAME: why" / "SKIP NAME: why" per test and
 ends with exactly "musl: N passed, N failed"; with CI=true a skip (no
 musl-gcc, no root) counts as a failure."""
 
+import json
 import os
 import re
 import shutil
@@ -249,6 +250,28 @@ def t_top():
         t_top.tmux("kill-server")
 
 
+def t_compare():
+    """allocmap compare: musl is a column for a command with a musl build
+    (DIR/musl/NAME, as make builds the shipped workloads); asked for by name
+    for a command without one, it is reported and skipped."""
+    wl = os.path.join(ROOT, ".output", "workloads", "small_objects")
+    mwl = os.path.join(ROOT, ".output", "workloads", "musl", "small_objects")
+    if not os.path.exists(mwl):
+        raise Skip("%s not built (musl-gcc)" % mwl)
+    rc, so, err = run([TOOL, "compare", "--json", "--no-untraced", "-a", "glibc,musl", "--", wl, "300"])
+    eq(rc, 0, "compare exit status (%s)" % clip(err))
+    doc = json.loads(so)
+    rows = {a["name"]: a for a in doc["allocators"]}
+    m = rows.get("musl", {})
+    eq((m.get("bound"), m.get("run"), m.get("exit")), ("musl", mwl, 0), "musl column")
+    eq(rows.get("glibc", {}).get("bound"), "glibc", "glibc column")
+    check(m["calls"] > 300 and m["os_requests"]["mmap"]["in_calls"] > 0, "musl column figures: %r" % m)
+    rc, so, err = run([TOOL, "compare", "--no-untraced", "-a", "glibc,musl", "--", "/bin/true"])
+    check(rc == 0 and "musl: no musl build of the command" in err and "skipped" in err
+          and "musl" not in so.splitlines()[1], "compare /bin/true: rc %d, stderr %s, stdout %s"
+          % (rc, clip(err), clip(so)))
+
+
 # Where the strace records (e2e.strace_records) hold addresses. A launched
 # program's mappings are one page lower under allocmap than under strace,
 # even with setarch -R: the first uprobe hit maps the kernel's [uprobes]
@@ -431,6 +454,7 @@ TESTS = [
     ("musl_text", t_text),
     ("musl_html", t_html),
     ("musl_top", t_top),
+    ("musl_compare", t_compare),
     ("musl_strace_dynamic", t_strace_dynamic),
     ("musl_strace_static", t_strace_static),
     ("musl_container", t_container),
