@@ -246,12 +246,38 @@ static ssize_t search_dirs(struct ctx *c, const char *list, const char *origin, 
 	return -1;
 }
 
+/* musl's library path: /etc/ld-musl-ARCH.path (for ld-musl-ARCH.so.1),
+ * its entries separated by newlines or colons, else /lib:/usr/local/lib:/usr/lib.
+ * Returns buf, ':'-separated. */
+static const char *musl_path(const char *ldso, char *buf, size_t len)
+{
+	const char *b = base_name(ldso), *dot = strstr(b, ".so");
+	char p[PATH_MAX];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(buf, len, "/lib:/usr/local/lib:/usr/lib");
+	if (!dot || snprintf(p, sizeof(p), "/etc/%.*s.path", (int)(dot - b), b) >= (int)sizeof(p))
+		return buf;
+	f = fopen(p, "re");
+	if (!f)
+		return buf;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (char *q = buf; *q; q++)
+		if (*q == '\n')
+			*q = ':';
+	return buf;
+}
+
 /* Finds library name for requester (exec mode), the way ld.so does, minus
- * /etc/ld.so.cache. requester may be NULL (LD_PRELOAD). */
+ * /etc/ld.so.cache (musl: with its own default path). requester may be NULL
+ * (LD_PRELOAD). */
 static ssize_t find_lib(struct ctx *c, const char *name, const struct obj *requester)
 {
 	const char *runpath = NULL, *rpath = NULL, *exe_rpath = NULL;
-	char origin[PATH_MAX] = "";
+	char origin[PATH_MAX] = "", dirs[PATH_MAX];
 	ssize_t i;
 	size_t k;
 
@@ -280,6 +306,8 @@ static ssize_t find_lib(struct ctx *c, const char *name, const struct obj *reque
 		return i;
 	if ((i = search_dirs(c, runpath, origin, name)) >= 0)
 		return i;
+	if (c->musl_ldso >= 0) /* musl's ld.so has its own default path */
+		return search_dirs(c, musl_path(c->objs[c->musl_ldso].path, dirs, sizeof(dirs)), NULL, name);
 	for (k = 0; k < sizeof(default_dirs) / sizeof(default_dirs[0]); k++)
 		if ((i = search_dirs(c, default_dirs[k], NULL, name)) >= 0)
 			return i;
