@@ -116,7 +116,7 @@ $(OUTPUT)/progs/stacks_stripped: tests/progs/stacks.c | $(OUTPUT)/progs
 # are not built (tests/t_musl.py then skips, which fails under CI=true).
 MUSL_GCC  ?= $(shell command -v musl-gcc 2>/dev/null)
 ifneq ($(MUSL_GCC),)
-MUSL_PROGS := $(OUTPUT)/progs/musl_dyn $(OUTPUT)/progs/musl_static \
+MUSL_PROGS := $(OUTPUT)/progs/musl_dyn $(OUTPUT)/progs/musl_static $(OUTPUT)/progs/musl_nofree_static \
               $(patsubst workloads/%.c,$(OUTPUT)/workloads/musl/%,$(wildcard workloads/*.c))
 endif
 $(OUTPUT)/progs/musl_dyn: tests/progs/musl_calls.c | $(OUTPUT)/progs
@@ -125,6 +125,9 @@ $(OUTPUT)/progs/musl_dyn: tests/progs/musl_calls.c | $(OUTPUT)/progs
 $(OUTPUT)/progs/musl_static: tests/progs/musl_calls.c | $(OUTPUT)/progs
 	$(call msg,MUSL-CC,$@)
 	$(Q)$(MUSL_GCC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -static $< -o $@
+$(OUTPUT)/progs/musl_nofree_static: tests/progs/musl_calls.c | $(OUTPUT)/progs
+	$(call msg,MUSL-CC,$@)
+	$(Q)$(MUSL_GCC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -DNO_FREE -static $< -o $@
 $(OUTPUT)/workloads/musl/%: workloads/%.c | $(OUTPUT)
 	$(call msg,MUSL-CC,$@)
 	$(Q)mkdir -p $(OUTPUT)/workloads/musl

@@ -201,6 +201,25 @@ def t_static():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def t_nofree():
+    """A static program that never frees gets musl's bump allocator, not
+    mallocng: allocations from the brk heap, no group or threshold story."""
+    prog = os.path.join(PROGS, "musl_nofree_static")
+    tmp = tempfile.mkdtemp(prefix="allocmap-musl-")
+    try:
+        tr, log, err = traced(prog, tmp, "nofree")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    calls = {c["size"]: c for c in tr.calls}
+    for name, size, want in (("malloc_100", 100, ["brk", "brk"]), ("malloc_300000", 300000, ["brk"])):
+        c = calls.get(size)
+        check(c and h(c.get("ret")) == log[name], "%s: no call record with its pointer" % name)
+        eq([o["syscall"] for o in tr.caused(c)], want, "%s: OS requests" % name)
+        eq((c.get("region"), c.get("reason"), c.get("threshold")), ("heap", None, None), "%s: explanation" % name)
+    eq((tr.summary.get("allocator"), tr.summary.get("threshold")), ("musl", None), "summary")
+    eq(tr.summary["counters"]["unattached_probes"], 0, "unattached probes")
+
+
 def t_text():
     """The text output names musl, explains the threshold and warns of nothing."""
     for prog in (DYN, STATIC):
@@ -451,6 +470,7 @@ def t_container():
 TESTS = [
     ("musl_dynamic", t_dynamic),
     ("musl_static", t_static),
+    ("musl_nofree", t_nofree),
     ("musl_text", t_text),
     ("musl_html", t_html),
     ("musl_top", t_top),

@@ -831,6 +831,11 @@ static void test_musl(void)
 	CHECK_EQ(last_call()->region, AM_REG_ARENA, "musl: later slot of the group");
 	CHECK_EQ(last_call()->reason, AM_WHY_GROUP, "musl: later slot reason");
 
+	/* an allocation in the brk heap is not mallocng's doing: no reason */
+	do_malloc(64, HEAP0 + 0x1010);
+	CHECK_EQ(last_call()->region, AM_REG_HEAP, "musl: heap allocation");
+	CHECK_EQ(last_call()->reason, AM_WHY_NONE, "musl: no mallocng reason in the heap");
+
 	/* free of the single-slot group unmaps it */
 	id = call_id();
 	os(id, AM_FN_FREE, AM_SYS_MUNMAP, 0, M, 20480, 0, 0);

@@ -506,6 +506,7 @@ static void test_resolve_musl(void)
 	if (ret)
 		fprintf(stderr, "exec musl_dyn: %s\n", err);
 	CHECK_EQ(r->kind, AM_ALLOC_MUSL, "musl_dyn: kind musl");
+	CHECK(!r->musl_not_ng, "musl_dyn: mallocng");
 	CHECK_STR(am_alloc_kind_name(r->kind), "musl", "kind name musl");
 	CHECK_STR(r->alloc_obj, "/lib/ld-musl-x86_64.so.1", "musl_dyn: allocator is the interpreter");
 	for (fn = 0; fn < AM_FN__COUNT; fn++) {
@@ -526,6 +527,7 @@ static void test_resolve_musl(void)
 	ret = am_resolve_exec(stat, NULL, r, err, sizeof(err));
 	CHECK_EQ(ret, 0, "exec musl_static");
 	CHECK_EQ(r->kind, AM_ALLOC_MUSL, "musl_static: kind musl");
+	CHECK(!r->musl_not_ng, "musl_static: mallocng");
 	CHECK_STR(r->fn[AM_FN_MALLOC].obj, stat, "musl_static: malloc in the executable");
 	CHECK(r->fn[AM_FN_CALLOC].found && r->fn[AM_FN_VALLOC].found, "musl_static: the functions it uses");
 	CHECK(r->fn[AM_FN_PVALLOC].absent && !r->fn[AM_FN_PVALLOC].found, "musl_static: pvalloc absent");
@@ -533,6 +535,12 @@ static void test_resolve_musl(void)
 	      "musl_static: malloc probed on its jmp to __libc_malloc_impl");
 	CHECK(r->fn[AM_FN_FREE].place.offset == 0 && starts_with(r->fn[AM_FN_FREE].place.insn, "jmp "),
 	      "musl_static: free probed on its jmp to __libc_free");
+
+	/* a static program that never frees: musl's bump allocator */
+	ret = am_resolve_exec(".output/progs/musl_nofree_static", NULL, r, err, sizeof(err));
+	CHECK_EQ(ret, 0, "exec musl_nofree_static");
+	CHECK(r->kind == AM_ALLOC_MUSL && r->musl_not_ng, "musl_nofree_static: musl, not mallocng");
+	CHECK(r->fn[AM_FN_MALLOC].found && r->fn[AM_FN_FREE].absent, "musl_nofree_static: malloc, no free");
 
 	/* a running musl program: its interpreter is among its mappings */
 	{

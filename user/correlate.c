@@ -1143,10 +1143,15 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 						AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
 				else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap))
 					r.reason = AM_WHY_OVER_THRESHOLD;
-			} else if (c->opts.musl && !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
-				/* (a realloc that kept its own mapping, mremap or not, is not explained) */
-				r.reason = musl_request(&r) >= MUSL_MMAP_THRESHOLD ?
-					AM_WHY_OVER_THRESHOLD : AM_WHY_GROUP;
+			} else if (c->opts.musl && r.region != AM_REG_HEAP &&
+				   !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
+				/* (a realloc that kept its own mapping, mremap or not, is not
+				 * explained; mallocng never serves from the brk heap: an
+				 * allocation there was not its doing) */
+				if (musl_request(&r) < MUSL_MMAP_THRESHOLD)
+					r.reason = AM_WHY_GROUP;
+				else if (r.region == AM_REG_MMAP)
+					r.reason = AM_WHY_OVER_THRESHOLD;
 			}
 			unsigned b = hist_bucket(r.size);
 			if (r.region == AM_REG_HEAP)

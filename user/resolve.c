@@ -538,6 +538,9 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 			decided[fn] = true;
 			if (fn == AM_FN_MALLOC) {
 				r->kind = kind_of(o, q == 0);
+				r->musl_not_ng = r->kind == AM_ALLOC_MUSL && !o->musl &&
+					(!am_elf__has_sym(o->elf, "__libc_malloc_impl") ||
+					 !am_elf__has_sym(o->elf, "__libc_free"));
 				snprintf(r->alloc_obj, sizeof(r->alloc_obj), "%s", o->path);
 			}
 		}

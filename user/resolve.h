@@ -39,6 +39,9 @@ struct am_fn_probe {
 struct am_resolution {
 	struct am_fn_probe fn[AM_FN__COUNT];
 	enum am_alloc_kind kind;    /* from the object that provides malloc */
+	bool musl_not_ng;           /* musl, but not mallocng: the bump allocator of a static program
+	                               that never frees, or the malloc of musl < 1.2.1 (static
+	                               binaries only; a dynamic musl is assumed to be >= 1.2.1) */
 	char alloc_obj[PATH_MAX];   /* that object */
 	bool threshold_pinned;      /* MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES glibc.malloc.mmap_threshold
 	                               set (to a value glibc accepts, <= 32 MiB) in the environment */

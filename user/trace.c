@@ -798,7 +798,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	sink = tee_sink(&tr.tee);
 	co.sink = sink;
 	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only;
-	co.musl = first->kind == AM_ALLOC_MUSL && !opts->os_only;
+	co.musl = first->kind == AM_ALLOC_MUSL && !first->musl_not_ng && !opts->os_only;
 	co.allocator = opts->os_only ? NULL : am_alloc_kind_name(first->kind);
 	co.stack_mode = opts->stack_mode;
 	co.sample_every = opts->sample > 1 ? opts->sample : 1;
