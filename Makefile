@@ -97,6 +97,19 @@ $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
 	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin $(PROG_CFLAGS_$*) $< -lpthread -o $@
 
 $(OUTPUT)/progs/static_nosym: PROG_CFLAGS_static_nosym = -static -s
+# a static glibc binary with symbols (functions it does not contain are absent)
+$(OUTPUT)/progs/static_example: tests/progs/example.c | $(OUTPUT)/progs
+	$(call msg,PROG,$@)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -static $< -lpthread -o $@
+# causes: free reached by a tail call (jmp free) needs sibling-call optimization
+$(OUTPUT)/progs/causes: PROG_CFLAGS_causes = -O2 -foptimize-sibling-calls
+# C++ test programs (operator new/delete under each allocator): -O0 so no
+# new/delete pair is elided
+CXX       ?= g++
+CXX_PROGS := $(patsubst tests/progs/%.cpp,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.cpp))
+$(OUTPUT)/progs/%: tests/progs/%.cpp | $(OUTPUT)/progs
+	$(call msg,PROG,$@)
+	$(Q)$(CXX) -O0 -g -Wall -Wextra -Werror $< -o $@
 
 # stacks: known call paths, built with frame pointers, without them, and
 # stripped (no symbols, no debug info): what --stacks must cope with
@@ -139,7 +152,7 @@ $(OUTPUT)/workloads/%: workloads/%.c | $(OUTPUT)
 	$(Q)mkdir -p $(OUTPUT)/workloads
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
 
-progs: $(PROGS) $(STACK_VARIANTS) $(WORKLOADS) $(MUSL_PROGS)
+progs: $(PROGS) $(CXX_PROGS) $(OUTPUT)/progs/static_example $(STACK_VARIANTS) $(WORKLOADS) $(MUSL_PROGS)
 
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)

@@ -12,11 +12,23 @@
  *    processes; the syscall tracepoints fire for every process on the box, so
  *    they filter on the syscall number, then the tgid, first thing.
  *  - tp_btf needs no tracefs (not mounted on a fresh machine).
- *  - a call whose return never comes (longjmp out of a malloc hook, thread
- *    exit) would leave its frame forever and make later calls look nested.
- *    Each frame remembers the stack pointer at entry: the stack grows down,
- *    so a frame whose entry sp is not above the current sp cannot still be
- *    active. Such frames are reported as missed and popped.
+ *  - a call whose return never comes (longjmp out of a malloc, thread exit,
+ *    an entry seen before its return probe was in) would leave its frame
+ *    forever and make later calls look nested. A frame is live only while
+ *    (1) its entry sp is not below the current sp (the stack grows down) and
+ *    (2) its return-address slot still holds the uretprobe trampoline: the
+ *    kernel put it there at the call's entry, a tail call (jmp) leaves it,
+ *    and the next call made from the caller's level overwrites it with a
+ *    real return address. Dead frames are reported as missed and popped.
+ *  - user space attaches every return probe before any entry probe, so an
+ *    entry always has its return. With -p, a thread that was already running
+ *    may be inside a call that began before the probes were in: until it is
+ *    seen entering a traced call at depth 0 (or it started after the attach),
+ *    its syscalls outside traced calls are flagged "attaching" (cause
+ *    unknown) and returns without an entry are counted as in flight.
+ *  - exec and -f: a process is stopped from BPF (SIGSTOP) at exec, and a
+ *    followed child at its first return to user space, and user space
+ *    continues it once its probes are in, so no call is missed.
  *  - ring buffer wakeups cost more than the probe itself, so events are
  *    submitted without one until the ring passes a fill watermark.
  *  - user stacks (--stacks) are off unless stack_mode says otherwise: the
@@ -40,7 +52,7 @@ const volatile bool follow_forks = false;
 const volatile __u8  stack_mode = AM_STACKS_OFF; /* enum am_stack_mode */
 const volatile __u32 sample_every = 1;           /* call stacks: ids divisible by this */
 const volatile __u32 stack_bytes = 8192;         /* user stack copied per stack: 0 or n*4096 <= AM_STACK_MAX */
-const volatile bool  free_noret = true;          /* free traced at entry only (see pop_stale) */
+const volatile bool  hold = false;               /* stop processes at exec / fork until attached */
 
 struct am_counters am_cnt = {};
 __u64 next_call_id = 0;
@@ -53,8 +65,10 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AM_MAX_TARGETS);
 	__type(key, __u32);   /* tgid */
-	__type(value, __u8);
+	__type(value, struct am_bpf_target);
 } targets SEC(".maps");
+
+#define SIGSTOP_ 19
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -106,9 +120,32 @@ static __always_inline struct thread_state *get_state(__u32 tid, bool create)
 		return NULL;
 	}
 	st = bpf_map_lookup_elem(&threads, &tid);
-	if (st)
-		st->tgid = bpf_get_current_pid_tgid() >> 32;
+	if (st) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct am_bpf_target *tg = bpf_map_lookup_elem(&targets, &tgid);
+
+		st->tgid = tgid;
+		/* a thread started after the attach cannot be inside an
+		 * untraced call */
+		st->clean = !tg || !tg->since ||
+			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), start_time) >= tg->since;
+	}
 	return st;
+}
+
+/* The process's uretprobe trampoline (the first slot of its [uprobes]
+ * area), read once per thread: a return-address slot that holds it belongs
+ * to a call whose return probe is still pending. 0 when unknown. */
+static __always_inline __u64 tramp_of(struct thread_state *st)
+{
+	if (!st->tramp) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		struct xol_area *a = BPF_CORE_READ(t, mm, uprobes_state.xol_area);
+
+		if (a)
+			st->tramp = BPF_CORE_READ(a, vaddr);
+	}
+	return st->tramp;
 }
 
 /* Emit the user stack of the current thread as record `id` of `kind`. The
@@ -192,7 +229,8 @@ static __always_inline void emit_ended(struct frame *f, __u32 depth, __u64 pid_t
 	}
 	e->type = AM_EV_CALL;
 	e->fn = f->fn;
-	e->flags = (f->noret ? AM_CALL_NORET : AM_CALL_MISSED) | (depth ? AM_CALL_NESTED : 0);
+	e->flags = (f->noret ? AM_CALL_NORET : AM_CALL_MISSED) | (depth ? AM_CALL_NESTED : 0) |
+		   (f->from_obj ? AM_CALL_FROM_OBJ : 0);
 	e->depth = depth;
 	e->n_os = depth ? 0 : f->n_os;
 	e->pid = pid_tgid >> 32;
@@ -205,6 +243,7 @@ static __always_inline void emit_ended(struct frame *f, __u32 depth, __u64 pid_t
 	e->args[2] = f->args[2];
 	e->ret = 0;
 	e->out = 0;
+	e->ra = f->ra;
 	bpf_ringbuf_submit(e, rb_flags());
 }
 
@@ -224,27 +263,80 @@ static __always_inline bool noret_running(struct frame *f, __u64 sp)
 	return slot == f->ra;
 }
 
+/* Is frame f (with a return probe) still running, seen from stack pointer
+ * sp? Its entry sp must not be below sp, and its return-address slot must
+ * still hold the trampoline the kernel put there: a tail call (reallocarray
+ * jumps to realloc, which jumps to malloc) keeps it, the next call from the
+ * caller's level writes a real return address over it. */
+static __always_inline bool ret_running(struct thread_state *st, struct frame *f, __u64 sp)
+{
+	__u64 slot = 0, tramp;
+
+	if (f->sp < sp)
+		return false;
+	tramp = tramp_of(st);
+	if (!tramp || bpf_probe_read_user(&slot, sizeof(slot), (void *)f->sp))
+		return true; /* cannot tell: keep it */
+	return slot == tramp;
+}
+
 /* Pop the frames that cannot be active any more, seen from stack pointer
- * limit: those whose entry sp is below it, and noret frames that are done.
- * A frame with entry sp equal to limit is still active: that is a tail call
- * (reallocarray jumps to realloc, which jumps to malloc), whose returns
- * arrive chained, innermost first, all at the same sp. */
-static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u64 pid_tgid)
+ * limit (all of them when limit is ~0: thread exit). */
+/* At a return (slot = false) only frames below the returning one are
+ * dead: the slot of a chained tail call is no longer the trampoline there
+ * (the return popped it, and the kernel's trampoline pushes over it). */
+static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u64 pid_tgid,
+				      bool slot)
 {
 #pragma unroll
 	for (int i = AM_MAX_DEPTH - 1; i >= 0; i--) {
 		if ((__u32)i >= st->depth)
 			continue;
-		if (st->f[i].noret ? noret_running(&st->f[i], limit) : st->f[i].sp >= limit)
+		if (limit != ~0ULL &&
+		    (st->f[i].noret ? noret_running(&st->f[i], limit) :
+		     slot ? ret_running(st, &st->f[i], limit) : st->f[i].sp >= limit))
 			break;
 		emit_ended(&st->f[i], i, pid_tgid);
 		st->depth = i;
 	}
 }
 
-static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u64 a1, __u64 a2)
+struct vma_range {
+	__u64 lo, hi;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
-	bool noret = fn == AM_FN_FREE && free_noret;
+	struct vma_range *r = data;
+
+	r->lo = vma->vm_start;
+	r->hi = vma->vm_end;
+	return 0;
+}
+
+/* Was the call at ip (a probe in an allocator object) made from the same
+ * code mapping, return address ra? The mapping is looked up once per thread
+ * and object, and the last two are kept (libstdc++ and libc). */
+static __always_inline bool from_same_obj(struct thread_state *st, __u64 ip, __u64 ra)
+{
+	struct vma_range r = {};
+	__u32 k;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++)
+		if (ip >= st->obj_lo[i] && ip < st->obj_hi[i])
+			return ra >= st->obj_lo[i] && ra < st->obj_hi[i];
+	if (bpf_find_vma(bpf_get_current_task_btf(), ip, vma_cb, &r, 0) || !r.hi)
+		return false;
+	k = st->obj_next++ & 1;
+	st->obj_lo[k] = r.lo;
+	st->obj_hi[k] = r.hi;
+	return ra >= r.lo && ra < r.hi;
+}
+
+static __always_inline int on_enter(struct pt_regs *ctx, __u64 ck, __u64 a0, __u64 a1, __u64 a2)
+{
+	bool noret = ck & AM_COOKIE_NORET;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 sp = PT_REGS_SP(ctx);
 	struct thread_state *st;
@@ -255,11 +347,19 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u6
 	if (!st)
 		return 0;
 	if (st->depth)
-		pop_stale(st, sp, pid_tgid);
+		pop_stale(st, sp, pid_tgid, true);
 	d = st->depth;
 	if (d >= AM_MAX_DEPTH) {
 		__sync_fetch_and_add(&am_cnt.depth_overflow, 1);
 		return 0;
+	}
+	if (!st->clean && d == 0) {
+		/* a traced call at depth 0 once every probe is in: nothing
+		 * untraced can be in progress on this thread */
+		__u32 tgid = pid_tgid >> 32;
+		struct am_bpf_target *tg = bpf_map_lookup_elem(&targets, &tgid);
+
+		st->clean = !tg || tg->since != ~0ULL;
 	}
 	f = &st->f[d];
 	f->id = __sync_fetch_and_add(&next_call_id, 1) + 1;
@@ -269,11 +369,12 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u6
 	f->args[1] = a1;
 	f->args[2] = a2;
 	f->n_os = 0;
-	f->fn = fn;
+	f->fn = AM_COOKIE_FN(ck);
+	f->role = AM_COOKIE_ROLE(ck);
 	f->ra = 0;
 	f->noret = noret;
-	if (stack_mode != AM_STACKS_OFF || noret)
-		bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
+	bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
+	f->from_obj = d == 0 && !(ck & AM_COOKIE_USER) && from_same_obj(st, PT_REGS_IP(ctx), f->ra);
 	st->depth = d + 1;
 	if (stack_mode == AM_STACKS_ALL && d == 0 &&
 	    (sample_every <= 1 || f->id % sample_every == 0))
@@ -282,8 +383,19 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u8 fn, __u64 a0, __u6
 	return 0;
 }
 
+/* A return with no entry: a call already running when the probes went in
+ * (-p: the thread is not known clean yet), or a bug. */
+static __always_inline void no_entry(struct thread_state *st)
+{
+	if (st->clean)
+		__sync_fetch_and_add(&am_cnt.orphan_ret, 1);
+	else
+		__sync_fetch_and_add(&am_cnt.inflight_ret, 1);
+}
+
 static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 {
+	__u32 tid;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	/* the return address has been popped: the entry sp was sp - 8 */
 	__u64 sp = PT_REGS_SP(ctx) - 8;
@@ -292,22 +404,22 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 	struct frame *f;
 	__u32 d;
 
-	st = get_state((__u32)pid_tgid, false);
-	if (!st || !st->depth) {
-		__sync_fetch_and_add(&am_cnt.orphan_ret, 1);
+	tid = (__u32)pid_tgid;
+	st = get_state(tid, true);
+	if (!st)
 		return 0;
-	}
 	/* deeper frames that never returned sit below our entry sp */
-	pop_stale(st, sp, pid_tgid);
+	if (st->depth)
+		pop_stale(st, sp, pid_tgid, false);
 	d = st->depth;
 	if (d == 0 || d > AM_MAX_DEPTH) {
-		__sync_fetch_and_add(&am_cnt.orphan_ret, 1);
+		no_entry(st);
 		return 0;
 	}
 	d--;
 	f = &st->f[d];
 	if (f->sp != sp || f->fn != fn) {
-		__sync_fetch_and_add(&am_cnt.orphan_ret, 1);
+		no_entry(st);
 		return 0;
 	}
 	st->depth = d;
@@ -319,7 +431,7 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 	}
 	e->type = AM_EV_CALL;
 	e->fn = fn;
-	e->flags = d ? AM_CALL_NESTED : 0;
+	e->flags = (d ? AM_CALL_NESTED : 0) | (f->from_obj ? AM_CALL_FROM_OBJ : 0);
 	e->depth = d;
 	e->n_os = f->n_os;
 	e->pid = pid_tgid >> 32;
@@ -332,7 +444,8 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 	e->args[2] = f->args[2];
 	e->ret = PT_REGS_RC(ctx);
 	e->out = e->ret;
-	if (fn == AM_FN_POSIX_MEMALIGN) {
+	e->ra = f->ra;
+	if (f->role == AM_ROLE_POSIX_MEMALIGN) {
 		__u64 out = 0;
 
 		if (e->ret == 0)
@@ -379,32 +492,22 @@ static __always_inline __u64 am_arg(struct pt_regs *ctx, __u64 cookie, int i)
 	return preg(ctx, (cookie >> (4 * i)) & 0xf);
 }
 
-/* One entry/return pair per function: the function is known from the
- * program, and only the argument registers it has are read. */
-#define AM_PROBES(name, FN, A0, A1, A2)					\
-SEC("uprobe")								\
-int BPF_KPROBE(name##_enter)						\
-{									\
-	__u64 ck = bpf_get_attach_cookie(ctx);				\
-									\
-	return on_enter(ctx, FN, A0, A1, A2);				\
-}									\
-SEC("uretprobe")							\
-int BPF_KRETPROBE(name##_exit)						\
-{									\
-	return on_exit(ctx, FN);					\
+/* One entry and one return program for every allocator function: the
+ * attach cookie says which function and role a probe is for (bpf/allocmap.h),
+ * so a new function (C++ operators, --alloc) is a row in user space only. */
+SEC("uprobe")
+int BPF_KPROBE(alloc_enter)
+{
+	__u64 ck = bpf_get_attach_cookie(ctx);
+
+	return on_enter(ctx, ck, am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), am_arg(ctx, ck, 2));
 }
 
-AM_PROBES(malloc,         AM_FN_MALLOC,         am_arg(ctx, ck, 0), 0, 0)
-AM_PROBES(calloc,         AM_FN_CALLOC,         am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
-AM_PROBES(realloc,        AM_FN_REALLOC,        am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
-AM_PROBES(reallocarray,   AM_FN_REALLOCARRAY,   am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), am_arg(ctx, ck, 2))
-AM_PROBES(free,           AM_FN_FREE,           am_arg(ctx, ck, 0), 0, 0)
-AM_PROBES(posix_memalign, AM_FN_POSIX_MEMALIGN, am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), am_arg(ctx, ck, 2))
-AM_PROBES(aligned_alloc,  AM_FN_ALIGNED_ALLOC,  am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
-AM_PROBES(memalign,       AM_FN_MEMALIGN,       am_arg(ctx, ck, 0), am_arg(ctx, ck, 1), 0)
-AM_PROBES(valloc,         AM_FN_VALLOC,         am_arg(ctx, ck, 0), 0, 0)
-AM_PROBES(pvalloc,        AM_FN_PVALLOC,        am_arg(ctx, ck, 0), 0, 0)
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit)
+{
+	return on_exit(ctx, AM_COOKIE_FN(bpf_get_attach_cookie(ctx)));
+}
 
 /* x86-64 syscall numbers -> enum am_sys + 1 (0: not a memory syscall) */
 static __always_inline __u32 mem_sys(long nr)
@@ -441,7 +544,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (!st)
 		return 0;
 	if (st->depth)
-		pop_stale(st, BPF_CORE_READ(regs, sp), pid_tgid);
+		pop_stale(st, BPF_CORE_READ(regs, sp), pid_tgid, true);
 	st->sys = sys;
 	st->sys_ts = bpf_ktime_get_ns();
 	st->sys_args[0] = BPF_CORE_READ(regs, di);
@@ -453,16 +556,46 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+static __always_inline void emit_task(__u8 kind, __u32 pid, __u32 tid, __u32 child, __s32 code);
+
+/* A followed child returning from fork/clone for the first time: stop it
+ * before it runs any code of its own, until user space has its probes in. */
+static __always_inline void hold_child(long nr, long ret)
+{
+	__u64 pid_tgid;
+	__u32 tgid;
+	struct am_bpf_target *tg;
+
+	if (ret != 0 || (nr != 56 && nr != 57 && nr != 58 && nr != 435)) /* clone fork vfork clone3 */
+		return;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
+	if (tgid != (__u32)pid_tgid)
+		return; /* a new thread, not a new process */
+	tg = bpf_map_lookup_elem(&targets, &tgid);
+	if (!tg || !(tg->flags & AM_TGT_HOLD_START))
+		return;
+	tg->flags &= ~AM_TGT_HOLD_START;
+	if (bpf_send_signal(SIGSTOP_))
+		return;
+	__sync_fetch_and_add(&am_cnt.held, 1);
+	emit_task(AM_TASK_HELD, tgid, tgid, 0, 0);
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 sys = mem_sys(BPF_CORE_READ(regs, orig_ax));
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	__u32 sys = mem_sys(nr);
 	struct am_os_event *e;
 	struct thread_state *st;
 	__u64 pid_tgid, id, flags;
 
-	if (!sys)
+	if (!sys) {
+		if (hold && follow_forks)
+			hold_child(nr, ret);
 		return 0;
+	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (!is_target(pid_tgid >> 32))
 		return 0;
@@ -494,6 +627,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e->type = AM_EV_OS;
 	e->sys = sys - 1;
 	e->pad0 = 0;
+	if (!st->depth && !st->clean) {
+		e->pad0 = AM_OS_ATTACHING;
+		__sync_fetch_and_add(&am_cnt.attach_unknown, 1);
+	}
 	e->pad1 = 0;
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
@@ -545,11 +682,11 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	__u8 one = 1;
+	struct am_bpf_target tg = { .flags = hold ? AM_TGT_HOLD_START : 0 };
 
 	if (!follow_forks || ptgid == ctgid || !is_target(ptgid))
 		return 0;
-	if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&targets, &ctgid, &tg, BPF_ANY))
 		return 0;
 	emit_task(AM_TASK_FORK, ptgid, BPF_CORE_READ(parent, pid), ctgid, 0);
 	return 0;
@@ -558,13 +695,26 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
+	struct am_bpf_target *tg = bpf_map_lookup_elem(&targets, &tgid);
+	bool held = false;
 
-	if (!is_target(tgid))
+	if (!tg)
 		return 0;
+	/* the old image's calls are gone with it; the new one starts clean */
+	bpf_map_delete_elem(&threads, &tid);
+	tg->since = 0;
+	if (tg->flags & AM_TGT_SKIP_EXEC) {
+		tg->flags &= ~AM_TGT_SKIP_EXEC; /* our own launch: probes are in */
+	} else if (hold && !bpf_send_signal(SIGSTOP_)) {
+		/* stopped before the new image runs: user space moves the
+		 * probes if it binds another allocator, then continues it */
+		held = true;
+		__sync_fetch_and_add(&am_cnt.held, 1);
+	}
 	if (stack_mode != AM_STACKS_OFF)
 		maps_changed(tgid);
-	emit_task(AM_TASK_EXEC, tgid, BPF_CORE_READ(p, pid), 0, 0);
+	emit_task(AM_TASK_EXEC, tgid, tid, 0, held);
 	return 0;
 }
 
@@ -581,7 +731,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	if (st) {
 		/* calls this thread never returned from */
 		if (st->depth)
-			pop_stale(st, ~0ULL, pid_tgid); /* all of them */
+			pop_stale(st, ~0ULL, pid_tgid, false); /* all of them */
 		bpf_map_delete_elem(&threads, &tid);
 	}
 	if (BPF_CORE_READ(p, signal, live.counter) == 0) {

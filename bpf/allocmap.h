@@ -12,20 +12,67 @@
 #define AM_FP_MAX        32    /* frame-pointer chain entries in a stack record */
 #define AM_STACK_MAX     16384 /* most user-stack bytes one stack record can carry */
 
-/* Allocator functions, in the order of am_fn_names[] (user/model.c). */
-enum am_fn {
-	AM_FN_MALLOC = 0,
-	AM_FN_CALLOC,         /* args: nmemb, size */
-	AM_FN_REALLOC,        /* args: ptr, size */
-	AM_FN_REALLOCARRAY,   /* args: ptr, nmemb, size */
-	AM_FN_FREE,           /* args: ptr */
-	AM_FN_POSIX_MEMALIGN, /* args: memptr, align, size; out = *memptr */
-	AM_FN_ALIGNED_ALLOC,  /* args: align, size */
-	AM_FN_MEMALIGN,       /* args: align, size */
-	AM_FN_VALLOC,         /* args: size */
-	AM_FN_PVALLOC,        /* args: size */
-	AM_FN__COUNT,
+/* Shapes of allocator functions: how the arguments and the result read.
+ * Every traced function, built in or named with --alloc, has one. */
+enum am_role {
+	AM_ROLE_MALLOC = 0,     /* (size) -> ptr */
+	AM_ROLE_CALLOC,         /* (nmemb, size) -> ptr */
+	AM_ROLE_REALLOC,        /* (ptr, size) -> ptr */
+	AM_ROLE_REALLOCARRAY,   /* (ptr, nmemb, size) -> ptr */
+	AM_ROLE_FREE,           /* (ptr) */
+	AM_ROLE_POSIX_MEMALIGN, /* (memptr, align, size) -> 0 / errno, *memptr */
+	AM_ROLE_MEMALIGN,       /* (align, size) -> ptr */
+	AM_ROLE_VALLOC,         /* (size) -> page-aligned ptr */
+	AM_ROLE_PVALLOC,        /* (size rounded up to pages) -> page-aligned ptr */
+	AM_ROLE_NEW_ALIGNED,    /* (size, align) -> ptr: C++ operator new(size_t, align_val_t) */
+	AM_ROLE_FREE_SIZED,     /* (ptr, size): C++ sized operator delete */
+	AM_ROLE__COUNT,
 };
+
+/* The built-in allocator functions: one row each, and every layer derives
+ * from this table (the enum here; names, symbols and roles in user/model.c;
+ * the resolver, the placement, the renderers and the JSON names from those).
+ * X(ENUM suffix, ELF symbol, name as printed, role). Functions named with
+ * --alloc get ids from AM_FN__COUNT up to AM_FN_MAX - 1 at run time. */
+#define AM_FN_TABLE(X) \
+	X(MALLOC,         "malloc",         "malloc",         MALLOC)         \
+	X(CALLOC,         "calloc",         "calloc",         CALLOC)         \
+	X(REALLOC,        "realloc",        "realloc",        REALLOC)        \
+	X(REALLOCARRAY,   "reallocarray",   "reallocarray",   REALLOCARRAY)   \
+	X(FREE,           "free",           "free",           FREE)           \
+	X(POSIX_MEMALIGN, "posix_memalign", "posix_memalign", POSIX_MEMALIGN) \
+	X(ALIGNED_ALLOC,  "aligned_alloc",  "aligned_alloc",  MEMALIGN)       \
+	X(MEMALIGN,       "memalign",       "memalign",       MEMALIGN)       \
+	X(VALLOC,         "valloc",         "valloc",         VALLOC)         \
+	X(PVALLOC,        "pvalloc",        "pvalloc",        PVALLOC)        \
+	X(NEW,            "_Znwm",          "operator new",   MALLOC)         \
+	X(NEW_ARR,        "_Znam",          "operator new[]", MALLOC)         \
+	X(NEW_NT,         "_ZnwmRKSt9nothrow_t",   "operator new(nothrow)",   MALLOC) \
+	X(NEW_ARR_NT,     "_ZnamRKSt9nothrow_t",   "operator new[](nothrow)", MALLOC) \
+	X(NEW_AL,         "_ZnwmSt11align_val_t",  "operator new(align)",     NEW_ALIGNED) \
+	X(NEW_ARR_AL,     "_ZnamSt11align_val_t",  "operator new[](align)",   NEW_ALIGNED) \
+	X(NEW_AL_NT,      "_ZnwmSt11align_val_tRKSt9nothrow_t", "operator new(align, nothrow)",   NEW_ALIGNED) \
+	X(NEW_ARR_AL_NT,  "_ZnamSt11align_val_tRKSt9nothrow_t", "operator new[](align, nothrow)", NEW_ALIGNED) \
+	X(DELETE,         "_ZdlPv",         "operator delete",   FREE)        \
+	X(DELETE_ARR,     "_ZdaPv",         "operator delete[]", FREE)        \
+	X(DELETE_SZ,      "_ZdlPvm",        "operator delete(sized)",   FREE_SIZED) \
+	X(DELETE_ARR_SZ,  "_ZdaPvm",        "operator delete[](sized)", FREE_SIZED) \
+	X(DELETE_NT,      "_ZdlPvRKSt9nothrow_t", "operator delete(nothrow)",   FREE) \
+	X(DELETE_ARR_NT,  "_ZdaPvRKSt9nothrow_t", "operator delete[](nothrow)", FREE) \
+	X(DELETE_AL,      "_ZdlPvSt11align_val_t",  "operator delete(align)",   FREE) \
+	X(DELETE_ARR_AL,  "_ZdaPvSt11align_val_t",  "operator delete[](align)", FREE) \
+	X(DELETE_SZ_AL,   "_ZdlPvmSt11align_val_t", "operator delete(sized, align)",   FREE_SIZED) \
+	X(DELETE_ARR_SZ_AL, "_ZdaPvmSt11align_val_t", "operator delete[](sized, align)", FREE_SIZED) \
+	X(DELETE_AL_NT,   "_ZdlPvSt11align_val_tRKSt9nothrow_t", "operator delete(align, nothrow)",   FREE) \
+	X(DELETE_ARR_AL_NT, "_ZdaPvSt11align_val_tRKSt9nothrow_t", "operator delete[](align, nothrow)", FREE)
+
+#define AM_FN_ENUM_(e, sym, name, role) AM_FN_##e,
+enum am_fn {
+	AM_FN_TABLE(AM_FN_ENUM_)
+	AM_FN__COUNT,      /* built-in functions */
+	AM_FN_MAX = 64,    /* built-in plus --alloc functions */
+};
+#undef AM_FN_ENUM_
 
 /* Memory syscalls, in the order of am_sys_names[] (user/model.c). */
 enum am_sys {
@@ -62,14 +109,33 @@ enum am_stack_kind {
 #define AM_CALL_NESTED  0x01 /* made inside another allocator call (glibc realloc -> malloc) */
 #define AM_CALL_MISSED  0x02 /* the return was never seen (longjmp, thread exit): ret/out invalid */
 #define AM_CALL_NORET   0x04 /* function traced at entry only (no return probe) */
+#define AM_CALL_FROM_OBJ 0x08 /* called from the object that defines it (outermost calls
+				 only): e.g. glibc freeing its own caches at thread exit */
 
-/* BPF cookie of an allocator uprobe: where its arguments are at the probe.
- * With AM_COOKIE_ARGMAP set, argument i is read from the register whose
- * enum am_preg index (user/placement.h: rdi rsi rdx rcx r8 r9 rax rbx rbp
- * r10 r11 r12 r13 r14 r15) is in bits 4i..4i+3; without it, from the ABI
- * registers. The probe may sit past an instruction that copied an argument
- * (mimalloc: mov rsi, rdi; mov rdi, fs:[...]) to stay on an emulated insn. */
+/* am_os_event.pad0 (flags) */
+#define AM_OS_ATTACHING 0x01 /* the thread may be inside a call that began before the
+				probes were in (-p): its cause cannot be known */
+
+/* BPF cookie of an allocator uprobe: which function it is and where its
+ * arguments are at the probe. One entry and one return program serve every
+ * function; the cookie tells them apart.
+ * bits 0..11   with AM_COOKIE_ARGMAP: argument i is read from the register
+ *              whose enum am_preg index (user/placement.h: rdi rsi rdx rcx
+ *              r8 r9 rax rbx rbp r10 r11 r12 r13 r14 r15) is in bits
+ *              4i..4i+3; without it, from the ABI registers. The probe may
+ *              sit past an instruction that copied an argument (mimalloc:
+ *              mov rsi, rdi; mov rdi, fs:[...]) to stay on an emulated insn.
+ * bits 16..23  enum am_fn (or an --alloc function id)
+ * bits 24..27  enum am_role
+ * bit  60      AM_COOKIE_USER: an --alloc function (never "allocator-internal")
+ * bit  61      AM_COOKIE_NORET: traced without a return probe (--free-noret)
+ * bit  63      AM_COOKIE_ARGMAP */
 #define AM_COOKIE_ARGMAP (1ULL << 63)
+#define AM_COOKIE_NORET  (1ULL << 61)
+#define AM_COOKIE_USER   (1ULL << 60)
+#define AM_COOKIE_FN(c)   ((__u8)((c) >> 16))
+#define AM_COOKIE_ROLE(c) ((__u8)(((c) >> 24) & 0xf))
+#define AM_COOKIE_MAKE(fn, role) (((__u64)(fn) << 16) | ((__u64)(role) << 24))
 
 /* Emitted when an allocator call returns (or is found to have never returned).
  * OS requests it caused were emitted before it and carry its id. */
@@ -87,6 +153,7 @@ struct am_call_event {
 	__u64 args[3];   /* raw arguments, see enum am_fn */
 	__u64 ret;       /* return value (pointer, or int for posix_memalign) */
 	__u64 out;       /* posix_memalign: *memptr after the call; else = ret */
+	__u64 ra;        /* return address at entry: where the call came from */
 };
 
 /* Emitted at the exit of a memory syscall made by a traced thread. */
@@ -94,7 +161,7 @@ struct am_os_event {
 	__u8  type;      /* AM_EV_OS */
 	__u8  sys;       /* enum am_sys */
 	__u8  cause_fn;  /* enum am_fn of the causing call when call_id != 0 */
-	__u8  pad0;
+	__u8  pad0;      /* AM_OS_* flags */
 	__u32 pad1;
 	__u32 pid;
 	__u32 tid;
@@ -135,8 +202,10 @@ struct am_stack_event {
 
 enum am_task_kind {
 	AM_TASK_FORK = 1, /* pid = parent tgid, child = new tgid (followed with -f) */
-	AM_TASK_EXEC = 2, /* pid exec'd a new image */
+	AM_TASK_EXEC = 2, /* pid exec'd a new image; code = 1: it is held (SIGSTOP) until continued */
 	AM_TASK_EXIT = 3, /* the whole process (thread group) exited */
+	AM_TASK_HELD = 4, /* pid is stopped (SIGSTOP from BPF) until its probes are in:
+			     a -f child at its return from fork, or a process at exec */
 };
 
 struct am_task_event {
@@ -163,7 +232,21 @@ struct am_counters {
 	__u64 orphan_ret;     /* return probe hit with no matching entry */
 	__u64 lost_stack;     /* ring buffer full: stack records dropped */
 	__u64 stack_failed;   /* user stack could not be read at all (no copy, FP chain only) */
+	__u64 inflight_ret;   /* returns of calls that began before the probes were in (-p) */
+	__u64 attach_unknown; /* syscalls whose cause cannot be known: their thread may be in a
+				 call that began before the probes were in (-p) */
+	__u64 held;           /* processes held (SIGSTOP) until their probes were in */
 };
+
+/* Value of the BPF "targets" map (key: tgid). */
+struct am_bpf_target {
+	__u64 since;   /* threads that started before this time (bpf_ktime_get_ns) may be inside
+			  an allocator call that began before the probes were in; 0 = none */
+	__u32 flags;   /* AM_TGT_* */
+	__u32 pad;
+};
+#define AM_TGT_HOLD_START 0x1 /* -f child: stop it at its first return to user space */
+#define AM_TGT_SKIP_EXEC  0x2 /* launched command: its first exec needs no hold */
 
 /* Per-thread state of the BPF side (map "threads", keyed by tid). Shared so
  * that user space can read the frees still pending at the end of a trace. */
@@ -176,14 +259,20 @@ struct am_bpf_frame {
 	__u32 n_os;    /* OS requests made while this was the outermost frame */
 	__u8  fn;
 	__u8  noret;   /* traced without a return probe (free): done once the stack moved on */
-	__u8  pad[2];
+	__u8  role;    /* enum am_role */
+	__u8  from_obj;/* called from the object that defines it (AM_CALL_FROM_OBJ) */
 };
 
 struct am_bpf_thread {
 	__u32 depth;              /* frames in use */
 	__u32 sys;                /* syscall in progress: enum am_sys + 1, 0 = none */
 	__u32 tgid;               /* the thread's process */
-	__u32 pad;
+	__u8  clean;              /* no untraced allocator call can be in progress (see bpf) */
+	__u8  pad[3];
+	__u64 tramp;              /* the process's uretprobe trampoline address, 0 = not read yet */
+	__u64 obj_lo[2], obj_hi[2];/* code mappings of the probed objects, last two seen */
+	__u32 obj_next;           /* which of the two to replace next */
+	__u32 pad2;
 	__u64 sys_ts;
 	__u64 sys_args[6];
 	struct am_bpf_frame f[AM_MAX_DEPTH];

@@ -11,6 +11,8 @@ PKGS=(
 	libjson-c-dev libncurses-dev
 	python3 strace ltrace util-linux procps tmux chromium bpftrace
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	g++ git sqlite3 redis-server redis-tools
+	libc6-dbg
 	musl musl-tools musl-dev
 )
 

@@ -588,11 +588,12 @@ def t_direct_mmap():
 
 
 def t_free_end_inferred():
-    """free is traced without a return probe; its end is inferred from the
-    thread's stack. After free(big) made its munmap, a direct mmap/munmap one
-    call deeper, and another right after a free at the same level, must be
-    direct, exactly as with --free-return (which also gives free a dur_ns)."""
-    for opts in (("-v",), ("-v", "--free-return")):
+    """free has a return probe by default; with --free-noret its end is
+    inferred from the thread's stack. After free(big) made its munmap, a
+    direct mmap/munmap one call deeper, and another right after a free at the
+    same level, must be direct either way (only the default gives free a
+    dur_ns)."""
+    for opts in (("-v",), ("-v", "--free-noret")):
         r = scenario("free_then_direct", opts=opts)
         calls = [c for c in r.trace.calls if c.get("pid") == r.pid]
         big = [c for c in calls if c.get("fn") == "malloc" and c.get("size") == 300000]
@@ -609,7 +610,7 @@ def t_free_end_inferred():
             ("mmap", 20480, {"kind": "direct"}), ("munmap", 20480, {"kind": "direct"})],
            "direct mappings after the frees %s" % (opts,))
         with_dur = [f for f in frees if "dur_ns" in f]
-        eq(len(with_dur), 2 if "--free-return" in opts else 0, "frees with dur_ns %s" % (opts,))
+        eq(len(with_dur), 0 if "--free-noret" in opts else 2, "frees with dur_ns %s" % (opts,))
         eq(r.trace.summary["counters"]["missed_returns"], 0, "missed returns %s" % (opts,))
 
 
@@ -941,7 +942,25 @@ def t_pid_exits_during_attach():
 
 
 def t_static_nosym():
-    bad_input([TOOL, "trace", "--", STATIC_NOSYM], ["no allocator symbols"])
+    """A static binary without symbols has no malloc to probe: its memory
+    syscalls are still traced, with one clear note, and their causes are
+    unknown (never "direct": its malloc may have made them)."""
+    tmp = tempfile.mkdtemp(prefix="allocmap-nosym-")
+    out = os.path.join(tmp, "t.jsonl")
+    try:
+        p = subprocess.run([TOOL, "trace", "--json", "-o", out, "--", STATIC_NOSYM],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        err = p.stderr.decode(errors="replace")
+        eq(p.returncode, 0, "exit status (stderr: %s)" % clip(err))
+        check("no allocator symbols" in err and "memory syscalls only" in err,
+              "the note on stderr: %s" % clip(err))
+        tr = Trace(out)
+        check(len(tr.os) > 0, "memory syscalls traced")
+        eq(sorted({json.dumps(o.get("cause"), sort_keys=True) for o in tr.os}),
+           ['{"kind": "unknown", "why": "no_allocator"}'], "every cause unknown")
+        eq(tr.calls, [], "no allocator calls")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def t_not_root():

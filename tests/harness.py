@@ -24,6 +24,18 @@ class Skip(Exception):
     pass
 
 
+def check(cond, msg):
+    """Fail with msg unless cond."""
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what):
+    """Fail unless got == want, saying both."""
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (what, got, want))
+
+
 def _where(tb):
     """'file.py:LINE' of the innermost frame outside this file."""
     frames = [f for f in traceback.extract_tb(tb) if os.path.basename(f.filename) != "harness.py"]

@@ -130,8 +130,14 @@ def t_duration():
 
 
 def t_target_exit_ends_attach():
-    target = spinner(40)
+    # the target waits for a line on stdin: it runs its 40 ticks and exits
+    # only once the tracer says it is attached, however long that takes
+    target = subprocess.Popen([SPINNER, "40", "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     tr, _ = start_tracer(["--json", "-v", "-p", str(target.pid)])
+    target.stdin.write("go\n")
+    target.stdin.close()
+    target.stdin = None
     out, err = tr.communicate(timeout=30)
     if tr.returncode != 0:
         raise Fail("status %d: %s" % (tr.returncode, err[-300:]))
@@ -224,9 +230,10 @@ def t_other_mount_namespace():
     d = "/tmp/allocmap-ns-%d" % os.getpid()
     os.makedirs(d, exist_ok=True)
     script = ("mount -t tmpfs none {d} && cp {spin} {d}/spinner && cp {jem} {d}/libjem.so && "
-              "LD_PRELOAD={d}/libjem.so exec {d}/spinner 150").format(d=d, spin=SPINNER, jem=jem)
+              "LD_PRELOAD={d}/libjem.so exec {d}/spinner 150 wait").format(d=d, spin=SPINNER, jem=jem)
+    # the spinner waits for a line on stdin, written once allocmap is attached
     target = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         # wait until the exec'd spinner (same pid as sh) maps the private jemalloc
@@ -244,6 +251,9 @@ def t_other_mount_namespace():
         if os.path.exists(os.path.join(d, "libjem.so")):
             raise Fail("tmpfs leaked into the root namespace: test is meaningless")
         tr, lines = start_tracer(["--json", "-v", "-d", "1", "-p", str(target.pid)])
+        target.stdin.write("go\n")
+        target.stdin.close()
+        target.stdin = None  # communicate() must not touch it again
         out, err = tr.communicate(timeout=30)
         if tr.returncode != 0:
             raise Fail("status %d: %s" % (tr.returncode, err[-300:]))

@@ -170,7 +170,7 @@ def check_steps(tr, log, pid, static):
     s = tr.summary
     eq(s.get("allocator"), "musl", "summary allocator")
     eq(s.get("threshold"), {"start": THRESHOLD, "end": THRESHOLD, "changes": 0, "pinned": False,
-                            "fixed": True}, "summary threshold")
+                            "source": "musl", "fixed": True}, "summary threshold")
     eq(tr.thresholds, [], "threshold records (musl's never moves)")
     cnt = s["counters"]
     for k in ("unattached_probes", "lost_events", "missed_returns", "orphan_returns", "orphan_os",

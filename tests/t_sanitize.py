@@ -29,6 +29,7 @@ ENV = dict(os.environ,
 E2E = ["launch_first_malloc", "dyn_threshold", "realloc_mremap", "thread_arena", "aligned",
        "attach", "readme_example", "no_such_pid", "static_nosym", "not_root"]
 LIFE = ["sigterm_tracer", "several_pids", "follow_forks"]
+# and tests/t_threshold.py whole: reading mp_ through glibc's DWARF at attach
 
 
 def run(cmd, timeout):
@@ -83,6 +84,8 @@ def main():
                check_suite("e2e", run([sys.executable, "tests/e2e.py"] + E2E, 900)))
         report("lifecycle under sanitizers",
                check_suite("lifecycle", run([sys.executable, "tests/t_lifecycle.py"] + LIFE, 600)))
+        report("threshold under sanitizers",
+               check_suite("threshold", run([sys.executable, "tests/t_threshold.py"], 600)))
     print("sanitize: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

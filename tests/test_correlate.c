@@ -503,7 +503,7 @@ static void test_split_and_fixed(void)
 	CHECK_EQ(s.direct_mmap_bytes, 4096, "direct bytes: one page left");
 	CHECK_EQ(s.mmap_bytes, 0, "fixed chunk unmapped");
 	CHECK_EQ(s.mmap_bytes_peak, 4096, "mmap peak one page");
-	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN__COUNT], 1, "direct mmap by cause");
+	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN_MAX], 1, "direct mmap by cause");
 	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN_MALLOC], 1, "malloc mmap by cause");
 }
 
@@ -882,6 +882,161 @@ static void test_tasks(void)
 }
 
 /* A million events through the hot path: malloc/free pairs with many live. */
+
+/* Events are emitted at returns: thread 2's malloc gets the chunk thread 1's
+ * free released and returns first. The late free (it began before that
+ * malloc ended) freed the displaced incarnation, not the new allocation. */
+static void test_free_race(void)
+{
+	struct am_summary s;
+	uint64_t a, f, b;
+	struct am_call_event fe, me;
+
+	setup();
+	a = do_malloc(100, 0x1000);           /* the first incarnation, thread PID */
+	f = call_id();
+	b = call_id();
+	/* free(0x1000) on thread 7 enters, malloc(200) on thread 8 returns it */
+	fe = (struct am_call_event){ .type = AM_EV_CALL, .fn = AM_FN_FREE, .pid = PID, .tid = 7,
+				     .id = f, .ts_enter = now++, .args = { 0x1000 } };
+	me = (struct am_call_event){ .type = AM_EV_CALL, .fn = AM_FN_MALLOC, .pid = PID, .tid = 8,
+				     .id = b, .ts_enter = now++, .ts_exit = now++, .args = { 200 },
+				     .ret = 0x1000, .out = 0x1000 };
+	fe.ts_exit = now++;
+	CHECK_EQ(am_corr__event(C, &me, sizeof(me)), 0, "malloc accepted");
+	CHECK_EQ(am_corr__event(C, &fe, sizeof(fe)), 0, "late free accepted");
+	CHECK(!last_call()->free_unknown, "the late free is of a known pointer");
+	CHECK_EQ(last_call()->size, 100, "it freed the displaced 100-byte incarnation");
+	do_free(0x1000);                      /* the program frees the new one */
+	CHECK(!last_call()->free_unknown, "the new incarnation is still live until freed");
+	CHECK_EQ(last_call()->size, 200, "and it is 200 bytes");
+	s = finish();
+	CHECK_EQ(s.unknown_frees, 0, "no unknown frees");
+	CHECK_EQ(s.live_count, 0, "nothing live");
+	(void)a;
+}
+
+/* Calls made from the allocator's own object (glibc's thread-exit cache
+ * flush): counted apart, and their unknown frees are not the program's. */
+static void test_own_frees(void)
+{
+	struct am_summary s;
+	uint64_t id;
+
+	setup();
+	do_malloc(64, 0x2000);
+	do_free(0x2000);                      /* the program's free: into the cache */
+	id = call_id();
+	call(id, AM_FN_FREE, AM_CALL_FROM_OBJ, 0, 0x2000, 0, 0, 0); /* the cache flush */
+	CHECK(last_call()->from_obj, "flagged as the allocator's own");
+	CHECK(last_call()->free_unknown, "its pointer is not live");
+	s = finish();
+	CHECK_EQ(s.unknown_frees, 0, "not a program unknown free");
+	CHECK_EQ(s.own_unknown_frees, 1, "an allocator-internal one");
+	CHECK_EQ(s.own_calls, 1, "one allocator-internal call");
+}
+
+/* C++ operators have the roles of the table: new allocates, sized delete
+ * frees (its size argument is the caller's claim), aligned new has (size,
+ * align); --alloc functions take a role. */
+static void test_roles(void)
+{
+	struct am_summary s;
+	uint64_t id;
+	char err[128];
+	int pool;
+
+	setup();
+	id = call_id();
+	call(id, AM_FN_NEW, 0, 0, 48, 0, 0, 0x3000);
+	CHECK_EQ(last_call()->size, 48, "operator new size");
+	CHECK(last_call()->allocates, "operator new allocates");
+	id = call_id();
+	call(id, AM_FN_NEW_AL, 0, 0, 256, 64, 0, 0x3100);
+	CHECK_EQ(last_call()->size, 256, "aligned new size");
+	CHECK_EQ(last_call()->align, 64, "aligned new align");
+	id = call_id();
+	call(id, AM_FN_DELETE_SZ, 0, 0, 0x3000, 48, 0, 0);
+	CHECK(!last_call()->free_unknown, "sized delete frees a known pointer");
+	CHECK_EQ(last_call()->size, 48, "sized delete size from the live table");
+	pool = am_fn_add("my_pool_alloc=malloc", err, sizeof(err));
+	CHECK(pool >= AM_FN__COUNT, "--alloc function added");
+	CHECK_EQ(am_fn_add("my_pool_alloc=malloc", err, sizeof(err)), -1, "added twice");
+	CHECK_EQ(am_fn_add("x=nosuchrole", err, sizeof(err)), -1, "unknown role refused");
+	CHECK_EQ(am_fn_add("=malloc", err, sizeof(err)), -1, "empty symbol refused");
+	CHECK_EQ(am_fn_add("y@=free", err, sizeof(err)), -1, "empty library refused");
+	id = call_id();
+	call(id, pool, 0, 0, 1000, 0, 0, 0x4000);
+	CHECK_EQ(last_call()->size, 1000, "--alloc malloc-role size");
+	s = finish();
+	CHECK_EQ(s.fn[AM_FN_NEW].calls, 1, "operator new counted apart from malloc");
+	CHECK_EQ(s.fn[pool].calls, 1, "--alloc function counted");
+	CHECK_EQ(s.live_count, 2, "aligned new and the pool allocation live");
+}
+
+/* -p: an OS request of a thread not yet known clean has an unknown cause,
+ * counted apart; --mode os infers the cause from the stack. */
+static void test_unknown_causes(void)
+{
+	struct am_summary s;
+	struct am_os_event e = {
+		.type = AM_EV_OS, .sys = AM_SYS_MMAP, .pid = PID, .tid = PID, .id = next_os++,
+		.ts_enter = now++, .ts_exit = now++, .pad0 = AM_OS_ATTACHING,
+		.args = { 0, 65536, RW, ANON, (uint64_t)-1, 0 }, .ret = 0x7f0000000000,
+	};
+
+	setup();
+	CHECK_EQ(am_corr__event(C, &e, sizeof(e)), 0, "attaching os event accepted");
+	CHECK_EQ(R.n_os, 1, "delivered at once");
+	CHECK(R.os[0].cause_unknown, "cause unknown");
+	CHECK_EQ(R.os[0].unknown_why, AM_UNK_ATTACHING, "because the probes were attaching");
+	s = finish();
+	CHECK_EQ(s.sys_unknown[AM_SYS_MMAP], 1, "counted as unknown");
+	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN_MAX], 0, "not as direct");
+}
+
+/* --mode os: the outermost allocator-family frame of an OS request's stack
+ * is its inferred cause; a whole stack without one is direct. */
+static void test_infer_from_stack(void)
+{
+	struct am_corr_opts o = {
+		.sink = { .ctx = &R, .call = s_call, .os = s_os, .threshold = s_thr,
+			  .task = s_task, .summary = s_summary },
+		.os_only = true, .stack_mode = AM_STACKS_OS,
+	};
+	struct am_frame fr[4] = {
+		{ .addr = 1, .sym = "sysmalloc" }, { .addr = 2, .sym = "__libc_malloc" },
+		{ .addr = 3, .sym = "_Znwm" }, { .addr = 4, .sym = "main" },
+	};
+	struct am_frame direct[2] = { { .addr = 5, .sym = "mmap64" }, { .addr = 6, .sym = "main" } };
+	struct am_os_event e = {
+		.type = AM_EV_OS, .sys = AM_SYS_BRK, .pid = PID, .tid = PID,
+		.args = { 0 }, .ret = (int64_t)HEAP0,
+	};
+	struct am_summary s;
+
+	am_corr__free(C);
+	memset(&R, 0, sizeof(R));
+	C = am_corr__new(&o);
+	e.id = 1;
+	CHECK_EQ(am_corr__stack(C, AM_STACK_OS, 1, PID, fr, 4, 0, -1), 0, "stack accepted");
+	CHECK_EQ(am_corr__event(C, &e, sizeof(e)), 0, "brk accepted");
+	e.id = 2;
+	e.sys = AM_SYS_MMAP;
+	e.args[1] = 65536;
+	e.args[4] = (uint64_t)-1;
+	e.ret = 0x7f0000000000;
+	CHECK_EQ(am_corr__stack(C, AM_STACK_OS, 2, PID, direct, 2, 0, -1), 0, "stack accepted");
+	CHECK_EQ(am_corr__event(C, &e, sizeof(e)), 0, "mmap accepted");
+	CHECK_EQ(R.n_os, 2, "both delivered");
+	CHECK(!R.os[0].cause_unknown && R.os[0].inferred, "brk: cause inferred");
+	CHECK_EQ(R.os[0].cause_fn, AM_FN_NEW, "the outermost allocator frame: operator new");
+	CHECK(R.os[1].direct && R.os[1].inferred, "mmap from main: direct, inferred");
+	s = finish();
+	CHECK_EQ(s.sys_by_cause[AM_SYS_BRK][AM_FN_NEW], 1, "by cause: operator new");
+	CHECK_EQ(s.sys_by_cause[AM_SYS_MMAP][AM_FN_MAX], 1, "by cause: direct");
+}
+
 static void test_speed(void)
 {
 	enum { N = 1000000, LIVE = 4096 };
@@ -979,6 +1134,11 @@ int main(void)
 	test_pinned();
 	test_musl();
 	test_tasks();
+	test_free_race();
+	test_own_frees();
+	test_roles();
+	test_unknown_causes();
+	test_infer_from_stack();
 	test_hash_stress();
 	test_speed();
 	am_corr__free(C);

@@ -609,7 +609,7 @@ static struct am_summary summary_fixture(void)
 	s.sys_count[AM_SYS_MMAP] = 3;
 	s.sys_failed[AM_SYS_MMAP] = 1;
 	s.sys_by_cause[AM_SYS_MMAP][AM_FN_MALLOC] = 1;
-	s.sys_by_cause[AM_SYS_MMAP][AM_FN__COUNT] = 2;
+	s.sys_by_cause[AM_SYS_MMAP][AM_FN_MAX] = 2;
 	s.live_bytes = 100000;
 	s.live_bytes_peak = 300000;
 	s.live_count = 10;
@@ -625,6 +625,8 @@ static struct am_summary summary_fixture(void)
 	s.threshold_start = 131072;
 	s.threshold_end = 1052672;
 	s.threshold_changes = 1;
+	s.thr_start = (struct am_thr){ .known = true, .value = 131072, .source = AM_THR_SRC_DEFAULT };
+	s.thr_end = (struct am_thr){ .known = true, .value = 1052672 };
 	s.live_by_region_count[AM_REG_HEAP] = 10;
 	s.live_by_region_bytes[AM_REG_HEAP] = 100000;
 	s.unknown_frees = 3;
@@ -673,10 +675,10 @@ static void test_json_summary(void)
 		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[{\"lo\":16,\"hi\":32,\"heap\":90,\"mmap\":0,\"other\":3},"
 		  "{\"lo\":131072,\"hi\":262144,\"heap\":0,\"mmap\":1,\"other\":0}],"
-		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false},"
+		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false,\"source\":\"default\"},"
 		  "\"live_at_end\":{\"heap\":{\"count\":10,\"bytes\":100000}},"
 		  "\"counters\":{\"events\":300,\"lost_events\":0,\"lost_call\":0,\"lost_os\":0,\"lost_task\":0,"
-		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"depth_overflow\":0,"
+		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":0,"
 		  "\"thread_full\":0,\"orphan_returns\":0,\"orphan_os\":0}}\n"
 		  "{\"type\":\"summary\",\"ts_ns\":1601000000,\"pid\":0,\"tid\":0,\"duration_ns\":1500000000,"
 		  "\"functions\":{},\"syscalls\":{},"
@@ -684,7 +686,7 @@ static void test_json_summary(void)
 		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[],\"threshold\":null,\"live_at_end\":{},"
 		  "\"counters\":{\"events\":300,\"lost_events\":2,\"lost_call\":0,\"lost_os\":2,\"lost_task\":0,"
-		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"depth_overflow\":7,"
+		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":7,"
 		  "\"thread_full\":8,\"orphan_returns\":4,\"orphan_os\":5}}\n",
 		  "json summary");
 	free(t);
@@ -900,6 +902,7 @@ static void test_text_summary(void)
 	s.bpf.lost_call = 1;
 	s.bpf.lost_task = 1;
 	s.threshold_pinned = true;
+	s.thr_end.pinned = true;
 	s.threshold_known = true;
 	o = out_new(&m, false, 0, false);
 	am_out__summary(o, &s);
@@ -924,6 +927,71 @@ static void test_text_summary(void)
 
 	am_out__free(NULL);
 	CHECK(1, "am_out__free(NULL)");
+}
+
+/* A threshold that is not known (attached without glibc's debug info):
+ * never a number, the bounds instead, in text and JSON. */
+static void test_unknown_threshold(void)
+{
+	struct mem m;
+	struct am_out *o;
+	struct am_call_rec c;
+	struct am_os_rec os[1];
+	struct am_threshold_rec t = {
+		.ts_ns = T0 + 2000000, .pid = 4242, .tid = 4242, .old_lo = 200017, .old_hi = 1048592,
+		.new_value = 1052672, .call_id = 4, .freed_chunk = 1052672,
+	};
+	struct am_summary s;
+	char *txt;
+	int json;
+
+	for (json = 0; json < 2; json++) {
+		o = out_new(&m, json, 0, false);
+		c = call_rec(1, AM_FN_MALLOC, 200000, 0x5581d6f3f2a0ULL);
+		c.thr_lo = 131072;
+		c.thr_hi = 33554432;
+		os[0] = os_rec(1, AM_SYS_BRK, 1, 0x5581d6f90000LL);
+		os[0].ev.args[0] = 0x5581d6f90000ULL;
+		am_out__call(o, &c, os, 1);
+		c = call_rec(3, AM_FN_MALLOC, 1048576, 0x7f3a1c2b6010ULL);
+		c.region = AM_REG_MMAP;
+		c.reason = AM_WHY_OVER_THRESHOLD;
+		c.thr_lo = 200017;
+		c.thr_hi = 1048592;
+		os[0] = mmap_rec(2, 3, 1052672, 0x7f3a1c2b6000LL);
+		am_out__call(o, &c, os, 1);
+		am_out__threshold(o, &t);
+		memset(&s, 0, sizeof(s));
+		s.threshold_known = true;
+		s.threshold_end = 1052672;
+		s.threshold_changes = 1;
+		s.thr_start = (struct am_thr){ .lo = 131072, .hi = 33554432, .source = AM_THR_SRC_UNKNOWN };
+		s.thr_end = (struct am_thr){ .known = true, .value = 1052672 };
+		am_out__summary(o, &s);
+		txt = out_done(o, &m, json);
+		if (!json) {
+			CHECK(strstr(txt, "  [heap: threshold unknown, 128 KiB..32 MiB]\n") != NULL, "text: no reason, bounds");
+			CHECK(strstr(txt, "  [mmap: over threshold (unknown, 200017 B..1.0 MiB)]\n") != NULL,
+			      "text: over, bounds");
+			CHECK(strstr(txt, "threshold unknown (200017 B..1.0 MiB) -> 1028 KiB (free of") != NULL,
+			      "text: threshold record from unknown");
+			CHECK(strstr(txt, "mmap threshold: unknown (128 KiB..32 MiB) -> 1028 KiB (1 change, not readable") != NULL,
+			      "text: summary");
+			CHECK(strstr(txt, "128 KiB]") == NULL && strstr(txt, "threshold 128 KiB") == NULL,
+			      "text: no invented 128 KiB");
+		} else {
+			CHECK(strstr(txt, "\"threshold_min\":131072,\"threshold_max\":33554432}") != NULL, "json: call bounds");
+			CHECK(strstr(txt, "\"reason\":\"over_threshold\",\"threshold_min\":200017,\"threshold_max\":1048592") != NULL,
+			      "json: over with bounds");
+			CHECK(strstr(txt, "\"threshold\":1") == NULL && strstr(txt, "\"threshold\":2") == NULL,
+			      "json: no call threshold value");
+			CHECK(strstr(txt, "\"old_min\":200017,\"old_max\":1048592,\"new\":1052672,") != NULL,
+			      "json: threshold record");
+			CHECK(strstr(txt, "\"threshold\":{\"start_min\":131072,\"start_max\":33554432,\"end\":1052672,"
+				     "\"changes\":1,\"pinned\":false,\"source\":\"unknown\"}") != NULL, "json: summary");
+		}
+		free(txt);
+	}
 }
 
 /* musl: the reasons' text tags, the allocator and the fixed threshold in
@@ -972,7 +1040,7 @@ static void test_musl(void)
 	CHECK(strstr(t, "\"duration_ns\":1500000000,\"allocator\":\"musl\",\"functions\"") != NULL,
 	      "musl json: allocator");
 	CHECK(strstr(t, "\"threshold\":{\"start\":131052,\"end\":131052,\"changes\":0,\"pinned\":false,"
-		      "\"fixed\":true}") != NULL, "musl json: fixed threshold");
+		      "\"source\":\"musl\",\"fixed\":true}") != NULL, "musl json: fixed threshold");
 	free(t);
 }
 
@@ -989,6 +1057,7 @@ int main(void)
 	test_json_summary();
 	test_text();
 	test_text_summary();
+	test_unknown_threshold();
 	test_musl();
 	if (dump)
 		fclose(dump);

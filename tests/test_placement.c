@@ -14,11 +14,12 @@
 #include "elfsym.h"
 #include "placement.h"
 #include "resolve.h"
+#include "model.h"
 
 /* Defined only when built with -fsanitize=address (libasan then owns malloc). */
 extern void __asan_init(void) __attribute__((weak));
 
-static const char *const fn_name[AM_FN__COUNT] = {
+static const char *const fn_name[AM_FN_MAX] = {
 	"malloc", "calloc", "realloc", "reallocarray", "free",
 	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
 };
@@ -164,7 +165,7 @@ struct want {
 
 struct lib {
 	const char *name;
-	struct want fn[AM_FN__COUNT];
+	struct want fn[AM_FN_MAX];
 };
 
 #define NONE { 0, false, NULL }
@@ -290,7 +291,7 @@ static void test_real_libs(void)
 		if (!e)
 			continue;
 		printf("%s:\n", path);
-		for (fn = 0; fn < AM_FN__COUNT; fn++) {
+		for (fn = 0; fn <= AM_FN_PVALLOC; fn++) { /* the C functions; C++ below */
 			const struct want *w = &libs[l].fn[fn];
 			struct am_elf_sym s;
 			struct am_placement p;
@@ -340,6 +341,57 @@ static void test_real_libs(void)
 					CHECK_EQ(p.argreg[a], a, "arguments still in their ABI registers");
 			}
 		}
+		am_elf__close(e);
+	}
+}
+
+/* C++ operator new/delete, where Debian's objects define them: libstdc++
+ * (under glibc they call malloc/free), and jemalloc and tcmalloc, which
+ * define them themselves. Every one is found by its mangled name (the table's
+ * symbol), and its placement is cheap or an announced fallback at entry,
+ * with the arguments where the cookie says. */
+static void test_cxx_operators(void)
+{
+	static const char *const objs[] = { "libstdc++.so.6", "libjemalloc.so.2", "libtcmalloc_minimal.so.4" };
+
+	for (size_t l = 0; l < sizeof(objs) / sizeof(objs[0]); l++) {
+		char path[512];
+		struct am_elf *e;
+		int found = 0;
+
+		snprintf(path, sizeof(path), "/usr/lib/x86_64-linux-gnu/%s", objs[l]);
+		if (access(path, R_OK)) {
+			CHECK(!getenv("CI"), "C++ allocator library installed under CI");
+			continue;
+		}
+		e = am_elf__open(path);
+		CHECK(e != NULL, "open C++ allocator library");
+		if (!e)
+			continue;
+		printf("%s (C++ operators):\n", path);
+		for (int fn = AM_FN_NEW; fn < AM_FN__COUNT; fn++) {
+			const struct am_fn_info *fi = am_fn_info(fn);
+			struct am_elf_sym s;
+			struct am_placement p;
+			uint8_t code[128];
+			ssize_t n;
+			char what[160];
+
+			if (am_elf__find_sym(e, fi->sym, &s))
+				continue;
+			found++;
+			snprintf(what, sizeof(what), "%s %s", objs[l], fi->name);
+			n = am_elf__read(e, s.file_off, code, s.size && s.size < sizeof(code) ? s.size : sizeof(code));
+			CHECK(n > 0, what);
+			if (n <= 0)
+				continue;
+			CHECK_EQ(am_place_probe(code, (size_t)n, s.vaddr, am_fn_nargs(fn), true, &p), 0, what);
+			printf("  %-34s +%-3" PRIu64 " %-30s %s\n", fi->name, p.offset, p.insn, p.why);
+			CHECK(p.emulated != p.fallback, what);
+			CHECK(!p.fallback || p.offset == 0, what);
+		}
+		/* new, new[], delete, delete[] and their sized/aligned/nothrow forms */
+		CHECK(found >= 12, objs[l]);
 		am_elf__close(e);
 	}
 }
@@ -479,6 +531,12 @@ static void test_resolve(void)
 	free(r);
 }
 
+/* No object defines it (the tracer reports it absent, not unattached). */
+static bool absent(const struct am_fn_probe *p)
+{
+	return !p->found && !p->place.why[0];
+}
+
 /* musl programs built by the Makefile (make builds them before the tests
  * run from the repository root): a dynamic one binds every function to its
  * interpreter, which is the libc; a static one to itself; functions nothing
@@ -509,15 +567,15 @@ static void test_resolve_musl(void)
 	CHECK(!r->musl_not_ng, "musl_dyn: mallocng");
 	CHECK_STR(am_alloc_kind_name(r->kind), "musl", "kind name musl");
 	CHECK_STR(r->alloc_obj, "/lib/ld-musl-x86_64.so.1", "musl_dyn: allocator is the interpreter");
-	for (fn = 0; fn < AM_FN__COUNT; fn++) {
+	for (fn = 0; fn <= AM_FN_PVALLOC; fn++) { /* the C functions: no C++ in these programs */
 		char what[64];
 
 		snprintf(what, sizeof(what), "musl_dyn: %s", fn_name[fn]);
 		if (fn == AM_FN_PVALLOC) {
-			CHECK(!r->fn[fn].found && r->fn[fn].absent, what);
+			CHECK(absent(&r->fn[fn]), what);
 			continue;
 		}
-		CHECK(r->fn[fn].found && !r->fn[fn].absent, what);
+		CHECK(r->fn[fn].found, what);
 		CHECK_STR(r->fn[fn].obj, "/lib/ld-musl-x86_64.so.1", what);
 	}
 	CHECK_EQ(r->fn[AM_FN_MALLOC].place.offset, 0, "musl_dyn: malloc probed on its jmp");
@@ -530,7 +588,7 @@ static void test_resolve_musl(void)
 	CHECK(!r->musl_not_ng, "musl_static: mallocng");
 	CHECK_STR(r->fn[AM_FN_MALLOC].obj, stat, "musl_static: malloc in the executable");
 	CHECK(r->fn[AM_FN_CALLOC].found && r->fn[AM_FN_VALLOC].found, "musl_static: the functions it uses");
-	CHECK(r->fn[AM_FN_PVALLOC].absent && !r->fn[AM_FN_PVALLOC].found, "musl_static: pvalloc absent");
+	CHECK(absent(&r->fn[AM_FN_PVALLOC]), "musl_static: pvalloc absent");
 	CHECK(r->fn[AM_FN_MALLOC].place.offset == 0 && starts_with(r->fn[AM_FN_MALLOC].place.insn, "jmp "),
 	      "musl_static: malloc probed on its jmp to __libc_malloc_impl");
 	CHECK(r->fn[AM_FN_FREE].place.offset == 0 && starts_with(r->fn[AM_FN_FREE].place.insn, "jmp "),
@@ -540,7 +598,7 @@ static void test_resolve_musl(void)
 	ret = am_resolve_exec(".output/progs/musl_nofree_static", NULL, r, err, sizeof(err));
 	CHECK_EQ(ret, 0, "exec musl_nofree_static");
 	CHECK(r->kind == AM_ALLOC_MUSL && r->musl_not_ng, "musl_nofree_static: musl, not mallocng");
-	CHECK(r->fn[AM_FN_MALLOC].found && r->fn[AM_FN_FREE].absent, "musl_nofree_static: malloc, no free");
+	CHECK(r->fn[AM_FN_MALLOC].found && absent(&r->fn[AM_FN_FREE]), "musl_nofree_static: malloc, no free");
 
 	/* a running musl program: its interpreter is among its mappings */
 	{
@@ -569,7 +627,7 @@ static void test_resolve_musl(void)
 			fprintf(stderr, "pid musl_dyn: %s\n", err);
 		CHECK_EQ(r->kind, AM_ALLOC_MUSL, "pid musl_dyn: kind musl");
 		CHECK(r->fn[AM_FN_FREE].found && strstr(r->fn[AM_FN_FREE].obj, "musl"), "pid musl_dyn: free in musl's libc");
-		CHECK(r->fn[AM_FN_PVALLOC].absent, "pid musl_dyn: pvalloc absent");
+		CHECK(absent(&r->fn[AM_FN_PVALLOC]), "pid musl_dyn: pvalloc absent");
 		if (write(in[1], "g", 1) != 1)
 			CHECK(false, "release musl_dyn");
 		close(in[1]);
@@ -585,6 +643,7 @@ int main(void)
 {
 	test_synthetic();
 	test_real_libs();
+	test_cxx_operators();
 	test_elfsym();
 	test_resolve();
 	test_resolve_musl();

@@ -221,7 +221,11 @@ int main(void)
 	CHECK_EQ(rm_size_row(1024), 40, "row of 1 KiB");
 	CHECK_EQ(rm_size_row(1280), 41, "row of 1.25 KiB");
 	CHECK_EQ(rm_size_row(2047), 43, "row just under 2 KiB");
-	CHECK_EQ(rm_fn_index("pvalloc"), 9, "fn index");
+	CHECK_EQ(rm_fn_index("pvalloc", NULL), AM_FN_PVALLOC, "fn index");
+	CHECK_EQ(rm_fn_index("operator delete", NULL), AM_FN_DELETE, "C++ fn index");
+	CHECK_EQ(rm_fn_index("no_such_fn", NULL), RM_NFN - 1, "unknown fn is other");
+	CHECK(rm_fn_index("my_pool_free", "free") >= AM_FN__COUNT, "--alloc fn registered from its role");
+	CHECK(am_role_frees(am_fn_role(rm_fn_index("my_pool_free", NULL))), "registered fn keeps its role");
 	CHECK_EQ(rm_sys_index("madvise"), RM_SYS_MADVISE, "sys index");
 	rm_free(m);
 	free(m);

@@ -237,7 +237,7 @@ static uint64_t outer_calls(const struct am_summary *s)
 {
 	uint64_t n = 0;
 
-	for (int f = 0; f < AM_FN__COUNT; f++)
+	for (int f = 0; f < am_fn_count(); f++)
 		n += s->fn[f].calls - s->fn[f].nested;
 	return n;
 }
@@ -246,7 +246,7 @@ static uint64_t os_calls(const struct am_summary *s)
 {
 	uint64_t n = 0;
 
-	for (int f = 0; f < AM_FN__COUNT; f++)
+	for (int f = 0; f < am_fn_count(); f++)
 		n += s->fn[f].os_calls;
 	return n;
 }
@@ -255,7 +255,7 @@ static uint64_t in_calls(const struct am_summary *s, int sys)
 {
 	uint64_t n = 0;
 
-	for (int f = 0; f < AM_FN__COUNT; f++)
+	for (int f = 0; f < am_fn_count(); f++)
 		n += s->sys_by_cause[sys][f];
 	return n;
 }
@@ -308,14 +308,14 @@ static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, c
 	r = row(t, "calls (made by the program)", false);
 	for (int c = 0; c < n; c++)
 		CELL(t, r, c, "%" PRIu64, outer_calls(&runs[idx[c]].sum));
-	for (int f = 0; f < AM_FN__COUNT; f++) {
+	for (int f = 0; f < am_fn_count(); f++) {
 		bool any = false;
 
 		for (int c = 0; c < n; c++)
 			any |= runs[idx[c]].sum.fn[f].calls > 0;
 		if (!any)
 			continue;
-		snprintf(b, sizeof(b), "  %s", am_fn_names[f]);
+		snprintf(b, sizeof(b), "  %s", am_fn_name(f));
 		r = row(t, b, false);
 		for (int c = 0; c < n; c++)
 			CELL(t, r, c, "%" PRIu64, runs[idx[c]].sum.fn[f].calls);
@@ -506,10 +506,10 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 		json_str(f, r->bound);
 		fprintf(f, ",\"exit\":%d,\"calls\":%" PRIu64 ",\"functions\":{", r->status,
 			outer_calls(s));
-		for (int fn = 0; fn < AM_FN__COUNT; fn++) {
+		for (int fn = 0; fn < am_fn_count(); fn++) {
 			if (!s->fn[fn].calls)
 				continue;
-			fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", am_fn_names[fn], s->fn[fn].calls);
+			fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", am_fn_name(fn), s->fn[fn].calls);
 			first = false;
 		}
 		fputs("},\"os_requests\":{", f);

@@ -11,7 +11,10 @@
  *  - the live allocations: an open-addressing hash (linear probing,
  *    backward-shift deletion, so no tombstones pile up under malloc/free
  *    churn) from pointer to size, region and allocating call;
- *  - glibc's dynamic mmap threshold.
+ *  - glibc's dynamic mmap threshold: its value, or while it is unknown (a
+ *    process attached to without glibc's debug information) the bounds
+ *    lo <= threshold <= hi that what the process does proves, which meet
+ *    again once a free of an mmapped chunk sets it.
  * OS requests made inside an allocator call reach us before the call itself
  * (they are emitted at syscall exit, the call at its return). Their effect
  * on the region map is applied at once, in stream order, but their records
@@ -34,14 +37,24 @@
  *  - madvise changes no byte count: the mapping stays (RSS is not modelled).
  *  - fork: the child starts with an empty state (its inherited mappings and
  *    allocations are not copied; its frees of inherited pointers count as
- *    unknown). exec drops the process's regions, heap, live allocations and
- *    threshold. exit keeps everything (allocations live at exit are leaks).
+ *    unknown), but its threshold is its parent's at fork time. exec drops
+ *    the process's regions, heap, live allocations and threshold (glibc's
+ *    start value again, unless the tracer says what the new environment
+ *    pins). exit keeps everything (allocations live at exit are leaks).
  *  - Missed (AM_CALL_MISSED) and entry-only (AM_CALL_NORET) calls have no
  *    valid result: they never add to the live table; a missed/entry-only
  *    free still removes its pointer, as free's effect needs no result.
  *  - The glibc threshold only moves on free() (and realloc(p, 0), which is
  *    free in glibc 2.36): realloc of an mmapped chunk goes through
  *    mremap_chunk/munmap_chunk, which leave the threshold alone.
+ *  - An unknown threshold is narrowed only by sound observations of
+ *    malloc/calloc (see thr_observe): served by its own mmap => threshold
+ *    <= nb; made the heap grow (brk, or mprotect of an arena) and served
+ *    from it => threshold > nb, except on a thread's first call seen (it
+ *    may have grown the heap for the thread's tcache, not for the request).
+ *    A call that made a syscall fail proves nothing (glibc falls back).
+ *    Reasons need no invented value: under_threshold when nb < lo,
+ *    fit_top_chunk when nb >= hi, none in between. mallopt() is not seen.
  *  - musl (mallocng, opts.musl): requests of MUSL_MMAP_THRESHOLD bytes or
  *    more get their own mmap (over_threshold); smaller ones a slot in a
  *    group of their size class (size_class_group). A group is a mapping
@@ -72,8 +85,8 @@
 #endif
 
 #define PAGE_SIZE_      4096ULL
-#define GLIBC_THRESHOLD_DEFAULT (128ULL * 1024)       /* DEFAULT_MMAP_THRESHOLD_MIN */
-#define GLIBC_THRESHOLD_MAX     (32ULL * 1024 * 1024) /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
+#define GLIBC_THRESHOLD_DEFAULT AM_GLIBC_THR_START   /* DEFAULT_MMAP_THRESHOLD_MIN */
+#define GLIBC_THRESHOLD_MAX     AM_GLIBC_THR_MAX     /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define SEED_CALL_ID    0  /* regions with no causing call */
 
 /* musl mallocng (src/malloc/mallocng/meta.h, malloc.c) */
@@ -150,6 +163,10 @@ struct live_ent {
 	uint64_t call_id;        /* call that returned it */
 	uint32_t stack;          /* interned allocation stack id, 0 = none */
 	uint8_t  region;         /* enum am_region_kind where it lives */
+	uint8_t  prev_region;    /* the incarnation it displaced (has_prev) */
+	bool     has_prev;       /* it displaced one never seen freed: see on_call */
+	uint64_t ts;             /* when the call that returned it ended */
+	uint64_t prev_size;
 };
 
 struct live_tab {
@@ -167,7 +184,12 @@ struct proc {
 	struct region *reg;      /* sorted by start, non-overlapping */
 	size_t   n_reg, cap_reg;
 	struct live_tab live;
-	uint64_t threshold;      /* glibc mmap threshold now */
+	struct am_thr thr;       /* glibc mmap threshold now (value or bounds) */
+	struct am_thr thr_start; /* ... at attach/launch/fork/exec */
+	uint64_t thr_changes;    /* threshold records */
+	uint32_t *tids;          /* threads seen making a call (open addressing, 0 = empty) */
+	size_t   n_tids, cap_tids;
+	uint32_t order;          /* first seen first (summary order) */
 	/* this process's share of the global byte counters (undone at exec) */
 	uint64_t live_bytes;
 	uint64_t heap_bytes;
@@ -184,8 +206,10 @@ struct pend {
 
 struct am_corr {
 	struct am_corr_opts opts;
-	uint64_t thr_start;      /* glibc threshold at start */
-	uint64_t thr_last;       /* last value the threshold took (any process) */
+	struct am_thr thr_init;  /* threshold of a process first seen (launch: start or pinned;
+	                            -p: unknown unless am_corr__set_threshold says) */
+	struct am_thr thr_exec;  /* ... of a process that just exec'd */
+	struct am_thr_proc *thr_procs; /* last summary's per-process list */
 	/* processes: open addressing on pid, never deleted */
 	struct proc **procs;     /* cap_procs slots, NULL = empty */
 	size_t   n_procs, cap_procs;
@@ -333,9 +357,47 @@ static void proc_release(struct proc *p)
 {
 	free(p->reg);
 	free(p->live.e);
+	free(p->tids);
 	p->reg = NULL;
 	p->n_reg = p->cap_reg = 0;
+	p->tids = NULL;
+	p->n_tids = p->cap_tids = 0;
 	memset(&p->live, 0, sizeof(p->live));
+}
+
+/* Has thread tid of p made a call before? Records it; false when first seen
+ * (or when memory runs out: no observation is then made, which is safe). */
+static bool tid_seen(struct proc *p, uint32_t tid)
+{
+	size_t mask, i;
+
+	if (!tid)
+		return false;
+	if ((p->n_tids + 1) * 2 > p->cap_tids) {
+		size_t ncap = p->cap_tids ? p->cap_tids * 2 : 16;
+		uint32_t *nt = calloc(ncap, sizeof(*nt));
+
+		if (!nt)
+			return false;
+		for (size_t k = 0; k < p->cap_tids; k++) {
+			if (!p->tids[k])
+				continue;
+			size_t j = hash64(p->tids[k]) >> 40 & (ncap - 1);
+			while (nt[j])
+				j = (j + 1) & (ncap - 1);
+			nt[j] = p->tids[k];
+		}
+		free(p->tids);
+		p->tids = nt;
+		p->cap_tids = ncap;
+	}
+	mask = p->cap_tids - 1;
+	for (i = hash64(tid) >> 40 & mask; p->tids[i]; i = (i + 1) & mask)
+		if (p->tids[i] == tid)
+			return true;
+	p->tids[i] = tid;
+	p->n_tids++;
+	return false;
 }
 
 static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
@@ -369,7 +431,8 @@ static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
 	if (!p)
 		return NULL;
 	p->pid = pid;
-	p->threshold = c->thr_start;
+	p->thr = p->thr_start = c->thr_init;
+	p->order = (uint32_t)c->n_procs;
 	c->procs[i] = p;
 	c->n_procs++;
 	return c->last = p;
@@ -842,12 +905,61 @@ static void os_sort(struct am_os_rec *r, size_t n)
 		}
 }
 
+/* The table function a stack frame is in ("__libc_malloc" is malloc), or -1. */
+static int frame_fn(const struct am_frame *f)
+{
+	const char *sym = f->sym;
+
+	if (!sym)
+		return -1;
+	if (!strncmp(sym, "__libc_", 7))
+		sym += 7;
+	for (int fn = 0; fn < am_fn_count(); fn++)
+		if (!strcmp(sym, am_fn_info(fn)->sym))
+			return fn;
+	return -1;
+}
+
+/* --mode os: no allocator call is traced, but the stack of an OS request
+ * shows which allocator function it was made in: its outermost frame of the
+ * table (operator new over malloc, an --alloc function over both). A whole
+ * stack without one was made by the program itself. A truncated stack
+ * without one tells nothing. */
+static void infer_cause(struct am_os_rec *o)
+{
+	const struct am_stack *s = o->stack;
+	int found = -1;
+	uint32_t at = 0;
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		int fn = frame_fn(&s->f[i]);
+
+		if (fn >= 0) {
+			found = fn;
+			at = i;
+		}
+	}
+	if (found >= 0) {
+		o->cause_unknown = false;
+		o->unknown_why = AM_UNK_NONE;
+		o->direct = false;
+		o->cause_fn = (uint8_t)found;
+		o->inferred = true;
+		o->inner = at + 1;
+	} else if (!(s->flags & (AM_STK_TRUNCATED | AM_STK_NOCOPY)) && s->n > 1) {
+		o->cause_unknown = false;
+		o->unknown_why = AM_UNK_NONE;
+		o->direct = true;
+		o->inferred = true;
+	}
+}
+
 static int on_os(struct am_corr *c, const struct am_os_event *ev)
 {
 	struct am_os_rec o;
 	struct proc *p;
 
-	if (ev->sys >= AM_SYS__COUNT || (ev->call_id && ev->cause_fn >= AM_FN__COUNT))
+	if (ev->sys >= AM_SYS__COUNT || (ev->call_id && ev->cause_fn >= am_fn_count()))
 		return -1;
 	p = proc_get(c, ev->pid);
 	if (!p) {
@@ -859,7 +971,13 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 	o.direct = ev->call_id == 0;
 	o.call_id = ev->call_id;
 	o.cause_fn = o.direct ? 0 : ev->cause_fn;
-	o.cause_unknown = c->opts.os_only;
+	if (c->opts.os_only) {
+		o.cause_unknown = true;
+		o.unknown_why = c->opts.no_alloc ? AM_UNK_NO_ALLOC : AM_UNK_OS_MODE;
+	} else if (o.direct && (ev->pad0 & AM_OS_ATTACHING)) {
+		o.cause_unknown = true;
+		o.unknown_why = AM_UNK_ATTACHING;
+	}
 	if (c->opts.stack_mode != AM_STACKS_OFF) {
 		int cut;
 
@@ -868,13 +986,18 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 			c->sum.stacks_missing++;
 		else if (cut >= 0 && !o.direct && (uint32_t)cut < o.stack->n)
 			o.inner = (uint32_t)cut + 1;
+		if (o.stack && c->opts.os_only)
+			infer_cause(&o);
 	}
 	c->sum.sys_count[ev->sys]++;
-	c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN__COUNT : ev->cause_fn]++;
+	if (o.cause_unknown)
+		c->sum.sys_unknown[ev->sys]++;
+	else
+		c->sum.sys_by_cause[ev->sys][o.direct ? AM_FN_MAX : o.cause_fn]++;
 	if (sys_err(ev->ret))
 		c->sum.sys_failed[ev->sys]++;
 	os_apply(c, p, &o);
-	if (o.direct) {
+	if (o.direct || !o.call_id) { /* no call record will come for it */
 		if (c->opts.sink.os)
 			c->opts.sink.os(c->opts.sink.ctx, &o);
 	} else if (!pend_add(c, &o)) {
@@ -891,47 +1014,54 @@ static void decode(struct am_call_rec *r, bool result_valid)
 	const struct am_call_event *ev = &r->ev;
 	uint64_t prod;
 
-	switch (ev->fn) {
-	case AM_FN_MALLOC:
+	switch (am_fn_role(ev->fn)) {
+	case AM_ROLE_MALLOC:
 		r->size = ev->args[0];
 		break;
-	case AM_FN_CALLOC:
+	case AM_ROLE_CALLOC:
 		r->nmemb = ev->args[0];
 		r->size = __builtin_mul_overflow(ev->args[0], ev->args[1], &prod) ? UINT64_MAX : prod;
 		break;
-	case AM_FN_REALLOC:
+	case AM_ROLE_REALLOC:
 		r->ptr_in = ev->args[0];
 		r->size = ev->args[1];
 		r->has_ptr_in = true;
 		break;
-	case AM_FN_REALLOCARRAY:
+	case AM_ROLE_REALLOCARRAY:
 		r->ptr_in = ev->args[0];
 		r->nmemb = ev->args[1];
 		r->size = __builtin_mul_overflow(ev->args[1], ev->args[2], &prod) ? UINT64_MAX : prod;
 		r->has_ptr_in = true;
 		break;
-	case AM_FN_FREE:
+	case AM_ROLE_FREE:
+	case AM_ROLE_FREE_SIZED: /* the size argument is the caller's claim: the live table knows */
 		r->ptr_in = ev->args[0];
 		r->has_ptr_in = true;
 		break;
-	case AM_FN_POSIX_MEMALIGN:
+	case AM_ROLE_POSIX_MEMALIGN:
 		r->align = ev->args[1];
 		r->size = ev->args[2];
 		break;
-	case AM_FN_ALIGNED_ALLOC:
-	case AM_FN_MEMALIGN:
+	case AM_ROLE_MEMALIGN:
 		r->align = ev->args[0];
 		r->size = ev->args[1];
 		break;
-	case AM_FN_VALLOC:
-	case AM_FN_PVALLOC:
+	case AM_ROLE_NEW_ALIGNED:
+		r->size = ev->args[0];
+		r->align = ev->args[1];
+		break;
+	case AM_ROLE_VALLOC:
+	case AM_ROLE_PVALLOC:
 		r->align = PAGE_SIZE_;
 		r->size = ev->args[0];
 		break;
+	default:
+		break;
 	}
-	r->allocates = ev->fn != AM_FN_FREE;
+	r->allocates = am_role_allocates(am_fn_role(ev->fn));
 	if (r->allocates && result_valid)
-		r->ptr_out = ev->fn == AM_FN_POSIX_MEMALIGN ? (ev->ret == 0 ? ev->out : 0) : ev->ret;
+		r->ptr_out = am_fn_role(ev->fn) == AM_ROLE_POSIX_MEMALIGN ?
+			(ev->ret == 0 ? ev->out : 0) : ev->ret;
 }
 
 /* The chunk size glibc's _int_malloc compares with the threshold. */
@@ -939,7 +1069,7 @@ static uint64_t glibc_nb(const struct am_call_rec *r)
 {
 	uint64_t size = r->size;
 
-	if (r->ev.fn == AM_FN_PVALLOC)
+	if (am_fn_role(r->ev.fn) == AM_ROLE_PVALLOC)
 		size = am_page_up(size);
 	if (r->align > 16) /* _int_memalign over-allocates to find an aligned spot */
 		return req2size(req2size(size) + r->align + 32);
@@ -982,14 +1112,34 @@ static void musl_groups(struct proc *p, const struct am_call_rec *r, struct am_o
 	}
 }
 
+/* Bounds that met, or crossed (an unseen mallopt, a model error: start
+ * over from what glibc allows), are made a value again. */
+static void thr_settle(struct am_thr *t)
+{
+	if (t->known)
+		return;
+	if (t->lo > t->hi) {
+		t->lo = 0;
+		t->hi = GLIBC_THRESHOLD_MAX;
+	} else if (t->lo == t->hi) {
+		t->known = true;
+		t->value = t->lo;
+		t->lo = t->hi = 0;
+	}
+}
+
 /* glibc's dynamic threshold: a free of an mmapped chunk of size S in
- * (threshold, 32 MiB] raises the threshold to S (unless pinned). */
+ * (threshold, 32 MiB] raises the threshold to S (unless pinned). Unknown,
+ * it becomes max(threshold, S): the bounds rise to at least S, and when the
+ * upper one was <= S (the chunk's own mmap had already proved threshold <=
+ * its request), the threshold is S: known again. */
 static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct am_call_rec *r,
 			       const struct am_os_rec *os, size_t n, bool was_mmap,
 			       uint64_t region_len, struct am_threshold_rec *out)
 {
 	uint64_t s = 0;
-	struct am_threshold_rec t;
+	struct am_thr *t = &p->thr;
+	struct am_threshold_rec rec;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct am_os_event *e = &os[i].ev;
@@ -1001,19 +1151,76 @@ static bool glibc_free_mmapped(struct am_corr *c, struct proc *p, const struct a
 	}
 	if (!s && was_mmap)
 		s = region_len;
-	if (!s || c->opts.threshold_pinned || s <= p->threshold || s > GLIBC_THRESHOLD_MAX)
+	if (!s || t->pinned || s > GLIBC_THRESHOLD_MAX)
 		return false;
-	t = (struct am_threshold_rec){
+	if (t->known ? s <= t->value : s <= t->lo)
+		return false; /* cannot have moved it */
+	rec = (struct am_threshold_rec){
 		.ts_ns = r->ts_end,
 		.pid = r->ev.pid, .tid = r->ev.tid,
-		.old_value = p->threshold, .new_value = s,
+		.old_value = t->known ? t->value : 0,
+		.old_lo = t->known ? 0 : t->lo, .old_hi = t->known ? 0 : t->hi,
 		.call_id = r->ev.id, .freed_chunk = s,
 	};
-	p->threshold = s;
-	c->thr_last = s;
+	if (t->known) {
+		t->value = s;
+	} else {
+		t->lo = s;
+		if (t->hi < s)
+			t->hi = s;
+		thr_settle(t);
+	}
+	rec.new_value = t->known ? t->value : 0;
+	rec.new_lo = t->known ? 0 : t->lo;
+	rec.new_hi = t->known ? 0 : t->hi;
+	p->thr_changes++;
 	c->sum.threshold_changes++;
-	*out = t; /* delivered after the call that moved it */
+	*out = rec; /* delivered after the call that moved it */
 	return true;
+}
+
+/* What a malloc/calloc of an unknown threshold proves about it (r: an
+ * outermost call with a valid result, os: the requests it made). glibc's
+ * _int_malloc only reaches sysmalloc when no bin and not the top chunk can
+ * serve nb; sysmalloc mmaps the chunk on its own iff nb >= threshold (and
+ * n_mmaps < n_mmaps_max), else grows the heap. Fallbacks that mmap whatever
+ * the threshold (brk failed, no arena, new_heap failed) show a failed
+ * syscall: such calls prove nothing. */
+static void thr_observe(struct proc *p, const struct am_call_rec *r,
+			const struct am_os_rec *os, size_t n, bool first_on_thread)
+{
+	struct am_thr *t = &p->thr;
+	bool grew = false;
+	uint64_t nb;
+
+	if (t->known || !r->ptr_out)
+		return;
+	if (r->ev.fn != AM_FN_MALLOC && r->ev.fn != AM_FN_CALLOC &&
+	    !(r->ev.fn == AM_FN_REALLOC && !r->ptr_in))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct am_os_event *e = &os[i].ev;
+
+		if (sys_err(e->ret))
+			return;
+		if (e->sys == AM_SYS_BRK && e->args[0]) {
+			if ((uint64_t)e->ret != e->args[0])
+				return; /* brk failed: glibc may mmap instead */
+			grew = true;
+		}
+		if (e->sys == AM_SYS_MPROTECT && r->region == AM_REG_ARENA)
+			grew = true;
+	}
+	nb = glibc_nb(r);
+	if (r->region == AM_REG_MMAP) {
+		if (nb < t->hi)
+			t->hi = nb;
+	} else if (grew && !first_on_thread &&
+		   (r->region == AM_REG_HEAP || r->region == AM_REG_ARENA)) {
+		if (nb + 1 > t->lo)
+			t->lo = nb + 1;
+	}
+	thr_settle(t);
 }
 
 static int on_call(struct am_corr *c, const struct am_call_event *ev)
@@ -1023,12 +1230,12 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	struct pend *g = NULL;
 	struct proc *p;
 	struct am_fn_stats *st;
-	bool nested, result_valid, frees = false, was_mmap = false, moved = false;
+	bool nested, result_valid, frees = false, was_mmap = false, moved = false, first_on_thread;
 	struct am_threshold_rec thr;
 	uint64_t own_prev = 0, region_len = 0;
 	size_t n = 0;
 
-	if (ev->fn >= AM_FN__COUNT)
+	if (ev->fn >= am_fn_count())
 		return -1;
 	p = proc_get(c, ev->pid);
 	if (!p) {
@@ -1040,10 +1247,19 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	nested = ev->flags & AM_CALL_NESTED;
 	result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
 	decode(&r, result_valid);
-	if (c->opts.glibc)
-		r.threshold = p->threshold;
-	else if (c->opts.musl)
+	r.from_obj = !nested && (ev->flags & AM_CALL_FROM_OBJ);
+	if (r.from_obj)
+		c->sum.own_calls++;
+	/* outermost calls only: a nested call is delivered before its outer
+	 * call, which may have initialised the thread's tcache */
+	first_on_thread = !nested && !tid_seen(p, ev->tid);
+	if (c->opts.glibc) {
+		r.threshold = p->thr.known ? p->thr.value : 0;
+		r.thr_lo = p->thr.known ? 0 : p->thr.lo;
+		r.thr_hi = p->thr.known ? 0 : p->thr.hi;
+	} else if (c->opts.musl) {
 		r.threshold = MUSL_MMAP_THRESHOLD;
+	}
 
 	if (c->n_pend && (g = pend_find(c, ev->id))) {
 		os = g->recs;
@@ -1080,15 +1296,36 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 
 	/* the input pointer: free, realloc that moved/freed it */
 	if (r.has_ptr_in && r.ptr_in) {
-		if (ev->fn == AM_FN_FREE)
+		if (am_role_frees(am_fn_role(ev->fn)))
 			frees = true;
 		else if (result_valid)
 			frees = r.ptr_out != 0 || r.size == 0;
 	}
 	if (frees) {
 		struct live_ent *e = live_find(&p->live, r.ptr_in);
-		if (e) {
-			if (ev->fn == AM_FN_FREE) {
+
+		/* Events are emitted at returns: another thread's malloc can get
+		 * the chunk a free released and return before the free does. A
+		 * free that began before the call that returned this pointer
+		 * ended cannot be freeing what that call returned: it freed the
+		 * incarnation that call displaced. */
+		if (e && !nested && e->ts > ev->ts_enter) {
+			if (e->has_prev) {
+				r.size = e->prev_size;
+				r.region = (enum am_region_kind)e->prev_region;
+				if (am_role_frees(am_fn_role(ev->fn)))
+					st->bytes += r.size;
+				e->has_prev = false;
+			} else {
+				r.free_unknown = true;
+				if (r.from_obj)
+					c->sum.own_unknown_frees++;
+				else
+					c->sum.unknown_frees++;
+			}
+			e = NULL;
+		} else if (e) {
+			if (am_role_frees(am_fn_role(ev->fn))) {
 				r.size = e->size;
 				r.region = (enum am_region_kind)e->region;
 				st->bytes += e->size;
@@ -1107,9 +1344,12 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			}
 		} else if (!nested) {
 			r.free_unknown = true;
-			c->sum.unknown_frees++;
+			if (r.from_obj)
+				c->sum.own_unknown_frees++;
+			else
+				c->sum.unknown_frees++;
 		}
-		if (!nested && c->opts.glibc && (ev->fn == AM_FN_FREE || !r.ptr_out))
+		if (!nested && c->opts.glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
 			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
 	}
 
@@ -1121,11 +1361,15 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		if (!nested) {
 			struct live_ent *e = live_slot(&p->live, r.ptr_out);
 			if (e) {
-				if (e->call_id) { /* never saw it freed */
+				e->has_prev = e->call_id != 0;
+				if (e->call_id) { /* never saw it freed (yet: see above) */
 					p->live_bytes -= e->size;
 					c->sum.live_bytes -= e->size;
 					c->sum.live_count--;
+					e->prev_size = e->size;
+					e->prev_region = e->region;
 				}
+				e->ts = r.ts_end;
 				e->size = r.size;
 				e->call_id = ev->id;
 				e->stack = r.stack ? r.stack->id : 0;
@@ -1138,11 +1382,27 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 				c->oom = true;
 			}
 			if (c->opts.glibc) {
-				if (r.region == AM_REG_HEAP || r.region == AM_REG_ARENA)
-					r.reason = glibc_nb(&r) < p->threshold ?
-						AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
-				else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap))
+				struct am_thr *t = &p->thr;
+				uint64_t nb = glibc_nb(&r);
+
+				thr_observe(p, &r, os, n, first_on_thread);
+				if (t->known) {
+					r.threshold = t->value;
+				} else {
+					r.threshold = 0;
+					r.thr_lo = t->lo;
+					r.thr_hi = t->hi;
+				}
+				if (r.region == AM_REG_HEAP || r.region == AM_REG_ARENA) {
+					if (t->known)
+						r.reason = nb < t->value ? AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
+					else if (nb < t->lo)
+						r.reason = AM_WHY_UNDER_THRESHOLD;
+					else if (nb >= t->hi)
+						r.reason = AM_WHY_FIT_TOP;
+				} else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap)) {
 					r.reason = AM_WHY_OVER_THRESHOLD;
+				}
 			} else if (c->opts.musl && r.region != AM_REG_HEAP &&
 				   !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
 				/* (a realloc that kept its own mapping, mremap or not, is not
@@ -1197,6 +1457,18 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 
 	if (ev->kind < AM_TASK_FORK || ev->kind > AM_TASK_EXIT)
 		return -1;
+	if (ev->kind == AM_TASK_FORK && ev->child != ev->pid && (p = proc_get(c, ev->pid))) {
+		/* the child runs on a copy of its parent's mp_ */
+		struct am_thr t = p->thr;
+		struct proc *q = proc_get(c, ev->child);
+
+		if (q) {
+			t.source = AM_THR_SRC_FORK;
+			q->thr = q->thr_start = t;
+		} else {
+			c->oom = true;
+		}
+	}
 	if (ev->kind == AM_TASK_EXEC && (p = proc_get(c, ev->pid))) {
 		/* a new image: its old mappings and allocations are gone */
 		c->sum.live_bytes -= p->live_bytes;
@@ -1208,7 +1480,7 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 		p->live_bytes = p->mmap_bytes = p->direct_bytes = 0;
 		p->heap_known = false;
 		p->heap_start = p->heap_end = 0;
-		p->threshold = c->thr_start;
+		p->thr = p->thr_start = c->thr_exec;
 	}
 	if (c->opts.sink.task)
 		c->opts.sink.task(c->opts.sink.ctx, ev);
@@ -1231,8 +1503,16 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	}
 	c->sum.stack_mode = opts->stack_mode;
 	c->sum.os_only = opts->os_only;
-	c->thr_start = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT;
-	c->thr_last = c->thr_start;
+	c->sum.attached = opts->attached;
+	c->thr_exec = (struct am_thr){
+		.known = true, .pinned = opts->threshold_pinned,
+		.value = opts->threshold_start ? opts->threshold_start : GLIBC_THRESHOLD_DEFAULT,
+		.source = opts->threshold_pinned ? AM_THR_SRC_ENV : AM_THR_SRC_DEFAULT,
+	};
+	c->thr_init = c->thr_exec;
+	if (opts->threshold_attach)
+		c->thr_init = (struct am_thr){ .lo = GLIBC_THRESHOLD_DEFAULT, .hi = GLIBC_THRESHOLD_MAX,
+					       .source = AM_THR_SRC_UNKNOWN };
 	c->sum.target_exit = -1;
 	return c;
 }
@@ -1253,8 +1533,21 @@ void am_corr__free(struct am_corr *c)
 	free(c->pend);
 	free(c->pstk);
 	free(c->leaks);
+	free(c->thr_procs);
 	am_stacktab__free(c->stacks);
 	free(c);
+}
+
+int am_corr__set_threshold(struct am_corr *c, uint32_t pid, const struct am_thr *t)
+{
+	struct proc *p = proc_get(c, pid);
+
+	if (!p)
+		return -1;
+	p->thr = p->thr_start = *t;
+	thr_settle(&p->thr);
+	thr_settle(&p->thr_start);
+	return 0;
 }
 
 int am_corr__stack(struct am_corr *c, uint8_t kind, uint64_t id, uint32_t pid,
@@ -1367,6 +1660,56 @@ bad:
 	return -1;
 }
 
+/* The threshold part of the summary: the first process's in the scalar
+ * fields, every process's in thr_procs (first seen first). */
+static void thr_summary(struct am_corr *c, struct am_summary *s)
+{
+	const struct proc *root = NULL;
+	struct am_thr_proc *tp;
+	size_t k = 0;
+
+	s->threshold_known = c->opts.glibc || c->opts.musl;
+	s->threshold_fixed = !c->opts.glibc && c->opts.musl;
+	s->thr_procs = NULL;
+	s->n_thr_procs = 0;
+	if (!c->opts.glibc) {
+		/* musl: one constant, the same in every process */
+		s->threshold_pinned = false;
+		s->threshold_start = s->threshold_end = c->opts.musl ? MUSL_MMAP_THRESHOLD : 0;
+		s->threshold_changes = 0;
+		memset(&s->thr_start, 0, sizeof(s->thr_start));
+		if (c->opts.musl)
+			s->thr_start = (struct am_thr){ .known = true, .pinned = true, .value = MUSL_MMAP_THRESHOLD };
+		s->thr_end = s->thr_start;
+		return;
+	}
+	tp = realloc(c->thr_procs, (c->n_procs ? c->n_procs : 1) * sizeof(*tp));
+	if (tp)
+		c->thr_procs = tp;
+	for (size_t i = 0; i < c->cap_procs; i++) {
+		const struct proc *p = c->procs[i];
+
+		if (!p)
+			continue;
+		if (!root || p->order < root->order)
+			root = p;
+		if (tp && p->order < c->n_procs) /* orders are 0..n_procs-1: first seen first */
+			tp[p->order] = (struct am_thr_proc){ .pid = p->pid, .start = p->thr_start,
+							     .end = p->thr, .changes = p->thr_changes };
+	}
+	k = c->n_procs;
+	if (tp) {
+		s->thr_procs = tp;
+		s->n_thr_procs = k;
+	}
+	s->thr_start = root ? root->thr_start : c->thr_init;
+	s->thr_end = root ? root->thr : c->thr_init;
+	s->threshold_pinned = s->thr_end.pinned;
+	s->threshold_start = s->thr_start.known ? s->thr_start.value : 0;
+	s->threshold_end = s->thr_end.known ? s->thr_end.value : 0;
+	s->threshold_changes = root ? root->thr_changes : 0;
+}
+
 /* Completes c->sum: live allocations by region, threshold, counters. */
 static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 			 uint64_t unattached_probes, uint64_t duration_ns, bool walk_live)
@@ -1414,11 +1757,7 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 	}
 counters:
 	s->allocator = c->opts.allocator;
-	s->threshold_known = c->opts.glibc || c->opts.musl;
-	s->threshold_fixed = !c->opts.glibc && c->opts.musl;
-	s->threshold_pinned = c->opts.threshold_pinned;
-	s->threshold_start = c->opts.glibc ? c->thr_start : c->opts.musl ? MUSL_MMAP_THRESHOLD : 0;
-	s->threshold_end = c->opts.glibc ? c->thr_last : c->opts.musl ? MUSL_MMAP_THRESHOLD : 0;
+	thr_summary(c, s);
 	if (bpf)
 		s->bpf = *bpf;
 	s->unattached_probes = unattached_probes;

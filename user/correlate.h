@@ -2,7 +2,8 @@
  * records. It keeps, per traced process, the region map (seeded from
  * /proc/PID/maps, kept in step with brk/mmap/munmap/mremap), the live
  * allocations (pointer -> size, region), the cause of every OS request, and
- * glibc's moving mmap threshold; it hands finished records to an am_sink.
+ * glibc's moving mmap threshold (known, or bounds narrowed from what the
+ * process does); it hands finished records to an am_sink.
  * No libbpf include: unit-tested from synthetic events without root. */
 #ifndef ALLOCMAP_CORRELATE_H
 #define ALLOCMAP_CORRELATE_H
@@ -19,9 +20,14 @@ struct am_corr_opts {
 	const char *allocator;        /* its name for the summary ("glibc", "musl", ...), NULL unknown */
 	bool     threshold_pinned;    /* MALLOC_MMAP_THRESHOLD_ or the tunable is set */
 	uint64_t threshold_start;     /* 0 = glibc default, 128 KiB */
+	bool     threshold_attach;    /* processes ran before the trace (-p): a threshold not
+	                                 given by am_corr__set_threshold is unknown */
 	uint8_t  stack_mode;          /* enum am_stack_mode: stacks expected (counted when missing) */
 	uint32_t sample_every;        /* AM_STACKS_ALL: only call ids divisible by this have stacks */
-	bool     os_only;             /* --mode os: no allocator probes, causes are unknown */
+	bool     os_only;             /* no allocator probes (--mode os, or no_alloc): causes are
+	                                 unknown unless a stack shows them */
+	bool     no_alloc;            /* the target has no malloc to probe (Go, stripped static) */
+	bool     attached;            /* -p: allocations made before the trace are not known */
 };
 
 /* Returns NULL on allocation failure. */
@@ -32,6 +38,11 @@ void am_corr__free(struct am_corr *c);
 /* Seed the region map of process pid from text in /proc/PID/maps format.
  * Returns the number of regions added, or -1 on a malformed stream. */
 int am_corr__seed_maps(struct am_corr *c, uint32_t pid, FILE *maps);
+
+/* What is known of pid's glibc threshold now (read from the process at
+ * attach, or its environment after an exec): replaces the correlator's
+ * start assumption for it. Returns 0, or -1 on allocation failure. */
+int am_corr__set_threshold(struct am_corr *c, uint32_t pid, const struct am_thr *t);
 
 /* Feed one ring-buffer record (struct am_call_event / am_os_event /
  * am_task_event, told apart by its first byte). Returns 0, or -1 if the

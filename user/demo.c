@@ -186,7 +186,7 @@ static void call_label(char *buf, size_t sz, uint8_t fn, uint64_t size)
 {
 	char b[AM_FMT_BUF];
 
-	snprintf(buf, sz, "%s(%s)", fn < AM_FN__COUNT ? am_fn_names[fn] : "?",
+	snprintf(buf, sz, "%s(%s)", am_fn_name(fn),
 		 am_fmt_size(b, sizeof(b), size));
 }
 
@@ -194,7 +194,7 @@ static void json_obs(struct demo *d, const struct obs *o)
 {
 	fprintf(d->out, "{\"variant\":\"%s\",\"step\":%d,\"fn\":\"%s\",\"size\":%" PRIu64
 		",\"served_from\":\"%s\",\"reason\":\"%s\",\"threshold\":%" PRIu64 ",\"os\":\"%s\"",
-		d->v->name, o->step + 1, am_fn_names[o->fn], o->size, region_short(o->region),
+		d->v->name, o->step + 1, am_fn_name(o->fn), o->size, region_short(o->region),
 		am_reason_names[o->reason], o->threshold, o->os);
 	if (o->thr_new)
 		fprintf(d->out, ",\"threshold_after\":%" PRIu64, o->thr_new);

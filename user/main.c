@@ -50,6 +50,9 @@ static const char trace_doc[] =
 "  allocmap trace --stacks=os --folded os.folded -- ./myprog\n"
 "      stacks of OS requests only; flame graph input\n"
 "      (flamegraph.pl os.folded > os.svg)\n"
+"  allocmap trace --alloc PyObject_Malloc=malloc --alloc PyObject_Free=free \\\n"
+"    --alloc PyObject_Realloc=realloc -- python3 script.py\n"
+"      also trace CPython's own allocator (pymalloc)\n"
 "  allocmap trace --mode os -p 1234\n"
 "      memory syscalls and their stacks only: no uprobes, near-zero overhead\n"
 "\n"
@@ -58,7 +61,7 @@ static const char trace_doc[] =
 "with the command's status.";
 
 enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
-       OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC };
+       OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC, OPT_FREE_NORET, OPT_ALLOC };
 
 static const struct argp_option trace_options[] = {
 	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
@@ -71,8 +74,16 @@ static const struct argp_option trace_options[] = {
 	{ "follow-forks", 'f', NULL, 0, "Also trace child processes", 0 },
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML report to FILE", 0 },
 	{ "perfetto", OPT_PERFETTO, "FILE", 0, "Also write a Chrome/Perfetto trace (JSON) to FILE", 0 },
-	{ "free-return", OPT_FREE_RETURN, NULL, 0, "Also put a return probe on free (one more trap per "
-	  "free; by default free's end is inferred from the stack)", 0 },
+	{ "alloc", OPT_ALLOC, "SYM[@LIB]=ROLE", 0, "Also trace the program's own allocator function SYM "
+	  "(in object LIB, a path or file-name prefix, if given) as a ROLE: malloc, calloc, realloc, "
+	  "reallocarray, free, posix_memalign, memalign, valloc, pvalloc, new_aligned (size, align), "
+	  "free_sized (ptr, size). OS requests made inside it name it as their cause. Repeatable", 0 },
+	{ "free-return", OPT_FREE_RETURN, NULL, 0, "Probe the return of free and operator delete "
+	  "(the default)", 0 },
+	{ "free-noret", OPT_FREE_NORET, NULL, 0, "APPROXIMATE, faster (about 10 % per malloc/free pair): "
+	  "no return probe on free; its end is inferred from its return-address slot, which is wrong "
+	  "after a tail-called free (jmp free) when the next call comes from the same call site: "
+	  "later calls can then be counted as nested in the free", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (power of two, default 32)", 0 },
 	{ NULL, 0, NULL, 0, "Stacks, leaks, flame graphs:", 1 },
 	{ "stacks", OPT_STACKS, "WHAT", OPTION_ARG_OPTIONAL, "User stacks: 'all' (default: every "
@@ -140,8 +151,18 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		o->follow_forks = true;
 		break;
 	case OPT_FREE_RETURN:
-		o->free_return = true;
+		o->free_noret = false;
 		break;
+	case OPT_FREE_NORET:
+		o->free_noret = true;
+		break;
+	case OPT_ALLOC: {
+		char err[256];
+
+		if (am_fn_add(arg, err, sizeof(err)) < 0)
+			argp_error(state, "%s", err);
+		break;
+	}
 	case OPT_HTML:
 		o->html = arg;
 		break;

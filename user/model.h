@@ -12,7 +12,50 @@
 #include <linux/types.h>
 #include "../bpf/allocmap.h"
 
-extern const char *const am_fn_names[AM_FN__COUNT];   /* "malloc", ... */
+/* The allocator functions traced: the built-in rows of AM_FN_TABLE
+ * (bpf/allocmap.h), then those named with --alloc (am_fn_add). */
+struct am_fn_info {
+	const char *sym;         /* ELF symbol ("malloc", "_Znwm", "PyObject_Malloc") */
+	const char *name;        /* as printed and in JSON ("malloc", "operator new") */
+	enum am_role role;
+	const char *lib;         /* --alloc SYM@LIB: only in this object, else NULL */
+	bool user;               /* named with --alloc */
+};
+extern struct am_fn_info am_fns_[AM_FN_MAX];     /* the table: read through the functions below */
+extern int am_n_fns_;
+static inline int am_fn_count(void)              /* built-in + --alloc functions */
+{
+	return am_n_fns_;
+}
+static inline const struct am_fn_info *am_fn_info(int fn) /* NULL when out of range */
+{
+	return fn >= 0 && fn < am_n_fns_ ? &am_fns_[fn] : NULL;
+}
+static inline const char *am_fn_name(int fn)     /* "?" when out of range */
+{
+	return fn >= 0 && fn < am_n_fns_ ? am_fns_[fn].name : "?";
+}
+static inline enum am_role am_fn_role(int fn)    /* AM_ROLE__COUNT when out of range */
+{
+	return fn >= 0 && fn < am_n_fns_ ? am_fns_[fn].role : AM_ROLE__COUNT;
+}
+int am_fn_by_name(const char *name);             /* id, or -1 */
+/* Adds a user-named function (--alloc SYM[@LIB]=ROLE). Returns its id, or
+ * -1 with a message in err (unknown role, too many functions, ...). */
+int am_fn_add(const char *spec, char *err, size_t errlen);
+/* Registers a function a trace names with its role (the report reading a
+ * trace with --alloc functions). Returns its id, or -1. */
+int am_fn_register(const char *name, const char *role);
+int am_role_nargs(enum am_role role);            /* integer arguments read */
+const char *am_role_name(enum am_role role);     /* "malloc", "free", ... */
+static inline bool am_role_frees(enum am_role role) /* free / operator delete */
+{
+	return role == AM_ROLE_FREE || role == AM_ROLE_FREE_SIZED;
+}
+static inline bool am_role_allocates(enum am_role role) /* returns an allocation */
+{
+	return role < AM_ROLE__COUNT && !am_role_frees(role);
+}
 extern const char *const am_sys_names[AM_SYS__COUNT]; /* "brk", ... */
 
 /* What backs an allocation, or what a region is. */
@@ -41,6 +84,34 @@ enum am_reason {
 	AM_WHY__COUNT,
 };
 extern const char *const am_reason_names[AM_WHY__COUNT]; /* "", "under_threshold", ... */
+
+/* glibc's mmap threshold bounds (64-bit): its start value
+ * (DEFAULT_MMAP_THRESHOLD_MIN) and the most the dynamic rule raises it to
+ * (DEFAULT_MMAP_THRESHOLD_MAX; mallopt refuses more too). */
+#define AM_GLIBC_THR_START (128ULL * 1024)
+#define AM_GLIBC_THR_MAX   (32ULL * 1024 * 1024)
+
+/* Where what is known of a process's threshold came from. */
+enum am_thr_source {
+	AM_THR_SRC_DEFAULT = 0,  /* "default": glibc's start value (launched, or after exec) */
+	AM_THR_SRC_ENV,          /* "env": pinned by the environment */
+	AM_THR_SRC_PROCESS,      /* "process": read from the process's mp_ at attach (DWARF) */
+	AM_THR_SRC_UNKNOWN,      /* "unknown": not readable at attach; narrowed from what it does */
+	AM_THR_SRC_FORK,         /* "fork": its parent's at fork time */
+	AM_THR_SRC__COUNT,
+};
+extern const char *const am_thr_source_names[AM_THR_SRC__COUNT];
+
+/* What is known of glibc's mmap threshold of one process: its value, or
+ * bounds lo <= threshold <= hi (narrowed by what the process is seen to do;
+ * known again once they meet). */
+struct am_thr {
+	bool     known;          /* value is the threshold */
+	bool     pinned;         /* no_dyn_threshold: frees do not move it */
+	uint64_t value;          /* when known */
+	uint64_t lo, hi;         /* when !known */
+	uint8_t  source;         /* enum am_thr_source */
+};
 
 /* One frame of a resolved user stack. Strings are owned by the symbolizer
  * (unwind.c) and live until the end of the run; NULL when unknown. */
@@ -87,7 +158,19 @@ struct am_os_rec {
 	const struct am_stack *stack;    /* user stack at the syscall (--stacks), or NULL */
 	uint32_t inner;          /* leading frames of stack inside the causing allocator
 	                            call, up to and including its own frame (0 = unknown) */
-	bool     cause_unknown;  /* --mode os: allocator calls are not traced */
+	bool     cause_unknown;  /* the cause cannot be known: why in unknown_why */
+	uint8_t  unknown_why;    /* enum am_unknown_why, when cause_unknown */
+	bool     inferred;       /* --mode os: cause_fn (or direct) inferred from the stack:
+	                            its outermost allocator-family frame */
+};
+
+/* Why an OS request's cause is unknown. */
+enum am_unknown_why {
+	AM_UNK_NONE = 0,
+	AM_UNK_OS_MODE,          /* "os_mode": --mode os, and its stack does not tell */
+	AM_UNK_NO_ALLOC,         /* "no_allocator": no malloc found to probe (Go, stripped static) */
+	AM_UNK_ATTACHING,        /* "attaching": -p, its thread may be in a call that began before
+	                            the probes were in */
 };
 
 /* One allocator call as the correlator resolved it. */
@@ -101,9 +184,14 @@ struct am_call_rec {
 	bool     has_ptr_in;     /* function takes an input pointer */
 	bool     allocates;      /* function returns an allocation */
 	enum am_region_kind region; /* where ptr_out lives (AM_REG_UNKNOWN if none) */
-	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a */
-	uint64_t threshold;      /* glibc mmap threshold when the call was made, musl's fixed one (0 if n/a) */
+	enum am_reason reason;   /* glibc/musl threshold explanation, AM_WHY_NONE if n/a or
+	                            not decidable (threshold unknown) */
+	uint64_t threshold;      /* glibc mmap threshold when the call was made, musl's fixed one
+	                            (0 if n/a or unknown) */
+	uint64_t thr_lo, thr_hi; /* glibc, threshold unknown: its bounds then (0, 0 otherwise) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
+	bool     from_obj;       /* called from the object that defines the function (glibc's
+	                            own frees at thread exit): allocator-internal activity */
 	size_t   n_os;           /* OS requests it caused (the array passed alongside) */
 	uint64_t ts_end;         /* when it ended: ev.ts_exit; for a call traced without a
 	                            return probe (free) or missed, the end of its last OS
@@ -117,9 +205,19 @@ struct am_call_rec {
 struct am_threshold_rec {
 	uint64_t ts_ns;
 	uint32_t pid, tid;
-	uint64_t old_value, new_value;
+	uint64_t old_value, new_value; /* 0 when unknown: see the bounds */
+	uint64_t old_lo, old_hi; /* old_value unknown: its bounds (0, 0 otherwise) */
+	uint64_t new_lo, new_hi; /* new_value unknown: its bounds (0, 0 otherwise) */
 	uint64_t call_id;        /* the free() that moved it */
 	uint64_t freed_chunk;    /* size of the freed mmapped chunk */
+};
+
+/* glibc's threshold of one traced process over the trace. */
+struct am_thr_proc {
+	uint32_t pid;
+	struct am_thr start;     /* at attach, launch, fork or its last exec */
+	struct am_thr end;       /* now */
+	uint64_t changes;        /* threshold records it produced */
 };
 
 #define AM_HIST_BUCKETS 40   /* power-of-two request-size buckets: [2^i, 2^(i+1)) */
@@ -134,9 +232,10 @@ struct am_fn_stats {
 
 struct am_summary {
 	uint64_t duration_ns;
-	struct am_fn_stats fn[AM_FN__COUNT];
+	struct am_fn_stats fn[AM_FN_MAX];
 	uint64_t sys_count[AM_SYS__COUNT];          /* OS requests per syscall */
-	uint64_t sys_by_cause[AM_SYS__COUNT][AM_FN__COUNT + 1]; /* [sys][fn], [sys][AM_FN__COUNT] = direct */
+	uint64_t sys_by_cause[AM_SYS__COUNT][AM_FN_MAX + 1]; /* [sys][fn], [sys][AM_FN_MAX] = direct */
+	uint64_t sys_unknown[AM_SYS__COUNT];        /* OS requests whose cause is unknown */
 	uint64_t sys_failed[AM_SYS__COUNT];
 	/* bytes the program asked for (live in user allocations) vs bytes from the OS */
 	uint64_t live_bytes, live_bytes_peak;
@@ -148,19 +247,30 @@ struct am_summary {
 	uint64_t hist_heap[AM_HIST_BUCKETS];        /* served from the brk heap */
 	uint64_t hist_mmap[AM_HIST_BUCKETS];        /* served by their own mmap */
 	uint64_t hist_other[AM_HIST_BUCKETS];       /* arena, preexisting, unknown */
-	/* glibc threshold */
-	bool     threshold_known;                   /* glibc or musl is the allocator */
-	bool     threshold_fixed;                   /* musl: a constant of the allocator, never moves */
+	/* glibc threshold of the first traced process (thr_procs: every one); musl's fixed one */
+	bool     threshold_known;                   /* glibc or musl is the allocator (there is a threshold) */
+	bool     threshold_fixed;                   /* musl: a constant of the allocator, never moves
+	                                               (thr_start, thr_end, thr_procs unused) */
 	const char *allocator;                      /* "glibc", "musl", ... (NULL unknown) */
-	bool     threshold_pinned;                  /* MALLOC_MMAP_THRESHOLD_ / tunable set */
-	uint64_t threshold_start, threshold_end;
+	bool     threshold_pinned;                  /* no_dyn_threshold: env, tunable, or read from mp_ */
+	uint64_t threshold_start, threshold_end;    /* 0 when unknown (see thr_start, thr_end) */
 	uint64_t threshold_changes;
+	struct am_thr thr_start, thr_end;           /* what is known: value or bounds, source */
+	const struct am_thr_proc *thr_procs;        /* per process, first seen first (owned by
+	                                               the correlator; valid until it is freed) */
+	size_t   n_thr_procs;
 	/* live allocations at end, by region */
 	uint64_t live_by_region_count[AM_REG__COUNT];
 	uint64_t live_by_region_bytes[AM_REG__COUNT];
 	/* things that were lost or odd: printed every time */
 	struct am_counters bpf;                     /* from the BPF .bss */
 	uint64_t unknown_frees;                     /* frees of pointers not seen allocated */
+	uint64_t own_unknown_frees;                 /* of those, made by the allocator's own object
+	                                               (glibc flushing its thread cache at thread exit):
+	                                               not counted in unknown_frees */
+	uint64_t own_calls;                         /* outermost calls made from the object that defines
+	                                               the function (AM_CALL_FROM_OBJ) */
+	bool     attached;                          /* -p: the process ran before the trace */
 	uint64_t unattached_probes;                 /* probes that failed to attach (set by the tracer) */
 	uint64_t orphan_os;                         /* OS events whose call never arrived */
 	uint64_t events;                            /* events consumed */

@@ -77,7 +77,17 @@ static void lend(struct am_out *o, struct line *l)
 
 static const char *fn_name(unsigned fn)
 {
-	return fn < AM_FN__COUNT && am_fn_names[fn] ? am_fn_names[fn] : "?";
+	return am_fn_name((int)fn);
+}
+
+static const char *unknown_why_name(unsigned why)
+{
+	switch (why) {
+	case AM_UNK_OS_MODE:   return "os_mode";
+	case AM_UNK_NO_ALLOC:  return "no_allocator";
+	case AM_UNK_ATTACHING: return "attaching";
+	default:               return "?";
+	}
 }
 
 static const char *sys_name(unsigned sys)
@@ -217,14 +227,19 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	jsonw_kobj_open(w, "cause");
 	if (r->cause_unknown) {
 		jsonw_kstr(w, "kind", "unknown");
+		jsonw_kstr(w, "why", unknown_why_name(r->unknown_why));
 	} else if (r->direct) {
 		jsonw_kstr(w, "kind", "direct");
 	} else {
 		jsonw_kstr(w, "kind", "call");
-		jsonw_ku64(w, "call_id", r->call_id);
+		if (r->call_id)
+			jsonw_ku64(w, "call_id", r->call_id);
 		jsonw_kstr(w, "fn", fn_name(r->cause_fn));
-		jsonw_ku64(w, "size", r->cause_size);
+		if (r->call_id)
+			jsonw_ku64(w, "size", r->cause_size);
 	}
+	if (r->inferred)
+		jsonw_kbool(w, "inferred", true);
 	jsonw_obj_close(w);
 	if (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP)
 		jsonw_kstr(w, "region", region_name(r->region_kind));
@@ -244,24 +259,27 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	struct jsonw *w = &o->jw;
 	const struct am_call_event *e = &c->ev;
 	bool no_ret = e->flags & (AM_CALL_MISSED | AM_CALL_NORET);
-	bool is_free = e->fn == AM_FN_FREE;
+	enum am_role role = am_fn_role(e->fn);
+	bool is_free = am_role_frees(role);
 	size_t i;
 
 	json_head(w, "call", e->ts_enter, e->pid, e->tid);
 	jsonw_ku64(w, "id", e->id);
 	jsonw_kstr(w, "fn", fn_name(e->fn));
+	if (am_fn_info(e->fn) && am_fn_info(e->fn)->user)
+		jsonw_kstr(w, "role", am_role_name(role)); /* --alloc: lets a reader decode it */
 	/* free: the size of the freed allocation, only when it is known */
 	if (!is_free || (c->ptr_in && !c->free_unknown))
 		jsonw_ku64(w, "size", c->size);
-	if (e->fn == AM_FN_CALLOC || e->fn == AM_FN_REALLOCARRAY)
+	if (role == AM_ROLE_CALLOC || role == AM_ROLE_REALLOCARRAY)
 		jsonw_ku64(w, "nmemb", c->nmemb);
-	if (e->fn == AM_FN_POSIX_MEMALIGN || e->fn == AM_FN_ALIGNED_ALLOC || e->fn == AM_FN_MEMALIGN)
+	if (role == AM_ROLE_POSIX_MEMALIGN || role == AM_ROLE_MEMALIGN || role == AM_ROLE_NEW_ALIGNED)
 		jsonw_ku64(w, "align", c->align);
-	if (e->fn == AM_FN_REALLOC || e->fn == AM_FN_REALLOCARRAY || is_free)
+	if (role == AM_ROLE_REALLOC || role == AM_ROLE_REALLOCARRAY || is_free)
 		jsonw_khex(w, "ptr", c->ptr_in);
 	if (!is_free && !no_ret) {
 		jsonw_khex(w, "ret", c->ptr_out);
-		if (e->fn == AM_FN_POSIX_MEMALIGN)
+		if (role == AM_ROLE_POSIX_MEMALIGN)
 			jsonw_ks64(w, "rc", (int32_t)e->ret);
 	}
 	if (!no_ret)
@@ -278,12 +296,18 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		jsonw_kstr(w, "reason", reason_name(c->reason));
 	if (c->threshold)
 		jsonw_ku64(w, "threshold", c->threshold);
+	else if (c->thr_hi) { /* glibc, threshold unknown: what is proved of it */
+		jsonw_ku64(w, "threshold_min", c->thr_lo);
+		jsonw_ku64(w, "threshold_max", c->thr_hi);
+	}
 	if (e->flags & AM_CALL_NESTED)
 		jsonw_kbool(w, "nested", true);
 	if (e->flags & AM_CALL_MISSED)
 		jsonw_kbool(w, "missed", true);
 	if (c->free_unknown)
 		jsonw_kbool(w, "unknown_ptr", true);
+	if (c->from_obj)
+		jsonw_kbool(w, "own", true); /* called from the object that defines it */
 	if (c->stack) {
 		json_stack(w, "stack", c->stack);
 		if (c->stack_derived)
@@ -297,8 +321,18 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	struct jsonw *w = &o->jw;
 
 	json_head(w, "threshold", t->ts_ns, t->pid, t->tid);
-	jsonw_ku64(w, "old", t->old_value);
-	jsonw_ku64(w, "new", t->new_value);
+	if (t->old_value) {
+		jsonw_ku64(w, "old", t->old_value);
+	} else {
+		jsonw_ku64(w, "old_min", t->old_lo);
+		jsonw_ku64(w, "old_max", t->old_hi);
+	}
+	if (t->new_value) {
+		jsonw_ku64(w, "new", t->new_value);
+	} else {
+		jsonw_ku64(w, "new_min", t->new_lo);
+		jsonw_ku64(w, "new_max", t->new_hi);
+	}
 	jsonw_ku64(w, "call_id", t->call_id);
 	jsonw_ku64(w, "chunk", t->freed_chunk);
 	json_end(w);
@@ -371,6 +405,29 @@ static void json_leaks(struct am_out *o, const struct am_summary *s, uint64_t ts
 /* The last record. It belongs to no process: pid and tid are 0, and ts_ns
  * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
  * any record if that is later (so ts_ns never goes back at the end). */
+/* "start":N or "start_min"/"start_max" (unknown), the same for "end", then
+ * "changes", "pinned" and "source" (where the start value came from). */
+static void json_thr_fields(struct jsonw *w, const struct am_thr *start, const struct am_thr *end,
+			    uint64_t changes)
+{
+	if (start->known) {
+		jsonw_ku64(w, "start", start->value);
+	} else {
+		jsonw_ku64(w, "start_min", start->lo);
+		jsonw_ku64(w, "start_max", start->hi);
+	}
+	if (end->known) {
+		jsonw_ku64(w, "end", end->value);
+	} else {
+		jsonw_ku64(w, "end_min", end->lo);
+		jsonw_ku64(w, "end_max", end->hi);
+	}
+	jsonw_ku64(w, "changes", changes);
+	jsonw_kbool(w, "pinned", end->pinned);
+	jsonw_kstr(w, "source", start->source < AM_THR_SRC__COUNT ?
+		   am_thr_source_names[start->source] : "unknown");
+}
+
 static void json_summary(struct am_out *o, const struct am_summary *s)
 {
 	struct jsonw *w = &o->jw;
@@ -388,7 +445,7 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_kstr(w, "allocator", s->allocator);
 
 	jsonw_kobj_open(w, "functions");
-	for (i = 0; i < AM_FN__COUNT; i++) {
+	for (i = 0; i < (size_t)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
@@ -411,10 +468,11 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_ku64(w, "count", s->sys_count[i]);
 		jsonw_ku64(w, "failed", s->sys_failed[i]);
 		jsonw_kobj_open(w, "by_cause");
-		for (j = 0; j <= AM_FN__COUNT; j++)
+		for (j = 0; j <= AM_FN_MAX; j++)
 			if (s->sys_by_cause[i][j])
-				jsonw_ku64(w, j == AM_FN__COUNT ? (s->os_only ? "unknown" : "direct") : fn_name(j),
-					   s->sys_by_cause[i][j]);
+				jsonw_ku64(w, j == AM_FN_MAX ? "direct" : fn_name(j), s->sys_by_cause[i][j]);
+		if (s->sys_unknown[i])
+			jsonw_ku64(w, "unknown", s->sys_unknown[i]);
 		jsonw_obj_close(w);
 		jsonw_obj_close(w);
 	}
@@ -461,12 +519,29 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_key(w, "threshold");
 	if (s->threshold_known) {
 		jsonw_obj_open(w);
-		jsonw_ku64(w, "start", s->threshold_start);
-		jsonw_ku64(w, "end", s->threshold_end);
-		jsonw_ku64(w, "changes", s->threshold_changes);
-		jsonw_kbool(w, "pinned", s->threshold_pinned);
-		if (s->threshold_fixed)
+		if (s->threshold_fixed) {
+			/* musl: a constant of the allocator */
+			jsonw_ku64(w, "start", s->threshold_start);
+			jsonw_ku64(w, "end", s->threshold_end);
+			jsonw_ku64(w, "changes", 0);
+			jsonw_kbool(w, "pinned", false);
+			jsonw_kstr(w, "source", "musl");
 			jsonw_kbool(w, "fixed", true);
+		} else {
+			json_thr_fields(w, &s->thr_start, &s->thr_end, s->threshold_changes);
+			if (s->n_thr_procs > 1) {
+				jsonw_karr_open(w, "procs");
+				for (size_t k = 0; k < s->n_thr_procs; k++) {
+					const struct am_thr_proc *tp = &s->thr_procs[k];
+
+					jsonw_obj_open(w);
+					jsonw_ku64(w, "pid", tp->pid);
+					json_thr_fields(w, &tp->start, &tp->end, tp->changes);
+					jsonw_obj_close(w);
+				}
+				jsonw_arr_close(w);
+			}
+		}
 		jsonw_obj_close(w);
 	} else {
 		jsonw_null(w);
@@ -492,6 +567,11 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_ku64(w, "missed_returns", b->missed_ret);
 	jsonw_ku64(w, "unattached_probes", s->unattached_probes);
 	jsonw_ku64(w, "unknown_frees", s->unknown_frees);
+	jsonw_ku64(w, "own_unknown_frees", s->own_unknown_frees);
+	jsonw_ku64(w, "own_calls", s->own_calls);
+	jsonw_ku64(w, "inflight_returns", b->inflight_ret);
+	jsonw_ku64(w, "attach_unknown", b->attach_unknown);
+	jsonw_ku64(w, "held", b->held);
 	jsonw_ku64(w, "depth_overflow", b->depth_overflow);
 	jsonw_ku64(w, "thread_full", b->thread_full);
 	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
@@ -644,24 +724,30 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 	char a[AM_FMT_BUF];
 	int rc = (int32_t)e->ret;
 
+	enum am_role role = am_fn_role(e->fn);
+
 	lp(l, "%s(", fn_name(e->fn));
-	switch (e->fn) {
-	case AM_FN_CALLOC:
+	switch (role) {
+	case AM_ROLE_CALLOC:
 		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->nmemb, (uint64_t)e->args[1]);
 		break;
-	case AM_FN_REALLOC:
+	case AM_ROLE_REALLOC:
 		text_ptr(l, c->ptr_in);
 		lp(l, ", %" PRIu64 ")", c->size);
 		break;
-	case AM_FN_REALLOCARRAY:
+	case AM_ROLE_REALLOCARRAY:
 		text_ptr(l, c->ptr_in);
 		lp(l, ", %" PRIu64 ", %" PRIu64 ")", c->nmemb, (uint64_t)e->args[2]);
 		break;
-	case AM_FN_FREE:
+	case AM_ROLE_FREE:
 		text_ptr(l, c->ptr_in);
 		lp(l, ")");
 		break;
-	case AM_FN_POSIX_MEMALIGN:
+	case AM_ROLE_FREE_SIZED:
+		text_ptr(l, c->ptr_in);
+		lp(l, ", %" PRIu64 ")", (uint64_t)e->args[1]);
+		break;
+	case AM_ROLE_POSIX_MEMALIGN:
 		/* strace style: an output argument in brackets once written */
 		if (!no_ret && rc == 0)
 			lp(l, "[0x%" PRIx64 "]", c->ptr_out);
@@ -669,20 +755,22 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 			lp(l, "0x%" PRIx64, (uint64_t)e->args[0]);
 		lp(l, ", %" PRIu64 ", %" PRIu64 ")", c->align, c->size);
 		break;
-	case AM_FN_ALIGNED_ALLOC:
-	case AM_FN_MEMALIGN:
+	case AM_ROLE_MEMALIGN:
 		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->align, c->size);
+		break;
+	case AM_ROLE_NEW_ALIGNED:
+		lp(l, "%" PRIu64 ", %" PRIu64 ")", c->size, c->align);
 		break;
 	default:
 		lp(l, "%" PRIu64 ")", c->size);
 		break;
 	}
 
-	if (e->fn == AM_FN_FREE) {
+	if (am_role_frees(role)) {
 		/* void */
 	} else if (no_ret) {
 		lp(l, " = ?");
-	} else if (e->fn == AM_FN_POSIX_MEMALIGN) {
+	} else if (role == AM_ROLE_POSIX_MEMALIGN) {
 		if (rc == 0)
 			lp(l, " = 0");
 		else
@@ -696,17 +784,31 @@ static void text_call_body(struct line *l, const struct am_call_rec *c)
 	if (e->flags & AM_CALL_NESTED)
 		lp(l, " <nested>");
 	if (c->free_unknown)
-		lp(l, " <unknown ptr>");
+		lp(l, c->from_obj ? " <unknown ptr: the allocator's own free>" : " <unknown ptr>");
+	else if (c->from_obj)
+		lp(l, " <from the allocator's own object>");
+}
+
+/* The threshold a call saw: "196 KiB", or "(unknown, 128 KiB..1.0 MiB)". */
+static const char *text_thr(char *buf, size_t n, const struct am_call_rec *c)
+{
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
+
+	if (!c->thr_hi)
+		return am_fmt_size(buf, n, c->threshold);
+	snprintf(buf, n, "(unknown, %s..%s)", am_fmt_size(a, sizeof(a), c->thr_lo),
+		 am_fmt_size(b, sizeof(b), c->thr_hi));
+	return buf;
 }
 
 /* "  [mmap: over threshold 128 KiB]": where the result went and why. */
 static void text_call_tag(struct line *l, const struct am_call_rec *c)
 {
 	const struct am_call_event *e = &c->ev;
-	char a[AM_FMT_BUF];
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
 	const char *reg = region_name(c->region);
 
-	if (e->fn == AM_FN_FREE) {
+	if (am_role_frees(am_fn_role(e->fn))) {
 		if (!c->ptr_in || c->free_unknown)
 			return;
 		if (c->region == AM_REG_UNKNOWN && c->size)
@@ -725,11 +827,18 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 	}
 	switch (c->reason) {
 	case AM_WHY_OVER_THRESHOLD:
-		lp(l, "  [%s: over threshold %s]", reg, am_fmt_size(a, sizeof(a), c->threshold));
+		lp(l, "  [%s: over threshold %s]", reg, text_thr(a, sizeof(a), c));
 		break;
 	case AM_WHY_FIT_TOP:
-		lp(l, "  [%s: over threshold %s, fit top chunk]", reg,
-		   am_fmt_size(a, sizeof(a), c->threshold));
+		lp(l, "  [%s: over threshold %s, fit top chunk]", reg, text_thr(a, sizeof(a), c));
+		break;
+	case AM_WHY_UNDER_THRESHOLD:
+		/* said for requests the start value would have sent to mmap, and
+		 * whenever the threshold is only known by its bounds */
+		if (c->size >= AM_GLIBC_THR_START || c->thr_hi)
+			lp(l, "  [%s: under threshold %s]", reg, text_thr(a, sizeof(a), c));
+		else
+			lp(l, "  [%s]", reg);
 		break;
 	case AM_WHY_GROUP:
 		if (c->region == AM_REG_MMAP)
@@ -738,7 +847,11 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 			lp(l, "  [%s: size-class group]", reg);
 		break;
 	default:
-		lp(l, "  [%s]", reg);
+		if (c->thr_hi && (c->region == AM_REG_HEAP || c->region == AM_REG_ARENA))
+			lp(l, "  [%s: threshold unknown, %s..%s]", reg, am_fmt_size(a, sizeof(a), c->thr_lo),
+			   am_fmt_size(b, sizeof(b), c->thr_hi));
+		else
+			lp(l, "  [%s]", reg);
 		break;
 	}
 }
@@ -819,9 +932,13 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 	text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
 	text_os_piece(o, &l, r);
 	if (r->cause_unknown)
-		lp(&l, "  [cause unknown: --mode os]");
+		lp(&l, "  [cause unknown: %s]", r->unknown_why == AM_UNK_ATTACHING ?
+		   "its thread may be in a call that began before the probes were in" :
+		   r->unknown_why == AM_UNK_NO_ALLOC ? "no allocator probed" : "--mode os, stack does not tell");
 	else if (r->direct)
-		lp(&l, "  [direct]");
+		lp(&l, r->inferred ? "  [direct, from the stack]" : "  [direct]");
+	else if (r->inferred)
+		lp(&l, "  [%s, from the stack]", fn_name(r->cause_fn));
 	else
 		lp(&l, "  [%s #%" PRIu64 ", call not seen]", fn_name(r->cause_fn), r->call_id);
 	lend(o, &l);
@@ -832,6 +949,22 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 	}
 }
 
+/* "196 KiB", or "unknown (128 KiB..32 MiB)" when value is 0. */
+static const char *thr_bounds(char *buf, size_t n, uint64_t value, uint64_t lo, uint64_t hi)
+{
+	char a[AM_FMT_BUF], b[AM_FMT_BUF];
+
+	if (value)
+		return am_fmt_size(buf, n, value);
+	snprintf(buf, n, "unknown (%s..%s)", am_fmt_size(a, sizeof(a), lo), am_fmt_size(b, sizeof(b), hi));
+	return buf;
+}
+
+static const char *thr_state(char *buf, size_t n, const struct am_thr *t)
+{
+	return thr_bounds(buf, n, t->known ? t->value : 0, t->lo, t->hi);
+}
+
 static void text_threshold(struct am_out *o, const struct am_threshold_rec *t)
 {
 	struct line l;
@@ -840,7 +973,8 @@ static void text_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	l.n = 0;
 	text_prefix(o, &l, t->ts_ns, t->pid, t->tid);
 	lp(&l, "threshold %s -> %s (free of a %s mmapped chunk, call #%" PRIu64 ")",
-	   am_fmt_size(a, sizeof(a), t->old_value), am_fmt_size(b, sizeof(b), t->new_value),
+	   thr_bounds(a, sizeof(a), t->old_value, t->old_lo, t->old_hi),
+	   thr_bounds(b, sizeof(b), t->new_value, t->new_lo, t->new_hi),
 	   am_fmt_size(c, sizeof(c), t->freed_chunk), t->call_id);
 	lend(o, &l);
 }
@@ -935,6 +1069,28 @@ static void text_leaks(struct am_out *o, const struct am_summary *s)
 	}
 }
 
+/* "mmap threshold: 128 KiB -> 1028 KiB (1 change)", "... 64 KiB (pinned)",
+ * "... unknown (128 KiB..32 MiB) -> 1028 KiB (1 change)" plus where the
+ * start value came from when it was not glibc's start value. */
+static void text_thr_line(struct line *l, const char *pfx, const struct am_thr *start,
+			  const struct am_thr *end, uint64_t changes)
+{
+	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	static const char *const from[AM_THR_SRC__COUNT] = {
+		[AM_THR_SRC_ENV] = ", from the environment",
+		[AM_THR_SRC_PROCESS] = ", read from the process",
+		[AM_THR_SRC_UNKNOWN] = ", not readable at attach: no glibc debug info",
+		[AM_THR_SRC_FORK] = ", inherited at fork",
+	};
+	const char *f = start->source < AM_THR_SRC__COUNT && from[start->source] ? from[start->source] : "";
+
+	if (end->pinned && end->known)
+		lp(l, "%s%s (pinned%s)", pfx, thr_state(x, sizeof(x), end), f);
+	else
+		lp(l, "%s%s -> %s (%" PRIu64 " change%s%s)", pfx, thr_state(x, sizeof(x), start),
+		   thr_state(y, sizeof(y), end), changes, changes == 1 ? "" : "s", f);
+}
+
 static void text_summary(struct am_out *o, const struct am_summary *s)
 {
 	const struct am_counters *b = &s->bpf;
@@ -949,9 +1105,12 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	   s->duration_ns / 1000000000, s->duration_ns % 1000000000 / 1000, s->events);
 	lend(o, &l);
 
-	lp(&l, "%-16s %10s %12s %8s %9s %8s", "function", "calls", "bytes", "nested", "os_calls", "failed");
-	lend(o, &l);
-	for (i = 0; i < AM_FN__COUNT; i++) {
+	if (!s->os_only) {
+		lp(&l, "%-16s %10s %12s %8s %9s %8s", "function", "calls", "bytes", "nested", "os_calls",
+		   "failed");
+		lend(o, &l);
+	}
+	for (i = 0; i < (size_t)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
@@ -968,23 +1127,26 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 			continue;
 		lp(&l, "  %-14s %10" PRIu64 " %12" PRIu64 " ", sys_name(i), s->sys_count[i], s->sys_failed[i]);
 		any = false;
-		for (j = 0; j <= AM_FN__COUNT; j++) {
+		for (j = 0; j <= AM_FN_MAX; j++) {
 			if (!s->sys_by_cause[i][j])
 				continue;
-			lp(&l, "%s %s %" PRIu64, any ? "," : "",
-			   j == AM_FN__COUNT ? (s->os_only ? "unknown" : "direct") : fn_name(j),
+			lp(&l, "%s %s %" PRIu64, any ? "," : "", j == AM_FN_MAX ? "direct" : fn_name(j),
 			   s->sys_by_cause[i][j]);
 			any = true;
 		}
+		if (s->sys_unknown[i])
+			lp(&l, "%s unknown %" PRIu64, any ? "," : "", s->sys_unknown[i]);
 		lend(o, &l);
 	}
 
 	lp(&l, "%-24s %12s %12s", "memory", "at end", "peak");
 	lend(o, &l);
-	lp(&l, "  %-22s %12s %12s  (%" PRIu64 " allocation%s)", "asked for (live)",
-	   am_fmt_size(x, sizeof(x), s->live_bytes), am_fmt_size(y, sizeof(y), s->live_bytes_peak),
-	   s->live_count, s->live_count == 1 ? "" : "s");
-	lend(o, &l);
+	if (!s->os_only) {
+		lp(&l, "  %-22s %12s %12s  (%" PRIu64 " allocation%s)", "asked for (live)",
+		   am_fmt_size(x, sizeof(x), s->live_bytes), am_fmt_size(y, sizeof(y), s->live_bytes_peak),
+		   s->live_count, s->live_count == 1 ? "" : "s");
+		lend(o, &l);
+	}
 	lp(&l, "  %-22s %12s %12s", "brk heap", am_fmt_size(x, sizeof(x), s->heap_bytes),
 	   am_fmt_size(y, sizeof(y), s->heap_bytes_peak));
 	lend(o, &l);
@@ -1040,19 +1202,34 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		lp(&l, "allocator: %s", s->allocator);
 		lend(o, &l);
 	}
-	if (!s->threshold_known)
+	if (s->os_only) {
+		lp(&l, "mmap threshold: not followed (no allocator call traced)");
+		lend(o, &l);
+	} else if (!s->threshold_known) {
 		lp(&l, "mmap threshold: n/a (allocator is not glibc)");
-	else if (s->threshold_fixed)
+		lend(o, &l);
+	} else if (s->threshold_fixed) {
 		lp(&l, "mmap threshold: %s (fixed: musl maps requests of %" PRIu64 " B or more on their own; "
 		   "smaller ones share size-class groups)", am_fmt_size(x, sizeof(x), s->threshold_end), s->threshold_end);
-	else if (s->threshold_pinned)
-		lp(&l, "mmap threshold: %s (pinned)", am_fmt_size(x, sizeof(x), s->threshold_end));
-	else
-		lp(&l, "mmap threshold: %s -> %s (%" PRIu64 " change%s)",
-		   am_fmt_size(x, sizeof(x), s->threshold_start), am_fmt_size(y, sizeof(y), s->threshold_end),
-		   s->threshold_changes, s->threshold_changes == 1 ? "" : "s");
-	lend(o, &l);
+		lend(o, &l);
+	} else if (s->n_thr_procs <= 1) {
+		text_thr_line(&l, "mmap threshold: ", &s->thr_start, &s->thr_end, s->threshold_changes);
+		lend(o, &l);
+	} else {
+		lp(&l, "mmap threshold, per process:");
+		lend(o, &l);
+		for (size_t k = 0; k < s->n_thr_procs; k++) {
+			const struct am_thr_proc *tp = &s->thr_procs[k];
+			char pfx[48];
 
+			snprintf(pfx, sizeof(pfx), "  pid %u: ", tp->pid);
+			text_thr_line(&l, pfx, &tp->start, &tp->end, tp->changes);
+			lend(o, &l);
+		}
+	}
+
+	if (s->os_only)
+		goto counters; /* no allocation was traced: nothing is known live or leaked */
 	lp(&l, "live at end:");
 	any = false;
 	for (i = 0; i < AM_REG__COUNT; i++) {
@@ -1068,8 +1245,10 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 
 	if (s->stack_mode != AM_STACKS_OFF)
 		text_leaks(o, s);
+counters:
 	if (s->os_only) {
-		lp(&l, "OS-only mode (--mode os): allocator calls were not traced, so the cause of every OS request is unknown");
+		lp(&l, "OS-only: allocator calls were not traced; an OS request's cause is inferred from its "
+		   "stack (its outermost allocator frame) and unknown where the stack does not tell");
 		lend(o, &l);
 	}
 	if (lost || b->missed_ret || s->unattached_probes || b->depth_overflow || b->thread_full ||
@@ -1086,6 +1265,28 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	   (uint64_t)b->depth_overflow, (uint64_t)b->thread_full, (uint64_t)b->orphan_ret,
 	   s->orphan_os);
 	lend(o, &l);
+	if (b->inflight_ret || b->attach_unknown) {
+		lp(&l, "attach: %" PRIu64 " calls began before their entry probe was in (not traced); "
+		   "%" PRIu64 " OS requests of threads that may have been inside one have an unknown cause",
+		   (uint64_t)b->inflight_ret, (uint64_t)b->attach_unknown);
+		lend(o, &l);
+	}
+	if (s->own_calls) {
+		lp(&l, "allocator-internal: %" PRIu64 " calls made from the object that defines the function "
+		   "(e.g. glibc freeing its thread cache at thread exit)%s", s->own_calls,
+		   s->own_unknown_frees ? "" : "");
+		if (s->own_unknown_frees)
+			lp(&l, "; %" PRIu64 " of them freed cached chunks the program had freed already",
+			   s->own_unknown_frees);
+		lend(o, &l);
+	}
+	if (s->unknown_frees) {
+		lp(&l, "unknown frees are of pointers never seen allocated: %s", s->attached ?
+		   "mostly memory allocated before the attach" :
+		   "memory from an allocation path allocmap does not probe (ld.so's own allocator "
+		   "before libc's took over, an untraced function), or an invalid free");
+		lend(o, &l);
+	}
 	if (s->stack_mode != AM_STACKS_OFF) {
 		lp(&l, "stacks: %" PRIu64 "  lost: %" PRIu64 "  not copied: %" PRIu64 "  truncated: %" PRIu64
 		   "  unwind failed: %" PRIu64 "  missing: %" PRIu64, s->stacks, (uint64_t)b->lost_stack,

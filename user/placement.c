@@ -5,6 +5,7 @@
  * promise a cheap probe that is in fact single-stepped. Everything about
  * registers is conservative: when in doubt an instruction is taken to write
  * the register, and the probe falls back to the entry. */
+#include "model.h"
 #include "placement.h"
 
 #include <capstone/capstone.h>
@@ -366,17 +367,5 @@ int am_place_probe(const uint8_t *code, size_t len, uint64_t addr, int nargs, bo
 
 int am_fn_nargs(enum am_fn fn)
 {
-	switch (fn) {
-	case AM_FN_MALLOC:         return 1;
-	case AM_FN_CALLOC:         return 2;
-	case AM_FN_REALLOC:        return 2;
-	case AM_FN_REALLOCARRAY:   return 3;
-	case AM_FN_FREE:           return 1;
-	case AM_FN_POSIX_MEMALIGN: return 3;
-	case AM_FN_ALIGNED_ALLOC:  return 2;
-	case AM_FN_MEMALIGN:       return 2;
-	case AM_FN_VALLOC:         return 1;
-	case AM_FN_PVALLOC:        return 1;
-	default:                   return -1;
-	}
+	return am_role_nargs(am_fn_role(fn));
 }

@@ -174,7 +174,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	case RM_T_CALL: {
 		json_object *os = jget(o, "os");
 		r->id = jnum(o, "id", NULL);
-		r->fn = rm_fn_index(jstr(o, "fn"));
+		r->fn = rm_fn_index(jstr(o, "fn"), jstr(o, "role"));
 		r->size = jnum(o, "size", &r->has_size);
 		r->ptr = jnum(o, "ptr", NULL);
 		r->ret = jnum(o, "ret", &r->has_ret);
@@ -182,6 +182,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		r->nested = jbool(o, "nested");
 		r->missed = jbool(o, "missed");
 		r->threshold = jnum(o, "threshold", NULL);
+		jnum(o, "threshold_max", &r->thr_unknown);
 		break;
 	}
 	case RM_T_OS: {
@@ -206,7 +207,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		if (kind && !strcmp(kind, "call")) {
 			r->cause_call = true;
 			r->cause_id = jnum(c, "call_id", NULL);
-			r->cause_fn = rm_fn_index(jstr(c, "fn"));
+			r->cause_fn = rm_fn_index(jstr(c, "fn"), NULL);
 			r->cause_size = jnum(c, "size", NULL);
 		}
 		break;
@@ -508,9 +509,9 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 			(unsigned long long)m->points[i].size, m->points[i].served);
 	fprintf(f, "],\"threshold\":{\"start\":%llu,\"moves\":[", (unsigned long long)m->th_start);
 	for (size_t i = 0; i < m->nth; i++)
-		fprintf(f, "%s[%llu,%llu,%llu,%llu]", i ? "," : "", (unsigned long long)m->th[i].t,
+		fprintf(f, "%s[%llu,%llu,%llu,%llu,%d]", i ? "," : "", (unsigned long long)m->th[i].t,
 			(unsigned long long)m->th[i].old, (unsigned long long)m->th[i].new_,
-			(unsigned long long)m->th[i].call_id);
+			(unsigned long long)m->th[i].call_id, m->th[i].pid);
 	fprintf(f, "]}");
 
 	/* regions */
@@ -531,7 +532,7 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		fprintf(f, ",\"os\":%llu,\"call\":%llu,\"fn\":", (unsigned long long)g->os_id,
 			(unsigned long long)g->cause_call);
 		if (g->cause_fn >= 0)
-			put_jstr(f, rm_fn_names[g->cause_fn]);
+			put_jstr(f, rm_fn_name(g->cause_fn));
 		else
 			fprintf(f, "null");
 		fprintf(f, ",\"size\":%llu,\"tid\":%d,\"committed\":%llu,\"n\":%llu,\"bytes\":%llu,"
@@ -574,7 +575,7 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		if (!s->calls)
 			continue;
 		fprintf(f, "%s{\"fn\":\"%s\",\"calls\":%llu,\"bytes\":%llu,\"os_calls\":%llu,\"failed\":%llu,"
-			"\"nested\":%llu,\"dur_ns\":%llu}", first ? "" : ",", rm_fn_names[i],
+			"\"nested\":%llu,\"dur_ns\":%llu}", first ? "" : ",", rm_fn_name(i),
 			(unsigned long long)s->calls, (unsigned long long)s->bytes, (unsigned long long)s->os_calls,
 			(unsigned long long)s->failed, (unsigned long long)s->nested, (unsigned long long)s->dur_ns);
 		first = false;
@@ -744,6 +745,16 @@ static void pf_sep(struct pf_ctx *p)
 	p->any = true;
 }
 
+/* A threshold in an event name: its value, or "unknown" for 0. */
+static const char *thr_num(char *buf, size_t n, uint64_t v)
+{
+	if (v)
+		snprintf(buf, n, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, n, "unknown");
+	return buf;
+}
+
 static void pf_counter(struct pf_ctx *p, const char *name, uint64_t ts, uint64_t v)
 {
 	if (name[0] == 'l')
@@ -796,6 +807,7 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	struct pf_ctx p;
 	static char obuf[1 << 16];
 	uint64_t last_ts = 0;
+	char a[32], b[32];
 	int ret = -1, r;
 
 	memset(&p, 0, sizeof(p));
@@ -857,7 +869,7 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 			if (rec->n_os) {
 				pf_sep(&p);
 				fprintf(p.f, "{\"name\":\"%s(%llu)\",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":",
-					rm_fn_names[rec->fn >= 0 ? rec->fn : RM_NFN - 1], (unsigned long long)rec->size);
+					rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1), (unsigned long long)rec->size);
 				pf_ts(p.f, rec->ts);
 				fprintf(p.f, ",\"dur\":");
 				pf_ts(p.f, dur);
@@ -879,11 +891,13 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 			fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
 		} else if (rec->type == RM_T_THRESHOLD) {
 			pf_sep(&p);
-			fprintf(p.f, "{\"name\":\"mmap threshold %llu -> %llu\",\"cat\":\"threshold\",\"ph\":\"i\",\"s\":\"p\",\"ts\":",
-				(unsigned long long)rec->th_old, (unsigned long long)rec->th_new);
+			/* 0: unknown (attached without glibc's debug info): no number */
+			fprintf(p.f, "{\"name\":\"mmap threshold %s -> %s\",\"cat\":\"threshold\",\"ph\":\"i\",\"s\":\"p\",\"ts\":",
+				thr_num(a, sizeof(a), rec->th_old), thr_num(b, sizeof(b), rec->th_new));
 			pf_ts(p.f, rec->ts);
 			fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
-			pf_counter(&p, "mmap threshold", rec->ts, rec->th_new);
+			if (rec->th_new)
+				pf_counter(&p, "mmap threshold", rec->ts, rec->th_new);
 		}
 		if (ts > last_ts)
 			last_ts = ts;

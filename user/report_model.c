@@ -29,29 +29,29 @@
 #include <string.h>
 #include "report_model.h"
 
-const char *const rm_fn_names[RM_NFN] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
-	"aligned_alloc", "memalign", "valloc", "pvalloc", "other",
-};
 const char *const rm_sys_names[RM_NSYS] = {
 	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "other",
 };
 const char *const rm_kind_names[4] = { "heap", "mmap", "arena", "other" };
 static const char *const synth_labels[3] = { "preexisting", "unknown", "direct" };
 
-#define FN_FREE 4
-#define FN_REALLOC 2
-#define FN_REALLOCARRAY 3
 #define PAGE 4096ull
 
-int rm_fn_index(const char *name)
+const char *rm_fn_name(int fn)
 {
+	return fn >= 0 && fn < am_fn_count() ? am_fn_name(fn) : "other";
+}
+
+int rm_fn_index(const char *name, const char *role)
+{
+	int fn;
+
 	if (!name)
 		return -1;
-	for (int i = 0; i < RM_NFN - 1; i++)
-		if (!strcmp(name, rm_fn_names[i]))
-			return i;
-	return RM_NFN - 1;
+	fn = am_fn_by_name(name);
+	if (fn < 0 && role)
+		fn = am_fn_register(name, role);
+	return fn >= 0 ? fn : RM_NFN - 1;
 }
 
 int rm_sys_index(const char *name)
@@ -652,8 +652,9 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 {
 	uint64_t t = rm_rel(m, r->ts + r->dur);
 	int fn = r->fn >= 0 ? r->fn : RM_NFN - 1;
-	bool is_free = fn == FN_FREE;
-	bool is_realloc = fn == FN_REALLOC || fn == FN_REALLOCARRAY;
+	enum am_role role = am_fn_role(fn);
+	bool is_free = am_role_frees(role);
+	bool is_realloc = role == AM_ROLE_REALLOC || role == AM_ROLE_REALLOCARRAY;
 	struct rm_fnstat *s = &m->fn[fn];
 
 	m->n_calls++;
@@ -666,8 +667,12 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 		s->nested++;
 	if (!is_free && r->has_ret && r->ret == 0 && r->size > 0)
 		s->failed++;
-	if (r->threshold && !m->th_start)
+	if (!m->th_start_set && (r->threshold || r->thr_unknown)) {
+		/* unknown at the first call (attached without glibc's debug
+		 * info): the line starts at the first move that makes it known */
+		m->th_start_set = true;
 		m->th_start = r->threshold;
+	}
 	if (r->nested)
 		return;                         /* its outer call accounts for it */
 	if (is_free) {
@@ -700,9 +705,13 @@ static void feed_threshold(struct rm_model *m, const struct rm_rec *r)
 		m->th = n;
 		m->capth = nc;
 	}
-	m->th[m->nth++] = (struct rm_th){ rm_rel(m, r->ts), r->th_old, r->th_new, r->id };
-	if (!m->th_start)
+	if (!r->th_new)
+		return; /* still unknown after it: only its bounds rose */
+	m->th[m->nth++] = (struct rm_th){ rm_rel(m, r->ts), r->th_old, r->th_new, r->id, r->pid };
+	if (!m->th_start_set) {
+		m->th_start_set = true;
 		m->th_start = r->th_old;
+	}
 }
 
 /* ---- flame graph of OS-requesting stacks ---- */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "model.h"
 
 #define RM_NBUCKETS   2048      /* timeline buckets (adaptive width) */
 #define RM_GRID_COLS  256       /* threshold view: time columns */
@@ -22,7 +23,7 @@
 #define RM_ALLOC_CAP  20000     /* sampled allocation lifetimes kept */
 #define RM_LIVE_CAP   20000     /* extra live-at-end allocations kept */
 #define RM_DEAD_REGION_CAP 2000 /* unmapped regions kept for the address map */
-#define RM_NFN        11
+#define RM_NFN        (AM_FN_MAX + 1) /* the function table (model.h), then "other" */
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 
@@ -55,6 +56,7 @@ struct rm_rec {
 	const char *region;    /* call/os "region" label, or NULL */
 	bool     nested, missed;
 	uint64_t threshold;    /* call: threshold field (0 absent) */
+	bool     thr_unknown;  /* call: glibc threshold unknown (threshold_min/max instead) */
 	/* os */
 	int      sys;          /* enum rm_sys */
 	uint64_t addr, len, new_len;
@@ -74,10 +76,13 @@ struct rm_rec {
 	int      alloc_frames; /* os: leading frames inside the allocator call, -1 unknown */
 };
 
-extern const char *const rm_fn_names[RM_NFN];
+const char *rm_fn_name(int fn);        /* "other" past the table */
 extern const char *const rm_sys_names[RM_NSYS];
 extern const char *const rm_kind_names[4];
-int rm_fn_index(const char *name);     /* -1 if unknown */
+/* Index of a function named in a trace; role: its "role" field (--alloc
+ * functions), which registers a name this process does not know. -1 for
+ * NULL, RM_NFN - 1 ("other") if unknown. */
+int rm_fn_index(const char *name, const char *role);
 int rm_sys_index(const char *name);    /* RM_SYS_OTHER if unknown */
 
 struct rm_bucket {
@@ -175,7 +180,8 @@ struct rm_model {
 	uint32_t *grid;            /* [RM_GRID_COLS][RM_GRID_ROWS][RM_NSERVED] */
 	uint64_t npoints;          /* points offered */
 	struct rm_point { uint64_t t, size; uint8_t served; } *points;  /* first RM_POINT_CAP */
-	uint64_t th_start;         /* first threshold seen on a call, 0 unknown */
+	uint64_t th_start;         /* threshold on the first glibc call, 0 unknown */
+	bool     th_start_set;     /* th_start was decided (by a call or a move) */
 	/* regions */
 	struct rm_region *reg;
 	size_t   nreg, capreg;
@@ -197,7 +203,7 @@ struct rm_model {
 	/* per function / syscall */
 	struct rm_fnstat fn[RM_NFN];
 	uint64_t sys_count[RM_NSYS], sys_failed[RM_NSYS], sys_by_call[RM_NSYS];
-	struct rm_th { uint64_t t, old, new_, call_id; } *th;  /* threshold moves (only ever rise: few) */
+	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */
 	size_t   nth, capth;
 	uint64_t t_last;           /* latest time applied: keeps the timeline monotonic */
 	struct rm_flame fl;        /* OS-request stacks */

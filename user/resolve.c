@@ -25,17 +25,12 @@
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "model.h"
 
 #define MAX_OBJS       512
 #define CODE_BYTES     128      /* prologue bytes handed to the placer */
 #define THRESHOLD_MAX  (32ULL << 20) /* glibc ignores larger mmap thresholds (64-bit) */
 
-/* Symbol names, in enum am_fn order (kept here so this module does not need
- * model.c's am_fn_names). */
-static const char *const fn_syms[AM_FN__COUNT] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free",
-	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-};
 
 static const char *const default_dirs[] = {
 	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
@@ -60,6 +55,7 @@ struct ctx {
 	pid_t pid;              /* 0 for exec */
 	char root[64];          /* "/proc/PID/root" or "" */
 	char *const *env;       /* target's environment, NULL-terminated, may be NULL */
+	ssize_t exe;            /* the executable in objs[], -1 unknown */
 	ssize_t musl_ldso;      /* index of musl's dynamic linker (the executable's interpreter), or -1 */
 };
 
@@ -484,6 +480,16 @@ static enum am_alloc_kind kind_of(const struct obj *o, bool is_exe)
 	return AM_ALLOC_OTHER;
 }
 
+/* Does o answer to LIB of --alloc SYM@LIB: its path, its file name, or a
+ * prefix of its file name ("libglib-2.0" matches libglib-2.0.so.0)? */
+static bool obj_matches_lib(const struct obj *o, const char *lib)
+{
+	const char *b = base_name(o->path), *so = o->elf ? am_elf__soname(o->elf) : NULL;
+	size_t n = strlen(lib);
+
+	return !strcmp(o->path, lib) || !strncmp(b, lib, n) || (so && !strncmp(so, lib, n));
+}
+
 /* Fills p for function name defined in object o. Returns false when o does
  * not define it. */
 static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
@@ -492,7 +498,7 @@ static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
 	uint8_t code[CODE_BYTES];
 	ssize_t n;
 	size_t len;
-	int ret = am_elf__find_sym(o->elf, fn_syms[fn], &s);
+	int ret = am_elf__find_sym(o->elf, am_fn_info(fn)->sym, &s);
 
 	if (ret == -ENOENT || ret == -EINVAL)
 		return false;
@@ -520,20 +526,50 @@ static bool bind_fn(const struct obj *o, enum am_fn fn, struct am_fn_probe *p)
 	return true;
 }
 
+/* Is C++ in the program: a C++ runtime in its lookup scope, or operator
+ * new in the executable itself (static libstdc++)? jemalloc and tcmalloc
+ * define the C++ operators too, but probing 20 operators in a C program that
+ * never calls them only costs attach and detach time. */
+static bool uses_cxx(const struct ctx *c)
+{
+	struct am_elf_sym s;
+
+	for (size_t q = 0; q < c->n_order; q++) {
+		const struct obj *o = &c->objs[c->order[q]];
+		const char *b = base_name(o->path);
+
+		if (!strncmp(b, "libstdc++", 9) || !strncmp(b, "libc++.", 7))
+			return true;
+	}
+	return c->exe >= 0 && c->objs[c->exe].elf &&
+	       am_elf__find_sym(c->objs[c->exe].elf, am_fn_info(AM_FN_NEW)->sym, &s) == 0;
+}
+
 /* Binds every function along the lookup order and sets the kind. */
 static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t errlen)
 {
-	bool decided[AM_FN__COUNT] = { false };
+	bool decided[AM_FN_MAX] = { false };
+	bool cxx = uses_cxx(c);
 	size_t q;
 	int fn;
+
+	if (!cxx)
+		for (fn = AM_FN_NEW; fn <= AM_FN_DELETE_ARR_AL_NT; fn++) {
+			decided[fn] = true;
+			snprintf(r->fn[fn].place.why, sizeof(r->fn[fn].place.why),
+				 "no C++ runtime in the program");
+		}
 
 	for (q = 0; q < c->n_order; q++) {
 		const struct obj *o = &c->objs[c->order[q]];
 
 		if (!o->elf)
 			continue;
-		for (fn = 0; fn < AM_FN__COUNT; fn++) {
-			if (decided[fn] || !bind_fn(o, (enum am_fn)fn, &r->fn[fn]))
+		for (fn = 0; fn < am_fn_count(); fn++) {
+			const char *lib = am_fn_info(fn)->lib;
+
+			if (decided[fn] || (lib && !obj_matches_lib(o, lib)) ||
+			    !bind_fn(o, (enum am_fn)fn, &r->fn[fn]))
 				continue;
 			decided[fn] = true;
 			if (fn == AM_FN_MALLOC) {
@@ -545,18 +581,26 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 			}
 		}
 	}
-	for (fn = 0; fn < AM_FN__COUNT; fn++)
-		r->fn[fn].absent = !decided[fn];
+	/* an --alloc function missing here may be in an image the process
+	 * execs later (a script's interpreter, env, a shell): the tracer says
+	 * at the end if it was never probed */
 	if (r->fn[AM_FN_MALLOC].found)
 		return 0;
+	/* no malloc to probe: a Go program, a static binary without symbols.
+	 * Its memory syscalls can still be traced, with their causes unknown. */
+	r->no_alloc = true;
 	if (decided[AM_FN_MALLOC])
-		snprintf(err, errlen, "malloc in %s is an ifunc: cannot probe it", r->fn[AM_FN_MALLOC].obj);
+		snprintf(r->no_alloc_why, sizeof(r->no_alloc_why), "malloc in %s is an ifunc: cannot probe it",
+			 r->fn[AM_FN_MALLOC].obj);
 	else if (c->n_order == 1 && c->objs[c->order[0]].elf && am_elf__is_static(c->objs[c->order[0]].elf))
-		snprintf(err, errlen, "no allocator symbols found in %s (static binary without symbols?)",
+		snprintf(r->no_alloc_why, sizeof(r->no_alloc_why),
+			 "no allocator symbols found in %s (a static binary without symbols, or Go?)",
 			 c->objs[c->order[0]].path);
 	else
-		snprintf(err, errlen, "no loaded object defines malloc");
-	return -1;
+		snprintf(r->no_alloc_why, sizeof(r->no_alloc_why), "no loaded object defines malloc");
+	(void)err;
+	(void)errlen;
+	return 0;
 }
 
 char **am_read_environ(pid_t pid)
@@ -742,6 +786,7 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 	read_threshold(env, r);
 
 	exe = find_exe(&c);
+	c.exe = exe;
 	if (exe >= 0) {
 		push_order(&c, (size_t)exe);
 		find_musl_ldso(&c, (size_t)exe, false);
@@ -784,6 +829,33 @@ static int find_in_path(const char *file, char *out, size_t outlen)
 	return -ENOENT;
 }
 
+/* The interpreter of a "#!" script (the kernel runs it instead), in out;
+ * -1 when path is not such a script. */
+static int script_interp(const char *path, char *out, size_t outlen)
+{
+	char buf[256];
+	ssize_t n;
+	size_t i, j;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 3 || buf[0] != '#' || buf[1] != '!')
+		return -1;
+	buf[n] = '\0';
+	for (i = 2; buf[i] == ' ' || buf[i] == '\t'; i++)
+		;
+	for (j = i; buf[j] && buf[j] != ' ' && buf[j] != '\t' && buf[j] != '\n'; j++)
+		;
+	if (j == i || buf[i] != '/' || j - i >= outlen)
+		return -1;
+	memcpy(out, buf + i, j - i);
+	out[j - i] = '\0';
+	return 0;
+}
+
 int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *r,
 		    char *err, size_t errlen)
 {
@@ -800,6 +872,15 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 		snprintf(err, errlen, "cannot find %s: %s", file ? file : "(null)", errstr(-e, eb, sizeof(eb)));
 		return -1;
 	}
+	/* a script runs its interpreter (which may exec another image: the
+	 * tracer holds the process at every exec and moves the probes) */
+	for (int depth = 0; depth < 4; depth++) {
+		char interp[PATH_MAX];
+
+		if (script_interp(path, interp, sizeof(interp)))
+			break;
+		snprintf(path, sizeof(path), "%s", interp);
+	}
 	c.objs = calloc(MAX_OBJS, sizeof(*c.objs));
 	if (!c.objs) {
 		snprintf(err, errlen, "out of memory");
@@ -809,6 +890,7 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 	c.musl_ldso = -1;
 	read_threshold(envp, r);
 	exe = add_file(&c, path);
+	c.exe = exe;
 	if (exe < 0) {
 		snprintf(err, errlen, "cannot read %s: not an x86-64 ELF executable", path);
 		goto out;

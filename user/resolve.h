@@ -26,8 +26,6 @@ enum am_alloc_kind {
 
 struct am_fn_probe {
 	bool found;                 /* some object defines it (and it can be probed) */
-	bool absent;                /* no object defines it (musl has no pvalloc; a static binary
-	                               holds only the functions it uses): nothing to attach */
 	char path[PATH_MAX];        /* path to pass to uprobe attach (for a pid: "/proc/PID/root" + obj,
 	                               or /proc/PID/map_files/... for a deleted file) */
 	char obj[PATH_MAX];         /* path as the process sees it, for messages */
@@ -37,7 +35,9 @@ struct am_fn_probe {
 };
 
 struct am_resolution {
-	struct am_fn_probe fn[AM_FN__COUNT];
+	struct am_fn_probe fn[AM_FN_MAX];   /* by enum am_fn / --alloc id */
+	bool no_alloc;              /* no malloc to probe (Go, stripped static): syscalls only */
+	char no_alloc_why[PATH_MAX + 96];
 	enum am_alloc_kind kind;    /* from the object that provides malloc */
 	bool musl_not_ng;           /* musl, but not mallocng: the bump allocator of a static program
 	                               that never frees, or the malloc of musl < 1.2.1 (static

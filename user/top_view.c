@@ -127,7 +127,7 @@ static const char *hrate(char *b, size_t sz, double r)
 /* "malloc(200000)"; size 0 (unknown, or a free of a pointer never seen) as "fn(?)". */
 static void fmt_cause(char *b, size_t sz, unsigned fn, uint64_t size)
 {
-	const char *name = fn < AM_FN__COUNT ? am_fn_names[fn] : "?";
+	const char *name = am_fn_name(fn);
 
 	if (size)
 		snprintf(b, sz, "%s(%" PRIu64 ")", name, size);
@@ -270,8 +270,13 @@ static void on_threshold(void *ctx, const struct am_threshold_rec *t)
 	e->kind = TV_THRESHOLD;
 	e->ts_ns = t->ts_ns;
 	e->pid = t->pid;
-	snprintf(e->len, sizeof(e->len), "%s -> %s", am_fmt_size(a, sizeof(a), t->old_value),
-		 am_fmt_size(b, sizeof(b), t->new_value));
+	if (t->old_value && t->new_value)
+		snprintf(e->len, sizeof(e->len), "%s -> %s", am_fmt_size(a, sizeof(a), t->old_value),
+			 am_fmt_size(b, sizeof(b), t->new_value));
+	else if (t->new_value) /* it was unknown: now it is */
+		snprintf(e->len, sizeof(e->len), "? -> %s", am_fmt_size(b, sizeof(b), t->new_value));
+	else
+		snprintf(e->len, sizeof(e->len), "? -> >= %s", am_fmt_size(b, sizeof(b), t->new_lo));
 	snprintf(e->cause, sizeof(e->cause), "free(%s chunk)", am_fmt_size(a, sizeof(a), t->freed_chunk));
 	snprintf(e->detail, sizeof(e->detail), "mmap threshold moved");
 }
@@ -552,15 +557,28 @@ static int draw_threshold(struct top_view *v, int y)
 	if (!s->threshold_known) {
 		x = put(y, x, A_BOLD, "%10s", "n/a");
 		put(y, x, color(v, CP_DIM), "  (%s allocator: no mmap threshold)", v->allocator);
+	} else if (!s->thr_end.known && !s->threshold_fixed) {
+		/* attached without glibc's debug info: never an invented value */
+		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", "unknown");
+		put(y, x, color(v, CP_DIM), "  (glibc: between %s and %s so far; install libc6-dbg to read it)",
+		    hsize(a, sizeof(a), s->thr_end.lo), hsize(b, sizeof(b), s->thr_end.hi));
 	} else {
+		const char *from = s->thr_start.source == AM_THR_SRC_PROCESS ? "read from the process" :
+				   s->thr_start.source == AM_THR_SRC_ENV ? "by MALLOC_MMAP_THRESHOLD_ / tunable" :
+				   NULL;
+
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", hsize(a, sizeof(a), s->threshold_end));
 		if (s->threshold_fixed)
 			put(y, x, color(v, CP_DIM), "  (%s: fixed, larger requests get their own mmap)", v->allocator);
 		else if (s->threshold_pinned)
-			put(y, x, color(v, CP_DIM), "  (glibc, pinned by MALLOC_MMAP_THRESHOLD_ / tunable)");
+			put(y, x, color(v, CP_DIM), "  (glibc, pinned%s%s)", from ? ", " : "", from ? from : "");
+		else if (!s->thr_start.known)
+			put(y, x, color(v, CP_DIM), "  (glibc dynamic: unknown at attach, moved %" PRIu64 "x)",
+			    s->threshold_changes);
 		else
-			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s, moved %" PRIu64 "x)",
-			    hsize(b, sizeof(b), s->threshold_start), s->threshold_changes);
+			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s%s%s, moved %" PRIu64 "x)",
+			    hsize(b, sizeof(b), s->threshold_start), from ? ", " : "", from ? from : "",
+			    s->threshold_changes);
 	}
 	y++;
 	put(y, 1, A_NORMAL, "%-13s", "returned");
@@ -610,13 +628,13 @@ static int draw_tables(struct top_view *v, int y)
 
 	put(y, 0, A_BOLD, " %-14s %9s %11s %11s %11s %8s %7s", "FUNCTION", "calls/s", "bytes/s",
 	    "calls", "bytes", "os_calls", "failed");
-	for (int f = 0; f < AM_FN__COUNT; f++) {
+	for (int f = 0; f < am_fn_count(); f++) {
 		const struct am_fn_stats *st = &s->fn[f];
 		int yy = y + 1 + rows_f;
 
 		if (!st->calls)
 			continue;
-		put(yy, 1, A_NORMAL, "%-14s", am_fn_names[f]);
+		put(yy, 1, A_NORMAL, "%-14s", am_fn_name(f));
 		if (dt > 0) {
 			double cr = (double)(st->calls - p->fn[f].calls) / dt;
 			double br = (double)(st->bytes - p->fn[f].bytes) / dt;
@@ -646,13 +664,13 @@ static int draw_tables(struct top_view *v, int y)
 			x = put(yy, sx + 10, s->sys_failed[k] ? color(v, CP_RED) : A_NORMAL,
 				"%7" PRIu64, s->sys_count[k]);
 			x += 2;
-			for (int f = 0; f <= AM_FN__COUNT; f++) {
+			for (int f = 0; f <= AM_FN_MAX; f++) {
 				uint64_t n = s->sys_by_cause[k][f];
 
 				if (!n)
 					continue;
-				x = put(yy, x, f == AM_FN__COUNT ? color(v, CP_DIM) : A_NORMAL, "%s %" PRIu64 " ",
-					f == AM_FN__COUNT ? "direct" : am_fn_names[f], n);
+				x = put(yy, x, f == AM_FN_MAX ? color(v, CP_DIM) : A_NORMAL, "%s %" PRIu64 " ",
+					f == AM_FN_MAX ? "direct" : am_fn_name(f), n);
 			}
 			rows_s++;
 		}

@@ -22,6 +22,7 @@
 #include "correlate.h" /* before the skeleton: it uses struct am_counters */
 #include "allocmap.skel.h"
 #include "folded.h"
+#include "glibc_params.h"
 #include "log.h"
 #include "output.h"
 #include "placement.h"
@@ -30,6 +31,7 @@
 #include "trace.h"
 #include "unwind.h"
 #include "proc.h"
+#include "guard.h"
 
 extern char **environ;
 
@@ -104,7 +106,8 @@ struct target {
 	bool launched;                               /* the command we started */
 	int execs;                                   /* exec events seen */
 	struct am_resolution *res;                   /* where the probes went */
-	struct bpf_link *links[AM_FN__COUNT][2];     /* [fn][0 entry, 1 return] */
+	bool held;                                   /* stopped from BPF until its probes are in */
+	struct bpf_link *links[AM_FN_MAX][2];        /* [fn][0 entry, 1 return] */
 };
 
 struct tracer {
@@ -124,6 +127,8 @@ struct tracer {
 	struct am_folded *folded; /* --folded / --folded-alloc */
 	struct am_frame frames[AM_UNW_MAX_FRAMES];
 	uint64_t unattached;   /* probes that could not be attached */
+	bool probed[AM_FN_MAX];   /* functions probed in some process */
+	struct am_guard *guard;   /* continues held targets if we die */
 	bool fatal;            /* stop the event loop: error already printed */
 };
 
@@ -145,26 +150,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
-static struct bpf_program *prog_for(struct allocmap_bpf *s, int fn, bool ret)
-{
-	switch (fn) {
-	case AM_FN_MALLOC:         return ret ? s->progs.malloc_exit : s->progs.malloc_enter;
-	case AM_FN_CALLOC:         return ret ? s->progs.calloc_exit : s->progs.calloc_enter;
-	case AM_FN_REALLOC:        return ret ? s->progs.realloc_exit : s->progs.realloc_enter;
-	case AM_FN_REALLOCARRAY:   return ret ? s->progs.reallocarray_exit : s->progs.reallocarray_enter;
-	case AM_FN_FREE:           return ret ? s->progs.free_exit : s->progs.free_enter;
-	case AM_FN_POSIX_MEMALIGN: return ret ? s->progs.posix_memalign_exit : s->progs.posix_memalign_enter;
-	case AM_FN_ALIGNED_ALLOC:  return ret ? s->progs.aligned_alloc_exit : s->progs.aligned_alloc_enter;
-	case AM_FN_MEMALIGN:       return ret ? s->progs.memalign_exit : s->progs.memalign_enter;
-	case AM_FN_VALLOC:         return ret ? s->progs.valloc_exit : s->progs.valloc_enter;
-	case AM_FN_PVALLOC:        return ret ? s->progs.pvalloc_exit : s->progs.pvalloc_enter;
-	default:                   return NULL;
-	}
-}
-
-/* The BPF cookie telling the entry program where the arguments are when
- * the placement reads them from copies (bpf/allocmap.h AM_COOKIE_ARGMAP). */
-static __u64 argmap_cookie(int fn, const struct am_placement *pl)
+/* The BPF cookie of a probe (bpf/allocmap.h): the function, its role, and
+ * where the arguments are when the placement reads them from copies. */
+static __u64 probe_cookie(int fn, const struct am_placement *pl, bool noret)
 {
 	int n = am_fn_nargs(fn);
 	__u64 c = 0;
@@ -174,16 +162,15 @@ static __u64 argmap_cookie(int fn, const struct am_placement *pl)
 		c |= (__u64)(pl->argreg[i] & 0xf) << (4 * i);
 		moved |= pl->argreg[i] != i;
 	}
-	return moved ? c | AM_COOKIE_ARGMAP : 0;
+	c = moved ? c | AM_COOKIE_ARGMAP : 0;
+	return c | AM_COOKIE_MAKE(fn, am_fn_role(fn)) | (noret ? AM_COOKIE_NORET : 0) |
+	       (am_fn_info(fn)->user ? AM_COOKIE_USER : 0);
 }
 
-static void detach_target(struct target *t)
+/* Functions traced without a return probe (--free-noret: free's role). */
+static bool fn_noret(const struct tracer *tr, int fn)
 {
-	for (int fn = 0; fn < AM_FN__COUNT; fn++)
-		for (int r = 0; r < 2; r++) {
-			bpf_link__destroy(t->links[fn][r]);
-			t->links[fn][r] = NULL;
-		}
+	return tr->opts->free_noret && am_role_frees(am_fn_role(fn));
 }
 
 struct detach_job {
@@ -200,31 +187,16 @@ static void *detach_worker(void *arg)
 	return NULL;
 }
 
-/* Detaches every uprobe. Each one costs the kernel an RCU grace period
+/* Destroys links[0..n). Each uprobe costs the kernel an RCU grace period
  * (~80 ms here) when its perf event is closed; done one after the other,
  * 18 probes took 1.5 s. Closed from several threads the waits overlap. */
-static void detach_all(struct tracer *tr)
+static void detach_links(struct bpf_link **links, size_t n)
 {
 	enum { WORKERS = 8 };
 	struct detach_job jobs[WORKERS];
 	pthread_t th[WORKERS];
 	bool started[WORKERS] = { false };
-	struct bpf_link **links;
-	size_t n = 0;
 
-	links = calloc((size_t)tr->n_targets * AM_FN__COUNT * 2 + 1, sizeof(*links));
-	if (!links) {
-		for (int i = 0; i < tr->n_targets; i++)
-			detach_target(&tr->targets[i]);
-		return;
-	}
-	for (int i = 0; i < tr->n_targets; i++)
-		for (int fn = 0; fn < AM_FN__COUNT; fn++)
-			for (int r = 0; r < 2; r++)
-				if (tr->targets[i].links[fn][r]) {
-					links[n++] = tr->targets[i].links[fn][r];
-					tr->targets[i].links[fn][r] = NULL;
-				}
 	for (int w = 0; w < WORKERS; w++) {
 		jobs[w] = (struct detach_job){ .links = links, .n = n, .start = (size_t)w, .step = WORKERS };
 		started[w] = n > 1 && pthread_create(&th[w], NULL, detach_worker, &jobs[w]) == 0;
@@ -234,69 +206,137 @@ static void detach_all(struct tracer *tr)
 	for (int w = 0; w < WORKERS; w++)
 		if (started[w])
 			pthread_join(th[w], NULL);
+}
+
+/* Moves the links of t[0..count) into out[]; returns how many. */
+static size_t take_links(struct target *t, size_t count, struct bpf_link **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < count; i++)
+		for (int fn = 0; fn < AM_FN_MAX; fn++)
+			for (int r = 0; r < 2; r++)
+				if (t[i].links[fn][r]) {
+					out[n++] = t[i].links[fn][r];
+					t[i].links[fn][r] = NULL;
+				}
+	return n;
+}
+
+/* Detaches the probes of one target (its image changed allocator). */
+static void detach_target(struct target *t)
+{
+	struct bpf_link *links[AM_FN_MAX * 2];
+
+	detach_links(links, take_links(t, 1, links));
+}
+
+/* Detaches every uprobe. */
+static void detach_all(struct tracer *tr)
+{
+	struct bpf_link **links;
+
+	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + 1, sizeof(*links));
+	if (!links) {
+		for (int i = 0; i < tr->n_targets; i++)
+			detach_target(&tr->targets[i]);
+		return;
+	}
+	detach_links(links, take_links(tr->targets, (size_t)tr->n_targets, links));
 	free(links);
 }
 
-/* Attaches entry and return probes of every resolved function to pid.
+/* The function resolved at the same place as fn before it (glibc: memalign
+ * and aligned_alloc are one function), or -1: two probes there would report
+ * every call twice. */
+static int alias_of(const struct am_resolution *res, int fn)
+{
+	const struct am_fn_probe *p = &res->fn[fn];
+
+	for (int k = 0; k < fn && p->found; k++)
+		if (res->fn[k].found && res->fn[k].func_off == p->func_off &&
+		    !strcmp(res->fn[k].path, p->path))
+			return k;
+	return -1;
+}
+
+/* Attaches one probe (r: the return probe) of fn. 0 or -1 (counted, printed). */
+static int attach_one(struct tracer *tr, struct target *t, int fn, int r)
+{
+	const struct am_fn_probe *p = &t->res->fn[fn];
+	uint64_t off = p->func_off + p->place.offset;
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r,
+		    .bpf_cookie = probe_cookie(fn, &p->place, fn_noret(tr, fn)));
+	struct bpf_link *l;
+
+	l = bpf_program__attach_uprobe_opts(r ? tr->skel->progs.alloc_exit : tr->skel->progs.alloc_enter,
+					    t->pid, p->path, off, &uo);
+	if (!l) {
+		int err = errno;
+
+		tr->unattached++;
+		am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
+			r ? "return" : "entry", am_fn_name(fn), t->pid, p->obj,
+			(unsigned long long)off, strerror(err));
+		return -1;
+	}
+	t->links[fn][r] = l;
+	return 0;
+}
+
+/* Attaches the probes of every resolved function to pid: every return
+ * probe first, then the entry probes, so that no entry is ever seen without
+ * its return (a return without an entry is harmless: bpf counts it). A
+ * function that no loaded object defines is absent, not a failed attach.
  * Returns the number of attached functions; failures are counted in
  * tr->unattached and named on stderr. */
 static int attach_target(struct tracer *tr, struct target *t)
 {
 	const struct am_resolution *res = t->res;
+	bool failed[AM_FN_MAX] = { false };
 	int attached = 0;
 
-	for (int fn = 0; fn < AM_FN__COUNT; fn++) {
+	if (res->no_alloc)
+		return 0;
+	for (int r = 1; r >= 0; r--)
+		for (int fn = 0; fn < am_fn_count(); fn++) {
+			if (!res->fn[fn].found || alias_of(res, fn) >= 0 || failed[fn])
+				continue;
+			if (r && fn_noret(tr, fn))
+				continue;
+			if (attach_one(tr, t, fn, r))
+				failed[fn] = true;
+		}
+	for (int fn = 0; fn < am_fn_count(); fn++) {
 		const struct am_fn_probe *p = &res->fn[fn];
-		uint64_t off = p->func_off + p->place.offset;
-		bool ok = true;
+		int alias = alias_of(res, fn);
 
-		int alias = -1;
-
-		for (int k = 0; k < fn && p->found; k++)
-			if (res->fn[k].found && res->fn[k].func_off == p->func_off &&
-			    !strcmp(res->fn[k].path, p->path))
-				alias = k;
+		if (!p->found) {
+			if (tr->opts->verbosity > 0)
+				am_info("probe %-14s absent: %s", am_fn_name(fn),
+					p->place.why[0] ? p->place.why : "no loaded object defines it");
+			continue;
+		}
 		if (alias >= 0) {
-			/* glibc: memalign and aligned_alloc are one function; two
-			 * probes there would report every call twice */
 			if (tr->opts->verbosity > 0)
 				am_info("probe %-14s is the same function as %s: its calls are reported as %s",
-					am_fn_names[fn], am_fn_names[alias], am_fn_names[alias]);
+					am_fn_name(fn), am_fn_name(alias), am_fn_name(alias));
 			attached++;
 			continue;
 		}
-		if (!p->found) {
-			/* absent: nothing defines it, so nothing can call it (musl
-			 * has no pvalloc, a static binary only what it uses) */
-			if (!p->absent)
-				tr->unattached += 2;
-			if (tr->opts->verbosity > 0)
-				am_info("probe %-14s %s", am_fn_names[fn], p->absent ?
-					"absent: no loaded object defines it" : p->place.why);
-			continue;
-		}
-		for (int r = 0; r < 2; r++) {
-			if (r && fn == AM_FN_FREE && !tr->opts->free_return)
-				continue; /* free's end is inferred from the stack (bpf: noret) */
-			LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r, .bpf_cookie = argmap_cookie(fn, &p->place));
-			struct bpf_link *l = bpf_program__attach_uprobe_opts(prog_for(tr->skel, fn, r),
-									     t->pid, p->path, off, &uo);
-			if (!l) {
-				int err = errno;
-
-				tr->unattached++;
-				ok = false;
-				am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
-					r ? "return" : "entry", am_fn_names[fn], t->pid, p->obj,
-					(unsigned long long)off, strerror(err));
-				continue;
+		if (failed[fn]) {
+			if (t->links[fn][0] || t->links[fn][1]) {
+				/* half a pair is worse than none */
+				bpf_link__destroy(t->links[fn][0]);
+				bpf_link__destroy(t->links[fn][1]);
+				t->links[fn][0] = t->links[fn][1] = NULL;
 			}
-			t->links[fn][r] = l;
+			continue;
 		}
-		if (ok)
-			attached++;
+		attached++;
+		tr->probed[fn] = true;
 		if (tr->opts->verbosity > 0)
-			am_info("probe %-14s %s+0x%llx: +%llu %s%s (%s)", am_fn_names[fn], p->obj,
+			am_info("probe %-14s %s+0x%llx: +%llu %s%s (%s)", am_fn_name(fn), p->obj,
 				(unsigned long long)p->func_off, (unsigned long long)p->place.offset,
 				p->place.insn, p->place.emulated ? ", emulated" : ", single-stepped",
 				p->place.why);
@@ -312,11 +352,20 @@ static struct target *find_target(struct tracer *tr, pid_t pid)
 	return NULL;
 }
 
-static struct target *add_target(struct tracer *tr, pid_t pid)
+/* Sets pid's entry in the BPF targets map. */
+static void set_target(struct tracer *tr, pid_t pid, uint64_t since, uint32_t flags)
+{
+	struct am_bpf_target v = { .since = since, .flags = flags };
+	__u32 key = (__u32)pid;
+
+	bpf_map__update_elem(tr->skel->maps.targets, &key, sizeof(key), &v, sizeof(v), BPF_ANY);
+}
+
+/* Adds pid to the processes followed. v: its BPF targets entry, or NULL when
+ * the BPF side made it (a -f child). */
+static struct target *add_target(struct tracer *tr, pid_t pid, const struct am_bpf_target *v)
 {
 	struct target *t;
-	__u32 key = (__u32)pid;
-	__u8 one = 1;
 
 	if (tr->n_targets >= MAX_TRACKED)
 		return NULL;
@@ -327,14 +376,26 @@ static struct target *add_target(struct tracer *tr, pid_t pid)
 	t->res = calloc(1, sizeof(*t->res));
 	if (!t->res)
 		return NULL;
-	bpf_map__update_elem(tr->skel->maps.targets, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+	am_guard__add(tr->guard, pid);
+	if (v)
+		set_target(tr, pid, v->since, v->flags);
 	return t;
+}
+
+/* Continues a process the BPF side stopped until its probes were in. */
+static void release_held(struct tracer *tr, pid_t pid)
+{
+	(void)tr;
+	if (kill(pid, SIGCONT) && errno != ESRCH)
+		am_warn("cannot continue pid %d: %s", pid, strerror(errno));
 }
 
 /* Do two resolutions put every probe at the same place of the same file? */
 static bool same_probes(const struct am_resolution *a, const struct am_resolution *b)
 {
-	for (int fn = 0; fn < AM_FN__COUNT; fn++) {
+	if (a->no_alloc != b->no_alloc)
+		return false;
+	for (int fn = 0; fn < am_fn_count(); fn++) {
 		const struct am_fn_probe *x = &a->fn[fn], *y = &b->fn[fn];
 		struct stat sx, sy;
 
@@ -363,7 +424,7 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 
 		if (find_target(tr, (pid_t)e->child))
 			return;
-		t = add_target(tr, (pid_t)e->child);
+		t = add_target(tr, (pid_t)e->child, NULL);
 		if (!t) {
 			am_warn("too many processes to follow: pid %u not traced", e->child);
 			return;
@@ -371,8 +432,20 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		if (parent && parent->res)
 			*t->res = *parent->res;
 		attach_target(tr, t);
+		/* it is held at its return from fork (AM_TASK_HELD, next) */
 		break;
 	}
+	case AM_TASK_HELD:
+		t = find_target(tr, (pid_t)e->pid);
+		if (!t) { /* its fork record was lost: resolve it afresh */
+			char err[256];
+
+			t = add_target(tr, (pid_t)e->pid, NULL);
+			if (t && am_resolve_pid(t->pid, t->res, err, sizeof(err)) == 0)
+				attach_target(tr, t);
+		}
+		release_held(tr, (pid_t)e->pid);
+		break;
 	case AM_TASK_EXEC: {
 		struct am_resolution *nr;
 		char exe[64], err[256];
@@ -380,12 +453,20 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		int rc;
 
 		t = find_target(tr, (pid_t)e->pid);
-		if (!t || (t->launched && t->execs++ == 0))
-			return; /* our own launch: probes were attached before the exec */
-		/* resolve at once, while the new image still runs */
-		nr = calloc(1, sizeof(*nr));
-		if (!nr)
+		if (!t) {
+			if (e->code)
+				release_held(tr, (pid_t)e->pid);
 			return;
+		}
+		if (t->launched && t->execs++ == 0)
+			return; /* our own launch: probes were attached before the exec */
+		/* resolve at once: the process is held (e->code) until then */
+		nr = calloc(1, sizeof(*nr));
+		if (!nr) {
+			if (e->code)
+				release_held(tr, (pid_t)e->pid);
+			return;
+		}
 		snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
 		env = am_read_environ((pid_t)e->pid);
 		rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
@@ -399,8 +480,13 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 			detach_target(t);
 			*t->res = *nr;
 			attach_target(tr, t);
+			if (nr->no_alloc && tr->opts->verbosity >= 0)
+				am_info("pid %u exec'd an image with no allocator to probe (%s): its memory "
+					"syscalls only", e->pid, nr->no_alloc_why);
 		}
 		free(nr);
+		if (e->code)
+			release_held(tr, (pid_t)e->pid);
 		break;
 	}
 	case AM_TASK_EXIT:
@@ -445,7 +531,8 @@ static void flush_noret(struct tracer *tr)
 			const struct am_bpf_frame *f = &st.f[i];
 			struct am_call_event e = {
 				.type = AM_EV_CALL, .fn = f->fn, .depth = (__u8)i,
-				.flags = AM_CALL_NORET | (i ? AM_CALL_NESTED : 0),
+				.flags = AM_CALL_NORET | (i ? AM_CALL_NESTED : 0) |
+					 (f->from_obj ? AM_CALL_FROM_OBJ : 0),
 				.n_os = i ? 0 : f->n_os, .pid = st.tgid, .tid = key, .id = f->id,
 				.ts_enter = f->ts, .args = { f->args[0], f->args[1], f->args[2] },
 			};
@@ -454,6 +541,31 @@ static void flush_noret(struct tracer *tr)
 				am_corr__event(tr->corr, &e, sizeof(e));
 		}
 	}
+}
+
+/* glibc's mmap threshold of an attached process as it is now, read from
+ * its mp_ (glibc_params.c); unknown, and narrowed later, when it cannot be. */
+static void attach_threshold(struct tracer *tr, const struct target *t)
+{
+	char why[PATH_MAX + 256];
+	struct am_thr th = am_glibc_attach_threshold(t->pid, t->res->alloc_obj, why, sizeof(why));
+
+	am_corr__set_threshold(tr->corr, (uint32_t)t->pid, &th);
+	if (tr->opts->verbosity > 0 || (!th.known && tr->opts->verbosity == 0))
+		am_info("%s", why);
+}
+
+/* After an exec: glibc's start value, or what the new environment pins;
+ * the launched command's own exec keeps what its launch environment said. */
+static void exec_threshold(struct tracer *tr, const struct am_task_event *e)
+{
+	const struct target *t = find_target(tr, (pid_t)e->pid);
+	struct am_thr th;
+
+	if (t && t->launched && t->execs <= 1)
+		return;
+	th = am_glibc_exec_threshold((pid_t)e->pid);
+	am_corr__set_threshold(tr->corr, e->pid, &th);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -469,6 +581,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	}
 	if (len >= sizeof(*te) && te->type == AM_EV_TASK) {
 		handle_task(tr, te);
+		if (te->kind == AM_TASK_HELD)
+			return 0; /* for the tracer only */
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
 	}
@@ -481,6 +595,8 @@ static int on_event(void *ctx, void *data, size_t len)
 			am_unw__refresh(tr->unw, oe.pid);
 	}
 	am_corr__event(tr->corr, data, len);
+	if (len >= sizeof(*te) && te->type == AM_EV_TASK && te->kind == AM_TASK_EXEC)
+		exec_threshold(tr, te);
 	return 0;
 }
 
@@ -627,11 +743,6 @@ static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *c
 	return alive;
 }
 
-static bool glibc_pinned(const struct am_resolution *r)
-{
-	return r->kind == AM_ALLOC_GLIBC && r->threshold_pinned;
-}
-
 int am_trace_run(const struct am_trace_opts *opts)
 {
 	struct tracer tr = { .opts = opts };
@@ -678,6 +789,13 @@ int am_trace_run(const struct am_trace_opts *opts)
 
 			if (!r)
 				goto oom;
+			if (opts->pids[i] == getpid()) {
+				/* its own probes would fire on its own event loop */
+				am_err("cannot attach to pid %d: that is allocmap itself", opts->pids[i]);
+				if (i)
+					free(r);
+				goto cleanup;
+			}
 			err = am_resolve_pid(opts->pids[i], r, errbuf, sizeof(errbuf));
 			if (i)
 				free(r);
@@ -688,6 +806,14 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 
+	/* The guardian first, so it holds no descriptor of the child's or BPF's. */
+	if (!opts->os_only) {
+		tr.guard = am_guard__new();
+		if (!tr.guard) {
+			am_err("cannot start the guardian process: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
 	/* Fork the held child now, while this process is small: its peak RSS
 	 * (wait4) would otherwise include our ring buffer and maps. */
 	if (opts->cmd) {
@@ -704,7 +830,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		goto cleanup;
 	}
 	tr.skel->rodata->follow_forks = opts->follow_forks;
-	tr.skel->rodata->free_noret = !opts->free_return;
+	tr.skel->rodata->hold = !opts->os_only;
 	tr.skel->rodata->stack_mode = opts->stack_mode;
 	tr.skel->rodata->sample_every = opts->sample > 1 ? opts->sample : 1;
 	tr.skel->rodata->stack_bytes = opts->unwind == AM_UNWIND_FP ? 0 :
@@ -797,14 +923,19 @@ int am_trace_run(const struct am_trace_opts *opts)
 		am_folded__sink(tr.folded, &tr.tee.s[tr.tee.n++]);
 	sink = tee_sink(&tr.tee);
 	co.sink = sink;
-	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only;
-	co.musl = first->kind == AM_ALLOC_MUSL && !first->musl_not_ng && !opts->os_only;
-	co.allocator = opts->os_only ? NULL : am_alloc_kind_name(first->kind);
+	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only && !first->no_alloc;
+	co.musl = first->kind == AM_ALLOC_MUSL && !first->musl_not_ng && !opts->os_only && !first->no_alloc;
+	co.allocator = opts->os_only || first->no_alloc ? NULL : am_alloc_kind_name(first->kind);
 	co.stack_mode = opts->stack_mode;
 	co.sample_every = opts->sample > 1 ? opts->sample : 1;
-	co.os_only = opts->os_only;
-	co.threshold_pinned = glibc_pinned(first);
-	co.threshold_start = co.threshold_pinned ? first->threshold_value : 0;
+	co.os_only = opts->os_only || first->no_alloc;
+	co.no_alloc = !opts->os_only && first->no_alloc;
+	co.attached = opts->cmd == NULL;
+	/* glibc's threshold (glibc_params.c): launched, 128 KiB unless the
+	 * environment pins it; attached, read from each process below */
+	co.threshold_pinned = co.glibc && opts->cmd &&
+		am_glibc_env_pinned(opts->env ? opts->env : environ, &co.threshold_start);
+	co.threshold_attach = !opts->cmd;
 	tr.corr = am_corr__new(&co);
 	if (!tr.corr)
 		goto oom;
@@ -828,12 +959,14 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (opts->cmd) {
 		struct target *t;
 
-		t = add_target(&tr, child);
+		/* held before exec: everything it runs is seen from the start */
+		t = add_target(&tr, child, &(struct am_bpf_target){ .flags = AM_TGT_SKIP_EXEC });
 		if (!t)
 			goto oom;
 		t->launched = true;
 		*t->res = *first;
-		if (!opts->os_only && (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+		if (!opts->os_only && !first->no_alloc &&
+		    (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
 			am_err("cannot trace '%s': no allocator probe could be attached", opts->cmd[0]);
 			goto cleanup;
 		}
@@ -845,17 +978,22 @@ int am_trace_run(const struct am_trace_opts *opts)
 
 			if (find_target(&tr, opts->pids[i]))
 				continue;
-			t = add_target(&tr, opts->pids[i]);
+			/* until every probe is in, no thread is known to be
+			 * outside an untraced call (bpf: since) */
+			t = add_target(&tr, opts->pids[i], &(struct am_bpf_target){ .since = ~0ULL });
 			if (!t)
 				goto oom;
 			if (am_resolve_pid(t->pid, t->res, errbuf, sizeof(errbuf)) < 0) {
 				am_err("cannot attach to pid %d: %s", t->pid, errbuf);
 				goto cleanup;
 			}
-			if (!opts->os_only && (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+			if (!opts->os_only && !t->res->no_alloc &&
+			    (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
 				am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
 				goto cleanup;
 			}
+			/* threads started from now on run only traced calls */
+			set_target(&tr, t->pid, am_now_ns(), 0);
 			if (tr.unw)
 				am_unw__refresh(tr.unw, (uint32_t)t->pid);
 			snprintf(maps, sizeof(maps), "/proc/%d/maps", t->pid);
@@ -868,6 +1006,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_err("cannot attach to pid %d: it exited during attach", t->pid);
 				goto cleanup;
 			}
+			if (co.glibc && t->res->kind == AM_ALLOC_GLIBC)
+				attach_threshold(&tr, t);
 		}
 	}
 
@@ -879,7 +1019,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (opts->os_only)
-		am_info("OS-only mode: memory syscalls only, no allocator probes (causes unknown)");
+		am_info("OS-only mode: memory syscalls only, no allocator probes (causes inferred from stacks)");
+	else if (first->no_alloc)
+		am_info("%s: tracing memory syscalls only (their causes are unknown)", first->no_alloc_why);
 	if (opts->cmd)
 		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", opts->cmd[0], child,
 			am_alloc_kind_name(first->kind), first->alloc_obj);
@@ -976,6 +1118,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 	}
 
 	flush_noret(&tr);
+	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
+		if (!tr.probed[fn] && !opts->os_only)
+			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
 
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr.skel->bss->am_cnt;
@@ -1024,6 +1169,7 @@ cleanup:
 	am_out__free(tr.capture);
 	am_folded__free(tr.folded);
 	am_unw__free(tr.unw); /* last: the stacks above point at its strings */
+	am_guard__free(tr.guard); /* after the detach: nothing can stop a target any more */
 	if (tr.capf)
 		fclose(tr.capf);
 	if (tr.cap_path[0])

@@ -44,7 +44,7 @@ struct am_trace_opts {
 	const char *html;         /* --html FILE: self-contained report (report.c) */
 	const char *perfetto;     /* --perfetto FILE: Chrome trace JSON (report.c) */
 	bool  no_output;          /* no text/JSON stream at all (a hook renders) */
-	bool  free_return;        /* --free-return: also probe free's return (slower; see bpf) */
+	bool  free_noret;         /* --free-noret: no return probe on free-role functions (approximate) */
 	const struct am_trace_hooks *hooks;
 	char *const *env;         /* launch environment (NULL = environ) */
 	/* user stacks, leaks, flame graphs */

@@ -2,8 +2,8 @@
  * 200000 B (one mmap), forks a child that waits, then mallocs 300000 B and
  * 24 B and exits 7, and also forks + execs `scenarios mmap_128k`-like work via
  * its own argv[1] when given. Every size is distinct so the test can tell
- * whose allocation it sees. The child sleeps before allocating so the
- * tracer has time to attach its probes (documented race of -f). */
+ * whose allocation it sees. The child allocates at once: with -f it is held
+ * at its return from fork until its probes are in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -18,7 +18,6 @@ int main(void)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
-		usleep(700000); /* let the tracer attach to the child */
 		void *b = malloc(300000);
 		void *c = malloc(24);
 		free(b);

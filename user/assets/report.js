@@ -31,6 +31,12 @@
   const OS_ROWS = 500;          // OS table rows rendered before "show all"
 
   // ---------- formatting ----------
+  // a threshold field of the summary: "196 KiB", or "unknown (128 KiB–32 MiB)"
+  function thrText(t, key) {
+    if (t[key] != null) return fmtBytes(t[key]);
+    if (t[key + '_max'] != null) return 'unknown (' + fmtBytes(t[key + '_min']) + '–' + fmtBytes(t[key + '_max']) + ')';
+    return '–';
+  }
   function fmtBytes(n) {
     if (n == null) return '–';
     const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -151,7 +157,8 @@
     if (call) {
       h += '<div class="r">→ ' + esc(call.fn) + ' returned ' + esc(call.ret || '') + (call.region ? ' in ' + esc(call.region) : '') +
         (call.reason ? ' (' + esc(call.reason.replace(/_/g, ' ')) + ')' : '') +
-        (call.threshold ? ', threshold ' + fmtBytes(call.threshold) : '') + '</div>';
+        (call.threshold ? ', threshold ' + fmtBytes(call.threshold) :
+         call.threshold_max ? ', threshold unknown (' + fmtBytes(call.threshold_min) + '–' + fmtBytes(call.threshold_max) + ')' : '') + '</div>';
       h += stackHtml(call.stack);
     }
     if (o.region) h += '<div class="r">new region: ' + esc(o.region) + '</div>';
@@ -180,7 +187,7 @@
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
     if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtBytes(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
-    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: fmtBytes(S.threshold.end), s: S.threshold.changes + ' moves from ' + fmtBytes(S.threshold.start) + (S.threshold.pinned ? ' (pinned)' : '') });
+    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
     if (S && S.target) list.push({ k: 'target', v: 'exit ' + S.target.exit, s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
@@ -558,10 +565,13 @@
     let smin = Infinity, smax = 0;
     if (useGrid) for (let i = 0; i < D.grid.length; i += 4) { smin = Math.min(smin, rowLo(D.grid[i + 1])); smax = Math.max(smax, rowLo(D.grid[i + 1] + 1)); }
     else for (let i = 0; i < D.points.length; i += 3) { smin = Math.min(smin, Math.max(1, D.points[i + 1])); smax = Math.max(smax, D.points[i + 1]); }
+    // each process has its own threshold: the line is the first traced process's
+    const MOVES = D.threshold.moves.filter(m => m[4] === undefined || !D.pids.length || m[4] === D.pids[0]);
     const th = [D.threshold.start];
-    for (const m of D.threshold.moves) th.push(m[2]);
-    const haveTh = D.threshold.start > 0 && S && S.threshold !== null;
-    if (haveTh) for (const v of th) { smin = Math.min(smin, v); smax = Math.max(smax, v); }
+    for (const m of MOVES) th.push(m[2]);
+    // unknown at the start (attached without glibc's debug info): drawn from the first move that made it known
+    const haveTh = th.some(v => v > 0) && S && S.threshold !== null;
+    if (haveTh) for (const v of th) if (v > 0) { smin = Math.min(smin, v); smax = Math.max(smax, v); }
     if (!isFinite(smin)) { smin = 16; smax = 1 << 20; }
     const l0 = Math.floor(Math.log2(smin)) - 0.5, l1 = Math.ceil(Math.log2(Math.max(smax, smin * 2))) + 0.5;
     const X = t => ML + t / DUR * pw, Y = s => MT + ph - (Math.log2(Math.max(1, s)) - l0) / (l1 - l0) * ph;
@@ -601,12 +611,16 @@
       g.strokeStyle = '#1c2430'; g.lineWidth = 1.5; g.setLineDash([6, 4]);
       g.beginPath();
       let v = D.threshold.start;
-      g.moveTo(ML, Y(v));
-      for (const m of D.threshold.moves) { g.lineTo(X(m[0]), Y(v)); v = m[2]; g.lineTo(X(m[0]), Y(v)); }
+      if (v > 0) g.moveTo(ML, Y(v));
+      for (const m of MOVES) {
+        if (v > 0) { g.lineTo(X(m[0]), Y(v)); v = m[2]; g.lineTo(X(m[0]), Y(v)); }
+        else { v = m[2]; g.moveTo(X(m[0]), Y(v)); }
+      }
       g.lineTo(W - MR, Y(v));
+      if (D.threshold.start === 0) { g.fillStyle = '#66707d'; g.textAlign = 'left'; g.fillText('mmap threshold unknown until its first move', ML + 4, MT + 14); }
       g.stroke(); g.setLineDash([]);
       g.fillStyle = '#1c2430'; g.textAlign = 'right';
-      g.fillText('mmap threshold ' + fmtBytes(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : ''), W - MR - 4, Y(v) - 6);
+      g.fillText('mmap threshold ' + fmtBytes(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
     } else {
       g.fillStyle = '#66707d'; g.textAlign = 'right';
       g.fillText('no mmap threshold (neither glibc nor musl, or no allocating calls)', W - MR - 4, MT + 14);
@@ -622,9 +636,9 @@
         }
         if (best < 0) return hideTip();
         let thv = D.threshold.start;
-        for (const m of D.threshold.moves) if (m[0] <= D.points[best]) thv = m[2];
+        for (const m of MOVES) if (m[0] <= D.points[best]) thv = m[2];
         showTip(ev, '<div class="t">' + fmtBytes(D.points[best + 1]) + ' (' + fmtInt(D.points[best + 1]) + ' B) → ' + SERVED[D.points[best + 2]].name + '</div>' +
-          '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + fmtBytes(thv) : '') + '</div>');
+          '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + (thv > 0 ? fmtBytes(thv) : 'unknown') : '') + '</div>');
       });
       cv.c.addEventListener('mouseleave', hideTip);
     }
@@ -912,7 +926,7 @@
     for (const k in b) h += '<tr><td>bytes: ' + esc(k.replace(/_/g, ' ')) + '</td><td class="num">' + fmtBytes(b[k]) + '</td></tr>';
     for (const k in (S.live_at_end || {}))
       h += '<tr><td>live at end in ' + esc(k) + '</td><td class="num">' + fmtInt(S.live_at_end[k].count) + ' · ' + fmtBytes(S.live_at_end[k].bytes) + '</td></tr>';
-    if (S.threshold) h += '<tr><td>mmap threshold</td><td class="num">' + fmtBytes(S.threshold.start) + ' → ' + fmtBytes(S.threshold.end) + '</td></tr>';
+    if (S.threshold) h += '<tr><td>mmap threshold</td><td class="num">' + thrText(S.threshold, 'start') + ' → ' + thrText(S.threshold, 'end') + '</td></tr>';
     h += '<tr><td>trace duration</td><td class="num">' + fmtTime(S.duration_ns) + '</td></tr>';
     tb.innerHTML = h;
   }
