@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 
-from harness import Fail, Skip, run_tests
+from harness import Fail, Skip, check, eq, run_tests
 from e2e import (TOOL, Trace, clip, environment_problem, fmt_recs, h, multiset_diff, run,
                  strace_records, target_pid, tool_records)
 
@@ -42,16 +42,6 @@ DYN = os.path.join(PROGS, "musl_dyn")
 STATIC = os.path.join(PROGS, "musl_static")
 LDSO = "/lib/ld-musl-x86_64.so.1"
 THRESHOLD = 131052   # mallocng's MMAP_THRESHOLD (src/malloc/mallocng/meta.h)
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
 
 
 def program_log(stdout):
