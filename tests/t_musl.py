@@ -210,6 +210,26 @@ def t_nofree():
     eq(tr.summary["counters"]["unattached_probes"], 0, "unattached probes")
 
 
+def t_exec():
+    """A glibc shell that execs the musl program: the new image's calls are
+    explained by musl's rules, and glibc's threshold does not move."""
+    tmp = tempfile.mkdtemp(prefix="allocmap-musl-")
+    try:
+        out = os.path.join(tmp, "exec.jsonl")
+        rc, so, err = run([TOOL, "trace", "--json", "-o", out, "--", "sh", "-c", "exec " + DYN])
+        eq(rc, 0, "allocmap exit status (%s)" % clip(err))
+        tr = Trace(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log = program_log(so)
+    calls = {h(c.get("ret")): c for c in tr.calls if c.get("fn") == "malloc"}
+    for name, reason in (("malloc_300000", "over_threshold"), ("malloc_20000", "size_class_group")):
+        c = calls.get(log[name])
+        check(c, "%s: no call record with its pointer" % name)
+        eq((c.get("reason"), c.get("threshold")), (reason, THRESHOLD), "%s: explained as musl's" % name)
+    eq(tr.thresholds, [], "threshold records (glibc's must not move on musl's frees)")
+
+
 def t_text():
     """The text output names musl, explains the threshold and warns of nothing."""
     for prog in (DYN, STATIC):
@@ -461,6 +481,7 @@ TESTS = [
     ("musl_dynamic", t_dynamic),
     ("musl_static", t_static),
     ("musl_nofree", t_nofree),
+    ("musl_exec", t_exec),
     ("musl_text", t_text),
     ("musl_html", t_html),
     ("musl_top", t_top),

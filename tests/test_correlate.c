@@ -855,6 +855,36 @@ static void test_musl(void)
 	CHECK_EQ(R.n_os, 0, "musl: every OS record belongs to a call");
 }
 
+/* A glibc trace whose process exec'd a musl image: the tracer says so
+ * (am_corr__set_allocator) and musl's rules apply to it from then on;
+ * glibc's threshold does not move when it frees a large mapping. */
+static void test_exec_into_musl(void)
+{
+	uint64_t id, B = 0x7ffff7fab000ULL, M = 0x7ffff7ff0000ULL;
+
+	setup();
+	CHECK_EQ(am_corr__set_allocator(C, PID, false, true), 0, "set_allocator");
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)M, 0, 20480, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 20000, 0, 0, M + 0x50);
+	CHECK(last_call()->reason == AM_WHY_GROUP && last_call()->threshold == 131052,
+	      "exec'd musl: its reason and threshold");
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)B, 0, 300020, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 300000, 0, 0, B + 0x30);
+	id = call_id();
+	os(id, AM_FN_FREE, AM_SYS_MUNMAP, 0, B, 303104, 0, 0);
+	call(id, AM_FN_FREE, 0, 1, B + 0x30, 0, 0, 0);
+	CHECK_EQ(R.n_thr, 0, "exec'd musl: glibc's threshold does not move");
+	/* and back to glibc */
+	CHECK_EQ(am_corr__set_allocator(C, PID, true, false), 0, "set_allocator glibc");
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)B, 0, 303104, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 300000, 0, 0, B + 0x10);
+	CHECK_EQ(last_call()->reason, AM_WHY_OVER_THRESHOLD, "glibc again: over threshold");
+	CHECK_EQ(last_call()->threshold, 131072, "glibc again: its threshold");
+}
+
 /* Task events are forwarded; exec starts a new image. Several pids. */
 static void test_tasks(void)
 {
@@ -1133,6 +1163,7 @@ int main(void)
 	test_histogram();
 	test_pinned();
 	test_musl();
+	test_exec_into_musl();
 	test_tasks();
 	test_free_race();
 	test_own_frees();

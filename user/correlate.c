@@ -190,6 +190,8 @@ struct proc {
 	uint32_t *tids;          /* threads seen making a call (open addressing, 0 = empty) */
 	size_t   n_tids, cap_tids;
 	uint32_t order;          /* first seen first (summary order) */
+	bool     glibc, musl;    /* the rules of its allocator (opts.glibc/musl, or what the
+	                            tracer said after an exec: am_corr__set_allocator) */
 	/* this process's share of the global byte counters (undone at exec) */
 	uint64_t live_bytes;
 	uint64_t heap_bytes;
@@ -432,6 +434,8 @@ static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
 		return NULL;
 	p->pid = pid;
 	p->thr = p->thr_start = c->thr_init;
+	p->glibc = c->opts.glibc;
+	p->musl = c->opts.musl;
 	p->order = (uint32_t)c->n_procs;
 	c->procs[i] = p;
 	c->n_procs++;
@@ -742,7 +746,7 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 	switch (ev->sys) {
 	case AM_SYS_MMAP:
 		len = am_page_up(ev->args[1]);
-		if (c->opts.musl && ev->args[2] == PROT_NONE && (ev->args[3] & MAP_FIXED) && p->heap_known &&
+		if (p->musl && ev->args[2] == PROT_NONE && (ev->args[3] & MAP_FIXED) && p->heap_known &&
 		    (uint64_t)ev->ret >= p->heap_start && (uint64_t)ev->ret + len <= p->heap_end) {
 			/* mallocng's guard page under its meta areas, in the brk heap */
 			o->region_kind = AM_REG_HEAP;
@@ -1253,11 +1257,11 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	/* outermost calls only: a nested call is delivered before its outer
 	 * call, which may have initialised the thread's tcache */
 	first_on_thread = !nested && !tid_seen(p, ev->tid);
-	if (c->opts.glibc) {
+	if (p->glibc) {
 		r.threshold = p->thr.known ? p->thr.value : 0;
 		r.thr_lo = p->thr.known ? 0 : p->thr.lo;
 		r.thr_hi = p->thr.known ? 0 : p->thr.hi;
-	} else if (c->opts.musl) {
+	} else if (p->musl) {
 		r.threshold = MUSL_MMAP_THRESHOLD;
 	}
 
@@ -1349,12 +1353,12 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			else
 				c->sum.unknown_frees++;
 		}
-		if (!nested && c->opts.glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
+		if (!nested && p->glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
 			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
 	}
 
 	/* the result */
-	if (r.ptr_out && c->opts.musl && !nested)
+	if (r.ptr_out && p->musl && !nested)
 		musl_groups(p, &r, os, n);
 	if (r.ptr_out) {
 		r.region = place(p, r.ptr_out, ev->id, r.ptr_in ? own_prev : 0);
@@ -1381,7 +1385,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			} else {
 				c->oom = true;
 			}
-			if (c->opts.glibc) {
+			if (p->glibc) {
 				struct am_thr *t = &p->thr;
 				uint64_t nb = glibc_nb(&r);
 
@@ -1403,7 +1407,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 				} else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap)) {
 					r.reason = AM_WHY_OVER_THRESHOLD;
 				}
-			} else if (c->opts.musl && r.region != AM_REG_HEAP &&
+			} else if (p->musl && r.region != AM_REG_HEAP &&
 				   !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
 				/* (a realloc that kept its own mapping, mremap or not, is not
 				 * explained; mallocng never serves from the brk heap: an
@@ -1465,6 +1469,8 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 		if (q) {
 			t.source = AM_THR_SRC_FORK;
 			q->thr = q->thr_start = t;
+			q->glibc = p->glibc;
+			q->musl = p->musl;
 		} else {
 			c->oom = true;
 		}
@@ -1547,6 +1553,17 @@ int am_corr__set_threshold(struct am_corr *c, uint32_t pid, const struct am_thr 
 	p->thr = p->thr_start = *t;
 	thr_settle(&p->thr);
 	thr_settle(&p->thr_start);
+	return 0;
+}
+
+int am_corr__set_allocator(struct am_corr *c, uint32_t pid, bool glibc, bool musl)
+{
+	struct proc *p = proc_get(c, pid);
+
+	if (!p)
+		return -1;
+	p->glibc = glibc;
+	p->musl = musl && !glibc;
 	return 0;
 }
 
