@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from harness import CI, Fail, Skip, run_tests
+from harness import CI, Fail, Skip, check, eq, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")  # ALLOCMAP=.output-san/allocmap: sanitizer build
@@ -49,16 +49,6 @@ RUN_TIMEOUT = 60          # seconds for one allocmap run
 
 PAGE = 4096
 THRESH0 = 131072          # glibc's initial M_MMAP_THRESHOLD
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
 
 
 def h(v):

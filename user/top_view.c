@@ -176,8 +176,12 @@ static void add_os(struct top_view *v, const struct am_os_rec *r, unsigned fn, u
 	e->pid = o->pid;
 	e->sys = o->sys;
 	e->direct = r->direct;
-	if (r->direct)
-		snprintf(e->cause, sizeof(e->cause), "direct");
+	if (r->cause_unknown)
+		snprintf(e->cause, sizeof(e->cause), "unknown");
+	else if (r->direct)
+		snprintf(e->cause, sizeof(e->cause), r->inferred ? "direct (stack)" : "direct");
+	else if (r->inferred)
+		snprintf(e->cause, sizeof(e->cause), "%s (stack)", am_fn_name(fn));
 	else
 		fmt_cause(e->cause, sizeof(e->cause), fn, size);
 
@@ -672,6 +676,8 @@ static int draw_tables(struct top_view *v, int y)
 				x = put(yy, x, f == AM_FN_MAX ? color(v, CP_DIM) : A_NORMAL, "%s %" PRIu64 " ",
 					f == AM_FN_MAX ? "direct" : am_fn_name(f), n);
 			}
+			if (s->sys_unknown[k])
+				x = put(yy, x, color(v, CP_DIM), "unknown %" PRIu64 " ", s->sys_unknown[k]);
 			rows_s++;
 		}
 		if (!rows_s) {
