@@ -690,12 +690,13 @@ STRACE_SYSCALLS = ("brk", "mmap", "munmap", "mremap", "mprotect", "madvise")
 STRACE_LINE = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\w+)(?:\s+(E\w+))?")
 
 
-def strace_records(prefix_dir):
-    """Memory syscalls of the exec'd program from `strace -ff -o DIR/s`."""
+def strace_records(prefix_dir, attached=False):
+    """Memory syscalls of the exec'd program from `strace -ff -o DIR/s`
+    (attached: of the process `strace -p` attached to, which execs nothing)."""
     files = sorted(os.listdir(prefix_dir), key=lambda f: int(f.rsplit(".", 1)[1]))
     recs = []
     for i, f in enumerate(files):
-        started = i > 0            # later files are threads of the exec'd program
+        started = attached or i > 0  # later files are threads of the exec'd program
         for line in open(os.path.join(prefix_dir, f)):
             m = STRACE_LINE.match(line)
             if not m:

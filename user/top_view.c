@@ -560,8 +560,8 @@ static int draw_threshold(struct top_view *v, int y)
 	x = 15;
 	if (!s->threshold_known) {
 		x = put(y, x, A_BOLD, "%10s", "n/a");
-		put(y, x, color(v, CP_DIM), "  (%s allocator: no glibc threshold)", v->allocator);
-	} else if (!s->thr_end.known) {
+		put(y, x, color(v, CP_DIM), "  (%s allocator: no mmap threshold)", v->allocator);
+	} else if (!s->thr_end.known && !s->threshold_fixed) {
 		/* attached without glibc's debug info: never an invented value */
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", "unknown");
 		put(y, x, color(v, CP_DIM), "  (glibc: between %s and %s so far; install libc6-dbg to read it)",
@@ -572,7 +572,9 @@ static int draw_threshold(struct top_view *v, int y)
 				   NULL;
 
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", hsize(a, sizeof(a), s->threshold_end));
-		if (s->threshold_pinned)
+		if (s->threshold_fixed)
+			put(y, x, color(v, CP_DIM), "  (%s: fixed, larger requests get their own mmap)", v->allocator);
+		else if (s->threshold_pinned)
 			put(y, x, color(v, CP_DIM), "  (glibc, pinned%s%s)", from ? ", " : "", from ? from : "");
 		else if (!s->thr_start.known)
 			put(y, x, color(v, CP_DIM), "  (glibc dynamic: unknown at attach, moved %" PRIu64 "x)",

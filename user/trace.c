@@ -481,6 +481,15 @@ static bool same_probes(const struct am_resolution *a, const struct am_resolutio
 	return true;
 }
 
+/* The rules of the allocator process pid binds (glibc's threshold, musl's
+ * groups), when it is not the first target's: another -p target, an exec. */
+static void corr_allocator(struct tracer *tr, pid_t pid, const struct am_resolution *r)
+{
+	if (!tr->opts->os_only)
+		am_corr__set_allocator(tr->corr, (uint32_t)pid, r->kind == AM_ALLOC_GLIBC && !r->no_alloc,
+				       r->kind == AM_ALLOC_MUSL && !r->musl_not_ng && !r->no_alloc);
+}
+
 /* A traced process forked (with -f): trace the child with the parent's
  * probes (same image), or exec'd: resolve its new image and re-attach. */
 static void handle_task(struct tracer *tr, const struct am_task_event *e)
@@ -540,6 +549,8 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		env = am_read_environ((pid_t)e->pid);
 		rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
 		free(env);
+		if (rc >= 0)
+			corr_allocator(tr, (pid_t)e->pid, nr);
 		if (rc < 0) {
 			if (am_proc_alive((pid_t)e->pid))
 				am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
@@ -993,6 +1004,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	sink = tee_sink(&tr.tee);
 	co.sink = sink;
 	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only && !first->no_alloc;
+	co.musl = first->kind == AM_ALLOC_MUSL && !first->musl_not_ng && !opts->os_only && !first->no_alloc;
+	co.allocator = opts->os_only || first->no_alloc ? NULL : am_alloc_kind_name(first->kind);
 	co.stack_mode = opts->stack_mode;
 	co.sample_every = opts->sample > 1 ? opts->sample : 1;
 	co.os_only = opts->os_only || first->no_alloc;
@@ -1054,6 +1067,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_err("cannot attach to pid %d: %s", t->pid, errbuf);
 				goto cleanup;
 			}
+			corr_allocator(&tr, t->pid, t->res);
 			if (!opts->os_only && !t->res->no_alloc &&
 			    (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
 				am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
