@@ -56,7 +56,7 @@ static const char trace_doc[] =
 "  allocmap trace --mode os -p 1234\n"
 "      memory syscalls and their stacks only: no uprobes, near-zero overhead\n"
 "\n"
-"A traced process that execs is stopped (SIGSTOP) until its probes are moved, so\n"
+"A traced process that execs is stopped (SIGSTOP) until its probes are moved, so "
 "no call of the new image is missed; a guardian continues it if allocmap dies.\n"
 "\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF. Stops on Ctrl-C,\n"
