@@ -142,6 +142,23 @@ def t_longjmp():
     counters_clean(s, "longjmp", allow=("missed_returns",))
 
 
+def t_sigjump():
+    """A timer's handler siglongjmps out of wherever the loop is, inside
+    malloc or free or not, hundreds of times: every jump out of a traced
+    call is one missed return, nothing is ever nested or orphaned, and the
+    calls after the jumps are outermost."""
+    recs, _ = trace(["--", CAUSES, "sigjump", "20000"], "sigjump")
+    calls = of(recs, "call")
+    eq([c["id"] for c in calls if c.get("nested")][:5], [], "nested calls")
+    s = summary(recs)
+    eq(s["counters"]["missed_returns"], len([c for c in calls if c.get("missed")]),
+       "missed returns counted = calls reported missed")
+    counters_clean(s, "sigjump", allow=("missed_returns",))
+    last = [c for c in calls if c["fn"] == "malloc" and 100 <= c.get("size", 0) < 200]
+    eq(len(last), 100, "the 100 mallocs after the timer stopped")
+    eq(s["counters"]["unknown_frees"], 0, "unknown frees")
+
+
 def t_attach_busy():
     """-p to a process in a malloc/free loop: calls already running when the
     probes go in never poison the thread (nothing nested, nothing orphaned,
@@ -306,6 +323,7 @@ TESTS = [
     ("tail_called_free", t_tail_called_free),
     ("free_noret_is_the_approximation", t_free_noret_is_the_approximation),
     ("longjmp", t_longjmp),
+    ("sigjump", t_sigjump),
     ("attach_busy", t_attach_busy),
     ("exec_held", t_exec_held),
     ("cxx", t_cxx),
