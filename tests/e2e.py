@@ -230,13 +230,13 @@ def match_steps(trace, log, pid):
     return out
 
 
-def tool_trace(prog_args, opts=("-v",), env=None, want_rc=None):
+def tool_trace(prog_args, opts=("-v",), env=None, want_rc=None, timeout=RUN_TIMEOUT):
     """allocmap trace --json OPTS -o F -- PROG_ARGS; returns (Trace, rc, stderr)."""
     tmp = tempfile.mkdtemp(prefix="allocmap-e2e-")
     out = os.path.join(tmp, "trace.jsonl")
     cmd = [TOOL, "trace", "--json"] + list(opts) + ["-o", out, "--"] + list(prog_args)
     try:
-        rc, so, err = run(cmd, env=env)
+        rc, so, err = run(cmd, env=env, timeout=timeout)
         if want_rc is not None and rc != want_rc:
             raise Fail("%s exited %d (want %d); stderr: %s"
                        % (" ".join(cmd[:6]) + " ...", rc, want_rc, clip(err)))
@@ -845,7 +845,8 @@ def t_readme_example():
 
 
 def churn_calls(n):
-    tr, rc, err = tool_trace([SCEN, "churn", str(n)], opts=("-q",))
+    # a million traps: ~10 s here, several times that on a loaded machine
+    tr, rc, err = tool_trace([SCEN, "churn", str(n)], opts=("-q",), timeout=300)
     s = tr.summary
     cnt = s.get("counters") or {}
     for k in ("lost_events", "lost_call", "lost_os", "lost_task", "missed_returns",
