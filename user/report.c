@@ -187,12 +187,13 @@ static ssize_t read_line(struct reader *rd, bool *had_nl)
 			if (ncut && cuts[ncut - 1].depth == depth) {
 				struct cut *k = &cuts[--ncut];
 				uint64_t total = k->commas + k->any;
-				if (k->stack && skip < 0) {
+				bool counted = skip < 0 || skip == ncut;   /* not inside a dropped part */
+				if (k->stack && counted) {
 					if (total > MAX_FRAMES)
 						rd->stacks_cut++;
 					if (total > rd->max_frames_seen)
 						rd->max_frames_seen = total;
-				} else if (!k->stack) {
+				} else if (!k->stack && counted) {
 					rd->groups_total = total;
 				}
 				if (skip == ncut) {
