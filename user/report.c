@@ -876,7 +876,12 @@ static int write_page(FILE *out, const char *data, size_t ndata)
 	return 0;
 }
 
-int am_report_html(const char *in_path, const char *source, const char *out_path, char *err, size_t errlen)
+int am_report_html(const char *in_path, const char *out_path, char *err, size_t errlen)
+{
+	return am_report_html_named(in_path, NULL, out_path, err, errlen);
+}
+
+int am_report_html_named(const char *in_path, const char *source, const char *out_path, char *err, size_t errlen)
 {
 	struct reader rd;
 	struct html_ctx c;
@@ -1185,8 +1190,14 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	ret = 0;
 cleanup:
 	if (p.f) {
+		/* remove what we began, only if it is a file of ours: as root,
+		 * --perfetto /dev/null must not delete the device */
+		struct stat st;
+		bool ours = fstat(fileno(p.f), &st) == 0 && S_ISREG(st.st_mode);
+
 		fclose(p.f);
-		unlink(out_path);
+		if (ours)
+			unlink(out_path);
 	}
 	if (m) {
 		rm_free(m);
@@ -1253,7 +1264,7 @@ int am_report_main(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &o) != 0)
 		return 2;
-	if (o.html && am_report_html(o.in, NULL, o.html, err, sizeof(err)) < 0) {
+	if (o.html && am_report_html(o.in, o.html, err, sizeof(err)) < 0) {
 		am_err("%s", err);
 		return 1;
 	}

@@ -792,6 +792,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	pid_t child = -1;
 	uint64_t t0, deadline = 0;
 	char errbuf[512];
+	bool out_failed = false, out_reported = false; /* -o / stdout: a write failed, said */
 	struct sigaction sa = {};
 
 	libbpf_verbosity = opts->verbosity;
@@ -1167,6 +1168,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (tr.out && am_out__error(tr.out)) {
 		am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
 		       strerror(am_out__error(tr.out)));
+		out_reported = true;
 		ret = ret ? ret : 1;
 	}
 	if (tr.capture)
@@ -1177,7 +1179,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		       opts->html ? opts->html : opts->perfetto, tr.cap_dir, strerror(am_out__error(tr.capture)));
 		ret = ret ? ret : 1;
 	} else if (tr.capture) {
-		if (opts->html && am_report_html(tr.cap_path, "this trace", opts->html, errbuf, sizeof(errbuf)) < 0) {
+		if (opts->html && am_report_html_named(tr.cap_path, "this trace", opts->html, errbuf, sizeof(errbuf)) < 0) {
 			am_err("cannot write %s: %s", opts->html, errbuf);
 			ret = ret ? ret : 1;
 		}
@@ -1210,6 +1212,16 @@ cleanup:
 		free(tr.targets[i].res);
 	allocmap_bpf__destroy(tr.skel);
 	am_corr__free(tr.corr);
+	/* the last buffered bytes may fail here on a full disk: read the
+	 * renderer's error before it goes */
+	if (tr.out)
+		am_out__flush(tr.out);
+	out_failed = tr.out && am_out__error(tr.out);
+	if (out_failed && !out_reported) {
+		am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
+		       strerror(am_out__error(tr.out)));
+		ret = ret ? ret : 1;
+	}
 	am_out__free(tr.out);
 	am_out__free(tr.capture);
 	am_folded__free(tr.folded);
@@ -1218,11 +1230,8 @@ cleanup:
 	if (tr.capf)
 		fclose(tr.capf);
 	if (tr.outf) {
-		/* the last buffered bytes fail here on a full disk */
-		bool failed = tr.out && am_out__error(tr.out);
-
 		errno = 0;
-		if ((tr.outf != stdout ? fclose(tr.outf) : fflush(tr.outf)) && !failed) {
+		if ((tr.outf != stdout ? fclose(tr.outf) : fflush(tr.outf)) && !out_failed) {
 			am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
 			       strerror(errno ? errno : EIO));
 			ret = ret ? ret : 1;
