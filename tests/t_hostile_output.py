@@ -264,6 +264,21 @@ def t_report_leak_groups_capped():
     check("300 stacks (largest 200 listed)" in page, "the page does not count every group")
 
 
+def t_report_failed_perfetto_keeps_device():
+    """A report that fails half-way removes its partial Perfetto file, but
+    never what is not a regular file (as root, --perfetto /dev/null once
+    deleted the device)."""
+    dev = os.path.join(TMP, "null-device")
+    os.mknod(dev, 0o666 | 0o020000, os.makedev(1, 3))
+    bad = write_jsonl("bad", base_trace(lambda o: None)[:2] + [b"{not json"])
+    p = run([TOOL, "report", bad, "--perfetto", dev])
+    check(p.returncode != 0, "a malformed trace was accepted")
+    check(os.path.exists(dev), "the device node was deleted")
+    part = os.path.join(TMP, "partial.json")
+    p = run([TOOL, "report", bad, "--perfetto", part])
+    check(p.returncode != 0 and not os.path.exists(part), "a partial Perfetto file was left")
+
+
 # ---------------- trace: failed writes, the capture ----------------
 
 def t_trace_full_output():
@@ -430,6 +445,7 @@ TESTS = [
     ("report_outputs_valid_utf8_json", t_report_outputs_valid_utf8_json),
     ("report_huge_stack", t_report_huge_stack),
     ("report_leak_groups_capped", t_report_leak_groups_capped),
+    ("report_failed_perfetto_keeps_device", t_report_failed_perfetto_keeps_device),
     ("trace_full_output", t_trace_full_output),
     ("trace_html_full_tmpdir", t_trace_html_full_tmpdir),
     ("trace_capture_unlinked", t_trace_capture_unlinked),
@@ -438,7 +454,7 @@ TESTS = [
     ("exit_status", t_exit_status),
 ]
 
-ROOT_ONLY = {"trace_full_output", "trace_html_full_tmpdir", "trace_capture_unlinked",
+ROOT_ONLY = {"report_failed_perfetto_keeps_device", "trace_full_output", "trace_html_full_tmpdir", "trace_capture_unlinked",
              "trace_hostile_names_text_folded", "trace_hostile_names_json", "exit_status"}
 BROWSER = {"detector_works", "report_xss_by_type", "report_script_breakout", "report_huge_stack",
            "report_leak_groups_capped",
