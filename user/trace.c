@@ -643,9 +643,9 @@ static void *maps_thread(void *arg)
 }
 
 /* An unlinked temporary file for the --html/--perfetto capture, in $TMPDIR
- * (else /tmp), written into buf: O_TMPFILE, else mkstemp and unlink at
- * once, so that nothing is left behind whatever kills allocmap. The fd
- * (close-on-exec), or -1 with errno. */
+ * (else /tmp; the directory is written into dir): O_TMPFILE, else mkstemp
+ * and unlink at once, so that nothing is left behind whatever kills
+ * allocmap. The fd (close-on-exec), or -1 with errno. */
 static int capture_file(char *dir, size_t dirlen)
 {
 	const char *t = getenv("TMPDIR");
