@@ -419,7 +419,7 @@ def t_trace_hostile_names_json():
 
 def t_exit_status():
     """The exit record's code is the exit status (3, not 768), and a signal
-    is named; the summary and allocmap's own status agree."""
+    is named; the summary (JSON and text) and allocmap's own status agree."""
     prog = hostile_binary()
     out = os.path.join(TMP, "exit.jsonl")
     p = run([TOOL.encode(), b"trace", b"--json", b"-o", out.encode(), b"--", prog, b"3"], text=False)
@@ -436,6 +436,12 @@ def t_exit_status():
     ex = [r for r in recs if r["type"] == "task" and r["kind"] == "exit"][-1]
     eq((ex["code"], ex.get("signal")), (128 + signal.SIGTERM, "SIGTERM"), "exit record of a killed target")
     eq(recs[-1]["target"]["exit"], 128 + signal.SIGTERM, "summary target exit")
+    eq(recs[-1]["target"].get("signal"), "SIGTERM", "summary target signal")
+    # the text summary says it too
+    for arg, want in ((b"3", b", exit 3\n"), (b"kill", b", killed by SIGTERM\n")):
+        p = run([TOOL.encode(), b"trace", b"-q", b"--", prog, arg], text=False)
+        m = re.search(rb"^  command .*$\n", p.stdout, re.M)
+        check(m and m.group(0).endswith(want), "text summary's command line: %r" % (m and m.group(0)))
 
 
 TESTS = [

@@ -341,6 +341,18 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	json_end(w);
 }
 
+/* "SIGKILL", or the number for a signal without a name. */
+static const char *sig_name(char *buf, size_t n, int sig)
+{
+	const char *a = sigabbrev_np(sig);
+
+	if (a)
+		snprintf(buf, n, "SIG%s", a);
+	else
+		snprintf(buf, n, "%d", sig);
+	return buf;
+}
+
 static void json_task(struct am_out *o, const struct am_task_event *t)
 {
 	struct jsonw *w = &o->jw;
@@ -359,15 +371,10 @@ static void json_task(struct am_out *o, const struct am_task_event *t)
 		 * shell and the summary show (128 + signal when killed) */
 		jsonw_kstr(w, "kind", "exit");
 		if (WIFSIGNALED(t->code)) {
-			const char *sig = sigabbrev_np(WTERMSIG(t->code));
 			char sb[16];
 
-			if (!sig)
-				snprintf(sb, sizeof(sb), "%d", WTERMSIG(t->code));
-			else
-				snprintf(sb, sizeof(sb), "SIG%s", sig);
 			jsonw_ks64(w, "code", 128 + WTERMSIG(t->code));
-			jsonw_kstr(w, "signal", sb);
+			jsonw_kstr(w, "signal", sig_name(sb, sizeof(sb), WTERMSIG(t->code)));
 			if (WCOREDUMP(t->code))
 				jsonw_kbool(w, "core_dumped", true);
 		} else {
@@ -514,6 +521,10 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_ku64(w, "wall_ns", s->target_wall_ns);
 		jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
 		jsonw_ks64(w, "exit", s->target_exit);
+		if (s->target_signal) {
+			char sb[16];
+			jsonw_kstr(w, "signal", sig_name(sb, sizeof(sb), s->target_signal));
+		}
 		jsonw_obj_close(w);
 	} else {
 		jsonw_null(w);
@@ -1172,6 +1183,10 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	if (s->target_wall_ns) {
 		lp(&l, "  %-22s wall %.3f s, peak RSS %s", "command",
 		   (double)s->target_wall_ns / 1e9, am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
+		if (s->target_signal)
+			lp(&l, ", killed by %s", sig_name(y, sizeof(y), s->target_signal));
+		else if (s->target_exit >= 0)
+			lp(&l, ", exit %d", s->target_exit);
 		lend(o, &l);
 	}
 

@@ -1148,7 +1148,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 		else /* -d expired or a signal: it keeps running, untraced */
 			ret = stop_signal ? 128 + stop_signal : 0;
 		if (child_done)
-			am_corr__set_target(tr.corr, child_end - released, (uint64_t)ru.ru_maxrss, ret);
+			am_corr__set_target(tr.corr, child_end - released, (uint64_t)ru.ru_maxrss, ret,
+					    WIFSIGNALED(child_status) ? WTERMSIG(child_status) : 0);
 	} else {
 		ret = 0;
 	}

@@ -227,7 +227,7 @@
     ];
     if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
-    if (S && S.target) list.push({ k: 'target', v: 'exit ' + S.target.exit, s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
+    if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
       const d = el('div', { class: 'card' + (it.bad ? ' bad' : '') });
       d.innerHTML = '<div class="k">' + (it.sw ? '<span class="swatch" style="background:' + it.sw + '"></span>' : '') + esc(it.k) +
