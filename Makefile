@@ -29,7 +29,7 @@ CORE_SRCS   := $(filter-out $(LIBBPF_SRCS),$(wildcard user/*.c))
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
 UNIT_TESTS  := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/test_*.c))
-PROGS       := $(patsubst tests/progs/%.c,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.c))
+PROGS       := $(filter-out $(OUTPUT)/progs/musl_calls,$(patsubst tests/progs/%.c,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.c)))
 WORKLOADS   := $(patsubst workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard workloads/*.c))
 
 ifeq ($(V),1)
@@ -122,13 +122,37 @@ $(OUTPUT)/progs/stacks_stripped: tests/progs/stacks.c | $(OUTPUT)/progs
 	$(call msg,PROG,$@)
 	$(Q)$(CC) -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -fomit-frame-pointer -s $< -o $@
 
+# musl (issue 14): the musl test program built with musl-gcc (Debian's
+# musl-tools), dynamically (its libc is the dynamic linker
+# /lib/ld-musl-x86_64.so.1) and statically, and the shipped workloads built
+# with musl-gcc for `allocmap compare`'s musl column. Without musl-gcc they
+# are not built (tests/t_musl.py then skips, which fails under CI=true).
+MUSL_GCC  ?= $(shell command -v musl-gcc 2>/dev/null)
+ifneq ($(MUSL_GCC),)
+MUSL_PROGS := $(OUTPUT)/progs/musl_dyn $(OUTPUT)/progs/musl_static $(OUTPUT)/progs/musl_nofree_static \
+              $(patsubst workloads/%.c,$(OUTPUT)/workloads/musl/%,$(wildcard workloads/*.c))
+endif
+$(OUTPUT)/progs/musl_dyn: tests/progs/musl_calls.c | $(OUTPUT)/progs
+	$(call msg,MUSL-CC,$@)
+	$(Q)$(MUSL_GCC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin $< -o $@
+$(OUTPUT)/progs/musl_static: tests/progs/musl_calls.c | $(OUTPUT)/progs
+	$(call msg,MUSL-CC,$@)
+	$(Q)$(MUSL_GCC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -static $< -o $@
+$(OUTPUT)/progs/musl_nofree_static: tests/progs/musl_calls.c | $(OUTPUT)/progs
+	$(call msg,MUSL-CC,$@)
+	$(Q)$(MUSL_GCC) -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-builtin -DNO_FREE -static $< -o $@
+$(OUTPUT)/workloads/musl/%: workloads/%.c | $(OUTPUT)
+	$(call msg,MUSL-CC,$@)
+	$(Q)mkdir -p $(OUTPUT)/workloads/musl
+	$(Q)$(MUSL_GCC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
+
 # shipped workloads for `allocmap compare` (plain C, like the test programs)
 $(OUTPUT)/workloads/%: workloads/%.c | $(OUTPUT)
 	$(call msg,WORKLOAD,$@)
 	$(Q)mkdir -p $(OUTPUT)/workloads
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
 
-progs: $(PROGS) $(CXX_PROGS) $(OUTPUT)/progs/static_example $(STACK_VARIANTS) $(WORKLOADS)
+progs: $(PROGS) $(CXX_PROGS) $(OUTPUT)/progs/static_example $(STACK_VARIANTS) $(WORKLOADS) $(MUSL_PROGS)
 
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh - installs (idempotently) every Debian 12 package allocmap needs to
 # build, test and benchmark, and mounts nothing: the tool itself needs no
-# tracefs. Safe to run again: only missing packages are installed.
+# tracefs. Safe to run again: only missing packages are installed. musl and
+# musl-tools (musl-gcc) build and run the musl tests (tests/t_musl.py).
 set -euo pipefail
 
 PKGS=(
@@ -12,6 +13,7 @@ PKGS=(
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	g++ git sqlite3 redis-server redis-tools
 	libc6-dbg
+	musl musl-tools musl-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from harness import CI, Fail, Skip, run_tests
+from harness import CI, Fail, Skip, check, eq, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")  # ALLOCMAP=.output-san/allocmap: sanitizer build
@@ -49,16 +49,6 @@ RUN_TIMEOUT = 60          # seconds for one allocmap run
 
 PAGE = 4096
 THRESH0 = 131072          # glibc's initial M_MMAP_THRESHOLD
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
 
 
 def h(v):
@@ -700,12 +690,13 @@ STRACE_SYSCALLS = ("brk", "mmap", "munmap", "mremap", "mprotect", "madvise")
 STRACE_LINE = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\w+)(?:\s+(E\w+))?")
 
 
-def strace_records(prefix_dir):
-    """Memory syscalls of the exec'd program from `strace -ff -o DIR/s`."""
+def strace_records(prefix_dir, attached=False):
+    """Memory syscalls of the exec'd program from `strace -ff -o DIR/s`
+    (attached: of the process `strace -p` attached to, which execs nothing)."""
     files = sorted(os.listdir(prefix_dir), key=lambda f: int(f.rsplit(".", 1)[1]))
     recs = []
     for i, f in enumerate(files):
-        started = i > 0            # later files are threads of the exec'd program
+        started = attached or i > 0  # later files are threads of the exec'd program
         for line in open(os.path.join(prefix_dir, f)):
             m = STRACE_LINE.match(line)
             if not m:

@@ -142,6 +142,23 @@ def t_longjmp():
     counters_clean(s, "longjmp", allow=("missed_returns",))
 
 
+def t_sigjump():
+    """A timer's handler siglongjmps out of wherever the loop is, inside
+    malloc or free or not, hundreds of times: every jump out of a traced
+    call is one missed return, nothing is ever nested or orphaned, and the
+    calls after the jumps are outermost."""
+    recs, _ = trace(["--", CAUSES, "sigjump", "20000"], "sigjump")
+    calls = of(recs, "call")
+    eq([c["id"] for c in calls if c.get("nested")][:5], [], "nested calls")
+    s = summary(recs)
+    eq(s["counters"]["missed_returns"], len([c for c in calls if c.get("missed")]),
+       "missed returns counted = calls reported missed")
+    counters_clean(s, "sigjump", allow=("missed_returns",))
+    last = [c for c in calls if c["fn"] == "malloc" and 100 <= c.get("size", 0) < 200]
+    eq(len(last), 100, "the 100 mallocs after the timer stopped")
+    eq(s["counters"]["unknown_frees"], 0, "unknown frees")
+
+
 def t_attach_busy():
     """-p to a process in a malloc/free loop: calls already running when the
     probes go in never poison the thread (nothing nested, nothing orphaned,
@@ -213,12 +230,13 @@ def t_cxx():
     for k in range(18):
         want[8 << k] = want.get(8 << k, 0) + 1
     for name, pre in (("glibc", None), ("jemalloc", JEMALLOC), ("tcmalloc", TCMALLOC)):
-        env = dict(os.environ)
+        cmd = [CXX]
         if pre:
             if not os.path.exists(pre):
                 raise Skip("%s not installed" % pre)
-            env["LD_PRELOAD"] = pre
-        recs, _ = trace(["--", CXX], "cxx-" + name, env=env)
+            # through env: allocmap itself must not load it (nor ASan's build)
+            cmd = ["env", "LD_PRELOAD=" + pre, CXX]
+        recs, _ = trace(["--"] + cmd, "cxx-" + name)
         got = cxx_sites(recs)
         eq({k: got.get(k, 0) for k in want}, want, "%s: operator new calls by size" % name)
         deletes = [c for c in of(recs, "call") if c["fn"].startswith("operator delete") and not c.get("nested")]
@@ -261,16 +279,58 @@ def t_refuse_self():
           "one clear line and a failure: rc %d, %r" % (p.returncode, err))
 
 
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def t_guardian_releases_held():
+    """The tracer dies (SIGKILL) while a process it traces is held at exec:
+    the guardian continues it, and it runs to its end."""
+    import time
+    prog = subprocess.Popen([CAUSES, "exec_on_line", CAUSES, "alloc_now"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    tool = None
+    try:
+        eq(prog.stdout.readline().strip(), b"ready", "the target's ready line")
+        tool = subprocess.Popen([TOOL, "trace", "-q", "-p", str(prog.pid)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in tool.stderr:
+            if "tracing" in line:
+                break
+        check(tool.poll() is None, "allocmap is tracing")
+        os.kill(tool.pid, signal.SIGSTOP)     # it cannot continue anything now
+        prog.stdin.write(b"go\n")
+        prog.stdin.close()
+        prog.stdin = None
+        deadline = time.time() + 10
+        while proc_state(prog.pid) != "T" and time.time() < deadline:
+            time.sleep(0.01)
+        eq(proc_state(prog.pid), "T", "the target is held (stopped) at its exec")
+        tool.kill()
+        tool.wait()
+        eq(prog.wait(timeout=20), 0, "the target, continued by the guardian, ran to its end")
+    finally:
+        if tool and tool.poll() is None:
+            tool.kill()
+            tool.wait()
+        if prog.poll() is None:
+            prog.kill()
+            prog.wait()
+
+
 TESTS = [
     ("tail_called_free", t_tail_called_free),
     ("free_noret_is_the_approximation", t_free_noret_is_the_approximation),
     ("longjmp", t_longjmp),
+    ("sigjump", t_sigjump),
     ("attach_busy", t_attach_busy),
     ("exec_held", t_exec_held),
     ("cxx", t_cxx),
     ("own_frees", t_own_frees),
     ("static_absent", t_static_absent),
     ("refuse_self", t_refuse_self),
+    ("guardian_releases_held", t_guardian_releases_held),
 ]
 
 

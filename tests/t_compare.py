@@ -29,6 +29,7 @@ from harness import Tally
 SUITE = "compare"
 ALLOCMAP = "./allocmap"
 WORKLOAD = ".output/workloads/small_objects"
+MUSL_WORKLOAD = ".output/workloads/musl/small_objects"   # the musl column runs it (make, musl-gcc)
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 PRELOADS = {
     "jemalloc": "libjemalloc.so.2",
@@ -45,8 +46,8 @@ def run(args, timeout=120):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
 
-def strace_counts(path, workload):
-    """Per process that exec'd workload, in exec order: {syscall: count} of
+def strace_counts(path, workloads):
+    """Per process that exec'd one of workloads, in exec order: {syscall: count} of
     the memory syscalls made after its execve, plus 'brk_set' (brk calls with
     an address, i.e. not brk(NULL) queries)."""
     line_re = re.compile(r"^(\d+) +(.*)$")
@@ -58,7 +59,7 @@ def strace_counts(path, workload):
             if not m:
                 continue
             pid, rest = int(m.group(1)), m.group(2)
-            if rest.startswith("execve(") and f'"{workload}"' in rest.split(",")[0] \
+            if rest.startswith("execve(") and any(f'"{w}"' in rest.split(",")[0] for w in workloads) \
                     and not rest.rstrip().endswith("<unfinished ...>") and "= 0" in rest:
                 procs[pid] = {s: 0 for s in SYSCALLS}
                 procs[pid]["brk_set"] = 0
@@ -91,6 +92,12 @@ def main():
     installed = ["glibc"] + [n for n, so in PRELOADS.items()
                              if os.path.exists(os.path.join(LIBDIR, so))]
     missing = [n for n in PRELOADS if n not in installed]
+    if os.access(MUSL_WORKLOAD, os.X_OK):
+        installed.append("musl")   # a fifth column: the workload built with musl-gcc
+    elif os.environ.get("CI") == "true":
+        fail("musl_workload", f"{MUSL_WORKLOAD} missing (musl-tools, make) and CI=true")
+    else:
+        print(f"note: {MUSL_WORKLOAD} not built (no musl-gcc): no musl column")
     if missing:
         print(f"note: not installed, expected to be skipped: {', '.join(missing)}")
 
@@ -134,7 +141,7 @@ def main():
             check(f"skipped_{name}", name in rows and "skipped" in rows[name],
                   f"row {rows.get(name)!r}")
 
-        counts = strace_counts(st, WORKLOAD)
+        counts = strace_counts(st, (WORKLOAD, MUSL_WORKLOAD))
         check("strace_runs", len(counts) == len(traced),
               f"strace saw {len(counts)} workload execs, table has {len(traced)} runs")
         for name, sc in zip(traced, counts):

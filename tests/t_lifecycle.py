@@ -46,8 +46,18 @@ def start_tracer(args):
 
 
 def spinner(ticks):
-    return subprocess.Popen([SPINNER, str(ticks)], stdin=subprocess.DEVNULL,
+    """A spinner that starts its ticks only when release()d: tests attach
+    first, then release, so a slow attach (a loaded machine, the sanitizer
+    build) never meets a target that already exited."""
+    return subprocess.Popen([SPINNER, str(ticks), "wait"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def release(*targets):
+    for t in targets:
+        t.stdin.write("go\n")
+        t.stdin.close()
+        t.stdin = None  # communicate() must not touch it again
 
 
 def expect_clean_finish(target, ticks, what):
@@ -66,6 +76,7 @@ def expect_clean_finish(target, ticks, what):
 def t_sigkill_tracer():
     target = spinner(100)
     tr, _ = start_tracer(["-q", "-p", str(target.pid)])
+    release(target)
     time.sleep(0.4)
     tr.kill()
     tr.wait()
@@ -75,6 +86,7 @@ def t_sigkill_tracer():
 def t_sigterm_tracer():
     target = spinner(100)
     tr, _ = start_tracer(["-p", str(target.pid)])
+    release(target)
     time.sleep(0.4)
     tr.send_signal(signal.SIGTERM)
     out, err = tr.communicate(timeout=20)
@@ -118,6 +130,7 @@ def t_duration():
     target = spinner(200)
     t0 = time.time()
     tr, _ = start_tracer(["-q", "-d", "1", "-p", str(target.pid)])
+    release(target)
     out, err = tr.communicate(timeout=20)
     took = time.time() - t0
     if tr.returncode != 0 or "allocmap summary" not in out:
@@ -132,12 +145,9 @@ def t_duration():
 def t_target_exit_ends_attach():
     # the target waits for a line on stdin: it runs its 40 ticks and exits
     # only once the tracer says it is attached, however long that takes
-    target = subprocess.Popen([SPINNER, "40", "wait"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    target = spinner(40)
     tr, _ = start_tracer(["--json", "-v", "-p", str(target.pid)])
-    target.stdin.write("go\n")
-    target.stdin.close()
-    target.stdin = None
+    release(target)
     out, err = tr.communicate(timeout=30)
     if tr.returncode != 0:
         raise Fail("status %d: %s" % (tr.returncode, err[-300:]))
@@ -153,6 +163,7 @@ def t_target_exit_ends_attach():
 def t_several_pids():
     a, b = spinner(150), spinner(150)
     tr, _ = start_tracer(["--json", "-v", "-d", "1", "-p", str(a.pid), "-p", str(b.pid)])
+    release(a, b)
     out, err = tr.communicate(timeout=30)
     if tr.returncode != 0:
         raise Fail("status %d: %s" % (tr.returncode, err[-300:]))

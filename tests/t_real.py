@@ -628,11 +628,14 @@ def causes(recs):
     out = {}
     for r in sorted(of_type(recs, "os"), key=lambda r: r["id"]):
         c = r.get("cause", {})
-        # jemalloc purges (madvise) on a clock: which call of a kind crosses
-        # the decay deadline depends on the run's speed, the kind does not
-        size = None if r["syscall"] == "madvise" else c.get("size")
-        out.setdefault(rank[r["tid"]], []).append(
-            (os_key(r), (c.get("kind"), c.get("fn"), size)))
+        # jemalloc purges (madvise) on a clock: which call crosses the decay
+        # deadline depends on the run's speed; that it is a call, and
+        # whether it allocates or frees, does not
+        if r["syscall"] == "madvise":
+            cause = (c.get("kind"), frees(c.get("fn", "")))
+        else:
+            cause = (c.get("kind"), c.get("fn"), c.get("size"))
+        out.setdefault(rank[r["tid"]], []).append((os_key(r), cause))
     return out
 
 

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from harness import CI, Fail, Skip, run_tests
+from harness import CI, Fail, Skip, check, eq, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "allocmap")
@@ -43,16 +43,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOT = "/tmp/allocmap-report.png"
 FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
 
 
 def environment_problem():

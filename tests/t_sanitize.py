@@ -86,6 +86,9 @@ def main():
                check_suite("lifecycle", run([sys.executable, "tests/t_lifecycle.py"] + LIFE, 600)))
         report("threshold under sanitizers",
                check_suite("threshold", run([sys.executable, "tests/t_threshold.py"], 600)))
+        # the cause link: holds, exec, longjmp, C++, --alloc, attach
+        report("causes under sanitizers",
+               check_suite("causes", run([sys.executable, "tests/t_causes.py"], 900)))
     print("sanitize: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

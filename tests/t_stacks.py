@@ -17,17 +17,12 @@ import subprocess
 import sys
 import tempfile
 
-from harness import Fail, Skip, run_tests
+from harness import Fail, Skip, check, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "allocmap")
 PROGS = os.path.join(ROOT, ".output", "progs")
 LEAK_BYTES = 3 * 12345   # leak_buffer(): malloc(12345) three times, never freed
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def run(args, tmp, name="t"):

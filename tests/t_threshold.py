@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 
-from harness import Fail, Skip, run_tests
+from harness import Fail, Skip, check, eq, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
@@ -38,16 +38,6 @@ TIMEOUT = 30
 T196 = 200704          # glibc's threshold after freeing the 196 KiB chunk
 T1028 = 1052672        # ... after freeing the 1 MiB chunk (1 MiB + 4 KiB)
 START, MAX = 131072, 32 << 20
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
 
 
 def clip(s, n=600):

@@ -760,6 +760,131 @@ static void test_pinned(void)
 	CHECK_EQ(s.threshold_changes, 0, "no changes");
 }
 
+/* musl's mallocng (opts.musl), the sequence Debian's musl 1.2.3 makes for
+ * tests/progs/musl_calls.c linked statically (strace): the first malloc
+ * sets up the meta area with brk and a guard page, and maps a group; a
+ * request at/over 131052 B gets its own mapping of n + 20 bytes; one whose
+ * page_up(n + 20) is under a slot of its class gets a single-slot group;
+ * others share groups (arena). The threshold never moves. */
+static void test_musl(void)
+{
+	struct am_corr_opts o = {
+		.sink = { .ctx = &R, .call = s_call, .os = s_os, .threshold = s_thr,
+			  .task = s_task, .summary = s_summary },
+		.musl = true, .allocator = "musl",
+	};
+	uint64_t id, G = 0x7ffff7ff5000ULL, B = 0x7ffff7fab000ULL, M = 0x7ffff7ff0000ULL,
+		 A = 0x7ffff7fe9000ULL;
+	const struct am_call_rec *r;
+	struct am_summary s;
+
+	am_corr__free(C);
+	memset(&R, 0, sizeof(R));
+	C = am_corr__new(&o);
+	next_call = next_os = 1;
+
+	/* malloc(100): brk(NULL), brk(+8 KiB), guard page at the old break,
+	 * then a one-page group (of a larger class, holding 112-byte slots) */
+	id = call_id();
+	heap_init(id, AM_FN_MALLOC, 8192);
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)HEAP0, HEAP0, 4096, PROT_NONE, ANON | MAP_FIXED);
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)G, 0, 4096, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 4, 100, 0, 0, G + 0x40);
+	r = last_call();
+	CHECK_EQ(r->region, AM_REG_ARENA, "musl small: a shared group");
+	CHECK_EQ(r->reason, AM_WHY_GROUP, "musl small: size_class_group");
+	CHECK_EQ(r->threshold, 131052, "musl: fixed threshold on the call");
+	CHECK_EQ(last_call_os(2)->region_kind, AM_REG_HEAP, "musl guard page: part of the heap");
+	CHECK_EQ(last_call_os(3)->region_kind, AM_REG_ARENA, "musl group mapping: arena");
+
+	/* malloc(300000): its own mapping of 300020 bytes */
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)B, 0, 300020, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 300000, 0, 0, B + 0x30);
+	r = last_call();
+	CHECK_EQ(r->region, AM_REG_MMAP, "musl large: own mapping");
+	CHECK_EQ(r->reason, AM_WHY_OVER_THRESHOLD, "musl large: over_threshold");
+	CHECK_EQ(last_call_os(0)->region_kind, AM_REG_MMAP, "musl large: mmap record");
+
+	/* malloc(20000): page_up(20020) = 20480 < one 21824-byte slot: single-slot group */
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)M, 0, 20480, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 20000, 0, 0, M + 0x50);
+	r = last_call();
+	CHECK_EQ(r->region, AM_REG_MMAP, "musl single-slot group: own mapping");
+	CHECK_EQ(r->reason, AM_WHY_GROUP, "musl single-slot group: size_class_group");
+
+	/* malloc(1100): a 4096-byte mapping is page_up(1120) too, but 1100 B
+	 * slots (1152 B) come several to a group: shared */
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)(M - 0x1000), 0, 4096, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 1100, 0, 0, M - 0x1000 + 0x10);
+	CHECK_EQ(last_call()->region, AM_REG_ARENA, "musl 1100 B: a multi-slot group");
+
+	/* aligned_alloc(4096, 5000): mallocng is asked for 9080 B: a 3-slot group */
+	id = call_id();
+	os(id, AM_FN_ALIGNED_ALLOC, AM_SYS_MMAP, (int64_t)A, 0, 28672, RW, ANON);
+	call(id, AM_FN_ALIGNED_ALLOC, 0, 1, 4096, 5000, 0, A + 0x1000);
+	CHECK_EQ(last_call()->region, AM_REG_ARENA, "musl aligned_alloc: group");
+	/* a second slot of that group, no syscall: arena */
+	id = do_malloc(5000, A + 0x3000);
+	CHECK_EQ(last_call()->region, AM_REG_ARENA, "musl: later slot of the group");
+	CHECK_EQ(last_call()->reason, AM_WHY_GROUP, "musl: later slot reason");
+
+	/* an allocation in the brk heap is not mallocng's doing: no reason */
+	do_malloc(64, HEAP0 + 0x1010);
+	CHECK_EQ(last_call()->region, AM_REG_HEAP, "musl: heap allocation");
+	CHECK_EQ(last_call()->reason, AM_WHY_NONE, "musl: no mallocng reason in the heap");
+
+	/* free of the single-slot group unmaps it */
+	id = call_id();
+	os(id, AM_FN_FREE, AM_SYS_MUNMAP, 0, M, 20480, 0, 0);
+	call(id, AM_FN_FREE, 0, 1, M + 0x50, 0, 0, 0);
+	CHECK_EQ(last_call()->region, AM_REG_MMAP, "musl free: region of the freed allocation");
+	/* free of the large one: no threshold move (glibc's rule does not run) */
+	id = call_id();
+	os(id, AM_FN_FREE, AM_SYS_MUNMAP, 0, B, 303104, 0, 0);
+	call(id, AM_FN_FREE, 0, 1, B + 0x30, 0, 0, 0);
+	s = finish();
+	CHECK_EQ(R.n_thr, 0, "musl: the threshold never moves");
+	CHECK(s.threshold_known && s.threshold_fixed && !s.threshold_pinned, "musl: fixed threshold");
+	CHECK_EQ(s.threshold_start, 131052, "musl threshold start");
+	CHECK_EQ(s.threshold_end, 131052, "musl threshold end");
+	CHECK_STR(s.allocator, "musl", "summary names the allocator");
+	CHECK_EQ(s.heap_bytes, 8192, "musl heap: the meta area");
+	CHECK_EQ(R.n_os, 0, "musl: every OS record belongs to a call");
+}
+
+/* A glibc trace whose process exec'd a musl image: the tracer says so
+ * (am_corr__set_allocator) and musl's rules apply to it from then on;
+ * glibc's threshold does not move when it frees a large mapping. */
+static void test_exec_into_musl(void)
+{
+	uint64_t id, B = 0x7ffff7fab000ULL, M = 0x7ffff7ff0000ULL;
+
+	setup();
+	CHECK_EQ(am_corr__set_allocator(C, PID, false, true), 0, "set_allocator");
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)M, 0, 20480, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 20000, 0, 0, M + 0x50);
+	CHECK(last_call()->reason == AM_WHY_GROUP && last_call()->threshold == 131052,
+	      "exec'd musl: its reason and threshold");
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)B, 0, 300020, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 300000, 0, 0, B + 0x30);
+	id = call_id();
+	os(id, AM_FN_FREE, AM_SYS_MUNMAP, 0, B, 303104, 0, 0);
+	call(id, AM_FN_FREE, 0, 1, B + 0x30, 0, 0, 0);
+	CHECK_EQ(R.n_thr, 0, "exec'd musl: glibc's threshold does not move");
+	/* and back to glibc */
+	CHECK_EQ(am_corr__set_allocator(C, PID, true, false), 0, "set_allocator glibc");
+	id = call_id();
+	os(id, AM_FN_MALLOC, AM_SYS_MMAP, (int64_t)B, 0, 303104, RW, ANON);
+	call(id, AM_FN_MALLOC, 0, 1, 300000, 0, 0, B + 0x10);
+	CHECK_EQ(last_call()->reason, AM_WHY_OVER_THRESHOLD, "glibc again: over threshold");
+	CHECK_EQ(last_call()->threshold, 131072, "glibc again: its threshold");
+}
+
 /* Task events are forwarded; exec starts a new image. Several pids. */
 static void test_tasks(void)
 {
@@ -1037,6 +1162,8 @@ int main(void)
 	test_malformed();
 	test_histogram();
 	test_pinned();
+	test_musl();
+	test_exec_into_musl();
 	test_tasks();
 	test_free_race();
 	test_own_frees();

@@ -1061,6 +1061,56 @@ static void test_hostile(void)
 	free(s);
 }
 
+/* musl: the reasons' text tags, the allocator and the fixed threshold in
+ * the text and JSON summaries. */
+static void test_musl(void)
+{
+	struct mem m;
+	struct am_out *o;
+	struct am_call_rec c;
+	struct am_os_rec os[1];
+	struct am_summary s = summary_fixture();
+	char *t;
+
+	o = out_new(&m, false, 0, false);
+	c = call_rec(2, AM_FN_MALLOC, 20000, 0x7f3a1c2b6050ULL);
+	c.region = AM_REG_MMAP;
+	c.reason = AM_WHY_GROUP;
+	c.threshold = 131052;
+	os[0] = mmap_rec(7, 2, 20480, 0x7f3a1c2b6000LL);
+	am_out__call(o, &c, os, 1);
+	c = call_rec(3, AM_FN_MALLOC, 5000, 0x7f3a1c2a1000ULL);
+	c.region = AM_REG_ARENA;
+	c.reason = AM_WHY_GROUP;
+	c.threshold = 131052;
+	os[0] = mmap_rec(8, 3, 28672, 0x7f3a1c2a0000LL);
+	os[0].region_kind = AM_REG_ARENA;
+	am_out__call(o, &c, os, 1);
+	s.allocator = "musl";
+	s.threshold_fixed = true;
+	s.threshold_start = s.threshold_end = 131052;
+	s.threshold_changes = 0;
+	am_out__summary(o, &s);
+	t = out_done(o, &m, false);
+	CHECK(strstr(t, "malloc(20000) = 0x7f3a1c2b6050 -> mmap(NULL, 20480, ") != NULL &&
+	      strstr(t, "  [mmap: single-slot group, under threshold 131052 B]\n") != NULL,
+	      "musl single-slot group tag");
+	CHECK(strstr(t, " (arena)  [arena: size-class group]\n") != NULL, "musl group tag");
+	CHECK(strstr(t, "\nallocator: musl\nmmap threshold: 131052 B (fixed: musl maps requests of 131052 B "
+		      "or more on their own; smaller ones share size-class groups)\n") != NULL,
+	      "musl summary: allocator, fixed threshold");
+	free(t);
+
+	o = out_new(&m, true, 0, false);
+	am_out__summary(o, &s);
+	t = out_done(o, &m, true);
+	CHECK(strstr(t, "\"duration_ns\":1500000000,\"allocator\":\"musl\",\"functions\"") != NULL,
+	      "musl json: allocator");
+	CHECK(strstr(t, "\"threshold\":{\"start\":131052,\"end\":131052,\"changes\":0,\"pinned\":false,"
+		      "\"source\":\"musl\",\"fixed\":true}") != NULL, "musl json: fixed threshold");
+	free(t);
+}
+
 int main(void)
 {
 	const char *dump_path = getenv("AM_TEST_JSON_DUMP");
@@ -1076,6 +1126,7 @@ int main(void)
 	test_text_summary();
 	test_unknown_threshold();
 	test_hostile();
+	test_musl();
 	if (dump)
 		fclose(dump);
 	return check_report("output");

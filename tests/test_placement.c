@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "elfsym.h"
@@ -170,7 +171,8 @@ struct lib {
 #define NONE { 0, false, NULL }
 
 /* Read off objdump -d of the Debian 12 packages (glibc 2.36-9, jemalloc 5.3.0,
- * gperftools 2.10, mimalloc 2.0.9). */
+ * gperftools 2.10, mimalloc 2.0.9, musl 1.2.3-1). A name with a slash is a
+ * path. */
 static const struct lib libs[] = {
 	{ "libc.so.6", {
 		{ 0, false, "push r12" },        /* malloc */
@@ -223,6 +225,22 @@ static const struct lib libs[] = {
 		{ 0, false, "jmp " },
 		{ 0, false, "jmp " },
 	} },
+	/* musl: the dynamic linker is the libc (Debian: a link to
+	 * /usr/lib/x86_64-linux-musl/libc.so). Its public functions are thin
+	 * tail jumps to the mallocng internals; a jmp is emulated, and the
+	 * arguments are untouched at it */
+	{ "/lib/ld-musl-x86_64.so.1", {
+		{ 0, false, "jmp " },            /* malloc: jmp __libc_malloc_impl */
+		{ 0, false, "push r12" },        /* calloc (calls malloc through the PLT: nested) */
+		{ 0, false, "jmp " },            /* realloc: jmp __libc_realloc */
+		{ 6, false, "je " },             /* reallocarray: mov rcx,rdx; test rdx,rdx; je */
+		{ 0, false, "jmp " },            /* free: jmp __libc_free */
+		{ 0, false, "push rbx" },        /* posix_memalign (calls aligned_alloc@plt) */
+		{ 0, false, "push rbp" },        /* aligned_alloc */
+		{ 0, false, "jmp " },            /* memalign: jmp aligned_alloc@plt */
+		{ 8, false, "jmp " },            /* valloc: mov rsi,rdi; mov edi,0x1000; jmp memalign@plt */
+		NONE,                            /* pvalloc: musl has none */
+	} },
 };
 
 static bool ci(void)
@@ -237,6 +255,10 @@ static const char *find_lib(const char *name, char *buf, size_t len)
 	static const char *const dirs[] = { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu" };
 	size_t i;
 
+	if (strchr(name, '/')) {
+		snprintf(buf, len, "%s", name);
+		return access(buf, R_OK) ? NULL : buf;
+	}
 	for (i = 0; i < 2; i++) {
 		snprintf(buf, len, "%s/%s", dirs[i], name);
 		if (!access(buf, R_OK))
@@ -311,6 +333,9 @@ static void test_real_libs(void)
 					CHECK_EQ(p.argreg[0], AM_PREG_RSI, "mimalloc realloc ptr in rsi");
 					CHECK_EQ(p.argreg[1], AM_PREG_RDX, "mimalloc realloc size in rdx");
 				}
+			} else if (fn == AM_FN_VALLOC && strstr(libs[l].name, "musl")) {
+				/* musl's valloc moves its size to rsi for memalign(4096, size) */
+				CHECK_EQ(p.argreg[0], AM_PREG_RSI, "musl valloc size in rsi");
 			} else if (!p.fallback) {
 				for (int a = 0; a < am_fn_nargs(fn); a++)
 					CHECK_EQ(p.argreg[a], a, "arguments still in their ABI registers");
@@ -506,6 +531,114 @@ static void test_resolve(void)
 	free(r);
 }
 
+/* No object defines it (the tracer reports it absent, not unattached). */
+static bool absent(const struct am_fn_probe *p)
+{
+	return !p->found && !p->place.why[0];
+}
+
+/* musl programs built by the Makefile (make builds them before the tests
+ * run from the repository root): a dynamic one binds every function to its
+ * interpreter, which is the libc; a static one to itself; functions nothing
+ * defines are absent (not unattached). Also a running one (pid mode). */
+static void test_resolve_musl(void)
+{
+	static const char *const dyn = ".output/progs/musl_dyn", *const stat = ".output/progs/musl_static";
+	struct am_resolution *r = calloc(1, sizeof(*r));
+	char err[256];
+	int ret, fn;
+
+	if (!r) {
+		CHECK(false, "calloc");
+		return;
+	}
+	if (access(dyn, X_OK) || access(stat, X_OK) || access("/lib/ld-musl-x86_64.so.1", R_OK)) {
+		fprintf(stderr, "\n*** SKIPPING musl resolution: %s, %s or /lib/ld-musl-x86_64.so.1 missing "
+			"(musl-tools; make) ***\n\n", dyn, stat);
+		CHECK(!ci(), "musl programs present (CI=true)");
+		free(r);
+		return;
+	}
+	ret = am_resolve_exec(dyn, NULL, r, err, sizeof(err));
+	CHECK_EQ(ret, 0, "exec musl_dyn");
+	if (ret)
+		fprintf(stderr, "exec musl_dyn: %s\n", err);
+	CHECK_EQ(r->kind, AM_ALLOC_MUSL, "musl_dyn: kind musl");
+	CHECK(!r->musl_not_ng, "musl_dyn: mallocng");
+	CHECK_STR(am_alloc_kind_name(r->kind), "musl", "kind name musl");
+	CHECK_STR(r->alloc_obj, "/lib/ld-musl-x86_64.so.1", "musl_dyn: allocator is the interpreter");
+	for (fn = 0; fn <= AM_FN_PVALLOC; fn++) { /* the C functions: no C++ in these programs */
+		char what[64];
+
+		snprintf(what, sizeof(what), "musl_dyn: %s", fn_name[fn]);
+		if (fn == AM_FN_PVALLOC) {
+			CHECK(absent(&r->fn[fn]), what);
+			continue;
+		}
+		CHECK(r->fn[fn].found, what);
+		CHECK_STR(r->fn[fn].obj, "/lib/ld-musl-x86_64.so.1", what);
+	}
+	CHECK_EQ(r->fn[AM_FN_MALLOC].place.offset, 0, "musl_dyn: malloc probed on its jmp");
+	CHECK(starts_with(r->fn[AM_FN_MALLOC].place.insn, "jmp "), "musl_dyn: malloc insn jmp");
+	CHECK(r->fn[AM_FN_FREE].place.emulated, "musl_dyn: free emulated");
+
+	ret = am_resolve_exec(stat, NULL, r, err, sizeof(err));
+	CHECK_EQ(ret, 0, "exec musl_static");
+	CHECK_EQ(r->kind, AM_ALLOC_MUSL, "musl_static: kind musl");
+	CHECK(!r->musl_not_ng, "musl_static: mallocng");
+	CHECK_STR(r->fn[AM_FN_MALLOC].obj, stat, "musl_static: malloc in the executable");
+	CHECK(r->fn[AM_FN_CALLOC].found && r->fn[AM_FN_VALLOC].found, "musl_static: the functions it uses");
+	CHECK(absent(&r->fn[AM_FN_PVALLOC]), "musl_static: pvalloc absent");
+	CHECK(r->fn[AM_FN_MALLOC].place.offset == 0 && starts_with(r->fn[AM_FN_MALLOC].place.insn, "jmp "),
+	      "musl_static: malloc probed on its jmp to __libc_malloc_impl");
+	CHECK(r->fn[AM_FN_FREE].place.offset == 0 && starts_with(r->fn[AM_FN_FREE].place.insn, "jmp "),
+	      "musl_static: free probed on its jmp to __libc_free");
+
+	/* a static program that never frees: musl's bump allocator */
+	ret = am_resolve_exec(".output/progs/musl_nofree_static", NULL, r, err, sizeof(err));
+	CHECK_EQ(ret, 0, "exec musl_nofree_static");
+	CHECK(r->kind == AM_ALLOC_MUSL && r->musl_not_ng, "musl_nofree_static: musl, not mallocng");
+	CHECK(r->fn[AM_FN_MALLOC].found && absent(&r->fn[AM_FN_FREE]), "musl_nofree_static: malloc, no free");
+
+	/* a running musl program: its interpreter is among its mappings */
+	{
+		int in[2], out[2];
+		pid_t pid;
+		char buf[64] = "";
+
+		if (pipe(in) || pipe(out)) {
+			CHECK(false, "pipe");
+			free(r);
+			return;
+		}
+		pid = fork();
+		if (pid == 0) {
+			dup2(in[0], 0);
+			dup2(out[1], 1);
+			execl(dyn, dyn, "--wait", (char *)NULL);
+			_exit(127);
+		}
+		close(in[0]);
+		close(out[1]);
+		CHECK(read(out[0], buf, sizeof(buf) - 1) > 0 && starts_with(buf, "ready"), "musl_dyn --wait is ready");
+		ret = am_resolve_pid(pid, r, err, sizeof(err));
+		CHECK_EQ(ret, 0, "pid musl_dyn");
+		if (ret)
+			fprintf(stderr, "pid musl_dyn: %s\n", err);
+		CHECK_EQ(r->kind, AM_ALLOC_MUSL, "pid musl_dyn: kind musl");
+		CHECK(r->fn[AM_FN_FREE].found && strstr(r->fn[AM_FN_FREE].obj, "musl"), "pid musl_dyn: free in musl's libc");
+		CHECK(absent(&r->fn[AM_FN_PVALLOC]), "pid musl_dyn: pvalloc absent");
+		if (write(in[1], "g", 1) != 1)
+			CHECK(false, "release musl_dyn");
+		close(in[1]);
+		while (read(out[0], buf, sizeof(buf)) > 0)
+			;
+		close(out[0]);
+		waitpid(pid, NULL, 0);
+	}
+	free(r);
+}
+
 int main(void)
 {
 	test_synthetic();
@@ -513,5 +646,6 @@ int main(void)
 	test_cxx_operators();
 	test_elfsym();
 	test_resolve();
+	test_resolve_musl();
 	return check_report("placement");
 }

@@ -1,5 +1,7 @@
 /* compare.c - `allocmap compare`: runs one command once per allocator (glibc
- * as is, jemalloc / tcmalloc / mimalloc through LD_PRELOAD), traces each run
+ * as is, jemalloc / tcmalloc / mimalloc through LD_PRELOAD, musl by running
+ * the command's musl build: DIR/musl/NAME, as make builds the shipped
+ * workloads with musl-gcc), traces each run
  * and prints a side-by-side table: allocator calls, OS requests per syscall,
  * the share of calls that reached the OS, bytes held from the OS against
  * bytes live (overhead) at peak and at exit, bytes given back, wall time,
@@ -21,11 +23,13 @@
 static const struct known_alloc {
 	const char *name;
 	const char *soname;   /* NULL: the C library's own malloc */
+	bool musl_build;      /* runs the command's musl build instead (find_musl_build) */
 } known[] = {
-	{ "glibc", NULL },
-	{ "jemalloc", "libjemalloc.so.2" },
-	{ "tcmalloc", "libtcmalloc_minimal.so.4" },
-	{ "mimalloc", "libmimalloc.so.2" },
+	{ "glibc", NULL, false },
+	{ "jemalloc", "libjemalloc.so.2", false },
+	{ "tcmalloc", "libtcmalloc_minimal.so.4", false },
+	{ "mimalloc", "libmimalloc.so.2", false },
+	{ "musl", NULL, true },
 };
 #define N_KNOWN (sizeof(known) / sizeof(known[0]))
 
@@ -43,7 +47,11 @@ static const char compare_doc[] =
 "\n"
 "The command runs once per allocator: glibc's malloc as is, the others through "
 "LD_PRELOAD (Debian 12: libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0). An "
-"allocator that is not installed is reported and skipped. Each run is traced like "
+"allocator that is not installed is reported and skipped. musl's malloc cannot be "
+"preloaded into a glibc program: its column runs the command's musl build, DIR/musl/NAME "
+"next to the command (make builds the shipped workloads so with musl-gcc), or the "
+"command itself when it is linked with musl; without one the column is left out "
+"(reported when musl was asked for by name). Each run is traced like "
 "`allocmap trace`, and run once more untraced (first) for wall time and peak RSS "
 "without probe traps. "
 "The command's stdout goes to stderr: allocmap's stdout carries only the table.\n"
@@ -64,15 +72,16 @@ static const char compare_doc[] =
 "                          also a page with a timeline per allocator\n"
 "  allocmap compare --json -- .output/workloads/prodcons > cmp.json\n"
 "\n"
-"Shipped workloads (make builds them in .output/workloads/): small_objects,\n"
-"prodcons, grow_shrink, bigbuf; each takes an optional size argument.\n"
+"Shipped workloads (make builds them in .output/workloads/, and with musl-gcc\n"
+"in .output/workloads/musl/ for the musl column): small_objects, prodcons,\n"
+"grow_shrink, bigbuf; each takes an optional size argument.\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF.";
 
 enum { OPT_HTML = 1000, OPT_JSON, OPT_NO_PLAIN };
 
 static const struct argp_option compare_options[] = {
-	{ "allocators", 'a', "LIST", 0, "Comma-separated: glibc, jemalloc, tcmalloc, mimalloc, "
-	  "or NAME=PATH (default: every one installed)", 0 },
+	{ "allocators", 'a', "LIST", 0, "Comma-separated: glibc, jemalloc, tcmalloc, mimalloc, musl, "
+	  "or NAME=PATH (default: every one installed; musl when the command has a musl build)", 0 },
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML page to FILE", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print the table as one JSON object", 0 },
 	{ "no-untraced", OPT_NO_PLAIN, NULL, 0, "Skip the untraced runs (no untraced wall time/RSS)", 0 },
@@ -121,14 +130,35 @@ static const struct argp compare_argp = {
 	.doc = compare_doc,
 };
 
-/* Fills runs[] from --allocators (or every known allocator). Returns the
- * count, or -1 after printing the error. */
-static int plan_runs(const char *list, struct am_cmp_run *runs)
+/* musl's column runs the command's musl build: DIR/musl/NAME next to
+ * cmd0 (make builds the shipped workloads there with musl-gcc), or cmd0
+ * itself when it is linked with musl. True with its path in out. */
+static bool find_musl_build(const char *cmd0, char *out, size_t len)
+{
+	const char *slash = strrchr(cmd0, '/');
+	struct am_resolution *r;
+	char err[256];
+	bool musl;
+
+	if (slash && snprintf(out, len, "%.*s/musl/%s", (int)(slash - cmd0), cmd0, slash + 1) < (int)len &&
+	    !access(out, X_OK))
+		return true;
+	r = calloc(1, sizeof(*r));
+	musl = r && !am_resolve_exec(cmd0, NULL, r, err, sizeof(err)) && r->kind == AM_ALLOC_MUSL;
+	free(r);
+	if (musl)
+		snprintf(out, len, "%s", cmd0);
+	return musl;
+}
+
+/* Fills runs[] from --allocators (or every known allocator: musl only when
+ * cmd0 has a musl build). Returns the count, or -1 after printing the error. */
+static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs)
 {
 	char buf[1024], *save = NULL, *tok;
 	int n = 0;
 
-	snprintf(buf, sizeof(buf), "%s", list ? list : "glibc,jemalloc,tcmalloc,mimalloc");
+	snprintf(buf, sizeof(buf), "%s", list ? list : "glibc,jemalloc,tcmalloc,mimalloc,musl");
 	if (list && strlen(list) >= sizeof(buf)) {
 		am_err("--allocators list too long");
 		return -1;
@@ -160,12 +190,18 @@ static int plan_runs(const char *list, struct am_cmp_run *runs)
 				;
 			if (k == N_KNOWN) {
 				am_err("unknown allocator '%s' (known: glibc, jemalloc, tcmalloc, mimalloc, "
-				       "or NAME=PATH)", tok);
+				       "musl, or NAME=PATH)", tok);
 				return -1;
 			}
 			snprintf(r->name, sizeof(r->name), "%s", tok);
 			if (known[k].soname && am_find_system_lib(known[k].soname, r->lib, sizeof(r->lib)))
 				r->skip_why = "not installed";
+			if (known[k].musl_build && !find_musl_build(cmd0, r->exe, sizeof(r->exe))) {
+				if (!list)
+					continue; /* by default only for commands that have one */
+				r->exe[0] = '\0';
+				r->skip_why = "no musl build of the command (DIR/musl/NAME)";
+			}
 		}
 		for (int j = 0; j < n; j++)
 			if (!strcmp(runs[j].name, r->name)) {
@@ -179,6 +215,14 @@ static int plan_runs(const char *list, struct am_cmp_run *runs)
 		return -1;
 	}
 	return n;
+}
+
+static bool known_musl(const char *name)
+{
+	for (size_t k = 0; k < N_KNOWN; k++)
+		if (!strcmp(known[k].name, name))
+			return known[k].musl_build;
+	return false;
 }
 
 static bool is_known(const char *name)
@@ -448,6 +492,10 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 			json_str(f, r->lib);
 		else
 			fputs("null", f);
+		if (r->exe[0]) {
+			fputs(",\"run\":", f);
+			json_str(f, r->exe);
+		}
 		if (!r->traced) {
 			fputs(",\"skipped\":", f);
 			json_str(f, r->skip_why ? r->skip_why : "trace failed");
@@ -503,7 +551,8 @@ int am_compare_main(int argc, char **argv)
 	struct am_cmp_run *runs = NULL;
 	struct am_cmp_table *tab = NULL;
 	int n, idx[AM_CMP_MAX_RUNS], n_ok = 0, ret = 0;
-	char cmdline[2048] = "", err[256];
+	char cmdline[2048] = "", err[256], *cmd0;
+	int rc;
 
 	argp_err_exit_status = 2; /* a usage error, like every other bad input here */
 	if (argp_parse(&compare_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
@@ -512,6 +561,7 @@ int am_compare_main(int argc, char **argv)
 		am_err("cannot run '%s': no such executable file", o.cmd[0]);
 		return 2;
 	}
+	cmd0 = o.cmd[0];
 	if (geteuid() != 0) {
 		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
 		return 1;
@@ -523,7 +573,7 @@ int am_compare_main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	n = plan_runs(o.allocators, runs);
+	n = plan_runs(o.allocators, o.cmd[0], runs);
 	if (n < 0) {
 		ret = 2;
 		goto out;
@@ -548,8 +598,10 @@ int am_compare_main(int argc, char **argv)
 			ret = 1;
 			goto out;
 		}
+		o.cmd[0] = r->exe[0] ? r->exe : cmd0;
 		if (am_cmp_run_plain(r, o.cmd, env) < 0)
 			am_warn("%s: untraced run failed: %s", r->name, strerror(errno));
+		o.cmd[0] = cmd0;
 		am_cmp_env_free(env);
 	}
 	for (int i = 0; i < n; i++) {
@@ -558,7 +610,7 @@ int am_compare_main(int argc, char **argv)
 
 		if (r->skip_why) {
 			am_warn("%s: %s (%s): skipped", r->name, r->skip_why,
-				r->lib[0] ? r->lib : "glibc");
+				r->lib[0] ? r->lib : known_musl(r->name) ? cmd0 : "glibc");
 			continue;
 		}
 		env = am_cmp_env(r->lib, NULL);
@@ -567,8 +619,12 @@ int am_compare_main(int argc, char **argv)
 			ret = 1;
 			goto out;
 		}
-		am_info("compare: %s%s%s", r->name, r->lib[0] ? " via LD_PRELOAD=" : "", r->lib);
-		if (am_cmp_run_trace(r, o.cmd, env, NULL, o.verbosity ? 1 : 0) < 0) {
+		am_info("compare: %s%s%s%s%s", r->name, r->lib[0] ? " via LD_PRELOAD=" : "", r->lib,
+			r->exe[0] ? ", running " : "", r->exe);
+		o.cmd[0] = r->exe[0] ? r->exe : cmd0;
+		rc = am_cmp_run_trace(r, o.cmd, env, NULL, o.verbosity ? 1 : 0);
+		o.cmd[0] = cmd0;
+		if (rc < 0) {
 			r->skip_why = "trace failed";
 			am_cmp_env_free(env);
 			ret = 1;

@@ -29,6 +29,8 @@ struct am_cmp_mark {
 struct am_cmp_run {
 	char     name[32];          /* "glibc", "jemalloc", ... */
 	char     lib[256];          /* LD_PRELOAD object, "" for the default (glibc) */
+	char     exe[256];          /* run this instead of the command's cmd[0] ("" = the command):
+	                               musl's column runs the command's musl build */
 	const char *skip_why;       /* set when the allocator was not run (not installed) */
 	bool     keep_stdout;       /* set by the caller: leave the command's stdout alone */
 	bool     traced;            /* the trace ran and produced a summary */

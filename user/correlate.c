@@ -55,6 +55,18 @@
  *    A call that made a syscall fail proves nothing (glibc falls back).
  *    Reasons need no invented value: under_threshold when nb < lo,
  *    fit_top_chunk when nb >= hi, none in between. mallopt() is not seen.
+ *  - musl (mallocng, opts.musl): requests of MUSL_MMAP_THRESHOLD bytes or
+ *    more get their own mmap (over_threshold); smaller ones a slot in a
+ *    group of their size class (size_class_group). A group is a mapping
+ *    shared by many allocations (arena), or nested in a slot of a larger
+ *    class's group; a request that would waste a multi-slot group gets a
+ *    single-slot group mapped for it alone (mmap): told apart by its length,
+ *    page_up(n + 20), exactly what mallocng maps then (musl_own_map).
+ *    The threshold never moves. brk only grows the meta areas (no
+ *    allocation lives there), under a PROT_NONE guard page mapped MAP_FIXED
+ *    at the old break: that mmap is part of the heap, not a region.
+ *    Memory ld.so donated to malloc (the ends of the program's and libc's
+ *    data pages) is in no tracked region: unknown.
  *  - Reasons: allocations in a thread arena are explained like the main
  *    heap's (same top-chunk rule); realloc that keeps an mmapped chunk
  *    mmapped (mremap) gets no reason, glibc did not consult the threshold.
@@ -76,6 +88,65 @@
 #define GLIBC_THRESHOLD_DEFAULT AM_GLIBC_THR_START   /* DEFAULT_MMAP_THRESHOLD_MIN */
 #define GLIBC_THRESHOLD_MAX     AM_GLIBC_THR_MAX     /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define SEED_CALL_ID    0  /* regions with no causing call */
+
+/* musl mallocng (src/malloc/mallocng/meta.h, malloc.c) */
+#define MUSL_MMAP_THRESHOLD 131052ULL /* requests this large get their own mmap */
+#define MUSL_UNIT 16                  /* slot granularity; group header size */
+#define MUSL_IB   4                   /* in-band header bytes per slot */
+
+/* mallocng's size classes, in units of 16 bytes */
+static const uint16_t musl_size_classes[48] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 18, 20, 25, 31,
+	36, 42, 50, 63, 72, 84, 102, 127, 146, 170, 204, 255, 292, 340, 409, 511,
+	584, 682, 818, 1023, 1169, 1364, 1637, 2047, 2340, 2730, 3276, 4095, 4680, 5460, 6552, 8191,
+};
+
+/* Slot size of the size class of an n-byte request (mallocng size_to_class). */
+static uint64_t musl_class_size(uint64_t n)
+{
+	uint64_t u = (n + MUSL_IB - 1) >> 4;
+	int i;
+
+	if (u < 10)
+		return MUSL_UNIT * musl_size_classes[u];
+	u++;
+	if (u > musl_size_classes[47])
+		return MUSL_UNIT * (uint64_t)musl_size_classes[47];
+	i = (28 - __builtin_clz((uint32_t)u)) * 4 + 8;
+	if (u > musl_size_classes[i + 1])
+		i += 2;
+	if (u > musl_size_classes[i])
+		i++;
+	return MUSL_UNIT * musl_size_classes[i];
+}
+
+/* Is an mmap of len bytes, made by an n-byte request and holding its
+ * result, mapped for that allocation alone? mallocng maps exactly
+ * page_up(n + IB + UNIT) then: at/over its threshold, or for a single-slot
+ * group, which it makes when that is smaller than one slot of the class
+ * (or, at low usage, when it is 4 pages or more). A multi-slot group of the
+ * class is larger than that; a group of a larger class holding a nested
+ * group of small slots may have that length only when the request's class
+ * is one whose groups nest (slot + header under a page: not single-slot). */
+static bool musl_own_map(uint64_t n, uint64_t len)
+{
+	uint64_t req = am_page_up(n + MUSL_IB + MUSL_UNIT);
+
+	if (len != req)
+		return false;
+	return n >= MUSL_MMAP_THRESHOLD || req >= 4 * PAGE_SIZE_ || req < musl_class_size(n) + MUSL_UNIT;
+}
+
+/* The size mallocng's internal malloc is asked for (aligned_alloc and
+ * those built on it over-allocate by align - UNIT). */
+static uint64_t musl_request(const struct am_call_rec *r)
+{
+	uint64_t n = r->size;
+
+	if (r->align > MUSL_UNIT && n <= UINT64_MAX - r->align)
+		n += r->align - MUSL_UNIT;
+	return n;
+}
 
 /* One anonymous mapping of a traced process. */
 struct region {
@@ -119,6 +190,8 @@ struct proc {
 	uint32_t *tids;          /* threads seen making a call (open addressing, 0 = empty) */
 	size_t   n_tids, cap_tids;
 	uint32_t order;          /* first seen first (summary order) */
+	bool     glibc, musl;    /* the rules of its allocator (opts.glibc/musl, or what the
+	                            tracer said after an exec: am_corr__set_allocator) */
 	/* this process's share of the global byte counters (undone at exec) */
 	uint64_t live_bytes;
 	uint64_t heap_bytes;
@@ -361,6 +434,8 @@ static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
 		return NULL;
 	p->pid = pid;
 	p->thr = p->thr_start = c->thr_init;
+	p->glibc = c->opts.glibc;
+	p->musl = c->opts.musl;
 	p->order = (uint32_t)c->n_procs;
 	c->procs[i] = p;
 	c->n_procs++;
@@ -671,6 +746,12 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 	switch (ev->sys) {
 	case AM_SYS_MMAP:
 		len = am_page_up(ev->args[1]);
+		if (p->musl && ev->args[2] == PROT_NONE && (ev->args[3] & MAP_FIXED) && p->heap_known &&
+		    (uint64_t)ev->ret >= p->heap_start && (uint64_t)ev->ret + len <= p->heap_end) {
+			/* mallocng's guard page under its meta areas, in the brk heap */
+			o->region_kind = AM_REG_HEAP;
+			break;
+		}
 		nr = (struct region){
 			.start = (uint64_t)ev->ret, .end = (uint64_t)ev->ret + len,
 			.acc_end = (uint64_t)ev->ret + len, .cause_call = ev->call_id,
@@ -1016,6 +1097,25 @@ static enum am_region_kind place(struct proc *p, uint64_t ptr, uint64_t id, uint
 	return (enum am_region_kind)g->kind;
 }
 
+/* musl: the mappings call r made that hold its result are groups shared
+ * by many allocations (arena), unless mapped for it alone (musl_own_map). */
+static void musl_groups(struct proc *p, const struct am_call_rec *r, struct am_os_rec *os, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct am_os_event *e = &os[i].ev;
+		uint64_t s = (uint64_t)e->ret, len = am_page_up(e->args[1]);
+		struct region *g;
+
+		if (e->sys != AM_SYS_MMAP || sys_err(e->ret) || os[i].region_kind != AM_REG_MMAP ||
+		    r->ptr_out < s || r->ptr_out >= s + len || musl_own_map(musl_request(r), len))
+			continue;
+		os[i].region_kind = AM_REG_ARENA;
+		g = reg_find(p, s);
+		if (g && g->start == s)
+			g->kind = AM_REG_ARENA;
+	}
+}
+
 /* Bounds that met, or crossed (an unseen mallopt, a model error: start
  * over from what glibc allows), are made a value again. */
 static void thr_settle(struct am_thr *t)
@@ -1157,10 +1257,12 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	/* outermost calls only: a nested call is delivered before its outer
 	 * call, which may have initialised the thread's tcache */
 	first_on_thread = !nested && !tid_seen(p, ev->tid);
-	if (c->opts.glibc) {
+	if (p->glibc) {
 		r.threshold = p->thr.known ? p->thr.value : 0;
 		r.thr_lo = p->thr.known ? 0 : p->thr.lo;
 		r.thr_hi = p->thr.known ? 0 : p->thr.hi;
+	} else if (p->musl) {
+		r.threshold = MUSL_MMAP_THRESHOLD;
 	}
 
 	if (c->n_pend && (g = pend_find(c, ev->id))) {
@@ -1251,11 +1353,13 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			else
 				c->sum.unknown_frees++;
 		}
-		if (!nested && c->opts.glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
+		if (!nested && p->glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
 			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
 	}
 
 	/* the result */
+	if (r.ptr_out && p->musl && !nested)
+		musl_groups(p, &r, os, n);
 	if (r.ptr_out) {
 		r.region = place(p, r.ptr_out, ev->id, r.ptr_in ? own_prev : 0);
 		if (!nested) {
@@ -1281,7 +1385,7 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 			} else {
 				c->oom = true;
 			}
-			if (c->opts.glibc) {
+			if (p->glibc) {
 				struct am_thr *t = &p->thr;
 				uint64_t nb = glibc_nb(&r);
 
@@ -1303,6 +1407,15 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 				} else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap)) {
 					r.reason = AM_WHY_OVER_THRESHOLD;
 				}
+			} else if (p->musl && r.region != AM_REG_HEAP &&
+				   !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
+				/* (a realloc that kept its own mapping, mremap or not, is not
+				 * explained; mallocng never serves from the brk heap: an
+				 * allocation there was not its doing) */
+				if (musl_request(&r) < MUSL_MMAP_THRESHOLD)
+					r.reason = AM_WHY_GROUP;
+				else if (r.region == AM_REG_MMAP)
+					r.reason = AM_WHY_OVER_THRESHOLD;
 			}
 			unsigned b = hist_bucket(r.size);
 			if (r.region == AM_REG_HEAP)
@@ -1356,6 +1469,8 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 		if (q) {
 			t.source = AM_THR_SRC_FORK;
 			q->thr = q->thr_start = t;
+			q->glibc = p->glibc;
+			q->musl = p->musl;
 		} else {
 			c->oom = true;
 		}
@@ -1438,6 +1553,17 @@ int am_corr__set_threshold(struct am_corr *c, uint32_t pid, const struct am_thr 
 	p->thr = p->thr_start = *t;
 	thr_settle(&p->thr);
 	thr_settle(&p->thr_start);
+	return 0;
+}
+
+int am_corr__set_allocator(struct am_corr *c, uint32_t pid, bool glibc, bool musl)
+{
+	struct proc *p = proc_get(c, pid);
+
+	if (!p)
+		return -1;
+	p->glibc = glibc;
+	p->musl = musl && !glibc;
 	return 0;
 }
 
@@ -1559,14 +1685,19 @@ static void thr_summary(struct am_corr *c, struct am_summary *s)
 	struct am_thr_proc *tp;
 	size_t k = 0;
 
-	s->threshold_known = c->opts.glibc;
+	s->threshold_known = c->opts.glibc || c->opts.musl;
+	s->threshold_fixed = !c->opts.glibc && c->opts.musl;
 	s->thr_procs = NULL;
 	s->n_thr_procs = 0;
 	if (!c->opts.glibc) {
+		/* musl: one constant, the same in every process */
 		s->threshold_pinned = false;
-		s->threshold_start = s->threshold_end = 0;
+		s->threshold_start = s->threshold_end = c->opts.musl ? MUSL_MMAP_THRESHOLD : 0;
+		s->threshold_changes = 0;
 		memset(&s->thr_start, 0, sizeof(s->thr_start));
-		memset(&s->thr_end, 0, sizeof(s->thr_end));
+		if (c->opts.musl)
+			s->thr_start = (struct am_thr){ .known = true, .pinned = true, .value = MUSL_MMAP_THRESHOLD };
+		s->thr_end = s->thr_start;
 		return;
 	}
 	tp = realloc(c->thr_procs, (c->n_procs ? c->n_procs : 1) * sizeof(*tp));
@@ -1642,6 +1773,7 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		free(li);
 	}
 counters:
+	s->allocator = c->opts.allocator;
 	thr_summary(c, s);
 	if (bpf)
 		s->bpf = *bpf;

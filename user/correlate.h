@@ -16,6 +16,8 @@ struct am_corr;
 struct am_corr_opts {
 	struct am_sink sink;          /* where finished records go */
 	bool     glibc;               /* allocator is glibc: track/explain the mmap threshold */
+	bool     musl;                /* allocator is musl's mallocng: fixed threshold, size-class groups */
+	const char *allocator;        /* its name for the summary ("glibc", "musl", ...), NULL unknown */
 	bool     threshold_pinned;    /* MALLOC_MMAP_THRESHOLD_ or the tunable is set */
 	uint64_t threshold_start;     /* 0 = glibc default, 128 KiB */
 	bool     threshold_attach;    /* processes ran before the trace (-p): a threshold not
@@ -32,6 +34,12 @@ struct am_corr_opts {
 struct am_corr *am_corr__new(const struct am_corr_opts *opts);
 /* Accepts NULL. */
 void am_corr__free(struct am_corr *c);
+
+/* The allocator process pid binds from now on, when it differs from the
+ * first target's (opts.glibc/musl): after an exec into another image, or a
+ * second -p target. Its rules (glibc's threshold, musl's groups) follow the
+ * process; a forked child inherits them. Returns 0, or -1 on OOM. */
+int am_corr__set_allocator(struct am_corr *c, uint32_t pid, bool glibc, bool musl);
 
 /* Seed the region map of process pid from text in /proc/PID/maps format.
  * Returns the number of regions added, or -1 on a malformed stream. */

@@ -56,6 +56,9 @@ static const char trace_doc[] =
 "  allocmap trace --mode os -p 1234\n"
 "      memory syscalls and their stacks only: no uprobes, near-zero overhead\n"
 "\n"
+"A traced process that execs is stopped (SIGSTOP) until its probes are moved, so "
+"no call of the new image is missed; a guardian continues it if allocmap dies.\n"
+"\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF. Stops on Ctrl-C,\n"
 "SIGTERM, -d, or when the traced processes exit; in launch mode allocmap exits\n"
 "with the command's status.";
@@ -71,7 +74,8 @@ static const struct argp_option trace_options[] = {
 	{ "verbose", 'v', NULL, 0, "Print every allocator call and each probe's placement; "
 	  "twice: libbpf debug messages too", 0 },
 	{ "quiet", 'q', NULL, 0, "Print only the summary", 0 },
-	{ "follow-forks", 'f', NULL, 0, "Also trace child processes", 0 },
+	{ "follow-forks", 'f', NULL, 0, "Also trace child processes (each is held at its return "
+	  "from fork until its probes are in)", 0 },
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML report to FILE", 0 },
 	{ "perfetto", OPT_PERFETTO, "FILE", 0, "Also write a Chrome/Perfetto trace (JSON) to FILE", 0 },
 	{ "alloc", OPT_ALLOC, "SYM[@LIB]=ROLE", 0, "Also trace the program's own allocator function SYM "
@@ -99,7 +103,8 @@ static const struct argp_option trace_options[] = {
 	{ "folded-alloc", OPT_FOLDED_ALLOC, "FILE", 0, "Write folded stacks weighted by bytes allocated "
 	  "(implies --stacks)", 1 },
 	{ "mode", OPT_MODE, "MODE", 0, "'all' (default) or 'os': no allocator probes, only memory "
-	  "syscalls and their stacks (causes unknown)", 1 },
+	  "syscalls and their stacks (each cause inferred from its stack's outermost allocator "
+	  "frame, unknown where the stack does not tell)", 1 },
 	{ 0 },
 };
 

@@ -1,5 +1,5 @@
 /* model.c - the name tables of the event model (model.h): allocator
- * functions, memory syscalls, region kinds, glibc threshold reasons and
+ * functions, memory syscalls, region kinds, glibc/musl threshold reasons and
  * threshold sources, in enum order, as the renderers print them. */
 #include "model.h"
 
@@ -134,6 +134,7 @@ const char *const am_reason_names[AM_WHY__COUNT] = {
 	[AM_WHY_UNDER_THRESHOLD] = "under_threshold",
 	[AM_WHY_FIT_TOP]         = "fit_top_chunk",
 	[AM_WHY_OVER_THRESHOLD]  = "over_threshold",
+	[AM_WHY_GROUP]           = "size_class_group",
 };
 
 const char *const am_thr_source_names[AM_THR_SRC__COUNT] = {

@@ -71,12 +71,16 @@ enum am_region_kind {
 };
 extern const char *const am_region_names[AM_REG__COUNT]; /* "unknown", "heap", ... */
 
-/* Why a glibc allocation went where it went (call records, glibc only). */
+/* Why a glibc or musl allocation went where it went (call records). */
 enum am_reason {
 	AM_WHY_NONE = 0,       /* not explained (not glibc, not an allocating call, ...) */
 	AM_WHY_UNDER_THRESHOLD,/* "under_threshold": below mmap threshold, served from the heap */
 	AM_WHY_FIT_TOP,        /* "fit_top_chunk": at/over the threshold but the heap's top chunk held it */
-	AM_WHY_OVER_THRESHOLD, /* "over_threshold": at/over the threshold, top chunk too small -> mmap */
+	AM_WHY_OVER_THRESHOLD, /* "over_threshold": at/over the threshold, top chunk too small -> mmap
+	                          (musl: at/over its fixed threshold -> its own mmap) */
+	AM_WHY_GROUP,          /* "size_class_group": musl, under its fixed threshold: a slot of a
+	                          group of the request's size class (a mapping shared by many, one
+	                          mapped for this request alone, or memory ld.so donated) */
 	AM_WHY__COUNT,
 };
 extern const char *const am_reason_names[AM_WHY__COUNT]; /* "", "under_threshold", ... */
@@ -180,9 +184,10 @@ struct am_call_rec {
 	bool     has_ptr_in;     /* function takes an input pointer */
 	bool     allocates;      /* function returns an allocation */
 	enum am_region_kind region; /* where ptr_out lives (AM_REG_UNKNOWN if none) */
-	enum am_reason reason;   /* glibc threshold explanation, AM_WHY_NONE if n/a or
+	enum am_reason reason;   /* glibc/musl threshold explanation, AM_WHY_NONE if n/a or
 	                            not decidable (threshold unknown) */
-	uint64_t threshold;      /* glibc mmap threshold when the call was made (0 if n/a or unknown) */
+	uint64_t threshold;      /* glibc mmap threshold when the call was made, musl's fixed one
+	                            (0 if n/a or unknown) */
 	uint64_t thr_lo, thr_hi; /* glibc, threshold unknown: its bounds then (0, 0 otherwise) */
 	bool     free_unknown;   /* free/realloc of a pointer not seen allocated */
 	bool     from_obj;       /* called from the object that defines the function (glibc's
@@ -242,8 +247,11 @@ struct am_summary {
 	uint64_t hist_heap[AM_HIST_BUCKETS];        /* served from the brk heap */
 	uint64_t hist_mmap[AM_HIST_BUCKETS];        /* served by their own mmap */
 	uint64_t hist_other[AM_HIST_BUCKETS];       /* arena, preexisting, unknown */
-	/* glibc threshold of the first traced process (thr_procs: every one) */
-	bool     threshold_known;                   /* glibc is the allocator (there is a threshold) */
+	/* glibc threshold of the first traced process (thr_procs: every one); musl's fixed one */
+	bool     threshold_known;                   /* glibc or musl is the allocator (there is a threshold) */
+	bool     threshold_fixed;                   /* musl: a constant of the allocator, never moves
+	                                               (thr_start, thr_end, thr_procs unused) */
+	const char *allocator;                      /* "glibc", "musl", ... (NULL unknown) */
 	bool     threshold_pinned;                  /* no_dyn_threshold: env, tunable, or read from mp_ */
 	uint64_t threshold_start, threshold_end;    /* 0 when unknown (see thr_start, thr_end) */
 	uint64_t threshold_changes;

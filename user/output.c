@@ -467,6 +467,8 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	if (s->os_only)
 		jsonw_kstr(w, "mode", "os");
 	jsonw_ku64(w, "duration_ns", s->duration_ns);
+	if (s->allocator)
+		jsonw_kstr(w, "allocator", s->allocator);
 
 	jsonw_kobj_open(w, "functions");
 	for (i = 0; i < (size_t)am_fn_count(); i++) {
@@ -547,18 +549,28 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_key(w, "threshold");
 	if (s->threshold_known) {
 		jsonw_obj_open(w);
-		json_thr_fields(w, &s->thr_start, &s->thr_end, s->threshold_changes);
-		if (s->n_thr_procs > 1) {
-			jsonw_karr_open(w, "procs");
-			for (size_t k = 0; k < s->n_thr_procs; k++) {
-				const struct am_thr_proc *tp = &s->thr_procs[k];
+		if (s->threshold_fixed) {
+			/* musl: a constant of the allocator */
+			jsonw_ku64(w, "start", s->threshold_start);
+			jsonw_ku64(w, "end", s->threshold_end);
+			jsonw_ku64(w, "changes", 0);
+			jsonw_kbool(w, "pinned", false);
+			jsonw_kstr(w, "source", "musl");
+			jsonw_kbool(w, "fixed", true);
+		} else {
+			json_thr_fields(w, &s->thr_start, &s->thr_end, s->threshold_changes);
+			if (s->n_thr_procs > 1) {
+				jsonw_karr_open(w, "procs");
+				for (size_t k = 0; k < s->n_thr_procs; k++) {
+					const struct am_thr_proc *tp = &s->thr_procs[k];
 
-				jsonw_obj_open(w);
-				jsonw_ku64(w, "pid", tp->pid);
-				json_thr_fields(w, &tp->start, &tp->end, tp->changes);
-				jsonw_obj_close(w);
+					jsonw_obj_open(w);
+					jsonw_ku64(w, "pid", tp->pid);
+					json_thr_fields(w, &tp->start, &tp->end, tp->changes);
+					jsonw_obj_close(w);
+				}
+				jsonw_arr_close(w);
 			}
-			jsonw_arr_close(w);
 		}
 		jsonw_obj_close(w);
 	} else {
@@ -857,6 +869,12 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 			lp(l, "  [%s: under threshold %s]", reg, text_thr(a, sizeof(a), c));
 		else
 			lp(l, "  [%s]", reg);
+		break;
+	case AM_WHY_GROUP:
+		if (c->region == AM_REG_MMAP)
+			lp(l, "  [mmap: single-slot group, under threshold %s]", am_fmt_size(a, sizeof(a), c->threshold));
+		else
+			lp(l, "  [%s: size-class group]", reg);
 		break;
 	default:
 		if (c->thr_hi && (c->region == AM_REG_HEAP || c->region == AM_REG_ARENA))
@@ -1219,11 +1237,19 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		}
 	}
 
+	if (s->allocator) {
+		lp(&l, "allocator: %s", s->allocator);
+		lend(o, &l);
+	}
 	if (s->os_only) {
 		lp(&l, "mmap threshold: not followed (no allocator call traced)");
 		lend(o, &l);
 	} else if (!s->threshold_known) {
 		lp(&l, "mmap threshold: n/a (allocator is not glibc)");
+		lend(o, &l);
+	} else if (s->threshold_fixed) {
+		lp(&l, "mmap threshold: %s (fixed: musl maps requests of %" PRIu64 " B or more on their own; "
+		   "smaller ones share size-class groups)", am_fmt_size(x, sizeof(x), s->threshold_end), s->threshold_end);
 		lend(o, &l);
 	} else if (s->n_thr_procs <= 1) {
 		text_thr_line(&l, "mmap threshold: ", &s->thr_start, &s->thr_end, s->threshold_changes);

@@ -6,7 +6,13 @@
  * all of those, breadth-first. We rebuild that order from the ELF files
  * (through /proc/PID/root for a running process, whose loaded set comes from
  * /proc/PID/maps; by searching the library directories for a command), and
- * the first object in it that defines a function is the one calls bind to. */
+ * the first object in it that defines a function is the one calls bind to.
+ *
+ * musl: the dynamic linker (PT_INTERP, /lib/ld-musl-x86_64.so.1) is the C
+ * library itself, and answers to the DT_NEEDED names of its parts (libc.so,
+ * libc.musl-x86_64.so.1, libpthread.so.0, ...), so those resolve to the
+ * interpreter, at the place in the order where they are first needed, as
+ * musl's ldso inserts itself. */
 #include "resolve.h"
 
 #include <errno.h>
@@ -38,6 +44,7 @@ struct obj {
 	ino_t ino;
 	struct am_elf *elf;     /* NULL if not an ELF object we can read */
 	bool in_order;          /* already placed in the lookup order */
+	bool musl;              /* musl's dynamic linker, which is its libc */
 };
 
 struct ctx {
@@ -49,6 +56,7 @@ struct ctx {
 	char root[64];          /* "/proc/PID/root" or "" */
 	char *const *env;       /* target's environment, NULL-terminated, may be NULL */
 	ssize_t exe;            /* the executable in objs[], -1 unknown */
+	ssize_t musl_ldso;      /* index of musl's dynamic linker (the executable's interpreter), or -1 */
 };
 
 const char *am_alloc_kind_name(enum am_alloc_kind k)
@@ -59,6 +67,7 @@ const char *am_alloc_kind_name(enum am_alloc_kind k)
 	case AM_ALLOC_TCMALLOC: return "tcmalloc";
 	case AM_ALLOC_MIMALLOC: return "mimalloc";
 	case AM_ALLOC_OTHER:    return "other";
+	case AM_ALLOC_MUSL:     return "musl";
 	default:                return "unknown";
 	}
 }
@@ -233,12 +242,38 @@ static ssize_t search_dirs(struct ctx *c, const char *list, const char *origin, 
 	return -1;
 }
 
+/* musl's library path: /etc/ld-musl-ARCH.path (for ld-musl-ARCH.so.1),
+ * its entries separated by newlines or colons, else /lib:/usr/local/lib:/usr/lib.
+ * Returns buf, ':'-separated. */
+static const char *musl_path(const char *ldso, char *buf, size_t len)
+{
+	const char *b = base_name(ldso), *dot = strstr(b, ".so");
+	char p[PATH_MAX];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(buf, len, "/lib:/usr/local/lib:/usr/lib");
+	if (!dot || snprintf(p, sizeof(p), "/etc/%.*s.path", (int)(dot - b), b) >= (int)sizeof(p))
+		return buf;
+	f = fopen(p, "re");
+	if (!f)
+		return buf;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (char *q = buf; *q; q++)
+		if (*q == '\n')
+			*q = ':';
+	return buf;
+}
+
 /* Finds library name for requester (exec mode), the way ld.so does, minus
- * /etc/ld.so.cache. requester may be NULL (LD_PRELOAD). */
+ * /etc/ld.so.cache (musl: with its own default path). requester may be NULL
+ * (LD_PRELOAD). */
 static ssize_t find_lib(struct ctx *c, const char *name, const struct obj *requester)
 {
 	const char *runpath = NULL, *rpath = NULL, *exe_rpath = NULL;
-	char origin[PATH_MAX] = "";
+	char origin[PATH_MAX] = "", dirs[PATH_MAX];
 	ssize_t i;
 	size_t k;
 
@@ -267,6 +302,8 @@ static ssize_t find_lib(struct ctx *c, const char *name, const struct obj *reque
 		return i;
 	if ((i = search_dirs(c, runpath, origin, name)) >= 0)
 		return i;
+	if (c->musl_ldso >= 0) /* musl's ld.so has its own default path */
+		return search_dirs(c, musl_path(c->objs[c->musl_ldso].path, dirs, sizeof(dirs)), NULL, name);
 	for (k = 0; k < sizeof(default_dirs) / sizeof(default_dirs[0]); k++)
 		if ((i = search_dirs(c, default_dirs[k], NULL, name)) >= 0)
 			return i;
@@ -312,6 +349,43 @@ static void preload_pid(struct ctx *c, const char *name)
 		push_order(c, (size_t)i);
 }
 
+/* Does musl's dynamic linker take DT_NEEDED name for itself? It does for
+ * "lib" followed by c., pthread., rt., m., dl., util. or xnet. (ldso/dynlink.c
+ * load_library: those are all parts of the one libc). */
+static bool musl_self_name(const char *name)
+{
+	static const char *const parts[] = { "c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet." };
+
+	if (strncmp(name, "lib", 3))
+		return false;
+	for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++)
+		if (!strncmp(name + 3, parts[k], strlen(parts[k])))
+			return true;
+	return false;
+}
+
+/* Is interpreter path that of musl's dynamic linker (ld-musl-ARCH.so.1)? */
+static bool musl_interp(const char *interp)
+{
+	return interp && !strncmp(base_name(interp), "ld-musl-", 8);
+}
+
+/* Finds the executable's interpreter among the objects when it is musl's
+ * (exec mode: adds it from disk) and remembers it as the libc. */
+static void find_musl_ldso(struct ctx *c, size_t exe, bool exec_mode)
+{
+	const char *interp = c->objs[exe].elf ? am_elf__interp(c->objs[exe].elf) : NULL;
+	ssize_t i;
+
+	if (!musl_interp(interp))
+		return;
+	i = exec_mode ? add_file(c, interp) : find_by_path(c, interp);
+	if (i < 0 || !c->objs[i].elf)
+		return;
+	c->objs[i].musl = true;
+	c->musl_ldso = i;
+}
+
 /* Breadth-first over DT_NEEDED of everything already in the order. */
 static void add_needed(struct ctx *c, bool exec_mode)
 {
@@ -326,7 +400,9 @@ static void add_needed(struct ctx *c, bool exec_mode)
 			const char *name = am_elf__needed(e, k);
 			ssize_t i;
 
-			if (exec_mode)
+			if (c->musl_ldso >= 0 && musl_self_name(name))
+				i = c->musl_ldso;
+			else if (exec_mode)
 				i = find_lib(c, name, &c->objs[c->order[q]]);
 			else
 				i = strchr(name, '/') ? find_by_path(c, name) : find_by_name(c, name);
@@ -371,6 +447,8 @@ static enum am_alloc_kind kind_of(const struct obj *o, bool is_exe)
 	const char *names[2] = { base_name(o->path), o->elf ? am_elf__soname(o->elf) : NULL };
 	int i;
 
+	if (o->musl) /* before the names: Debian installs it as .../x86_64-linux-musl/libc.so */
+		return AM_ALLOC_MUSL;
 	for (i = 0; i < 2; i++) {
 		const char *n = names[i];
 
@@ -394,6 +472,10 @@ static enum am_alloc_kind kind_of(const struct obj *o, bool is_exe)
 			return AM_ALLOC_TCMALLOC;
 		if (am_elf__has_sym(o->elf, "mi_malloc"))
 			return AM_ALLOC_MIMALLOC;
+		/* mallocng, the old musl malloc, musl's bump allocator without free */
+		if (am_elf__has_sym(o->elf, "__libc_malloc_impl") || am_elf__has_sym(o->elf, "__malloc_donate") ||
+		    am_elf__has_sym(o->elf, "__simple_malloc"))
+			return AM_ALLOC_MUSL;
 	}
 	return AM_ALLOC_OTHER;
 }
@@ -492,6 +574,9 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 			decided[fn] = true;
 			if (fn == AM_FN_MALLOC) {
 				r->kind = kind_of(o, q == 0);
+				r->musl_not_ng = r->kind == AM_ALLOC_MUSL && !o->musl &&
+					(!am_elf__has_sym(o->elf, "__libc_malloc_impl") ||
+					 !am_elf__has_sym(o->elf, "__libc_free"));
 				snprintf(r->alloc_obj, sizeof(r->alloc_obj), "%s", o->path);
 			}
 		}
@@ -597,6 +682,7 @@ static int load_maps(struct ctx *c)
 		int pos = 0;
 		bool deleted = false;
 		struct obj *o;
+		struct stat st;
 		size_t plen;
 
 		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, perms, &off, &maj, &min,
@@ -618,10 +704,14 @@ static int load_maps(struct ctx *c)
 		o = &c->objs[c->n_objs];
 		memset(o, 0, sizeof(*o));
 		snprintf(o->path, sizeof(o->path), "%s", path);
-		if (deleted)
-			snprintf(o->attach, sizeof(o->attach), "/proc/%d/map_files/%lx-%lx", (int)c->pid, start, end);
-		else if (snprintf(o->attach, sizeof(o->attach), "%s%s", c->root, path) >= (int)sizeof(o->attach))
+		if (!deleted && snprintf(o->attach, sizeof(o->attach), "%s%s", c->root, path) >= (int)sizeof(o->attach))
 			continue;
+		/* A deleted file, or one whose path is not the same file under the
+		 * process's root: maps shows paths as seen from our root, so a
+		 * process chroot'ed in another mount namespace shows host paths.
+		 * The map_files link opens the mapped file itself. */
+		if (deleted || stat(o->attach, &st) || st.st_ino != (ino_t)ino)
+			snprintf(o->attach, sizeof(o->attach), "/proc/%d/map_files/%lx-%lx", (int)c->pid, start, end);
 		o->dev = makedev(maj, min);
 		o->ino = (ino_t)ino;
 		o->elf = am_elf__open(o->attach); /* NULL for data files (locale-archive, fonts) */
@@ -677,6 +767,7 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 		return -1;
 	}
 	c.pid = pid;
+	c.musl_ldso = -1;
 	snprintf(c.root, sizeof(c.root), "/proc/%d/root", (int)pid);
 	e = load_maps(&c);
 	if (e) {
@@ -696,8 +787,10 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 
 	exe = find_exe(&c);
 	c.exe = exe;
-	if (exe >= 0)
+	if (exe >= 0) {
 		push_order(&c, (size_t)exe);
+		find_musl_ldso(&c, (size_t)exe, false);
+	}
 	if (exe < 0 || !c.objs[exe].elf || !am_elf__is_static(c.objs[exe].elf)) {
 		for_each_preload(&c, preload_pid);
 		add_needed(&c, false);
@@ -794,6 +887,7 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 		return -1;
 	}
 	c.env = envp;
+	c.musl_ldso = -1;
 	read_threshold(envp, r);
 	exe = add_file(&c, path);
 	c.exe = exe;
@@ -802,6 +896,7 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 		goto out;
 	}
 	push_order(&c, (size_t)exe);
+	find_musl_ldso(&c, (size_t)exe, true);
 	if (!am_elf__is_static(c.objs[exe].elf)) {
 		for_each_preload(&c, preload_exec);
 		add_needed(&c, true);

@@ -21,6 +21,7 @@ enum am_alloc_kind {
 	AM_ALLOC_TCMALLOC,
 	AM_ALLOC_MIMALLOC,
 	AM_ALLOC_OTHER,
+	AM_ALLOC_MUSL,       /* musl's malloc (mallocng): its dynamic linker is its libc */
 };
 
 struct am_fn_probe {
@@ -38,6 +39,9 @@ struct am_resolution {
 	bool no_alloc;              /* no malloc to probe (Go, stripped static): syscalls only */
 	char no_alloc_why[PATH_MAX + 96];
 	enum am_alloc_kind kind;    /* from the object that provides malloc */
+	bool musl_not_ng;           /* musl, but not mallocng: the bump allocator of a static program
+	                               that never frees, or the malloc of musl < 1.2.1 (static
+	                               binaries only; a dynamic musl is assumed to be >= 1.2.1) */
 	char alloc_obj[PATH_MAX];   /* that object */
 	bool threshold_pinned;      /* MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES glibc.malloc.mmap_threshold
 	                               set (to a value glibc accepts, <= 32 MiB) in the environment */
@@ -60,7 +64,6 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *r,
 		    char *err, size_t errlen);
 
-/* "unknown", "glibc", "jemalloc", "tcmalloc", "mimalloc", "other". */
 /* Reads /proc/PID/environ into a NULL-terminated vector: one allocation
  * (pointers then strings), released with free(). NULL when unreadable. */
 char **am_read_environ(pid_t pid);
@@ -70,6 +73,7 @@ char **am_read_environ(pid_t pid);
  * the path it would have in the multiarch directory, for messages). */
 int am_find_system_lib(const char *name, char *out, size_t outlen);
 
+/* "unknown", "glibc", "jemalloc", "tcmalloc", "mimalloc", "other", "musl". */
 const char *am_alloc_kind_name(enum am_alloc_kind k);
 
 #endif /* ALLOCMAP_RESOLVE_H */

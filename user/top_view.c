@@ -176,8 +176,12 @@ static void add_os(struct top_view *v, const struct am_os_rec *r, unsigned fn, u
 	e->pid = o->pid;
 	e->sys = o->sys;
 	e->direct = r->direct;
-	if (r->direct)
-		snprintf(e->cause, sizeof(e->cause), "direct");
+	if (r->cause_unknown)
+		snprintf(e->cause, sizeof(e->cause), "unknown");
+	else if (r->direct)
+		snprintf(e->cause, sizeof(e->cause), r->inferred ? "direct (stack)" : "direct");
+	else if (r->inferred)
+		snprintf(e->cause, sizeof(e->cause), "%s (stack)", am_fn_name(fn));
 	else
 		fmt_cause(e->cause, sizeof(e->cause), fn, size);
 
@@ -556,8 +560,8 @@ static int draw_threshold(struct top_view *v, int y)
 	x = 15;
 	if (!s->threshold_known) {
 		x = put(y, x, A_BOLD, "%10s", "n/a");
-		put(y, x, color(v, CP_DIM), "  (%s allocator: no glibc threshold)", v->allocator);
-	} else if (!s->thr_end.known) {
+		put(y, x, color(v, CP_DIM), "  (%s allocator: no mmap threshold)", v->allocator);
+	} else if (!s->thr_end.known && !s->threshold_fixed) {
 		/* attached without glibc's debug info: never an invented value */
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", "unknown");
 		put(y, x, color(v, CP_DIM), "  (glibc: between %s and %s so far; install libc6-dbg to read it)",
@@ -568,7 +572,9 @@ static int draw_threshold(struct top_view *v, int y)
 				   NULL;
 
 		x = put(y, x, color(v, CP_YELLOW) | A_BOLD, "%10s", hsize(a, sizeof(a), s->threshold_end));
-		if (s->threshold_pinned)
+		if (s->threshold_fixed)
+			put(y, x, color(v, CP_DIM), "  (%s: fixed, larger requests get their own mmap)", v->allocator);
+		else if (s->threshold_pinned)
 			put(y, x, color(v, CP_DIM), "  (glibc, pinned%s%s)", from ? ", " : "", from ? from : "");
 		else if (!s->thr_start.known)
 			put(y, x, color(v, CP_DIM), "  (glibc dynamic: unknown at attach, moved %" PRIu64 "x)",
@@ -670,6 +676,8 @@ static int draw_tables(struct top_view *v, int y)
 				x = put(yy, x, f == AM_FN_MAX ? color(v, CP_DIM) : A_NORMAL, "%s %" PRIu64 " ",
 					f == AM_FN_MAX ? "direct" : am_fn_name(f), n);
 			}
+			if (s->sys_unknown[k])
+				x = put(yy, x, color(v, CP_DIM), "unknown %" PRIu64 " ", s->sys_unknown[k]);
 			rows_s++;
 		}
 		if (!rows_s) {

@@ -4,6 +4,7 @@
  * chosen by placement.c), launches a held command if asked, and pumps the
  * ring buffer into the correlator until a signal, -d, or the targets' exit.
  * It is the only module besides main.c that talks to libbpf. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -233,10 +234,70 @@ static void detach_target(struct target *t)
 	detach_links(links, take_links(t, 1, links));
 }
 
+static bool fd_in(int fd, const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return true;
+	return false;
+}
+
+/* Hands the last references to the links' uprobes to a detached process,
+ * which closes them while allocmap exits: each close waits for an RCU grace
+ * period in the kernel (~55 ms a probe, ~1 s for a glibc target), which the
+ * user would otherwise wait for after the command is over. Only when every
+ * target has exited: no probe can fire any more, and none is left in a live
+ * process. Returns 0 when handed over (the caller still destroys its own
+ * copies: cheap, the child holds the uprobes), -1 to detach here. */
+static int handoff_links(struct bpf_link **links, size_t n)
+{
+	int *fds = calloc(n ? n : 1, sizeof(*fds));
+	pid_t pid;
+
+	if (!fds)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = bpf_link__fd(links[i]);
+	pid = fork();
+	if (pid < 0) {
+		free(fds);
+		return -1;
+	}
+	if (pid == 0) {
+		DIR *d;
+		struct dirent *de;
+
+		if (fork() != 0)
+			_exit(0); /* the grandchild is init's: nobody waits for it */
+		setsid();
+		/* keep nothing but the links: not the output pipes (a reader
+		 * waits for their end), not the guardian's pipe */
+		d = opendir("/proc/self/fd");
+		while (d && (de = readdir(d))) {
+			char *end;
+			long fd = strtol(de->d_name, &end, 10);
+
+			if (!*end && fd != dirfd(d) && !fd_in((int)fd, fds, n))
+				close((int)fd);
+		}
+		if (d)
+			closedir(d);
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	free(fds);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 /* Detaches every uprobe. */
 static void detach_all(struct tracer *tr)
 {
 	struct bpf_link **links;
+	bool alive = false;
+	size_t n;
 
 	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + 1, sizeof(*links));
 	if (!links) {
@@ -244,7 +305,15 @@ static void detach_all(struct tracer *tr)
 			detach_target(&tr->targets[i]);
 		return;
 	}
-	detach_links(links, take_links(tr->targets, (size_t)tr->n_targets, links));
+	n = take_links(tr->targets, (size_t)tr->n_targets, links);
+	for (int i = 0; i < tr->n_targets; i++)
+		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
+	if (!alive && n > 1 && handoff_links(links, n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			bpf_link__destroy(links[i]);
+	} else {
+		detach_links(links, n);
+	}
 	free(links);
 }
 
@@ -414,6 +483,15 @@ static bool same_probes(const struct am_resolution *a, const struct am_resolutio
 	return true;
 }
 
+/* The rules of the allocator process pid binds (glibc's threshold, musl's
+ * groups), when it is not the first target's: another -p target, an exec. */
+static void corr_allocator(struct tracer *tr, pid_t pid, const struct am_resolution *r)
+{
+	if (!tr->opts->os_only)
+		am_corr__set_allocator(tr->corr, (uint32_t)pid, r->kind == AM_ALLOC_GLIBC && !r->no_alloc,
+				       r->kind == AM_ALLOC_MUSL && !r->musl_not_ng && !r->no_alloc);
+}
+
 /* A traced process forked (with -f): trace the child with the parent's
  * probes (same image), or exec'd: resolve its new image and re-attach. */
 static void handle_task(struct tracer *tr, const struct am_task_event *e)
@@ -473,6 +551,8 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		env = am_read_environ((pid_t)e->pid);
 		rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
 		free(env);
+		if (rc >= 0)
+			corr_allocator(tr, (pid_t)e->pid, nr);
 		if (rc < 0) {
 			if (am_proc_alive((pid_t)e->pid))
 				am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
@@ -959,6 +1039,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	sink = tee_sink(&tr.tee);
 	co.sink = sink;
 	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only && !first->no_alloc;
+	co.musl = first->kind == AM_ALLOC_MUSL && !first->musl_not_ng && !opts->os_only && !first->no_alloc;
+	co.allocator = opts->os_only || first->no_alloc ? NULL : am_alloc_kind_name(first->kind);
 	co.stack_mode = opts->stack_mode;
 	co.sample_every = opts->sample > 1 ? opts->sample : 1;
 	co.os_only = opts->os_only || first->no_alloc;
@@ -1020,6 +1102,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 				am_err("cannot attach to pid %d: %s", t->pid, errbuf);
 				goto cleanup;
 			}
+			corr_allocator(&tr, t->pid, t->res);
 			if (!opts->os_only && !t->res->no_alloc &&
 			    (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
 				am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);

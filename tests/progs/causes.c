@@ -20,13 +20,20 @@
  *   forkexec PROG ARGS...  forks; the child mallocs 54321 B at once, then
  *                  execs PROG ARGS; the parent mallocs 65432 B and waits.
  *   leak_own       4 threads each malloc and free 20 small blocks and exit
- *                  (glibc flushes each thread's cache at its exit). */
+ *                  (glibc flushes each thread's cache at its exit).
+ *   exec_on_line PROG ARGS...  prints "ready", waits for a line on stdin,
+ *                  then execs PROG ARGS (a held exec on demand).
+ *   sigjump N      N malloc(64)/free pairs while a 2 ms timer's handler
+ *                  siglongjmps back to the loop, wherever it lands (inside
+ *                  malloc or free, or not), then 100 malloc/free pairs of
+ *                  100..199 B with the timer off; prints "jumps=J". */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +108,40 @@ static int jumps(int n)
 		free(sink);
 	}
 	return done == n ? 0 : 1;
+}
+
+static sigjmp_buf jenv;
+static volatile long njumps;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	njumps++;
+	siglongjmp(jenv, 1);
+}
+
+static int sigjump(int n)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { { 0, 2000 }, { 0, 2000 } }, off = { { 0, 0 }, { 0, 0 } };
+	volatile int i = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	sigsetjmp(jenv, 1);
+	while (i < n) {
+		sink = malloc(64);
+		free(sink);
+		i++;
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	for (int k = 0; k < 100; k++) {
+		sink = malloc(100 + (size_t)k);
+		free(sink);
+	}
+	printf("jumps=%ld\n", njumps);
+	return 0;
 }
 
 static volatile sig_atomic_t stop;
@@ -196,6 +237,18 @@ int main(int argc, char **argv)
 		return forkexec(argv + 2);
 	if (!strcmp(s, "leak_own"))
 		return leak_own();
+	if (!strcmp(s, "sigjump"))
+		return sigjump(n ? n : 20000);
+	if (!strcmp(s, "exec_on_line") && argc > 2) {
+		char line[16];
+
+		printf("ready\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		execvp(argv[2], argv + 2);
+		return 127;
+	}
 	fprintf(stderr, "usage: causes tailfree|longjmp|busy|alloc_now|forkexec PROG...|leak_own [N]\n");
 	return 2;
 }

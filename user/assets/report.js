@@ -210,7 +210,8 @@
   function header() {
     const m = document.getElementById('meta');
     const pids = D.pids.length ? 'pid ' + D.pids.join(', ') : '';
-    const alloc = S && S.threshold ? 'glibc allocator' : S ? 'non-glibc allocator' : '';
+    // traces before the summary named the allocator: glibc is the one with a threshold
+    const alloc = S && S.allocator ? S.allocator + ' allocator' : S && S.threshold ? 'glibc allocator' : S ? 'non-glibc allocator' : '';
     m.textContent = [pids, 'traced ' + fmtTime(S ? S.duration_ns : DUR), alloc, fmtInt(D.counts.records) + ' events'].filter(x => x).join('  ·  ');
     document.getElementById('footer').textContent = 'allocmap report · generated ' + D.generated + ' from ' + D.source;
   }
@@ -225,7 +226,8 @@
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
-    if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
+    if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtBytes(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
+    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
     if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
@@ -660,10 +662,10 @@
       if (D.threshold.start === 0) { g.fillStyle = '#66707d'; g.textAlign = 'left'; g.fillText('mmap threshold unknown until its first move', ML + 4, MT + 14); }
       g.stroke(); g.setLineDash([]);
       g.fillStyle = '#1c2430'; g.textAlign = 'right';
-      g.fillText('mmap threshold ' + fmtBytes(v) + (D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
+      g.fillText('mmap threshold ' + fmtBytes(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
     } else {
       g.fillStyle = '#66707d'; g.textAlign = 'right';
-      g.fillText('no glibc mmap threshold (not glibc, or no allocating calls)', W - MR - 4, MT + 14);
+      g.fillText('no mmap threshold (neither glibc nor musl, or no allocating calls)', W - MR - 4, MT + 14);
     }
     cv.c.setAttribute('data-points', useGrid ? D.counts.points : D.points.length / 3);
     cv.c.setAttribute('data-mode', useGrid ? 'grid' : 'points');
