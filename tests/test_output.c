@@ -11,6 +11,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "output.h"
+#include "stack.h"
 
 #define T0 1000000ULL /* trace start for the rendering tests */
 
@@ -580,8 +581,8 @@ static void test_json_os_misc(void)
 	CHECK_STR(line_of(s, 8, l, sizeof(l)),
 		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"kind\":\"exec\"}", "json exec");
 	CHECK_STR(line_of(s, 9, l, sizeof(l)),
-		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"kind\":\"exit\",\"code\":768}",
-		  "json exit");
+		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"kind\":\"exit\",\"code\":3}",
+		  "json exit: the exit status, not the wait status");
 	free(s);
 
 	/* quiet: nothing but the summary */
@@ -994,6 +995,72 @@ static void test_unknown_threshold(void)
 	}
 }
 
+/* ---- names from a hostile target (issue 10) ---- */
+
+static void jw_hostile(struct jsonw *w)
+{
+	jsonw_arr_open(w);
+	jsonw_str(w, "a\xff" "b");              /* a byte that is no UTF-8 */
+	jsonw_str(w, "\xc0\x80");               /* overlong NUL */
+	jsonw_str(w, "\xed\xa0\x80");           /* a surrogate */
+	jsonw_str(w, "\xf4\x90\x80\x80");       /* past U+10FFFF */
+	jsonw_str(w, "x\xe2\x82");              /* cut short */
+	jsonw_str(w, "\xf0\x9f\x98\x80\x1b[31m"); /* valid 4 bytes, then ESC */
+	jsonw_arr_close(w);
+	jsonw_eol(w);
+}
+
+static void test_hostile(void)
+{
+	char b[64], l[256], *s;
+	size_t n;
+	FILE *f;
+	struct mem m;
+	struct am_out *o;
+	struct am_task_event tk;
+	struct am_frame fr = { .addr = 0x1000, .sym = "evil\nforged 1;x" };
+
+	s = jw_render(jw_hostile);
+	CHECK_STR(s, "[\"a\\ufffdb\",\"\\ufffd\\ufffd\",\"\\ufffd\\ufffd\\ufffd\",\"\\ufffd\\ufffd\\ufffd\\ufffd\","
+		  "\"x\\ufffd\\ufffd\",\"\xf0\x9f\x98\x80\\u001b[31m\"]\n", "jsonw: any byte gives valid UTF-8 JSON");
+	free(s);
+
+	s = NULL;
+	f = open_memstream(&s, &n);
+	jsonw_fstr(f, "</script><!--<script>&\xe2\x80\xa8\xff\n", 27, true);
+	fputc(' ', f);
+	jsonw_fstr(f, "</x>", 4, false);
+	fclose(f);
+	CHECK_STR(s, "\"\\u003c/script\\u003e\\u003c!--\\u003cscript\\u003e\\u0026\\u2028\\ufffd\\n\" \"</x>\"",
+		  "jsonw_fstr html: inert in a script element");
+	free(s);
+
+	CHECK_STR(am_printable(b, sizeof(b), "\x1b]0;pwn\x07red\nx\\y\xff\xc2\x9b\x7f" "caf\xc3\xa9"),
+		  "\\x1b]0;pwn\\x07red\\x0ax\\\\y\\xff\\xc2\\x9b\\x7f" "caf\xc3\xa9", "printable: escapes, C1, bad UTF-8");
+	const char *plain = "operator new(unsigned long) caf\xc3\xa9";
+	CHECK(am_printable(b, sizeof(b), plain) == plain, "printable: a clean name is itself");
+	CHECK(am_printable(b, sizeof(b), NULL) == NULL, "printable: NULL stays NULL");
+	CHECK_STR(am_printable(b, 8, "\n\n\n"), "\\x0a", "printable: cut, never mid-escape");
+	CHECK_STR(am_frame_name(b, sizeof(b), &fr), "evil\\x0aforged 1:x", "folded frame name: one line");
+
+	/* a signal in the exit record */
+	memset(&tk, 0, sizeof(tk));
+	tk.pid = tk.tid = 7;
+	tk.ts = T0;
+	tk.kind = AM_TASK_EXIT;
+	o = out_new(&m, true, 0, false);
+	tk.code = 9;                          /* SIGKILL */
+	am_out__task(o, &tk);
+	tk.code = 11 | 0x80;                  /* SIGSEGV, core dumped */
+	am_out__task(o, &tk);
+	s = out_done(o, &m, true);
+	CHECK_STR(line_of(s, 0, l, sizeof(l)), "{\"type\":\"task\",\"ts_ns\":1000000,\"pid\":7,\"tid\":7,"
+		  "\"kind\":\"exit\",\"code\":137,\"signal\":\"SIGKILL\"}", "json exit by a signal");
+	CHECK_STR(line_of(s, 1, l, sizeof(l)), "{\"type\":\"task\",\"ts_ns\":1000000,\"pid\":7,\"tid\":7,"
+		  "\"kind\":\"exit\",\"code\":139,\"signal\":\"SIGSEGV\",\"core_dumped\":true}", "json exit with a core");
+	free(s);
+}
+
 /* musl: the reasons' text tags, the allocator and the fixed threshold in
  * the text and JSON summaries. */
 static void test_musl(void)
@@ -1058,6 +1125,7 @@ int main(void)
 	test_text();
 	test_text_summary();
 	test_unknown_threshold();
+	test_hostile();
 	test_musl();
 	if (dump)
 		fclose(dump);

@@ -1781,11 +1781,12 @@ counters:
 	s->duration_ns = duration_ns;
 }
 
-void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code)
+void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code, int sig)
 {
 	c->sum.target_wall_ns = wall_ns;
 	c->sum.target_maxrss_kb = maxrss_kb;
 	c->sum.target_exit = exit_code;
+	c->sum.target_signal = sig;
 }
 
 void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,

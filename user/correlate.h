@@ -72,8 +72,9 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 		     struct am_summary *out);
 
 /* Facts about the launched command that only the tracer knows (wall time,
- * peak RSS from wait4); copied into the summary by finish/snapshot. */
-void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code);
+ * peak RSS from wait4, its exit status; sig: the signal that killed it, 0);
+ * copied into the summary by finish/snapshot. */
+void am_corr__set_target(struct am_corr *c, uint64_t wall_ns, uint64_t maxrss_kb, int exit_code, int sig);
 
 /* The summary so far, without flushing anything (for live views, called
  * several times a second): O(1). The live allocations by region and the

@@ -253,3 +253,88 @@ const char *am_fmt_size(char *buf, size_t sz, uint64_t n)
 		snprintf(buf, sz, "%.1f GiB", (double)n / GIB);
 	return buf;
 }
+
+size_t am_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;               /* continuation byte, 0xc0/0xc1, 0xf5.. */
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;               /* overlong, past Unicode, surrogate */
+	return n;
+}
+
+/* Bytes of the sequence at p that print as themselves, 0 if it must be
+ * escaped: C0 controls, DEL, backslash, C1 controls (U+0080..U+009F,
+ * which some terminals obey as escapes), malformed UTF-8. */
+static size_t printable_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t n;
+
+	if (*p < 0x20 || *p == 0x7f || *p == '\\')
+		return 0;
+	n = am_utf8_len(p, end);
+	if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+		return 0;
+	return n;
+}
+
+const char *am_printable(char *buf, size_t sz, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *end;
+	size_t o = 0, n;
+
+	if (!s)
+		return s;
+	end = p + strlen(s);
+	for (; p < end; p += n)
+		if (!(n = printable_len(p, end)))
+			break;
+	if (p == end)
+		return s;
+	if (!sz)
+		return "";
+	p = (const unsigned char *)s;
+	while (p < end) {
+		n = printable_len(p, end);
+		if (n) {
+			if (o + n >= sz)
+				break;
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
+		} else if (*p == '\\') {
+			if (o + 2 >= sz)
+				break;
+			buf[o++] = '\\';
+			buf[o++] = '\\';
+			p++;
+		} else {
+			if (o + 4 >= sz)
+				break;
+			o += (size_t)snprintf(buf + o, sz - o, "\\x%02x", *p);
+			p++;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}

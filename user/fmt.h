@@ -26,4 +26,16 @@ const char *am_fmt_errno(char *buf, size_t sz, int err);
  * other sizes from 1 MiB up with one decimal ("1.5 MiB", "3.2 GiB"). */
 const char *am_fmt_size(char *buf, size_t sz, uint64_t bytes);
 
+/* Length of the well-formed UTF-8 sequence at p (1 for ASCII), 0 when the
+ * bytes there are not one (stray continuation byte, overlong form,
+ * surrogate, past U+10FFFF, cut by end). Names come from the traced program
+ * and may hold any byte: every renderer decides per sequence. */
+size_t am_utf8_len(const unsigned char *p, const unsigned char *end);
+/* s made printable for a terminal or a line-based file: control characters
+ * (C0, DEL, C1), bytes that are not UTF-8 and the backslash itself written as
+ * \xNN (\\), so no escape sequence or newline from a symbol, file or object
+ * name reaches the output raw. Returns s itself when nothing needs escaping
+ * (the usual case), else buf (cut to sz, never mid-escape). */
+const char *am_printable(char *buf, size_t sz, const char *s);
+
 #endif /* ALLOCMAP_FMT_H */

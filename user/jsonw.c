@@ -2,8 +2,10 @@
  * to w->buf through reserve(), which drains the buffer to the FILE when the
  * next piece might not fit; the hot paths (integers, hex, plain strings)
  * format by hand instead of going through snprintf. */
+#include <errno.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "jsonw.h"
 
 void jsonw_init(struct jsonw *w, FILE *f)
@@ -13,14 +15,23 @@ void jsonw_init(struct jsonw *w, FILE *f)
 	w->depth = 0;
 	w->after_key = false;
 	w->err = false;
+	w->errnum = 0;
 	w->has_elem = 0;
+}
+
+static void fail(struct jsonw *w)
+{
+	if (!w->err)
+		w->errnum = errno ? errno : EIO;
+	w->err = true;
 }
 
 int jsonw_flush(struct jsonw *w)
 {
 	if (w->len) {
+		errno = 0;
 		if (fwrite(w->buf, 1, w->len, w->f) != w->len)
-			w->err = true;
+			fail(w);
 		w->len = 0;
 	}
 	return w->err ? -1 : 0;
@@ -38,8 +49,9 @@ static inline void put_raw(struct jsonw *w, const char *s, size_t n)
 {
 	if (n > sizeof(w->buf)) {
 		jsonw_flush(w);
+		errno = 0;
 		if (fwrite(s, 1, n, w->f) != n)
-			w->err = true;
+			fail(w);
 		return;
 	}
 	memcpy(reserve(w, n), s, n);
@@ -123,6 +135,20 @@ static void put_string(struct jsonw *w, const char *s, size_t n)
 		char e = esc_tab[*p];
 		char *o;
 
+		if (*p >= 0x80) {
+			size_t k = am_utf8_len(p, end);
+
+			if (k) {
+				p += k - 1;     /* well-formed: passes through */
+				continue;
+			}
+			/* not UTF-8 (a name from the target): U+FFFD, so the
+			 * output stays valid JSON */
+			put_raw(w, (const char *)run, (size_t)(p - run));
+			run = p + 1;
+			put_raw(w, "\\ufffd", 6);
+			continue;
+		}
 		if (!e)
 			continue;
 		put_raw(w, (const char *)run, (size_t)(p - run));
@@ -140,6 +166,40 @@ static void put_string(struct jsonw *w, const char *s, size_t n)
 	}
 	put_raw(w, (const char *)run, (size_t)(end - run));
 	put_c(w, '"');
+}
+
+void jsonw_fstr(FILE *f, const char *s, size_t n, bool html)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	fputc('"', f);
+	while (p < end) {
+		unsigned char c = *p;
+		size_t k = 1;
+
+		if (c >= 0x80) {
+			k = am_utf8_len(p, end);
+			if (!k) {
+				fputs("\\ufffd", f);
+				p++;
+				continue;
+			}
+			/* U+2028/2029 end a line in JavaScript source */
+			if (html && k == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+				fprintf(f, "\\u%04x", p[2] == 0xa8 ? 0x2028 : 0x2029);
+			else
+				fwrite(p, 1, k, f);
+		} else if (esc_tab[c] == 'u' || (html && (c == '<' || c == '>' || c == '&'))) {
+			fprintf(f, "\\u%04x", c);
+		} else if (esc_tab[c]) {
+			fputc('\\', f);
+			fputc(esc_tab[c], f);
+		} else {
+			fputc(c, f);
+		}
+		p += k;
+	}
+	fputc('"', f);
 }
 
 void jsonw_key(struct jsonw *w, const char *key)

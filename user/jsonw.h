@@ -23,6 +23,7 @@ struct jsonw {
 	unsigned depth;      /* open containers */
 	bool     after_key;  /* a key was written: the next value needs no comma */
 	bool     err;        /* a write to f failed (sticky) */
+	int      errnum;     /* errno of that first failed write */
 	uint64_t has_elem;   /* bit d: the container at depth d has an element already */
 	char     buf[JSONW_BUF_SIZE];
 };
@@ -43,8 +44,10 @@ void jsonw_eol(struct jsonw *w);
 void jsonw_key(struct jsonw *w, const char *key);
 
 /* Values. Strings are escaped: '"', '\\', and every control character below
- * 0x20 (\n \t \r \b \f, others as \u00XX); bytes >= 0x80 pass through
- * unchanged (UTF-8 stays UTF-8). A NULL string is written as null. */
+ * 0x20 (\n \t \r \b \f, others as \u00XX); well-formed UTF-8 passes through
+ * unchanged, every byte that is not (a name from the target may hold any
+ * byte) becomes \ufffd, so the output is valid UTF-8 JSON whatever the
+ * input. A NULL string is written as null. */
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_strn(struct jsonw *w, const char *s, size_t n);
 void jsonw_u64(struct jsonw *w, uint64_t v);
@@ -53,6 +56,12 @@ void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* "0x1f" style string: lowercase, no leading zeros, "0x0" for 0. */
 void jsonw_hex(struct jsonw *w, uint64_t v);
+
+/* Writes s[0..n) to f as one JSON string, quotes included, escaped as
+ * jsonw_strn does. html: also '<', '>', '&' as \u003c.. and U+2028/2029
+ * escaped, so that no string can end, comment out or open a <script>
+ * element it is embedded in (the HTML report's data block). */
+void jsonw_fstr(FILE *f, const char *s, size_t n, bool html);
 
 /* key + value shorthands */
 void jsonw_kstr(struct jsonw *w, const char *key, const char *s);

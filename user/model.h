@@ -278,6 +278,7 @@ struct am_summary {
 	uint64_t target_wall_ns;                    /* from release to exit */
 	uint64_t target_maxrss_kb;                  /* peak RSS (wait4) */
 	int      target_exit;                       /* exit status as allocmap returns it, -1 unknown */
+	int      target_signal;                     /* the signal that killed it (exit 128 + it), 0 */
 	/* bytes given back to the OS */
 	uint64_t returned_munmap;                   /* munmap'ed by allocator calls */
 	uint64_t returned_madvise;                  /* madvise(DONTNEED/FREE/REMOVE) by allocator calls */

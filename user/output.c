@@ -13,6 +13,7 @@
  * User stacks (--stacks, --mode os) are printed with the record they belong
  * to: indented frames under it in text, a "stack" array in JSON; the leak
  * report (live allocations by allocation stack) comes with the summary. */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,6 +41,7 @@ struct am_out {
 	uint64_t last_ts;    /* latest timestamp of any record seen (summary ts_ns) */
 	struct brk_slot brk[BRK_SLOTS];
 	struct jsonw jw;     /* JSON mode only */
+	int      err;        /* errno of the first failed write, 0 */
 };
 
 /* A text line under construction. */
@@ -69,7 +71,8 @@ static void lp(struct line *l, const char *fmt, ...)
 static void lend(struct am_out *o, struct line *l)
 {
 	l->b[l->n] = '\n';
-	fwrite(l->b, 1, l->n + 1, o->o.f);
+	if (fwrite(l->b, 1, l->n + 1, o->o.f) != l->n + 1 && !o->err)
+		o->err = errno ? errno : EIO;
 	l->n = 0;
 }
 
@@ -338,6 +341,18 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	json_end(w);
 }
 
+/* "SIGKILL", or the number for a signal without a name. */
+static const char *sig_name(char *buf, size_t n, int sig)
+{
+	const char *a = sigabbrev_np(sig);
+
+	if (a)
+		snprintf(buf, n, "SIG%s", a);
+	else
+		snprintf(buf, n, "%d", sig);
+	return buf;
+}
+
 static void json_task(struct am_out *o, const struct am_task_event *t)
 {
 	struct jsonw *w = &o->jw;
@@ -352,8 +367,19 @@ static void json_task(struct am_out *o, const struct am_task_event *t)
 		jsonw_kstr(w, "kind", "exec");
 		break;
 	case AM_TASK_EXIT:
+		/* t->code is the wait status: code is the exit status the
+		 * shell and the summary show (128 + signal when killed) */
 		jsonw_kstr(w, "kind", "exit");
-		jsonw_ks64(w, "code", t->code);
+		if (WIFSIGNALED(t->code)) {
+			char sb[16];
+
+			jsonw_ks64(w, "code", 128 + WTERMSIG(t->code));
+			jsonw_kstr(w, "signal", sig_name(sb, sizeof(sb), WTERMSIG(t->code)));
+			if (WCOREDUMP(t->code))
+				jsonw_kbool(w, "core_dumped", true);
+		} else {
+			jsonw_ks64(w, "code", WEXITSTATUS(t->code));
+		}
 		break;
 	default:
 		jsonw_kstr(w, "kind", "unknown");
@@ -497,6 +523,10 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_ku64(w, "wall_ns", s->target_wall_ns);
 		jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
 		jsonw_ks64(w, "exit", s->target_exit);
+		if (s->target_signal) {
+			char sb[16];
+			jsonw_kstr(w, "signal", sig_name(sb, sizeof(sb), s->target_signal));
+		}
 		jsonw_obj_close(w);
 	} else {
 		jsonw_null(w);
@@ -859,18 +889,23 @@ static void text_call_tag(struct line *l, const struct am_call_rec *c)
 /* One frame: "#1 0x55d0c1a2b2a0 parse_config+0x41 (prog) prog.c:23". */
 static void text_frame(struct line *l, unsigned i, const struct am_frame *f)
 {
+	/* names come from the target: printable, never raw escapes or newlines */
+	char sb[LINE_CAP], ob[LINE_CAP], fb[LINE_CAP];
+	const char *sym = am_printable(sb, sizeof(sb), f->sym);
+	const char *obj = am_printable(ob, sizeof(ob), f->obj);
+
 	lp(l, "#%-2u 0x%" PRIx64 " ", i, f->addr);
-	if (f->sym)
-		lp(l, "%s+0x%" PRIx64, f->sym, f->off);
-	else if (f->obj)
-		lp(l, "?? %s+0x%" PRIx64, f->obj, f->off);
+	if (sym)
+		lp(l, "%s+0x%" PRIx64, sym, f->off);
+	else if (obj)
+		lp(l, "?? %s+0x%" PRIx64, obj, f->off);
 	else
 		lp(l, "??");
-	if (f->obj && f->sym)
-		lp(l, " (%s)", f->obj);
+	if (obj && sym)
+		lp(l, " (%s)", obj);
 	if (f->file) {
 		const char *b = strrchr(f->file, '/');
-		lp(l, " %s:%" PRIu32, b ? b + 1 : f->file, f->line);
+		lp(l, " %s:%" PRIu32, am_printable(fb, sizeof(fb), b ? b + 1 : f->file), f->line);
 	}
 }
 
@@ -1166,6 +1201,10 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	if (s->target_wall_ns) {
 		lp(&l, "  %-22s wall %.3f s, peak RSS %s", "command",
 		   (double)s->target_wall_ns / 1e9, am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
+		if (s->target_signal)
+			lp(&l, ", killed by %s", sig_name(y, sizeof(y), s->target_signal));
+		else if (s->target_exit >= 0)
+			lp(&l, ", exit %d", s->target_exit);
 		lend(o, &l);
 	}
 
@@ -1399,9 +1438,17 @@ void am_out__sink(struct am_out *o, struct am_sink *sink)
 
 void am_out__flush(struct am_out *o)
 {
-	if (o->o.json)
-		jsonw_flush(&o->jw);
-	fflush(o->o.f);
+	errno = 0;
+	if (o->o.json && jsonw_flush(&o->jw) < 0 && !o->err)
+		o->err = o->jw.errnum ? o->jw.errnum : EIO;
+	errno = 0;
+	if ((fflush(o->o.f) || ferror(o->o.f)) && !o->err)
+		o->err = errno ? errno : EIO;
+}
+
+int am_out__error(const struct am_out *o)
+{
+	return o->err;
 }
 
 void am_out__free(struct am_out *o)

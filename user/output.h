@@ -27,6 +27,9 @@ struct am_out *am_out__new(const struct am_out_opts *o);
 void am_out__sink(struct am_out *o, struct am_sink *sink);
 /* Pushes everything written so far to the FILE and fflush()es it. */
 void am_out__flush(struct am_out *o);
+/* errno of the first write to the FILE that failed (ENOSPC on a full
+ * disk), 0 while every write succeeded: the caller reports it and fails. */
+int am_out__error(const struct am_out *o);
 /* Flushes, then frees. Accepts NULL. */
 void am_out__free(struct am_out *o);
 /* Extra lines the tracer wants in the text stream (probe placements with -v,

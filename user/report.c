@@ -15,6 +15,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "jsonw.h"
 #include "log.h"
 #include "report.h"
 #include "report_model.h"
@@ -62,6 +64,12 @@ struct reader {
 	long long    size, next_progress;
 	bool         progress;     /* stderr is a terminal */
 	bool         truncated;    /* the last line had no newline and did not parse */
+	/* what read_line cut from the current record (see there) */
+	unsigned     stacks_cut;   /* "stack" arrays longer than MAX_FRAMES */
+	uint64_t     groups_total; /* elements of its "groups" array, LEAKS_KEEP kept */
+	/* over the whole input */
+	uint64_t     all_stacks_cut;
+	uint64_t     max_frames_seen;
 };
 
 static int reader_open(struct reader *rd, const char *path, char *err, size_t errlen)
@@ -86,6 +94,144 @@ static int reader_open(struct reader *rd, const char *path, char *err, size_t er
 	rd->progress = isatty(2) && rd->size > (8 << 20);
 	rd->next_progress = 4 << 20;
 	return 0;
+}
+
+/* One record may cost memory in proportion to what is kept of it, not to
+ * what it holds: a crafted (or huge) trace line with a 2-million-frame
+ * stack would take gigabytes once json-c made an object of every frame.
+ * read_line() streams the line and cuts, before parsing, every "stack"
+ * array to MAX_FRAMES elements and every "groups" array (the leaks record)
+ * to LEAKS_KEEP, counting what it dropped; what is left must fit in
+ * LINE_KEEP bytes. */
+#define LINE_KEEP (16u << 20)
+#define CUT_NEST  64               /* capped arrays open at once, at most */
+
+struct cut {
+	int      depth;                /* nesting depth inside the array */
+	unsigned limit;
+	uint64_t commas;               /* separators seen at that depth */
+	bool     any;                  /* the array has an element */
+	bool     stack;                /* a "stack" (else "groups") */
+};
+
+static int line_put(struct reader *rd, size_t *n, int c)
+{
+	if (*n + 2 > rd->cap) {
+		size_t nc = rd->cap ? rd->cap * 2 : 4096;
+		char *nl = realloc(rd->line, nc);
+		if (!nl)
+			return -1;
+		rd->line = nl;
+		rd->cap = nc;
+	}
+	rd->line[(*n)++] = (char)c;
+	return 0;
+}
+
+/* Reads one line into rd->line (without its newline) with the cuts above.
+ * Returns its kept length, -1 at the end of the file (or a read error),
+ * -2 when the kept part is over LINE_KEEP, -3 out of memory; *had_nl: it
+ * ended with a newline. */
+static ssize_t read_line(struct reader *rd, bool *had_nl)
+{
+	struct cut cuts[CUT_NEST];
+	int ncut = 0, depth = 0, c;
+	bool in_str = false, esc = false, key_next = false;
+	char last[8];                  /* the last string, when short: a key? */
+	size_t lastn = 0, n = 0;
+	bool last_long = false;
+	int skip = -1;                 /* index in cuts[] being skipped, -1 */
+	bool any = false;
+
+	*had_nl = false;
+	rd->stacks_cut = 0;
+	rd->groups_total = 0;
+	while ((c = getc_unlocked(rd->f)) != EOF) {
+		any = true;
+		if (c == '\n') {
+			*had_nl = true;
+			break;
+		}
+		bool emit = skip < 0;
+		if (!in_str && ncut && cuts[ncut - 1].depth == depth && c != ']' && c != ',' &&
+		    c != ' ' && c != '\t' && c != '\r')
+			cuts[ncut - 1].any = true;      /* an element starts (or goes on) */
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			if (in_str && c != '"' && lastn < sizeof(last))
+				last[lastn++] = (char)c;
+			else if (in_str)
+				last_long = true;
+		} else if (c == '"') {
+			in_str = true;
+			lastn = 0;
+			last_long = false;
+			key_next = false;
+		} else if (c == ':') {
+			key_next = !last_long && ((lastn == 5 && !memcmp(last, "stack", 5)) ||
+						  (lastn == 6 && !memcmp(last, "groups", 6)));
+		} else if (c == '[' || c == '{') {
+			depth++;
+			if (c == '[' && key_next && ncut < CUT_NEST) {
+				bool st = lastn == 5;
+				cuts[ncut++] = (struct cut){ .depth = depth, .limit = st ? MAX_FRAMES : LEAKS_KEEP,
+							     .stack = st };
+			}
+			key_next = false;
+		} else if (c == ']' || c == '}') {
+			if (ncut && cuts[ncut - 1].depth == depth) {
+				struct cut *k = &cuts[--ncut];
+				uint64_t total = k->commas + k->any;
+				bool counted = skip < 0 || skip == ncut;   /* not inside a dropped part */
+				if (k->stack && counted) {
+					if (total > MAX_FRAMES)
+						rd->stacks_cut++;
+					if (total > rd->max_frames_seen)
+						rd->max_frames_seen = total;
+				} else if (!k->stack && counted) {
+					rd->groups_total = total;
+				}
+				if (skip == ncut) {
+					skip = -1;
+					emit = true;
+				}
+			}
+			depth--;
+			key_next = false;
+		} else if (c == ',') {
+			if (ncut && cuts[ncut - 1].depth == depth) {
+				struct cut *k = &cuts[ncut - 1];
+				if (++k->commas == k->limit && skip < 0) {
+					skip = ncut - 1;
+					emit = false;
+				}
+			}
+			key_next = false;
+		} else if (c != ' ' && c != '\t' && c != '\r') {
+			key_next = false;
+		}
+		if (emit) {
+			if (n >= LINE_KEEP) {
+				/* skip the rest of the line: the error names it */
+				while ((c = getc_unlocked(rd->f)) != EOF && c != '\n')
+					;
+				return -2;
+			}
+			if (line_put(rd, &n, c) < 0)
+				return -3;
+		}
+	}
+	if (!any)
+		return -1;
+	if (line_put(rd, &n, '\0') < 0)
+		return -3;
+	rd->all_stacks_cut += rd->stacks_cut;
+	return (ssize_t)(n - 1);
 }
 
 static void reader_close(struct reader *rd)
@@ -230,8 +376,10 @@ static int reader_next(struct reader *rd, char *err, size_t errlen)
 			json_object_put(rd->obj);
 			rd->obj = NULL;
 		}
-		rd->len = getline(&rd->line, &rd->cap, rd->f);
-		if (rd->len < 0) {
+		bool had_nl;
+
+		rd->len = read_line(rd, &had_nl);
+		if (rd->len == -1) {
 			if (ferror(rd->f)) {
 				snprintf(err, errlen, "cannot read %s: %s", rd->path, strerror(errno));
 				return -1;
@@ -239,8 +387,16 @@ static int reader_next(struct reader *rd, char *err, size_t errlen)
 			return 0;
 		}
 		rd->lineno++;
-		bool had_nl = rd->len > 0 && rd->line[rd->len - 1] == '\n';
-		while (rd->len > 0 && (rd->line[rd->len - 1] == '\n' || rd->line[rd->len - 1] == '\r'))
+		if (rd->len == -2) {
+			snprintf(err, errlen, "%s:%lu: record longer than %u MiB (stacks cut to %d frames): "
+				 "not an allocmap trace", rd->path, rd->lineno, LINE_KEEP >> 20, MAX_FRAMES);
+			return -1;
+		}
+		if (rd->len < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		while (rd->len > 0 && rd->line[rd->len - 1] == '\r')
 			rd->line[--rd->len] = '\0';
 		if (rd->len == 0)
 			continue;
@@ -269,8 +425,25 @@ static int reader_next(struct reader *rd, char *err, size_t errlen)
 
 /* ---- output helpers ---- */
 
-/* Copies s to f, turning "</" into "<\/" so that no JSON string can close
- * the <script> element the data sits in (valid JSON either way). */
+/* Copies s to f with every '<' as "<\/"-free \u003c: the data block is
+ * JSON whose strings were written by put_json (so a '<' can only be in a
+ * string, where \u003c means the same), and no byte sequence in it can end,
+ * comment out or open a script element ("</script", "<!--", "<script"). */
+static void put_script_data(FILE *f, const char *s, size_t n)
+{
+	size_t from = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '<')
+			continue;
+		fwrite(s + from, 1, i - from, f);
+		fputs("\\u003c", f);
+		from = i + 1;
+	}
+	fwrite(s + from, 1, n - from, f);
+}
+
+/* The page's script: "</" as "<\/" (it holds no "<!--"). */
 static void put_script_safe(FILE *f, const char *s, size_t n)
 {
 	size_t i = 0, from = 0;
@@ -287,17 +460,84 @@ static void put_script_safe(FILE *f, const char *s, size_t n)
 
 static void put_jstr(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+	jsonw_fstr(f, s ? s : "", s ? strlen(s) : 0, true);
+}
+
+/* Writes o again as JSON, whatever the input held: strings through
+ * jsonw_fstr (well-formed UTF-8, control characters escaped; html: inert in
+ * a <script> element), integers as integers, finite doubles, NaN and
+ * infinities as null. The trace is never copied raw into an output. */
+static void put_json(FILE *f, json_object *o, bool html)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_boolean:
+		fputs(json_object_get_boolean(o) ? "true" : "false", f);
+		break;
+	case json_type_int: {
+		int64_t v = json_object_get_int64(o);
+		if (v == INT64_MAX)
+			fprintf(f, "%llu", (unsigned long long)json_object_get_uint64(o));
 		else
-			fputc(c, f);
+			fprintf(f, "%lld", (long long)v);
+		break;
 	}
-	fputc('"', f);
+	case json_type_double: {
+		double d = json_object_get_double(o);
+		if (isfinite(d))
+			fprintf(f, "%.17g", d);
+		else
+			fputs("null", f);
+		break;
+	}
+	case json_type_string:
+		jsonw_fstr(f, json_object_get_string(o), (size_t)json_object_get_string_len(o), html);
+		break;
+	case json_type_array: {
+		size_t n = json_object_array_length(o);
+		fputc('[', f);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				fputc(',', f);
+			put_json(f, json_object_array_get_idx(o, i), html);
+		}
+		fputc(']', f);
+		break;
+	}
+	case json_type_object: {
+		bool first = true;
+		fputc('{', f);
+		json_object_object_foreach(o, k, v) {
+			if (!first)
+				fputc(',', f);
+			first = false;
+			jsonw_fstr(f, k, strlen(k), html);
+			fputc(':', f);
+			put_json(f, v, html);
+		}
+		fputc('}', f);
+		break;
+	}
+	default:
+		fputs("null", f);
+		break;
+	}
+}
+
+/* put_json into a malloc'ed string, or NULL. */
+static char *json_text(json_object *o, bool html)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	put_json(f, o, html);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 /* A growing JSON array of raw records in memory. */
@@ -316,14 +556,15 @@ static int rawlist_open(struct rawlist *l, size_t cap)
 	return l->f ? 0 : -1;
 }
 
-static void rawlist_add(struct rawlist *l, const char *line, size_t len)
+/* Adds record o (written again by put_json, never the raw line). */
+static void rawlist_add(struct rawlist *l, json_object *o)
 {
 	l->n++;
 	if (l->kept >= l->cap)
 		return;
 	if (l->kept)
 		fputc(',', l->f);
-	fwrite(line, 1, len, l->f);
+	put_json(l->f, o, true);
 	l->kept++;
 }
 
@@ -346,6 +587,7 @@ struct html_ctx {
 	size_t npids;
 	uint64_t lines;
 	uint64_t stacks_kept, stacks_dropped; /* listed records with/without their stack */
+	uint64_t stacks_cut, frames_max;      /* stacks over MAX_FRAMES frames, longest seen */
 	bool   truncated;          /* the input's last line was cut short */
 };
 
@@ -355,7 +597,7 @@ static void list_record(struct html_ctx *c, struct rawlist *l, struct reader *rd
 	json_object *st = jget(rd->obj, "stack");
 
 	if (!st || l->kept >= l->cap) {
-		rawlist_add(l, rd->line, (size_t)rd->len);
+		rawlist_add(l, rd->obj);
 		return;
 	}
 	if (c->stacks_kept < STACKS_KEEP && json_object_is_type(st, json_type_array)) {
@@ -367,8 +609,7 @@ static void list_record(struct html_ctx *c, struct rawlist *l, struct reader *rd
 		json_object_object_del(rd->obj, "stack");
 		c->stacks_dropped++;
 	}
-	const char *s = json_object_to_json_string_ext(rd->obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	rawlist_add(l, s, strlen(s));
+	rawlist_add(l, rd->obj);
 }
 
 static void note_pid(int pids[], size_t *n, int pid)
@@ -384,22 +625,25 @@ static void note_pid(int pids[], size_t *n, int pid)
 
 /* The leaks record as the page wants it: totals, how many groups there
  * were, the first LEAKS_KEEP groups (they come largest first) as they are. */
-static char *leaks_json(json_object *o)
+static char *leaks_json(json_object *o, uint64_t groups_total)
 {
 	json_object *g = jget(o, "groups");
 	size_t ng = g && json_object_is_type(g, json_type_array) ? json_object_array_length(g) : 0;
+	uint64_t total = groups_total > ng ? groups_total : ng;   /* read_line kept LEAKS_KEEP */
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (!f)
 		return NULL;
-	fprintf(f, "{\"count\":%llu,\"bytes\":%llu,\"groups_total\":%zu,\"groups\":[",
-		(unsigned long long)jnum(o, "count", NULL), (unsigned long long)jnum(o, "bytes", NULL), ng);
-	for (size_t i = 0; i < ng && i < LEAKS_KEEP; i++)
-		fprintf(f, "%s%s", i ? "," : "",
-			json_object_to_json_string_ext(json_object_array_get_idx(g, i),
-						       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(f, "{\"count\":%llu,\"bytes\":%llu,\"groups_total\":%llu,\"groups\":[",
+		(unsigned long long)jnum(o, "count", NULL), (unsigned long long)jnum(o, "bytes", NULL),
+		(unsigned long long)total);
+	for (size_t i = 0; i < ng && i < LEAKS_KEEP; i++) {
+		if (i)
+			fputc(',', f);
+		put_json(f, json_object_array_get_idx(g, i), true);
+	}
 	fputs("]}", f);
 	if (fclose(f) != 0) {
 		free(buf);
@@ -469,6 +713,8 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		(unsigned long long)m->heap, (unsigned long long)m->mmapped, (unsigned long long)m->live);
 	fprintf(f, ",\"stacks_listed\":%llu,\"stacks_dropped\":%llu", (unsigned long long)c->stacks_kept,
 		(unsigned long long)c->stacks_dropped);
+	fprintf(f, ",\"stacks_cut\":%llu,\"frames_cap\":%d,\"frames_max\":%llu",
+		(unsigned long long)c->stacks_cut, MAX_FRAMES, (unsigned long long)c->frames_max);
 	fprintf(f, ",\"caps\":{\"os\":%d,\"points\":%d,\"allocs\":%d,\"live\":%d,\"regions\":%d}",
 		OS_KEEP, RM_POINT_CAP, RM_ALLOC_CAP, RM_LIVE_CAP, RM_DEAD_REGION_CAP);
 
@@ -574,8 +820,10 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		const struct rm_fnstat *s = &m->fn[i];
 		if (!s->calls)
 			continue;
-		fprintf(f, "%s{\"fn\":\"%s\",\"calls\":%llu,\"bytes\":%llu,\"os_calls\":%llu,\"failed\":%llu,"
-			"\"nested\":%llu,\"dur_ns\":%llu}", first ? "" : ",", rm_fn_name(i),
+		fprintf(f, "%s{\"fn\":", first ? "" : ",");
+		put_jstr(f, rm_fn_name(i));   /* --alloc names come from the trace */
+		fprintf(f, ",\"calls\":%llu,\"bytes\":%llu,\"os_calls\":%llu,\"failed\":%llu,"
+			"\"nested\":%llu,\"dur_ns\":%llu}",
 			(unsigned long long)s->calls, (unsigned long long)s->bytes, (unsigned long long)s->os_calls,
 			(unsigned long long)s->failed, (unsigned long long)s->nested, (unsigned long long)s->dur_ns);
 		first = false;
@@ -619,7 +867,7 @@ static int write_page(FILE *out, const char *data, size_t ndata)
 		if (i == 0)
 			fputs(am_asset_report_css, out);
 		else if (i == 1)
-			put_script_safe(out, data, ndata);
+			put_script_data(out, data, ndata);
 		else
 			put_script_safe(out, am_asset_report_js, strlen(am_asset_report_js));
 		p = q + strlen(marks[i]);
@@ -629,6 +877,11 @@ static int write_page(FILE *out, const char *data, size_t ndata)
 }
 
 int am_report_html(const char *in_path, const char *out_path, char *err, size_t errlen)
+{
+	return am_report_html_named(in_path, NULL, out_path, err, errlen);
+}
+
+int am_report_html_named(const char *in_path, const char *source, const char *out_path, char *err, size_t errlen)
 {
 	struct reader rd;
 	struct html_ctx c;
@@ -658,18 +911,20 @@ int am_report_html(const char *in_path, const char *out_path, char *err, size_t 
 		else if (rec->type == RM_T_CALL && rec->n_os)
 			list_record(&c, &c.calls, &rd);
 		else if (rec->type == RM_T_TASK)
-			rawlist_add(&c.tasks, rd.line, (size_t)rd.len);
+			rawlist_add(&c.tasks, rd.obj);
 		else if (rec->type == RM_T_SUMMARY) {
 			free(c.summary);
-			c.summary = strdup(rd.line);
+			c.summary = json_text(rd.obj, true);
 		} else if (!strcmp(jstr(rd.obj, "type"), "leaks")) {
 			free(c.leaks);
-			c.leaks = leaks_json(rd.obj);
+			c.leaks = leaks_json(rd.obj, rd.groups_total);
 		}
 	}
 	if (r < 0)
 		goto cleanup;
 	c.truncated = rd.truncated;
+	c.stacks_cut = rd.all_stacks_cut;
+	c.frames_max = rd.max_frames_seen;
 	if (!c.lines) {
 		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
 		goto cleanup;
@@ -679,7 +934,7 @@ int am_report_html(const char *in_path, const char *out_path, char *err, size_t 
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	write_data(df, &c, in_path);
+	write_data(df, &c, source ? source : in_path);
 	if (fclose(df) != 0) {
 		df = NULL;
 		snprintf(err, errlen, "out of memory");
@@ -795,6 +1050,15 @@ static void pf_counters(struct pf_ctx *p, const struct rm_model *m, uint64_t ts)
 	}
 }
 
+/* The end of an event: its thread and, as args, the record itself (written
+ * again as valid JSON, never copied raw). */
+static void pf_args(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
+{
+	fprintf(p->f, ",\"pid\":%d,\"tid\":%d,\"args\":", rec->pid, rec->tid);
+	put_json(p->f, o, false);
+	fputc('}', p->f);
+}
+
 static const char *short_sys(const struct rm_rec *r)
 {
 	return rm_sys_names[r->sys];
@@ -868,12 +1132,16 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 			ts += dur;              /* its effect on live bytes is at its return */
 			if (rec->n_os) {
 				pf_sep(&p);
-				fprintf(p.f, "{\"name\":\"%s(%llu)\",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":",
-					rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1), (unsigned long long)rec->size);
+				char nm[256];
+				int k = snprintf(nm, sizeof(nm), "%s(%llu)", rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1),
+						 (unsigned long long)rec->size);
+				fputs("{\"name\":", p.f);
+				jsonw_fstr(p.f, nm, k < (int)sizeof(nm) ? (size_t)k : sizeof(nm) - 1, false);
+				fputs(",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":", p.f);
 				pf_ts(p.f, rec->ts);
 				fprintf(p.f, ",\"dur\":");
 				pf_ts(p.f, dur);
-				fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
+				pf_args(&p, rec, rd.obj);
 			}
 		} else if (rec->type == RM_T_OS) {
 			ts += rec->dur;
@@ -888,14 +1156,14 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 					short_sys(rec));
 				pf_ts(p.f, rec->ts);
 			}
-			fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
+			pf_args(&p, rec, rd.obj);
 		} else if (rec->type == RM_T_THRESHOLD) {
 			pf_sep(&p);
 			/* 0: unknown (attached without glibc's debug info): no number */
 			fprintf(p.f, "{\"name\":\"mmap threshold %s -> %s\",\"cat\":\"threshold\",\"ph\":\"i\",\"s\":\"p\",\"ts\":",
 				thr_num(a, sizeof(a), rec->th_old), thr_num(b, sizeof(b), rec->th_new));
 			pf_ts(p.f, rec->ts);
-			fprintf(p.f, ",\"pid\":%d,\"tid\":%d,\"args\":%s}", rec->pid, rec->tid, rd.line);
+			pf_args(&p, rec, rd.obj);
 			if (rec->th_new)
 				pf_counter(&p, "mmap threshold", rec->ts, rec->th_new);
 		}
@@ -922,8 +1190,14 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	ret = 0;
 cleanup:
 	if (p.f) {
+		/* remove what we began, only if it is a file of ours: as root,
+		 * --perfetto /dev/null must not delete the device */
+		struct stat st;
+		bool ours = fstat(fileno(p.f), &st) == 0 && S_ISREG(st.st_mode);
+
 		fclose(p.f);
-		unlink(out_path);
+		if (ours)
+			unlink(out_path);
 	}
 	if (m) {
 		rm_free(m);

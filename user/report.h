@@ -9,6 +9,9 @@
 /* Reads the JSONL trace at in_path, writes one self-contained HTML file to
  * out_path. Returns 0, or -1 with a one-line message in err. */
 int am_report_html(const char *in_path, const char *out_path, char *err, size_t errlen);
+/* The same; source: what the page says it was made from (NULL: in_path),
+ * for a trace read through a descriptor (/proc/self/fd/N). */
+int am_report_html_named(const char *in_path, const char *source, const char *out_path, char *err, size_t errlen);
 
 /* Reads the JSONL trace at in_path, writes Chrome Trace Event JSON (opens in
  * ui.perfetto.dev) to out_path. Returns 0, or -1 with a message in err. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fmt.h"
 #include "stack.h"
 
 struct stk {
@@ -208,10 +209,13 @@ long am_leaks_group(const struct am_leak_in *in, size_t n, struct am_leak **out)
 
 char *am_frame_name(char *buf, size_t size, const struct am_frame *f)
 {
+	char pb[512];
+
+	/* printable: a newline in a name would forge a folded line */
 	if (f->sym)
-		snprintf(buf, size, "%s", f->sym);
+		snprintf(buf, size, "%s", am_printable(pb, sizeof(pb), f->sym));
 	else if (f->obj)
-		snprintf(buf, size, "%s+0x%llx", f->obj, (unsigned long long)f->off);
+		snprintf(buf, size, "%s+0x%llx", am_printable(pb, sizeof(pb), f->obj), (unsigned long long)f->off);
 	else
 		snprintf(buf, size, "0x%llx", (unsigned long long)f->addr);
 	for (char *p = buf; *p; p++)

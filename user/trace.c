@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,8 @@ struct tracer {
 	FILE *outf;
 	struct am_out *capture;   /* full JSONL for --html/--perfetto */
 	FILE *capf;
-	char cap_path[64];
+	char cap_path[64];        /* /proc/self/fd/N of the unlinked capture */
+	char cap_dir[256];        /* the directory it is in ($TMPDIR, /tmp) */
 	struct tee tee;
 	struct target targets[MAX_TRACKED];
 	int n_targets;
@@ -720,6 +722,37 @@ static void *maps_thread(void *arg)
 	return NULL;
 }
 
+/* An unlinked temporary file for the --html/--perfetto capture, in $TMPDIR
+ * (else /tmp; the directory is written into dir): O_TMPFILE, else mkstemp
+ * and unlink at once, so that nothing is left behind whatever kills
+ * allocmap. The fd (close-on-exec), or -1 with errno. */
+static int capture_file(char *dir, size_t dirlen)
+{
+	const char *t = getenv("TMPDIR");
+	char path[PATH_MAX];
+	int fd, e;
+
+	snprintf(dir, dirlen, "%s", t && *t ? t : "/tmp");
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	/* a file system without O_TMPFILE */
+	if (snprintf(path, sizeof(path), "%s/allocmap-XXXXXX", dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (unlink(path) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* Writes the --folded / --folded-alloc files. 0 or -1 (printed). */
 static int write_folded(struct tracer *tr)
 {
@@ -839,6 +872,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	pid_t child = -1;
 	uint64_t t0, deadline = 0;
 	char errbuf[512];
+	bool out_failed = false, out_reported = false; /* -o / stdout: a write failed, said */
 	struct sigaction sa = {};
 
 	libbpf_verbosity = opts->verbosity;
@@ -981,15 +1015,16 @@ int am_trace_run(const struct am_trace_opts *opts)
 	}
 	if (opts->html || opts->perfetto) {
 		/* the report is built from the full event stream, as JSONL */
-		int fd;
+		int fd = capture_file(tr.cap_dir, sizeof(tr.cap_dir));
 
-		snprintf(tr.cap_path, sizeof(tr.cap_path), "/tmp/allocmap-XXXXXX");
-		fd = mkstemp(tr.cap_path);
-		if (fd < 0 || !(tr.capf = fdopen(fd, "w"))) {
-			am_err("cannot create a temporary file: %s", strerror(errno));
-			tr.cap_path[0] = '\0';
+		if (fd < 0 || !(tr.capf = fdopen(fd, "w+"))) {
+			am_err("cannot create a temporary file in %s: %s", tr.cap_dir, strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			goto cleanup;
 		}
+		/* read back through the descriptor: the file has no name */
+		snprintf(tr.cap_path, sizeof(tr.cap_path), "/proc/self/fd/%d", fd);
 		oo = (struct am_out_opts){ .f = tr.capf, .json = true, .verbosity = 1, .t0_ns = t0,
 					   .multi_pid = opts->n_pids > 1 || opts->follow_forks };
 		tr.capture = am_out__new(&oo);
@@ -1149,6 +1184,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 		ring_buffer__consume(tr.rb);
 		if (deadline && am_now_ns() >= deadline)
 			break;
+		/* an output that cannot be written (full disk): stop, say so below */
+		if ((tr.out && am_out__error(tr.out)) || (tr.capture && am_out__error(tr.capture)))
+			break;
 		if (!any_alive(&tr, child, &child_status, &child_done, &ru))
 			break;
 		if (opts->hooks && opts->hooks->tick) {
@@ -1193,7 +1231,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 		else /* -d expired or a signal: it keeps running, untraced */
 			ret = stop_signal ? 128 + stop_signal : 0;
 		if (child_done)
-			am_corr__set_target(tr.corr, child_end - released, (uint64_t)ru.ru_maxrss, ret);
+			am_corr__set_target(tr.corr, child_end - released, (uint64_t)ru.ru_maxrss, ret,
+					    WIFSIGNALED(child_status) ? WTERMSIG(child_status) : 0);
 	} else {
 		ret = 0;
 	}
@@ -1210,10 +1249,21 @@ int am_trace_run(const struct am_trace_opts *opts)
 		am_out__flush(tr.out);
 	if (tr.folded && write_folded(&tr) < 0)
 		ret = ret ? ret : 1;
-	if (tr.capture) {
+	if (tr.out && am_out__error(tr.out)) {
+		am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
+		       strerror(am_out__error(tr.out)));
+		out_reported = true;
+		ret = ret ? ret : 1;
+	}
+	if (tr.capture)
 		am_out__flush(tr.capture);
-		fflush(tr.capf);
-		if (opts->html && am_report_html(tr.cap_path, opts->html, errbuf, sizeof(errbuf)) < 0) {
+	if (tr.capture && am_out__error(tr.capture)) {
+		/* never a report from part of the events */
+		am_err("cannot write the capture for %s in %s: %s (set TMPDIR to a roomier directory)",
+		       opts->html ? opts->html : opts->perfetto, tr.cap_dir, strerror(am_out__error(tr.capture)));
+		ret = ret ? ret : 1;
+	} else if (tr.capture) {
+		if (opts->html && am_report_html_named(tr.cap_path, "this trace", opts->html, errbuf, sizeof(errbuf)) < 0) {
 			am_err("cannot write %s: %s", opts->html, errbuf);
 			ret = ret ? ret : 1;
 		}
@@ -1246,6 +1296,16 @@ cleanup:
 		free(tr.targets[i].res);
 	allocmap_bpf__destroy(tr.skel);
 	am_corr__free(tr.corr);
+	/* the last buffered bytes may fail here on a full disk: read the
+	 * renderer's error before it goes */
+	if (tr.out)
+		am_out__flush(tr.out);
+	out_failed = tr.out && am_out__error(tr.out);
+	if (out_failed && !out_reported) {
+		am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
+		       strerror(am_out__error(tr.out)));
+		ret = ret ? ret : 1;
+	}
 	am_out__free(tr.out);
 	am_out__free(tr.capture);
 	am_folded__free(tr.folded);
@@ -1253,12 +1313,14 @@ cleanup:
 	am_guard__free(tr.guard); /* after the detach: nothing can stop a target any more */
 	if (tr.capf)
 		fclose(tr.capf);
-	if (tr.cap_path[0])
-		unlink(tr.cap_path);
-	if (tr.outf && tr.outf != stdout)
-		fclose(tr.outf);
-	else if (tr.outf)
-		fflush(tr.outf);
+	if (tr.outf) {
+		errno = 0;
+		if ((tr.outf != stdout ? fclose(tr.outf) : fflush(tr.outf)) && !out_failed) {
+			am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
+			       strerror(errno ? errno : EIO));
+			ret = ret ? ret : 1;
+		}
+	}
 	free(first);
 	return ret;
 }

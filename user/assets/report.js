@@ -9,6 +9,43 @@
   'use strict';
 
   const D = JSON.parse(document.getElementById('am-data').textContent);
+
+  // ---------- input hygiene ----------
+  // The records (OS requests, calls, tasks, the summary and the leaks) come
+  // from a JSONL file anyone can write. Every value of them is checked by
+  // type before anything is drawn: numbers must be numbers, addresses hex
+  // strings, and only the fields that are text may hold text (which esc()
+  // escapes wherever it is drawn). Anything else is dropped.
+  const TEXT_KEYS = new Set(['type', 'fn', 'role', 'syscall', 'prot', 'flags', 'advice', 'error', 'region',
+    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode']);
+  const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr']);
+  function clean(v, key, depth) {
+    if (v === null || typeof v === 'boolean') return v;
+    if (typeof v === 'number') return isFinite(v) ? v : undefined;
+    if (typeof v === 'string') {
+      if (HEX_KEYS.has(key)) return /^0x[0-9a-f]{1,16}$/i.test(v) ? v : undefined;
+      return TEXT_KEYS.has(key) ? v : undefined;
+    }
+    if (typeof v !== 'object' || depth > 12) return undefined;
+    if (Array.isArray(v)) return v.map(x => clean(x, null, depth + 1)).filter(x => x !== undefined);
+    const o = {};
+    for (const k of Object.keys(v)) {
+      if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+      const x = clean(v[k], k, depth + 1);
+      if (x !== undefined) o[k] = x;
+    }
+    return o;
+  }
+  const isRec = o => o && typeof o === 'object' && !Array.isArray(o);
+  D.os = (Array.isArray(D.os) ? D.os : []).map(o => clean(o, null, 0)).filter(o => isRec(o) && typeof o.id === 'number');
+  D.calls = (Array.isArray(D.calls) ? D.calls : []).map(o => clean(o, null, 0)).filter(o => isRec(o) && typeof o.id === 'number');
+  D.tasks = (Array.isArray(D.tasks) ? D.tasks : []).map(o => clean(o, null, 0)).filter(isRec);
+  D.summary = isRec(D.summary) ? clean(D.summary, null, 0) : null;
+  D.leaks = isRec(D.leaks) ? clean(D.leaks, null, 0) : null;
+  if (D.leaks && !Array.isArray(D.leaks.groups)) D.leaks.groups = [];
+  // a number for the page, '–' for anything else
+  function num(v) { return typeof v === 'number' ? String(v) : '–'; }
+
   const S = D.summary || null;
   const T0 = D.t0;
   const DUR = Math.max(D.duration, 1);
@@ -20,6 +57,8 @@
     { key: 'mmap', name: 'mmapped (allocator)', color: '#e08a00' },
     { key: 'live', name: 'live in allocations', color: '#12976b' },
   ];
+  // a name from the trace is never a property lookup on the prototype
+  const sysColor = k => Object.prototype.hasOwnProperty.call(SYS_COLOR, k) ? SYS_COLOR[k] : SYS_COLOR.other;
   const KIND_COLOR = { heap: '#2f6fdb', mmap: '#e08a00', arena: '#8a4fd8', other: '#8b95a3' };
   const SERVED = [
     { name: 'brk heap', color: '#2f6fdb' }, { name: 'own mmap', color: '#e08a00' },
@@ -38,7 +77,7 @@
     return '–';
   }
   function fmtBytes(n) {
-    if (n == null) return '–';
+    if (typeof n !== 'number' || !isFinite(n)) return '–';
     const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let i = 0, v = Math.abs(n);
     while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
@@ -46,6 +85,7 @@
     return (n < 0 ? '-' : '') + s.replace(/\.0+$|(\.\d*?)0+$/, '$1') + ' ' + u[i];
   }
   function fmtTime(ns) {
+    if (typeof ns !== 'number' || !isFinite(ns)) return '–';
     const a = Math.abs(ns);
     if (a < 1e3) return ns.toFixed(0) + ' ns';
     const f = (v, d) => v.toFixed(d).replace(/\.0+$|(\.\d*?)0+$/, '$1');
@@ -53,7 +93,7 @@
     if (a < 1e9) return f(ns / 1e6, a < 1e7 ? 2 : 1) + ' ms';
     return f(ns / 1e9, a < 1e10 ? 2 : 1) + ' s';
   }
-  function fmtInt(n) { return n == null ? '–' : Number(n).toLocaleString('en-US'); }
+  function fmtInt(n) { return typeof n !== 'number' || !isFinite(n) ? '–' : n.toLocaleString('en-US'); }
   function hex(n) { return '0x' + Number(n).toString(16); }
   function esc(s) {
     return String(s).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -114,7 +154,7 @@
   function hideTip() { tip.hidden = true; }
 
   // ---------- records ----------
-  const OS = D.os.map(o => Object.assign(o, { t: Math.max(0, o.ts_ns - T0) }));
+  const OS = D.os.map(o => Object.assign(o, { t: Math.max(0, (o.ts_ns || 0) - T0) }));
   const OS_BY_ID = new Map(OS.map(o => [o.id, o]));
   const CALLS = new Map(D.calls.map(c => [c.id, c]));
   const NB = D.buckets.length / 9;
@@ -147,12 +187,12 @@
   function causeText(o) {
     const c = o.cause || {};
     if (c.kind !== 'call') return 'direct (the program or libc itself)';
-    return c.fn + '(' + fmtInt(c.size) + ') · call #' + c.call_id + ' · tid ' + o.tid;
+    return c.fn + '(' + fmtInt(c.size) + ') · call #' + num(c.call_id) + ' · tid ' + num(o.tid);
   }
   function osTip(o) {
     const c = o.cause || {}, call = c.kind === 'call' ? CALLS.get(c.call_id) : null;
     let h = '<div class="t">' + esc(o.syscall) + '(' + esc(osArgs(o)) + ') = ' + osResult(o) + '</div>';
-    h += '<div class="r">OS request #' + o.id + ' at ' + fmtTime(o.t) + ', took ' + fmtTime(o.dur_ns || 0) + ', tid ' + o.tid + '</div>';
+    h += '<div class="r">OS request #' + num(o.id) + ' at ' + fmtTime(o.t) + ', took ' + fmtTime(o.dur_ns || 0) + ', tid ' + num(o.tid) + '</div>';
     h += '<div class="r">cause: <b>' + esc(causeText(o)) + '</b></div>';
     if (call) {
       h += '<div class="r">→ ' + esc(call.fn) + ' returned ' + esc(call.ret || '') + (call.region ? ' in ' + esc(call.region) : '') +
@@ -189,7 +229,7 @@
     if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtBytes(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
     else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
-    if (S && S.target) list.push({ k: 'target', v: 'exit ' + S.target.exit, s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
+    if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
       const d = el('div', { class: 'card' + (it.bad ? ' bad' : '') });
       d.innerHTML = '<div class="k">' + (it.sw ? '<span class="swatch" style="background:' + it.sw + '"></span>' : '') + esc(it.k) +
@@ -212,6 +252,8 @@
     if (C.allocs > D.allocs.length / 8) n.push('Address map: a random sample of ' + fmtInt(D.allocs.length / 8) + ' of ' + fmtInt(C.allocs) + ' allocations (every allocation still live at the end is included, up to ' + fmtInt(D.caps.live) + ').');
     if (C.regions_dropped) n.push(fmtInt(C.regions_dropped) + ' regions that were unmapped early are not drawn (' + fmtInt(D.caps.regions) + ' kept).');
     if (D.stacks_dropped) n.push('Tooltips show the stacks of the first ' + fmtInt(D.stacks_listed) + ' listed records (' + fmtInt(D.stacks_dropped) + ' more have theirs only in the flame graph).');
+    if (D.stacks_cut) n.push(fmtInt(D.stacks_cut) + ' stack' + (D.stacks_cut === 1 ? ' was' : 's were') + ' longer than ' + fmtInt(D.frames_cap) +
+      ' frames (the longest ' + fmtInt(D.frames_max) + '): only their innermost ' + fmtInt(D.frames_cap) + ' frames were read.');
     if (C.oom) n.push('Report generation ran out of memory: some detail is missing.');
     const box = document.getElementById('notes');
     for (const t of n) box.appendChild(el('div', { class: 'note' }, esc(t)));
@@ -309,7 +351,7 @@
     const vis = OS.filter(o => o.t >= v0 && o.t <= v1);
     if (vis.length <= MAX_MARKERS) {
       for (const o of vis) {
-        const li = Math.max(0, SYS.indexOf(o.syscall)), col = SYS_COLOR[o.syscall] || SYS_COLOR.other;
+        const li = Math.max(0, SYS.indexOf(o.syscall)), col = sysColor(o.syscall);
         const byCall = o.cause && o.cause.kind === 'call';
         const c = sv('circle', { cx: X(o.t), cy: lanesY + li * LANE + LANE / 2, r: 4.5, class: 'os-marker', 'data-id': o.id,
           fill: o.error ? '#fff' : byCall ? col : '#fff', stroke: o.error ? '#b4232c' : col, 'stroke-width': 1.6 });
@@ -699,7 +741,7 @@
   };
   function fgColor(n) {
     const k = fgKind(n);
-    if (k === 'sys') return SYS_COLOR[n.name] || SYS_COLOR.other;
+    if (k === 'sys') return sysColor(n.name);
     return FG_KINDS[k].color(fgHash(n.name));
   }
   function fgWhere(n) {
@@ -847,9 +889,9 @@
         fr += '<details><summary>' + esc(st.length) + ' frames' + (st[0].sym ? ', via ' + esc(st[0].sym) : '') + '</summary>' + stackHtml(st).replace('stack mono', 'mono') + '</details>';
       }
       const regs = Object.keys(g.regions || {}).map(r => fmtInt(g.regions[r].count) + ' in ' + esc(r) + ' (' + fmtBytes(g.regions[r].bytes) + ')').join('<br>');
-      h += '<tr class="leak-row" data-top="' + esc(top) + '" data-bytes="' + g.bytes + '" data-count="' + g.count + '"><td class="num">' + (i + 1) +
+      h += '<tr class="leak-row" data-top="' + esc(top) + '" data-bytes="' + num(g.bytes) + '" data-count="' + num(g.count) + '"><td class="num">' + (i + 1) +
         '</td><td class="num"><b>' + fmtBytes(g.bytes) + '</b><div class="muted">' + fmtInt(g.bytes) + ' B</div></td><td class="bar-cell"><div class="minibar" style="width:' +
-        Math.max(2, 100 * g.bytes / max).toFixed(1) + '%"></div></td><td class="num">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + g.pid + '</div>' : '') +
+        (Math.max(2, 100 * g.bytes / max) || 0).toFixed(1) + '%"></div></td><td class="num">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + num(g.pid) + '</div>' : '') +
         '</td><td class="frames">' + fr + '</td></tr>';
     });
     const tb = el('table', { class: 'data leaks', id: 'leaks-table' }, h + '</tbody>');
@@ -869,11 +911,11 @@
     let h = '<thead><tr><th class="num">#</th><th class="num">time</th><th class="num">tid</th><th>syscall</th><th>arguments</th><th>result</th>' +
       '<th class="num">took</th><th>cause</th><th>region</th></tr></thead><tbody>';
     for (let i = 0; i < n; i++) {
-      const o = OS[i], col = SYS_COLOR[o.syscall] || SYS_COLOR.other;
-      h += '<tr id="os-row-' + o.id + '" class="os-row"><td class="num">' + o.id + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + o.tid +
+      const o = OS[i], col = sysColor(o.syscall);
+      h += '<tr id="os-row-' + num(o.id) + '" class="os-row"><td class="num">' + num(o.id) + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + num(o.tid) +
         '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono">' + esc(osArgs(o)) +
         '</td><td class="mono">' + osResult(o) + '</td><td class="num">' + fmtTime(o.dur_ns || 0) + '</td><td>' +
-        (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + o.cause.call_id + '</span>'
+        (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + num(o.cause.call_id) + '</span>'
           : '<span class="muted">direct</span>') + '</td><td>' + esc(o.region || '') + '</td></tr>';
     }
     tb.innerHTML = h + '</tbody>';
@@ -903,12 +945,12 @@
       for (const k in S.syscalls) {
         const s = S.syscalls[k];
         const by = Object.keys(s.by_cause || {}).map(c => esc(c) + ' ' + fmtInt(s.by_cause[c])).join(', ');
-        h += '<tr class="sys-row"><td><span class="sys" style="background:' + (SYS_COLOR[k] || SYS_COLOR.other) + '">' + esc(k) + '</span></td><td class="num">' + fmtInt(s.count) +
+        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(k) + '">' + esc(k) + '</span></td><td class="num">' + fmtInt(s.count) +
           '</td><td class="num' + (s.failed ? ' warn' : '') + '">' + fmtInt(s.failed) + '</td><td>' + by + '</td></tr>';
       }
     } else {
       for (const s of D.sys)
-        h += '<tr class="sys-row"><td><span class="sys" style="background:' + (SYS_COLOR[s.sys] || SYS_COLOR.other) + '">' + esc(s.sys) + '</span></td><td class="num">' + fmtInt(s.count) +
+        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(s.sys) + '">' + esc(s.sys) + '</span></td><td class="num">' + fmtInt(s.count) +
           '</td><td class="num">' + fmtInt(s.failed) + '</td><td>allocator calls ' + fmtInt(s.by_call) + ', direct ' + fmtInt(s.count - s.by_call) + '</td></tr>';
     }
     document.getElementById('sys-table').innerHTML = h;
