@@ -28,11 +28,11 @@ FORKER = os.path.join(PROGS, "forker")
 
 def start_tracer(args):
     """Starts allocmap with args; returns (proc, stderr_lines_so_far) once it
-    printed its "tracing" line (it is attached), or fails after 20 s."""
+    printed its "tracing" line (it is attached), or fails after 60 s."""
     p = subprocess.Popen([TOOL, "trace"] + args, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
-    deadline = time.time() + 20
+    deadline = time.time() + 60  # a wait for an event, not a speed limit (sanitizer build, loaded machine)
     while time.time() < deadline:
         line = p.stderr.readline()
         if not line:
