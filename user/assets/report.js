@@ -17,7 +17,7 @@
   // strings, and only the fields that are text may hold text (which esc()
   // escapes wherever it is drawn). Anything else is dropped.
   const TEXT_KEYS = new Set(['type', 'fn', 'role', 'syscall', 'prot', 'flags', 'advice', 'error', 'region',
-    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode']);
+    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator']);
   const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr']);
   function clean(v, key, depth) {
     if (v === null || typeof v === 'boolean') return v;
