@@ -21,6 +21,7 @@
 #include "demo.h"
 #include "fmt.h"
 #include "log.h"
+#include "safeio.h"
 #include "trace.h"
 
 #define KiB 1024ull
@@ -667,12 +668,10 @@ static void html_variant(FILE *f, int vi)
 
 static int write_html(const char *path, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "we");
+	FILE *f = am_fopen_output(path, err, errsz);
 
-	if (!f) {
-		snprintf(err, errsz, "%s", strerror(errno));
+	if (!f)
 		return -1;
-	}
 	am_html_begin(f, "allocmap demo threshold");
 	fputs("<h1>glibc's mmap threshold, traced</h1>\n<p>Each circle is one call of the sweep "
 	      "(x: the order of calls, y: the size requested or freed, log scale); filled: an "

@@ -27,6 +27,7 @@
 #include "report.h"
 #include "report_model.h"
 #include "report_assets.h"
+#include "safeio.h"
 
 #define OS_KEEP    20000   /* OS request records carried into the HTML in full */
 #define CALLS_KEEP 20000   /* calls that made OS requests, carried in full */
@@ -630,6 +631,7 @@ static int write_page(FILE *out, const char *data, size_t ndata)
 
 int am_report_html(const char *in_path, const char *out_path, char *err, size_t errlen)
 {
+	char why[PATH_MAX + 128];
 	struct reader rd;
 	struct html_ctx c;
 	char *data = NULL;
@@ -686,9 +688,9 @@ int am_report_html(const char *in_path, const char *out_path, char *err, size_t 
 		goto cleanup;
 	}
 	df = NULL;
-	out = fopen(out_path, "w");
+	out = am_fopen_output(out_path, why, sizeof(why));
 	if (!out) {
-		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		snprintf(err, errlen, "cannot create %s: %s", out_path, why);
 		goto cleanup;
 	}
 	if (write_page(out, data, ndata) < 0) {
@@ -802,6 +804,7 @@ static const char *short_sys(const struct rm_rec *r)
 
 int am_report_perfetto(const char *in_path, const char *out_path, char *err, size_t errlen)
 {
+	char why[PATH_MAX + 128];
 	struct reader rd;
 	struct rm_model *m = NULL;
 	struct pf_ctx p;
@@ -820,9 +823,9 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	p.f = fopen(out_path, "w");
+	p.f = am_fopen_output(out_path, why, sizeof(why));
 	if (!p.f) {
-		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		snprintf(err, errlen, "cannot create %s: %s", out_path, why);
 		goto cleanup;
 	}
 	setvbuf(p.f, obuf, _IOFBF, sizeof(obuf));

@@ -28,6 +28,7 @@
 #include "top_view.h"
 #include "trace.h"
 #include "proc.h"
+#include "safeio.h"
 
 #define TOP_TICK_MS      50    /* asked of the trace loop, which polls every 100 ms */
 #define TOP_FINAL_MS     2000  /* the final frame stays this long, or until a key */
@@ -100,25 +101,25 @@ static void replay_stderr(void)
 
 /* Launch mode: fds 0/1/2 become the command's (stdin /dev/null, stdout and
  * stderr to path or /dev/null) until restore_fds(); the terminal's are kept. */
-static int move_fds(const char *path)
+static int move_fds(const char *path, char *why, size_t whylen)
 {
 	int in, out;
 
 	for (int i = 0; i < 3; i++) {
 		T.saved_fd[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
 		if (T.saved_fd[i] < 0)
-			return -errno;
+			goto fail;
 	}
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0)
-		return -errno;
-	out = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-		   : open("/dev/null", O_WRONLY | O_CLOEXEC);
+		goto fail;
+	/* the command's output file is an output file like any other */
+	out = path ? am_open_output(path, why, whylen) : open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (out < 0) {
-		int e = -errno;
-
+		if (!path)
+			snprintf(why, whylen, "%s", strerror(errno));
 		close(in);
-		return e;
+		return -1;
 	}
 	fflush(stdout);
 	dup2(in, 0);
@@ -128,6 +129,9 @@ static int move_fds(const char *path)
 	close(out);
 	T.fds_moved = true;
 	return 0;
+fail:
+	snprintf(why, whylen, "%s", strerror(errno));
+	return -1;
 }
 
 static void restore_fds(void)
@@ -490,9 +494,9 @@ int am_top_main(int argc, char **argv)
 	o.trace.hooks = &hooks;
 	atexit(restore_all);
 	capture_stderr();
-	if (o.trace.cmd && (err = move_fds(o.cmd_output)) < 0) {
+	if (o.trace.cmd && (err = move_fds(o.cmd_output, why, sizeof(why))) < 0) {
 		restore_all();
-		am_err("cannot open %s: %s", o.cmd_output ? o.cmd_output : "/dev/null", strerror(-err));
+		am_err("cannot open %s: %s", o.cmd_output ? o.cmd_output : "/dev/null", why);
 		top_view__free(T.v);
 		return 1;
 	}

@@ -28,6 +28,7 @@
 #include "placement.h"
 #include "report.h"
 #include "resolve.h"
+#include "safeio.h"
 #include "trace.h"
 #include "unwind.h"
 #include "proc.h"
@@ -647,12 +648,18 @@ static int write_folded(struct tracer *tr)
 	int ret = 0;
 
 	for (int k = 0; k < 2; k++) {
+		char why[PATH_MAX + 128];
 		FILE *f;
 
 		if (!path[k])
 			continue;
-		f = fopen(path[k], "we");
-		if (!f || am_folded__write(tr->folded, k, f) < 0) {
+		f = am_fopen_output(path[k], why, sizeof(why));
+		if (!f) {
+			am_err("cannot write %s: %s", path[k], why);
+			ret = -1;
+			continue;
+		}
+		if (am_folded__write(tr->folded, k, f) < 0) {
 			am_err("cannot write %s: %s", path[k], strerror(errno));
 			ret = -1;
 		}
@@ -880,9 +887,11 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (!opts->no_output) {
 		tr.outf = stdout;
 		if (opts->output) {
-			tr.outf = fopen(opts->output, "we");
+			char why[PATH_MAX + 128];
+
+			tr.outf = am_fopen_output(opts->output, why, sizeof(why));
 			if (!tr.outf) {
-				am_err("cannot open %s: %s", opts->output, strerror(errno));
+				am_err("cannot open %s: %s", opts->output, why);
 				tr.outf = NULL;
 				goto cleanup;
 			}
