@@ -21,6 +21,7 @@
 #include "demo.h"
 #include "fmt.h"
 #include "log.h"
+#include "numarg.h"
 #include "safeio.h"
 #include "trace.h"
 
@@ -415,7 +416,7 @@ static const struct argp_option demo_options[] = {
 static error_t demo_parse(int key, char *arg, struct argp_state *state)
 {
 	struct demo_opts *o = state->input;
-	char *end;
+	uint64_t n;
 
 	switch (key) {
 	case OPT_HTML:
@@ -425,10 +426,9 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 		o->json = true;
 		break;
 	case OPT_PAUSE:
-		errno = 0;
-		o->pause_ms = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || o->pause_ms < 0 || o->pause_ms > 60000)
+		if (am_parse_uint(arg, 0, 60000, &n))
 			argp_error(state, "invalid --pause '%s' (milliseconds, 0..60000)", arg);
+		o->pause_ms = (long)n;
 		break;
 	case OPT_ONLY: {
 		bool ok = false;

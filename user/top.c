@@ -27,6 +27,7 @@
 #include "top.h"
 #include "top_view.h"
 #include "trace.h"
+#include "numarg.h"
 #include "proc.h"
 #include "safeio.h"
 
@@ -403,29 +404,23 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 {
 	struct top_opts *o = state->input;
 	struct am_trace_opts *t = &o->trace;
-	char *end;
-	long v;
+	uint64_t v;
 
 	switch (key) {
 	case 'p':
 		if (t->n_pids >= AM_MAX_PIDS)
 			argp_error(state, "at most %d -p options", AM_MAX_PIDS);
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || v <= 0 || v > INT_MAX)
+		if (am_parse_uint(arg, 1, INT_MAX, &v))
 			argp_error(state, "invalid pid '%s'", arg);
 		t->pids[t->n_pids++] = (pid_t)v;
 		break;
 	case 'd':
-		errno = 0;
-		t->duration = strtod(arg, &end);
-		if (errno || *end || end == arg || t->duration <= 0)
-			argp_error(state, "invalid duration '%s' (seconds, > 0)", arg);
+		if (am_parse_seconds(arg, &t->duration))
+			argp_error(state, "invalid duration '%s' (seconds, a number > 0 and <= %g)", arg,
+				   AM_MAX_SECONDS);
 		break;
 	case 'i':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || v < 100 || v > 60000)
+		if (am_parse_uint(arg, 100, 60000, &v))
 			argp_error(state, "invalid interval '%s' (milliseconds, 100..60000)", arg);
 		o->interval_ms = (unsigned)v;
 		break;
