@@ -4,7 +4,8 @@
  * edges, and the file openers of user/safeio.c: a FIFO or a directory given
  * as a target's file is refused at once instead of blocking, and an output
  * file in a world-writable sticky directory is never reached through a
- * symlink nor taken from another owner. */
+ * symlink nor taken from another owner; repeated warnings folded into one
+ * counted line (user/warnagg.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "check.h"
 #include "numarg.h"
 #include "safeio.h"
+#include "warnagg.h"
 
 static void test_seconds(void)
 {
@@ -126,8 +128,45 @@ static void test_outputs(const char *dir)
 	CHECK(am_open_output("/dev/null", err, sizeof(err)) >= 0, "/dev/null is an output");
 }
 
+static void test_warnagg(void)
+{
+	struct am_warnagg *a = am_warnagg__new();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	for (int i = 0; i < 17; i++)
+		am_warnagg__add(a, "probe not attached", "probes not attached", 42, ESRCH);
+	am_warnagg__flush(a, f, false);
+	fflush(f);
+	CHECK_STR(buf, "allocmap: warning: 17 probes not attached to pid 42: No such process (it exited)\n",
+		  "one line for one process");
+	fclose(f);
+	free(buf);
+
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	for (int pid = 100; pid < 300; pid++)
+		for (int i = 0; i < 17; i++)
+			am_warnagg__add(a, "probe not attached", "probes not attached", pid, ESRCH);
+	am_warnagg__add(a, "probe not attached", "probes not attached", 7, EINVAL);
+	am_warnagg__flush(a, f, true); /* ESRCH kept for later */
+	fflush(f);
+	CHECK_STR(buf, "allocmap: warning: 1 probe not attached to pid 7: Invalid argument\n",
+		  "other errors at once");
+	am_warnagg__flush(a, f, false);
+	fflush(f);
+	CHECK_STR(buf, "allocmap: warning: 1 probe not attached to pid 7: Invalid argument\n"
+		  "allocmap: warning: 3400 probes not attached to 200 processes (pids 100, 101, 102, ...): "
+		  "No such process (they exited)\n", "200 processes in one line");
+	fclose(f);
+	free(buf);
+	am_warnagg__free(a);
+}
+
 int main(void)
 {
+	test_warnagg();
 	char dir[] = "/tmp/am-hostile-XXXXXX", cmd[64];
 
 	test_seconds();

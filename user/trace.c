@@ -29,6 +29,7 @@
 #include "report.h"
 #include "resolve.h"
 #include "safeio.h"
+#include "warnagg.h"
 #include "trace.h"
 #include "unwind.h"
 #include "proc.h"
@@ -131,6 +132,8 @@ struct tracer {
 	bool probed[AM_FN_MAX];   /* functions probed in some process */
 	struct am_guard *guard;   /* continues held targets if we die */
 	bool fatal;            /* stop the event loop: error already printed */
+	struct am_warnagg *warns; /* failed attaches, one line per errno (warnagg.h) */
+	bool running;          /* past the initial attach: in the event loop */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -276,9 +279,11 @@ static int attach_one(struct tracer *tr, struct target *t, int fn, int r)
 		int err = errno;
 
 		tr->unattached++;
-		am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
-			r ? "return" : "entry", am_fn_name(fn), t->pid, p->obj,
-			(unsigned long long)off, strerror(err));
+		if (tr->opts->verbosity > 0)
+			am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
+				r ? "return" : "entry", am_fn_name(fn), t->pid, p->obj,
+				(unsigned long long)off, strerror(err));
+		am_warnagg__add(tr->warns, "probe not attached", "probes not attached", t->pid, err);
 		return -1;
 	}
 	t->links[fn][r] = l;
@@ -342,6 +347,9 @@ static int attach_target(struct tracer *tr, struct target *t)
 				p->place.insn, p->place.emulated ? ", emulated" : ", single-stepped",
 				p->place.why);
 	}
+	/* once tracing, processes that exited before their probes were in
+	 * (short-lived -f children) are counted in one line at the end */
+	am_warnagg__flush(tr->warns, stderr, tr->running);
 	return attached;
 }
 
@@ -813,6 +821,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 
+	tr.warns = am_warnagg__new();
+	if (!tr.warns)
+		goto oom;
 	/* The guardian first, so it holds no descriptor of the child's or BPF's. */
 	if (!opts->os_only) {
 		tr.guard = am_guard__new();
@@ -1018,6 +1029,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 
+	tr.running = true;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -1125,6 +1137,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	}
 
 	flush_noret(&tr);
+	am_warnagg__flush(tr.warns, stderr, false);
 	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
 		if (!tr.probed[fn] && !opts->os_only)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
@@ -1172,6 +1185,8 @@ cleanup:
 		free(tr.targets[i].res);
 	allocmap_bpf__destroy(tr.skel);
 	am_corr__free(tr.corr);
+	am_warnagg__flush(tr.warns, stderr, false); /* an error path left some */
+	am_warnagg__free(tr.warns);
 	am_out__free(tr.out);
 	am_out__free(tr.capture);
 	am_folded__free(tr.folded);
