@@ -12,6 +12,8 @@ PKGS=(
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	g++ git sqlite3 redis-server redis-tools
 	libc6-dbg
+	libclang-rt-14-dev
+
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -925,8 +925,12 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	ret = 0;
 cleanup:
 	if (p.f) {
+		struct stat st;
+
+		/* remove a partial file, never a device (/dev/null) or a FIFO */
+		if (!fstat(fileno(p.f), &st) && S_ISREG(st.st_mode))
+			unlink(out_path);
 		fclose(p.f);
-		unlink(out_path);
 	}
 	if (m) {
 		rm_free(m);
