@@ -181,3 +181,13 @@ fuzz-build: $(FUZZERS)
 
 fuzz: fuzz-build
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) python3 tests/t_fuzz.py
+
+# --- soak (issue 10) ----------------------------------------------------------
+# 30 minutes of the sanitized tracer following a churning multi-threaded
+# target with -f and periodic fork/exec: no sanitizer report, bounded RSS
+# (tests/t_soak.py; the test run does SOAK_SECONDS=45).
+SOAK_SECONDS ?= 1800
+.PHONY: soak
+soak: all
+	$(Q)$(MAKE) -s SAN=1
+	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) python3 tests/t_soak.py

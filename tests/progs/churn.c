@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* churn.c - a churning target for the hostile-target suite and the soak
  * (tests/t_hostile_targets.py, tests/soak.sh):
- *   churn soak SECONDS THREADS  THREADS threads of random malloc/free
- *       (16 B..300 KB, so brk, mmap and munmap all happen) while the main
- *       thread forks a short-lived allocating child every 50 ms and forks
- *       and execs `churn child` every 500 ms, for SECONDS; exits 0.
+ *   churn soak SECONDS THREADS [FORK_MS EXEC_MS]  THREADS threads of
+ *       random malloc/free (16 B..300 KB, so brk, mmap and munmap all
+ *       happen) while the main thread forks a short-lived allocating child
+ *       every FORK_MS (default 1000) and forks and execs `churn child` every
+ *       EXEC_MS (default 5000), for SECONDS; exits 0.
  *   churn burst N [kill]  forks N children at once, each doing one
  *       malloc/free and exiting at once; with "kill", each is SIGKILLed as
  *       soon as it is forked (a flood of processes exiting during attach).
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
 	if (argc > 3 && !strcmp(argv[1], "soak")) {
 		double end = now() + atof(argv[2]), next_exec = 0;
 		int nt = atoi(argv[3]);
+		double fork_s = argc > 4 ? atof(argv[4]) / 1e3 : 1.0;
+		double exec_s = argc > 5 ? atof(argv[5]) / 1e3 : 5.0;
 		pthread_t *th = calloc((size_t)nt, sizeof(*th));
 
 		for (int i = 0; i < nt; i++)
@@ -105,14 +108,14 @@ int main(int argc, char **argv)
 				_exit(0);
 			}
 			if (now() >= next_exec) {
-				next_exec = now() + 0.5;
+				next_exec = now() + exec_s;
 				p = fork();
 				if (p == 0) {
 					execl("/proc/self/exe", argv[0], "child", (char *)NULL);
 					_exit(127);
 				}
 			}
-			usleep(50000);
+			usleep((useconds_t)(fork_s * 1e6));
 			reap();
 		}
 		stop = 1;
@@ -123,6 +126,6 @@ int main(int argc, char **argv)
 		free(th);
 		return 0;
 	}
-	fprintf(stderr, "usage: churn soak SECONDS THREADS | burst N [kill] | child\n");
+	fprintf(stderr, "usage: churn soak SECONDS THREADS [FORK_MS EXEC_MS] | burst N [kill] | child\n");
 	return 2;
 }
