@@ -594,6 +594,10 @@ static int on_event(void *ctx, void *data, size_t len)
 			return 0; /* for the tracer only */
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
+		/* every record of a process comes before its exit: a -f run
+		 * over thousands of children must not keep each one's Dwfl */
+		if (tr->unw && te->kind == AM_TASK_EXIT)
+			am_unw__exit(tr->unw, te->pid);
 	}
 	if (tr->unw && type == AM_EV_OS && len >= sizeof(struct am_os_event)) {
 		struct am_os_event oe;

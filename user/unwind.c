@@ -737,6 +737,18 @@ void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts)
 	read_maps(p);
 }
 
+void am_unw__exit(struct am_unw *u, uint32_t pid)
+{
+	drain(u); /* its last snapshots, so they do not bring it back */
+	for (size_t i = 0; i < u->n_procs; i++) {
+		if (u->procs[i]->pid != pid)
+			continue;
+		proc_free(u->procs[i]);
+		u->procs[i] = u->procs[--u->n_procs];
+		return;
+	}
+}
+
 size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_frame *out,
 		     size_t max, uint32_t *flags, int *cut)
 {
