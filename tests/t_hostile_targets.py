@@ -22,7 +22,8 @@ allocmap, and what bad command lines do to it.
       stops it after about a second
   warning_flood_children  -f on 30 children killed at their fork: one line
       for every probe not attached, not one per probe
-  warning_flood_attach  a process exiting during attach: at most 3 lines
+  warning_flood_attach  processes exiting during attach (lifetimes swept
+      around the attach time): at most 3 lines each
 
 Run as root from the repository root after `make`. Ends with
 `hostile_targets: N passed, N failed`."""
@@ -300,8 +301,10 @@ def test_flood_children():
 
 
 def test_flood_attach():
-    worst = []
-    for ticks in (30, 40, 50, 60):
+    worst, hit = [], 0
+    # the window is narrow and depends on the machine's load: a sweep of
+    # lifetimes around the attach time (0.2 to 1.2 s)
+    for ticks in (10, 14, 17, 20, 25, 30, 40, 60):
         sp = subprocess.Popen([SPINNER, str(ticks)], stdout=subprocess.DEVNULL)
         try:
             r = run([TOOL, "trace", "-q", "-p", str(sp.pid), "-d", "3"], timeout=60)
@@ -309,10 +312,11 @@ def test_flood_attach():
             sp.wait()
         err = lines(r.stderr)
         worst.append(len(err))
+        hit += any("probes not attached" in l for l in err)
         check(len(err) <= 3, "%d stderr lines (target of %d ticks): %r" % (len(err), ticks, err[:5]))
         check(not any("cannot attach return probe" in l or "cannot attach entry probe" in l for l in err),
               "per-probe lines: %r" % err[:3])
-    print("  stderr lines per run: %s" % worst)
+    print("  stderr lines per run: %s; %d runs exited during attach" % (worst, hit))
 
 
 if __name__ == "__main__":
