@@ -14,7 +14,8 @@ run on every OS request) and JSON output. Passes when:
     quarantine is set to 32 MiB so that RSS follows what the tracer holds.
 Prints the RSS over time (10 samples) and the figures.
 
-SOAK_SECONDS defaults to 45 (the test run); `make soak` runs 1800 (30 min).
+SOAK_SECONDS defaults to 30 (the test run: about a minute with the
+-f attaches); SOAK_FORK_MS and SOAK_EXEC_MS set the churn; `make soak` runs 1800 (30 min).
 Run as root from the repository root. Ends with `soak: N passed, N failed`."""
 
 import json
@@ -31,9 +32,9 @@ from harness import Fail, Skip, check, run_tests  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAN_TOOL = os.path.join(ROOT, ".output-san", "allocmap")
 CHURN = os.path.join(ROOT, ".output", "progs", "churn")
-SECONDS = int(os.environ.get("SOAK_SECONDS", "45"))
-FORK_MS = int(os.environ.get("SOAK_FORK_MS", "3000"))
-EXEC_MS = int(os.environ.get("SOAK_EXEC_MS", "9000"))
+SECONDS = int(os.environ.get("SOAK_SECONDS", "30"))
+FORK_MS = int(os.environ.get("SOAK_FORK_MS", "5000"))
+EXEC_MS = int(os.environ.get("SOAK_EXEC_MS", "10000"))
 GROWTH_MB = 32
 ENV = dict(os.environ,
            # a small quarantine: RSS then follows what the tracer holds
