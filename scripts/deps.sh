@@ -14,6 +14,7 @@ PKGS=(
 	g++ git sqlite3 redis-server redis-tools
 	libc6-dbg
 	musl musl-tools musl-dev
+	libclang-rt-14-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "compare_run.h"
 #include "fmt.h"
+#include "safeio.h"
 
 #define W       960          /* svg width */
 #define PX0     80           /* plot left */
@@ -235,11 +236,9 @@ int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *
 	FILE *f;
 	char b[AM_FMT_BUF];
 
-	f = fopen(path, "we");
-	if (!f) {
-		snprintf(err, errsz, "%s", strerror(errno));
+	f = am_fopen_output(path, err, errsz);
+	if (!f)
 		return -1;
-	}
 	live = calloc((size_t)n * PW, sizeof(*live));
 	os = calloc((size_t)n * PW, sizeof(*os));
 	if (!live || !os) {

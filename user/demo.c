@@ -21,6 +21,8 @@
 #include "demo.h"
 #include "fmt.h"
 #include "log.h"
+#include "numarg.h"
+#include "safeio.h"
 #include "trace.h"
 
 #define KiB 1024ull
@@ -414,7 +416,7 @@ static const struct argp_option demo_options[] = {
 static error_t demo_parse(int key, char *arg, struct argp_state *state)
 {
 	struct demo_opts *o = state->input;
-	char *end;
+	uint64_t n;
 
 	switch (key) {
 	case OPT_HTML:
@@ -424,10 +426,9 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 		o->json = true;
 		break;
 	case OPT_PAUSE:
-		errno = 0;
-		o->pause_ms = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || o->pause_ms < 0 || o->pause_ms > 60000)
+		if (am_parse_uint(arg, 0, 60000, &n))
 			argp_error(state, "invalid --pause '%s' (milliseconds, 0..60000)", arg);
+		o->pause_ms = (long)n;
 		break;
 	case OPT_ONLY: {
 		bool ok = false;
@@ -667,12 +668,10 @@ static void html_variant(FILE *f, int vi)
 
 static int write_html(const char *path, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "we");
+	FILE *f = am_fopen_output(path, err, errsz);
 
-	if (!f) {
-		snprintf(err, errsz, "%s", strerror(errno));
+	if (!f)
 		return -1;
-	}
 	am_html_begin(f, "allocmap demo threshold");
 	fputs("<h1>glibc's mmap threshold, traced</h1>\n<p>Each circle is one call of the sweep "
 	      "(x: the order of calls, y: the size requested or freed, log scale); filled: an "

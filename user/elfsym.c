@@ -3,6 +3,7 @@
  * and the dynamic section's strings; lookups are then linear scans, which is
  * fine for the ten names per object that allocmap asks for. */
 #include "elfsym.h"
+#include "safeio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,7 +104,7 @@ struct am_elf *am_elf__open(const char *path)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->fd = open(path, O_RDONLY | O_CLOEXEC);
+	e->fd = am_open_target(path, false); /* a FIFO there must not block us */
 	if (e->fd < 0) {
 		err = errno;
 		goto fail;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include "glibc_params.h"
 #include "resolve.h"
+#include "safeio.h"
 
 #define DEFAULT_DEBUG_DIR "/usr/lib/debug"
 
@@ -112,7 +113,7 @@ int am_glibc_mp_layout(const char *debug_path, struct am_mp_layout *l, char *err
 	int fd, pass;
 
 	memset(l, 0, sizeof(*l));
-	fd = open(debug_path, O_RDONLY | O_CLOEXEC);
+	fd = am_open_target(debug_path, false);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", debug_path, strerror(errno));
 		return -1;
@@ -193,7 +194,7 @@ static int obj_info(const char *path, struct obj_info *oi, char *err, size_t err
 
 	memset(oi, 0, sizeof(*oi));
 	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = am_open_target(path, false); /* the target's file: never block on it */
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
@@ -251,7 +252,7 @@ static int load_base(pid_t pid, const char *obj, uint64_t *base)
 	int rc = -1;
 
 	snprintf(p, sizeof(p), "/proc/%d/maps", (int)pid);
-	f = fopen(p, "re");
+	f = am_fopen_target(p);
 	if (!f)
 		return -1;
 	while (getline(&line, &cap, f) >= 0) {

@@ -5,9 +5,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
 #include "compare.h"
 #include "demo.h"
 #include "log.h"
+#include "numarg.h"
 #include "report.h"
 #include "top.h"
 #include "trace.h"
@@ -110,12 +113,9 @@ static const struct argp_option trace_options[] = {
 
 static int parse_pid(const char *s, pid_t *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v <= 0 || v > INT_MAX)
+	if (am_parse_uint(s, 1, INT_MAX, &v))
 		return -1;
 	*out = (pid_t)v;
 	return 0;
@@ -124,7 +124,7 @@ static int parse_pid(const char *s, pid_t *out)
 static error_t trace_parse(int key, char *arg, struct argp_state *state)
 {
 	struct am_trace_opts *o = state->input;
-	char *end;
+	uint64_t n;
 
 	switch (key) {
 	case 'p':
@@ -135,10 +135,9 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		o->n_pids++;
 		break;
 	case 'd':
-		errno = 0;
-		o->duration = strtod(arg, &end);
-		if (errno || *end || end == arg || o->duration <= 0)
-			argp_error(state, "invalid duration '%s' (seconds, > 0)", arg);
+		if (am_parse_seconds(arg, &o->duration))
+			argp_error(state, "invalid duration '%s' (seconds, a number > 0 and <= %g)", arg,
+				   AM_MAX_SECONDS);
 		break;
 	case 'o':
 		o->output = arg;
@@ -174,14 +173,11 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 	case OPT_PERFETTO:
 		o->perfetto = arg;
 		break;
-	case OPT_RINGBUF: {
-		unsigned long mb = strtoul(arg, &end, 10);
-
-		if (*end || mb < 1 || mb > 4096 || (mb & (mb - 1)))
+	case OPT_RINGBUF:
+		if (am_parse_uint(arg, 1, 4096, &n) || (n & (n - 1)))
 			argp_error(state, "invalid --ringbuf-mb '%s' (a power of two, 1..4096)", arg);
-		o->ringbuf_mb = (unsigned)mb;
+		o->ringbuf_mb = (unsigned)n;
 		break;
-	}
 	case OPT_STACKS:
 		if (!arg || !strcmp(arg, "all"))
 			o->stack_mode = AM_STACKS_ALL;
@@ -190,14 +186,11 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "invalid --stacks '%s' (all or os)", arg);
 		break;
-	case OPT_SAMPLE: {
-		unsigned long n = strtoul(arg, &end, 10);
-
-		if (*end || end == arg || n < 1 || n > UINT32_MAX)
-			argp_error(state, "invalid --sample '%s' (an integer >= 1)", arg);
+	case OPT_SAMPLE:
+		if (am_parse_uint(arg, 1, UINT32_MAX, &n))
+			argp_error(state, "invalid --sample '%s' (an integer, 1..%u)", arg, UINT32_MAX);
 		o->sample = (unsigned)n;
 		break;
-	}
 	case OPT_UNWIND:
 		if (!strcmp(arg, "auto"))
 			o->unwind = AM_UNWIND_AUTO;
@@ -208,14 +201,11 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "invalid --unwind '%s' (auto, dwarf or fp)", arg);
 		break;
-	case OPT_STACK_SIZE: {
-		unsigned long n = strtoul(arg, &end, 10);
-
-		if (*end || end == arg || n < 4096 || n > 16384 || n % 4096)
+	case OPT_STACK_SIZE:
+		if (am_parse_uint(arg, 4096, 16384, &n) || n % 4096)
 			argp_error(state, "invalid --stack-size '%s' (4096..16384, a multiple of 4096)", arg);
 		o->stack_bytes = (unsigned)n;
 		break;
-	}
 	case OPT_MODE:
 		if (!strcmp(arg, "os"))
 			o->os_only = true;
@@ -292,8 +282,29 @@ static void usage(FILE *f)
 "Options: -h, --help  this help;  -V, --version  print the version\n");
 }
 
+/* A setuid or setgid copy would lend root to every user (root-owned writes,
+ * tracing root's processes): allocmap only runs with the ids it was given. */
+static int refuse_setid(void)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg)) {
+		am_err("cannot read the process ids: %s", strerror(errno));
+		return -1;
+	}
+	if (ru != eu || ru != su || rg != eg || rg != sg) {
+		am_err("refusing to run setuid or setgid (real uid %u gid %u, effective uid %u gid %u, "
+		       "saved uid %u gid %u): run it as root instead", ru, rg, eu, eg, su, sg);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (refuse_setid())
+		return EX_NOPERM;
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -29,6 +29,7 @@
 #include "report.h"
 #include "report_model.h"
 #include "report_assets.h"
+#include "safeio.h"
 
 #define OS_KEEP    20000   /* OS request records carried into the HTML in full */
 #define CALLS_KEEP 20000   /* calls that made OS requests, carried in full */
@@ -883,6 +884,7 @@ int am_report_html(const char *in_path, const char *out_path, char *err, size_t 
 
 int am_report_html_named(const char *in_path, const char *source, const char *out_path, char *err, size_t errlen)
 {
+	char why[PATH_MAX + 128];
 	struct reader rd;
 	struct html_ctx c;
 	char *data = NULL;
@@ -941,9 +943,9 @@ int am_report_html_named(const char *in_path, const char *source, const char *ou
 		goto cleanup;
 	}
 	df = NULL;
-	out = fopen(out_path, "w");
+	out = am_fopen_output(out_path, why, sizeof(why));
 	if (!out) {
-		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		snprintf(err, errlen, "cannot create %s: %s", out_path, why);
 		goto cleanup;
 	}
 	if (write_page(out, data, ndata) < 0) {
@@ -1066,6 +1068,7 @@ static const char *short_sys(const struct rm_rec *r)
 
 int am_report_perfetto(const char *in_path, const char *out_path, char *err, size_t errlen)
 {
+	char why[PATH_MAX + 128];
 	struct reader rd;
 	struct rm_model *m = NULL;
 	struct pf_ctx p;
@@ -1084,9 +1087,9 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	p.f = fopen(out_path, "w");
+	p.f = am_fopen_output(out_path, why, sizeof(why));
 	if (!p.f) {
-		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		snprintf(err, errlen, "cannot create %s: %s", out_path, why);
 		goto cleanup;
 	}
 	setvbuf(p.f, obuf, _IOFBF, sizeof(obuf));
@@ -1190,14 +1193,12 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	ret = 0;
 cleanup:
 	if (p.f) {
-		/* remove what we began, only if it is a file of ours: as root,
-		 * --perfetto /dev/null must not delete the device */
 		struct stat st;
-		bool ours = fstat(fileno(p.f), &st) == 0 && S_ISREG(st.st_mode);
 
-		fclose(p.f);
-		if (ours)
+		/* remove a partial file, never a device (/dev/null) or a FIFO */
+		if (!fstat(fileno(p.f), &st) && S_ISREG(st.st_mode))
 			unlink(out_path);
+		fclose(p.f);
 	}
 	if (m) {
 		rm_free(m);

@@ -26,6 +26,8 @@
 
 #include "elfsym.h"
 #include "model.h"
+#include "proc.h"
+#include "safeio.h"
 
 #define MAX_OBJS       512
 #define CODE_BYTES     128      /* prologue bytes handed to the placer */
@@ -58,6 +60,11 @@ struct ctx {
 	ssize_t exe;            /* the executable in objs[], -1 unknown */
 	ssize_t musl_ldso;      /* index of musl's dynamic linker (the executable's interpreter), or -1 */
 };
+
+/* Reading a target's objects is bounded in time: its files are opened
+ * without blocking (safeio.c), but a slow file system it controls (FUSE)
+ * could still stall reads. Past this, the resolution fails. */
+#define RESOLVE_TIMEOUT_NS (10ull * 1000000000ull)
 
 const char *am_alloc_kind_name(enum am_alloc_kind k)
 {
@@ -324,7 +331,7 @@ static void for_each_preload(struct ctx *c, void (*fn)(struct ctx *, const char 
 			fn(c, t);
 	}
 	snprintf(p, sizeof(p), "%s/etc/ld.so.preload", c->root);
-	f = fopen(p, "re");
+	f = am_fopen_target(p);
 	if (!f)
 		return;
 	while (fscanf(f, "%4095s", p) == 1)
@@ -610,7 +617,7 @@ char **am_read_environ(pid_t pid)
 	FILE *f;
 
 	snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
-	f = fopen(p, "re");
+	f = am_fopen_target(p);
 	if (!f)
 		return NULL;
 	for (;;) {
@@ -666,13 +673,24 @@ int am_find_system_lib(const char *name, char *out, size_t outlen)
 
 /* Loads the file-backed mappings of pid into c->objs, in address order,
  * one entry per file. Returns 0 or -errno of opening maps. */
+/* Is path the file (dev, ino)? Checked without opening it. */
+static bool same_file(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_dev == dev && st.st_ino == ino;
+}
+
 static int load_maps(struct ctx *c)
 {
 	char p[64], line[PATH_MAX + 256];
 	FILE *f;
 
+	uint64_t deadline = am_now_ns() + RESOLVE_TIMEOUT_NS;
+	int ret = 0;
+
 	snprintf(p, sizeof(p), "/proc/%d/maps", (int)c->pid);
-	f = fopen(p, "re");
+	f = am_fopen_target(p);
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
@@ -714,11 +732,20 @@ static int load_maps(struct ctx *c)
 			snprintf(o->attach, sizeof(o->attach), "/proc/%d/map_files/%lx-%lx", (int)c->pid, start, end);
 		o->dev = makedev(maj, min);
 		o->ino = (ino_t)ino;
+		if (am_now_ns() > deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (!deleted && !same_file(o->attach, o->dev, o->ino))
+			/* the path now names another file (replaced, or a FIFO planted in
+			 * the target's mount namespace): read the mapped one itself */
+			snprintf(o->attach, sizeof(o->attach), "/proc/%d/map_files/%lx-%lx", (int)c->pid,
+				 start, end);
 		o->elf = am_elf__open(o->attach); /* NULL for data files (locale-archive, fonts) */
 		c->n_objs++;
 	}
 	fclose(f);
-	return 0;
+	return ret;
 }
 
 /* The executable's entry among the mappings: same file as /proc/PID/exe. */
@@ -773,6 +800,9 @@ int am_resolve_pid(pid_t pid, struct am_resolution *r, char *err, size_t errlen)
 	if (e) {
 		if (e == -ENOENT || e == -ESRCH)
 			snprintf(err, errlen, "no such process");
+		else if (e == -ETIMEDOUT)
+			snprintf(err, errlen, "reading its mapped files took over %llu s (a slow or hostile "
+				 "file system?)", RESOLVE_TIMEOUT_NS / 1000000000ull);
 		else
 			snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)pid, errstr(-e, eb, sizeof(eb)));
 		goto out;
@@ -836,7 +866,7 @@ static int script_interp(const char *path, char *out, size_t outlen)
 	char buf[256];
 	ssize_t n;
 	size_t i, j;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = am_open_target(path, false);
 
 	if (fd < 0)
 		return -1;

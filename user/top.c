@@ -27,7 +27,9 @@
 #include "top.h"
 #include "top_view.h"
 #include "trace.h"
+#include "numarg.h"
 #include "proc.h"
+#include "safeio.h"
 
 #define TOP_TICK_MS      50    /* asked of the trace loop, which polls every 100 ms */
 #define TOP_FINAL_MS     2000  /* the final frame stays this long, or until a key */
@@ -100,25 +102,25 @@ static void replay_stderr(void)
 
 /* Launch mode: fds 0/1/2 become the command's (stdin /dev/null, stdout and
  * stderr to path or /dev/null) until restore_fds(); the terminal's are kept. */
-static int move_fds(const char *path)
+static int move_fds(const char *path, char *why, size_t whylen)
 {
 	int in, out;
 
 	for (int i = 0; i < 3; i++) {
 		T.saved_fd[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
 		if (T.saved_fd[i] < 0)
-			return -errno;
+			goto fail;
 	}
 	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0)
-		return -errno;
-	out = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-		   : open("/dev/null", O_WRONLY | O_CLOEXEC);
+		goto fail;
+	/* the command's output file is an output file like any other */
+	out = path ? am_open_output(path, why, whylen) : open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (out < 0) {
-		int e = -errno;
-
+		if (!path)
+			snprintf(why, whylen, "%s", strerror(errno));
 		close(in);
-		return e;
+		return -1;
 	}
 	fflush(stdout);
 	dup2(in, 0);
@@ -128,6 +130,9 @@ static int move_fds(const char *path)
 	close(out);
 	T.fds_moved = true;
 	return 0;
+fail:
+	snprintf(why, whylen, "%s", strerror(errno));
+	return -1;
 }
 
 static void restore_fds(void)
@@ -399,29 +404,23 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 {
 	struct top_opts *o = state->input;
 	struct am_trace_opts *t = &o->trace;
-	char *end;
-	long v;
+	uint64_t v;
 
 	switch (key) {
 	case 'p':
 		if (t->n_pids >= AM_MAX_PIDS)
 			argp_error(state, "at most %d -p options", AM_MAX_PIDS);
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || v <= 0 || v > INT_MAX)
+		if (am_parse_uint(arg, 1, INT_MAX, &v))
 			argp_error(state, "invalid pid '%s'", arg);
 		t->pids[t->n_pids++] = (pid_t)v;
 		break;
 	case 'd':
-		errno = 0;
-		t->duration = strtod(arg, &end);
-		if (errno || *end || end == arg || t->duration <= 0)
-			argp_error(state, "invalid duration '%s' (seconds, > 0)", arg);
+		if (am_parse_seconds(arg, &t->duration))
+			argp_error(state, "invalid duration '%s' (seconds, a number > 0 and <= %g)", arg,
+				   AM_MAX_SECONDS);
 		break;
 	case 'i':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || v < 100 || v > 60000)
+		if (am_parse_uint(arg, 100, 60000, &v))
 			argp_error(state, "invalid interval '%s' (milliseconds, 100..60000)", arg);
 		o->interval_ms = (unsigned)v;
 		break;
@@ -490,9 +489,9 @@ int am_top_main(int argc, char **argv)
 	o.trace.hooks = &hooks;
 	atexit(restore_all);
 	capture_stderr();
-	if (o.trace.cmd && (err = move_fds(o.cmd_output)) < 0) {
+	if (o.trace.cmd && (err = move_fds(o.cmd_output, why, sizeof(why))) < 0) {
 		restore_all();
-		am_err("cannot open %s: %s", o.cmd_output ? o.cmd_output : "/dev/null", strerror(-err));
+		am_err("cannot open %s: %s", o.cmd_output ? o.cmd_output : "/dev/null", why);
 		top_view__free(T.v);
 		return 1;
 	}

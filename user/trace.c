@@ -30,6 +30,8 @@
 #include "placement.h"
 #include "report.h"
 #include "resolve.h"
+#include "safeio.h"
+#include "warnagg.h"
 #include "trace.h"
 #include "unwind.h"
 #include "proc.h"
@@ -133,6 +135,8 @@ struct tracer {
 	bool probed[AM_FN_MAX];   /* functions probed in some process */
 	struct am_guard *guard;   /* continues held targets if we die */
 	bool fatal;            /* stop the event loop: error already printed */
+	struct am_warnagg *warns; /* failed attaches, one line per errno (warnagg.h) */
+	bool running;          /* past the initial attach: in the event loop */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -346,9 +350,11 @@ static int attach_one(struct tracer *tr, struct target *t, int fn, int r)
 		int err = errno;
 
 		tr->unattached++;
-		am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
-			r ? "return" : "entry", am_fn_name(fn), t->pid, p->obj,
-			(unsigned long long)off, strerror(err));
+		if (tr->opts->verbosity > 0)
+			am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
+				r ? "return" : "entry", am_fn_name(fn), t->pid, p->obj,
+				(unsigned long long)off, strerror(err));
+		am_warnagg__add(tr->warns, "probe not attached", "probes not attached", t->pid, err);
 		return -1;
 	}
 	t->links[fn][r] = l;
@@ -412,6 +418,9 @@ static int attach_target(struct tracer *tr, struct target *t)
 				p->place.insn, p->place.emulated ? ", emulated" : ", single-stepped",
 				p->place.why);
 	}
+	/* once tracing, processes that exited before their probes were in
+	 * (short-lived -f children) are counted in one line at the end */
+	am_warnagg__flush(tr->warns, stderr, tr->running);
 	return attached;
 }
 
@@ -667,6 +676,10 @@ static int on_event(void *ctx, void *data, size_t len)
 			return 0; /* for the tracer only */
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
+		/* every record of a process comes before its exit: a -f run
+		 * over thousands of children must not keep each one's Dwfl */
+		if (tr->unw && te->kind == AM_TASK_EXIT)
+			am_unw__exit(tr->unw, te->pid);
 	}
 	if (tr->unw && type == AM_EV_OS && len >= sizeof(struct am_os_event)) {
 		struct am_os_event oe;
@@ -760,12 +773,18 @@ static int write_folded(struct tracer *tr)
 	int ret = 0;
 
 	for (int k = 0; k < 2; k++) {
+		char why[PATH_MAX + 128];
 		FILE *f;
 
 		if (!path[k])
 			continue;
-		f = fopen(path[k], "we");
-		if (!f || am_folded__write(tr->folded, k, f) < 0) {
+		f = am_fopen_output(path[k], why, sizeof(why));
+		if (!f) {
+			am_err("cannot write %s: %s", path[k], why);
+			ret = -1;
+			continue;
+		}
+		if (am_folded__write(tr->folded, k, f) < 0) {
 			am_err("cannot write %s: %s", path[k], strerror(errno));
 			ret = -1;
 		}
@@ -920,6 +939,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 
+	tr.warns = am_warnagg__new();
+	if (!tr.warns)
+		goto oom;
 	/* The guardian first, so it holds no descriptor of the child's or BPF's. */
 	if (!opts->os_only) {
 		tr.guard = am_guard__new();
@@ -994,9 +1016,11 @@ int am_trace_run(const struct am_trace_opts *opts)
 	if (!opts->no_output) {
 		tr.outf = stdout;
 		if (opts->output) {
-			tr.outf = fopen(opts->output, "we");
+			char why[PATH_MAX + 128];
+
+			tr.outf = am_fopen_output(opts->output, why, sizeof(why));
 			if (!tr.outf) {
-				am_err("cannot open %s: %s", opts->output, strerror(errno));
+				am_err("cannot open %s: %s", opts->output, why);
 				tr.outf = NULL;
 				goto cleanup;
 			}
@@ -1127,6 +1151,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 		}
 	}
 
+	tr.running = true;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -1238,6 +1263,7 @@ int am_trace_run(const struct am_trace_opts *opts)
 	}
 
 	flush_noret(&tr);
+	am_warnagg__flush(tr.warns, stderr, false);
 	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
 		if (!tr.probed[fn] && !opts->os_only)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
@@ -1306,6 +1332,8 @@ cleanup:
 		       strerror(am_out__error(tr.out)));
 		ret = ret ? ret : 1;
 	}
+	am_warnagg__flush(tr.warns, stderr, false); /* an error path left some */
+	am_warnagg__free(tr.warns);
 	am_out__free(tr.out);
 	am_out__free(tr.capture);
 	am_folded__free(tr.folded);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "unwind.h"
 #include "proc.h"
+#include "safeio.h"
 
 #define REFRESH_GAP_NS (1000000ULL) /* re-read a live process's maps at most this often on a miss */
 
@@ -164,10 +165,10 @@ static int cb_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, D
 		return -1;
 	if (cur->p) {
 		snprintf(path, sizeof(path), "/proc/%u/root%s", cur->p->pid, modname);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = am_open_target(path, false);
 	}
 	if (fd < 0)
-		fd = open(modname, O_RDONLY | O_CLOEXEC);
+		fd = am_open_target(modname, false);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
@@ -203,7 +204,10 @@ static int cb_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, D
 	return -1;
 }
 
-static char *debuginfo_path;
+/* Separate debug info only from root's /usr/lib/debug (by build id, or by
+ * the module's path under it), never from beside the module: a target names
+ * that directory, and may have put a FIFO there under the debuglink name. */
+static char *debuginfo_path = "/usr/lib/debug";
 static const Dwfl_Callbacks dwfl_cbs = {
 	.find_elf = cb_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
@@ -671,7 +675,7 @@ void am_unw__snapshot(struct am_unw *u, uint32_t pid)
 	if (!s)
 		return;
 	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = am_open_target(path, false);
 	if (fd < 0) {
 		free(s);
 		return;
@@ -731,6 +735,18 @@ void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts)
 	}
 	p->n = w;
 	read_maps(p);
+}
+
+void am_unw__exit(struct am_unw *u, uint32_t pid)
+{
+	drain(u); /* its last snapshots, so they do not bring it back */
+	for (size_t i = 0; i < u->n_procs; i++) {
+		if (u->procs[i]->pid != pid)
+			continue;
+		proc_free(u->procs[i]);
+		u->procs[i] = u->procs[--u->n_procs];
+		return;
+	}
 }
 
 size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_frame *out,

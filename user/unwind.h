@@ -38,6 +38,10 @@ void am_unw__refresh(struct am_unw *u, uint32_t pid);
 /* pid exec'd at monotonic time ts: forget the modules of its old image,
  * then refresh. */
 void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts);
+/* pid exited (its last record has been consumed): free what is kept for
+ * it (its Dwfl, modules, symbol cache). Frames already returned stay valid:
+ * their strings belong to u. */
+void am_unw__exit(struct am_unw *u, uint32_t pid);
 /* Thread-safe, cheap: take a /proc/PID/maps snapshot now, merged by the
  * next call of the other functions. Called from a thread woken by the BPF
  * side when pid's layout changes, while the consumer may be busy. */
