@@ -70,6 +70,23 @@ struct {
 
 #define SIGSTOP_ 19
 
+/* Processes stopped from here until user space has their probes in: its
+ * backstop when the ring could not take the event that says so. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AM_MAX_TARGETS);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u64); /* when it was stopped (bpf_ktime_get_ns) */
+} held SEC(".maps");
+
+static __always_inline void note_held(__u32 tgid)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&held, &tgid, &now, BPF_ANY);
+	__sync_fetch_and_add(&am_cnt.held, 1);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AM_MAX_THREADS);
@@ -315,22 +332,26 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 }
 
 /* Was the call at ip (a probe in an allocator object) made from the same
- * code mapping, return address ra? The mapping is looked up once per thread
- * and object, and the last two are kept (libstdc++ and libc). */
-static __always_inline bool from_same_obj(struct thread_state *st, __u64 ip, __u64 ra)
+ * code mapping, return address ra? The mapping is looked up once per
+ * process and object (the last two are kept: libstdc++ and libc), by
+ * whichever thread first gets the mmap lock (bpf_find_vma only tries it). */
+static __always_inline bool from_same_obj(__u32 tgid, __u64 ip, __u64 ra)
 {
+	struct am_bpf_target *tg = bpf_map_lookup_elem(&targets, &tgid);
 	struct vma_range r = {};
 	__u32 k;
 
+	if (!tg)
+		return false;
 #pragma unroll
 	for (int i = 0; i < 2; i++)
-		if (ip >= st->obj_lo[i] && ip < st->obj_hi[i])
-			return ra >= st->obj_lo[i] && ra < st->obj_hi[i];
+		if (ip >= tg->obj_lo[i] && ip < tg->obj_hi[i])
+			return ra >= tg->obj_lo[i] && ra < tg->obj_hi[i];
 	if (bpf_find_vma(bpf_get_current_task_btf(), ip, vma_cb, &r, 0) || !r.hi)
 		return false;
-	k = st->obj_next++ & 1;
-	st->obj_lo[k] = r.lo;
-	st->obj_hi[k] = r.hi;
+	k = tg->obj_next++ & 1;
+	tg->obj_lo[k] = r.lo;
+	tg->obj_hi[k] = r.hi;
 	return ra >= r.lo && ra < r.hi;
 }
 
@@ -374,7 +395,8 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u64 ck, __u64 a0, __u
 	f->ra = 0;
 	f->noret = noret;
 	bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
-	f->from_obj = d == 0 && !(ck & AM_COOKIE_USER) && from_same_obj(st, PT_REGS_IP(ctx), f->ra);
+	f->from_obj = d == 0 && !(ck & AM_COOKIE_USER) &&
+		      from_same_obj(pid_tgid >> 32, PT_REGS_IP(ctx), f->ra);
 	st->depth = d + 1;
 	if (stack_mode == AM_STACKS_ALL && d == 0 &&
 	    (sample_every <= 1 || f->id % sample_every == 0))
@@ -578,7 +600,7 @@ static __always_inline void hold_child(long nr, long ret)
 	tg->flags &= ~AM_TGT_HOLD_START;
 	if (bpf_send_signal(SIGSTOP_))
 		return;
-	__sync_fetch_and_add(&am_cnt.held, 1);
+	note_held(tgid);
 	emit_task(AM_TASK_HELD, tgid, tgid, 0, 0);
 }
 
@@ -710,7 +732,7 @@ int BPF_PROG(sched_exec, struct task_struct *p)
 		/* stopped before the new image runs: user space moves the
 		 * probes if it binds another allocator, then continues it */
 		held = true;
-		__sync_fetch_and_add(&am_cnt.held, 1);
+		note_held(tgid);
 	}
 	if (stack_mode != AM_STACKS_OFF)
 		maps_changed(tgid);

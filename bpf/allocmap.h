@@ -243,7 +243,10 @@ struct am_bpf_target {
 	__u64 since;   /* threads that started before this time (bpf_ktime_get_ns) may be inside
 			  an allocator call that began before the probes were in; 0 = none */
 	__u32 flags;   /* AM_TGT_* */
-	__u32 pad;
+	__u32 obj_next;/* which of obj_lo/hi[] to replace next */
+	__u64 obj_lo[2], obj_hi[2]; /* code mappings of the probed objects, last two seen by
+				       any thread (bpf_find_vma can fail under mmap_lock
+				       contention: one success serves the whole process) */
 };
 #define AM_TGT_HOLD_START 0x1 /* -f child: stop it at its first return to user space */
 #define AM_TGT_SKIP_EXEC  0x2 /* launched command: its first exec needs no hold */
@@ -270,9 +273,6 @@ struct am_bpf_thread {
 	__u8  clean;              /* no untraced allocator call can be in progress (see bpf) */
 	__u8  pad[3];
 	__u64 tramp;              /* the process's uretprobe trampoline address, 0 = not read yet */
-	__u64 obj_lo[2], obj_hi[2];/* code mappings of the probed objects, last two seen */
-	__u32 obj_next;           /* which of the two to replace next */
-	__u32 pad2;
 	__u64 sys_ts;
 	__u64 sys_args[6];
 	struct am_bpf_frame f[AM_MAX_DEPTH];

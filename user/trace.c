@@ -103,6 +103,17 @@ static struct am_sink tee_sink(struct tee *t)
 	};
 }
 
+/* The reaper: a thread that detaches the probes of processes that exited
+ * (see reaper_main). */
+struct reaper {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct bpf_link **q;      /* links waiting to be destroyed */
+	size_t n, cap;
+	bool stop, running;
+	pthread_t th;
+};
+
 /* One traced process and its uprobe links. */
 struct target {
 	pid_t pid;
@@ -133,6 +144,7 @@ struct tracer {
 	struct am_frame frames[AM_UNW_MAX_FRAMES];
 	uint64_t unattached;   /* probes that could not be attached */
 	bool probed[AM_FN_MAX];   /* functions probed in some process */
+	struct reaper reaper;     /* detaches the probes of exited processes */
 	struct am_guard *guard;   /* continues held targets if we die */
 	bool fatal;            /* stop the event loop: error already printed */
 	struct am_warnagg *warns; /* failed attaches, one line per errno (warnagg.h) */
@@ -296,20 +308,30 @@ static int handoff_links(struct bpf_link **links, size_t n)
 	return 0;
 }
 
-/* Detaches every uprobe. */
+static struct bpf_link **reaper_stop(struct reaper *r, size_t *n);
+
+/* Detaches every uprobe: the live targets' and those the reaper had not
+ * begun. */
 static void detach_all(struct tracer *tr)
 {
-	struct bpf_link **links;
+	struct bpf_link **links, **late;
 	bool alive = false;
-	size_t n;
+	size_t n, n_late = 0;
 
-	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + 1, sizeof(*links));
+	late = reaper_stop(&tr->reaper, &n_late);
+	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + n_late + 1, sizeof(*links));
 	if (!links) {
 		for (int i = 0; i < tr->n_targets; i++)
 			detach_target(&tr->targets[i]);
+		detach_links(late, n_late);
+		free(late);
 		return;
 	}
 	n = take_links(tr->targets, (size_t)tr->n_targets, links);
+	if (n_late)
+		memcpy(links + n, late, n_late * sizeof(*late));
+	n += n_late;
+	free(late);
 	for (int i = 0; i < tr->n_targets; i++)
 		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
 	if (!alive && n > 1 && handoff_links(links, n) == 0) {
@@ -424,12 +446,102 @@ static int attach_target(struct tracer *tr, struct target *t)
 	return attached;
 }
 
+/* The target pid, preferring one still alive (a pid can be reused after
+ * a followed process exited). */
 static struct target *find_target(struct tracer *tr, pid_t pid)
 {
+	struct target *dead = NULL;
+
 	for (int i = 0; i < tr->n_targets; i++)
-		if (tr->targets[i].pid == pid)
-			return &tr->targets[i];
+		if (tr->targets[i].pid == pid) {
+			if (tr->targets[i].alive)
+				return &tr->targets[i];
+			dead = &tr->targets[i];
+		}
+	return dead;
+}
+
+/* ---- the reaper: detaches the probes of processes that exited, in the
+ * background (each uprobe costs an RCU grace period to close), so a long
+ * -f run neither keeps them all to the end nor stalls its event loop ---- */
+
+
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct bpf_link **batch;
+		size_t n;
+
+		while (!r->n && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (!r->n)
+			break;
+		batch = r->q;
+		n = r->n;
+		r->q = NULL;
+		r->n = r->cap = 0;
+		pthread_mutex_unlock(&r->mu);
+		detach_links(batch, n);
+		free(batch);
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
 	return NULL;
+}
+
+/* Queues the links of an exited target; destroys them here if the queue
+ * cannot grow or no thread runs. */
+static void reaper_add(struct reaper *r, struct target *t)
+{
+	struct bpf_link *links[AM_FN_MAX * 2];
+	size_t n = take_links(t, 1, links);
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&r->mu);
+	if (!r->running)
+		r->running = pthread_create(&r->th, NULL, reaper_main, r) == 0;
+	if (r->running && r->n + n > r->cap) {
+		size_t cap = (r->n + n) * 2;
+		struct bpf_link **q = realloc(r->q, cap * sizeof(*q));
+
+		if (q) {
+			r->q = q;
+			r->cap = cap;
+		}
+	}
+	if (r->running && r->n + n <= r->cap) {
+		memcpy(r->q + r->n, links, n * sizeof(*links));
+		r->n += n;
+		pthread_cond_signal(&r->cv);
+		n = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (n)
+		detach_links(links, n);
+}
+
+/* Stops the reaper; the links it had not begun are returned (*n) for the
+ * final detach. Waits for a batch in progress. */
+static struct bpf_link **reaper_stop(struct reaper *r, size_t *n)
+{
+	struct bpf_link **q;
+
+	pthread_mutex_lock(&r->mu);
+	q = r->q;
+	*n = r->n;
+	r->q = NULL;
+	r->n = r->cap = 0;
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (r->running)
+		pthread_join(r->th, NULL);
+	r->running = false;
+	return q;
 }
 
 /* Sets pid's entry in the BPF targets map. */
@@ -447,9 +559,17 @@ static struct target *add_target(struct tracer *tr, pid_t pid, const struct am_b
 {
 	struct target *t;
 
-	if (tr->n_targets >= MAX_TRACKED)
-		return NULL;
-	t = &tr->targets[tr->n_targets++];
+	t = NULL;
+	if (tr->n_targets < MAX_TRACKED) {
+		t = &tr->targets[tr->n_targets++];
+	} else {
+		/* reuse the slot of a process that exited and was reaped */
+		for (int i = 0; i < tr->n_targets && !t; i++)
+			if (!tr->targets[i].alive && !tr->targets[i].res)
+				t = &tr->targets[i];
+		if (!t)
+			return NULL;
+	}
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
 	t->alive = true;
@@ -465,9 +585,11 @@ static struct target *add_target(struct tracer *tr, pid_t pid, const struct am_b
 /* Continues a process the BPF side stopped until its probes were in. */
 static void release_held(struct tracer *tr, pid_t pid)
 {
-	(void)tr;
+	__u32 key = (__u32)pid;
+
 	if (kill(pid, SIGCONT) && errno != ESRCH)
 		am_warn("cannot continue pid %d: %s", pid, strerror(errno));
+	bpf_map__delete_elem(tr->skel->maps.held, &key, sizeof(key), 0);
 }
 
 /* Do two resolutions put every probe at the same place of the same file? */
@@ -511,7 +633,8 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 	case AM_TASK_FORK: {
 		struct target *parent = find_target(tr, (pid_t)e->pid);
 
-		if (find_target(tr, (pid_t)e->child))
+		t = find_target(tr, (pid_t)e->child);
+		if (t && t->alive)
 			return;
 		t = add_target(tr, (pid_t)e->child, NULL);
 		if (!t) {
@@ -582,9 +705,46 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 	}
 	case AM_TASK_EXIT:
 		t = find_target(tr, (pid_t)e->pid);
-		if (t)
+		if (t && t->alive) {
+			/* its probes go now, and its resolution (0.5 MB): a long
+			 * -f run keeps only what its live processes need */
 			t->alive = false;
+			reaper_add(&tr->reaper, t);
+			free(t->res);
+			t->res = NULL;
+		}
 		break;
+	}
+}
+
+/* Processes the BPF side stopped whose event never came (the ring was
+ * full): after 200 ms in the held map, handle them as if it had (a known
+ * target re-resolves its image, an unknown one is added), and continue
+ * them. A process must never stay stopped because an event was lost. */
+static void sweep_held(struct tracer *tr)
+{
+	int fd = bpf_map__fd(tr->skel->maps.held);
+	__u32 key, next, *prev = NULL, pids[64];
+	uint64_t now = am_now_ns();
+	size_t n = 0;
+	__u64 ts;
+
+	while (n < 64 && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &ts) && ts + 200000000ULL < now)
+			pids[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct am_task_event e = { .type = AM_EV_TASK, .pid = pids[i], .tid = pids[i] };
+		struct target *t = find_target(tr, (pid_t)pids[i]);
+
+		e.kind = t && t->alive ? AM_TASK_EXEC : AM_TASK_HELD;
+		e.code = 1;
+		if (t && t->launched && t->execs == 0)
+			t->execs = 1; /* not its launch exec: that one is never held */
+		handle_task(tr, &e);
+		release_held(tr, (pid_t)pids[i]); /* whatever happened above */
 	}
 }
 
@@ -894,6 +1054,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 	bool out_failed = false, out_reported = false; /* -o / stdout: a write failed, said */
 	struct sigaction sa = {};
 
+	pthread_mutex_init(&tr.reaper.mu, NULL);
+	pthread_cond_init(&tr.reaper.cv, NULL);
 	libbpf_verbosity = opts->verbosity;
 	libbpf_set_print(libbpf_print);
 
@@ -1170,8 +1332,9 @@ int am_trace_run(const struct am_trace_opts *opts)
 		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr.n_targets,
 			tr.n_targets > 1 ? "es" : "", am_alloc_kind_name(first->kind), first->alloc_obj);
 
+	/* -d counts from now, when every probe is in */
 	if (opts->duration > 0)
-		deadline = t0 + (uint64_t)(opts->duration * 1e9);
+		deadline = am_now_ns() + (uint64_t)(opts->duration * 1e9);
 	if (opts->hooks && opts->hooks->started) {
 		pid_t pids[AM_MAX_PIDS];
 		struct am_trace_info info = {
@@ -1207,6 +1370,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 			break;
 		}
 		ring_buffer__consume(tr.rb);
+		if (!opts->os_only)
+			sweep_held(&tr);
 		if (deadline && am_now_ns() >= deadline)
 			break;
 		/* an output that cannot be written (full disk): stop, say so below */
@@ -1339,6 +1504,8 @@ cleanup:
 	am_folded__free(tr.folded);
 	am_unw__free(tr.unw); /* last: the stacks above point at its strings */
 	am_guard__free(tr.guard); /* after the detach: nothing can stop a target any more */
+	pthread_cond_destroy(&tr.reaper.cv);
+	pthread_mutex_destroy(&tr.reaper.mu);
 	if (tr.capf)
 		fclose(tr.capf);
 	if (tr.outf) {
