@@ -254,6 +254,23 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	json_end(w);
 }
 
+/* "KEY":value when known (value != 0 / known), else "KEY_min" and
+ * "KEY_max": a threshold is never written as a number it is not. */
+static void json_bounded(struct jsonw *w, const char *key, bool known, uint64_t value,
+			 uint64_t lo, uint64_t hi)
+{
+	char k[32];
+
+	if (known) {
+		jsonw_ku64(w, key, value);
+		return;
+	}
+	snprintf(k, sizeof(k), "%s_min", key);
+	jsonw_ku64(w, k, lo);
+	snprintf(k, sizeof(k), "%s_max", key);
+	jsonw_ku64(w, k, hi);
+}
+
 /* One "call" record. A call whose return was never seen (missed) or that is
  * traced at entry only has no "ret", "rc" or "dur_ns": they are unknown. */
 static void json_call(struct am_out *o, const struct am_call_rec *c,
@@ -297,12 +314,8 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		jsonw_kstr(w, "region", region_name(c->region));
 	if (c->reason != AM_WHY_NONE)
 		jsonw_kstr(w, "reason", reason_name(c->reason));
-	if (c->threshold)
-		jsonw_ku64(w, "threshold", c->threshold);
-	else if (c->thr_hi) { /* glibc, threshold unknown: what is proved of it */
-		jsonw_ku64(w, "threshold_min", c->thr_lo);
-		jsonw_ku64(w, "threshold_max", c->thr_hi);
-	}
+	if (c->threshold || c->thr_hi) /* glibc; unknown: what is proved of it */
+		json_bounded(w, "threshold", c->threshold != 0, c->threshold, c->thr_lo, c->thr_hi);
 	if (e->flags & AM_CALL_NESTED)
 		jsonw_kbool(w, "nested", true);
 	if (e->flags & AM_CALL_MISSED)
@@ -324,18 +337,8 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	struct jsonw *w = &o->jw;
 
 	json_head(w, "threshold", t->ts_ns, t->pid, t->tid);
-	if (t->old_value) {
-		jsonw_ku64(w, "old", t->old_value);
-	} else {
-		jsonw_ku64(w, "old_min", t->old_lo);
-		jsonw_ku64(w, "old_max", t->old_hi);
-	}
-	if (t->new_value) {
-		jsonw_ku64(w, "new", t->new_value);
-	} else {
-		jsonw_ku64(w, "new_min", t->new_lo);
-		jsonw_ku64(w, "new_max", t->new_hi);
-	}
+	json_bounded(w, "old", t->old_value != 0, t->old_value, t->old_lo, t->old_hi);
+	json_bounded(w, "new", t->new_value != 0, t->new_value, t->new_lo, t->new_hi);
 	jsonw_ku64(w, "call_id", t->call_id);
 	jsonw_ku64(w, "chunk", t->freed_chunk);
 	json_end(w);
@@ -428,32 +431,22 @@ static void json_leaks(struct am_out *o, const struct am_summary *s, uint64_t ts
 	json_end(w);
 }
 
-/* The last record. It belongs to no process: pid and tid are 0, and ts_ns
- * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
- * any record if that is later (so ts_ns never goes back at the end). */
 /* "start":N or "start_min"/"start_max" (unknown), the same for "end", then
  * "changes", "pinned" and "source" (where the start value came from). */
 static void json_thr_fields(struct jsonw *w, const struct am_thr *start, const struct am_thr *end,
 			    uint64_t changes)
 {
-	if (start->known) {
-		jsonw_ku64(w, "start", start->value);
-	} else {
-		jsonw_ku64(w, "start_min", start->lo);
-		jsonw_ku64(w, "start_max", start->hi);
-	}
-	if (end->known) {
-		jsonw_ku64(w, "end", end->value);
-	} else {
-		jsonw_ku64(w, "end_min", end->lo);
-		jsonw_ku64(w, "end_max", end->hi);
-	}
+	json_bounded(w, "start", start->known, start->value, start->lo, start->hi);
+	json_bounded(w, "end", end->known, end->value, end->lo, end->hi);
 	jsonw_ku64(w, "changes", changes);
 	jsonw_kbool(w, "pinned", end->pinned);
 	jsonw_kstr(w, "source", start->source < AM_THR_SRC__COUNT ?
 		   am_thr_source_names[start->source] : "unknown");
 }
 
+/* The last record. It belongs to no process: pid and tid are 0, and ts_ns
+ * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
+ * any record if that is later (so ts_ns never goes back at the end). */
 static void json_summary(struct am_out *o, const struct am_summary *s)
 {
 	struct jsonw *w = &o->jw;
