@@ -773,11 +773,10 @@ def multiset_diff(a, b):
 _strace_cache = {}
 
 
-def strace_vs_tool():
-    """Both runs of .output/progs/example (every memory syscall kind) under
-    setarch -R; returns (strace records, allocmap records)."""
-    if "r" in _strace_cache:
-        return _strace_cache["r"]
+def strace_and_trace(prog, tool_rc=None):
+    """Two runs of prog under setarch -R (same layout): one under strace,
+    one under allocmap; returns (strace records, allocmap records of the
+    traced process). tool_rc: the exit status allocmap must have, or None."""
     if not shutil.which("strace") or not shutil.which("setarch"):
         raise Skip("strace or setarch missing")
     tmp = tempfile.mkdtemp(prefix="allocmap-strace-")
@@ -785,18 +784,26 @@ def strace_vs_tool():
         d = os.path.join(tmp, "st")
         os.mkdir(d)
         rc, so, err = run(["setarch", "-R", "strace", "-ff", "-e", "trace=memory,execve",
-                           "-o", os.path.join(d, "s"), EXAMPLE])
+                           "-o", os.path.join(d, "s"), prog])
         eq(rc, 0, "strace run exit status (%s)" % clip(err))
         srecs = strace_records(d)
         out = os.path.join(tmp, "trace.jsonl")
-        rc, so, err = run(["setarch", "-R", TOOL, "trace", "--json", "-o", out, "--", EXAMPLE])
-        # the exit status is launch_exit_status's business
+        rc, so, err = run(["setarch", "-R", TOOL, "trace", "--json", "-o", out, "--", prog])
+        if tool_rc is not None:
+            eq(rc, tool_rc, "allocmap exit status (%s)" % clip(err))
         tr = Trace(out)
-        trecs = tool_records(tr, target_pid(tr))
+        return srecs, tool_records(tr, target_pid(tr))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _strace_cache["r"] = (srecs, trecs)
-    return srecs, trecs
+
+
+def strace_vs_tool():
+    """Both runs of .output/progs/example (every memory syscall kind);
+    returns (strace records, allocmap records). The exit status is
+    launch_exit_status's business."""
+    if "r" not in _strace_cache:
+        _strace_cache["r"] = strace_and_trace(EXAMPLE)
+    return _strace_cache["r"]
 
 
 def fmt_recs(rs, n=6):

@@ -34,7 +34,7 @@ import threading
 
 from harness import Fail, Skip, check, eq, run_tests
 from e2e import (TOOL, Trace, clip, environment_problem, fmt_recs, h, multiset_diff, run,
-                 strace_records, target_pid, tool_records)
+                 strace_and_trace, strace_records, target_pid, tool_records)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROGS = os.path.join(ROOT, ".output", "progs")
@@ -333,23 +333,7 @@ def compare(srecs, trecs, what):
 def same_as_strace_launched(prog):
     """Launch mode, from exec on (ld.so's own requests included): separate
     runs under setarch -R, addresses of mappings left out (see above)."""
-    if not shutil.which("strace") or not shutil.which("setarch"):
-        raise Skip("strace or setarch missing")
-    tmp = tempfile.mkdtemp(prefix="allocmap-musl-strace-")
-    try:
-        d = os.path.join(tmp, "st")
-        os.mkdir(d)
-        rc, so, err = run(["setarch", "-R", "strace", "-ff", "-e", "trace=memory,execve",
-                           "-o", os.path.join(d, "s"), prog])
-        eq(rc, 0, "strace run exit status (%s)" % clip(err))
-        srecs = strace_records(d)
-        out = os.path.join(tmp, "trace.jsonl")
-        rc, so, err = run(["setarch", "-R", TOOL, "trace", "--json", "-o", out, "--", prog])
-        eq(rc, 0, "allocmap exit status (%s)" % clip(err))
-        tr = Trace(out)
-        trecs = tool_records(tr, target_pid(tr))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    srecs, trecs = strace_and_trace(prog, tool_rc=0)
     check(len(srecs) >= 15, "strace saw only %d memory syscalls: parsing broken?" % len(srecs))
     compare([without_addresses(f) for _, f in srecs], [without_addresses(f) for _, f in trecs], "launched")
 
