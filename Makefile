@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Makefile - builds allocmap in the libbpf-bootstrap manner: vmlinux.h from the
 # running kernel's BTF (override with VMLINUX_H=path), the BPF object with
 # clang -target bpf, its skeleton with bpftool, then the user-space daemon.
@@ -14,7 +15,12 @@ VMLINUX_H ?=
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
+# user/ is layered: core/ (event model, correlator: plain C, no libbpf),
+# probe/ (where probes go), render/ (text, JSON, folded, top's screen),
+# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), cmd/ (commands)
+USER_DIRS := core probe render report tracer cmd
+USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) $(USER_INC) -Ibpf
 LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -22,13 +28,15 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
 
-# user/ modules that need libbpf, or the tracer (trace.c), stay out of the unit tests
-LIBBPF_SRCS := user/main.c user/trace.c user/top.c user/compare.c user/compare_run.c \
-               user/compare_html.c user/demo.c
-CORE_SRCS   := $(filter-out $(LIBBPF_SRCS),$(wildcard user/*.c))
+# The unit-test library is the lower layers only; tracer/ and cmd/ (libbpf,
+# the skeleton) stay out of it.
+LOWER_DIRS  := core probe render report
+CORE_SRCS   := $(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c))
+LIBBPF_SRCS := $(wildcard user/tracer/*.c user/cmd/*.c)
+USER_HDRS   := $(wildcard user/*/*.h)
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
-UNIT_TESTS  := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/test_*.c))
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 PROGS       := $(filter-out $(OUTPUT)/progs/musl_calls,$(patsubst tests/progs/%.c,$(OUTPUT)/progs/%,$(wildcard tests/progs/*.c)))
 WORKLOADS   := $(patsubst workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard workloads/*.c))
 
@@ -66,8 +74,9 @@ $(OUTPUT)/allocmap.skel.h: $(OUTPUT)/allocmap.bpf.o
 
 $(MAIN_OBJS): $(OUTPUT)/allocmap.skel.h
 
-$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/allocmap.h | $(OUTPUT)
+$(OUTPUT)/%.o: user/%.c $(USER_HDRS) bpf/allocmap.h | $(OUTPUT)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BIN): $(MAIN_OBJS) $(CORE_OBJS)
@@ -75,19 +84,19 @@ $(BIN): $(MAIN_OBJS) $(CORE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # --- HTML report assets (issue 3) -------------------------------------------
-# The report's page, stylesheet and script are real files in user/assets/;
+# The report's page, stylesheet and script are real files in user/report/assets/;
 # scripts/embed.py turns them into string constants in a generated header
 # that report.c includes, so the report is one self-contained file.
-REPORT_ASSETS := user/assets/report.html user/assets/report.css user/assets/report.js
+REPORT_ASSETS := $(wildcard user/report/assets/report.*)
 
 $(OUTPUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(call msg,EMBED,$@)
 	$(Q)python3 scripts/embed.py $@ $(REPORT_ASSETS)
 
-$(OUTPUT)/report.o: $(OUTPUT)/report_assets.h
+$(OUTPUT)/report/report.o: $(OUTPUT)/report_assets.h
 # ---------------------------------------------------------------------------
 
-$(OUTPUT)/tests/%: tests/%.c tests/check.h $(CORE_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
 
@@ -155,10 +164,10 @@ $(OUTPUT)/workloads/%: workloads/%.c | $(OUTPUT)
 progs: $(PROGS) $(CXX_PROGS) $(OUTPUT)/progs/static_example $(STACK_VARIANTS) $(WORKLOADS) $(MUSL_PROGS)
 
 unit: $(UNIT_TESTS)
-	$(Q)bash tests/run-unit.sh $(UNIT_TESTS)
+	$(Q)bash tests/unit/run-unit.sh $(UNIT_TESTS)
 
 e2e: $(BIN) progs
-	$(Q)python3 tests/e2e.py
+	$(Q)python3 tests/e2e/e2e.py
 
 test: all $(UNIT_TESTS)
 	$(Q)bash tests/run-all.sh
@@ -177,7 +186,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 300
 FUZZERS      := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_OUT)/%.o,$(CORE_SRCS))
-FUZZ_CFLAGS  := -O1 -g -std=gnu11 -D_GNU_SOURCE -I$(FUZZ_OUT) -Iuser -Ibpf -Wall \
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -D_GNU_SOURCE -I$(FUZZ_OUT) $(USER_INC) -Ibpf -Wall \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
 
@@ -191,10 +200,11 @@ $(FUZZ_OUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(FUZZ_OUT)
 	$(call msg,EMBED,$@)
 	$(Q)python3 scripts/embed.py $@ $(REPORT_ASSETS)
 
-$(FUZZ_OUT)/report.o: $(FUZZ_OUT)/report_assets.h
+$(FUZZ_OUT)/report/report.o: $(FUZZ_OUT)/report_assets.h
 
-$(FUZZ_OUT)/%.o: user/%.c $(wildcard user/*.h) bpf/allocmap.h | $(FUZZ_OUT)
+$(FUZZ_OUT)/%.o: user/%.c $(USER_HDRS) bpf/allocmap.h | $(FUZZ_OUT)
 	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJS)
@@ -204,7 +214,7 @@ $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJS)
 fuzz-build: $(FUZZERS)
 
 fuzz: fuzz-build
-	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) python3 tests/t_fuzz.py
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) python3 tests/e2e/t_fuzz.py
 
 # --- soak (issue 10) ----------------------------------------------------------
 # 30 minutes of the sanitized tracer following a churning multi-threaded
@@ -215,4 +225,4 @@ SOAK_SECONDS ?= 1800
 .PHONY: soak
 soak: all
 	$(Q)$(MAKE) -s SAN=1
-	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) SOAK_FORK_MS=3000 SOAK_EXEC_MS=9000 python3 tests/t_soak.py
+	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) SOAK_FORK_MS=3000 SOAK_EXEC_MS=9000 python3 tests/e2e/t_soak.py

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* allocmap.h - the whole contract between the BPF programs (bpf/) and the
  * daemon (user/): event records sent over the ring buffer, enums and limits.
  * Fixed-width types only, no libc includes: this file is compiled by both

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # deps.sh - installs (idempotently) every Debian 12 package allocmap needs to
 # build, test and benchmark, and mounts nothing: the tool itself needs no
 # tracefs. Safe to run again: only missing packages are installed. musl and
-# musl-tools (musl-gcc) build and run the musl tests (tests/t_musl.py).
+# musl-tools (musl-gcc) build and run the musl tests (tests/e2e/t_musl.py).
 set -euo pipefail
 
 PKGS=(

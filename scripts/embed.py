@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
 """embed.py - turns asset files into a C header of string constants, so the
-HTML report's page, stylesheet and script stay real files in user/assets/ yet
+HTML report's page, stylesheet and script stay real files in user/report/assets/ yet
 ship inside the allocmap binary.
 
     embed.py OUT.h FILE...

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # suite-lib.sh - sourced by run-all.sh and run-unit.sh: runs one test suite
 # and folds its closing "NAME: N passed, N failed" line into the totals
 # (passed, failed; crashed is set when a suite died or printed no such line).

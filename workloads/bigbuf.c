@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* bigbuf.c - shipped workload for `allocmap compare`: large buffers.
  * Allocates buffers of 64 KiB..8 MiB (touching one byte per page), grows
  * some with realloc, keeps up to 8 alive at once, and frees them. Every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* grow_shrink.c - shipped workload for `allocmap compare`: a working set
  * that grows, shrinks and grows again. Allocates N blocks of 1..64 KiB
  * (touching every page), frees 90 % of them in random order, then grows

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* prodcons.c - shipped workload for `allocmap compare`: producers and
  * consumers across threads. Two producer threads malloc messages of
  * 32..4096 B and push them on a bounded queue; two consumer threads pop

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* small_objects.c - shipped workload for `allocmap compare`: many small
  * objects. Builds a table of N linked nodes of 16..256 B (each with a
  * separately allocated string), replaces a random third of them twice, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* threshold_sweep.c - the program behind `allocmap demo threshold`: a fixed
  * sequence of malloc/free steps that walks glibc's brk-versus-mmap choice
  * (small requests, a large one that fits the heap's top chunk, the same size

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* fuzz_corr.c - libFuzzer harness of the correlator's event decoder
- * (user/correlate.c: am_corr__event, am_corr__stack, am_corr__finish) fed
+ * (user/core/correlate.c: am_corr__event, am_corr__stack, am_corr__finish) fed
  * random ring-buffer records, rendered by the JSON or text renderer
- * (user/output.c) to /dev/null. Input: one options byte, then records,
+ * (user/render/output.c) to /dev/null. Input: one options byte, then records,
  * each an opcode byte (low 2 bits: call, os, task, stack; bit 2: the record
  * is cut short) followed by the record's bytes. Pids, tids and ids are
  * folded into small ranges so that records meet each other (a free finds

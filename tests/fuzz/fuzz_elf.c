@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* fuzz_elf.c - libFuzzer harness of the ELF reader (user/elfsym.c) that
+/* fuzz_elf.c - libFuzzer harness of the ELF reader (user/probe/elfsym.c) that
  * allocmap runs, as root, on every object a traced program maps: the
  * program's owner controls those files. The input is an ELF file (seeds:
  * small real objects in tests/fuzz/corpus/elf/); every query the resolver
  * makes is asked of it, and the bytes of a found function go through the
- * probe placement decoder (user/placement.c), as resolve.c does. */
+ * probe placement decoder (user/probe/placement.c), as resolve.c does. */
 #include <string.h>
 #include "elfsym.h"
 #include "fuzz_util.h"

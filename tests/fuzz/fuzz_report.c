@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* fuzz_report.c - libFuzzer harness of `allocmap report`: the JSON Lines
- * reader of user/report.c and the report model of user/report_model.c, fed
+ * reader of user/report/report.c and the report model of user/report/report_model.c, fed
  * arbitrary (mostly mutated trace) files; both back ends run, their output
  * goes to a memory file (never /dev/null: a failed export removes its
  * output file). Any crash, leak or sanitizer report is a finding.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* causes.c - test program for the cause link on shapes real programs have
- * (tests/t_causes.py). Each scenario makes known calls:
+ * (tests/e2e/t_causes.py). Each scenario makes known calls:
  *
  *   tailfree N     N rounds at ONE call site of step(): odd rounds free the
  *                  block with a tail call (jmp free, as git's strbuf_release

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* churn.c - a churning target for the hostile-target suite and the soak
- * (tests/t_hostile_targets.py, tests/soak.sh):
+ * (tests/e2e/t_hostile_targets.py, tests/soak.sh):
  *   churn soak SECONDS THREADS [FORK_MS EXEC_MS]  THREADS threads of
  *       random malloc/free (16 B..300 KB, so brk, mmap and munmap all
  *       happen) while the main thread forks a short-lived allocating child

@@ -1,4 +1,5 @@
-// cxxgrow.cpp - a small C++ program for tests/t_real.py: std::vector,
+// SPDX-License-Identifier: GPL-2.0
+// cxxgrow.cpp - a small C++ program for tests/e2e/t_real.py: std::vector,
 // std::string and std::map growth through operator new/delete, the way real
 // C++ programs allocate (libstdc++'s operator new calls malloc under glibc;
 // jemalloc and tcmalloc define operator new themselves). Deterministic: the

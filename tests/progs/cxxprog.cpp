@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* cxxprog.cpp - a C++ test program for the C++ operators (tests/t_causes.py):
+/* cxxprog.cpp - a C++ test program for the C++ operators (tests/e2e/t_causes.py):
  * known operator new / new[] / delete / delete[] calls, run under glibc,
  * jemalloc and tcmalloc (whose Debian builds define the operators
  * themselves, so these calls never pass through their malloc).

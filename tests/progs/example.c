@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* example.c - the README's built-in example: a short tour of how glibc's
  * malloc turns allocator calls into memory syscalls. Run it under allocmap:
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* forker.c - test program for `allocmap trace -f`: the parent mallocs
  * 200000 B (one mmap), forks a child that waits, then mallocs 300000 B and
  * 24 B and exits 7, and also forks + execs `scenarios mmap_128k`-like work via

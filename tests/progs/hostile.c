@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* hostile.c - a target whose names attack allocmap's outputs (issue 10):
- * tests/t_hostile_output.py copies this binary under a file name holding an
+ * tests/e2e/t_hostile_output.py copies this binary under a file name holding an
  * escape sequence and bytes that are not UTF-8, and overwrites the symbol
  * name below (same length, in .strtab and the DWARF strings) with terminal
  * escapes, a newline, markup and invalid UTF-8. Its one large malloc makes

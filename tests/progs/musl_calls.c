@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0
 /* musl_calls.c - a program with known allocator calls for the musl
- * end-to-end tests (tests/t_musl.py). The Makefile builds it with musl-gcc,
+ * end-to-end tests (tests/e2e/t_musl.py). The Makefile builds it with musl-gcc,
  * dynamically linked (.output/progs/musl_dyn: the libc is the dynamic
  * linker /lib/ld-musl-x86_64.so.1) and statically (.output/progs/musl_static),
  * not with the system compiler. Built with -DNO_FREE -static

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* scenarios.c - the target program of allocmap's end-to-end tests and of
  * scripts/bench: each scenario makes a known sequence of allocator calls and
  * memory syscalls, so a test can assert exact sizes, pointers and causes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* spinner.c - a long-running target for the tracer-lifecycle tests: every
  * 20 ms it mallocs and frees 200000 B (an mmap/munmap pair each time) and
  * prints a heartbeat line "tick N" to stdout, until it has done argv[1]

@@ -1,4 +1,5 @@
-/* stacks.c - target program of the --stacks tests (tests/t_stacks.py): every
+// SPDX-License-Identifier: GPL-2.0
+/* stacks.c - target program of the --stacks tests (tests/e2e/t_stacks.py): every
  * allocation comes from a distinct, non-inlined function on a known call
  * path, so a test can check that each OS request's stack names the right
  * function and that the leak report names the leaking one with the exact

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* static_nosym.c - a trivial program that mallocs, built -static -s (see the
  * Makefile): its allocator is linked in and its symbol table stripped, so
  * allocmap finds no malloc to probe and must refuse with one clear line

@@ -1,4 +1,5 @@
-/* thresh_wait.c - target of tests/t_threshold.py: moves glibc's mmap
+// SPDX-License-Identifier: GPL-2.0
+/* thresh_wait.c - target of tests/e2e/t_threshold.py: moves glibc's mmap
  * threshold to 196 KiB before anyone attaches, says "ready PID" on stdout,
  * waits for a line on stdin (the tracer is attached), then makes calls whose
  * outcome depends on the threshold:

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""t_compare.py - end-to-end tests of `allocmap compare` (run as root from the
+repository root, after make; tests/run-all.sh runs it).
+
+The central check: the table's OS-request counts equal what strace saw in the
+very same run. Two separate runs of one workload do not always make the same
+requests (jemalloc's aligned mappings depend on where ASLR put things,
+mimalloc purges on a timer), so the test does not strace a second run: it runs
+`strace -f ... allocmap compare ...`, which follows allocmap's children, takes
+the processes that exec'd the workload (one per traced allocator, in the
+order allocmap runs them), and counts each memory syscall they made after
+their execve. allocmap attaches before the held child execs, so both count
+the same thing: every memory request of the process image, ld.so's mappings
+included ("all"); the part made inside allocator calls is checked apart
+(glibc grows its brk heap inside malloc; jemalloc and mimalloc never move the
+break). uprobes and ptrace coexist: the probe traps never reach strace.
+
+Prints "ok NAME" / "FAIL NAME: why", ends with "compare: N passed, N failed".
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from harness import Tally
+
+SUITE = "compare"
+ALLOCMAP = "./allocmap"
+WORKLOAD = ".output/workloads/small_objects"
+MUSL_WORKLOAD = ".output/workloads/musl/small_objects"   # the musl column runs it (make, musl-gcc)
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+PRELOADS = {
+    "jemalloc": "libjemalloc.so.2",
+    "tcmalloc": "libtcmalloc_minimal.so.4",
+    "mimalloc": "libmimalloc.so.2",
+}
+SYSCALLS = ["brk", "mmap", "munmap", "mremap", "mprotect", "madvise"]
+
+T = Tally(SUITE)
+ok, fail, check, finish = T.ok, T.fail, T.check, T.finish
+
+
+def run(args, timeout=120):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+def strace_counts(path, workloads):
+    """Per process that exec'd one of workloads, in exec order: {syscall: count} of
+    the memory syscalls made after its execve, plus 'brk_set' (brk calls with
+    an address, i.e. not brk(NULL) queries)."""
+    line_re = re.compile(r"^(\d+) +(.*)$")
+    procs = {}     # pid -> counts (only after the workload's execve)
+    order = []
+    with open(path) as f:
+        for line in f:
+            m = line_re.match(line)
+            if not m:
+                continue
+            pid, rest = int(m.group(1)), m.group(2)
+            if rest.startswith("execve(") and any(f'"{w}"' in rest.split(",")[0] for w in workloads) \
+                    and not rest.rstrip().endswith("<unfinished ...>") and "= 0" in rest:
+                procs[pid] = {s: 0 for s in SYSCALLS}
+                procs[pid]["brk_set"] = 0
+                order.append(pid)
+                continue
+            if rest.startswith("<... execve resumed>") and rest.rstrip().endswith("= 0"):
+                # an execve split by another process's output: find its start
+                continue
+            if pid not in procs:
+                continue
+            name = rest.split("(", 1)[0]
+            if name in SYSCALLS:
+                procs[pid][name] += 1
+                if name == "brk" and not rest.startswith("brk(NULL"):
+                    procs[pid]["brk_set"] += 1
+    return [procs[p] for p in order]
+
+
+def main():
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            fail("root", "not root, and CI=true: a skipped suite is a failure")
+            finish()
+        print(f"SKIP {SUITE}: not root: the compare tests need CAP_BPF (run as root)")
+        finish()
+    for p in (ALLOCMAP, WORKLOAD):
+        if not os.access(p, os.X_OK):
+            fail("built", f"{p} missing: run make first")
+            finish()
+    installed = ["glibc"] + [n for n, so in PRELOADS.items()
+                             if os.path.exists(os.path.join(LIBDIR, so))]
+    missing = [n for n in PRELOADS if n not in installed]
+    if os.access(MUSL_WORKLOAD, os.X_OK):
+        installed.append("musl")   # a fifth column: the workload built with musl-gcc
+    elif os.environ.get("CI") == "true":
+        fail("musl_workload", f"{MUSL_WORKLOAD} missing (musl-tools, make) and CI=true")
+    else:
+        print(f"note: {MUSL_WORKLOAD} not built (no musl-gcc): no musl column")
+    if missing:
+        print(f"note: not installed, expected to be skipped: {', '.join(missing)}")
+
+    # --- command line ---
+    r = run([ALLOCMAP, "compare", "--help"])
+    check("help_examples", r.returncode == 0 and "EXAMPLES" in r.stdout
+          and "--allocators" in r.stdout, f"exit {r.returncode}, no EXAMPLES in --help")
+    r = run([ALLOCMAP, "compare", "--allocators", "glibc,nosuch", "--", WORKLOAD])
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check("bad_allocator", r.returncode == 2 and len(lines) == 1 and "nosuch" in lines[0],
+          f"exit {r.returncode}, stderr {r.stderr!r}")
+    r = run([ALLOCMAP, "compare", "--", "/nonexistent/prog"])
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check("bad_command", r.returncode == 2 and len(lines) == 1 and "/nonexistent/prog" in lines[0],
+          f"exit {r.returncode}, stderr {r.stderr!r}")
+
+    # --- every installed allocator, under strace, JSON and HTML at once ---
+    with tempfile.TemporaryDirectory() as tmp:
+        st = os.path.join(tmp, "strace.txt")
+        html = os.path.join(tmp, "cmp.html")
+        r = run(["strace", "-f", "-qq", "-o", st, "-e", "trace=memory,execve",
+                 ALLOCMAP, "compare", "--json", "--no-untraced", "--html", html,
+                 "--", WORKLOAD, "2000"], timeout=150)
+        if r.returncode != 0:
+            fail("compare_runs", f"exit {r.returncode}: {r.stderr[-500:]}")
+            finish()
+        try:
+            doc = json.loads(r.stdout)
+            ok("json_parses")
+        except ValueError as e:
+            fail("json_parses", f"{e}: {r.stdout[:300]!r}")
+            finish()
+        rows = {a["name"]: a for a in doc.get("allocators", [])}
+        traced = [a["name"] for a in doc["allocators"] if "skipped" not in a]
+        for name in installed:
+            a = rows.get(name)
+            check(f"traced_{name}", a is not None and "skipped" not in a
+                  and a.get("bound") == name and a.get("exit") == 0 and a["calls"] > 2000,
+                  f"row {a!r:.300}")
+        for name in missing:
+            check(f"skipped_{name}", name in rows and "skipped" in rows[name],
+                  f"row {rows.get(name)!r}")
+
+        counts = strace_counts(st, (WORKLOAD, MUSL_WORKLOAD))
+        check("strace_runs", len(counts) == len(traced),
+              f"strace saw {len(counts)} workload execs, table has {len(traced)} runs")
+        for name, sc in zip(traced, counts):
+            a = rows[name]
+            got = {s: a["os_requests"][s]["all"] for s in SYSCALLS}
+            got["brk_set"] = a["brk_set"]["all"]
+            check(f"strace_match_{name}", got == sc, f"table {got} != strace {sc}")
+            check(f"no_lost_{name}", a["lost"]["events"] == 0, f"lost {a['lost']}")
+
+        g = rows.get("glibc", {})
+        check("glibc_brk", g.get("os_requests", {}).get("brk", {}).get("in_calls", 0) > 0
+              and g.get("brk_set", {}).get("in_calls", 0) > 0,
+              f"glibc brk {g.get('os_requests', {}).get('brk')} brk_set {g.get('brk_set')}")
+        for name in ("jemalloc", "mimalloc"):
+            if name not in traced:
+                continue
+            a = rows[name]
+            check(f"{name}_no_brk", a["brk_set"]["all"] == 0 and a["brk_set"]["in_calls"] == 0,
+                  f"{name} moved the break: {a['brk_set']}")
+        # the overhead figures are consistent
+        for name in traced:
+            b = rows[name]["bytes"]
+            check(f"bytes_{name}", b["os_peak"] >= b["os_exit"] and b["live_peak"] > 0
+                  and b["overhead_peak"] is not None and b["overhead_peak"] > 0.5,
+                  f"bytes {b}")
+
+        try:
+            page = open(html).read()
+        except OSError as e:
+            page = ""
+            fail("html", str(e))
+        if page:
+            n_svg = page.count("<svg")
+            ext = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//', page)
+            check("html", n_svg == len(traced) and not ext and "<table" in page
+                  and page.rstrip().endswith("</html>"),
+                  f"{n_svg} timelines for {len(traced)} runs, external refs {ext}")
+
+    # --- a missing allocator is reported and skipped; the text table ---
+    r = run([ALLOCMAP, "compare", "--no-untraced", "-a", "glibc,ghost=/nonexistent/libghost.so",
+             "--", WORKLOAD, "500"])
+    check("missing_skipped", r.returncode == 0 and "ghost" in r.stderr and "skipped" in r.stderr
+          and "glibc" in r.stdout and "ghost" not in r.stdout,
+          f"exit {r.returncode}, stderr {r.stderr[-300:]!r}")
+    check("text_table", all(k in r.stdout for k in
+                            ["calls that reached the OS", "overhead at peak", "mprotect",
+                             "returned to OS: munmap", "lost events", "peak RSS"]),
+          f"table: {r.stdout[:400]!r}")
+    finish()
+
+
+if __name__ == "__main__":
+    main()

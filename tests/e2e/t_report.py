@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""t_report.py - end-to-end tests of allocmap's HTML report and Perfetto export.
+
+Run as root from the repository root after `make` (tests/run-all.sh runs it).
+Python 3 standard library only. Each test prints `ok NAME` or `FAIL NAME: why`
+(or `SKIP NAME: why`); the run ends with exactly "report: N passed, N failed".
+Without root, BPF or Chromium the tracing tests are skipped loudly; with
+CI=true a skip counts as a failure.
+
+The traces are real: .output/progs/scenarios is traced with
+`allocmap trace --json -v`, the report is made from that JSONL with
+`allocmap report`, and headless Chromium (Debian's `chromium`) loads it. The
+rendered DOM (--dump-dom, after the page's script ran) must show exactly as
+many OS-request markers, OS table rows, regions, function rows and counters
+as the JSONL has records for. A screenshot of the thread_arena report is
+saved to /tmp/allocmap-report.png for a human to look at.
+
+The flame graph and leak report tests trace .output/progs/stacks (known
+call paths: parse_config -> malloc(200000) -> mmap, ...) with --stacks=os
+and --stacks: every program function's frame must weigh exactly the bytes
+its OS requests obtained in the JSONL, the leak table must name
+leak_buffer with its bytes; the flame graph section is saved to
+/tmp/allocmap-flame.png.
+"""
+
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from harness import CI, Fail, Skip, check, eq, run_tests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOL = os.path.join(ROOT, "allocmap")
+SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
+STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOT = "/tmp/allocmap-report.png"
+FLAME_SHOT = "/tmp/allocmap-flame.png"
+TMP = tempfile.mkdtemp(prefix="t_report.")
+
+
+def environment_problem():
+    if os.geteuid() != 0:
+        return "not root (BPF tracing needs CAP_BPF/CAP_PERFMON)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "no BTF at /sys/kernel/btf/vmlinux"
+    if not os.path.exists(CHROMIUM):
+        return "chromium not installed (bash scripts/deps.sh)"
+    return None
+
+
+def run(args, timeout=60):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+_traces = {}
+
+
+def trace(scenario, *extra):
+    """JSONL records of `allocmap trace --json -v -- scenarios SCENARIO`."""
+    key = (scenario,) + extra
+    if key in _traces:
+        return _traces[key]
+    path = os.path.join(TMP, "%s.jsonl" % "_".join(key))
+    p = run([TOOL, "trace", "--json", "-v", "-o", path, "--", SCEN, scenario] + list(extra), timeout=120)
+    if p.returncode != 0:
+        raise Fail("allocmap trace %s exited %d: %s" % (scenario, p.returncode, p.stderr.strip()[-400:]))
+    with open(path) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    _traces[key] = (path, recs)
+    return path, recs
+
+
+def chromium(args, timeout=60):
+    prof = tempfile.mkdtemp(prefix="chromium.", dir=TMP)
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--user-data-dir=" + prof] + args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def dom(html_path):
+    p = chromium(["--dump-dom", "--virtual-time-budget=5000", "file://" + html_path])
+    check(p.returncode == 0 and "<html" in p.stdout, "chromium --dump-dom failed: %s" % p.stderr[-300:])
+    check('data-ready="1"' in p.stdout, "the report's script did not finish (a JavaScript error?)")
+    # count rendered elements only, not the script's and data's own text
+    return re.sub(r"<script\b.*?</script>", "", p.stdout, flags=re.S)
+
+
+def report(jsonl, name, perfetto=False):
+    html = os.path.join(TMP, name + ".html")
+    args = [TOOL, "report", jsonl, "-o", html]
+    pf = os.path.join(TMP, name + ".perfetto.json")
+    if perfetto:
+        args += ["--perfetto", pf]
+    p = run(args)
+    if p.returncode != 0:
+        raise Fail("allocmap report exited %d: %s" % (p.returncode, p.stderr.strip()))
+    return html, pf
+
+
+def count(pattern, text):
+    return len(re.findall(pattern, text))
+
+
+def expected(recs):
+    os_recs = [r for r in recs if r["type"] == "os"]
+    calls = [r for r in recs if r["type"] == "call"]
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    regions = (1 if any(r["syscall"] == "brk" for r in os_recs) else 0) + \
+        sum(1 for r in os_recs if r["syscall"] == "mmap" and r.get("region") in ("mmap", "arena") and "error" not in r)
+    allocating = [c for c in calls if c["fn"] != "free" and not c.get("nested") and not c.get("missed")
+                  and c.get("ret", "0x0") != "0x0"]
+    return os_recs, calls, summ, regions, allocating
+
+
+def check_dom(recs, page):
+    os_recs, calls, summ, regions, allocating = expected(recs)
+    eq(count(r'class="os-marker"', page), len(os_recs), "OS-request markers on the timeline")
+    eq(count(r'class="os-row', page), len(os_recs), "OS table rows")
+    eq(count(r'<div class="region[ "]', page), regions, "regions on the address map")
+    eq(count(r'class="fn-row"', page), len(summ["functions"]), "function table rows")
+    eq(count(r'class="sys-row"', page), len(summ["syscalls"]), "syscall table rows")
+    eq(count(r'class="counter-row"', page), len(summ["counters"]), "summary counter rows")
+    m = re.search(r'data-points="(\d+)"', page)
+    check(m, "threshold view has no data-points attribute")
+    eq(int(m.group(1)), len(allocating), "points in the threshold view")
+    check("lost events" in page, "no lost-events card")
+
+
+# ---------------- tests ----------------
+
+def t_thread_arena_dom():
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "thread_arena")
+    page = dom(html)
+    check_dom(recs, page)
+    # the arena and the heap, each with the call that created it
+    check(count(r'data-kind="arena"', page) == 1, "one arena region expected")
+    check(count(r'data-kind="heap"', page) == 1, "one heap region expected")
+    check("by malloc(100)" in page, "region rows do not name the creating call")
+    # filled markers = OS requests caused by calls, hollow = direct
+    direct = sum(1 for r in recs if r["type"] == "os" and r["cause"]["kind"] == "direct")
+    eq(count(r'class="os-marker"[^>]*fill="#fff"', page), direct, "hollow (direct) markers")
+    p = chromium(["--screenshot=" + SHOT, "--window-size=1400,2000", "--virtual-time-budget=5000", "file://" + html])
+    check(os.path.exists(SHOT) and os.path.getsize(SHOT) > 20000, "no screenshot written: %s" % p.stderr[-200:])
+
+
+def t_dyn_threshold_dom():
+    path, recs = trace("dyn_threshold")
+    html, _ = report(path, "dyn_threshold")
+    page = dom(html)
+    check_dom(recs, page)
+    eq(count(r'data-kind="mmap"', page), 1, "mmap chunk regions")
+    check("mmap threshold 1 MiB" in page or "1.00 MiB" in page or "1 MiB" in page, "threshold move not shown")
+
+
+def t_realloc_mremap_dom():
+    path, recs = trace("realloc_mremap")
+    html, _ = report(path, "realloc_mremap")
+    page = dom(html)
+    check_dom(recs, page)
+    check(count(r'<span class="sys" style="background:#8a4fd8">mremap', page) >= 1, "no mremap row")
+
+
+def perfetto_expect(recs):
+    os_recs = [r for r in recs if r["type"] == "os"]
+    calls = [r for r in recs if r["type"] == "call" and r.get("os")]
+    by_call = [r for r in os_recs if r["cause"]["kind"] == "call"]
+    direct = [r for r in os_recs if r["cause"]["kind"] != "call"]
+    return calls, by_call, direct
+
+
+def check_perfetto(recs, pf):
+    with open(pf) as f:
+        doc = json.load(f)              # must be valid JSON
+    ev = doc["traceEvents"]
+    calls, by_call, direct = perfetto_expect(recs)
+    xs = [e for e in ev if e["ph"] == "X"]
+    eq(len([e for e in xs if e["cat"] == "alloc"]), len(calls), "X slices for calls that made OS requests")
+    eq(len([e for e in xs if e["cat"] == "os"]), len(by_call), "nested X slices for OS requests")
+    eq(len([e for e in ev if e["ph"] == "i" and e["cat"] == "os"]), len(direct), "instant events for direct OS requests")
+    names = collections.Counter(e["name"] for e in ev if e["ph"] == "C")
+    for n in ("brk heap", "mmapped", "live"):
+        check(names[n] >= 1, "no %r counter events" % n)
+    for e in ev:
+        check(isinstance(e.get("ts", 0), (int, float)), "ts is not a number")
+        if e["ph"] in ("X", "i", "C"):
+            check("pid" in e, "event without pid")
+        if e["ph"] in ("X", "i"):
+            check("tid" in e, "slice/instant without tid")
+    # every OS slice sits inside its call's slice, on the same thread
+    slices = {(e["args"]["id"]): e for e in xs if e["cat"] == "alloc"}
+    for e in xs:
+        if e["cat"] != "os":
+            continue
+        c = slices.get(e["args"]["cause"]["call_id"])
+        check(c is not None, "OS slice #%d has no call slice" % e["args"]["id"])
+        eq((e["pid"], e["tid"]), (c["pid"], c["tid"]), "OS slice's track")
+        check(c["ts"] <= e["ts"] and e["ts"] + e["dur"] <= c["ts"] + c["dur"] + 0.002,
+              "OS slice #%d not nested in its call's slice" % e["args"]["id"])
+
+
+def t_perfetto_structure():
+    for scen in ("thread_arena", "realloc_mremap", "dyn_threshold"):
+        path, recs = trace(scen)
+        _, pf = report(path, scen + "_pf", perfetto=True)
+        check_perfetto(recs, pf)
+
+
+def t_trace_html_and_perfetto_flags():
+    html = os.path.join(TMP, "direct.html")
+    pf = os.path.join(TMP, "direct.json")
+    jl = os.path.join(TMP, "direct.jsonl")
+    p = run([TOOL, "trace", "--json", "-v", "-o", jl, "--html", html, "--perfetto", pf, "--", SCEN, "direct_mmap"])
+    eq(p.returncode, 0, "allocmap trace --html --perfetto exit status (%s)" % p.stderr.strip()[-300:])
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    check_dom(recs, dom(html))
+    check_perfetto(recs, pf)
+
+
+def t_stack_records_shown():
+    """A later `stack` array on call/os records is optional: the report must
+    render with or without it, and show it when present."""
+    path, recs = trace("mmap_128k")
+    out = os.path.join(TMP, "stack.jsonl")
+    frame = {"addr": "0x401136", "sym": "make_big_buffer", "off": 22, "obj": "/usr/bin/x", "file": "x.c", "line": 42}
+    with open(out, "w") as f:
+        for r in recs:
+            if r["type"] in ("call", "os"):
+                r = dict(r, stack=[frame, dict(frame, sym="main", line=7)])
+            f.write(json.dumps(r) + "\n")
+    html, pf = report(out, "stack", perfetto=True)
+    page = dom(html)
+    check_dom(recs, page)
+    check("make_big_buffer" in open(html).read(), "stack frames not carried into the report")
+    check_perfetto(recs, pf)
+
+
+def t_large_trace_decimated():
+    path, recs = trace("churn", "30000")
+    html, _ = report(path, "churn")
+    size = os.path.getsize(html)
+    check(size < 8 << 20, "report of %d events is %d bytes: not decimated?" % (len(recs), size))
+    t0 = time.monotonic()
+    page = dom(html)
+    took = time.monotonic() - t0
+    check(took < 20, "chromium took %.1fs to load the report" % took)
+    check('data-mode="grid"' in page, "threshold view not aggregated into a grid for %d calls" % len(recs))
+    check("random sample" in page, "report does not say the address map is sampled")
+    calls = sum(1 for r in recs if r["type"] == "call")
+    check(calls >= 60000, "churn 30000 should make >= 60000 calls, got %d" % calls)
+
+
+def trace_stacks(mode):
+    """`allocmap trace --stacks[=os] --json --html` of the stacks program."""
+    key = ("stacks", mode)
+    if key in _traces:
+        return _traces[key]
+    jl = os.path.join(TMP, "stacks_%s.jsonl" % mode)
+    html = os.path.join(TMP, "stacks_%s.html" % mode)
+    p = run([TOOL, "trace", "--stacks=" + mode, "--json", "-o", jl, "--html", html, "--", STACKS], timeout=120)
+    if p.returncode != 0:
+        raise Fail("allocmap trace --stacks=%s exited %d: %s" % (mode, p.returncode, p.stderr.strip()[-400:]))
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    _traces[key] = (html, recs)
+    return html, recs
+
+
+def page4k(n):
+    return (n + 4095) & ~4095
+
+
+def os_bytes(r, prev_brk):
+    """Bytes an OS request obtained (README, --folded): what the flame graph weighs."""
+    if "error" in r:
+        return 0
+    s = r["syscall"]
+    if s == "mmap":
+        return page4k(r["len"]) if "MAP_ANONYMOUS" in r.get("flags", "") and r.get("prot") != "PROT_NONE" else 0
+    if s == "mremap":
+        return max(0, page4k(r["new_len"]) - page4k(r["len"]))
+    if s == "brk":
+        ret, addr = int(r["ret"], 16), int(r["addr"], 16)
+        return ret - prev_brk if addr and ret == addr and prev_brk and ret > prev_brk else 0
+    if s == "mprotect":
+        return page4k(r["len"]) if "PROT_WRITE" in r.get("prot", "") and r["cause"]["kind"] != "direct" else 0
+    return 0
+
+
+def flame_expect(recs):
+    """Per function name: [bytes, count] over the OS requests whose stack holds it."""
+    want = collections.defaultdict(lambda: [0, 0])
+    brk = {}
+    for r in recs:
+        if r["type"] != "os":
+            continue
+        prev = 0
+        if r["syscall"] == "brk" and "error" not in r:
+            prev = brk.get(r["pid"], 0)
+            brk[r["pid"]] = int(r["ret"], 16) or prev
+        if not r.get("stack"):
+            continue
+        w = os_bytes(r, prev)
+        for name in set(f.get("sym") for f in r["stack"] if f.get("sym")):
+            want[name][0] += w
+            want[name][1] += 1
+    return want
+
+
+def frames(page):
+    """Rendered flame-graph frames: (name, obj, kind, bytes, count, is_ancestor)."""
+    out = []
+    for m in re.finditer(r'<g class="fg-frame([^"]*)" data-i="\d+" data-name="([^"]*)" data-obj="([^"]*)" '
+                         r'data-bytes="(\d+)" data-count="(\d+)" data-kind="(\w+)"', page):
+        out.append((m.group(2), m.group(3), m.group(6), int(m.group(4)), int(m.group(5)), "anc" in m.group(1)))
+    return out
+
+
+def dom_after(html, name, script):
+    """The DOM after script ran on a copy of the report (clicks, toggles)."""
+    with open(html) as f:
+        text = f.read()
+    copy = os.path.join(TMP, name + ".html")
+    with open(copy, "w") as f:
+        f.write(text.replace("</body>", "<script>" + script + "</script></body>"))
+    return dom(copy)
+
+
+def t_flame_stacks_os():
+    html, recs = trace_stacks("os")
+    page = dom(html)
+    fr = frames(page)
+    check(fr, "no flame-graph frames rendered")
+    check("flame-empty" not in page, "the page says there are no stacks")
+    want = flame_expect(recs)
+    prog = os.path.basename(STACKS)
+    got = collections.defaultdict(lambda: [0, 0])
+    for name, obj, kind, b, c, anc in fr:
+        if obj == prog:
+            got[name][0] += b
+            got[name][1] += c
+    # the known call paths (tests/progs/stacks.c), weights from the JSONL
+    eq(want["parse_config"][0], page4k(200000), "JSONL: parse_config's mmap bytes")
+    eq(want["load_table"][0], page4k(1000 * 300), "JSONL: load_table's mmap bytes")
+    eq(want["direct_map"][0], 65536, "JSONL: direct_map's mmap bytes")
+    check(want["init_heap"][0] >= 132 * 1024, "JSONL: init_heap's brk growth %d" % want["init_heap"][0])
+    for name in ("parse_config", "load_table", "init_heap", "direct_map", "run_steps", "main"):
+        eq(got[name][0], want[name][0], "flame graph bytes of %s" % name)
+        eq(got[name][1], want[name][1] if want[name][0] else 0, "flame graph OS requests of %s" % name)
+    eq(got["run_steps"][0], page4k(200000) + page4k(300000), "run_steps = parse_config + load_table")
+    check("leak_buffer" not in got, "leak_buffer made no OS request, yet it is in the flame graph")
+    # the root weighs every byte, allocator internals are marked, syscalls are leaves
+    total = sum(os_bytes_all(recs))
+    m = re.search(r'id="flame-svg" [^>]*data-total="(\d+)"', page)
+    check(m, "no flame-graph svg with data-total")
+    eq(int(m.group(1)), total, "flame graph total bytes")
+    check(any(n == "__libc_malloc" and k == "alloc" for n, o, k, b, c, a in fr), "malloc's frame not marked as allocator internals")
+    check(any(n == "mmap" and k == "sys" and b == page4k(200000) for n, o, k, b, c, a in fr), "no mmap leaf of parse_config's weight")
+    check("bytes obtained from the OS" in page, "the page does not say what the weight is")
+    # OS requests (count) mode: munmap frames appear, bytes mode has none
+    check(not any(n == "munmap" for n, o, k, b, c, a in fr), "munmap (0 bytes) drawn in bytes mode")
+    cpage = dom_after(html, "stacks_count", "document.getElementById('fg-count').click();")
+    check('data-mode="count"' in cpage, "count toggle did not switch the flame graph")
+    munmaps = sum(1 for r in recs if r["type"] == "os" and r["syscall"] == "munmap" and r.get("stack"))
+    eq(sum(c for n, o, k, b, c, a in frames(cpage) if n == "munmap" and k == "sys"), munmaps, "munmap leaves in count mode")
+    # click zooms: parse_config fills the width, load_table is gone, ancestors dimmed
+    zpage = dom_after(html, "stacks_zoom", "document.querySelector('.fg-frame[data-name=parse_config]')"
+                      ".dispatchEvent(new MouseEvent('click', {bubbles: true}));")
+    zf = frames(zpage)
+    check(any(n == "parse_config" and not a for n, o, k, b, c, a in zf), "parse_config missing after zooming into it")
+    check(not any(n == "load_table" for n, o, k, b, c, a in zf), "zoom did not hide load_table")
+    check(any(n == "run_steps" and a for n, o, k, b, c, a in zf), "ancestors not shown above the zoomed frame")
+    check("reset zoom" in zpage, "no reset control")
+    # collapsing allocator internals keeps the weights, drops the inner frames
+    cpage = dom_after(html, "stacks_collapse", "document.getElementById('fg-collapse').click();")
+    cf = frames(cpage)
+    check(not any(n == "sysmalloc" for n, o, k, b, c, a in cf), "collapsed view still shows sysmalloc")
+    eq(sum(b for n, o, k, b, c, a in cf if n == "parse_config"), page4k(200000), "parse_config collapsed")
+    # with --stacks=os the leak report exists but small heap leaks have no stack
+    leaks = [r for r in recs if r["type"] == "leaks"]
+    check(leaks, "no leaks record in the --stacks=os trace")
+    rows = re.findall(r'<tr class="leak-row" data-top="([^"]*)" data-bytes="(\d+)" data-count="(\d+)"', page)
+    eq(len(rows), min(len(leaks[-1]["groups"]), 200), "leak table rows")
+    check("stack unknown" in page, "a leak group without a stack is not explained")
+    size = os.path.getsize(html)
+    check(size < 1 << 20, "stacks report is %d bytes" % size)
+
+
+def os_bytes_all(recs):
+    brk = {}
+    for r in recs:
+        if r["type"] != "os":
+            continue
+        prev = 0
+        if r["syscall"] == "brk" and "error" not in r:
+            prev = brk.get(r["pid"], 0)
+            brk[r["pid"]] = int(r["ret"], 16) or prev
+        if r.get("stack"):
+            yield os_bytes(r, prev)
+
+
+def t_leaks_stacks_all():
+    html, recs = trace_stacks("all")
+    page = dom(html)
+    rows = re.findall(r'<tr class="leak-row" data-top="([^"]*)" data-bytes="(\d+)" data-count="(\d+)"', page)
+    check(rows, "no leak table rows")
+    eq(rows[0], ("leak_buffer", str(3 * 12345), "3"), "largest leak group")
+    check(re.search(r'<b>leak_buffer</b><span class="where">stacks\.c:\d+', page), "leak row lacks leak_buffer's file:line")
+    eq(sum(b for n, o, k, b, c, a in frames(page) if n == "parse_config"), page4k(200000), "parse_config bytes with --stacks")
+    # the flame graph and leak sections, on their own, for a human to look at
+    with open(html) as f:
+        text = f.read()
+    shot_html = os.path.join(TMP, "flame_shot.html")
+    with open(shot_html, "w") as f:
+        f.write(text.replace("</head>", "<style>#timeline-panel,#map-panel,#threshold-panel{display:none}</style></head>"))
+    if os.path.exists(FLAME_SHOT):
+        os.unlink(FLAME_SHOT)
+    p = chromium(["--screenshot=" + FLAME_SHOT, "--window-size=1400,1100", "--virtual-time-budget=5000", "file://" + shot_html])
+    check(os.path.exists(FLAME_SHOT) and os.path.getsize(FLAME_SHOT) > 20000, "no flame screenshot: %s" % p.stderr[-200:])
+
+
+def t_flame_without_stacks():
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "thread_arena_nostacks")
+    page = dom(html)
+    check('id="flame-empty"' in page and "--stacks=os" in page, "no-stacks flame section does not say how to get one")
+    check('id="leaks-empty"' in page and "--stacks" in page, "no-leaks section does not say how to get one")
+    eq(len(frames(page)), 0, "flame frames without stacks")
+
+
+def t_bad_input():
+    bad = os.path.join(TMP, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write("this is not a trace\n")
+    p = run([TOOL, "report", bad, "-o", os.path.join(TMP, "bad.html")])
+    check(p.returncode != 0, "allocmap report accepted a non-JSONL file")
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    eq(len(lines), 1, "stderr lines for a bad file (%r)" % p.stderr)
+    check(lines[0].startswith("allocmap: ") and "bad.jsonl:1" in lines[0], "unclear error: %r" % lines[0])
+    check(not os.path.exists(os.path.join(TMP, "bad.html")), "an HTML file was written for bad input")
+    p = run([TOOL, "report", os.path.join(TMP, "missing.jsonl"), "-o", os.path.join(TMP, "m.html")])
+    check(p.returncode != 0 and p.stderr.count("\n") == 1 and "cannot open" in p.stderr, "missing file: %r" % p.stderr)
+    empty = os.path.join(TMP, "empty.jsonl")
+    open(empty, "w").close()
+    p = run([TOOL, "report", empty, "--perfetto", os.path.join(TMP, "e.json")])
+    check(p.returncode != 0 and p.stderr.count("\n") == 1 and "no trace records" in p.stderr, "empty file: %r" % p.stderr)
+    p = run([TOOL, "report", empty])
+    check(p.returncode != 0 and "nothing to write" in p.stderr, "no output given: %r" % p.stderr)
+    p = run([TOOL, "report", "--help"])
+    check(p.returncode == 0 and "EXAMPLES" in p.stdout, "--help lacks an EXAMPLES section")
+
+
+TESTS = [
+    ("thread_arena_dom", t_thread_arena_dom, True),
+    ("dyn_threshold_dom", t_dyn_threshold_dom, True),
+    ("realloc_mremap_dom", t_realloc_mremap_dom, True),
+    ("perfetto_structure", t_perfetto_structure, True),
+    ("trace_html_and_perfetto_flags", t_trace_html_and_perfetto_flags, True),
+    ("stack_records_shown", t_stack_records_shown, True),
+    ("large_trace_decimated", t_large_trace_decimated, True),
+    ("flame_stacks_os", t_flame_stacks_os, True),
+    ("leaks_stacks_all", t_leaks_stacks_all, True),
+    ("flame_without_stacks", t_flame_without_stacks, True),
+    ("bad_input", t_bad_input, False),
+]
+
+
+def main(argv):
+    problem = environment_problem()
+    if problem:
+        print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
+              file=sys.stderr)
+    missing = [p for p in (TOOL, SCEN, STACKS) if not os.path.exists(p)]
+    needs_bpf = {name: bpf for name, _, bpf in TESTS}
+
+    def before(name):
+        if missing:
+            raise Fail("not built: %s (run make)" % ", ".join(os.path.relpath(p, ROOT) for p in missing))
+        if problem and needs_bpf[name]:
+            raise Skip(problem)
+
+    rc = run_tests("report", [(name, fn) for name, fn, _ in TESTS], argv[1:], before)
+    shutil.rmtree(TMP, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: GPL-2.0
+/* compare.c - `allocmap compare`: runs one command once per allocator (glibc
+ * as is, jemalloc / tcmalloc / mimalloc through LD_PRELOAD, musl by running
+ * the command's musl build: DIR/musl/NAME, as make builds the shipped
+ * workloads with musl-gcc), traces each run
+ * and prints a side-by-side table: allocator calls, OS requests per syscall,
+ * the share of calls that reached the OS, bytes held from the OS against
+ * bytes live (overhead) at peak and at exit, bytes given back, wall time,
+ * peak RSS and lost events. --json prints the same as one JSON object,
+ * --html writes a page with a timeline per allocator (compare_html.c). */
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "compare.h"
+#include "compare_run.h"
+#include "fmt.h"
+#include "log.h"
+#include "resolve.h"
+
+/* The allocators `compare` knows by name (Debian 12 package sonames). */
+static const struct known_alloc {
+	const char *name;
+	const char *soname;   /* NULL: the C library's own malloc */
+	bool musl_build;      /* runs the command's musl build instead (find_musl_build) */
+} known[] = {
+	{ "glibc", NULL, false },
+	{ "jemalloc", "libjemalloc.so.2", false },
+	{ "tcmalloc", "libtcmalloc_minimal.so.4", false },
+	{ "mimalloc", "libmimalloc.so.2", false },
+	{ "musl", NULL, true },
+};
+#define N_KNOWN (sizeof(known) / sizeof(known[0]))
+
+struct cmp_opts {
+	const char *allocators;  /* --allocators, NULL = every known one */
+	const char *html;
+	bool json;
+	bool no_plain;           /* skip the untraced runs */
+	int verbosity;
+	char **cmd;
+};
+
+static const char compare_doc[] =
+"Run one command under several allocators, trace each run, and compare them.\n"
+"\n"
+"The command runs once per allocator: glibc's malloc as is, the others through "
+"LD_PRELOAD (Debian 12: libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0). An "
+"allocator that is not installed is reported and skipped. musl's malloc cannot be "
+"preloaded into a glibc program: its column runs the command's musl build, DIR/musl/NAME "
+"next to the command (make builds the shipped workloads so with musl-gcc), or the "
+"command itself when it is linked with musl; without one the column is left out "
+"(reported when musl was asked for by name). Each run is traced like "
+"`allocmap trace`, and run once more untraced (first) for wall time and peak RSS "
+"without probe traps. "
+"The command's stdout goes to stderr: allocmap's stdout carries only the table.\n"
+"\n"
+"OS requests are counted for the whole process after exec (ld.so's mappings "
+"included, as strace would count them); the figure in parentheses is the part "
+"made inside allocator calls. 'brk that moved the break' leaves out brk(NULL) "
+"queries. 'from OS' is the brk heap plus the allocator's "
+"own mappings; overhead = from OS / bytes live in allocations.\n"
+"\v"
+"EXAMPLES:\n"
+"  allocmap compare -- .output/workloads/small_objects\n"
+"                          every installed allocator, side by side\n"
+"  allocmap compare --allocators glibc,jemalloc -- ./myprog arg\n"
+"  allocmap compare --allocators glibc,mine=/opt/lib/libmymalloc.so -- ./myprog\n"
+"                          NAME=PATH preloads any malloc replacement\n"
+"  allocmap compare --html cmp.html -- .output/workloads/grow_shrink\n"
+"                          also a page with a timeline per allocator\n"
+"  allocmap compare --json -- .output/workloads/prodcons > cmp.json\n"
+"\n"
+"Shipped workloads (make builds them in .output/workloads/, and with musl-gcc\n"
+"in .output/workloads/musl/ for the musl column): small_objects, prodcons,\n"
+"grow_shrink, bigbuf; each takes an optional size argument.\n"
+"Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF.";
+
+enum { OPT_HTML = 1000, OPT_JSON, OPT_NO_PLAIN };
+
+static const struct argp_option compare_options[] = {
+	{ "allocators", 'a', "LIST", 0, "Comma-separated: glibc, jemalloc, tcmalloc, mimalloc, musl, "
+	  "or NAME=PATH (default: every one installed; musl when the command has a musl build)", 0 },
+	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML page to FILE", 0 },
+	{ "json", OPT_JSON, NULL, 0, "Print the table as one JSON object", 0 },
+	{ "no-untraced", OPT_NO_PLAIN, NULL, 0, "Skip the untraced runs (no untraced wall time/RSS)", 0 },
+	{ "verbose", 'v', NULL, 0, "Tracer messages (probe placement) on stderr", 0 },
+	{ 0 },
+};
+
+static error_t compare_parse(int key, char *arg, struct argp_state *state)
+{
+	struct cmp_opts *o = state->input;
+
+	switch (key) {
+	case 'a':
+		o->allocators = arg;
+		break;
+	case OPT_HTML:
+		o->html = arg;
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case OPT_NO_PLAIN:
+		o->no_plain = true;
+		break;
+	case 'v':
+		o->verbosity++;
+		break;
+	case ARGP_KEY_ARG:
+		o->cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!o->cmd)
+			argp_error(state, "no command: give -- CMD [ARGS...]");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp compare_argp = {
+	.options = compare_options,
+	.parser = compare_parse,
+	.args_doc = "-- CMD [ARGS...]",
+	.doc = compare_doc,
+};
+
+/* musl's column runs the command's musl build: DIR/musl/NAME next to
+ * cmd0 (make builds the shipped workloads there with musl-gcc), or cmd0
+ * itself when it is linked with musl. True with its path in out. */
+static bool find_musl_build(const char *cmd0, char *out, size_t len)
+{
+	const char *slash = strrchr(cmd0, '/');
+	struct am_resolution *r;
+	char err[256];
+	bool musl;
+
+	if (slash && snprintf(out, len, "%.*s/musl/%s", (int)(slash - cmd0), cmd0, slash + 1) < (int)len &&
+	    !access(out, X_OK))
+		return true;
+	r = calloc(1, sizeof(*r));
+	musl = r && !am_resolve_exec(cmd0, NULL, r, err, sizeof(err)) && r->kind == AM_ALLOC_MUSL;
+	free(r);
+	if (musl)
+		snprintf(out, len, "%s", cmd0);
+	return musl;
+}
+
+/* Fills runs[] from --allocators (or every known allocator: musl only when
+ * cmd0 has a musl build). Returns the count, or -1 after printing the error. */
+static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs)
+{
+	char buf[1024], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list ? list : "glibc,jemalloc,tcmalloc,mimalloc,musl");
+	if (list && strlen(list) >= sizeof(buf)) {
+		am_err("--allocators list too long");
+		return -1;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct am_cmp_run *r = &runs[n];
+		char *eq = strchr(tok, '=');
+		size_t k;
+
+		if (!*tok)
+			continue;
+		if (n == AM_CMP_MAX_RUNS) {
+			am_err("at most %d allocators", AM_CMP_MAX_RUNS);
+			return -1;
+		}
+		memset(r, 0, sizeof(*r));
+		if (eq) {
+			*eq = '\0';
+			if (!*tok || !eq[1] || strlen(tok) >= sizeof(r->name)) {
+				am_err("invalid allocator '%s=%s' (expected NAME=PATH)", tok, eq + 1);
+				return -1;
+			}
+			snprintf(r->name, sizeof(r->name), "%s", tok);
+			snprintf(r->lib, sizeof(r->lib), "%s", eq + 1);
+			if (access(r->lib, R_OK))
+				r->skip_why = "not found";
+		} else {
+			for (k = 0; k < N_KNOWN && strcmp(known[k].name, tok); k++)
+				;
+			if (k == N_KNOWN) {
+				am_err("unknown allocator '%s' (known: glibc, jemalloc, tcmalloc, mimalloc, "
+				       "musl, or NAME=PATH)", tok);
+				return -1;
+			}
+			snprintf(r->name, sizeof(r->name), "%s", tok);
+			if (known[k].soname && am_find_system_lib(known[k].soname, r->lib, sizeof(r->lib)))
+				r->skip_why = "not installed";
+			if (known[k].musl_build && !find_musl_build(cmd0, r->exe, sizeof(r->exe))) {
+				if (!list)
+					continue; /* by default only for commands that have one */
+				r->exe[0] = '\0';
+				r->skip_why = "no musl build of the command (DIR/musl/NAME)";
+			}
+		}
+		for (int j = 0; j < n; j++)
+			if (!strcmp(runs[j].name, r->name)) {
+				am_err("allocator '%s' given twice", r->name);
+				return -1;
+			}
+		n++;
+	}
+	if (!n) {
+		am_err("--allocators: empty list");
+		return -1;
+	}
+	return n;
+}
+
+static bool known_musl(const char *name)
+{
+	for (size_t k = 0; k < N_KNOWN; k++)
+		if (!strcmp(known[k].name, name))
+			return known[k].musl_build;
+	return false;
+}
+
+static bool is_known(const char *name)
+{
+	for (size_t k = 0; k < N_KNOWN; k++)
+		if (!strcmp(known[k].name, name))
+			return true;
+	return false;
+}
+
+static uint64_t outer_calls(const struct am_summary *s)
+{
+	uint64_t n = 0;
+
+	for (int f = 0; f < am_fn_count(); f++)
+		n += s->fn[f].calls - s->fn[f].nested;
+	return n;
+}
+
+static uint64_t os_calls(const struct am_summary *s)
+{
+	uint64_t n = 0;
+
+	for (int f = 0; f < am_fn_count(); f++)
+		n += s->fn[f].os_calls;
+	return n;
+}
+
+static uint64_t in_calls(const struct am_summary *s, int sys)
+{
+	uint64_t n = 0;
+
+	for (int f = 0; f < am_fn_count(); f++)
+		n += s->sys_by_cause[sys][f];
+	return n;
+}
+
+static uint64_t lost(const struct am_summary *s)
+{
+	return s->bpf.lost_call + s->bpf.lost_os + s->bpf.lost_task;
+}
+
+static void ratio(char *b, size_t sz, uint64_t num, uint64_t den)
+{
+	if (!den)
+		snprintf(b, sz, "- (0 live)");
+	else
+		snprintf(b, sz, "%.2fx", (double)num / (double)den);
+}
+
+/* ---------- the table ---------- */
+
+static int row(struct am_cmp_table *t, const char *label, bool section)
+{
+	int r = t->n_rows;
+	size_t n = strlen(label);
+
+	if (r == AM_CMP_MAX_ROWS)
+		return AM_CMP_MAX_ROWS - 1; /* overwrite the last row rather than overflow */
+	t->n_rows++;
+	if (n >= sizeof(t->label[r]))
+		n = sizeof(t->label[r]) - 1;
+	memcpy(t->label[r], label, n);
+	t->label[r][n] = '\0';
+	t->section[r] = section;
+	return r;
+}
+
+#define CELL(t, r, c, ...) snprintf((t)->cell[r][c], sizeof((t)->cell[r][c]), __VA_ARGS__)
+
+static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx,
+			int n, bool plain)
+{
+	char b[AM_FMT_BUF];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	t->n_cols = n;
+	for (int c = 0; c < n; c++)
+		snprintf(t->head[c], sizeof(t->head[c]), "%s", runs[idx[c]].name);
+
+	row(t, "allocator calls", true);
+	r = row(t, "calls (made by the program)", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%" PRIu64, outer_calls(&runs[idx[c]].sum));
+	for (int f = 0; f < am_fn_count(); f++) {
+		bool any = false;
+
+		for (int c = 0; c < n; c++)
+			any |= runs[idx[c]].sum.fn[f].calls > 0;
+		if (!any)
+			continue;
+		snprintf(b, sizeof(b), "  %s", am_fn_name(f));
+		r = row(t, b, false);
+		for (int c = 0; c < n; c++)
+			CELL(t, r, c, "%" PRIu64, runs[idx[c]].sum.fn[f].calls);
+	}
+
+	row(t, "OS requests: all (inside allocator calls)", true);
+	for (int s = 0; s < AM_SYS__COUNT; s++) {
+		r = row(t, am_sys_names[s], false);
+		for (int c = 0; c < n; c++) {
+			const struct am_summary *m = &runs[idx[c]].sum;
+
+			CELL(t, r, c, "%" PRIu64 " (%" PRIu64 ")", m->sys_count[s], in_calls(m, s));
+		}
+		if (s != AM_SYS_BRK)
+			continue;
+		r = row(t, "  brk that moved the break", false);
+		for (int c = 0; c < n; c++)
+			CELL(t, r, c, "%" PRIu64 " (%" PRIu64 ")", runs[idx[c]].brk_set,
+			     runs[idx[c]].brk_set_in_calls);
+	}
+	r = row(t, "total", false);
+	for (int c = 0; c < n; c++) {
+		const struct am_summary *m = &runs[idx[c]].sum;
+		uint64_t all = 0, in = 0;
+
+		for (int s = 0; s < AM_SYS__COUNT; s++) {
+			all += m->sys_count[s];
+			in += in_calls(m, s);
+		}
+		CELL(t, r, c, "%" PRIu64 " (%" PRIu64 ")", all, in);
+	}
+	r = row(t, "calls that reached the OS", false);
+	for (int c = 0; c < n; c++) {
+		const struct am_summary *m = &runs[idx[c]].sum;
+		uint64_t k = outer_calls(m);
+
+		if (k)
+			CELL(t, r, c, "%.3f%% (%" PRIu64 ")", 100.0 * (double)os_calls(m) / (double)k,
+			     os_calls(m));
+		else
+			CELL(t, r, c, "-");
+	}
+
+	row(t, "memory (from OS: brk heap + allocator mappings)", true);
+	r = row(t, "live, peak", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.live_bytes_peak));
+	r = row(t, "from OS, peak", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].os_peak));
+	r = row(t, "overhead at peak (from OS / live)", false);
+	for (int c = 0; c < n; c++)
+		ratio(t->cell[r][c], sizeof(t->cell[r][c]), runs[idx[c]].os_peak,
+		      runs[idx[c]].sum.live_bytes_peak);
+	r = row(t, "live, at exit", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].live_exit));
+	r = row(t, "from OS, at exit", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].os_exit));
+	r = row(t, "overhead at exit", false);
+	for (int c = 0; c < n; c++)
+		ratio(t->cell[r][c], sizeof(t->cell[r][c]), runs[idx[c]].os_exit, runs[idx[c]].live_exit);
+	r = row(t, "returned to OS: munmap", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_munmap));
+	r = row(t, "returned to OS: madvise", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_madvise));
+	r = row(t, "returned to OS: brk shrink", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_brk));
+
+	row(t, "run", true);
+	r = row(t, "exit status", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%d", runs[idx[c]].status);
+	r = row(t, "wall time, traced", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%.3f s", runs[idx[c]].sum.target_wall_ns / 1e9);
+	r = row(t, "peak RSS, traced", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.target_maxrss_kb * 1024));
+	if (plain) {
+		r = row(t, "wall time, untraced", false);
+		for (int c = 0; c < n; c++)
+			CELL(t, r, c, "%.3f s", runs[idx[c]].plain_wall_ns / 1e9);
+		r = row(t, "peak RSS, untraced", false);
+		for (int c = 0; c < n; c++)
+			CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].plain_maxrss_kb * 1024));
+	}
+	r = row(t, "lost events", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%" PRIu64, lost(&runs[idx[c]].sum));
+	r = row(t, "missed returns", false);
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%" PRIu64, (uint64_t)runs[idx[c]].sum.bpf.missed_ret);
+}
+
+static void print_table(FILE *f, const struct am_cmp_table *t)
+{
+	int lw = 0, cw[AM_CMP_MAX_RUNS];
+
+	for (int r = 0; r < t->n_rows; r++)
+		if (!t->section[r] && (int)strlen(t->label[r]) > lw)
+			lw = (int)strlen(t->label[r]);
+	for (int c = 0; c < t->n_cols; c++) {
+		cw[c] = (int)strlen(t->head[c]);
+		for (int r = 0; r < t->n_rows; r++)
+			if ((int)strlen(t->cell[r][c]) > cw[c])
+				cw[c] = (int)strlen(t->cell[r][c]);
+	}
+	fprintf(f, "%-*s", lw, "");
+	for (int c = 0; c < t->n_cols; c++)
+		fprintf(f, "  %*s", cw[c], t->head[c]);
+	fputc('\n', f);
+	for (int r = 0; r < t->n_rows; r++) {
+		if (t->section[r]) {
+			fprintf(f, "%s\n", t->label[r]);
+			continue;
+		}
+		fprintf(f, "  %-*s", lw - 2 > 0 ? lw - 2 : 0, t->label[r]);
+		for (int c = 0; c < t->n_cols; c++)
+			fprintf(f, "  %*s", cw[c], t->cell[r][c]);
+		fputc('\n', f);
+	}
+}
+
+/* ---------- JSON ---------- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void json_ratio(FILE *f, uint64_t num, uint64_t den)
+{
+	if (den)
+		fprintf(f, "%.4f", (double)num / (double)den);
+	else
+		fputs("null", f);
+}
+
+static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
+{
+	fputs("{\"command\":[", f);
+	for (int i = 0; cmd[i]; i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, cmd[i]);
+	}
+	fputs("],\"allocators\":[", f);
+	for (int i = 0; i < n; i++) {
+		const struct am_cmp_run *r = &runs[i];
+		const struct am_summary *s = &r->sum;
+		bool first = true;
+
+		fputs(i ? ",{" : "{", f);
+		fputs("\"name\":", f);
+		json_str(f, r->name);
+		fputs(",\"preload\":", f);
+		if (r->lib[0])
+			json_str(f, r->lib);
+		else
+			fputs("null", f);
+		if (r->exe[0]) {
+			fputs(",\"run\":", f);
+			json_str(f, r->exe);
+		}
+		if (!r->traced) {
+			fputs(",\"skipped\":", f);
+			json_str(f, r->skip_why ? r->skip_why : "trace failed");
+			fputc('}', f);
+			continue;
+		}
+		fputs(",\"bound\":", f);
+		json_str(f, r->bound);
+		fprintf(f, ",\"exit\":%d,\"calls\":%" PRIu64 ",\"functions\":{", r->status,
+			outer_calls(s));
+		for (int fn = 0; fn < am_fn_count(); fn++) {
+			if (!s->fn[fn].calls)
+				continue;
+			fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", am_fn_name(fn), s->fn[fn].calls);
+			first = false;
+		}
+		fputs("},\"os_requests\":{", f);
+		for (int sy = 0; sy < AM_SYS__COUNT; sy++)
+			fprintf(f, "%s\"%s\":{\"all\":%" PRIu64 ",\"in_calls\":%" PRIu64 "}", sy ? "," : "",
+				am_sys_names[sy], s->sys_count[sy], in_calls(s, sy));
+		fprintf(f, "},\"brk_set\":{\"all\":%" PRIu64 ",\"in_calls\":%" PRIu64 "}",
+			r->brk_set, r->brk_set_in_calls);
+		fprintf(f, ",\"calls_reaching_os\":%" PRIu64 ",\"os_share\":", os_calls(s));
+		json_ratio(f, os_calls(s), outer_calls(s));
+		fprintf(f, ",\"bytes\":{\"live_peak\":%" PRIu64 ",\"os_peak\":%" PRIu64
+			",\"overhead_peak\":", s->live_bytes_peak, r->os_peak);
+		json_ratio(f, r->os_peak, s->live_bytes_peak);
+		fprintf(f, ",\"live_exit\":%" PRIu64 ",\"os_exit\":%" PRIu64 ",\"overhead_exit\":",
+			r->live_exit, r->os_exit);
+		json_ratio(f, r->os_exit, r->live_exit);
+		fprintf(f, ",\"heap_peak\":%" PRIu64 ",\"mmap_peak\":%" PRIu64 "}", s->heap_bytes_peak,
+			s->mmap_bytes_peak);
+		fprintf(f, ",\"returned\":{\"munmap\":%" PRIu64 ",\"madvise\":%" PRIu64 ",\"brk\":%" PRIu64
+			"}", s->returned_munmap, s->returned_madvise, s->returned_brk);
+		fprintf(f, ",\"traced\":{\"wall_ns\":%" PRIu64 ",\"max_rss_kb\":%" PRIu64 "}",
+			s->target_wall_ns, s->target_maxrss_kb);
+		if (plain && r->plain_wall_ns)
+			fprintf(f, ",\"untraced\":{\"wall_ns\":%" PRIu64 ",\"max_rss_kb\":%" PRIu64
+				",\"exit\":%d}", r->plain_wall_ns, r->plain_maxrss_kb, r->plain_status);
+		fprintf(f, ",\"lost\":{\"events\":%" PRIu64 ",\"call\":%" PRIu64 ",\"os\":%" PRIu64
+			",\"task\":%" PRIu64 ",\"missed_returns\":%" PRIu64 "}}",
+			lost(s), (uint64_t)s->bpf.lost_call, (uint64_t)s->bpf.lost_os,
+			(uint64_t)s->bpf.lost_task, (uint64_t)s->bpf.missed_ret);
+	}
+	fputs("]}\n", f);
+}
+
+/* ---------- main ---------- */
+
+int am_compare_main(int argc, char **argv)
+{
+	struct cmp_opts o = { 0 };
+	struct am_cmp_run *runs = NULL;
+	struct am_cmp_table *tab = NULL;
+	int n, idx[AM_CMP_MAX_RUNS], n_ok = 0, ret = 0;
+	char cmdline[2048] = "", err[256], *cmd0;
+	int rc;
+
+	argp_err_exit_status = 2; /* a usage error, like every other bad input here */
+	if (argp_parse(&compare_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
+		return 2;
+	if (!am_cmp_cmd_exists(o.cmd[0])) {
+		am_err("cannot run '%s': no such executable file", o.cmd[0]);
+		return 2;
+	}
+	cmd0 = o.cmd[0];
+	if (geteuid() != 0) {
+		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
+		return 1;
+	}
+	runs = calloc(AM_CMP_MAX_RUNS, sizeof(*runs));
+	tab = calloc(1, sizeof(*tab));
+	if (!runs || !tab) {
+		am_err("out of memory");
+		ret = 1;
+		goto out;
+	}
+	n = plan_runs(o.allocators, o.cmd[0], runs);
+	if (n < 0) {
+		ret = 2;
+		goto out;
+	}
+	for (int i = 0; o.cmd[i]; i++) {
+		size_t l = strlen(cmdline);
+
+		snprintf(cmdline + l, sizeof(cmdline) - l, "%s%s", i ? " " : "", o.cmd[i]);
+	}
+
+	/* Untraced runs first, while this process is small: a child's peak RSS
+	 * (wait4) includes the image it was forked from, until its exec. */
+	for (int i = 0; i < n && !o.no_plain; i++) {
+		struct am_cmp_run *r = &runs[i];
+		char **env;
+
+		if (r->skip_why)
+			continue;
+		env = am_cmp_env(r->lib, NULL);
+		if (!env) {
+			am_err("out of memory");
+			ret = 1;
+			goto out;
+		}
+		o.cmd[0] = r->exe[0] ? r->exe : cmd0;
+		if (am_cmp_run_plain(r, o.cmd, env) < 0)
+			am_warn("%s: untraced run failed: %s", r->name, strerror(errno));
+		o.cmd[0] = cmd0;
+		am_cmp_env_free(env);
+	}
+	for (int i = 0; i < n; i++) {
+		struct am_cmp_run *r = &runs[i];
+		char **env;
+
+		if (r->skip_why) {
+			am_warn("%s: %s (%s): skipped", r->name, r->skip_why,
+				r->lib[0] ? r->lib : known_musl(r->name) ? cmd0 : "glibc");
+			continue;
+		}
+		env = am_cmp_env(r->lib, NULL);
+		if (!env) {
+			am_err("out of memory");
+			ret = 1;
+			goto out;
+		}
+		am_info("compare: %s%s%s%s%s", r->name, r->lib[0] ? " via LD_PRELOAD=" : "", r->lib,
+			r->exe[0] ? ", running " : "", r->exe);
+		o.cmd[0] = r->exe[0] ? r->exe : cmd0;
+		rc = am_cmp_run_trace(r, o.cmd, env, NULL, o.verbosity ? 1 : 0);
+		o.cmd[0] = cmd0;
+		if (rc < 0) {
+			r->skip_why = "trace failed";
+			am_cmp_env_free(env);
+			ret = 1;
+			/* the command itself is bad: the next allocator would fail the same way */
+			if (r->status == 127 || r->status == 126)
+				break;
+			continue;
+		}
+		am_cmp_env_free(env);
+		if (r->status == 128 + 2 || r->status == 128 + 15) {
+			am_err("interrupted");
+			ret = r->status;
+			break;
+		}
+		if (is_known(r->name) && strcmp(r->bound, r->name))
+			am_warn("%s: the tracer found %s bound instead", r->name, r->bound);
+		idx[n_ok++] = i;
+	}
+	if (!n_ok) {
+		am_err("no allocator could be traced");
+		ret = ret ? ret : 1;
+		goto out;
+	}
+	build_table(tab, runs, idx, n_ok, !o.no_plain);
+	if (o.json) {
+		print_json(stdout, o.cmd, runs, n, !o.no_plain);
+	} else {
+		printf("allocmap compare: %s\n", cmdline);
+		print_table(stdout, tab);
+		printf("(all = every request of the process after exec, as strace counts them; in\n"
+		       " parentheses those made inside allocator calls. Traced wall time includes\n"
+		       " the probe traps; peak RSS of a traced run includes the held tracer image.)\n");
+	}
+	fflush(stdout);
+	if (o.html && am_cmp_html(o.html, cmdline, runs, n, tab, err, sizeof(err)) < 0) {
+		am_err("cannot write %s: %s", o.html, err);
+		ret = 1;
+	}
+out:
+	if (runs)
+		for (int i = 0; i < AM_CMP_MAX_RUNS; i++)
+			am_cmp_run_free(&runs[i]);
+	free(runs);
+	free(tab);
+	return ret;
+}

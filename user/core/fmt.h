@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/* fmt.h - decoders shared by the text and JSON renderers: memory syscall
+ * arguments (prot, mmap/mremap flags, madvise advice), errno names, and the
+ * human size formatter. Each writes a NUL-terminated string into a caller
+ * buffer (AM_FMT_BUF bytes is always enough) and returns that buffer, so a
+ * call can sit directly in a printf argument list. No heap allocation. */
+#ifndef ALLOCMAP_FMT_H
+#define ALLOCMAP_FMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AM_FMT_BUF 256 /* big enough for every decoder below */
+
+/* "PROT_READ|PROT_WRITE", "PROT_NONE" for 0; unknown bits as "|0x..." */
+const char *am_fmt_prot(char *buf, size_t sz, uint64_t prot);
+/* "MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE"; "0" for 0; unknown bits as "|0x..." */
+const char *am_fmt_mmap_flags(char *buf, size_t sz, uint64_t flags);
+/* "MREMAP_MAYMOVE|MREMAP_FIXED"; "0" for 0; unknown bits as "|0x..." */
+const char *am_fmt_mremap_flags(char *buf, size_t sz, uint64_t flags);
+/* "MADV_DONTNEED"; an unknown advice as its decimal value */
+const char *am_fmt_madv(char *buf, size_t sz, uint64_t advice);
+/* errno name for a positive errno value: "ENOMEM"; unknown: "errno 4242" */
+const char *am_fmt_errno(char *buf, size_t sz, int err);
+/* Human size, exact when it can be: whole MiB/GiB as "2 MiB", whole KiB as
+ * "132 KiB" / "1028 KiB", other sizes under 1 MiB as bytes ("200000 B"),
+ * other sizes from 1 MiB up with one decimal ("1.5 MiB", "3.2 GiB"). */
+const char *am_fmt_size(char *buf, size_t sz, uint64_t bytes);
+
+/* Length of the well-formed UTF-8 sequence at p (1 for ASCII), 0 when the
+ * bytes there are not one (stray continuation byte, overlong form,
+ * surrogate, past U+10FFFF, cut by end). Names come from the traced program
+ * and may hold any byte: every renderer decides per sequence. */
+size_t am_utf8_len(const unsigned char *p, const unsigned char *end);
+/* s made printable for a terminal or a line-based file: control characters
+ * (C0, DEL, C1), bytes that are not UTF-8 and the backslash itself written as
+ * \xNN (\\), so no escape sequence or newline from a symbol, file or object
+ * name reaches the output raw. Returns s itself when nothing needs escaping
+ * (the usual case), else buf (cut to sz, never mid-escape). */
+const char *am_printable(char *buf, size_t sz, const char *s);
+
+#endif /* ALLOCMAP_FMT_H */

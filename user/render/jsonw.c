@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/* jsonw.c - the streaming JSON writer (see jsonw.h). Everything is appended
+ * to w->buf through reserve(), which drains the buffer to the FILE when the
+ * next piece might not fit; the hot paths (integers, hex, plain strings)
+ * format by hand instead of going through snprintf. */
+#include <errno.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "jsonw.h"
+
+void jsonw_init(struct jsonw *w, FILE *f)
+{
+	w->f = f;
+	w->len = 0;
+	w->depth = 0;
+	w->after_key = false;
+	w->err = false;
+	w->errnum = 0;
+	w->has_elem = 0;
+}
+
+static void fail(struct jsonw *w)
+{
+	if (!w->err)
+		w->errnum = errno ? errno : EIO;
+	w->err = true;
+}
+
+int jsonw_flush(struct jsonw *w)
+{
+	if (w->len) {
+		errno = 0;
+		if (fwrite(w->buf, 1, w->len, w->f) != w->len)
+			fail(w);
+		w->len = 0;
+	}
+	return w->err ? -1 : 0;
+}
+
+/* Makes room for n more bytes (n <= JSONW_BUF_SIZE) and returns where they go. */
+static inline char *reserve(struct jsonw *w, size_t n)
+{
+	if (w->len + n > sizeof(w->buf))
+		jsonw_flush(w);
+	return w->buf + w->len;
+}
+
+static inline void put_raw(struct jsonw *w, const char *s, size_t n)
+{
+	if (n > sizeof(w->buf)) {
+		jsonw_flush(w);
+		errno = 0;
+		if (fwrite(s, 1, n, w->f) != n)
+			fail(w);
+		return;
+	}
+	memcpy(reserve(w, n), s, n);
+	w->len += n;
+}
+
+static inline void put_c(struct jsonw *w, char c)
+{
+	*reserve(w, 1) = c;
+	w->len++;
+}
+
+/* Separator before a value or a key: a comma unless this is the first
+ * element of its container, or the value that follows a key. */
+static inline void sep(struct jsonw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth && w->depth <= JSONW_MAX_DEPTH) {
+		uint64_t bit = 1ULL << (w->depth - 1);
+
+		if (w->has_elem & bit)
+			put_c(w, ',');
+		w->has_elem |= bit;
+	}
+}
+
+static void open_c(struct jsonw *w, char c)
+{
+	sep(w);
+	put_c(w, c);
+	w->depth++;
+	if (w->depth <= JSONW_MAX_DEPTH)
+		w->has_elem &= ~(1ULL << (w->depth - 1));
+}
+
+static void close_c(struct jsonw *w, char c)
+{
+	if (w->depth)
+		w->depth--;
+	w->after_key = false;
+	put_c(w, c);
+}
+
+void jsonw_obj_open(struct jsonw *w) { open_c(w, '{'); }
+void jsonw_obj_close(struct jsonw *w) { close_c(w, '}'); }
+void jsonw_arr_open(struct jsonw *w) { open_c(w, '['); }
+void jsonw_arr_close(struct jsonw *w) { close_c(w, ']'); }
+
+void jsonw_eol(struct jsonw *w)
+{
+	put_c(w, '\n');
+	w->after_key = false;
+}
+
+/* 0 = byte passes through; else the character after the backslash
+ * ('u' = \u00XX form). */
+static const char esc_tab[256] = {
+	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+	[0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
+	[0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u',
+	[0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u',
+	[0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u',
+	[0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u',
+	[0x1e] = 'u', [0x1f] = 'u',
+	['"'] = '"', ['\\'] = '\\',
+};
+
+static const char hexd[] = "0123456789abcdef";
+
+/* Writes s[0..n) as a quoted, escaped JSON string: runs of plain bytes are
+ * copied in one piece. */
+static void put_string(struct jsonw *w, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
+
+	put_c(w, '"');
+	for (; p < end; p++) {
+		char e = esc_tab[*p];
+		char *o;
+
+		if (*p >= 0x80) {
+			size_t k = am_utf8_len(p, end);
+
+			if (k) {
+				p += k - 1;     /* well-formed: passes through */
+				continue;
+			}
+			/* not UTF-8 (a name from the target): U+FFFD, so the
+			 * output stays valid JSON */
+			put_raw(w, (const char *)run, (size_t)(p - run));
+			run = p + 1;
+			put_raw(w, "\\ufffd", 6);
+			continue;
+		}
+		if (!e)
+			continue;
+		put_raw(w, (const char *)run, (size_t)(p - run));
+		run = p + 1;
+		if (e == 'u') {
+			o = reserve(w, 6);
+			o[0] = '\\'; o[1] = 'u'; o[2] = '0'; o[3] = '0';
+			o[4] = hexd[*p >> 4]; o[5] = hexd[*p & 15];
+			w->len += 6;
+		} else {
+			o = reserve(w, 2);
+			o[0] = '\\'; o[1] = e;
+			w->len += 2;
+		}
+	}
+	put_raw(w, (const char *)run, (size_t)(end - run));
+	put_c(w, '"');
+}
+
+void jsonw_fstr(FILE *f, const char *s, size_t n, bool html)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	fputc('"', f);
+	while (p < end) {
+		unsigned char c = *p;
+		size_t k = 1;
+
+		if (c >= 0x80) {
+			k = am_utf8_len(p, end);
+			if (!k) {
+				fputs("\\ufffd", f);
+				p++;
+				continue;
+			}
+			/* U+2028/2029 end a line in JavaScript source */
+			if (html && k == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+				fprintf(f, "\\u%04x", p[2] == 0xa8 ? 0x2028 : 0x2029);
+			else
+				fwrite(p, 1, k, f);
+		} else if (esc_tab[c] == 'u' || (html && (c == '<' || c == '>' || c == '&'))) {
+			fprintf(f, "\\u%04x", c);
+		} else if (esc_tab[c]) {
+			fputc('\\', f);
+			fputc(esc_tab[c], f);
+		} else {
+			fputc(c, f);
+		}
+		p += k;
+	}
+	fputc('"', f);
+}
+
+void jsonw_key(struct jsonw *w, const char *key)
+{
+	sep(w);
+	put_string(w, key, strlen(key));
+	put_c(w, ':');
+	w->after_key = true;
+}
+
+void jsonw_strn(struct jsonw *w, const char *s, size_t n)
+{
+	sep(w);
+	put_string(w, s, n);
+}
+
+void jsonw_str(struct jsonw *w, const char *s)
+{
+	if (!s) {
+		jsonw_null(w);
+		return;
+	}
+	jsonw_strn(w, s, strlen(s));
+}
+
+/* Decimal digits of v, written backwards ending at end; returns the start. */
+static inline char *u64_digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+void jsonw_u64(struct jsonw *w, uint64_t v)
+{
+	char tmp[24], *p = u64_digits(tmp + sizeof(tmp), v);
+
+	sep(w);
+	put_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void jsonw_s64(struct jsonw *w, int64_t v)
+{
+	char tmp[24], *p;
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	p = u64_digits(tmp + sizeof(tmp), mag);
+	if (v < 0)
+		*--p = '-';
+	sep(w);
+	put_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void jsonw_hex(struct jsonw *w, uint64_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+
+	*--p = '"';
+	do {
+		*--p = hexd[v & 15];
+		v >>= 4;
+	} while (v);
+	*--p = 'x';
+	*--p = '0';
+	*--p = '"';
+	sep(w);
+	put_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void jsonw_bool(struct jsonw *w, bool v)
+{
+	sep(w);
+	if (v)
+		put_raw(w, "true", 4);
+	else
+		put_raw(w, "false", 5);
+}
+
+void jsonw_null(struct jsonw *w)
+{
+	sep(w);
+	put_raw(w, "null", 4);
+}
+
+void jsonw_kstr(struct jsonw *w, const char *key, const char *s) { jsonw_key(w, key); jsonw_str(w, s); }
+void jsonw_ku64(struct jsonw *w, const char *key, uint64_t v) { jsonw_key(w, key); jsonw_u64(w, v); }
+void jsonw_ks64(struct jsonw *w, const char *key, int64_t v) { jsonw_key(w, key); jsonw_s64(w, v); }
+void jsonw_kbool(struct jsonw *w, const char *key, bool v) { jsonw_key(w, key); jsonw_bool(w, v); }
+void jsonw_khex(struct jsonw *w, const char *key, uint64_t v) { jsonw_key(w, key); jsonw_hex(w, v); }
+void jsonw_kobj_open(struct jsonw *w, const char *key) { jsonw_key(w, key); jsonw_obj_open(w); }
+void jsonw_karr_open(struct jsonw *w, const char *key) { jsonw_key(w, key); jsonw_arr_open(w); }

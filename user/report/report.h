@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+/* report.h - turns a JSON Lines trace (the README schema) into the
+ * self-contained HTML report and the Chrome/Perfetto trace JSON; also the
+ * `allocmap report` command. */
+#ifndef ALLOCMAP_REPORT_H
+#define ALLOCMAP_REPORT_H
+
+#include <stddef.h>
+
+/* Reads the JSONL trace at in_path, writes one self-contained HTML file to
+ * out_path. Returns 0, or -1 with a one-line message in err. */
+int am_report_html(const char *in_path, const char *out_path, char *err, size_t errlen);
+/* The same; source: what the page says it was made from (NULL: in_path),
+ * for a trace read through a descriptor (/proc/self/fd/N). */
+int am_report_html_named(const char *in_path, const char *source, const char *out_path, char *err, size_t errlen);
+
+/* Reads the JSONL trace at in_path, writes Chrome Trace Event JSON (opens in
+ * ui.perfetto.dev) to out_path. Returns 0, or -1 with a message in err. */
+int am_report_perfetto(const char *in_path, const char *out_path, char *err, size_t errlen);
+
+/* `allocmap report EVENTS.jsonl -o report.html [--perfetto FILE]`: argv[0]
+ * is "allocmap report". Returns the exit status. */
+int am_report_main(int argc, char **argv);
+
+#endif /* ALLOCMAP_REPORT_H */

@@ -1,0 +1,856 @@
+// SPDX-License-Identifier: GPL-2.0
+/* unwind.c - DWARF unwinding and symbolization of BPF stack records with
+ * elfutils libdwfl (unwind.h).
+ *
+ * One Dwfl per traced process, its modules reported from our own copy of
+ * the process's file mappings (merged /proc/PID/maps snapshots, so that a
+ * process that exited still has a layout), with dwfl_attach_state callbacks
+ * that serve memory from the stack copy of the record being unwound and the
+ * initial registers from the record: the same Dwfl unwinds every stack of
+ * that process, one record at a time. Each process also caches pc ->
+ * symbol/line, since the same few hundred return addresses recur in
+ * millions of stacks. ELF handles are shared between processes through
+ * libelf's reference counting (elf_begin with a reference descriptor), so
+ * an object is opened and read once per run. All strings (symbols, object
+ * names, source files) are interned here and live until am_unw__free. */
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "unwind.h"
+#include "proc.h"
+#include "safeio.h"
+
+#define REFRESH_GAP_NS (1000000ULL) /* re-read a live process's maps at most this often on a miss */
+
+/* One file-backed mapping of a process. */
+struct mapent {
+	uint64_t seen;           /* monotonic ns of the latest snapshot that had it */
+	uint64_t start, end, off, ino;
+	unsigned maj, mnr;
+	char perms[5];
+	char *path;
+};
+
+/* Cached symbolization of one lookup address. key 0 = empty slot. */
+struct pcent {
+	uint64_t key;            /* lookup address (pc, or pc - 1 for return addresses) */
+	uint64_t symstart;       /* 0 = no symbol */
+	uint64_t bias;           /* module bias (obj-relative address = addr - bias) */
+	const char *sym, *obj, *file;
+	uint32_t line;
+};
+
+struct uproc {
+	uint32_t pid;
+	Dwfl *dwfl;
+	bool reported;           /* dwfl modules match m[] */
+	bool attached;           /* dwfl_attach_state done */
+	struct mapent *m;        /* sorted by start, non-overlapping */
+	size_t n, cap;
+	struct pcent *pc;        /* open addressing, pc_cap slots */
+	size_t pc_n, pc_cap;
+	uint64_t last_refresh;   /* monotonic ns */
+	bool gone;               /* its /proc/PID/maps could not be read: exited */
+};
+
+struct elfent {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	Elf *elf;
+};
+
+/* A /proc/PID/maps snapshot taken by another thread (am_unw__snapshot). */
+struct snap {
+	struct snap *next;
+	uint32_t pid;
+	uint64_t ts;
+	size_t len;
+	char text[];
+};
+
+struct am_unw {
+	enum am_unwind_mode mode;
+	pthread_mutex_t lock;    /* guards snaps only */
+	struct snap *snaps, **snaps_tail;
+	struct uproc **procs;
+	size_t n_procs, cap_procs;
+	char **strs;             /* interned strings, open addressing */
+	size_t n_strs, cap_strs;
+	struct elfent *elfs;
+	size_t n_elfs, cap_elfs;
+};
+
+/* The record being unwound and the process it belongs to: the libdwfl
+ * callbacks have no argument of their own for find_elf, and the consumer is
+ * single-threaded. */
+struct uctx {
+	struct am_unw *u;
+	struct uproc *p;
+	const struct am_stack_event *e;
+	const uint8_t *data;
+	size_t len;
+	uint64_t pcs[AM_UNW_MAX_FRAMES];
+	size_t n;
+	bool ended;              /* a zero return address: the outermost frame */
+	bool copy_short;         /* the copy reached the top of the stack */
+};
+static struct uctx *cur;
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/* The one copy of s that lives until am_unw__free; NULL stays NULL. */
+static const char *intern(struct am_unw *u, const char *s)
+{
+	size_t j;
+
+	if (!s)
+		return NULL;
+	if ((u->n_strs + 1) * 2 > u->cap_strs) {
+		size_t nc = u->cap_strs ? u->cap_strs * 2 : 1024;
+		char **ns = calloc(nc, sizeof(*ns));
+
+		if (!ns)
+			return NULL;
+		for (size_t i = 0; i < u->cap_strs; i++) {
+			if (!u->strs[i])
+				continue;
+			for (j = hash_str(u->strs[i]) & (nc - 1); ns[j]; j = (j + 1) & (nc - 1))
+				;
+			ns[j] = u->strs[i];
+		}
+		free(u->strs);
+		u->strs = ns;
+		u->cap_strs = nc;
+	}
+	for (j = hash_str(s) & (u->cap_strs - 1); u->strs[j]; j = (j + 1) & (u->cap_strs - 1))
+		if (!strcmp(u->strs[j], s))
+			return u->strs[j];
+	u->strs[j] = strdup(s);
+	if (!u->strs[j])
+		return NULL;
+	u->n_strs++;
+	return u->strs[j];
+}
+
+/* ---------- libdwfl callbacks ---------- */
+
+/* Opens a module's file through /proc/PID/root (other mount namespaces),
+ * else by its path, and hands libdwfl a shared reference to the one Elf
+ * handle of that file (dev, inode). */
+static int cb_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		       char **file_name, Elf **elfp)
+{
+	struct am_unw *u = cur ? cur->u : NULL;
+	char path[4096];
+	struct stat st;
+	int fd = -1;
+
+	(void)mod;
+	(void)userdata;
+	(void)base;
+	if (!u || !modname || modname[0] != '/')
+		return -1;
+	if (cur->p) {
+		snprintf(path, sizeof(path), "/proc/%u/root%s", cur->p->pid, modname);
+		fd = am_open_target(path, false);
+	}
+	if (fd < 0)
+		fd = am_open_target(modname, false);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (size_t i = 0; i < u->n_elfs; i++) {
+		if (u->elfs[i].dev == st.st_dev && u->elfs[i].ino == st.st_ino) {
+			close(fd);
+			*elfp = elf_begin(-1, ELF_C_READ_MMAP, u->elfs[i].elf);
+			*file_name = strdup(modname);
+			return -1;
+		}
+	}
+	if (u->n_elfs == u->cap_elfs) {
+		size_t nc = u->cap_elfs ? u->cap_elfs * 2 : 32;
+		struct elfent *ne = realloc(u->elfs, nc * sizeof(*ne));
+
+		if (!ne) {
+			close(fd);
+			return -1;
+		}
+		u->elfs = ne;
+		u->cap_elfs = nc;
+	}
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		close(fd);
+		return -1;
+	}
+	u->elfs[u->n_elfs++] = (struct elfent){ .dev = st.st_dev, .ino = st.st_ino, .fd = fd, .elf = elf };
+	*elfp = elf_begin(-1, ELF_C_READ_MMAP, elf);
+	*file_name = strdup(modname);
+	return -1;
+}
+
+/* Separate debug info only from root's /usr/lib/debug (by build id, or by
+ * the module's path under it), never from beside the module: a target names
+ * that directory, and may have put a FIFO there under the debuglink name. */
+static char *debuginfo_path = "/usr/lib/debug";
+static const Dwfl_Callbacks dwfl_cbs = {
+	.find_elf = cb_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	(void)dwfl;
+	(void)arg;
+	if (*thread_argp || !cur || !cur->e)
+		return 0;
+	*thread_argp = cur;
+	return (pid_t)cur->e->tid;
+}
+
+static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	(void)dwfl;
+	(void)arg;
+	(void)tid;
+	*thread_argp = cur;
+	return cur && cur->e;
+}
+
+/* Only the captured copy of the stack is readable; the return addresses
+ * our uretprobes replaced with their trampoline read as the real ones. */
+static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	(void)dwfl;
+	(void)arg;
+	if (!cur || !cur->e || addr < cur->e->sp || addr - cur->e->sp + 8 > cur->len)
+		return false;
+	for (uint32_t i = 0; i < cur->e->n_ret && i < AM_MAX_DEPTH; i++)
+		if (addr == cur->e->ret_sp[i] && cur->e->ret_ip[i]) {
+			*result = cur->e->ret_ip[i];
+			return true;
+		}
+	memcpy(result, cur->data + (addr - cur->e->sp), 8);
+	return true;
+}
+
+/* x86-64 DWARF registers: 6 rbp, 7 rsp; the pc separately. */
+static bool cb_set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
+{
+	struct uctx *c = thread_arg;
+	Dwarf_Word regs[2];
+
+	if (!c || !c->e)
+		return false;
+	regs[0] = c->e->bp;
+	regs[1] = c->e->sp;
+	if (!dwfl_thread_state_registers(thread, 6, 2, regs))
+		return false;
+	dwfl_thread_state_register_pc(thread, c->e->ip);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_cbs = {
+	.next_thread = cb_next_thread,
+	.get_thread = cb_get_thread,
+	.memory_read = cb_memory_read,
+	.set_initial_registers = cb_set_initial_registers,
+};
+
+/* ---------- processes and their maps ---------- */
+
+static void proc_free(struct uproc *p)
+{
+	if (!p)
+		return;
+	if (p->dwfl)
+		dwfl_end(p->dwfl);
+	for (size_t i = 0; i < p->n; i++)
+		free(p->m[i].path);
+	free(p->m);
+	free(p->pc);
+	free(p);
+}
+
+static struct uproc *proc_get(struct am_unw *u, uint32_t pid)
+{
+	struct uproc *p;
+
+	for (size_t i = 0; i < u->n_procs; i++)
+		if (u->procs[i]->pid == pid)
+			return u->procs[i];
+	if (u->n_procs == u->cap_procs) {
+		size_t nc = u->cap_procs ? u->cap_procs * 2 : 16;
+		struct uproc **np = realloc(u->procs, nc * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		u->procs = np;
+		u->cap_procs = nc;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	u->procs[u->n_procs++] = p;
+	return p;
+}
+
+/* Put mapping e in p->m, replacing what it overlaps. Takes e->path. */
+static void map_put(struct uproc *p, struct mapent *e)
+{
+	size_t i = 0, w = 0;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->m[i].start < e->end && e->start < p->m[i].end) {
+			free(p->m[i].path);
+			continue;
+		}
+		p->m[w++] = p->m[i];
+	}
+	p->n = w;
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 64;
+		struct mapent *nm = realloc(p->m, nc * sizeof(*nm));
+
+		if (!nm) {
+			free(e->path);
+			return;
+		}
+		p->m = nm;
+		p->cap = nc;
+	}
+	for (i = p->n; i > 0 && p->m[i - 1].start > e->start; i--)
+		p->m[i] = p->m[i - 1];
+	p->m[i] = *e;
+	p->n++;
+}
+
+/* Merge maps text f, taken at time ts, into p. True when anything changed. */
+static bool merge_maps(struct uproc *p, FILE *f, uint64_t ts)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool changed = false;
+
+	while (getline(&line, &cap, f) > 0) {
+		struct mapent e = { 0 };
+		unsigned long long s, en, off, ino;
+		int pos = -1;
+		char *name;
+		size_t k;
+
+		if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &s, &en, e.perms, &off, &e.maj,
+			   &e.mnr, &ino, &pos) < 7 || pos < 0)
+			continue;
+		name = line + pos;
+		k = strlen(name);
+		while (k && (name[k - 1] == '\n' || name[k - 1] == ' '))
+			name[--k] = '\0';
+		if (name[0] != '/' || (k > 10 && !strcmp(name + k - 10, " (deleted)")))
+			continue;
+		e.seen = ts;
+		e.start = s;
+		e.end = en;
+		e.off = off;
+		e.ino = ino;
+		bool known = false;
+		for (size_t i = 0; i < p->n; i++)
+			if (p->m[i].start == s && p->m[i].end == en && p->m[i].ino == ino &&
+			    !strcmp(p->m[i].path, name)) {
+				known = true;
+				if (ts > p->m[i].seen)
+					p->m[i].seen = ts;
+				break;
+			}
+		if (known)
+			continue;
+		e.path = strdup(name);
+		if (!e.path)
+			continue;
+		map_put(p, &e);
+		changed = true;
+	}
+	free(line);
+	if (changed)
+		p->reported = false;
+	return changed;
+}
+
+/* Merge the current /proc/PID/maps of p. */
+static void read_maps(struct uproc *p)
+{
+	char path[64];
+	FILE *f;
+
+	p->last_refresh = am_now_ns();
+	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
+	f = fopen(path, "re");
+	if (!f) {
+		p->gone = true;
+		return;
+	}
+	if (fgetc(f) == EOF)
+		p->gone = true; /* a zombie has no maps any more */
+	rewind(f);
+	merge_maps(p, f, p->last_refresh);
+	fclose(f);
+}
+
+/* Merge the snapshots other threads took. */
+static void drain(struct am_unw *u)
+{
+	struct snap *s;
+
+	pthread_mutex_lock(&u->lock);
+	s = u->snaps;
+	u->snaps = NULL;
+	u->snaps_tail = &u->snaps;
+	pthread_mutex_unlock(&u->lock);
+	while (s) {
+		struct snap *next = s->next;
+		struct uproc *p = proc_get(u, s->pid);
+		FILE *f = s->len ? fmemopen(s->text, s->len, "r") : NULL;
+
+		if (p && f)
+			merge_maps(p, f, s->ts);
+		if (f)
+			fclose(f);
+		free(s);
+		s = next;
+	}
+}
+
+/* Report p->m to p's Dwfl (created on first use). */
+static bool report(struct uproc *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (p->reported && p->dwfl)
+		return true;
+	if (!p->dwfl) {
+		p->dwfl = dwfl_begin(&dwfl_cbs);
+		if (!p->dwfl)
+			return false;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return false;
+	for (size_t i = 0; i < p->n; i++)
+		fprintf(f, "%llx-%llx %s %llx %02x:%02x %llu %s\n", (unsigned long long)p->m[i].start,
+			(unsigned long long)p->m[i].end, p->m[i].perms, (unsigned long long)p->m[i].off,
+			p->m[i].maj, p->m[i].mnr, (unsigned long long)p->m[i].ino, p->m[i].path);
+	fclose(f);
+	f = fmemopen(buf, len ? len : 1, "r");
+	if (!f) {
+		free(buf);
+		return false;
+	}
+	dwfl_report_begin(p->dwfl);
+	if (len)
+		dwfl_linux_proc_maps_report(p->dwfl, f);
+	dwfl_report_end(p->dwfl, NULL, NULL);
+	fclose(f);
+	free(buf);
+	p->reported = true;
+	/* symbols may have moved with the new layout */
+	if (p->pc)
+		memset(p->pc, 0, p->pc_cap * sizeof(*p->pc));
+	p->pc_n = 0;
+	return true;
+}
+
+static bool covered(const struct uproc *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (addr >= p->m[i].start && addr < p->m[i].end)
+			return true;
+	return false;
+}
+
+/* addr is in an executable file mapping: a plausible return address. */
+static bool code(const struct uproc *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (addr >= p->m[i].start && addr < p->m[i].end)
+			return p->m[i].perms[2] == 'x';
+	return false;
+}
+
+/* ---------- symbols ---------- */
+
+static struct pcent *pc_slot(struct uproc *p, uint64_t key, bool *fresh)
+{
+	size_t j;
+
+	if ((p->pc_n + 1) * 2 > p->pc_cap) {
+		size_t nc = p->pc_cap ? p->pc_cap * 2 : 1024;
+		struct pcent *np = calloc(nc, sizeof(*np));
+
+		if (!np)
+			return NULL;
+		for (size_t i = 0; i < p->pc_cap; i++) {
+			if (!p->pc[i].key)
+				continue;
+			for (j = (p->pc[i].key * 0x9E3779B97F4A7C15ULL >> 20) & (nc - 1); np[j].key;
+			     j = (j + 1) & (nc - 1))
+				;
+			np[j] = p->pc[i];
+		}
+		free(p->pc);
+		p->pc = np;
+		p->pc_cap = nc;
+	}
+	for (j = (key * 0x9E3779B97F4A7C15ULL >> 20) & (p->pc_cap - 1); p->pc[j].key;
+	     j = (j + 1) & (p->pc_cap - 1))
+		if (p->pc[j].key == key) {
+			*fresh = false;
+			return &p->pc[j];
+		}
+	p->pc[j] = (struct pcent){ .key = key };
+	p->pc_n++;
+	*fresh = true;
+	return &p->pc[j];
+}
+
+/* Symbolize pc (outer: a return address, looked up at pc - 1). */
+static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer, struct am_frame *fr)
+{
+	uint64_t key = outer && pc ? pc - 1 : pc;
+	struct pcent *e;
+	bool fresh = false;
+
+	*fr = (struct am_frame){ .addr = pc };
+	if (!key || !p->dwfl)
+		return;
+	e = pc_slot(p, key, &fresh);
+	if (!e)
+		return;
+	if (fresh) {
+		Dwfl_Module *m = dwfl_addrmodule(p->dwfl, key);
+
+		if (m) {
+			const char *modname = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+			GElf_Off off = 0;
+			GElf_Sym sym;
+			Dwarf_Addr bias = 0;
+			const char *name;
+			Dwfl_Line *line;
+
+			if (modname) {
+				const char *slash = strrchr(modname, '/');
+				e->obj = intern(u, slash ? slash + 1 : modname);
+			}
+			if (dwfl_module_getelf(m, &bias))
+				e->bias = bias;
+			name = dwfl_module_addrinfo(m, key, &off, &sym, NULL, NULL, NULL);
+			if (name) {
+				e->sym = intern(u, name);
+				e->symstart = key - off;
+			}
+			line = dwfl_module_getsrc(m, key);
+			if (line) {
+				int ln = 0;
+				const char *src = dwfl_lineinfo(line, NULL, &ln, NULL, NULL, NULL);
+
+				if (src && ln > 0) {
+					e->file = intern(u, src);
+					e->line = (uint32_t)ln;
+				}
+			}
+		}
+	}
+	fr->sym = e->sym;
+	fr->obj = e->obj;
+	fr->file = e->file;
+	fr->line = e->line;
+	fr->off = e->sym ? pc - e->symstart : pc - e->bias;
+}
+
+/* ---------- unwinding ---------- */
+
+static int frame_cb(Dwfl_Frame *st, void *arg)
+{
+	struct uctx *c = arg;
+	Dwarf_Addr pc;
+	bool act;
+
+	if (!dwfl_frame_pc(st, &pc, &act))
+		return DWARF_CB_ABORT;
+	if (!pc) {
+		c->ended = true;
+		return DWARF_CB_ABORT;
+	}
+	if (c->n >= AM_UNW_MAX_FRAMES)
+		return DWARF_CB_ABORT;
+	c->pcs[c->n++] = pc;
+	return DWARF_CB_OK;
+}
+
+/* DWARF unwinding of c->e into c->pcs. True when it reached the outermost
+ * frame (or the frame limit), false when it stopped early. */
+static bool dwarf_unwind(struct uctx *c)
+{
+	struct uproc *p = c->p;
+	int rc;
+
+	c->n = 0;
+	if (!p->dwfl)
+		return false;
+	if (!p->attached) {
+		if (!dwfl_attach_state(p->dwfl, NULL, (pid_t)p->pid, &thread_cbs, c))
+			return false;
+		p->attached = true;
+	}
+	rc = dwfl_getthread_frames(p->dwfl, (pid_t)c->e->tid, frame_cb, c);
+	/* running out of a copy that reached the top of the stack is the end */
+	return rc == 0 || c->ended || c->copy_short || c->n >= AM_UNW_MAX_FRAMES;
+}
+
+struct am_unw *am_unw__new(enum am_unwind_mode mode)
+{
+	struct am_unw *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	elf_version(EV_CURRENT);
+	u->mode = mode;
+	pthread_mutex_init(&u->lock, NULL);
+	u->snaps_tail = &u->snaps;
+	return u;
+}
+
+void am_unw__free(struct am_unw *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->n_procs; i++)
+		proc_free(u->procs[i]);
+	free(u->procs);
+	for (size_t i = 0; i < u->n_elfs; i++) {
+		elf_end(u->elfs[i].elf);
+		close(u->elfs[i].fd);
+	}
+	free(u->elfs);
+	for (size_t i = 0; i < u->cap_strs; i++)
+		free(u->strs[i]);
+	free(u->strs);
+	while (u->snaps) {
+		struct snap *next = u->snaps->next;
+		free(u->snaps);
+		u->snaps = next;
+	}
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
+
+void am_unw__snapshot(struct am_unw *u, uint32_t pid)
+{
+	char path[64];
+	size_t cap = 16384, len = 0;
+	struct snap *s = malloc(sizeof(*s) + cap);
+	uint64_t ts = am_now_ns();
+	int fd;
+	ssize_t k;
+
+	if (!s)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	fd = am_open_target(path, false);
+	if (fd < 0) {
+		free(s);
+		return;
+	}
+	while ((k = read(fd, s->text + len, cap - len)) > 0) {
+		len += (size_t)k;
+		if (len == cap) {
+			struct snap *ns = realloc(s, sizeof(*s) + cap * 2);
+
+			if (!ns)
+				break;
+			s = ns;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	s->next = NULL;
+	s->pid = pid;
+	s->ts = ts;
+	s->len = len;
+	pthread_mutex_lock(&u->lock);
+	*u->snaps_tail = s;
+	u->snaps_tail = &s->next;
+	pthread_mutex_unlock(&u->lock);
+}
+
+void am_unw__refresh(struct am_unw *u, uint32_t pid)
+{
+	struct uproc *p = proc_get(u, pid);
+
+	drain(u);
+	if (p)
+		read_maps(p);
+}
+
+void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts)
+{
+	struct uproc *p = proc_get(u, pid);
+	size_t w = 0;
+
+	if (!p)
+		return;
+	drain(u);
+	/* a new image: a new Dwfl (the old modules and their state are gone) */
+	if (p->dwfl)
+		dwfl_end(p->dwfl);
+	p->dwfl = NULL;
+	p->attached = false;
+	p->reported = false;
+	p->gone = false;
+	/* keep what snapshots taken since the exec saw: the new image */
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->m[i].seen >= ts)
+			p->m[w++] = p->m[i];
+		else
+			free(p->m[i].path);
+	}
+	p->n = w;
+	read_maps(p);
+}
+
+void am_unw__exit(struct am_unw *u, uint32_t pid)
+{
+	drain(u); /* its last snapshots, so they do not bring it back */
+	for (size_t i = 0; i < u->n_procs; i++) {
+		if (u->procs[i]->pid != pid)
+			continue;
+		proc_free(u->procs[i]);
+		u->procs[i] = u->procs[--u->n_procs];
+		return;
+	}
+}
+
+size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_frame *out,
+		     size_t max, uint32_t *flags, int *cut)
+{
+	const struct am_stack_event *e = rec;
+	struct uctx c = { .u = u };
+	const uint64_t *ips;
+	uint64_t fixed[AM_FP_MAX];
+	size_t n_ips, n = 0;
+	bool complete = false;
+	struct uproc *p;
+
+	*flags = 0;
+	*cut = -1;
+	if (len < sizeof(*e) || e->type != AM_EV_STACK || e->stack_len > len - sizeof(*e) ||
+	    e->n_ips > AM_FP_MAX)
+		return 0;
+	p = proc_get(u, e->pid);
+	if (!p)
+		return 0;
+	c.p = p;
+	c.e = e;
+	c.data = e->data;
+	c.len = e->stack_len;
+	c.copy_short = e->stack_len < len - sizeof(*e);
+	cur = &c;
+	drain(u);
+
+	/* a pc outside every known module: the layout changed (dlopen, exec) */
+	if ((!p->n || !covered(p, e->ip)) && !p->gone && am_now_ns() - p->last_refresh > REFRESH_GAP_NS)
+		read_maps(p);
+	report(p);
+
+	/* the frame-pointer chain holds uretprobe trampolines where our
+	 * calls return: put the real addresses back, innermost call first */
+	n_ips = e->n_ips;
+	{
+		int r = (int)(e->n_ret < AM_MAX_DEPTH ? e->n_ret : AM_MAX_DEPTH) - 1;
+
+		for (size_t j = 0; j < n_ips; j++) {
+			fixed[j] = e->ips[j];
+			if (j && r >= 0 && !covered(p, fixed[j]) && e->ret_ip[r])
+				fixed[j] = e->ret_ip[r--];
+		}
+		ips = fixed;
+	}
+
+	if (u->mode != AM_UNWIND_FP && c.len) {
+		complete = dwarf_unwind(&c);
+		n = c.n;
+		if (!complete && u->mode == AM_UNWIND_AUTO && n_ips > 1) {
+			/* splice the frame-pointer chain after the last DWARF frame it
+			 * also contains; or take it whole if DWARF got nowhere */
+			bool spliced = false;
+
+			for (size_t k = n; k-- > 0 && !spliced;)
+				for (size_t j = 1; j < n_ips; j++)
+					if (ips[j] == c.pcs[k]) {
+						/* only while it looks like code: without
+						 * frame pointers the chain is garbage */
+						n = k + 1;
+						for (j++; j < n_ips && n < AM_UNW_MAX_FRAMES &&
+							  code(p, ips[j]); j++)
+							c.pcs[n++] = ips[j];
+						spliced = true;
+						break;
+					}
+			if (!spliced && n <= 1 && n_ips > 1) {
+				memcpy(c.pcs, ips, n_ips * sizeof(*ips));
+				n = n_ips;
+				*flags |= AM_STK_NOCOPY;
+			} else if (spliced) {
+				complete = true;
+			}
+		}
+	} else if (u->mode != AM_UNWIND_DWARF) {
+		for (n = 0; n < n_ips && (n == 0 || code(p, ips[n])); n++)
+			c.pcs[n] = ips[n];
+		complete = n_ips < AM_FP_MAX;
+		*flags |= AM_STK_NOCOPY;
+	}
+	if (!n) {
+		c.pcs[0] = e->ip;
+		n = 1;
+	}
+	if (!complete && !(*flags & AM_STK_NOCOPY))
+		*flags |= AM_STK_TRUNCATED;
+
+	/* the causing call's frame: its return address is at *call_sp */
+	if (e->kind == AM_STACK_OS && e->call_sp >= e->sp && e->call_sp - e->sp + 8 <= c.len) {
+		uint64_t ra = e->ret_ip[0];
+
+		for (size_t i = 1; i < n; i++)
+			if (c.pcs[i] == ra) {
+				*cut = (int)i - 1;
+				break;
+			}
+	}
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		symbolize(u, p, c.pcs[i], i > 0, &out[i]);
+	cur = NULL;
+	return n;
+}
