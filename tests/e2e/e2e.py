@@ -37,11 +37,8 @@ import tempfile
 import threading
 import time
 
-from harness import CI, Fail, Skip, check, eq, run_tests
+from harness import CI, Fail, PROGS, ROOT, Skip, TOOL, check, eq, run_tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")  # ALLOCMAP=.output-san/allocmap: sanitizer build
-PROGS = os.path.join(ROOT, ".output", "progs")
 SCEN = os.path.join(PROGS, "scenarios")
 EXAMPLE = os.path.join(PROGS, "example")
 STATIC_NOSYM = os.path.join(PROGS, "static_nosym")
@@ -145,7 +142,7 @@ def run(cmd, env=None, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL):
     try:
         p = subprocess.run(cmd, env=env, stdin=stdin, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=timeout, cwd=ROOT)
-    except subprocess.TimeoutExpired as e:
+    except subprocess.TimeoutExpired:
         raise Fail("timed out after %ds: %s" % (timeout, " ".join(cmd)))
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 

@@ -10,11 +10,18 @@ passing unless it raises; Tally counts named checks one by one (suites whose
 steps share one expensive run)."""
 
 import os
+import subprocess
 import sys
 import time
 import traceback
 
 CI = os.environ.get("CI") == "true"
+# the repository root, the allocmap under test (ALLOCMAP=.output-san/allocmap:
+# the sanitizer build) and the built test programs and workloads
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
+PROGS = os.path.join(ROOT, ".output", "progs")
+WORKLOADS = os.path.join(ROOT, ".output", "workloads")
 
 
 class Fail(Exception):
@@ -23,6 +30,14 @@ class Fail(Exception):
 
 class Skip(Exception):
     pass
+
+
+def run(args, timeout=180, **kw):
+    """subprocess.run with output captured as text and stdin from /dev/null
+    (unless given); a timeout raises subprocess.TimeoutExpired."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    kw.setdefault("text", True)
+    return subprocess.run(args, capture_output=True, timeout=timeout, **kw)
 
 
 def check(cond, msg):

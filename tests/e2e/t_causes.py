@@ -14,13 +14,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 
-from harness import Fail, Skip, check, eq, run_tests
+from harness import Fail, PROGS, Skip, TOOL, check, eq, run_tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
-PROGS = os.path.join(ROOT, ".output", "progs")
 CAUSES = os.path.join(PROGS, "causes")
 CXX = os.path.join(PROGS, "cxxprog")
 LIBDIR = "/usr/lib/x86_64-linux-gnu"

@@ -21,14 +21,11 @@ Prints "ok NAME" / "FAIL NAME: why", ends with "compare: N passed, N failed".
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
 
-from harness import Tally
+from harness import CI, TOOL, Tally, run
 
 SUITE = "compare"
-ALLOCMAP = "./allocmap"
 WORKLOAD = ".output/workloads/small_objects"
 MUSL_WORKLOAD = ".output/workloads/musl/small_objects"   # the musl column runs it (make, musl-gcc)
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
@@ -41,10 +38,6 @@ SYSCALLS = ["brk", "mmap", "munmap", "mremap", "mprotect", "madvise"]
 
 T = Tally(SUITE)
 ok, fail, check, finish = T.ok, T.fail, T.check, T.finish
-
-
-def run(args, timeout=120):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
 
 def strace_counts(path, workloads):
@@ -81,12 +74,12 @@ def strace_counts(path, workloads):
 
 def main():
     if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
+        if CI:
             fail("root", "not root, and CI=true: a skipped suite is a failure")
             finish()
         print(f"SKIP {SUITE}: not root: the compare tests need CAP_BPF (run as root)")
         finish()
-    for p in (ALLOCMAP, WORKLOAD):
+    for p in (TOOL, WORKLOAD):
         if not os.access(p, os.X_OK):
             fail("built", f"{p} missing: run make first")
             finish()
@@ -95,7 +88,7 @@ def main():
     missing = [n for n in PRELOADS if n not in installed]
     if os.access(MUSL_WORKLOAD, os.X_OK):
         installed.append("musl")   # a fifth column: the workload built with musl-gcc
-    elif os.environ.get("CI") == "true":
+    elif CI:
         fail("musl_workload", f"{MUSL_WORKLOAD} missing (musl-tools, make) and CI=true")
     else:
         print(f"note: {MUSL_WORKLOAD} not built (no musl-gcc): no musl column")
@@ -103,14 +96,14 @@ def main():
         print(f"note: not installed, expected to be skipped: {', '.join(missing)}")
 
     # --- command line ---
-    r = run([ALLOCMAP, "compare", "--help"])
+    r = run([TOOL, "compare", "--help"])
     check("help_examples", r.returncode == 0 and "EXAMPLES" in r.stdout
           and "--allocators" in r.stdout, f"exit {r.returncode}, no EXAMPLES in --help")
-    r = run([ALLOCMAP, "compare", "--allocators", "glibc,nosuch", "--", WORKLOAD])
+    r = run([TOOL, "compare", "--allocators", "glibc,nosuch", "--", WORKLOAD])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     check("bad_allocator", r.returncode == 2 and len(lines) == 1 and "nosuch" in lines[0],
           f"exit {r.returncode}, stderr {r.stderr!r}")
-    r = run([ALLOCMAP, "compare", "--", "/nonexistent/prog"])
+    r = run([TOOL, "compare", "--", "/nonexistent/prog"])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     check("bad_command", r.returncode == 2 and len(lines) == 1 and "/nonexistent/prog" in lines[0],
           f"exit {r.returncode}, stderr {r.stderr!r}")
@@ -120,7 +113,7 @@ def main():
         st = os.path.join(tmp, "strace.txt")
         html = os.path.join(tmp, "cmp.html")
         r = run(["strace", "-f", "-qq", "-o", st, "-e", "trace=memory,execve",
-                 ALLOCMAP, "compare", "--json", "--no-untraced", "--html", html,
+                 TOOL, "compare", "--json", "--no-untraced", "--html", html,
                  "--", WORKLOAD, "2000"], timeout=150)
         if r.returncode != 0:
             fail("compare_runs", f"exit {r.returncode}: {r.stderr[-500:]}")
@@ -182,7 +175,7 @@ def main():
                   f"{n_svg} timelines for {len(traced)} runs, external refs {ext}")
 
     # --- a missing allocator is reported and skipped; the text table ---
-    r = run([ALLOCMAP, "compare", "--no-untraced", "-a", "glibc,ghost=/nonexistent/libghost.so",
+    r = run([TOOL, "compare", "--no-untraced", "-a", "glibc,ghost=/nonexistent/libghost.so",
              "--", WORKLOAD, "500"])
     check("missing_skipped", r.returncode == 0 and "ghost" in r.stderr and "skipped" in r.stderr
           and "glibc" in r.stdout and "ghost" not in r.stdout,

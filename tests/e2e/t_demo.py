@@ -16,14 +16,11 @@ Prints "ok NAME" / "FAIL NAME: why", ends with "demo: N passed, N failed".
 """
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-from harness import Tally
+from harness import CI, TOOL, Tally, run
 
 SUITE = "demo"
-ALLOCMAP = "./allocmap"
 SWEEP = ".output/workloads/threshold_sweep"
 
 H, M = "heap", "mmap"
@@ -38,35 +35,31 @@ T = Tally(SUITE)
 ok, fail, check, finish = T.ok, T.fail, T.check, T.finish
 
 
-def run(args, timeout=90):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-
-
 def main():
     if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
+        if CI:
             fail("root", "not root, and CI=true: a skipped suite is a failure")
             finish()
         print(f"SKIP {SUITE}: not root: the demo tests need CAP_BPF (run as root)")
         finish()
-    for p in (ALLOCMAP, SWEEP):
+    for p in (TOOL, SWEEP):
         if not os.access(p, os.X_OK):
             fail("built", f"{p} missing: run make first")
             finish()
 
-    r = run([ALLOCMAP, "demo", "--help"])
+    r = run([TOOL, "demo", "--help"])
     check("help_examples", r.returncode == 0 and "EXAMPLES" in r.stdout,
           f"exit {r.returncode}")
-    r = run([ALLOCMAP, "demo", "nosuch"])
+    r = run([TOOL, "demo", "nosuch"])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     check("bad_topic", r.returncode == 2 and "nosuch" in r.stderr and len(lines) <= 2,
           f"exit {r.returncode}, stderr {r.stderr!r}")
-    r = run([ALLOCMAP, "demo", "threshold", "--only", "bogus"])
+    r = run([TOOL, "demo", "threshold", "--only", "bogus"])
     check("bad_only", r.returncode == 2 and "bogus" in r.stderr, f"exit {r.returncode}")
 
     with tempfile.TemporaryDirectory() as tmp:
         html = os.path.join(tmp, "thr.html")
-        r = run([ALLOCMAP, "demo", "threshold", "--json", "--pause", "0", "--html", html])
+        r = run([TOOL, "demo", "threshold", "--json", "--pause", "0", "--html", html])
         check("json_run", r.returncode == 0, f"exit {r.returncode}: {r.stderr[-400:]}")
         recs = []
         try:
@@ -126,7 +119,7 @@ def main():
                   f"{page.count('<svg')} views")
 
     # the guided text: each step with its explanation beside it
-    r = run([ALLOCMAP, "demo", "threshold", "--only", "default", "--pause", "0"])
+    r = run([TOOL, "demo", "threshold", "--only", "default", "--pause", "0"])
     out = r.stdout
     check("text_steps", r.returncode == 0 and all(f"{i:2d}. " in out for i in range(1, 11))
           and "top chunk still holds it" in out and "threshold 128 KiB -> 1028 KiB" in out

@@ -21,9 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Fail, Skip, check, run_tests  # noqa: E402
+from harness import Fail, ROOT, Skip, check, run_tests  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, ".output-fuzz")
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "60"))
 FUZZERS = ["report", "corr", "elf"]

@@ -22,7 +22,6 @@ Run as root after `make`."""
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -30,10 +29,8 @@ import sys
 import tempfile
 import time
 
-from harness import Fail, Skip, check, eq, run_tests
+from harness import Fail, ROOT, Skip, TOOL, check, eq, run, run_tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
 HOSTILE = os.path.join(ROOT, ".output", "progs", "hostile")
 EXAMPLE = os.path.join(ROOT, ".output", "progs", "example")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,11 +43,6 @@ EVIL = b"\x1b[31mEVIL\x1b]0;pwn\x07\nforged 1\xff\xc2\x9b<!--;"
 EVIL = EVIL + b"x" * (len(PLACEHOLDER) - len(EVIL))
 EVIL_OBJ = b"hostile\x1b[7m\xfe"     # the executable's file name
 PWN = "PWNED"                          # what injected code would put in the title
-
-
-def run(args, timeout=120, env=None, text=True):
-    return subprocess.run(args, capture_output=True, text=text, timeout=timeout, env=env,
-                          stdin=subprocess.DEVNULL)
 
 
 def chromium_dom(path):

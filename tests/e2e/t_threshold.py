@@ -28,10 +28,8 @@ import subprocess
 import sys
 import threading
 
-from harness import Fail, Skip, check, eq, run_tests
+from harness import Fail, ROOT, Skip, TOOL, check, eq, run_tests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")
 PROG = os.path.join(ROOT, ".output", "progs", "thresh_wait")
 LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
 TIMEOUT = 30

@@ -24,46 +24,29 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-AM = os.environ.get("ALLOCMAP") or os.path.join(ROOT, "allocmap")  # ALLOCMAP=.output-san/allocmap: sanitizer build
+from harness import CI, ROOT, TOOL, Tally
+
 SC = os.path.join(ROOT, ".output", "progs", "scenarios")
 SOCK = "amtop-%d" % os.getpid()     # a tmux server of our own
 W, H = 120, 40
 
-passed = 0
-failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print("ok " + name, flush=True)
-
-
-def fail(name, why):
-    global failed
-    failed += 1
-    print("FAIL %s: %s" % (name, why), flush=True)
+T = Tally("top")
+ok, fail = T.ok, T.fail
 
 
 def check(name, cond, why, screen=None):
-    if cond:
-        ok(name)
-    else:
-        fail(name, why)
-        if screen is not None:
-            print("---- screen ----\n" + screen + "\n----------------", flush=True)
+    T.check(name, cond, why)
+    if not cond and screen is not None:
+        print("---- screen ----\n" + screen + "\n----------------", flush=True)
     return cond
 
 
 def finish():
-    print("top: %d passed, %d failed" % (passed, failed), flush=True)
     subprocess.run(["tmux", "-L", SOCK, "kill-server"], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    sys.exit(1 if failed else 0)
+    T.finish()
 
 
 def tmux(*args):
@@ -85,7 +68,7 @@ class Pane:
         self.name = "t%d" % Pane.n
         cmd = ("cd %s && %s LANG=C.UTF-8 %s top %s; echo ALLOCMAP_EXIT=$?; "
                "echo STTY: $(stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$'); sleep 120"
-               % (shq(ROOT), env, shq(AM), args))
+               % (shq(ROOT), env, shq(TOOL), args))
         r = tmux("new-session", "-d", "-s", self.name, "-x", str(W), "-y", str(H), cmd)
         if r.returncode:
             raise RuntimeError("tmux new-session: " + r.stderr.decode())
@@ -177,15 +160,15 @@ def size_of(screen, label):
 # ---------------------------------------------------------------- tests
 
 def test_cli():
-    r = subprocess.run([AM, "top", "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = subprocess.run([TOOL, "top", "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = r.stdout.decode()
     check("help", r.returncode == 0 and "EXAMPLES" in out and "--interval" in out
           and "-p" in out and "--duration" in out, "rc %d, help: %r" % (r.returncode, out[:300]))
-    r = subprocess.run([AM, "top"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = subprocess.run([TOOL, "top"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # argp_error exits with EX_USAGE (64), as `allocmap trace` does
     check("usage_error", r.returncode == 64 and b"nothing to watch" in r.stderr,
           "rc %d, stderr %r" % (r.returncode, r.stderr))
-    r = subprocess.run([AM, "top", "-p", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    r = subprocess.run([TOOL, "top", "-p", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        stdin=subprocess.DEVNULL)
     lines = r.stderr.decode().strip().splitlines()
     check("not_a_terminal", r.returncode != 0 and len(lines) == 1 and "terminal" in lines[0]
@@ -328,7 +311,7 @@ def test_error():
 
 def main():
     os.chdir(ROOT)
-    for f in (AM, SC):
+    for f in (TOOL, SC):
         if not os.access(f, os.X_OK):
             fail("build", "%s missing (run make)" % f)
             finish()
@@ -339,7 +322,7 @@ def main():
     elif not shutil.which("tmux"):
         why = "tmux not installed"
     if why:
-        if os.environ.get("CI") == "true":
+        if CI:
             fail("tmux_tests", "skipped under CI=true: " + why)
         else:
             print("SKIP top tmux tests: %s  <<<<<<<<<<<<<<<< NOT TESTED" % why, flush=True)

@@ -927,8 +927,7 @@ static void test_text_summary(void)
 	CHECK(strstr(t, "WARNING") == NULL, "no warning again");
 	free(t);
 
-	am_out__free(NULL);
-	CHECK(1, "am_out__free(NULL)");
+	am_out__free(NULL);	/* must be a no-op: a crash fails the suite */
 }
 
 /* A threshold that is not known (attached without glibc's debug info):
