@@ -60,6 +60,18 @@ def _where(tb):
     return "%s:%d" % (os.path.basename(frames[-1].filename), frames[-1].lineno)
 
 
+def needs(*exes, root=True):
+    """A before() for run_tests: Skip unless root (when root), Fail when one
+    of exes is not built."""
+    def before(name):
+        if root and os.geteuid() != 0:
+            raise Skip("not root: BPF tests need CAP_BPF and CAP_PERFMON")
+        missing = [os.path.relpath(p, ROOT) for p in exes if not os.access(p, os.X_OK)]
+        if missing:
+            raise Fail("not built: %s (run make)" % ", ".join(missing))
+    return before
+
+
 def run_tests(suite, tests, only=(), before=None):
     """Runs tests, a list of (name, fn), in order (only those named in only,
     when it is not empty). before(name), when given, runs first and may raise
@@ -117,6 +129,21 @@ class Tally:
             self.ok(name)
         else:
             self.fail(name, why)
+
+    def require(self, exes, root=True):
+        """Ends the suite here unless it runs as root (when root) and every
+        one of exes is built: not root is a loud skip, a failure under
+        CI=true; a missing build is a failure."""
+        if root and os.geteuid() != 0:
+            if CI:
+                self.fail("root", "not root, and CI=true: a skipped suite is a failure")
+            else:
+                print("SKIP %s: not root: these tests need CAP_BPF (run as root)" % self.suite)
+            self.finish()
+        for p in exes:
+            if not os.access(p, os.X_OK):
+                self.fail("built", "%s missing: run make first" % p)
+                self.finish()
 
     def finish(self):
         print("%s: %d passed, %d failed" % (self.suite, self.passed, self.failed))

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import Fail, PROGS, Skip, TOOL, check, eq, run_tests
+from harness import Fail, PROGS, Skip, TOOL, check, eq, needs, run_tests
 
 CAUSES = os.path.join(PROGS, "causes")
 CXX = os.path.join(PROGS, "cxxprog")
@@ -332,14 +332,7 @@ TESTS = [
 
 
 def main(argv):
-    def before(name):
-        if os.geteuid() != 0:
-            raise Skip("not root (BPF needs CAP_BPF and CAP_PERFMON)")
-        missing = [p for p in (TOOL, CAUSES, CXX) if not os.path.exists(p)]
-        if missing:
-            raise Fail("not built: %s (run make)" % ", ".join(missing))
-
-    return run_tests("causes", TESTS, argv[1:], before)
+    return run_tests("causes", TESTS, argv[1:], needs(TOOL, CAUSES, CXX))
 
 
 if __name__ == "__main__":

@@ -73,16 +73,7 @@ def strace_counts(path, workloads):
 
 
 def main():
-    if os.geteuid() != 0:
-        if CI:
-            fail("root", "not root, and CI=true: a skipped suite is a failure")
-            finish()
-        print(f"SKIP {SUITE}: not root: the compare tests need CAP_BPF (run as root)")
-        finish()
-    for p in (TOOL, WORKLOAD):
-        if not os.access(p, os.X_OK):
-            fail("built", f"{p} missing: run make first")
-            finish()
+    T.require((TOOL, WORKLOAD))
     installed = ["glibc"] + [n for n, so in PRELOADS.items()
                              if os.path.exists(os.path.join(LIBDIR, so))]
     missing = [n for n in PRELOADS if n not in installed]

@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 
-from harness import CI, TOOL, Tally, run
+from harness import TOOL, Tally, run
 
 SUITE = "demo"
 SWEEP = ".output/workloads/threshold_sweep"
@@ -36,16 +36,7 @@ ok, fail, check, finish = T.ok, T.fail, T.check, T.finish
 
 
 def main():
-    if os.geteuid() != 0:
-        if CI:
-            fail("root", "not root, and CI=true: a skipped suite is a failure")
-            finish()
-        print(f"SKIP {SUITE}: not root: the demo tests need CAP_BPF (run as root)")
-        finish()
-    for p in (TOOL, SWEEP):
-        if not os.access(p, os.X_OK):
-            fail("built", f"{p} missing: run make first")
-            finish()
+    T.require((TOOL, SWEEP))
 
     r = run([TOOL, "demo", "--help"])
     check("help_examples", r.returncode == 0 and "EXAMPLES" in r.stdout,

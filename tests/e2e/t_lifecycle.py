@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from harness import Fail, PROGS, Skip, TOOL, run_tests
+from harness import Fail, PROGS, Skip, TOOL, needs, run_tests
 
 SPINNER = os.path.join(PROGS, "spinner")
 FORKER = os.path.join(PROGS, "forker")
@@ -293,14 +293,7 @@ TESTS = [
 
 
 def main(argv):
-    def before(name):
-        if os.geteuid() != 0:
-            raise Skip("not root: BPF tests need root")
-        for exe in (TOOL, SPINNER, FORKER):
-            if not os.access(exe, os.X_OK):
-                raise Skip("%s missing: run make first" % exe)
-
-    return run_tests("lifecycle", TESTS, argv[1:], before)
+    return run_tests("lifecycle", TESTS, argv[1:], needs(TOOL, SPINNER, FORKER))
 
 
 if __name__ == "__main__":

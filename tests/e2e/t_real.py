@@ -83,7 +83,7 @@ import sys
 import tempfile
 import time
 
-from harness import Fail, ROOT, Skip, TOOL, run, run_tests
+from harness import Fail, ROOT, Skip, TOOL, needs, run, run_tests
 
 CXXGROW = os.path.join(ROOT, ".output", "progs", "cxxgrow")
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
@@ -788,11 +788,7 @@ def checks():
 
 def main(argv):
     def before(name):
-        if os.geteuid() != 0:
-            raise Skip("not root: BPF tests need root")
-        for exe in (TOOL, CXXGROW):
-            if not os.access(exe, os.X_OK):
-                raise Skip("%s missing: run make first" % exe)
+        needs(TOOL, CXXGROW)(name)
         need("/usr/bin/strace", "strace")
         need("/usr/bin/setarch", "util-linux")
 

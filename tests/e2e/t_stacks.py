@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import Fail, PROGS, Skip, TOOL, check, run_tests
+from harness import Fail, PROGS, TOOL, check, needs, run_tests
 
 LEAK_BYTES = 3 * 12345   # leak_buffer(): malloc(12345) three times, never freed
 
@@ -226,11 +226,7 @@ TESTS = [t_os_stacks_name_function, t_os_stacks_nofp, t_leak_report, t_stacks_os
 
 
 def main():
-    def before(name):
-        if os.geteuid() != 0:
-            raise Skip("not root")
-        if not os.path.exists(TOOL) or not os.path.exists(os.path.join(PROGS, "stacks_stripped")):
-            raise Skip("not built (run make)")
+    before = needs(TOOL, os.path.join(PROGS, "stacks_stripped"))
 
     def in_tmp(t):
         def run_in_tmp():
