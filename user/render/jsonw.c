@@ -163,11 +163,12 @@ static void put_u(struct jsonw *w, unsigned c)
 
 /* Writes s[0..n) as a quoted, escaped JSON string (jsonw.h says how): runs
  * of plain bytes are copied in one piece. The one JSON string escaper of
- * the tree. */
-static void put_string(struct jsonw *w, const char *s, size_t n)
+ * the tree; inlined twice by put_string, so that the plain writer's loop
+ * has a constant table and no html test (the trace's hot path). */
+static inline __attribute__((always_inline)) void
+put_string_as(struct jsonw *w, const char *s, size_t n, const char *tab, bool html)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
-	const char *tab = w->html ? esc_html : esc_tab;
 
 	put_c(w, '"');
 	for (; p < end; p++) {
@@ -176,7 +177,7 @@ static void put_string(struct jsonw *w, const char *s, size_t n)
 		if (*p >= 0x80) {
 			size_t k = am_utf8_len(p, end);
 			/* U+2028/2029 end a line in JavaScript source */
-			bool ls = w->html && k == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
+			bool ls = html && k == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
 				  (p[2] == 0xa8 || p[2] == 0xa9);
 
 			if (k && !ls) {
@@ -210,6 +211,14 @@ static void put_string(struct jsonw *w, const char *s, size_t n)
 	}
 	put_raw(w, (const char *)run, (size_t)(end - run));
 	put_c(w, '"');
+}
+
+static void put_string(struct jsonw *w, const char *s, size_t n)
+{
+	if (w->html)
+		put_string_as(w, s, n, esc_html, true);
+	else
+		put_string_as(w, s, n, esc_tab, false);
 }
 
 void jsonw_key(struct jsonw *w, const char *key)
