@@ -164,6 +164,17 @@ def main():
             check("html", n_svg == len(traced) and not ext and "<table" in page
                   and page.rstrip().endswith("</html>"),
                   f"{n_svg} timelines for {len(traced)} runs, external refs {ext}")
+            # the cursor's data is JSON (jsonw, html-safe): one entry per allocator
+            m = re.search(r"const RUNS=(.*?);\nfunction sz", page, re.S)
+            try:
+                cur = json.loads(m.group(1)) if m else None
+            except ValueError as e:
+                cur = None
+                fail("html_cursor_data", f"not JSON: {e}")
+            if cur is not None:
+                check("html_cursor_data", [c["name"] for c in cur] == [a["name"] for a in doc["allocators"]]
+                      and all(len(c["live"]) == len(c["os"]) == 860 for c in cur),
+                      f"names {[c.get('name') for c in cur]}, lengths {[len(c.get('live', [])) for c in cur]}")
 
     # --- a missing allocator is reported and skipped; the text table ---
     r = run([TOOL, "compare", "--no-untraced", "-a", "glibc,ghost=/nonexistent/libghost.so",

@@ -1019,6 +1019,7 @@ static void test_hostile(void)
 	struct am_out *o;
 	struct am_task_event tk;
 	struct am_frame fr = { .addr = 0x1000, .sym = "evil\nforged 1;x" };
+	struct jsonw *jw;
 
 	s = jw_render(jw_hostile);
 	CHECK_STR(s, "[\"a\\ufffdb\",\"\\ufffd\\ufffd\",\"\\ufffd\\ufffd\\ufffd\",\"\\ufffd\\ufffd\\ufffd\\ufffd\","
@@ -1027,12 +1028,18 @@ static void test_hostile(void)
 
 	s = NULL;
 	f = open_memstream(&s, &n);
-	jsonw_fstr(f, "</script><!--<script>&\xe2\x80\xa8\xff\n", 27, true);
-	fputc(' ', f);
-	jsonw_fstr(f, "</x>", 4, false);
+	jw = jsonw_new(f);
+	jsonw_set_html(jw, true);
+	jsonw_strn(jw, "</script><!--<script>&\xe2\x80\xa8\xff\n", 27);
+	jsonw_eol(jw);
+	jsonw_set_html(jw, false);
+	jsonw_strn(jw, "</x>", 4);
+	jsonw_eol(jw);
+	jsonw_flush(jw);
+	free(jw);
 	fclose(f);
-	CHECK_STR(s, "\"\\u003c/script\\u003e\\u003c!--\\u003cscript\\u003e\\u0026\\u2028\\ufffd\\n\" \"</x>\"",
-		  "jsonw_fstr html: inert in a script element");
+	CHECK_STR(s, "\"\\u003c/script\\u003e\\u003c!--\\u003cscript\\u003e\\u0026\\u2028\\ufffd\\n\"\n\"</x>\"\n",
+		  "jsonw html: inert in a script element");
 	free(s);
 
 	CHECK_STR(am_printable(b, sizeof(b), "\x1b]0;pwn\x07red\nx\\y\xff\xc2\x9b\x7f" "caf\xc3\xa9"),

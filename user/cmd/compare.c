@@ -17,6 +17,7 @@
 #include "compare.h"
 #include "compare_run.h"
 #include "fmt.h"
+#include "jsonw.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -294,16 +295,14 @@ static int row(struct am_cmp_table *t, const char *label, bool section)
 
 #define CELL(t, r, c, ...) snprintf((t)->cell[r][c], sizeof((t)->cell[r][c]), __VA_ARGS__)
 
-static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx,
-			int n, bool plain)
+/* The table's sections: each fills its rows for the n columns, column c
+ * being runs[idx[c]]. */
+
+/* "allocator calls": calls the program made, then per function called. */
+static void table_calls(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n)
 {
 	char b[AM_FMT_BUF];
 	int r;
-
-	memset(t, 0, sizeof(*t));
-	t->n_cols = n;
-	for (int c = 0; c < n; c++)
-		snprintf(t->head[c], sizeof(t->head[c]), "%s", runs[idx[c]].name);
 
 	row(t, "allocator calls", true);
 	r = row(t, "calls (made by the program)", false);
@@ -321,6 +320,13 @@ static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, c
 		for (int c = 0; c < n; c++)
 			CELL(t, r, c, "%" PRIu64, runs[idx[c]].sum.fn[f].calls);
 	}
+}
+
+/* "OS requests": per syscall all and inside calls (brk also those that
+ * moved the break), the total, the share of calls that reached the OS. */
+static void table_os(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n)
+{
+	int r;
 
 	row(t, "OS requests: all (inside allocator calls)", true);
 	for (int s = 0; s < AM_SYS__COUNT; s++) {
@@ -359,6 +365,14 @@ static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, c
 		else
 			CELL(t, r, c, "-");
 	}
+}
+
+/* "memory": live against held from the OS, at peak and at exit, the
+ * overheads, and what was given back. */
+static void table_memory(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n)
+{
+	char b[AM_FMT_BUF];
+	int r;
 
 	row(t, "memory (from OS: brk heap + allocator mappings)", true);
 	r = row(t, "live, peak", false);
@@ -389,6 +403,15 @@ static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, c
 	r = row(t, "returned to OS: brk shrink", false);
 	for (int c = 0; c < n; c++)
 		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_brk));
+}
+
+/* "run": exit status, wall time and peak RSS (traced; untraced when plain),
+ * lost events and missed returns. */
+static void table_run(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n,
+		      bool plain)
+{
+	char b[AM_FMT_BUF];
+	int r;
 
 	row(t, "run", true);
 	r = row(t, "exit status", false);
@@ -414,6 +437,19 @@ static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, c
 	r = row(t, "missed returns", false);
 	for (int c = 0; c < n; c++)
 		CELL(t, r, c, "%" PRIu64, (uint64_t)runs[idx[c]].sum.bpf.missed_ret);
+}
+
+static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx,
+			int n, bool plain)
+{
+	memset(t, 0, sizeof(*t));
+	t->n_cols = n;
+	for (int c = 0; c < n; c++)
+		snprintf(t->head[c], sizeof(t->head[c]), "%s", runs[idx[c]].name);
+	table_calls(t, runs, idx, n);
+	table_os(t, runs, idx, n);
+	table_memory(t, runs, idx, n);
+	table_run(t, runs, idx, n, plain);
 }
 
 static void print_table(FILE *f, const struct am_cmp_table *t)
@@ -447,101 +483,111 @@ static void print_table(FILE *f, const struct am_cmp_table *t)
 
 /* ---------- JSON ---------- */
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static void json_ratio(FILE *f, uint64_t num, uint64_t den)
+/* num / den with 4 decimals, null when den is 0. */
+static void json_ratio(struct jsonw *w, const char *key, uint64_t num, uint64_t den)
 {
 	if (den)
-		fprintf(f, "%.4f", (double)num / (double)den);
+		jsonw_kf64(w, key, (double)num / (double)den, 4);
 	else
-		fputs("null", f);
+		jsonw_knull(w, key);
 }
 
+/* One traced run: calls, OS requests, bytes, times, losses. */
+static void json_run(struct jsonw *w, const struct am_cmp_run *r, bool plain)
+{
+	const struct am_summary *s = &r->sum;
+
+	jsonw_kstr(w, "bound", r->bound);
+	jsonw_ks64(w, "exit", r->status);
+	jsonw_ku64(w, "calls", outer_calls(s));
+	jsonw_kobj_open(w, "functions");
+	for (int fn = 0; fn < am_fn_count(); fn++)
+		if (s->fn[fn].calls)
+			jsonw_ku64(w, am_fn_name(fn), s->fn[fn].calls);
+	jsonw_obj_close(w);
+	jsonw_kobj_open(w, "os_requests");
+	for (int sy = 0; sy < AM_SYS__COUNT; sy++) {
+		jsonw_kobj_open(w, am_sys_names[sy]);
+		jsonw_ku64(w, "all", s->sys_count[sy]);
+		jsonw_ku64(w, "in_calls", in_calls(s, sy));
+		jsonw_obj_close(w);
+	}
+	jsonw_obj_close(w);
+	jsonw_kobj_open(w, "brk_set");
+	jsonw_ku64(w, "all", r->brk_set);
+	jsonw_ku64(w, "in_calls", r->brk_set_in_calls);
+	jsonw_obj_close(w);
+	jsonw_ku64(w, "calls_reaching_os", os_calls(s));
+	json_ratio(w, "os_share", os_calls(s), outer_calls(s));
+	jsonw_kobj_open(w, "bytes");
+	jsonw_ku64(w, "live_peak", s->live_bytes_peak);
+	jsonw_ku64(w, "os_peak", r->os_peak);
+	json_ratio(w, "overhead_peak", r->os_peak, s->live_bytes_peak);
+	jsonw_ku64(w, "live_exit", r->live_exit);
+	jsonw_ku64(w, "os_exit", r->os_exit);
+	json_ratio(w, "overhead_exit", r->os_exit, r->live_exit);
+	jsonw_ku64(w, "heap_peak", s->heap_bytes_peak);
+	jsonw_ku64(w, "mmap_peak", s->mmap_bytes_peak);
+	jsonw_obj_close(w);
+	jsonw_kobj_open(w, "returned");
+	jsonw_ku64(w, "munmap", s->returned_munmap);
+	jsonw_ku64(w, "madvise", s->returned_madvise);
+	jsonw_ku64(w, "brk", s->returned_brk);
+	jsonw_obj_close(w);
+	jsonw_kobj_open(w, "traced");
+	jsonw_ku64(w, "wall_ns", s->target_wall_ns);
+	jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
+	jsonw_obj_close(w);
+	if (plain && r->plain_wall_ns) {
+		jsonw_kobj_open(w, "untraced");
+		jsonw_ku64(w, "wall_ns", r->plain_wall_ns);
+		jsonw_ku64(w, "max_rss_kb", r->plain_maxrss_kb);
+		jsonw_ks64(w, "exit", r->plain_status);
+		jsonw_obj_close(w);
+	}
+	jsonw_kobj_open(w, "lost");
+	jsonw_ku64(w, "events", lost(s));
+	jsonw_ku64(w, "call", s->bpf.lost_call);
+	jsonw_ku64(w, "os", s->bpf.lost_os);
+	jsonw_ku64(w, "task", s->bpf.lost_task);
+	jsonw_ku64(w, "missed_returns", s->bpf.missed_ret);
+	jsonw_obj_close(w);
+}
+
+/* The comparison as one JSON object (README: compare --json). */
 static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
 {
-	fputs("{\"command\":[", f);
-	for (int i = 0; cmd[i]; i++) {
-		if (i)
-			fputc(',', f);
-		json_str(f, cmd[i]);
-	}
-	fputs("],\"allocators\":[", f);
+	static struct jsonw jw;  /* once per process; its 64 KiB buffer stays off the stack */
+	struct jsonw *w = &jw;
+
+	jsonw_init(w, f);
+	jsonw_obj_open(w);
+	jsonw_karr_open(w, "command");
+	for (int i = 0; cmd[i]; i++)
+		jsonw_str(w, cmd[i]);
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "allocators");
 	for (int i = 0; i < n; i++) {
 		const struct am_cmp_run *r = &runs[i];
-		const struct am_summary *s = &r->sum;
-		bool first = true;
 
-		fputs(i ? ",{" : "{", f);
-		fputs("\"name\":", f);
-		json_str(f, r->name);
-		fputs(",\"preload\":", f);
+		jsonw_obj_open(w);
+		jsonw_kstr(w, "name", r->name);
 		if (r->lib[0])
-			json_str(f, r->lib);
+			jsonw_kstr(w, "preload", r->lib);
 		else
-			fputs("null", f);
-		if (r->exe[0]) {
-			fputs(",\"run\":", f);
-			json_str(f, r->exe);
-		}
-		if (!r->traced) {
-			fputs(",\"skipped\":", f);
-			json_str(f, r->skip_why ? r->skip_why : "trace failed");
-			fputc('}', f);
-			continue;
-		}
-		fputs(",\"bound\":", f);
-		json_str(f, r->bound);
-		fprintf(f, ",\"exit\":%d,\"calls\":%" PRIu64 ",\"functions\":{", r->status,
-			outer_calls(s));
-		for (int fn = 0; fn < am_fn_count(); fn++) {
-			if (!s->fn[fn].calls)
-				continue;
-			fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", am_fn_name(fn), s->fn[fn].calls);
-			first = false;
-		}
-		fputs("},\"os_requests\":{", f);
-		for (int sy = 0; sy < AM_SYS__COUNT; sy++)
-			fprintf(f, "%s\"%s\":{\"all\":%" PRIu64 ",\"in_calls\":%" PRIu64 "}", sy ? "," : "",
-				am_sys_names[sy], s->sys_count[sy], in_calls(s, sy));
-		fprintf(f, "},\"brk_set\":{\"all\":%" PRIu64 ",\"in_calls\":%" PRIu64 "}",
-			r->brk_set, r->brk_set_in_calls);
-		fprintf(f, ",\"calls_reaching_os\":%" PRIu64 ",\"os_share\":", os_calls(s));
-		json_ratio(f, os_calls(s), outer_calls(s));
-		fprintf(f, ",\"bytes\":{\"live_peak\":%" PRIu64 ",\"os_peak\":%" PRIu64
-			",\"overhead_peak\":", s->live_bytes_peak, r->os_peak);
-		json_ratio(f, r->os_peak, s->live_bytes_peak);
-		fprintf(f, ",\"live_exit\":%" PRIu64 ",\"os_exit\":%" PRIu64 ",\"overhead_exit\":",
-			r->live_exit, r->os_exit);
-		json_ratio(f, r->os_exit, r->live_exit);
-		fprintf(f, ",\"heap_peak\":%" PRIu64 ",\"mmap_peak\":%" PRIu64 "}", s->heap_bytes_peak,
-			s->mmap_bytes_peak);
-		fprintf(f, ",\"returned\":{\"munmap\":%" PRIu64 ",\"madvise\":%" PRIu64 ",\"brk\":%" PRIu64
-			"}", s->returned_munmap, s->returned_madvise, s->returned_brk);
-		fprintf(f, ",\"traced\":{\"wall_ns\":%" PRIu64 ",\"max_rss_kb\":%" PRIu64 "}",
-			s->target_wall_ns, s->target_maxrss_kb);
-		if (plain && r->plain_wall_ns)
-			fprintf(f, ",\"untraced\":{\"wall_ns\":%" PRIu64 ",\"max_rss_kb\":%" PRIu64
-				",\"exit\":%d}", r->plain_wall_ns, r->plain_maxrss_kb, r->plain_status);
-		fprintf(f, ",\"lost\":{\"events\":%" PRIu64 ",\"call\":%" PRIu64 ",\"os\":%" PRIu64
-			",\"task\":%" PRIu64 ",\"missed_returns\":%" PRIu64 "}}",
-			lost(s), (uint64_t)s->bpf.lost_call, (uint64_t)s->bpf.lost_os,
-			(uint64_t)s->bpf.lost_task, (uint64_t)s->bpf.missed_ret);
+			jsonw_knull(w, "preload");
+		if (r->exe[0])
+			jsonw_kstr(w, "run", r->exe);
+		if (r->traced)
+			json_run(w, r, plain);
+		else
+			jsonw_kstr(w, "skipped", r->skip_why ? r->skip_why : "trace failed");
+		jsonw_obj_close(w);
 	}
-	fputs("]}\n", f);
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
+	jsonw_eol(w);
+	jsonw_flush(w);
 }
 
 /* ---------- main ---------- */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "compare_run.h"
 #include "fmt.h"
+#include "jsonw.h"
 #include "safeio.h"
 
 #define W       960          /* svg width */
@@ -229,6 +230,41 @@ static void timeline(FILE *f, const struct am_cmp_run *r, int idx, uint64_t tmax
 		"stroke-dasharray=\"3,2\"/>\n</svg>\n", STRIP_Y + AM_SYS__COUNT * ROW_H);
 }
 
+/* The cursor's data, a JSON array (html-safe: inert in the <script>
+ * element): per run its name and, per pixel column, the bytes live and
+ * the bytes held from the OS. 0, or -1 when out of memory. */
+static int cursor_data(FILE *f, const struct am_cmp_run *runs, int n, const uint64_t *live,
+		       const uint64_t *os)
+{
+	struct jsonw *w = jsonw_new(f);
+
+	if (!w)
+		return -1;
+	jsonw_set_html(w, true);
+	jsonw_arr_open(w);
+	for (int i = 0; i < n; i++) {
+		const uint64_t *l = live + (size_t)i * PW, *o = os + (size_t)i * PW;
+
+		jsonw_nl(w);
+		jsonw_obj_open(w);
+		jsonw_kstr(w, "name", runs[i].name);
+		jsonw_karr_open(w, "live");
+		for (int x = 0; x < PW; x++)
+			jsonw_u64(w, l[x]);
+		jsonw_arr_close(w);
+		jsonw_karr_open(w, "os");
+		for (int x = 0; x < PW; x++)
+			jsonw_u64(w, o[x]);
+		jsonw_arr_close(w);
+		jsonw_obj_close(w);
+	}
+	jsonw_eol(w);
+	jsonw_arr_close(w);
+	jsonw_flush(w);   /* a failed write shows in ferror(f), checked at the end */
+	free(w);
+	return 0;
+}
+
 int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *runs,
 		int n, const struct am_cmp_table *t, char *err, size_t errsz)
 {
@@ -287,22 +323,16 @@ int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *
 	am_cmp_html_table(f, t);
 
 	/* cursor data: per run, per pixel column, [live, os] */
-	fprintf(f, "<script>\nconst TMAX=%llu, PX0=%d, PW=%d;\nconst RUNS=[\n",
+	fprintf(f, "<script>\nconst TMAX=%llu, PX0=%d, PW=%d;\nconst RUNS=",
 		(unsigned long long)tmax, PX0, PW);
-	for (int i = 0; i < n; i++) {
-		const uint64_t *l = live + (size_t)i * PW, *o = os + (size_t)i * PW;
-
-		fputs("{name:\"", f);
-		am_html_esc(f, runs[i].name);
-		fputs("\",live:[", f);
-		for (int x = 0; x < PW; x++)
-			fprintf(f, "%s%llu", x ? "," : "", (unsigned long long)l[x]);
-		fputs("],os:[", f);
-		for (int x = 0; x < PW; x++)
-			fprintf(f, "%s%llu", x ? "," : "", (unsigned long long)o[x]);
-		fputs("]},\n", f);
+	if (cursor_data(f, runs, n, live, os) < 0) {
+		snprintf(err, errsz, "out of memory");
+		free(live);
+		free(os);
+		fclose(f);
+		return -1;
 	}
-	fputs("];\n"
+	fputs(";\n"
 	      "function sz(v){const u=['B','KiB','MiB','GiB'];let i=0;"
 	      "while(v>=1024&&i<3){v/=1024;i++;}return (i?v.toFixed(1):v)+' '+u[i];}\n"
 	      "const svgs=document.querySelectorAll('svg.tl');\n"
@@ -322,8 +352,9 @@ int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *
 	am_html_end(f);
 	free(live);
 	free(os);
-	if (fclose(f)) {
-		snprintf(err, errsz, "%s", strerror(errno));
+	errno = 0;
+	if (ferror(f) | fclose(f)) {
+		snprintf(err, errsz, "%s", errno ? strerror(errno) : "write error");
 		return -1;
 	}
 	return 0;

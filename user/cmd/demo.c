@@ -21,6 +21,7 @@
 #include "compare_run.h"
 #include "demo.h"
 #include "fmt.h"
+#include "jsonw.h"
 #include "log.h"
 #include "numarg.h"
 #include "safeio.h"
@@ -122,6 +123,7 @@ struct demo {
 	int vi;
 	FILE *out;
 	bool json;
+	struct jsonw *jw;       /* on out, with json */
 	unsigned pause_ms;
 	int go_fd;              /* write end of the program's pace pipe */
 	int next_step, next_call;
@@ -193,15 +195,25 @@ static void call_label(char *buf, size_t sz, uint8_t fn, uint64_t size)
 		 am_fmt_size(b, sizeof(b), size));
 }
 
+/* One traced call as a JSON line (--json), written out at once. */
 static void json_obs(struct demo *d, const struct obs *o)
 {
-	fprintf(d->out, "{\"variant\":\"%s\",\"step\":%d,\"fn\":\"%s\",\"size\":%" PRIu64
-		",\"served_from\":\"%s\",\"reason\":\"%s\",\"threshold\":%" PRIu64 ",\"os\":\"%s\"",
-		d->v->name, o->step + 1, am_fn_name(o->fn), o->size, region_short(o->region),
-		am_reason_names[o->reason], o->threshold, o->os);
+	struct jsonw *w = d->jw;
+
+	jsonw_obj_open(w);
+	jsonw_kstr(w, "variant", d->v->name);
+	jsonw_ks64(w, "step", o->step + 1);
+	jsonw_kstr(w, "fn", am_fn_name(o->fn));
+	jsonw_ku64(w, "size", o->size);
+	jsonw_kstr(w, "served_from", region_short(o->region));
+	jsonw_kstr(w, "reason", am_reason_names[o->reason]);
+	jsonw_ku64(w, "threshold", o->threshold);
+	jsonw_kstr(w, "os", o->os);
 	if (o->thr_new)
-		fprintf(d->out, ",\"threshold_after\":%" PRIu64, o->thr_new);
-	fputs("}\n", d->out);
+		jsonw_ku64(w, "threshold_after", o->thr_new);
+	jsonw_obj_close(w);
+	jsonw_eol(w);
+	jsonw_flush(w);
 }
 
 /* Prints step s (0-based) with every call seen for it. */
@@ -512,6 +524,13 @@ static int run_variant(int vi, const char *prog, const struct demo_opts *o, FILE
 			"OS requests", "why");
 	}
 	fflush(out);
+	if (o->json && !(d.jw = jsonw_new(out))) {
+		am_err("out of memory");
+		close(p[0]);
+		close(p[1]);
+		am_cmp_env_free(env);
+		return -1;
+	}
 	rc = am_cmp_run_trace(r, cmd, env, &hooks, -1);
 	close(p[0]);
 	if (d.go_fd >= 0)
@@ -519,6 +538,7 @@ static int run_variant(int vi, const char *prog, const struct demo_opts *o, FILE
 	d.go_fd = -1;
 	am_cmp_env_free(env);
 	flush_steps(&d, false);
+	free(d.jw);
 	if (rc < 0)
 		return -1;
 	if (!o->json && d.printed < N_STEPS)

@@ -2,8 +2,10 @@
 /* jsonw.c - the streaming JSON writer (see jsonw.h). Everything is appended
  * to w->buf through reserve(), which drains the buffer to the FILE when the
  * next piece might not fit; the hot paths (integers, hex, plain strings)
- * format by hand instead of going through snprintf. */
+ * format by hand instead of going through snprintf (doubles, rare, do). */
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -15,9 +17,24 @@ void jsonw_init(struct jsonw *w, FILE *f)
 	w->len = 0;
 	w->depth = 0;
 	w->after_key = false;
+	w->html = false;
 	w->err = false;
 	w->errnum = 0;
 	w->has_elem = 0;
+}
+
+struct jsonw *jsonw_new(FILE *f)
+{
+	struct jsonw *w = malloc(sizeof(*w));
+
+	if (w)
+		jsonw_init(w, f);
+	return w;
+}
+
+void jsonw_set_html(struct jsonw *w, bool html)
+{
+	w->html = html;
 }
 
 static void fail(struct jsonw *w)
@@ -110,44 +127,73 @@ void jsonw_eol(struct jsonw *w)
 	w->after_key = false;
 }
 
+void jsonw_nl(struct jsonw *w)
+{
+	sep(w);
+	put_c(w, '\n');
+	w->after_key = true;    /* the separator is out: the value needs none */
+}
+
 /* 0 = byte passes through; else the character after the backslash
- * ('u' = \u00XX form). */
-static const char esc_tab[256] = {
-	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-	[0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
-	[0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u',
-	[0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u',
-	[0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u',
-	[0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u',
-	[0x1e] = 'u', [0x1f] = 'u',
-	['"'] = '"', ['\\'] = '\\',
-};
+ * ('u' = \u00XX form). esc_html also escapes what could end, comment out
+ * or open a <script> element. */
+#define ESC_JSON \
+	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', \
+	[0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', \
+	[0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', \
+	[0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', \
+	[0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u', \
+	[0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u', \
+	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\'
+static const char esc_tab[256] = { ESC_JSON };
+static const char esc_html[256] = { ESC_JSON, ['<'] = 'u', ['>'] = 'u', ['&'] = 'u' };
 
 static const char hexd[] = "0123456789abcdef";
 
-/* Writes s[0..n) as a quoted, escaped JSON string: runs of plain bytes are
- * copied in one piece. */
-static void put_string(struct jsonw *w, const char *s, size_t n)
+/* Writes \u followed by 4 hex digits of c. */
+static void put_u(struct jsonw *w, unsigned c)
+{
+	char *o = reserve(w, 6);
+
+	o[0] = '\\'; o[1] = 'u';
+	o[2] = hexd[c >> 12 & 15]; o[3] = hexd[c >> 8 & 15];
+	o[4] = hexd[c >> 4 & 15]; o[5] = hexd[c & 15];
+	w->len += 6;
+}
+
+/* Writes s[0..n) as a quoted, escaped JSON string (jsonw.h says how): runs
+ * of plain bytes are copied in one piece. The one JSON string escaper of
+ * the tree; inlined twice by put_string, so that the plain writer's loop
+ * has a constant table and no html test (the trace's hot path). */
+static inline __attribute__((always_inline)) void
+put_string_as(struct jsonw *w, const char *s, size_t n, const char *tab, bool html)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
 
 	put_c(w, '"');
 	for (; p < end; p++) {
-		char e = esc_tab[*p];
-		char *o;
+		char e = tab[*p];
 
 		if (*p >= 0x80) {
 			size_t k = am_utf8_len(p, end);
+			/* U+2028/2029 end a line in JavaScript source */
+			bool ls = html && k == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
+				  (p[2] == 0xa8 || p[2] == 0xa9);
 
-			if (k) {
+			if (k && !ls) {
 				p += k - 1;     /* well-formed: passes through */
 				continue;
 			}
-			/* not UTF-8 (a name from the target): U+FFFD, so the
-			 * output stays valid JSON */
 			put_raw(w, (const char *)run, (size_t)(p - run));
+			if (ls) {
+				put_u(w, p[2] == 0xa8 ? 0x2028 : 0x2029);
+				p += 2;
+			} else {
+				/* not UTF-8 (a name from the target): U+FFFD,
+				 * so the output stays valid JSON */
+				put_u(w, 0xfffd);
+			}
 			run = p + 1;
-			put_raw(w, "\\ufffd", 6);
 			continue;
 		}
 		if (!e)
@@ -155,12 +201,10 @@ static void put_string(struct jsonw *w, const char *s, size_t n)
 		put_raw(w, (const char *)run, (size_t)(p - run));
 		run = p + 1;
 		if (e == 'u') {
-			o = reserve(w, 6);
-			o[0] = '\\'; o[1] = 'u'; o[2] = '0'; o[3] = '0';
-			o[4] = hexd[*p >> 4]; o[5] = hexd[*p & 15];
-			w->len += 6;
+			put_u(w, *p);
 		} else {
-			o = reserve(w, 2);
+			char *o = reserve(w, 2);
+
 			o[0] = '\\'; o[1] = e;
 			w->len += 2;
 		}
@@ -169,38 +213,12 @@ static void put_string(struct jsonw *w, const char *s, size_t n)
 	put_c(w, '"');
 }
 
-void jsonw_fstr(FILE *f, const char *s, size_t n, bool html)
+static void put_string(struct jsonw *w, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-	fputc('"', f);
-	while (p < end) {
-		unsigned char c = *p;
-		size_t k = 1;
-
-		if (c >= 0x80) {
-			k = am_utf8_len(p, end);
-			if (!k) {
-				fputs("\\ufffd", f);
-				p++;
-				continue;
-			}
-			/* U+2028/2029 end a line in JavaScript source */
-			if (html && k == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
-				fprintf(f, "\\u%04x", p[2] == 0xa8 ? 0x2028 : 0x2029);
-			else
-				fwrite(p, 1, k, f);
-		} else if (esc_tab[c] == 'u' || (html && (c == '<' || c == '>' || c == '&'))) {
-			fprintf(f, "\\u%04x", c);
-		} else if (esc_tab[c]) {
-			fputc('\\', f);
-			fputc(esc_tab[c], f);
-		} else {
-			fputc(c, f);
-		}
-		p += k;
-	}
-	fputc('"', f);
+	if (w->html)
+		put_string_as(w, s, n, esc_html, true);
+	else
+		put_string_as(w, s, n, esc_tab, false);
 }
 
 void jsonw_key(struct jsonw *w, const char *key)
@@ -272,6 +290,56 @@ void jsonw_hex(struct jsonw *w, uint64_t v)
 	put_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
+void jsonw_f64(struct jsonw *w, double v, int decimals)
+{
+	char tmp[352];  /* "%.17f" of -DBL_MAX: 309 digits, sign, point, 17 */
+	int n;
+
+	if (!isfinite(v)) {
+		jsonw_null(w);
+		return;
+	}
+	if (decimals > 17)
+		decimals = 17;
+	if (decimals < 0)
+		n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+	else
+		n = snprintf(tmp, sizeof(tmp), "%.*f", decimals, v);
+	if (n <= 0 || (size_t)n >= sizeof(tmp)) {
+		jsonw_null(w);  /* cannot happen with the sizes above */
+		return;
+	}
+	sep(w);
+	put_raw(w, tmp, (size_t)n);
+}
+
+void jsonw_ufrac(struct jsonw *w, uint64_t v, unsigned decimals)
+{
+	char tmp[48], *end = tmp + sizeof(tmp), *p = end;
+	uint64_t p10 = 1;
+
+	if (decimals > 19)
+		decimals = 19;
+	for (unsigned i = 0; i < decimals; i++)
+		p10 *= 10;
+	if (decimals) {
+		uint64_t frac = v % p10;
+
+		for (unsigned i = 0; i < decimals; i++, frac /= 10)
+			*--p = (char)('0' + frac % 10);
+		*--p = '.';
+	}
+	p = u64_digits(p, v / p10);
+	sep(w);
+	put_raw(w, p, (size_t)(end - p));
+}
+
+void jsonw_raw(struct jsonw *w, const char *json, size_t n)
+{
+	sep(w);
+	put_raw(w, json, n);
+}
+
 void jsonw_bool(struct jsonw *w, bool v)
 {
 	sep(w);
@@ -292,5 +360,7 @@ void jsonw_ku64(struct jsonw *w, const char *key, uint64_t v) { jsonw_key(w, key
 void jsonw_ks64(struct jsonw *w, const char *key, int64_t v) { jsonw_key(w, key); jsonw_s64(w, v); }
 void jsonw_kbool(struct jsonw *w, const char *key, bool v) { jsonw_key(w, key); jsonw_bool(w, v); }
 void jsonw_khex(struct jsonw *w, const char *key, uint64_t v) { jsonw_key(w, key); jsonw_hex(w, v); }
+void jsonw_kf64(struct jsonw *w, const char *key, double v, int decimals) { jsonw_key(w, key); jsonw_f64(w, v, decimals); }
+void jsonw_knull(struct jsonw *w, const char *key) { jsonw_key(w, key); jsonw_null(w); }
 void jsonw_kobj_open(struct jsonw *w, const char *key) { jsonw_key(w, key); jsonw_obj_open(w); }
 void jsonw_karr_open(struct jsonw *w, const char *key) { jsonw_key(w, key); jsonw_arr_open(w); }

@@ -445,27 +445,11 @@ static void json_thr_fields(struct jsonw *w, const struct am_thr *start, const s
 		   am_thr_source_names[start->source] : "unknown");
 }
 
-/* The last record. It belongs to no process: pid and tid are 0, and ts_ns
- * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
- * any record if that is later (so ts_ns never goes back at the end). */
-static void json_summary(struct am_out *o, const struct am_summary *s)
+/* The summary's "functions": per allocator function that was called. */
+static void json_sum_functions(struct jsonw *w, const struct am_summary *s)
 {
-	struct jsonw *w = &o->jw;
-	const struct am_counters *b = &s->bpf;
-	unsigned i, j;
-	uint64_t end = o->o.t0_ns + s->duration_ns;
-
-	if (s->stack_mode != AM_STACKS_OFF)
-		json_leaks(o, s, end > o->last_ts ? end : o->last_ts);
-	json_head(w, "summary", end > o->last_ts ? end : o->last_ts, 0, 0);
-	if (s->os_only)
-		jsonw_kstr(w, "mode", "os");
-	jsonw_ku64(w, "duration_ns", s->duration_ns);
-	if (s->allocator)
-		jsonw_kstr(w, "allocator", s->allocator);
-
 	jsonw_kobj_open(w, "functions");
-	for (i = 0; i < (size_t)am_fn_count(); i++) {
+	for (unsigned i = 0; i < (unsigned)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
@@ -479,16 +463,21 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_obj_close(w);
 	}
 	jsonw_obj_close(w);
+}
 
+/* The summary's "syscalls": per syscall seen, its count, failures and
+ * causes (the function that made it, "direct", "unknown"). */
+static void json_sum_syscalls(struct jsonw *w, const struct am_summary *s)
+{
 	jsonw_kobj_open(w, "syscalls");
-	for (i = 0; i < AM_SYS__COUNT; i++) {
+	for (unsigned i = 0; i < AM_SYS__COUNT; i++) {
 		if (!s->sys_count[i])
 			continue;
 		jsonw_kobj_open(w, sys_name(i));
 		jsonw_ku64(w, "count", s->sys_count[i]);
 		jsonw_ku64(w, "failed", s->sys_failed[i]);
 		jsonw_kobj_open(w, "by_cause");
-		for (j = 0; j <= AM_FN_MAX; j++)
+		for (unsigned j = 0; j <= AM_FN_MAX; j++)
 			if (s->sys_by_cause[i][j])
 				jsonw_ku64(w, j == AM_FN_MAX ? "direct" : fn_name(j), s->sys_by_cause[i][j]);
 		if (s->sys_unknown[i])
@@ -497,7 +486,12 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_obj_close(w);
 	}
 	jsonw_obj_close(w);
+}
 
+/* The summary's "bytes", then "target": the launched command's wall time,
+ * peak RSS and exit, null when attached (-p) or still running. */
+static void json_sum_bytes_target(struct jsonw *w, const struct am_summary *s)
+{
 	jsonw_kobj_open(w, "bytes");
 	jsonw_ku64(w, "live", s->live_bytes);
 	jsonw_ku64(w, "live_peak", s->live_bytes_peak);
@@ -512,22 +506,27 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	jsonw_obj_close(w);
 
 	jsonw_key(w, "target");
-	if (s->target_exit >= 0 || s->target_wall_ns) {
-		jsonw_obj_open(w);
-		jsonw_ku64(w, "wall_ns", s->target_wall_ns);
-		jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
-		jsonw_ks64(w, "exit", s->target_exit);
-		if (s->target_signal) {
-			char sb[16];
-			jsonw_kstr(w, "signal", sig_name(sb, sizeof(sb), s->target_signal));
-		}
-		jsonw_obj_close(w);
-	} else {
+	if (s->target_exit < 0 && !s->target_wall_ns) {
 		jsonw_null(w);
+		return;
 	}
+	jsonw_obj_open(w);
+	jsonw_ku64(w, "wall_ns", s->target_wall_ns);
+	jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
+	jsonw_ks64(w, "exit", s->target_exit);
+	if (s->target_signal) {
+		char sb[16];
+		jsonw_kstr(w, "signal", sig_name(sb, sizeof(sb), s->target_signal));
+	}
+	jsonw_obj_close(w);
+}
 
+/* The summary's "histogram": request sizes by power-of-two bucket and
+ * where they were served, non-empty buckets only. */
+static void json_sum_histogram(struct jsonw *w, const struct am_summary *s)
+{
 	jsonw_karr_open(w, "histogram");
-	for (i = 0; i < AM_HIST_BUCKETS; i++) {
+	for (unsigned i = 0; i < AM_HIST_BUCKETS; i++) {
 		if (!s->hist_heap[i] && !s->hist_mmap[i] && !s->hist_other[i])
 			continue;
 		jsonw_obj_open(w);
@@ -539,40 +538,53 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_obj_close(w);
 	}
 	jsonw_arr_close(w);
+}
 
+/* The summary's "threshold": null without one (not glibc or musl); musl's
+ * fixed one; glibc's start and end (per process in "procs" when several
+ * processes were traced). */
+static void json_sum_threshold(struct jsonw *w, const struct am_summary *s)
+{
 	jsonw_key(w, "threshold");
-	if (s->threshold_known) {
-		jsonw_obj_open(w);
-		if (s->threshold_fixed) {
-			/* musl: a constant of the allocator */
-			jsonw_ku64(w, "start", s->threshold_start);
-			jsonw_ku64(w, "end", s->threshold_end);
-			jsonw_ku64(w, "changes", 0);
-			jsonw_kbool(w, "pinned", false);
-			jsonw_kstr(w, "source", "musl");
-			jsonw_kbool(w, "fixed", true);
-		} else {
-			json_thr_fields(w, &s->thr_start, &s->thr_end, s->threshold_changes);
-			if (s->n_thr_procs > 1) {
-				jsonw_karr_open(w, "procs");
-				for (size_t k = 0; k < s->n_thr_procs; k++) {
-					const struct am_thr_proc *tp = &s->thr_procs[k];
-
-					jsonw_obj_open(w);
-					jsonw_ku64(w, "pid", tp->pid);
-					json_thr_fields(w, &tp->start, &tp->end, tp->changes);
-					jsonw_obj_close(w);
-				}
-				jsonw_arr_close(w);
-			}
-		}
-		jsonw_obj_close(w);
-	} else {
+	if (!s->threshold_known) {
 		jsonw_null(w);
+		return;
 	}
+	jsonw_obj_open(w);
+	if (s->threshold_fixed) {
+		/* musl: a constant of the allocator */
+		jsonw_ku64(w, "start", s->threshold_start);
+		jsonw_ku64(w, "end", s->threshold_end);
+		jsonw_ku64(w, "changes", 0);
+		jsonw_kbool(w, "pinned", false);
+		jsonw_kstr(w, "source", "musl");
+		jsonw_kbool(w, "fixed", true);
+	} else {
+		json_thr_fields(w, &s->thr_start, &s->thr_end, s->threshold_changes);
+		if (s->n_thr_procs > 1) {
+			jsonw_karr_open(w, "procs");
+			for (size_t k = 0; k < s->n_thr_procs; k++) {
+				const struct am_thr_proc *tp = &s->thr_procs[k];
+
+				jsonw_obj_open(w);
+				jsonw_ku64(w, "pid", tp->pid);
+				json_thr_fields(w, &tp->start, &tp->end, tp->changes);
+				jsonw_obj_close(w);
+			}
+			jsonw_arr_close(w);
+		}
+	}
+	jsonw_obj_close(w);
+}
+
+/* The summary's "live_at_end" (by region), then its "counters": what was
+ * lost, missed or odd, always written. */
+static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s)
+{
+	const struct am_counters *b = &s->bpf;
 
 	jsonw_kobj_open(w, "live_at_end");
-	for (i = 0; i < AM_REG__COUNT; i++) {
+	for (unsigned i = 0; i < AM_REG__COUNT; i++) {
 		if (!s->live_by_region_count[i] && !s->live_by_region_bytes[i])
 			continue;
 		jsonw_kobj_open(w, region_name(i));
@@ -609,6 +621,32 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 		jsonw_ku64(w, "stacks_missing", s->stacks_missing);
 	}
 	jsonw_obj_close(w);
+}
+
+/* The last record. It belongs to no process: pid and tid are 0, and ts_ns
+ * is the end of the trace: t0_ns + duration_ns, or the latest timestamp of
+ * any record if that is later (so ts_ns never goes back at the end). */
+static void json_summary(struct am_out *o, const struct am_summary *s)
+{
+	struct jsonw *w = &o->jw;
+	uint64_t end = o->o.t0_ns + s->duration_ns;
+
+	if (end < o->last_ts)
+		end = o->last_ts;
+	if (s->stack_mode != AM_STACKS_OFF)
+		json_leaks(o, s, end);
+	json_head(w, "summary", end, 0, 0);
+	if (s->os_only)
+		jsonw_kstr(w, "mode", "os");
+	jsonw_ku64(w, "duration_ns", s->duration_ns);
+	if (s->allocator)
+		jsonw_kstr(w, "allocator", s->allocator);
+	json_sum_functions(w, s);
+	json_sum_syscalls(w, s);
+	json_sum_bytes_target(w, s);
+	json_sum_histogram(w, s);
+	json_sum_threshold(w, s);
+	json_sum_live_counters(w, s);
 	json_end(w);
 }
 
@@ -1120,14 +1158,12 @@ static void text_thr_line(struct line *l, const char *pfx, const struct am_thr *
 		   thr_state(y, sizeof(y), end), changes, changes == 1 ? "" : "s", f);
 }
 
-static void text_summary(struct am_out *o, const struct am_summary *s)
+/* The summary's header line, then per allocator function (the table's
+ * header only when calls were traced) and per syscall with its causes. */
+static void text_sum_calls(struct am_out *o, const struct am_summary *s)
 {
-	const struct am_counters *b = &s->bpf;
-	uint64_t lost = b->lost_call + b->lost_os + b->lost_task, max = 0;
-	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	char x[AM_FMT_BUF];
 	struct line l;
-	unsigned i, j;
-	bool any;
 
 	l.n = 0;
 	lp(&l, "--- allocmap summary: %" PRIu64 ".%06" PRIu64 " s, %" PRIu64 " events ---",
@@ -1139,7 +1175,7 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		   "failed");
 		lend(o, &l);
 	}
-	for (i = 0; i < (size_t)am_fn_count(); i++) {
+	for (unsigned i = 0; i < (unsigned)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
@@ -1151,12 +1187,13 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 
 	lp(&l, "%-16s %10s %12s  %s", "syscall", "count", "failed", "by cause");
 	lend(o, &l);
-	for (i = 0; i < AM_SYS__COUNT; i++) {
+	for (unsigned i = 0; i < AM_SYS__COUNT; i++) {
+		bool any = false;
+
 		if (!s->sys_count[i])
 			continue;
 		lp(&l, "  %-14s %10" PRIu64 " %12" PRIu64 " ", sys_name(i), s->sys_count[i], s->sys_failed[i]);
-		any = false;
-		for (j = 0; j <= AM_FN_MAX; j++) {
+		for (unsigned j = 0; j <= AM_FN_MAX; j++) {
 			if (!s->sys_by_cause[i][j])
 				continue;
 			lp(&l, "%s %s %" PRIu64, any ? "," : "", j == AM_FN_MAX ? "direct" : fn_name(j),
@@ -1167,7 +1204,16 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 			lp(&l, "%s unknown %" PRIu64, any ? "," : "", s->sys_unknown[i]);
 		lend(o, &l);
 	}
+}
 
+/* The memory table (bytes asked for, brk heap, mappings: at end and at
+ * peak), bytes given back, and the launched command's wall time and RSS. */
+static void text_sum_memory(struct am_out *o, const struct am_summary *s)
+{
+	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	struct line l;
+
+	l.n = 0;
 	lp(&l, "%-24s %12s %12s", "memory", "at end", "peak");
 	lend(o, &l);
 	if (!s->os_only) {
@@ -1201,36 +1247,54 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 			lp(&l, ", exit %d", s->target_exit);
 		lend(o, &l);
 	}
+}
 
-	for (i = 0; i < AM_HIST_BUCKETS; i++) {
+/* The request-size histogram with bars, when any request was seen. */
+static void text_sum_histogram(struct am_out *o, const struct am_summary *s)
+{
+	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	uint64_t max = 0;
+	struct line l;
+
+	l.n = 0;
+	for (unsigned i = 0; i < AM_HIST_BUCKETS; i++) {
 		uint64_t t = s->hist_heap[i] + s->hist_mmap[i] + s->hist_other[i];
 
 		if (t > max)
 			max = t;
 	}
-	if (max) {
-		lp(&l, "%-24s %8s %8s %8s  %s", "request size", "heap", "mmap", "other",
-		   "(# heap, = mmap, . other)");
+	if (!max)
+		return;
+	lp(&l, "%-24s %8s %8s %8s  %s", "request size", "heap", "mmap", "other",
+	   "(# heap, = mmap, . other)");
+	lend(o, &l);
+	for (unsigned i = 0; i < AM_HIST_BUCKETS; i++) {
+		unsigned k;
+
+		if (!s->hist_heap[i] && !s->hist_mmap[i] && !s->hist_other[i])
+			continue;
+		snprintf(y, sizeof(y), "[%s, ", am_fmt_size(x, sizeof(x), 1ULL << i));
+		lp(&l, "  %s%s) ", y, am_fmt_size(x, sizeof(x), 1ULL << (i + 1)));
+		lp(&l, "%*s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "  ", l.n < 24 ? (int)(24 - l.n) : 0, "",
+		   s->hist_heap[i], s->hist_mmap[i], s->hist_other[i]);
+		for (k = bar_len(s->hist_heap[i], max); k; k--)
+			lp(&l, "#");
+		for (k = bar_len(s->hist_mmap[i], max); k; k--)
+			lp(&l, "=");
+		for (k = bar_len(s->hist_other[i], max); k; k--)
+			lp(&l, ".");
 		lend(o, &l);
-		for (i = 0; i < AM_HIST_BUCKETS; i++) {
-			unsigned k;
-
-			if (!s->hist_heap[i] && !s->hist_mmap[i] && !s->hist_other[i])
-				continue;
-			snprintf(y, sizeof(y), "[%s, ", am_fmt_size(x, sizeof(x), 1ULL << i));
-			lp(&l, "  %s%s) ", y, am_fmt_size(x, sizeof(x), 1ULL << (i + 1)));
-			lp(&l, "%*s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "  ", l.n < 24 ? (int)(24 - l.n) : 0, "",
-			   s->hist_heap[i], s->hist_mmap[i], s->hist_other[i]);
-			for (k = bar_len(s->hist_heap[i], max); k; k--)
-				lp(&l, "#");
-			for (k = bar_len(s->hist_mmap[i], max); k; k--)
-				lp(&l, "=");
-			for (k = bar_len(s->hist_other[i], max); k; k--)
-				lp(&l, ".");
-			lend(o, &l);
-		}
 	}
+}
 
+/* The allocator, and its mmap threshold: not followed, n/a, musl's fixed
+ * one, glibc's start and end (per process when several were traced). */
+static void text_sum_threshold(struct am_out *o, const struct am_summary *s)
+{
+	char x[AM_FMT_BUF];
+	struct line l;
+
+	l.n = 0;
 	if (s->allocator) {
 		lp(&l, "allocator: %s", s->allocator);
 		lend(o, &l);
@@ -1260,12 +1324,18 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 			lend(o, &l);
 		}
 	}
+}
 
-	if (s->os_only)
-		goto counters; /* no allocation was traced: nothing is known live or leaked */
+/* Allocations live at the end, by region. */
+static void text_sum_live(struct am_out *o, const struct am_summary *s)
+{
+	char x[AM_FMT_BUF];
+	struct line l;
+	bool any = false;
+
+	l.n = 0;
 	lp(&l, "live at end:");
-	any = false;
-	for (i = 0; i < AM_REG__COUNT; i++) {
+	for (unsigned i = 0; i < AM_REG__COUNT; i++) {
 		if (!s->live_by_region_count[i])
 			continue;
 		lp(&l, "%s %s %" PRIu64 " (%s)", any ? "," : "", region_name(i), s->live_by_region_count[i],
@@ -1275,10 +1345,17 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 	if (!any)
 		lp(&l, " none");
 	lend(o, &l);
+}
 
-	if (s->stack_mode != AM_STACKS_OFF)
-		text_leaks(o, s);
-counters:
+/* What was lost, missed or odd (always printed, with a warning when the
+ * trace is incomplete), and what the odd counts mean. */
+static void text_sum_counters(struct am_out *o, const struct am_summary *s)
+{
+	const struct am_counters *b = &s->bpf;
+	uint64_t lost = b->lost_call + b->lost_os + b->lost_task;
+	struct line l;
+
+	l.n = 0;
 	if (s->os_only) {
 		lp(&l, "OS-only: allocator calls were not traced; an OS request's cause is inferred from its "
 		   "stack (its outermost allocator frame) and unknown where the stack does not tell");
@@ -1326,6 +1403,21 @@ counters:
 		   (uint64_t)b->stack_failed, s->stacks_truncated, s->stacks_unwind_failed, s->stacks_missing);
 		lend(o, &l);
 	}
+}
+
+static void text_summary(struct am_out *o, const struct am_summary *s)
+{
+	text_sum_calls(o, s);
+	text_sum_memory(o, s);
+	text_sum_histogram(o, s);
+	text_sum_threshold(o, s);
+	/* with --mode os no allocation was traced: nothing is known live or leaked */
+	if (!s->os_only) {
+		text_sum_live(o, s);
+		if (s->stack_mode != AM_STACKS_OFF)
+			text_leaks(o, s);
+	}
+	text_sum_counters(o, s);
 }
 
 /* ============================ sink callbacks ============================ */

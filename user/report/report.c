@@ -12,7 +12,10 @@
  *    requests with those requests nested on the same thread track, instant
  *    events for direct OS requests.
  * Both are single passes over the input with memory bounded by the model's
- * caps (plus what the traced program itself held live). */
+ * caps (plus what the traced program itself held live). All their JSON goes
+ * through jsonw (the data block in its html mode: no string in it can end
+ * or open the <script> element); records of the trace are written again
+ * value by value (put_json), never copied raw. */
 #include <argp.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -427,24 +430,6 @@ static int reader_next(struct reader *rd, char *err, size_t errlen)
 
 /* ---- output helpers ---- */
 
-/* Copies s to f with every '<' as "<\/"-free \u003c: the data block is
- * JSON whose strings were written by put_json (so a '<' can only be in a
- * string, where \u003c means the same), and no byte sequence in it can end,
- * comment out or open a script element ("</script", "<!--", "<script"). */
-static void put_script_data(FILE *f, const char *s, size_t n)
-{
-	size_t from = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '<')
-			continue;
-		fwrite(s + from, 1, i - from, f);
-		fputs("\\u003c", f);
-		from = i + 1;
-	}
-	fwrite(s + from, 1, n - from, f);
-}
-
 /* The page's script: "</" as "<\/" (it holds no "<!--"). */
 static void put_script_safe(FILE *f, const char *s, size_t n)
 {
@@ -460,93 +445,118 @@ static void put_script_safe(FILE *f, const char *s, size_t n)
 	fwrite(s + from, 1, n - from, f);
 }
 
-static void put_jstr(FILE *f, const char *s)
-{
-	jsonw_fstr(f, s ? s : "", s ? strlen(s) : 0, true);
-}
-
-/* Writes o again as JSON, whatever the input held: strings through
- * jsonw_fstr (well-formed UTF-8, control characters escaped; html: inert in
- * a <script> element), integers as integers, finite doubles, NaN and
- * infinities as null. The trace is never copied raw into an output. */
-static void put_json(FILE *f, json_object *o, bool html)
+/* Writes o again as JSON through w, whatever the input held: strings
+ * escaped by the writer (well-formed UTF-8, control characters escaped; in
+ * html mode inert in a <script> element), integers as integers, finite
+ * doubles, NaN and infinities as null. The trace is never copied raw into
+ * an output. */
+static void put_json(struct jsonw *w, json_object *o)
 {
 	switch (json_object_get_type(o)) {
 	case json_type_boolean:
-		fputs(json_object_get_boolean(o) ? "true" : "false", f);
+		jsonw_bool(w, json_object_get_boolean(o));
 		break;
 	case json_type_int: {
 		int64_t v = json_object_get_int64(o);
 		if (v == INT64_MAX)
-			fprintf(f, "%llu", (unsigned long long)json_object_get_uint64(o));
+			jsonw_u64(w, json_object_get_uint64(o));
 		else
-			fprintf(f, "%lld", (long long)v);
+			jsonw_s64(w, v);
 		break;
 	}
-	case json_type_double: {
-		double d = json_object_get_double(o);
-		if (isfinite(d))
-			fprintf(f, "%.17g", d);
-		else
-			fputs("null", f);
+	case json_type_double:
+		jsonw_f64(w, json_object_get_double(o), -1);
 		break;
-	}
 	case json_type_string:
-		jsonw_fstr(f, json_object_get_string(o), (size_t)json_object_get_string_len(o), html);
+		jsonw_strn(w, json_object_get_string(o), (size_t)json_object_get_string_len(o));
 		break;
 	case json_type_array: {
 		size_t n = json_object_array_length(o);
-		fputc('[', f);
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				fputc(',', f);
-			put_json(f, json_object_array_get_idx(o, i), html);
-		}
-		fputc(']', f);
+		jsonw_arr_open(w);
+		for (size_t i = 0; i < n; i++)
+			put_json(w, json_object_array_get_idx(o, i));
+		jsonw_arr_close(w);
 		break;
 	}
 	case json_type_object: {
-		bool first = true;
-		fputc('{', f);
+		jsonw_obj_open(w);
 		json_object_object_foreach(o, k, v) {
-			if (!first)
-				fputc(',', f);
-			first = false;
-			jsonw_fstr(f, k, strlen(k), html);
-			fputc(':', f);
-			put_json(f, v, html);
+			jsonw_key(w, k);
+			put_json(w, v);
 		}
-		fputc('}', f);
+		jsonw_obj_close(w);
 		break;
 	}
 	default:
-		fputs("null", f);
+		jsonw_null(w);
 		break;
 	}
 }
 
-/* put_json into a malloc'ed string, or NULL. */
-static char *json_text(json_object *o, bool html)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+/* One JSON value built in memory by its own html-safe writer, spliced into
+ * the data block later (jsonw_raw). */
+struct memjson {
+	char         *buf;
+	size_t        len;
+	FILE         *f;
+	struct jsonw *w;
+};
 
-	if (!f)
-		return NULL;
-	put_json(f, o, html);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+static int memjson_open(struct memjson *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = open_memstream(&j->buf, &j->len);
+	j->w = j->f ? jsonw_new(j->f) : NULL;
+	if (!j->w)
+		return -1;
+	jsonw_set_html(j->w, true);
+	return 0;
 }
 
-/* A growing JSON array of raw records in memory. */
+/* Ends the writing: the value is j->buf[0..j->len). 0, or -1 (out of memory). */
+static int memjson_end(struct memjson *j)
+{
+	int r = 0;
+
+	if (j->w) {
+		r = jsonw_flush(j->w);
+		free(j->w);
+		j->w = NULL;
+	}
+	if (j->f) {
+		r |= fclose(j->f) ? -1 : 0;
+		j->f = NULL;
+	}
+	return r || !j->buf ? -1 : 0;
+}
+
+static void memjson_free(struct memjson *j)
+{
+	memjson_end(j);
+	free(j->buf);
+	memset(j, 0, sizeof(*j));
+}
+
+/* put_json into a malloc'ed string, or NULL. */
+static char *json_text(json_object *o)
+{
+	struct memjson j;
+
+	if (memjson_open(&j) < 0) {
+		memjson_free(&j);
+		return NULL;
+	}
+	put_json(j.w, o);
+	if (memjson_end(&j) < 0) {
+		memjson_free(&j);
+		return NULL;
+	}
+	return j.buf;
+}
+
+/* A growing JSON array of records in memory, the first cap of them. */
 struct rawlist {
-	char   *buf;
-	size_t  len;
-	FILE   *f;
+	struct memjson j;
 	size_t  n, kept, cap;
 };
 
@@ -554,8 +564,10 @@ static int rawlist_open(struct rawlist *l, size_t cap)
 {
 	memset(l, 0, sizeof(*l));
 	l->cap = cap;
-	l->f = open_memstream(&l->buf, &l->len);
-	return l->f ? 0 : -1;
+	if (memjson_open(&l->j) < 0)
+		return -1;
+	jsonw_arr_open(l->j.w);
+	return 0;
 }
 
 /* Adds record o (written again by put_json, never the raw line). */
@@ -564,17 +576,22 @@ static void rawlist_add(struct rawlist *l, json_object *o)
 	l->n++;
 	if (l->kept >= l->cap)
 		return;
-	if (l->kept)
-		fputc(',', l->f);
-	put_json(l->f, o, true);
+	put_json(l->j.w, o);
 	l->kept++;
+}
+
+/* Closes the array: it is l->j.buf[0..l->j.len). 0, or -1 (out of memory). */
+static int rawlist_end(struct rawlist *l)
+{
+	if (!l->j.w)
+		return -1;
+	jsonw_arr_close(l->j.w);
+	return memjson_end(&l->j);
 }
 
 static void rawlist_close(struct rawlist *l)
 {
-	if (l->f)
-		fclose(l->f);
-	free(l->buf);
+	memjson_free(&l->j);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -583,7 +600,7 @@ static void rawlist_close(struct rawlist *l)
 struct html_ctx {
 	struct rm_model *m;
 	struct rawlist os, calls, tasks;
-	char  *summary;            /* raw summary line, or NULL */
+	char  *summary;            /* the summary record written again, or NULL */
 	char  *leaks;              /* the leaks record, its groups cut to LEAKS_KEEP, or NULL */
 	int    pids[PIDS_KEEP];
 	size_t npids;
@@ -626,104 +643,162 @@ static void note_pid(int pids[], size_t *n, int pid)
 }
 
 /* The leaks record as the page wants it: totals, how many groups there
- * were, the first LEAKS_KEEP groups (they come largest first) as they are. */
+ * were, the first LEAKS_KEEP groups (they come largest first) as they are.
+ * A malloc'ed string, or NULL. */
 static char *leaks_json(json_object *o, uint64_t groups_total)
 {
 	json_object *g = jget(o, "groups");
 	size_t ng = g && json_object_is_type(g, json_type_array) ? json_object_array_length(g) : 0;
 	uint64_t total = groups_total > ng ? groups_total : ng;   /* read_line kept LEAKS_KEEP */
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct memjson j;
 
-	if (!f)
-		return NULL;
-	fprintf(f, "{\"count\":%llu,\"bytes\":%llu,\"groups_total\":%llu,\"groups\":[",
-		(unsigned long long)jnum(o, "count", NULL), (unsigned long long)jnum(o, "bytes", NULL),
-		(unsigned long long)total);
-	for (size_t i = 0; i < ng && i < LEAKS_KEEP; i++) {
-		if (i)
-			fputc(',', f);
-		put_json(f, json_object_array_get_idx(g, i), true);
-	}
-	fputs("]}", f);
-	if (fclose(f) != 0) {
-		free(buf);
+	if (memjson_open(&j) < 0) {
+		memjson_free(&j);
 		return NULL;
 	}
-	return buf;
+	jsonw_obj_open(j.w);
+	jsonw_ku64(j.w, "count", jnum(o, "count", NULL));
+	jsonw_ku64(j.w, "bytes", jnum(o, "bytes", NULL));
+	jsonw_ku64(j.w, "groups_total", total);
+	jsonw_karr_open(j.w, "groups");
+	for (size_t i = 0; i < ng && i < LEAKS_KEEP; i++)
+		put_json(j.w, json_object_array_get_idx(g, i));
+	jsonw_arr_close(j.w);
+	jsonw_obj_close(j.w);
+	if (memjson_end(&j) < 0) {
+		memjson_free(&j);
+		return NULL;
+	}
+	return j.buf;
+}
+
+/* A string that must not be null in the page (absent: ""). */
+static void put_jstr(struct jsonw *w, const char *s)
+{
+	jsonw_str(w, s ? s : "");
+}
+
+/* A string id of the flame graph, -1 when absent. */
+static void put_sid(struct jsonw *w, uint32_t id)
+{
+	jsonw_s64(w, id == UINT32_MAX ? -1 : (int64_t)id);
 }
 
 /* The flame graph: string table, then 8 numbers per node in creation order
  * (a parent always before its children): parent (-1 for the root), name,
  * obj, file (string ids, -1 absent), line, flags (RM_FN_*), bytes, count. */
-static void write_flame(FILE *f, const struct rm_model *m)
+static void write_flame(struct jsonw *w, const struct rm_model *m)
 {
 	const struct rm_flame *fl = &m->fl;
 
-	fprintf(f, ",\"flame\":{\"stacks\":%llu,\"no_stack\":%llu,\"cut\":%llu,\"cap\":%d,\"strings\":[",
-		(unsigned long long)fl->stacks, (unsigned long long)fl->no_stack, (unsigned long long)fl->cut,
-		RM_FLAME_CAP);
-	for (size_t i = 0; i < fl->nstr; i++) {
-		if (i)
-			fputc(',', f);
-		put_jstr(f, fl->str[i]);
-	}
-	fprintf(f, "],\"nodes\":[");
+	jsonw_kobj_open(w, "flame");
+	jsonw_ku64(w, "stacks", fl->stacks);
+	jsonw_ku64(w, "no_stack", fl->no_stack);
+	jsonw_ku64(w, "cut", fl->cut);
+	jsonw_ks64(w, "cap", RM_FLAME_CAP);
+	jsonw_karr_open(w, "strings");
+	for (size_t i = 0; i < fl->nstr; i++)
+		put_jstr(w, fl->str[i]);
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "nodes");
 	for (size_t i = 0; i < fl->nn; i++) {
 		const struct rm_fnode *n = &fl->n[i];
-		fprintf(f, "%s%lld,%lld,%lld,%lld,%d,%u,%llu,%llu", i ? "," : "",
-			n->parent == UINT32_MAX ? -1LL : (long long)n->parent,
-			n->name == UINT32_MAX ? -1LL : (long long)n->name,
-			n->obj == UINT32_MAX ? -1LL : (long long)n->obj,
-			n->file == UINT32_MAX ? -1LL : (long long)n->file, n->line, n->flags,
-			(unsigned long long)n->bytes, (unsigned long long)n->count);
+		put_sid(w, n->parent);
+		put_sid(w, n->name);
+		put_sid(w, n->obj);
+		put_sid(w, n->file);
+		jsonw_s64(w, n->line);
+		jsonw_u64(w, n->flags);
+		jsonw_u64(w, n->bytes);
+		jsonw_u64(w, n->count);
 	}
-	fprintf(f, "]}");
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
 }
 
-static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
+/* A value written earlier in memory (the summary, the leaks), or null. */
+static void put_spliced(struct jsonw *w, const char *key, const char *json)
 {
-	struct rm_model *m = c->m;
-	size_t nb = rm_nbuckets(m);
-	uint64_t last[3] = { 0, 0, 0 };
+	jsonw_key(w, key);
+	if (json)
+		jsonw_raw(w, json, strlen(json));
+	else
+		jsonw_null(w);
+}
+
+/* The data block's "counts": the model's totals and what the lists kept. */
+static void data_counts(struct jsonw *w, const struct html_ctx *c)
+{
+	const struct rm_model *m = c->m;
+
+	jsonw_kobj_open(w, "counts");
+	jsonw_ku64(w, "records", m->n_records);
+	jsonw_ku64(w, "calls", m->n_calls);
+	jsonw_ku64(w, "os", m->n_os);
+	jsonw_ku64(w, "alloc_calls", m->n_alloc_calls);
+	jsonw_ku64(w, "points", m->npoints);
+	jsonw_ku64(w, "allocs", m->allocs_seen);
+	jsonw_ku64(w, "live_now", m->hcount);
+	jsonw_ku64(w, "regions", m->regions_total);
+	jsonw_ku64(w, "regions_dropped", m->regions_dropped);
+	jsonw_ku64(w, "os_kept", c->os.kept);
+	jsonw_ku64(w, "calls_with_os", c->calls.n);
+	jsonw_ku64(w, "calls_kept", c->calls.kept);
+	jsonw_kbool(w, "truncated", c->truncated);
+	jsonw_kbool(w, "oom", m->oom);
+	jsonw_ku64(w, "heap_peak", m->heap_peak);
+	jsonw_ku64(w, "mmapped_peak", m->mmapped_peak);
+	jsonw_ku64(w, "live_peak", m->live_peak);
+	jsonw_ku64(w, "live_peak_t", m->live_peak_t);
+	jsonw_ku64(w, "heap", m->heap);
+	jsonw_ku64(w, "mmapped", m->mmapped);
+	jsonw_ku64(w, "live", m->live);
+	jsonw_obj_close(w);
+}
+
+/* The data block's first part: where it comes from, totals, what was cut. */
+static void data_head(struct jsonw *w, const struct html_ctx *c, const char *in_path)
+{
+	const struct rm_model *m = c->m;
 	time_t now = time(NULL);
 	char when[64];
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
-	fprintf(f, "{\"source\":");
-	put_jstr(f, in_path);
-	fprintf(f, ",\"generated\":");
-	put_jstr(f, when);
-	fprintf(f, ",\"t0\":%llu,\"duration\":%llu,\"pids\":[",
-		(unsigned long long)m->t0, (unsigned long long)m->t_max);
+	jsonw_key(w, "source");
+	put_jstr(w, in_path);
+	jsonw_kstr(w, "generated", when);
+	jsonw_ku64(w, "t0", m->t0);
+	jsonw_ku64(w, "duration", m->t_max);
+	jsonw_karr_open(w, "pids");
 	for (size_t i = 0; i < c->npids; i++)
-		fprintf(f, "%s%d", i ? "," : "", c->pids[i]);
-	fprintf(f, "],\"summary\":%s", c->summary ? c->summary : "null");
-	fprintf(f, ",\"counts\":{\"records\":%llu,\"calls\":%llu,\"os\":%llu,\"alloc_calls\":%llu,"
-		"\"points\":%llu,\"allocs\":%llu,\"live_now\":%zu,\"regions\":%llu,\"regions_dropped\":%llu,"
-		"\"os_kept\":%zu,\"calls_with_os\":%zu,\"calls_kept\":%zu,\"truncated\":%s,\"oom\":%s,"
-		"\"heap_peak\":%llu,\"mmapped_peak\":%llu,\"live_peak\":%llu,\"live_peak_t\":%llu,"
-		"\"heap\":%llu,\"mmapped\":%llu,\"live\":%llu}",
-		(unsigned long long)m->n_records, (unsigned long long)m->n_calls,
-		(unsigned long long)m->n_os, (unsigned long long)m->n_alloc_calls,
-		(unsigned long long)m->npoints, (unsigned long long)m->allocs_seen, m->hcount,
-		(unsigned long long)m->regions_total, (unsigned long long)m->regions_dropped,
-		c->os.kept, c->calls.n, c->calls.kept, c->truncated ? "true" : "false", m->oom ? "true" : "false",
-		(unsigned long long)m->heap_peak, (unsigned long long)m->mmapped_peak,
-		(unsigned long long)m->live_peak, (unsigned long long)m->live_peak_t,
-		(unsigned long long)m->heap, (unsigned long long)m->mmapped, (unsigned long long)m->live);
-	fprintf(f, ",\"stacks_listed\":%llu,\"stacks_dropped\":%llu", (unsigned long long)c->stacks_kept,
-		(unsigned long long)c->stacks_dropped);
-	fprintf(f, ",\"stacks_cut\":%llu,\"frames_cap\":%d,\"frames_max\":%llu",
-		(unsigned long long)c->stacks_cut, MAX_FRAMES, (unsigned long long)c->frames_max);
-	fprintf(f, ",\"caps\":{\"os\":%d,\"points\":%d,\"allocs\":%d,\"live\":%d,\"regions\":%d}",
-		OS_KEEP, RM_POINT_CAP, RM_ALLOC_CAP, RM_LIVE_CAP, RM_DEAD_REGION_CAP);
+		jsonw_s64(w, c->pids[i]);
+	jsonw_arr_close(w);
+	put_spliced(w, "summary", c->summary);
+	data_counts(w, c);
+	jsonw_ku64(w, "stacks_listed", c->stacks_kept);
+	jsonw_ku64(w, "stacks_dropped", c->stacks_dropped);
+	jsonw_ku64(w, "stacks_cut", c->stacks_cut);
+	jsonw_ks64(w, "frames_cap", MAX_FRAMES);
+	jsonw_ku64(w, "frames_max", c->frames_max);
+	jsonw_kobj_open(w, "caps");
+	jsonw_ks64(w, "os", OS_KEEP);
+	jsonw_ks64(w, "points", RM_POINT_CAP);
+	jsonw_ks64(w, "allocs", RM_ALLOC_CAP);
+	jsonw_ks64(w, "live", RM_LIVE_CAP);
+	jsonw_ks64(w, "regions", RM_DEAD_REGION_CAP);
+	jsonw_obj_close(w);
+}
 
-	/* timeline: 9 numbers per bucket (heap, mmapped, live: min, max, last),
-	 * empty buckets carry the previous value; a bucket's range includes the
-	 * value it started with */
-	fprintf(f, ",\"bucket_ns\":%llu,\"buckets\":[", (unsigned long long)m->bw);
+/* The timeline: 9 numbers per bucket (heap, mmapped, live: min, max,
+ * last); empty buckets carry the previous value; a bucket's range includes
+ * the value it started with. */
+static void data_timeline(struct jsonw *w, const struct rm_model *m)
+{
+	size_t nb = rm_nbuckets(m);
+	uint64_t last[3] = { 0, 0, 0 };
+
+	jsonw_ku64(w, "bucket_ns", m->bw);
+	jsonw_karr_open(w, "buckets");
 	for (size_t i = 0; i < nb; i++) {
 		const struct rm_bucket *b = &m->b[i];
 		for (int k = 0; k < 3; k++) {
@@ -733,130 +808,194 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 				hi = b->max[k] > hi ? b->max[k] : hi;
 				la = b->last[k];
 			}
-			fprintf(f, "%s%llu,%llu,%llu", i || k ? "," : "", (unsigned long long)lo,
-				(unsigned long long)hi, (unsigned long long)la);
+			jsonw_u64(w, lo);
+			jsonw_u64(w, hi);
+			jsonw_u64(w, la);
 			last[k] = la;
 		}
 	}
-	/* threshold view */
-	fprintf(f, "],\"grid_ns\":%llu,\"grid\":[", (unsigned long long)m->gw);
-	bool first = true;
+	jsonw_arr_close(w);
+}
+
+/* The threshold view: the grid's non-empty cells (column, row, served,
+ * count), the sampled points (time, size, served) and the threshold's
+ * moves ([time, old, new, call id, pid]). */
+static void data_threshold(struct jsonw *w, const struct rm_model *m)
+{
+	uint64_t np = m->npoints < RM_POINT_CAP ? m->npoints : RM_POINT_CAP;
+
+	jsonw_ku64(w, "grid_ns", m->gw);
+	jsonw_karr_open(w, "grid");
 	for (size_t col = 0; col < RM_GRID_COLS; col++)
 		for (size_t row = 0; row < RM_GRID_ROWS; row++)
 			for (size_t s = 0; s < RM_NSERVED; s++) {
 				uint32_t v = m->grid[(col * RM_GRID_ROWS + row) * RM_NSERVED + s];
 				if (!v)
 					continue;
-				fprintf(f, "%s%zu,%zu,%zu,%u", first ? "" : ",", col, row, s, v);
-				first = false;
+				jsonw_u64(w, col);
+				jsonw_u64(w, row);
+				jsonw_u64(w, s);
+				jsonw_u64(w, v);
 			}
-	fprintf(f, "],\"points\":[");
-	uint64_t np = m->npoints < RM_POINT_CAP ? m->npoints : RM_POINT_CAP;
-	for (uint64_t i = 0; i < np; i++)
-		fprintf(f, "%s%llu,%llu,%u", i ? "," : "", (unsigned long long)m->points[i].t,
-			(unsigned long long)m->points[i].size, m->points[i].served);
-	fprintf(f, "],\"threshold\":{\"start\":%llu,\"moves\":[", (unsigned long long)m->th_start);
-	for (size_t i = 0; i < m->nth; i++)
-		fprintf(f, "%s[%llu,%llu,%llu,%llu,%d]", i ? "," : "", (unsigned long long)m->th[i].t,
-			(unsigned long long)m->th[i].old, (unsigned long long)m->th[i].new_,
-			(unsigned long long)m->th[i].call_id, m->th[i].pid);
-	fprintf(f, "]}");
-
-	/* regions */
-	fprintf(f, ",\"regions\":[");
-	first = true;
-	for (size_t i = 0; i < m->nreg; i++) {
-		const struct rm_region *g = &m->reg[i];
-		if (g->free_slot)
-			continue;
-		fprintf(f, "%s{\"i\":%zu,\"kind\":\"%s\",\"label\":", first ? "" : ",", i, rm_kind_names[g->kind]);
-		put_jstr(f, g->label ? g->label : rm_kind_names[g->kind]);
-		fprintf(f, ",\"start\":%llu,\"end\":%llu,\"t0\":%llu,\"t1\":",
-			(unsigned long long)g->start, (unsigned long long)g->end, (unsigned long long)g->t_start);
-		if (g->t_end == UINT64_MAX)
-			fprintf(f, "null");
-		else
-			fprintf(f, "%llu", (unsigned long long)g->t_end);
-		fprintf(f, ",\"os\":%llu,\"call\":%llu,\"fn\":", (unsigned long long)g->os_id,
-			(unsigned long long)g->cause_call);
-		if (g->cause_fn >= 0)
-			put_jstr(f, rm_fn_name(g->cause_fn));
-		else
-			fprintf(f, "null");
-		fprintf(f, ",\"size\":%llu,\"tid\":%d,\"committed\":%llu,\"n\":%llu,\"bytes\":%llu,"
-			"\"live_n\":%llu,\"live_b\":%llu,\"peak\":%llu}",
-			(unsigned long long)g->cause_size, g->tid, (unsigned long long)g->committed,
-			(unsigned long long)g->n_allocs, (unsigned long long)g->alloc_bytes,
-			(unsigned long long)g->live_count, (unsigned long long)g->live_bytes,
-			(unsigned long long)g->peak_live);
-		first = false;
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "points");
+	for (uint64_t i = 0; i < np; i++) {
+		jsonw_u64(w, m->points[i].t);
+		jsonw_u64(w, m->points[i].size);
+		jsonw_u64(w, m->points[i].served);
 	}
-	/* allocation lifetimes: addr, size, t0, t1 (-1 live), call, region, fn, tid */
-	fprintf(f, "],\"allocs\":[");
-	first = true;
+	jsonw_arr_close(w);
+	jsonw_kobj_open(w, "threshold");
+	jsonw_ku64(w, "start", m->th_start);
+	jsonw_karr_open(w, "moves");
+	for (size_t i = 0; i < m->nth; i++) {
+		jsonw_arr_open(w);
+		jsonw_u64(w, m->th[i].t);
+		jsonw_u64(w, m->th[i].old);
+		jsonw_u64(w, m->th[i].new_);
+		jsonw_u64(w, m->th[i].call_id);
+		jsonw_s64(w, m->th[i].pid);
+		jsonw_arr_close(w);
+	}
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
+}
+
+/* One region of the address map (i: its index in the model). */
+static void data_region(struct jsonw *w, const struct rm_region *g, size_t i)
+{
+	jsonw_obj_open(w);
+	jsonw_ku64(w, "i", i);
+	jsonw_kstr(w, "kind", rm_kind_names[g->kind]);
+	jsonw_key(w, "label");
+	put_jstr(w, g->label ? g->label : rm_kind_names[g->kind]);
+	jsonw_ku64(w, "start", g->start);
+	jsonw_ku64(w, "end", g->end);
+	jsonw_ku64(w, "t0", g->t_start);
+	if (g->t_end == UINT64_MAX)
+		jsonw_knull(w, "t1");
+	else
+		jsonw_ku64(w, "t1", g->t_end);
+	jsonw_ku64(w, "os", g->os_id);
+	jsonw_ku64(w, "call", g->cause_call);
+	jsonw_key(w, "fn");
+	if (g->cause_fn >= 0)
+		put_jstr(w, rm_fn_name(g->cause_fn));   /* --alloc names come from the trace */
+	else
+		jsonw_null(w);
+	jsonw_ku64(w, "size", g->cause_size);
+	jsonw_ks64(w, "tid", g->tid);
+	jsonw_ku64(w, "committed", g->committed);
+	jsonw_ku64(w, "n", g->n_allocs);
+	jsonw_ku64(w, "bytes", g->alloc_bytes);
+	jsonw_ku64(w, "live_n", g->live_count);
+	jsonw_ku64(w, "live_b", g->live_bytes);
+	jsonw_ku64(w, "peak", g->peak_live);
+	jsonw_obj_close(w);
+}
+
+/* Allocation lifetimes, 8 numbers each: addr, size, t0, t1 (-1 live),
+ * call, region, fn, tid; the reservoir sample, then allocations still live
+ * that it lacks ("live_shown" of them). */
+static void data_allocs(struct jsonw *w, const struct rm_model *m)
+{
 	struct rm_alloc *extra = malloc(RM_LIVE_CAP * sizeof(*extra));
 	size_t nextra = extra ? rm_live_extra(m, extra, RM_LIVE_CAP) : 0;
+
+	jsonw_karr_open(w, "allocs");
 	for (size_t pass = 0; pass < 2; pass++) {
 		const struct rm_alloc *arr = pass ? extra : m->sample;
 		size_t n = pass ? nextra : m->nsample;
 		for (size_t i = 0; i < n; i++) {
 			const struct rm_alloc *a = &arr[i];
-			fprintf(f, "%s%llu,%llu,%llu,", first ? "" : ",", (unsigned long long)a->addr,
-				(unsigned long long)a->size, (unsigned long long)a->t0);
+			jsonw_u64(w, a->addr);
+			jsonw_u64(w, a->size);
+			jsonw_u64(w, a->t0);
 			if (a->t1 == UINT64_MAX)
-				fprintf(f, "-1");
+				jsonw_s64(w, -1);
 			else
-				fprintf(f, "%llu", (unsigned long long)a->t1);
-			fprintf(f, ",%llu,%d,%d,%d", (unsigned long long)a->call_id, rm_alloc_region(m, a),
-				a->fn, a->tid);
-			first = false;
+				jsonw_u64(w, a->t1);
+			jsonw_u64(w, a->call_id);
+			jsonw_s64(w, rm_alloc_region(m, a));
+			jsonw_s64(w, a->fn);
+			jsonw_s64(w, a->tid);
 		}
 	}
+	jsonw_arr_close(w);
 	free(extra);
-	fprintf(f, "],\"live_shown\":%zu", nextra);
+	jsonw_ku64(w, "live_shown", nextra);
+}
 
-	/* per function / per syscall */
-	fprintf(f, ",\"fns\":[");
-	first = true;
+/* Per allocator function and per syscall. */
+static void data_fns(struct jsonw *w, const struct rm_model *m)
+{
+	jsonw_karr_open(w, "fns");
 	for (int i = 0; i < RM_NFN; i++) {
 		const struct rm_fnstat *s = &m->fn[i];
 		if (!s->calls)
 			continue;
-		fprintf(f, "%s{\"fn\":", first ? "" : ",");
-		put_jstr(f, rm_fn_name(i));   /* --alloc names come from the trace */
-		fprintf(f, ",\"calls\":%llu,\"bytes\":%llu,\"os_calls\":%llu,\"failed\":%llu,"
-			"\"nested\":%llu,\"dur_ns\":%llu}",
-			(unsigned long long)s->calls, (unsigned long long)s->bytes, (unsigned long long)s->os_calls,
-			(unsigned long long)s->failed, (unsigned long long)s->nested, (unsigned long long)s->dur_ns);
-		first = false;
+		jsonw_obj_open(w);
+		jsonw_key(w, "fn");
+		put_jstr(w, rm_fn_name(i));   /* --alloc names come from the trace */
+		jsonw_ku64(w, "calls", s->calls);
+		jsonw_ku64(w, "bytes", s->bytes);
+		jsonw_ku64(w, "os_calls", s->os_calls);
+		jsonw_ku64(w, "failed", s->failed);
+		jsonw_ku64(w, "nested", s->nested);
+		jsonw_ku64(w, "dur_ns", s->dur_ns);
+		jsonw_obj_close(w);
 	}
-	fputc(']', f);
-	write_flame(f, m);
-	fprintf(f, ",\"leaks\":%s", c->leaks ? c->leaks : "null");
-	fprintf(f, ",\"sys\":[");
-	first = true;
+	jsonw_arr_close(w);
+}
+
+static void data_sys(struct jsonw *w, const struct rm_model *m)
+{
+	jsonw_karr_open(w, "sys");
 	for (int i = 0; i < RM_NSYS; i++) {
 		if (!m->sys_count[i])
 			continue;
-		fprintf(f, "%s{\"sys\":\"%s\",\"count\":%llu,\"failed\":%llu,\"by_call\":%llu}", first ? "" : ",",
-			rm_sys_names[i], (unsigned long long)m->sys_count[i], (unsigned long long)m->sys_failed[i],
-			(unsigned long long)m->sys_by_call[i]);
-		first = false;
+		jsonw_obj_open(w);
+		jsonw_kstr(w, "sys", rm_sys_names[i]);
+		jsonw_ku64(w, "count", m->sys_count[i]);
+		jsonw_ku64(w, "failed", m->sys_failed[i]);
+		jsonw_ku64(w, "by_call", m->sys_by_call[i]);
+		jsonw_obj_close(w);
 	}
-	fflush(c->os.f);
-	fflush(c->calls.f);
-	fflush(c->tasks.f);
-	fprintf(f, "],\"os\":[");
-	fwrite(c->os.buf, 1, c->os.len, f);
-	fprintf(f, "],\"calls\":[");
-	fwrite(c->calls.buf, 1, c->calls.len, f);
-	fprintf(f, "],\"tasks\":[");
-	fwrite(c->tasks.buf, 1, c->tasks.len, f);
-	fprintf(f, "]}");
+	jsonw_arr_close(w);
 }
 
-/* Writes the template with its three placeholders filled. */
-static int write_page(FILE *out, const char *data, size_t ndata)
+/* The page's data block (report.js reads it): one JSON object, html-safe. */
+static void write_data(struct jsonw *w, const struct html_ctx *c, const char *in_path)
+{
+	const struct rm_model *m = c->m;
+
+	jsonw_obj_open(w);
+	data_head(w, c, in_path);
+	data_timeline(w, m);
+	data_threshold(w, m);
+	jsonw_karr_open(w, "regions");
+	for (size_t i = 0; i < m->nreg; i++)
+		if (!m->reg[i].free_slot)
+			data_region(w, &m->reg[i], i);
+	jsonw_arr_close(w);
+	data_allocs(w, m);
+	data_fns(w, m);
+	write_flame(w, m);
+	put_spliced(w, "leaks", c->leaks);
+	data_sys(w, m);
+	jsonw_key(w, "os");
+	jsonw_raw(w, c->os.j.buf, c->os.j.len);
+	jsonw_key(w, "calls");
+	jsonw_raw(w, c->calls.j.buf, c->calls.j.len);
+	jsonw_key(w, "tasks");
+	jsonw_raw(w, c->tasks.j.buf, c->tasks.j.len);
+	jsonw_obj_close(w);
+}
+
+/* Writes the template with its three placeholders filled, the data block
+ * through w (a writer on out, html-safe). 0, or -1 when the template lacks
+ * a placeholder. */
+static int write_page(FILE *out, struct jsonw *w, const struct html_ctx *c, const char *source)
 {
 	static const char *const marks[3] = { "/*@CSS@*/", "/*@DATA@*/", "/*@JS@*/" };
 	const char *p = am_asset_report_html;
@@ -866,15 +1005,75 @@ static int write_page(FILE *out, const char *data, size_t ndata)
 		if (!q)
 			return -1;
 		fwrite(p, 1, (size_t)(q - p), out);
-		if (i == 0)
+		if (i == 0) {
 			fputs(am_asset_report_css, out);
-		else if (i == 1)
-			put_script_data(out, data, ndata);
-		else
+		} else if (i == 1) {
+			write_data(w, c, source);
+			jsonw_flush(w);
+		} else {
 			put_script_safe(out, am_asset_report_js, strlen(am_asset_report_js));
+		}
 		p = q + strlen(marks[i]);
 	}
 	fputs(p, out);
+	return 0;
+}
+
+/* Flushes w (may be NULL) and closes f: 0, or the errno of the first write
+ * that failed. */
+static int close_output(struct jsonw *w, FILE *f)
+{
+	int e = 0;
+
+	errno = 0;
+	if (w && jsonw_flush(w) < 0)
+		e = w->errnum;
+	if (ferror(f) && !e)
+		e = errno ? errno : EIO;
+	errno = 0;
+	if (fclose(f) && !e)
+		e = errno ? errno : EIO;
+	return e;
+}
+
+/* Reads the whole trace into c (the model, the lists, the summary and
+ * leaks records). 0, or -1 with a message in err. */
+static int html_read(struct html_ctx *c, struct reader *rd, const char *in_path, char *err, size_t errlen)
+{
+	int r;
+
+	while ((r = reader_next(rd, err, errlen)) > 0) {
+		const struct rm_rec *rec = &rd->rec;
+		c->lines++;
+		note_pid(c->pids, &c->npids, rec->pid);
+		rm_feed(c->m, rec);
+		if (rec->type == RM_T_OS)
+			list_record(c, &c->os, rd);
+		else if (rec->type == RM_T_CALL && rec->n_os)
+			list_record(c, &c->calls, rd);
+		else if (rec->type == RM_T_TASK)
+			rawlist_add(&c->tasks, rd->obj);
+		else if (rec->type == RM_T_SUMMARY) {
+			free(c->summary);
+			c->summary = json_text(rd->obj);
+		} else if (!strcmp(jstr(rd->obj, "type"), "leaks")) {
+			free(c->leaks);
+			c->leaks = leaks_json(rd->obj, rd->groups_total);
+		}
+	}
+	if (r < 0)
+		return -1;
+	c->truncated = rd->truncated;
+	c->stacks_cut = rd->all_stacks_cut;
+	c->frames_max = rd->max_frames_seen;
+	if (!c->lines) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+		return -1;
+	}
+	if (rawlist_end(&c->os) < 0 || rawlist_end(&c->calls) < 0 || rawlist_end(&c->tasks) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -888,10 +1087,9 @@ int am_report_html_named(const char *in_path, const char *source, const char *ou
 	char why[PATH_MAX + 128];
 	struct reader rd;
 	struct html_ctx c;
-	char *data = NULL;
-	size_t ndata = 0;
-	FILE *df = NULL, *out = NULL;
-	int ret = -1, r;
+	struct jsonw *w = NULL;
+	FILE *out = NULL;
+	int ret = -1, e;
 
 	memset(&c, 0, sizeof(c));
 	if (reader_open(&rd, in_path, err, errlen) < 0)
@@ -904,66 +1102,34 @@ int am_report_html_named(const char *in_path, const char *source, const char *ou
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	while ((r = reader_next(&rd, err, errlen)) > 0) {
-		const struct rm_rec *rec = &rd.rec;
-		c.lines++;
-		note_pid(c.pids, &c.npids, rec->pid);
-		rm_feed(c.m, rec);
-		if (rec->type == RM_T_OS)
-			list_record(&c, &c.os, &rd);
-		else if (rec->type == RM_T_CALL && rec->n_os)
-			list_record(&c, &c.calls, &rd);
-		else if (rec->type == RM_T_TASK)
-			rawlist_add(&c.tasks, rd.obj);
-		else if (rec->type == RM_T_SUMMARY) {
-			free(c.summary);
-			c.summary = json_text(rd.obj, true);
-		} else if (!strcmp(jstr(rd.obj, "type"), "leaks")) {
-			free(c.leaks);
-			c.leaks = leaks_json(rd.obj, rd.groups_total);
-		}
-	}
-	if (r < 0)
+	if (html_read(&c, &rd, in_path, err, errlen) < 0)
 		goto cleanup;
-	c.truncated = rd.truncated;
-	c.stacks_cut = rd.all_stacks_cut;
-	c.frames_max = rd.max_frames_seen;
-	if (!c.lines) {
-		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
-		goto cleanup;
-	}
-	df = open_memstream(&data, &ndata);
-	if (!df) {
-		snprintf(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	write_data(df, &c, source ? source : in_path);
-	if (fclose(df) != 0) {
-		df = NULL;
-		snprintf(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	df = NULL;
 	out = am_fopen_output(out_path, why, sizeof(why));
 	if (!out) {
 		snprintf(err, errlen, "cannot create %s: %s", out_path, why);
 		goto cleanup;
 	}
-	if (write_page(out, data, ndata) < 0) {
+	w = jsonw_new(out);
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	jsonw_set_html(w, true);
+	if (write_page(out, w, &c, source ? source : in_path) < 0) {
 		snprintf(err, errlen, "internal error: report template lacks a placeholder");
 		goto cleanup;
 	}
-	if (ferror(out) | fclose(out)) {
-		out = NULL;
-		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(errno));
+	e = close_output(w, out);
+	out = NULL;
+	if (e) {
+		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(e));
 		goto cleanup;
 	}
-	out = NULL;
 	ret = 0;
 cleanup:
 	if (out)
 		fclose(out);
-	free(data);
+	free(w);
 	rawlist_close(&c.os);
 	rawlist_close(&c.calls);
 	rawlist_close(&c.tasks);
@@ -981,26 +1147,35 @@ cleanup:
 
 struct pf_ctx {
 	FILE    *f;
-	bool     any;              /* an event was written: next needs a comma */
+	struct jsonw *w;           /* on f */
 	uint64_t heap, mmapped;    /* last values written */
 	uint64_t live, live_t;     /* last live value written, and when */
 	bool     live_pending;     /* model's live differs from what was written */
 	uint64_t pend_t, pend_v;   /* the pending value and its time */
 	uint64_t live_samples;
+	uint64_t last_ts;          /* latest end of an event so far */
+	uint64_t os_call, os_end;  /* the call whose OS requests came last, their end */
 	int      cpid;             /* pid the counters go on */
 	int      pids[PIDS_KEEP];
 	size_t   npids;
 };
 
-static void pf_ts(FILE *f, uint64_t ns)
+/* A time in the trace's microseconds: ns / 1000, exactly. */
+static void pf_ts(struct jsonw *w, const char *key, uint64_t ns)
 {
-	fprintf(f, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
+	jsonw_key(w, key);
+	jsonw_ufrac(w, ns, 3);
 }
 
-static void pf_sep(struct pf_ctx *p)
+/* Opens an event (one per line): its name, category (NULL: none) and phase. */
+static void pf_event(struct pf_ctx *p, const char *name, const char *cat, const char *ph)
 {
-	fputs(p->any ? ",\n" : "\n", p->f);
-	p->any = true;
+	jsonw_nl(p->w);
+	jsonw_obj_open(p->w);
+	jsonw_kstr(p->w, "name", name);
+	if (cat)
+		jsonw_kstr(p->w, "cat", cat);
+	jsonw_kstr(p->w, "ph", ph);
 }
 
 /* A threshold in an event name: its value, or "unknown" for 0. */
@@ -1017,10 +1192,13 @@ static void pf_counter(struct pf_ctx *p, const char *name, uint64_t ts, uint64_t
 {
 	if (name[0] == 'l')
 		p->live_samples++;
-	pf_sep(p);
-	fprintf(p->f, "{\"name\":\"%s\",\"ph\":\"C\",\"ts\":", name);
-	pf_ts(p->f, ts);
-	fprintf(p->f, ",\"pid\":%d,\"args\":{\"bytes\":%llu}}", p->cpid, (unsigned long long)v);
+	pf_event(p, name, NULL, "C");
+	pf_ts(p->w, "ts", ts);
+	jsonw_ks64(p->w, "pid", p->cpid);
+	jsonw_kobj_open(p->w, "args");
+	jsonw_ku64(p->w, "bytes", v);
+	jsonw_obj_close(p->w);
+	jsonw_obj_close(p->w);
 }
 
 /* Counters after a record: heap and mmapped change rarely and are written
@@ -1057,14 +1235,129 @@ static void pf_counters(struct pf_ctx *p, const struct rm_model *m, uint64_t ts)
  * again as valid JSON, never copied raw). */
 static void pf_args(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
 {
-	fprintf(p->f, ",\"pid\":%d,\"tid\":%d,\"args\":", rec->pid, rec->tid);
-	put_json(p->f, o, false);
-	fputc('}', p->f);
+	jsonw_ks64(p->w, "pid", rec->pid);
+	jsonw_ks64(p->w, "tid", rec->tid);
+	jsonw_key(p->w, "args");
+	put_json(p->w, o);
+	jsonw_obj_close(p->w);
 }
 
 static const char *short_sys(const struct rm_rec *r)
 {
 	return rm_sys_names[r->sys];
+}
+
+/* A process seen for the first time: its track's name; the first one also
+ * gets the counter tracks, each starting at 0. */
+static void pf_new_pid(struct pf_ctx *p, const struct rm_rec *rec)
+{
+	size_t np = p->npids;
+	char nm[48];
+
+	note_pid(p->pids, &p->npids, rec->pid);
+	if (p->npids == np)
+		return;
+	snprintf(nm, sizeof(nm), "pid %d (allocmap)", rec->pid);
+	pf_event(p, "process_name", NULL, "M");
+	jsonw_ks64(p->w, "pid", rec->pid);
+	jsonw_kobj_open(p->w, "args");
+	jsonw_kstr(p->w, "name", nm);
+	jsonw_obj_close(p->w);
+	jsonw_obj_close(p->w);
+	if (!p->cpid) {
+		p->cpid = rec->pid;
+		pf_counter(p, "brk heap", rec->ts, 0);
+		pf_counter(p, "mmapped", rec->ts, 0);
+		pf_counter(p, "live", rec->ts, 0);
+		p->live_t = rec->ts;
+	}
+}
+
+/* A call: an "X" slice when it made OS requests. Returns the duration its
+ * slice has (its effect on live bytes is at its return). */
+static uint64_t pf_call(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
+{
+	uint64_t dur = rec->dur;
+	char nm[256];
+
+	/* free has no return probe (no dur_ns): its slice ends with its last
+	 * OS request */
+	if (!dur && rec->id == p->os_call && p->os_end > rec->ts)
+		dur = p->os_end - rec->ts;
+	if (!rec->n_os)
+		return dur;
+	snprintf(nm, sizeof(nm), "%s(%llu)", rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1),
+		 (unsigned long long)rec->size);
+	pf_event(p, nm, "alloc", "X");
+	pf_ts(p->w, "ts", rec->ts);
+	pf_ts(p->w, "dur", dur);
+	pf_args(p, rec, o);
+	return dur;
+}
+
+/* An OS request: an "X" slice nested in its call's (a call's OS requests
+ * come just before it in the stream), or an instant event when direct. */
+static void pf_os(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
+{
+	char nm[64];
+
+	if (rec->cause_call) {
+		if (rec->cause_id != p->os_call) {
+			p->os_call = rec->cause_id;
+			p->os_end = 0;
+		}
+		if (rec->ts + rec->dur > p->os_end)
+			p->os_end = rec->ts + rec->dur;
+		pf_event(p, short_sys(rec), "os", "X");
+		pf_ts(p->w, "ts", rec->ts);
+		pf_ts(p->w, "dur", rec->dur);
+	} else {
+		snprintf(nm, sizeof(nm), "%s (direct)", short_sys(rec));
+		pf_event(p, nm, "os", "i");
+		jsonw_kstr(p->w, "s", "t");
+		pf_ts(p->w, "ts", rec->ts);
+	}
+	pf_args(p, rec, o);
+}
+
+/* A threshold move: a process-wide instant event (0: unknown, attached
+ * without glibc's debug info: no number), and the threshold's counter. */
+static void pf_threshold(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
+{
+	char a[32], b[32], nm[96];
+
+	snprintf(nm, sizeof(nm), "mmap threshold %s -> %s", thr_num(a, sizeof(a), rec->th_old),
+		 thr_num(b, sizeof(b), rec->th_new));
+	pf_event(p, nm, "threshold", "i");
+	jsonw_kstr(p->w, "s", "p");
+	pf_ts(p->w, "ts", rec->ts);
+	pf_args(p, rec, o);
+	if (rec->th_new)
+		pf_counter(p, "mmap threshold", rec->ts, rec->th_new);
+}
+
+/* One trace record: its events, then the counters it moved. */
+static void pf_record(struct pf_ctx *p, struct rm_model *m, const struct reader *rd)
+{
+	const struct rm_rec *rec = &rd->rec;
+	uint64_t ts = rec->ts;
+
+	if (rec->type == RM_T_SUMMARY)
+		return;
+	pf_new_pid(p, rec);
+	rm_feed(m, rec);
+	if (rec->type == RM_T_CALL) {
+		ts += pf_call(p, rec, rd->obj);
+	} else if (rec->type == RM_T_OS) {
+		ts += rec->dur;
+		pf_os(p, rec, rd->obj);
+	} else if (rec->type == RM_T_THRESHOLD) {
+		pf_threshold(p, rec, rd->obj);
+	}
+	if (ts > p->last_ts)
+		p->last_ts = ts;
+	if (p->cpid)
+		pf_counters(p, m, ts < p->last_ts ? p->last_ts : ts);
 }
 
 int am_report_perfetto(const char *in_path, const char *out_path, char *err, size_t errlen)
@@ -1073,10 +1366,7 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	struct reader rd;
 	struct rm_model *m = NULL;
 	struct pf_ctx p;
-	static char obuf[1 << 16];
-	uint64_t last_ts = 0;
-	char a[32], b[32];
-	int ret = -1, r;
+	int ret = -1, r, e;
 
 	memset(&p, 0, sizeof(p));
 	if (reader_open(&rd, in_path, err, errlen) < 0)
@@ -1093,89 +1383,19 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 		snprintf(err, errlen, "cannot create %s: %s", out_path, why);
 		goto cleanup;
 	}
-	setvbuf(p.f, obuf, _IOFBF, sizeof(obuf));
-	fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"tool\":\"allocmap\"},\"traceEvents\":[", p.f);
-	uint64_t os_call = 0, os_end = 0; /* OS requests of the call about to come */
-
-	while ((r = reader_next(&rd, err, errlen)) > 0) {
-		const struct rm_rec *rec = &rd.rec;
-		size_t np = p.npids;
-		if (rec->type == RM_T_SUMMARY)
-			continue;
-		note_pid(p.pids, &p.npids, rec->pid);
-		if (p.npids != np) {
-			pf_sep(&p);
-			fprintf(p.f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"pid %d (allocmap)\"}}",
-				rec->pid, rec->pid);
-			if (!p.cpid) {          /* every counter track starts at 0 */
-				p.cpid = rec->pid;
-				pf_counter(&p, "brk heap", rec->ts, 0);
-				pf_counter(&p, "mmapped", rec->ts, 0);
-				pf_counter(&p, "live", rec->ts, 0);
-				p.live_t = rec->ts;
-			}
-		}
-		rm_feed(m, rec);
-		uint64_t ts = rec->ts;
-		if (rec->type == RM_T_OS && rec->cause_call) {
-			/* a call's OS requests come just before it in the stream */
-			if (rec->cause_id != os_call) {
-				os_call = rec->cause_id;
-				os_end = 0;
-			}
-			if (rec->ts + rec->dur > os_end)
-				os_end = rec->ts + rec->dur;
-		}
-		if (rec->type == RM_T_CALL) {
-			uint64_t dur = rec->dur;
-
-			/* free has no return probe (no dur_ns): its slice ends with
-			 * its last OS request */
-			if (!dur && rec->id == os_call && os_end > rec->ts)
-				dur = os_end - rec->ts;
-			ts += dur;              /* its effect on live bytes is at its return */
-			if (rec->n_os) {
-				pf_sep(&p);
-				char nm[256];
-				int k = snprintf(nm, sizeof(nm), "%s(%llu)", rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1),
-						 (unsigned long long)rec->size);
-				fputs("{\"name\":", p.f);
-				jsonw_fstr(p.f, nm, k < (int)sizeof(nm) ? (size_t)k : sizeof(nm) - 1, false);
-				fputs(",\"cat\":\"alloc\",\"ph\":\"X\",\"ts\":", p.f);
-				pf_ts(p.f, rec->ts);
-				fprintf(p.f, ",\"dur\":");
-				pf_ts(p.f, dur);
-				pf_args(&p, rec, rd.obj);
-			}
-		} else if (rec->type == RM_T_OS) {
-			ts += rec->dur;
-			pf_sep(&p);
-			if (rec->cause_call) {
-				fprintf(p.f, "{\"name\":\"%s\",\"cat\":\"os\",\"ph\":\"X\",\"ts\":", short_sys(rec));
-				pf_ts(p.f, rec->ts);
-				fprintf(p.f, ",\"dur\":");
-				pf_ts(p.f, rec->dur);
-			} else {
-				fprintf(p.f, "{\"name\":\"%s (direct)\",\"cat\":\"os\",\"ph\":\"i\",\"s\":\"t\",\"ts\":",
-					short_sys(rec));
-				pf_ts(p.f, rec->ts);
-			}
-			pf_args(&p, rec, rd.obj);
-		} else if (rec->type == RM_T_THRESHOLD) {
-			pf_sep(&p);
-			/* 0: unknown (attached without glibc's debug info): no number */
-			fprintf(p.f, "{\"name\":\"mmap threshold %s -> %s\",\"cat\":\"threshold\",\"ph\":\"i\",\"s\":\"p\",\"ts\":",
-				thr_num(a, sizeof(a), rec->th_old), thr_num(b, sizeof(b), rec->th_new));
-			pf_ts(p.f, rec->ts);
-			pf_args(&p, rec, rd.obj);
-			if (rec->th_new)
-				pf_counter(&p, "mmap threshold", rec->ts, rec->th_new);
-		}
-		if (ts > last_ts)
-			last_ts = ts;
-		if (p.cpid)
-			pf_counters(&p, m, ts < last_ts ? last_ts : ts);
+	p.w = jsonw_new(p.f);
+	if (!p.w) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
 	}
+	jsonw_obj_open(p.w);
+	jsonw_kstr(p.w, "displayTimeUnit", "ns");
+	jsonw_kobj_open(p.w, "otherData");
+	jsonw_kstr(p.w, "tool", "allocmap");
+	jsonw_obj_close(p.w);
+	jsonw_karr_open(p.w, "traceEvents");
+	while ((r = reader_next(&rd, err, errlen)) > 0)
+		pf_record(&p, m, &rd);
 	if (r < 0)
 		goto cleanup;
 	if (!m->n_records) {
@@ -1184,13 +1404,16 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	}
 	if (p.live_pending)
 		pf_counter(&p, "live", p.pend_t, p.pend_v);
-	fputs("\n]}\n", p.f);
-	if (ferror(p.f) | fclose(p.f)) {
-		p.f = NULL;
-		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(errno));
+	jsonw_eol(p.w);
+	jsonw_arr_close(p.w);
+	jsonw_obj_close(p.w);
+	jsonw_eol(p.w);
+	e = close_output(p.w, p.f);
+	p.f = NULL;
+	if (e) {
+		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(e));
 		goto cleanup;
 	}
-	p.f = NULL;
 	ret = 0;
 cleanup:
 	if (p.f) {
@@ -1201,6 +1424,7 @@ cleanup:
 			unlink(out_path);
 		fclose(p.f);
 	}
+	free(p.w);
 	if (m) {
 		rm_free(m);
 		free(m);
