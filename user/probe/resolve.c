@@ -561,8 +561,8 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 	size_t q;
 	int fn;
 
-	if (!cxx)
-		for (fn = AM_FN_NEW; fn <= AM_FN_DELETE_ARR_AL_NT; fn++) {
+	for (fn = 0; !cxx && fn < am_fn_count(); fn++)
+		if (am_fn_is_cxx(fn)) {
 			decided[fn] = true;
 			snprintf(r->fn[fn].place.why, sizeof(r->fn[fn].place.why),
 				 "no C++ runtime in the program");

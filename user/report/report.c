@@ -699,6 +699,17 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		(unsigned long long)m->t0, (unsigned long long)m->t_max);
 	for (size_t i = 0; i < c->npids; i++)
 		fprintf(f, "%s%d", i ? "," : "", c->pids[i]);
+	/* the tables the page names things by (model.h): function ids of
+	 * "allocs", syscall lanes and colours */
+	fprintf(f, "],\"fn_names\":[");
+	for (int i = 0; i < am_fn_count(); i++) {
+		fputs(i ? "," : "", f);
+		put_jstr(f, am_fn_name(i));
+	}
+	fprintf(f, "],\"syscalls\":[");
+	for (int i = 0; i < AM_SYS__COUNT; i++)
+		fprintf(f, "%s{\"name\":\"%s\",\"color\":\"%s\"}", i ? "," : "", am_sys_names[i],
+			am_sys_info_[i].color);
 	fprintf(f, "],\"summary\":%s", c->summary ? c->summary : "null");
 	fprintf(f, ",\"counts\":{\"records\":%llu,\"calls\":%llu,\"os\":%llu,\"alloc_calls\":%llu,"
 		"\"points\":%llu,\"allocs\":%llu,\"live_now\":%zu,\"regions\":%llu,\"regions_dropped\":%llu,"
