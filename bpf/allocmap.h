@@ -142,11 +142,11 @@ enum am_stack_kind {
  * arguments are at the probe. One entry and one return program serve every
  * function; the cookie tells them apart.
  * bits 0..11   with AM_COOKIE_ARGMAP: argument i is read from the register
- *              whose enum am_preg index (user/placement.h: rdi rsi rdx rcx
- *              r8 r9 rax rbx rbp r10 r11 r12 r13 r14 r15) is in bits
- *              4i..4i+3; without it, from the ABI registers. The probe may
- *              sit past an instruction that copied an argument (mimalloc:
- *              mov rsi, rdi; mov rdi, fs:[...]) to stay on an emulated insn.
+ *              whose enum am_preg index (bpf/arch.h, from the architecture's
+ *              AM_PREG_TABLE) is in bits 4i..4i+3; without it, from the ABI
+ *              registers. The probe may sit past an instruction that copied
+ *              an argument (mimalloc on x86-64: mov rsi, rdi;
+ *              mov rdi, fs:[...]) to stay on an emulated insn.
  * bits 16..23  enum am_fn (or an --alloc function id)
  * bits 24..27  enum am_role
  * bit  60      AM_COOKIE_USER: an --alloc function (never "allocator-internal")

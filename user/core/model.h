@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "../bpf/allocmap.h"
+#include "arch_user.h"
 
 /* The allocator functions traced: the built-in rows of AM_FN_TABLE
  * (bpf/allocmap.h), then those named with --alloc (am_fn_add). */
@@ -337,10 +338,10 @@ struct am_sink {
 	void (*summary)(void *ctx, const struct am_summary *s);
 };
 
-/* Lengths as the kernel counts them: rounded up to whole 4 KiB pages. */
+/* Lengths as the kernel counts them: rounded up to whole pages. */
 static inline uint64_t am_page_up(uint64_t x)
 {
-	return (x + 4095) & ~(uint64_t)4095;
+	return (x + AM_PAGE_SIZE - 1) & ~(uint64_t)(AM_PAGE_SIZE - 1);
 }
 
 #endif /* ALLOCMAP_MODEL_H */

@@ -36,7 +36,7 @@ const char *const rm_sys_names[RM_NSYS] = { AM_SYSCALL_TABLE(RM_SYS_NAME_) [RM_S
 const char *const rm_kind_names[4] = { "heap", "mmap", "arena", "other" };
 static const char *const synth_labels[3] = { "preexisting", "unknown", "direct" };
 
-#define PAGE 4096ull
+#define PAGE ((uint64_t)AM_PAGE_SIZE)
 
 const char *rm_fn_name(int fn)
 {
