@@ -175,6 +175,12 @@ progs: $(PROGS) $(CXX_PROGS) $(OUTPUT)/progs/static_example $(STACK_VARIANTS) $(
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/unit/run-unit.sh $(UNIT_TESTS)
 
+# README.md's tables of functions, roles and syscalls, from bpf/allocmap.h
+# (test_tables checks them in make unit)
+.PHONY: readme-tables
+readme-tables: $(OUTPUT)/tests/test_tables
+	$(Q)$< --update README.md
+
 e2e: $(BIN) progs
 	$(Q)python3 tests/e2e/e2e.py
 
