@@ -16,11 +16,13 @@
 #endif
 
 /* What every architecture header defines (checked here so that a port
- * missing one fails at its first build, not at run time). */
+ * missing one fails at its first build, not at run time; a missing
+ * AM_NR_<ENUM> for a row of AM_SYSCALL_TABLE fails in allocmap.bpf.c). */
 #if !defined(AM_ARCH_NAME) || !defined(AM_PAGE_SIZE) || !defined(AM_PREG_TABLE) || \
-    !defined(AM_ARCH_NARGREGS) || !defined(AM_ENTRY_RA_SLOT) || !defined(AM_RET_ENTRY_SP) || \
-    !defined(AM_NR_IS_FORK) || !defined(AM_SYSCALL_NR) || !defined(AM_SYSCALL_ARGS) || \
-    !defined(AM_REGS_IP_CORE) || !defined(AM_REGS_SP_CORE) || !defined(AM_REGS_FP_CORE)
+    !defined(AM_ARCH_NARGREGS) || !defined(AM_ARCH_SP_NAME) || !defined(AM_ENTRY_RA_SLOT) || \
+    !defined(AM_RET_ENTRY_SP) || !defined(AM_NR_IS_FORK) || !defined(AM_SYSCALL_NR) || \
+    !defined(AM_SYSCALL_ARGS) || !defined(AM_REGS_IP_CORE) || !defined(AM_REGS_SP_CORE) || \
+    !defined(AM_REGS_FP_CORE)
 #error "bpf/arch/<arch>.h is incomplete: see bpf/arch/x86.h for what it must define"
 #endif
 
