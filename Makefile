@@ -13,6 +13,15 @@ CC        ?= cc
 BPFTOOL   ?= bpftool
 VMLINUX_H ?=
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+# The architecture seam (README: Porting to another architecture): one
+# header bpf/arch/$(ARCH).h, and user/*/*_$(ARCH).c; the files of the other
+# architectures (named after their headers) are left out of the build.
+ARCHES    := $(basename $(notdir $(wildcard bpf/arch/*.h)))
+ifeq ($(filter $(ARCH),$(ARCHES)),)
+$(error allocmap does not support the architecture '$(ARCH)' (supported: $(ARCHES)); see README.md, Porting to another architecture)
+endif
+OTHER_ARCH_SRCS := $(foreach a,$(filter-out $(ARCH),$(ARCHES)),$(wildcard user/*/*_$(a).c))
+BPF_HDRS  := bpf/allocmap.h bpf/arch.h bpf/arch/$(ARCH).h
 
 CFLAGS    ?= -O2 -g
 # user/ is layered: core/ (event model, correlator: plain C, no libbpf),
@@ -20,7 +29,7 @@ CFLAGS    ?= -O2 -g
 # report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), cmd/ (commands)
 USER_DIRS := core probe render report tracer cmd
 USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) $(USER_INC) -Ibpf
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) $(USER_INC) -Ibpf
 LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -31,8 +40,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall
 # The unit-test library is the lower layers only; tracer/ and cmd/ (libbpf,
 # the skeleton) stay out of it.
 LOWER_DIRS  := core probe render report
-CORE_SRCS   := $(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c))
-LIBBPF_SRCS := $(wildcard user/tracer/*.c user/cmd/*.c)
+CORE_SRCS   := $(filter-out $(OTHER_ARCH_SRCS),$(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c)))
+LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/cmd/*.c))
 USER_HDRS   := $(wildcard user/*/*.h)
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
@@ -64,7 +73,7 @@ else
 	$(Q)cp $(VMLINUX_H) $@
 endif
 
-$(OUTPUT)/allocmap.bpf.o: bpf/allocmap.bpf.c bpf/allocmap.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/allocmap.bpf.o: bpf/allocmap.bpf.c $(BPF_HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -74,7 +83,7 @@ $(OUTPUT)/allocmap.skel.h: $(OUTPUT)/allocmap.bpf.o
 
 $(MAIN_OBJS): $(OUTPUT)/allocmap.skel.h
 
-$(OUTPUT)/%.o: user/%.c $(USER_HDRS) bpf/allocmap.h | $(OUTPUT)
+$(OUTPUT)/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -166,6 +175,12 @@ progs: $(PROGS) $(CXX_PROGS) $(OUTPUT)/progs/static_example $(STACK_VARIANTS) $(
 unit: $(UNIT_TESTS)
 	$(Q)bash tests/unit/run-unit.sh $(UNIT_TESTS)
 
+# README.md's tables of functions, roles and syscalls, from bpf/allocmap.h
+# (test_tables checks them in make unit)
+.PHONY: readme-tables
+readme-tables: $(OUTPUT)/tests/test_tables
+	$(Q)$< --update README.md
+
 e2e: $(BIN) progs
 	$(Q)python3 tests/e2e/e2e.py
 
@@ -186,7 +201,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 300
 FUZZERS      := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_OUT)/%.o,$(CORE_SRCS))
-FUZZ_CFLAGS  := -O1 -g -std=gnu11 -D_GNU_SOURCE -I$(FUZZ_OUT) $(USER_INC) -Ibpf -Wall \
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(FUZZ_OUT) $(USER_INC) -Ibpf -Wall \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
 
@@ -202,7 +217,7 @@ $(FUZZ_OUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(FUZZ_OUT)
 
 $(FUZZ_OUT)/report/report.o: $(FUZZ_OUT)/report_assets.h
 
-$(FUZZ_OUT)/%.o: user/%.c $(USER_HDRS) bpf/allocmap.h | $(FUZZ_OUT)
+$(FUZZ_OUT)/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) | $(FUZZ_OUT)
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@

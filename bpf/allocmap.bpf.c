@@ -43,6 +43,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "allocmap.h"
+#include "arch.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -51,7 +52,7 @@ const volatile __u64 wakeup_bytes = 1 << 20; /* force a wakeup past this much un
 const volatile bool follow_forks = false;
 const volatile __u8  stack_mode = AM_STACKS_OFF; /* enum am_stack_mode */
 const volatile __u32 sample_every = 1;           /* call stacks: ids divisible by this */
-const volatile __u32 stack_bytes = 8192;         /* user stack copied per stack: 0 or n*4096 <= AM_STACK_MAX */
+const volatile __u32 stack_bytes = 8192;         /* user stack copied per stack: 0 or n*AM_PAGE_SIZE <= AM_STACK_MAX */
 const volatile bool  hold = false;               /* stop processes at exec / fork until attached */
 
 struct am_counters am_cnt = {};
@@ -206,20 +207,20 @@ static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid
 		e->call_sp = e->ret_sp[0];
 	n = bpf_get_stack(ctx, e->ips, sizeof(e->ips), BPF_F_USER_STACK);
 	e->n_ips = n > 0 ? (__u64)n / 8 : 0;
-	if (stack_bytes >= 4096 && stack_bytes <= AM_STACK_MAX) {
+	if (stack_bytes >= AM_PAGE_SIZE && stack_bytes <= AM_STACK_MAX) {
 		if (!bpf_probe_read_user(e->data, stack_bytes, (void *)sp)) {
 			got = stack_bytes;
 		} else {
-			first = 4096 - (sp & 4095);
+			first = AM_PAGE_SIZE - (sp & (AM_PAGE_SIZE - 1));
 			if (!bpf_probe_read_user(e->data, first, (void *)sp)) {
 				got = first;
 #pragma unroll
-				for (int i = 0; i < AM_STACK_MAX / 4096; i++) {
-					if (got > stack_bytes - 4096)
+				for (int i = 0; i < AM_STACK_MAX / AM_PAGE_SIZE; i++) {
+					if (got > stack_bytes - AM_PAGE_SIZE)
 						break;
-					if (bpf_probe_read_user(e->data + got, 4096, (void *)(sp + got)))
+					if (bpf_probe_read_user(e->data + got, AM_PAGE_SIZE, (void *)(sp + got)))
 						break;
-					got += 4096;
+					got += AM_PAGE_SIZE;
 				}
 			}
 		}
@@ -275,7 +276,7 @@ static __always_inline bool noret_running(struct frame *f, __u64 sp)
 
 	if (f->sp <= sp)
 		return false;
-	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)f->sp))
+	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)AM_ENTRY_RA_SLOT(f->sp)))
 		return false;
 	return slot == f->ra;
 }
@@ -292,7 +293,7 @@ static __always_inline bool ret_running(struct thread_state *st, struct frame *f
 	if (f->sp < sp)
 		return false;
 	tramp = tramp_of(st);
-	if (!tramp || bpf_probe_read_user(&slot, sizeof(slot), (void *)f->sp))
+	if (!tramp || bpf_probe_read_user(&slot, sizeof(slot), (void *)AM_ENTRY_RA_SLOT(f->sp)))
 		return true; /* cannot tell: keep it */
 	return slot == tramp;
 }
@@ -394,7 +395,7 @@ static __always_inline int on_enter(struct pt_regs *ctx, __u64 ck, __u64 a0, __u
 	f->role = AM_COOKIE_ROLE(ck);
 	f->ra = 0;
 	f->noret = noret;
-	bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
+	bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)AM_ENTRY_RA_SLOT(sp));
 	f->from_obj = d == 0 && !(ck & AM_COOKIE_USER) &&
 		      from_same_obj(pid_tgid >> 32, PT_REGS_IP(ctx), f->ra);
 	st->depth = d + 1;
@@ -419,8 +420,8 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 {
 	__u32 tid;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	/* the return address has been popped: the entry sp was sp - 8 */
-	__u64 sp = PT_REGS_SP(ctx) - 8;
+	/* the return address has been popped: the stack pointer at entry */
+	__u64 sp = AM_RET_ENTRY_SP(ctx);
 	struct am_call_event *e;
 	struct thread_state *st;
 	struct frame *f;
@@ -478,29 +479,20 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 	return 0;
 }
 
-/* Register number (enum am_preg order) -> its value at the probe. The
- * verifier forbids a variable offset into ctx, so every candidate is loaded
- * at a constant offset first (a few ns), then picked from the stack. */
+/* Register number (enum am_preg order: AM_PREG_TABLE of bpf/arch/) -> its
+ * value at the probe. The verifier forbids a variable offset into ctx, so
+ * every candidate is loaded at a constant offset first (a few ns), then
+ * picked from the stack. */
 static __always_inline __u64 preg(struct pt_regs *ctx, __u64 r)
 {
 	__u64 v[16];
 
-	v[0] = ctx->di;
-	v[1] = ctx->si;
-	v[2] = ctx->dx;
-	v[3] = ctx->cx;
-	v[4] = ctx->r8;
-	v[5] = ctx->r9;
-	v[6] = ctx->ax;
-	v[7] = ctx->bx;
-	v[8] = ctx->bp;
-	v[9] = ctx->r10;
-	v[10] = ctx->r11;
-	v[11] = ctx->r12;
-	v[12] = ctx->r13;
-	v[13] = ctx->r14;
-	v[14] = ctx->r15;
-	v[15] = 0;
+#pragma unroll
+	for (int i = AM_PREG__COUNT; i < 16; i++)
+		v[i] = 0;
+#define AM_PREG_LOAD_(e, field, name) v[AM_PREG_##e] = ctx->field;
+	AM_PREG_TABLE(AM_PREG_LOAD_)
+#undef AM_PREG_LOAD_
 	asm volatile("" ::: "memory");
 	return v[r & 15];
 }
@@ -510,7 +502,7 @@ static __always_inline __u64 preg(struct pt_regs *ctx, __u64 r)
 static __always_inline __u64 am_arg(struct pt_regs *ctx, __u64 cookie, int i)
 {
 	if (!(cookie & AM_COOKIE_ARGMAP))
-		return i == 0 ? ctx->di : i == 1 ? ctx->si : ctx->dx;
+		return i == 0 ? PT_REGS_PARM1(ctx) : i == 1 ? PT_REGS_PARM2(ctx) : PT_REGS_PARM3(ctx);
 	return preg(ctx, (cookie >> (4 * i)) & 0xf);
 }
 
@@ -531,16 +523,14 @@ int BPF_KRETPROBE(alloc_exit)
 	return on_exit(ctx, AM_COOKIE_FN(bpf_get_attach_cookie(ctx)));
 }
 
-/* x86-64 syscall numbers -> enum am_sys + 1 (0: not a memory syscall) */
+/* syscall number -> enum am_sys + 1 (0: not a memory syscall): a case per
+ * row of AM_SYSCALL_TABLE, its number from bpf/arch/ */
 static __always_inline __u32 mem_sys(long nr)
 {
 	switch (nr) {
-	case 12: return AM_SYS_BRK + 1;
-	case 9:  return AM_SYS_MMAP + 1;
-	case 11: return AM_SYS_MUNMAP + 1;
-	case 25: return AM_SYS_MREMAP + 1;
-	case 10: return AM_SYS_MPROTECT + 1;
-	case 28: return AM_SYS_MADVISE + 1;
+#define AM_SYS_CASE_(e, name, ret_addr, color, args) case AM_NR_##e: return AM_SYS_##e + 1;
+	AM_SYSCALL_TABLE(AM_SYS_CASE_)
+#undef AM_SYS_CASE_
 	default: return 0;
 	}
 }
@@ -566,15 +556,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (!st)
 		return 0;
 	if (st->depth)
-		pop_stale(st, BPF_CORE_READ(regs, sp), pid_tgid, true);
+		pop_stale(st, AM_REGS_SP_CORE(regs), pid_tgid, true);
 	st->sys = sys;
 	st->sys_ts = bpf_ktime_get_ns();
-	st->sys_args[0] = BPF_CORE_READ(regs, di);
-	st->sys_args[1] = BPF_CORE_READ(regs, si);
-	st->sys_args[2] = BPF_CORE_READ(regs, dx);
-	st->sys_args[3] = BPF_CORE_READ(regs, r10);
-	st->sys_args[4] = BPF_CORE_READ(regs, r8);
-	st->sys_args[5] = BPF_CORE_READ(regs, r9);
+	AM_SYSCALL_ARGS(regs, st->sys_args);
 	return 0;
 }
 
@@ -588,7 +573,7 @@ static __always_inline void hold_child(long nr, long ret)
 	__u32 tgid;
 	struct am_bpf_target *tg;
 
-	if (ret != 0 || (nr != 56 && nr != 57 && nr != 58 && nr != 435)) /* clone fork vfork clone3 */
+	if (ret != 0 || !AM_NR_IS_FORK(nr))
 		return;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
@@ -607,7 +592,7 @@ static __always_inline void hold_child(long nr, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = AM_SYSCALL_NR(regs);
 	__u32 sys = mem_sys(nr);
 	struct am_os_event *e;
 	struct thread_state *st;
@@ -630,8 +615,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	flags = rb_flags();
 	if (stack_mode != AM_STACKS_OFF) {
 		/* the user registers are the same at exit as at entry */
-		emit_stack(ctx, AM_STACK_OS, id, pid_tgid, BPF_CORE_READ(regs, ip),
-			   BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp), st);
+		emit_stack(ctx, AM_STACK_OS, id, pid_tgid, AM_REGS_IP_CORE(regs),
+			   AM_REGS_SP_CORE(regs), AM_REGS_FP_CORE(regs), st);
 		/* a file mapped executable (ld.so, dlopen): wake user space now,
 		 * while the process lives, to read its module layout */
 		if (sys == AM_SYS_MMAP + 1 && (st->sys_args[2] & 4 /* PROT_EXEC */) &&

@@ -14,24 +14,32 @@
 #define AM_STACK_MAX     16384 /* most user-stack bytes one stack record can carry */
 
 /* Shapes of allocator functions: how the arguments and the result read.
- * Every traced function, built in or named with --alloc, has one. */
+ * Every traced function, built in or named with --alloc, has one.
+ * X(ENUM suffix, name (--alloc SYM=NAME, JSON "role"), integer arguments
+ * read, shape). The enum, the names, the argument counts (placement) and
+ * the README's role table derive from this. */
+#define AM_ROLE_TABLE(X) \
+	X(MALLOC,         "malloc",         1, "(size) -> ptr")                          \
+	X(CALLOC,         "calloc",         2, "(nmemb, size) -> ptr")                   \
+	X(REALLOC,        "realloc",        2, "(ptr, size) -> ptr")                     \
+	X(REALLOCARRAY,   "reallocarray",   3, "(ptr, nmemb, size) -> ptr")              \
+	X(FREE,           "free",           1, "(ptr)")                                  \
+	X(POSIX_MEMALIGN, "posix_memalign", 3, "(memptr, align, size) -> 0 / errno, *memptr") \
+	X(MEMALIGN,       "memalign",       2, "(align, size) -> ptr")                   \
+	X(VALLOC,         "valloc",         1, "(size) -> page-aligned ptr")             \
+	X(PVALLOC,        "pvalloc",        1, "(size rounded up to pages) -> page-aligned ptr") \
+	X(NEW_ALIGNED,    "new_aligned",    2, "(size, align) -> ptr: C++ operator new(size_t, align_val_t)") \
+	X(FREE_SIZED,     "free_sized",     2, "(ptr, size): C++ sized operator delete")
+
+#define AM_ROLE_ENUM_(e, name, nargs, shape) AM_ROLE_##e,
 enum am_role {
-	AM_ROLE_MALLOC = 0,     /* (size) -> ptr */
-	AM_ROLE_CALLOC,         /* (nmemb, size) -> ptr */
-	AM_ROLE_REALLOC,        /* (ptr, size) -> ptr */
-	AM_ROLE_REALLOCARRAY,   /* (ptr, nmemb, size) -> ptr */
-	AM_ROLE_FREE,           /* (ptr) */
-	AM_ROLE_POSIX_MEMALIGN, /* (memptr, align, size) -> 0 / errno, *memptr */
-	AM_ROLE_MEMALIGN,       /* (align, size) -> ptr */
-	AM_ROLE_VALLOC,         /* (size) -> page-aligned ptr */
-	AM_ROLE_PVALLOC,        /* (size rounded up to pages) -> page-aligned ptr */
-	AM_ROLE_NEW_ALIGNED,    /* (size, align) -> ptr: C++ operator new(size_t, align_val_t) */
-	AM_ROLE_FREE_SIZED,     /* (ptr, size): C++ sized operator delete */
+	AM_ROLE_TABLE(AM_ROLE_ENUM_)
 	AM_ROLE__COUNT,
 };
+#undef AM_ROLE_ENUM_
 
 /* The built-in allocator functions: one row each, and every layer derives
- * from this table (the enum here; names, symbols and roles in user/model.c;
+ * from this table (the enum here; names, symbols and roles in user/core/model.c;
  * the resolver, the placement, the renderers and the JSON names from those).
  * X(ENUM suffix, ELF symbol, name as printed, role). Functions named with
  * --alloc get ids from AM_FN__COUNT up to AM_FN_MAX - 1 at run time. */
@@ -75,16 +83,29 @@ enum am_fn {
 };
 #undef AM_FN_ENUM_
 
-/* Memory syscalls, in the order of am_sys_names[] (user/model.c). */
+/* The memory syscalls traced: one row each, and every layer derives from
+ * this table (the enum here; the BPF side's syscall-number switch through
+ * each architecture's AM_NR_<ENUM> in bpf/arch/; names in user/core/model.c;
+ * the renderers, the JSON "syscall" names, the report's lanes and colours,
+ * per-syscall counters and the README's table from those).
+ * X(ENUM suffix, name as printed and in JSON, returns an address (else an
+ * int), colour in the HTML pages, what args[] of struct am_os_event hold).
+ * A new row needs AM_NR_<ENUM> in every bpf/arch/ header, and its arguments
+ * decoded where the renderers print them (output.c, top_view.c, report.js). */
+#define AM_SYSCALL_TABLE(X) \
+	X(BRK,      "brk",      1, "#2f6fdb", "addr")                                  \
+	X(MMAP,     "mmap",     1, "#e08a00", "addr, len, prot, flags, fd, off")       \
+	X(MUNMAP,   "munmap",   0, "#d64545", "addr, len")                             \
+	X(MREMAP,   "mremap",   1, "#8a4fd8", "old_addr, old_len, new_len, flags, new_addr") \
+	X(MPROTECT, "mprotect", 0, "#1f9bb0", "addr, len, prot")                       \
+	X(MADVISE,  "madvise",  0, "#c2489b", "addr, len, advice")
+
+#define AM_SYS_ENUM_(e, name, ret_addr, color, args) AM_SYS_##e,
 enum am_sys {
-	AM_SYS_BRK = 0,   /* args: addr */
-	AM_SYS_MMAP,      /* args: addr, len, prot, flags, fd, off */
-	AM_SYS_MUNMAP,    /* args: addr, len */
-	AM_SYS_MREMAP,    /* args: old_addr, old_len, new_len, flags, new_addr */
-	AM_SYS_MPROTECT,  /* args: addr, len, prot */
-	AM_SYS_MADVISE,   /* args: addr, len, advice */
+	AM_SYSCALL_TABLE(AM_SYS_ENUM_)
 	AM_SYS__COUNT,
 };
+#undef AM_SYS_ENUM_
 
 enum am_ev_type {
 	AM_EV_CALL = 1, /* struct am_call_event */
@@ -121,11 +142,11 @@ enum am_stack_kind {
  * arguments are at the probe. One entry and one return program serve every
  * function; the cookie tells them apart.
  * bits 0..11   with AM_COOKIE_ARGMAP: argument i is read from the register
- *              whose enum am_preg index (user/placement.h: rdi rsi rdx rcx
- *              r8 r9 rax rbx rbp r10 r11 r12 r13 r14 r15) is in bits
- *              4i..4i+3; without it, from the ABI registers. The probe may
- *              sit past an instruction that copied an argument (mimalloc:
- *              mov rsi, rdi; mov rdi, fs:[...]) to stay on an emulated insn.
+ *              whose enum am_preg index (bpf/arch.h, from the architecture's
+ *              AM_PREG_TABLE) is in bits 4i..4i+3; without it, from the ABI
+ *              registers. The probe may sit past an instruction that copied
+ *              an argument (mimalloc on x86-64: mov rsi, rdi;
+ *              mov rdi, fs:[...]) to stay on an emulated insn.
  * bits 16..23  enum am_fn (or an --alloc function id)
  * bits 24..27  enum am_role
  * bit  60      AM_COOKIE_USER: an --alloc function (never "allocator-internal")

@@ -20,11 +20,6 @@
 /* Defined only when built with -fsanitize=address (libasan then owns malloc). */
 extern void __asan_init(void) __attribute__((weak));
 
-static const char *const fn_name[AM_FN_MAX] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free",
-	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-};
-
 static bool starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -299,12 +294,12 @@ static void test_real_libs(void)
 			uint8_t code[128];
 			ssize_t n;
 			char what[160];
-			int ret = am_elf__find_sym(e, fn_name[fn], &s);
+			int ret = am_elf__find_sym(e, am_fn_name(fn), &s);
 
-			snprintf(what, sizeof(what), "%s %s", libs[l].name, fn_name[fn]);
+			snprintf(what, sizeof(what), "%s %s", libs[l].name, am_fn_name(fn));
 			if (!w->insn) {
 				CHECK_EQ(ret, -ENOENT, what);
-				printf("  %-15s not defined\n", fn_name[fn]);
+				printf("  %-15s not defined\n", am_fn_name(fn));
 				continue;
 			}
 			CHECK_EQ(ret, 0, what);
@@ -315,7 +310,7 @@ static void test_real_libs(void)
 			if (n <= 0)
 				continue;
 			CHECK_EQ(am_place_probe(code, (size_t)n, s.vaddr, am_fn_nargs(fn), true, &p), 0, what);
-			printf("  %-15s +%-3" PRIu64 " %-36s %s\n", fn_name[fn], p.offset, p.insn, p.why);
+			printf("  %-15s +%-3" PRIu64 " %-36s %s\n", am_fn_name(fn), p.offset, p.insn, p.why);
 			CHECK_EQ(p.offset, w->offset, what);
 			CHECK_EQ(p.fallback, w->fallback, what);
 			CHECK(starts_with(p.insn, w->insn), what);
@@ -571,7 +566,7 @@ static void test_resolve_musl(void)
 	for (fn = 0; fn <= AM_FN_PVALLOC; fn++) { /* the C functions: no C++ in these programs */
 		char what[64];
 
-		snprintf(what, sizeof(what), "musl_dyn: %s", fn_name[fn]);
+		snprintf(what, sizeof(what), "musl_dyn: %s", am_fn_name(fn));
 		if (fn == AM_FN_PVALLOC) {
 			CHECK(absent(&r->fn[fn]), what);
 			continue;

@@ -22,9 +22,6 @@
 #define ROW_H   6
 #define SVG_H   (STRIP_Y + AM_SYS__COUNT * ROW_H + 22)
 
-static const char *const sys_color[AM_SYS__COUNT] = {
-	"#2a9d3f", "#e07b00", "#8e44ad", "#c0392b", "#7f8c8d", "#16a085",
-};
 
 void am_html_esc(FILE *f, const char *s)
 {
@@ -222,7 +219,7 @@ static void timeline(FILE *f, const struct am_cmp_run *r, int idx, uint64_t tmax
 		for (int x = 0; x < PW; x++)
 			if (hit[s][x])
 				fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"1\" height=\"%d\" "
-					"fill=\"%s\"%s/>", PX0 + x, y, ROW_H - 1, sys_color[s],
+					"fill=\"%s\"%s/>", PX0 + x, y, ROW_H - 1, am_sys_info_[s].color,
 					hit[s][x] & 1 ? "" : " opacity=\"0.35\"");
 		fputc('\n', f);
 	}
@@ -313,7 +310,7 @@ int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *
 	      "(brk heap + allocator mappings)</span>", f);
 	for (int s = 0; s < AM_SYS__COUNT; s++)
 		fprintf(f, "<span><i class=\"sw\" style=\"background:%s\"></i>%s</span>",
-			sys_color[s], am_sys_names[s]);
+			am_sys_info_[s].color, am_sys_names[s]);
 	fputs("<span>(faint ticks: OS requests made outside allocator calls)</span></p>\n"
 	      "<div id=\"readout\">move the mouse over a timeline</div>\n", f);
 	for (int i = 0; i < n; i++)

@@ -85,7 +85,7 @@
 #define MREMAP_DONTUNMAP 4
 #endif
 
-#define PAGE_SIZE_      4096ULL
+#define PAGE_SIZE_      ((uint64_t)AM_PAGE_SIZE)
 #define GLIBC_THRESHOLD_DEFAULT AM_GLIBC_THR_START   /* DEFAULT_MMAP_THRESHOLD_MIN */
 #define GLIBC_THRESHOLD_MAX     AM_GLIBC_THR_MAX     /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define SEED_CALL_ID    0  /* regions with no causing call */

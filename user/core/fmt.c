@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch_user.h"
 #include "fmt.h"
 
 struct bit_name {
@@ -104,8 +105,8 @@ const char *am_fmt_prot(char *buf, size_t sz, uint64_t prot)
 static const struct bit_name mmap_tab[] = {
 	{ 0x10, "MAP_FIXED" },
 	{ 0x20, "MAP_ANONYMOUS" },
-#if defined(__x86_64__) || defined(__i386__)
-	{ 0x40, "MAP_32BIT" },
+#ifdef AM_ARCH_MMAP_FLAGS
+	AM_ARCH_MMAP_FLAGS /* the architecture's own (arch_user.h) */
 #endif
 	{ 0x100, "MAP_GROWSDOWN" },
 	{ 0x800, "MAP_DENYWRITE" },

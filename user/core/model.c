@@ -16,18 +16,11 @@ int am_n_fns_ = AM_FN__COUNT;
 static const struct {
 	const char *name;
 	int nargs;
+	const char *shape;
 } roles[AM_ROLE__COUNT] = {
-	[AM_ROLE_MALLOC]         = { "malloc", 1 },
-	[AM_ROLE_CALLOC]         = { "calloc", 2 },
-	[AM_ROLE_REALLOC]        = { "realloc", 2 },
-	[AM_ROLE_REALLOCARRAY]   = { "reallocarray", 3 },
-	[AM_ROLE_FREE]           = { "free", 1 },
-	[AM_ROLE_POSIX_MEMALIGN] = { "posix_memalign", 3 },
-	[AM_ROLE_MEMALIGN]       = { "memalign", 2 },
-	[AM_ROLE_VALLOC]         = { "valloc", 1 },
-	[AM_ROLE_PVALLOC]        = { "pvalloc", 1 },
-	[AM_ROLE_NEW_ALIGNED]    = { "new_aligned", 2 },
-	[AM_ROLE_FREE_SIZED]     = { "free_sized", 2 },
+#define AM_ROLE_ROW_(e, name_, nargs_, shape_) [AM_ROLE_##e] = { name_, nargs_, shape_ },
+	AM_ROLE_TABLE(AM_ROLE_ROW_)
+#undef AM_ROLE_ROW_
 };
 
 int am_fn_by_name(const char *name)
@@ -46,6 +39,19 @@ int am_role_nargs(enum am_role role)
 const char *am_role_name(enum am_role role)
 {
 	return role < AM_ROLE__COUNT ? roles[role].name : "?";
+}
+
+const char *am_role_shape(enum am_role role)
+{
+	return role < AM_ROLE__COUNT ? roles[role].shape : "?";
+}
+
+int am_role_by_name(const char *name)
+{
+	for (int r = 0; name && r < AM_ROLE__COUNT; r++)
+		if (!strcmp(name, roles[r].name))
+			return r;
+	return -1;
 }
 
 int am_fn_register(const char *name, const char *role)
@@ -71,13 +77,15 @@ int am_fn_add(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "--alloc '%s': expected SYMBOL[@LIBRARY]=ROLE", spec);
 		return -1;
 	}
-	for (int r = 0; r < AM_ROLE__COUNT; r++)
-		if (!strcmp(eq + 1, roles[r].name))
-			role = r;
+	role = am_role_by_name(eq + 1);
 	if (role < 0) {
-		snprintf(err, errlen, "--alloc '%s': unknown role '%s' (malloc, calloc, realloc, "
-			 "reallocarray, free, posix_memalign, memalign, valloc, pvalloc, new_aligned, "
-			 "free_sized)", spec, eq + 1);
+		char list[256];
+		size_t n = 0;
+
+		list[0] = '\0';
+		for (int r = 0; r < AM_ROLE__COUNT && n < sizeof(list); r++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", r ? ", " : "", roles[r].name);
+		snprintf(err, errlen, "--alloc '%s': unknown role '%s' (%s)", spec, eq + 1, list);
 		return -1;
 	}
 	at = memchr(spec, '@', (size_t)(eq - spec));
@@ -112,14 +120,21 @@ int am_fn_add(const char *spec, char *err, size_t errlen)
 	return am_n_fns_++;
 }
 
-const char *const am_sys_names[AM_SYS__COUNT] = {
-	[AM_SYS_BRK]      = "brk",
-	[AM_SYS_MMAP]     = "mmap",
-	[AM_SYS_MUNMAP]   = "munmap",
-	[AM_SYS_MREMAP]   = "mremap",
-	[AM_SYS_MPROTECT] = "mprotect",
-	[AM_SYS_MADVISE]  = "madvise",
-};
+#define AM_SYS_ROW_(e, name_, ret_addr_, color_, args_) \
+	[AM_SYS_##e] = { .name = name_, .ret_addr = ret_addr_, .color = color_, .args = args_ },
+const struct am_sys_info am_sys_info_[AM_SYS__COUNT] = { AM_SYSCALL_TABLE(AM_SYS_ROW_) };
+#undef AM_SYS_ROW_
+#define AM_SYS_NAME_(e, name_, ret_addr_, color_, args_) [AM_SYS_##e] = name_,
+const char *const am_sys_names[AM_SYS__COUNT] = { AM_SYSCALL_TABLE(AM_SYS_NAME_) };
+#undef AM_SYS_NAME_
+
+int am_sys_by_name(const char *name)
+{
+	for (int i = 0; name && i < AM_SYS__COUNT; i++)
+		if (!strcmp(name, am_sys_names[i]))
+			return i;
+	return -1;
+}
 
 const char *const am_region_names[AM_REG__COUNT] = {
 	[AM_REG_UNKNOWN]     = "unknown",

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "../bpf/allocmap.h"
+#include "arch_user.h"
 
 /* The allocator functions traced: the built-in rows of AM_FN_TABLE
  * (bpf/allocmap.h), then those named with --alloc (am_fn_add). */
@@ -49,6 +50,15 @@ int am_fn_add(const char *spec, char *err, size_t errlen);
 int am_fn_register(const char *name, const char *role);
 int am_role_nargs(enum am_role role);            /* integer arguments read */
 const char *am_role_name(enum am_role role);     /* "malloc", "free", ... */
+int am_role_by_name(const char *name);           /* enum am_role, or -1 */
+const char *am_role_shape(enum am_role role);    /* "(size) -> ptr", ... ("?" out of range) */
+/* A built-in C++ operator (a mangled symbol): probed only in programs with
+ * a C++ runtime. */
+static inline bool am_fn_is_cxx(int fn)
+{
+	return fn >= 0 && fn < am_n_fns_ && !am_fns_[fn].user && am_fns_[fn].sym[0] == '_' &&
+	       am_fns_[fn].sym[1] == 'Z';
+}
 static inline bool am_role_frees(enum am_role role) /* free / operator delete */
 {
 	return role == AM_ROLE_FREE || role == AM_ROLE_FREE_SIZED;
@@ -57,7 +67,24 @@ static inline bool am_role_allocates(enum am_role role) /* returns an allocation
 {
 	return role < AM_ROLE__COUNT && !am_role_frees(role);
 }
+/* The memory syscalls: the rows of AM_SYSCALL_TABLE (bpf/allocmap.h). */
+struct am_sys_info {
+	const char *name;        /* as printed and in JSON ("brk", "mmap", ...) */
+	bool ret_addr;           /* returns an address (else an int) */
+	const char *color;       /* "#rrggbb" in the HTML pages */
+	const char *args;        /* what am_os_event.args[] hold, "addr, len" */
+};
+extern const struct am_sys_info am_sys_info_[AM_SYS__COUNT];
 extern const char *const am_sys_names[AM_SYS__COUNT]; /* "brk", ... */
+static inline const char *am_sys_name(unsigned sys) /* "?" when out of range */
+{
+	return sys < AM_SYS__COUNT ? am_sys_names[sys] : "?";
+}
+static inline bool am_sys_returns_addr(unsigned sys)
+{
+	return sys < AM_SYS__COUNT && am_sys_info_[sys].ret_addr;
+}
+int am_sys_by_name(const char *name);            /* enum am_sys, or -1 */
 
 /* What backs an allocation, or what a region is. */
 enum am_region_kind {
@@ -311,10 +338,10 @@ struct am_sink {
 	void (*summary)(void *ctx, const struct am_summary *s);
 };
 
-/* Lengths as the kernel counts them: rounded up to whole 4 KiB pages. */
+/* Lengths as the kernel counts them: rounded up to whole pages. */
 static inline uint64_t am_page_up(uint64_t x)
 {
-	return (x + 4095) & ~(uint64_t)4095;
+	return (x + AM_PAGE_SIZE - 1) & ~(uint64_t)(AM_PAGE_SIZE - 1);
 }
 
 #endif /* ALLOCMAP_MODEL_H */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "arch_user.h"
 #include "glibc_params.h"
 #include "resolve.h"
 #include "safeio.h"
@@ -215,7 +216,7 @@ static int obj_info(const char *path, struct obj_info *oi, char *err, size_t err
 			GElf_Phdr ph;
 
 			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_offset == 0) {
-				oi->first_vaddr = ph.p_vaddr & ~(uint64_t)4095;
+				oi->first_vaddr = ph.p_vaddr & ~(uint64_t)(AM_PAGE_SIZE - 1);
 				have_load = true;
 			}
 		}
@@ -337,8 +338,8 @@ static uint64_t get_uint(const unsigned char *b, uint32_t size)
 {
 	uint64_t v = 0;
 
-	for (uint32_t i = size; i-- > 0; ) /* little-endian target (x86-64) */
-		v = v << 8 | b[i];
+	for (uint32_t i = 0; i < size; i++)
+		v = v << 8 | b[AM_ARCH_LITTLE_ENDIAN ? size - 1 - i : i];
 	return v;
 }
 

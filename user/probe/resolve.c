@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "arch_user.h"
 #include "elfsym.h"
 #include "model.h"
 #include "proc.h"
@@ -35,9 +36,7 @@
 #define THRESHOLD_MAX  (32ULL << 20) /* glibc ignores larger mmap thresholds (64-bit) */
 
 
-static const char *const default_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
-};
+static const char *const default_dirs[] = { AM_ARCH_LIB_DIRS };
 
 /* One candidate object. */
 struct obj {
@@ -178,7 +177,8 @@ static ssize_t find_by_path(struct ctx *c, const char *path)
 }
 
 /* Adds an object (exec mode: every object we find on disk). Returns its
- * index or -1. Opens the ELF; a file that is not a 64-bit x86-64 ELF is
+ * index or -1. Opens the ELF; a file that is not an ELF of the architecture
+ * (AM_ARCH_ELF_MACHINE, arch_user.h) is
  * rejected (the dynamic linker skips such files and keeps searching). */
 static ssize_t add_file(struct ctx *c, const char *path)
 {
@@ -198,7 +198,7 @@ static ssize_t add_file(struct ctx *c, const char *path)
 	o->elf = am_elf__open(path);
 	if (!o->elf)
 		return -1;
-	if (am_elf__machine(o->elf) != 62 /* EM_X86_64 */) {
+	if (am_elf__machine(o->elf) != AM_ARCH_ELF_MACHINE) {
 		am_elf__close(o->elf);
 		o->elf = NULL;
 		return -1;
@@ -561,8 +561,8 @@ static int bind_all(struct ctx *c, struct am_resolution *r, char *err, size_t er
 	size_t q;
 	int fn;
 
-	if (!cxx)
-		for (fn = AM_FN_NEW; fn <= AM_FN_DELETE_ARR_AL_NT; fn++) {
+	for (fn = 0; !cxx && fn < am_fn_count(); fn++)
+		if (am_fn_is_cxx(fn)) {
 			decided[fn] = true;
 			snprintf(r->fn[fn].place.why, sizeof(r->fn[fn].place.why),
 				 "no C++ runtime in the program");
@@ -923,7 +923,7 @@ int am_resolve_exec(const char *file, char *const envp[], struct am_resolution *
 	exe = add_file(&c, path);
 	c.exe = exe;
 	if (exe < 0) {
-		snprintf(err, errlen, "cannot read %s: not an x86-64 ELF executable", path);
+		snprintf(err, errlen, "cannot read %s: not an " AM_ARCH_NAME " ELF executable", path);
 		goto out;
 	}
 	push_order(&c, (size_t)exe);

@@ -50,7 +50,7 @@ struct am_resolution {
 };
 
 /* Resolves the allocator functions of running process pid. Placement assumes
- * a uretprobe shares each entry probe (need_ret), so rsp is never disturbed
+ * a uretprobe shares each entry probe (need_ret), so the stack pointer is never disturbed
  * before the probe. Returns 0, or -1 with a short lowercase message in err
  * ("no such process", "cannot read /proc/42/maps: permission denied",
  * "no loaded object defines malloc", ...). */

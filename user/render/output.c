@@ -96,7 +96,7 @@ static const char *unknown_why_name(unsigned why)
 
 static const char *sys_name(unsigned sys)
 {
-	return sys < AM_SYS__COUNT && am_sys_names[sys] ? am_sys_names[sys] : "?";
+	return am_sys_name(sys);
 }
 
 static const char *region_name(unsigned r)
@@ -122,7 +122,7 @@ static int os_errno(const struct am_os_event *e)
 
 static bool sys_returns_addr(unsigned sys)
 {
-	return sys == AM_SYS_BRK || sys == AM_SYS_MMAP || sys == AM_SYS_MREMAP;
+	return am_sys_returns_addr(sys);
 }
 
 static uint64_t dur(uint64_t enter, uint64_t exit)

@@ -773,6 +773,20 @@ static void data_head(struct jsonw *w, const struct html_ctx *c, const char *in_
 	for (size_t i = 0; i < c->npids; i++)
 		jsonw_s64(w, c->pids[i]);
 	jsonw_arr_close(w);
+	/* the tables the page names things by (model.h): function ids of
+	 * "allocs", syscall lanes and colours */
+	jsonw_karr_open(w, "fn_names");
+	for (int i = 0; i < am_fn_count(); i++)
+		jsonw_str(w, am_fn_name(i));
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "syscalls");
+	for (int i = 0; i < AM_SYS__COUNT; i++) {
+		jsonw_obj_open(w);
+		jsonw_kstr(w, "name", am_sys_names[i]);
+		jsonw_kstr(w, "color", am_sys_info_[i].color);
+		jsonw_obj_close(w);
+	}
+	jsonw_arr_close(w);
 	put_spliced(w, "summary", c->summary);
 	data_counts(w, c);
 	jsonw_ku64(w, "stacks_listed", c->stacks_kept);

@@ -30,13 +30,13 @@
 #include <string.h>
 #include "report_model.h"
 
-const char *const rm_sys_names[RM_NSYS] = {
-	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "other",
-};
+#define RM_SYS_NAME_(e, name, ret_addr, color, args) [RM_SYS_##e] = name,
+const char *const rm_sys_names[RM_NSYS] = { AM_SYSCALL_TABLE(RM_SYS_NAME_) [RM_SYS_OTHER] = "other" };
+#undef RM_SYS_NAME_
 const char *const rm_kind_names[4] = { "heap", "mmap", "arena", "other" };
 static const char *const synth_labels[3] = { "preexisting", "unknown", "direct" };
 
-#define PAGE 4096ull
+#define PAGE ((uint64_t)AM_PAGE_SIZE)
 
 const char *rm_fn_name(int fn)
 {
@@ -57,11 +57,9 @@ int rm_fn_index(const char *name, const char *role)
 
 int rm_sys_index(const char *name)
 {
-	if (name)
-		for (int i = 0; i < RM_SYS_OTHER; i++)
-			if (!strcmp(name, rm_sys_names[i]))
-				return i;
-	return RM_SYS_OTHER;
+	int sys = am_sys_by_name(name);
+
+	return sys >= 0 ? sys : RM_SYS_OTHER;
 }
 
 static uint64_t page_up(uint64_t n) { return (n + PAGE - 1) & ~(PAGE - 1); }

@@ -29,8 +29,10 @@
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 
 enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY };
-enum rm_sys { RM_SYS_BRK, RM_SYS_MMAP, RM_SYS_MUNMAP, RM_SYS_MREMAP, RM_SYS_MPROTECT,
-	      RM_SYS_MADVISE, RM_SYS_OTHER, RM_NSYS };
+/* the memory syscalls of AM_SYSCALL_TABLE (bpf/allocmap.h), then "other" */
+#define RM_SYS_ENUM_(e, name, ret_addr, color, args) RM_SYS_##e = AM_SYS_##e,
+enum rm_sys { AM_SYSCALL_TABLE(RM_SYS_ENUM_) RM_SYS_OTHER = AM_SYS__COUNT, RM_NSYS };
+#undef RM_SYS_ENUM_
 enum rm_kind { RM_K_HEAP, RM_K_MMAP, RM_K_ARENA, RM_K_OTHER };  /* region kinds */
 
 /* One stack frame of a record (README: frame format); absent keys 0/NULL. */

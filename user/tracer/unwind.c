@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "unwind.h"
+#include "unwind_arch.h"
 #include "proc.h"
 #include "safeio.h"
 
@@ -252,20 +253,15 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 	return true;
 }
 
-/* x86-64 DWARF registers: 6 rbp, 7 rsp; the pc separately. */
+/* The record's ip, sp and frame pointer, as the architecture's DWARF
+ * registers (unwind_arch.h). */
 static bool cb_set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
 {
 	struct uctx *c = thread_arg;
-	Dwarf_Word regs[2];
 
 	if (!c || !c->e)
 		return false;
-	regs[0] = c->e->bp;
-	regs[1] = c->e->sp;
-	if (!dwfl_thread_state_registers(thread, 6, 2, regs))
-		return false;
-	dwfl_thread_state_register_pc(thread, c->e->ip);
-	return true;
+	return am_unw_arch_initial_regs(thread, c->e);
 }
 
 static const Dwfl_Thread_Callbacks thread_cbs = {

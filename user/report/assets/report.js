@@ -50,9 +50,15 @@
   const S = D.summary || null;
   const T0 = D.t0;
   const DUR = Math.max(D.duration, 1);
-  const SYS = ['brk', 'mmap', 'munmap', 'mremap', 'mprotect', 'madvise'];
-  const SYS_COLOR = { brk: '#2f6fdb', mmap: '#e08a00', munmap: '#d64545', mremap: '#8a4fd8',
-    mprotect: '#1f9bb0', madvise: '#c2489b', other: '#8b95a3' };
+  // the syscall lanes and their colours, the function names: the tables of
+  // bpf/allocmap.h, as report.c wrote them
+  const strs = a => Array.isArray(a) ? a.filter(x => typeof x === 'string') : [];
+  const SYSCALLS = (Array.isArray(D.syscalls) ? D.syscalls : [])
+    .filter(s => isRec(s) && typeof s.name === 'string' && /^#[0-9a-f]{6}$/i.test(s.color));
+  const SYS = SYSCALLS.map(s => s.name);
+  const SYS_COLOR = Object.create(null);
+  SYSCALLS.forEach(s => { SYS_COLOR[s.name] = s.color; });
+  SYS_COLOR.other = '#8b95a3';
   const SERIES = [
     { key: 'heap', name: 'brk heap', color: '#2f6fdb' },
     { key: 'mmap', name: 'mmapped (allocator)', color: '#e08a00' },
@@ -65,8 +71,7 @@
     { name: 'brk heap', color: '#2f6fdb' }, { name: 'own mmap', color: '#e08a00' },
     { name: 'thread arena', color: '#8a4fd8' }, { name: 'other', color: '#8b95a3' },
   ];
-  const FN = ['malloc', 'calloc', 'realloc', 'reallocarray', 'free', 'posix_memalign',
-    'aligned_alloc', 'memalign', 'valloc', 'pvalloc', 'other'];
+  const FN = strs(D.fn_names);   // index: the "fn" of an allocation lifetime (past the end: other)
   const MAX_MARKERS = 4000;     // beyond this many in view, markers are binned per pixel column
   const OS_ROWS = 500;          // OS table rows rendered before "show all"
 
