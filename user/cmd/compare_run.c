@@ -2,12 +2,10 @@
 /* compare_run.c - runs a command once under the tracer for `allocmap
  * compare` / `allocmap demo` and keeps what they render: the summary, a
  * timeline of live bytes against bytes held from the OS, and a mark per OS
- * request. The timeline comes from a second, private correlator fed with
- * the raw events carried by the resolved records (the tracer's own
- * correlator is not reachable from a hook); it is sampled, not kept per
- * event, because a snapshot costs O(live allocations). Also the untraced
- * run (wall time and peak RSS without probe traps) and environment
- * building for LD_PRELOAD. */
+ * request. The timeline samples the tracer's own summary from a sink of
+ * its records (throttled: a point per record would be too many). Also the
+ * untraced run (wall time and peak RSS without probe traps) and
+ * environment building for LD_PRELOAD. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,9 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "compare_run.h"
-#include "correlate.h"
 #include "log.h"
-#include "trace.h"
+#include "tracer.h"
 #include "proc.h"
 
 extern char **environ;
@@ -31,18 +28,18 @@ extern char **environ;
 
 struct run_ctx {
 	struct am_cmp_run *r;
-	struct am_corr *shadow;
-	const struct am_sink *extra;
-	const struct am_trace_hooks *hooks;  /* the caller's, for tick */
-	uint64_t t0;
+	struct am_tracer *tr;
 	uint64_t last_snap;
 	bool dirty;         /* an OS request since the last sample */
 	bool oom;
 };
 
+/* ns since the trace started */
 static uint64_t rel(const struct run_ctx *x, uint64_t ts)
 {
-	return ts > x->t0 ? ts - x->t0 : 0;
+	uint64_t t0 = am_tracer__t0(x->tr);
+
+	return ts > t0 ? ts - t0 : 0;
 }
 
 static void add_point(struct run_ctx *x, uint64_t t, uint64_t live, uint64_t os)
@@ -87,23 +84,25 @@ static void add_mark(struct run_ctx *x, const struct am_os_rec *o)
 	};
 }
 
-/* Takes a sample when the throttle allows it (or always when force). */
+/* Takes a sample of the tracer's summary when the throttle allows it (or
+ * always when force); t is never before the last sample. */
 static void sample(struct run_ctx *x, uint64_t t, bool force)
 {
 	struct am_summary s;
 
+	if (t < x->last_snap)
+		t = x->last_snap;
 	if (!force && !(x->dirty && t - x->last_snap >= SNAP_OS_NS) &&
 	    t - x->last_snap < SNAP_ANY_NS && x->r->n_pts)
 		return;
-	am_corr__snapshot(x->shadow, NULL, 0, 0, &s);
+	am_tracer__snapshot(x->tr, &s);
 	add_point(x, t, s.live_bytes, s.heap_bytes + s.mmap_bytes);
 	x->last_snap = t;
 	x->dirty = false;
 }
 
-static void feed_os(struct run_ctx *x, const struct am_os_rec *o)
+static void note_os(struct run_ctx *x, const struct am_os_rec *o)
 {
-	am_corr__event(x->shadow, &o->ev, sizeof(o->ev));
 	add_mark(x, o);
 	if (o->ev.sys == AM_SYS_BRK && o->ev.args[0]) {
 		x->r->brk_set++;
@@ -115,47 +114,26 @@ static void feed_os(struct run_ctx *x, const struct am_os_rec *o)
 static void on_call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n)
 {
 	struct run_ctx *x = ctx;
-	uint64_t t = rel(x, c->ts_end);
 
 	for (size_t i = 0; i < n; i++)
-		feed_os(x, &os[i]);
-	am_corr__event(x->shadow, &c->ev, sizeof(c->ev));
-	sample(x, t < x->last_snap ? x->last_snap : t, false);
-	if (x->extra && x->extra->call)
-		x->extra->call(x->extra->ctx, c, os, n);
+		note_os(x, &os[i]);
+	sample(x, rel(x, c->ts_end), false);
 }
 
 static void on_os(void *ctx, const struct am_os_rec *o)
 {
 	struct run_ctx *x = ctx;
-	uint64_t t = rel(x, o->ev.ts_exit);
 
-	feed_os(x, o);
-	sample(x, t < x->last_snap ? x->last_snap : t, false);
-	if (x->extra && x->extra->os)
-		x->extra->os(x->extra->ctx, o);
-}
-
-static void on_threshold(void *ctx, const struct am_threshold_rec *t)
-{
-	struct run_ctx *x = ctx;
-
-	if (x->extra && x->extra->threshold)
-		x->extra->threshold(x->extra->ctx, t);
+	note_os(x, o);
+	sample(x, rel(x, o->ev.ts_exit), false);
 }
 
 static void on_task(void *ctx, const struct am_task_event *t)
 {
 	struct run_ctx *x = ctx;
 
-	if (t->kind == AM_TASK_EXIT) {
-		uint64_t ts = rel(x, t->ts);
-
-		sample(x, ts < x->last_snap ? x->last_snap : ts, true);
-	}
-	am_corr__event(x->shadow, t, sizeof(*t));
-	if (x->extra && x->extra->task)
-		x->extra->task(x->extra->ctx, t);
+	if (t->kind == AM_TASK_EXIT)
+		sample(x, rel(x, t->ts), true);
 }
 
 static void on_summary(void *ctx, const struct am_summary *s)
@@ -164,61 +142,61 @@ static void on_summary(void *ctx, const struct am_summary *s)
 
 	x->r->sum = *s;
 	x->r->traced = true;
-	if (x->extra && x->extra->summary)
-		x->extra->summary(x->extra->ctx, s);
 }
 
-static void on_started(void *ctx, const struct am_trace_info *info)
+/* Drives the tracer with our sink first, the caller's hooks after it. */
+static int run_tracer(struct run_ctx *x, const struct am_tracer_opts *o)
 {
-	struct run_ctx *x = ctx;
+	struct am_sink sink = { .ctx = x, .call = on_call, .os = on_os, .task = on_task,
+				.summary = on_summary };
+	const struct am_trace_info *info;
+	int rc;
 
-	x->t0 = info->t0_ns;
-	snprintf(x->r->bound, sizeof(x->r->bound), "%s", info->allocator ? info->allocator : "?");
-}
-
-static int on_tick(void *ctx, const struct am_summary *now, uint64_t now_ns)
-{
-	struct run_ctx *x = ctx;
-
-	return x->hooks->tick(x->hooks->ctx, now, now_ns);
+	x->tr = am_tracer__new(o);
+	if (!x->tr)
+		return 1;
+	rc = am_tracer__prepare(x->tr);
+	if (!rc)
+		rc = am_tracer__load(x->tr);
+	if (!rc && am_tracer__add_sink(x->tr, &sink)) {
+		am_err("internal error: the tracer refused the timeline's sink");
+		rc = 1;
+	}
+	if (!rc)
+		rc = am_tracer__attach(x->tr);
+	if (!rc)
+		rc = am_tracer__activate(x->tr);
+	if (!rc) {
+		am_tracer__run(x->tr);
+		rc = am_tracer__finish(x->tr);
+	}
+	info = am_tracer__info(x->tr);
+	if (info)
+		snprintf(x->r->bound, sizeof(x->r->bound), "%s", info->allocator ? info->allocator : "?");
+	am_tracer__free(x->tr);
+	x->tr = NULL;
+	return rc;
 }
 
 int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 		     const struct am_trace_hooks *extra, int verbosity)
 {
-	struct am_corr_opts co = { 0 };
-	struct run_ctx x = { .r = r, .extra = extra ? &extra->sink : NULL, .hooks = extra };
-	struct am_trace_hooks hooks = {
-		.ctx = &x,
-		.sink = { .ctx = &x, .call = on_call, .os = on_os, .threshold = on_threshold,
-			  .task = on_task, .summary = on_summary },
-		.started = on_started,
-		.tick = extra && extra->tick ? on_tick : NULL,
-		.tick_ms = extra ? extra->tick_ms : 0,
-	};
-	struct am_trace_opts o = {
-		.cmd = cmd, .verbosity = verbosity, .ringbuf_mb = 32, .no_output = true,
-		.hooks = &hooks, .env = env,
+	struct run_ctx x = { .r = r };
+	struct am_tracer_opts o = {
+		.cmd = cmd, .env = env, .verbosity = verbosity, .ringbuf_mb = 32, .hooks = extra,
 	};
 	int saved;
 
-	x.shadow = am_corr__new(&co);
-	if (!x.shadow) {
-		am_err("out of memory");
-		return -1;
-	}
-	x.t0 = am_now_ns();
 	/* the command's stdout would mix with the table (or JSON) on ours */
 	fflush(stdout);
 	saved = r->keep_stdout ? -1 : dup(STDOUT_FILENO);
 	if (saved >= 0)
 		dup2(STDERR_FILENO, STDOUT_FILENO);
-	r->status = am_trace_run(&o);
+	r->status = run_tracer(&x, &o);
 	if (saved >= 0) {
 		dup2(saved, STDOUT_FILENO);
 		close(saved);
 	}
-	am_corr__free(x.shadow);
 	if (x.oom)
 		am_warn("%s: out of memory while sampling: the timeline is incomplete", r->name);
 	if (!r->traced)

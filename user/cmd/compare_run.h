@@ -35,7 +35,7 @@ struct am_cmp_run {
 	const char *skip_why;       /* set when the allocator was not run (not installed) */
 	bool     keep_stdout;       /* set by the caller: leave the command's stdout alone */
 	bool     traced;            /* the trace ran and produced a summary */
-	int      status;            /* am_trace_run's result (the command's exit status) */
+	int      status;            /* the trace's exit status (the command's, 1 or 127 on failure) */
 	char     bound[64];         /* allocator the tracer found bound ("glibc", ...) */
 	struct am_summary sum;      /* final summary */
 	uint64_t os_peak;           /* max sampled heap+mmap bytes */
@@ -57,13 +57,13 @@ struct am_cmp_run {
 struct am_trace_hooks;
 
 /* Traces cmd once with env (NULL-terminated "K=V" vector; NULL = environ),
- * filling r. extra, when not NULL, also receives every record (extra->sink)
- * and the ticks (extra->tick, extra->tick_ms, with extra->ctx).
- * verbosity as in am_trace_opts. Unless r->keep_stdout, the command's stdout
- * is sent to stderr for the duration, so allocmap's stdout carries only its
- * result. Returns 0
- * when the trace ran (whatever the command's exit status), -1 when it could
- * not (the reason was printed as one line). */
+ * filling r. extra, when not NULL, are the tracer's hooks (tracer.h): its
+ * sink receives every record after the timeline's own sink, its tick the
+ * ticks. verbosity as in am_tracer_opts. Unless r->keep_stdout, the
+ * command's stdout is sent to stderr for the duration, so allocmap's stdout
+ * carries only its result. Returns 0 when the trace ran (whatever the
+ * command's exit status), -1 when it could not (the reason was printed as
+ * one line). */
 int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 		     const struct am_trace_hooks *extra, int verbosity);
 

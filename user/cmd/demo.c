@@ -25,7 +25,7 @@
 #include "log.h"
 #include "numarg.h"
 #include "safeio.h"
-#include "trace.h"
+#include "tracer.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* main.c - allocmap's command line: subcommand dispatch and the argp
- * option parser of `allocmap trace`. The work itself lives in trace.c. */
+ * option parser of `allocmap trace`. The work itself lives in trace_cmd.c. */
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +14,7 @@
 #include "numarg.h"
 #include "report.h"
 #include "top.h"
-#include "trace.h"
+#include "trace_cmd.h"
 #include "unwind.h"
 
 #define AM_VERSION "0.1.0"
@@ -258,7 +258,7 @@ static int cmd_trace(int argc, char **argv)
 
 	if (argp_parse(&trace_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
 		return 2;
-	return am_trace_run(&o);
+	return am_trace_cmd(&o);
 }
 
 static void usage(FILE *f)

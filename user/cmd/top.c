@@ -27,7 +27,8 @@
 #include "log.h"
 #include "top.h"
 #include "top_view.h"
-#include "trace.h"
+#include "trace_cmd.h"
+#include "tracer.h"
 #include "numarg.h"
 #include "proc.h"
 #include "safeio.h"
@@ -305,7 +306,7 @@ static int on_tick(void *ctx, const struct am_summary *now, uint64_t ns)
 /* ---------- the end ---------- */
 
 /* Why the trace ended, for the final frame's status line; false when there
- * is no reason to linger (q, a signal, an error). ret is am_trace_run's. */
+ * is no reason to linger (q, a signal, an error). ret is the trace's exit status. */
 static bool end_reason(char *buf, size_t sz, int ret)
 {
 	const struct am_trace_opts *to = &T.o->trace;
@@ -460,6 +461,8 @@ int am_top_main(int argc, char **argv)
 	struct am_trace_hooks hooks = {
 		.ctx = &o, .started = on_started, .tick = on_tick, .tick_ms = TOP_TICK_MS,
 	};
+	struct am_tracer_opts to;
+	struct am_tracer *tr;
 	char why[320], line[512];
 	int err, ret;
 
@@ -486,8 +489,8 @@ int am_top_main(int argc, char **argv)
 		return 1;
 	}
 	hooks.sink = top_view__sink(T.v);
-	o.trace.no_output = true;
-	o.trace.hooks = &hooks;
+	am_trace_tracer_opts(&o.trace, &to);
+	to.hooks = &hooks;
 	atexit(restore_all);
 	capture_stderr();
 	if (o.trace.cmd && (err = move_fds(o.cmd_output, why, sizeof(why))) < 0) {
@@ -497,7 +500,9 @@ int am_top_main(int argc, char **argv)
 		return 1;
 	}
 
-	ret = am_trace_run(&o.trace);
+	tr = am_tracer__new(&to);
+	ret = tr ? am_tracer__trace(tr) : 1;
+	am_tracer__free(tr);
 
 	if (T.curses_on && !T.quit && end_reason(why, sizeof(why), ret))
 		final_frame(why);

@@ -1,36 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* trace.h - the `allocmap trace` job: options parsed by main.c and the entry
- * point that loads the BPF object, attaches to the targets, runs the event
- * loop and prints the trace. */
-#ifndef ALLOCMAP_TRACE_H
-#define ALLOCMAP_TRACE_H
+/* trace_cmd.h - the `allocmap trace` command: its options (parsed by
+ * main.c) and the entry point that drives the tracer (tracer.h) and writes
+ * what it sees: the text or JSON stream, the --html/--perfetto reports, the
+ * folded stacks. */
+#ifndef ALLOCMAP_TRACE_CMD_H
+#define ALLOCMAP_TRACE_CMD_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "model.h"
-
-#define AM_MAX_PIDS 64
-
-/* What the tracer tells a hook once every probe is attached. */
-struct am_trace_info {
-	pid_t child;               /* launched command's pid, or -1 */
-	int   n_pids;              /* processes traced at start */
-	const pid_t *pids;
-	const char *allocator;     /* "glibc", "jemalloc", ... */
-	const char *alloc_obj;     /* the object that provides malloc */
-	uint64_t t0_ns;            /* CLOCK_MONOTONIC start of the trace */
-};
-
-/* Lets another job (top, compare, demo) ride on the trace loop. */
-struct am_trace_hooks {
-	void *ctx;
-	struct am_sink sink;       /* also receives every resolved record (NULL callbacks skipped) */
-	void (*started)(void *ctx, const struct am_trace_info *info);
-	/* about every tick_ms (default 250) with the summary so far; non-zero stops the trace */
-	int  (*tick)(void *ctx, const struct am_summary *now, uint64_t now_ns);
-	unsigned tick_ms;
-};
+#include "tracer.h" /* AM_MAX_PIDS */
 
 struct am_trace_opts {
 	pid_t pids[AM_MAX_PIDS];  /* -p */
@@ -44,10 +24,7 @@ struct am_trace_opts {
 	unsigned ringbuf_mb;      /* --ringbuf-mb */
 	const char *html;         /* --html FILE: self-contained report (report.c) */
 	const char *perfetto;     /* --perfetto FILE: Chrome trace JSON (report.c) */
-	bool  no_output;          /* no text/JSON stream at all (a hook renders) */
 	bool  free_noret;         /* --free-noret: no return probe on free-role functions (approximate) */
-	const struct am_trace_hooks *hooks;
-	char *const *env;         /* launch environment (NULL = environ) */
 	/* user stacks, leaks, flame graphs */
 	uint8_t  stack_mode;      /* enum am_stack_mode: --stacks[=all|os] */
 	unsigned sample;          /* --sample N: every Nth call's stack (0/1 = all) */
@@ -61,6 +38,10 @@ struct am_trace_opts {
 /* Runs the trace. Returns the process exit status for allocmap: the launched
  * command's status in launch mode, 0 on success, 1 after an error (already
  * printed as one line on stderr). */
-int am_trace_run(const struct am_trace_opts *opts);
+int am_trace_cmd(const struct am_trace_opts *opts);
 
-#endif /* ALLOCMAP_TRACE_H */
+/* The tracer's part of opts (hooks NULL), for commands that parse the same
+ * options (top). */
+void am_trace_tracer_opts(const struct am_trace_opts *opts, struct am_tracer_opts *out);
+
+#endif /* ALLOCMAP_TRACE_CMD_H */

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* trace.c - the `allocmap trace` runtime: checks privileges and BTF, resolves
- * where each allocator function lives in every target, loads the BPF object,
- * attaches the syscall tracepoints and the per-pid uprobes (at the placement
- * chosen by placement.c), launches a held command if asked, and pumps the
- * ring buffer into the correlator until a signal, -d, or the targets' exit.
- * It is the only module besides main.c that talks to libbpf. */
+/* tracer.c - the tracer (tracer.h), phase by phase: checks privileges and
+ * BTF, resolves where each allocator function lives in every target, loads
+ * the BPF object, attaches the syscall tracepoints and the per-pid uprobes
+ * (at the placement chosen by placement.c), launches a held command if
+ * asked, and pumps the ring buffer into the correlator, whose records go to
+ * the caller's sinks, until a signal, -d, or the targets' exit. It is the
+ * only module that talks to libbpf. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,16 +25,12 @@
 #include <bpf/libbpf.h>
 #include "correlate.h" /* before the skeleton: it uses struct am_counters */
 #include "allocmap.skel.h"
-#include "folded.h"
 #include "glibc_params.h"
 #include "log.h"
-#include "output.h"
 #include "placement.h"
-#include "report.h"
 #include "resolve.h"
-#include "safeio.h"
 #include "warnagg.h"
-#include "trace.h"
+#include "tracer.h"
 #include "unwind.h"
 #include "proc.h"
 #include "guard.h"
@@ -126,30 +123,55 @@ struct target {
 	struct bpf_link *links[AM_FN_MAX][2];        /* [fn][0 entry, 1 return] */
 };
 
-struct tracer {
-	const struct am_trace_opts *opts;
+/* --stacks: the thread that reads /proc/PID/maps the moment the BPF side
+ * says a traced process's module layout changed (exec, a file mapped
+ * executable). The main consumer cannot be trusted to do it in time: the
+ * first symbolization of a large object takes tens of milliseconds, long
+ * enough for a short command to exit, taking its maps with it. */
+struct maps_watch {
+	struct ring_buffer *rb;
+	struct am_unw *unw;
+	pthread_t thread;
+	volatile int stop;
+	bool running;
+};
+
+/* How far the tracer got: each phase follows the one before. */
+enum phase { PH_NEW, PH_PREPARED, PH_LOADED, PH_ATTACHED, PH_ACTIVE, PH_RAN, PH_FINISHED };
+
+/* The tracer (tracer.h): its BPF object, its targets, the command it launched. */
+struct am_tracer {
+	struct am_tracer_opts opts;
+	enum phase phase;
+	struct am_resolution *first; /* the first target's: allocator, rules, messages */
 	struct allocmap_bpf *skel;
 	struct ring_buffer *rb;
 	struct am_corr *corr;
-	struct am_out *out;
-	FILE *outf;
-	struct am_out *capture;   /* full JSONL for --html/--perfetto */
-	FILE *capf;
-	char cap_path[64];        /* /proc/self/fd/N of the unlinked capture */
-	char cap_dir[256];        /* the directory it is in ($TMPDIR, /tmp) */
-	struct tee tee;
+	bool glibc;               /* the first target binds glibc: read attached processes' threshold */
+	struct tee tee;           /* the caller's sinks */
 	struct target targets[MAX_TRACKED];
 	int n_targets;
 	struct am_unw *unw;       /* --stacks: unwinder and symbolizer */
-	struct am_folded *folded; /* --folded / --folded-alloc */
+	struct maps_watch mw;     /* --stacks: module layouts read as they change */
 	struct am_frame frames[AM_UNW_MAX_FRAMES];
 	uint64_t unattached;   /* probes that could not be attached */
 	bool probed[AM_FN_MAX];   /* functions probed in some process */
 	struct reaper reaper;     /* detaches the probes of exited processes */
 	struct am_guard *guard;   /* continues held targets if we die */
-	bool fatal;            /* stop the event loop: error already printed */
 	struct am_warnagg *warns; /* failed attaches, one line per errno (warnagg.h) */
 	bool running;          /* past the initial attach: in the event loop */
+	/* the launched command */
+	pid_t child;              /* -1 in attach mode */
+	int go_fd, err_fd;        /* its release and exec-error pipes, -1 once released */
+	bool released;            /* let go to exec (else it exits 127 when go_fd closes) */
+	bool child_done;          /* reaped: child_status and ru are its */
+	int child_status;
+	struct rusage ru;
+	uint64_t released_ns;
+	/* the run */
+	uint64_t t0, deadline, last_tick;
+	struct am_trace_info info;
+	pid_t info_pids[AM_MAX_PIDS];
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -188,9 +210,9 @@ static __u64 probe_cookie(int fn, const struct am_placement *pl, bool noret)
 }
 
 /* Functions traced without a return probe (--free-noret: free's role). */
-static bool fn_noret(const struct tracer *tr, int fn)
+static bool fn_noret(const struct am_tracer *tr, int fn)
 {
-	return tr->opts->free_noret && am_role_frees(am_fn_role(fn));
+	return tr->opts.free_noret && am_role_frees(am_fn_role(fn));
 }
 
 struct detach_job {
@@ -313,7 +335,7 @@ static struct bpf_link **reaper_stop(struct reaper *r, size_t *n);
 
 /* Detaches every uprobe: the live targets' and those the reaper had not
  * begun. */
-static void detach_all(struct tracer *tr)
+static void detach_all(struct am_tracer *tr)
 {
 	struct bpf_link **links, **late;
 	bool alive = false;
@@ -359,7 +381,7 @@ static int alias_of(const struct am_resolution *res, int fn)
 }
 
 /* Attaches one probe (r: the return probe) of fn. 0 or -1 (counted, printed). */
-static int attach_one(struct tracer *tr, struct target *t, int fn, int r)
+static int attach_one(struct am_tracer *tr, struct target *t, int fn, int r)
 {
 	const struct am_fn_probe *p = &t->res->fn[fn];
 	uint64_t off = p->func_off + p->place.offset;
@@ -373,7 +395,7 @@ static int attach_one(struct tracer *tr, struct target *t, int fn, int r)
 		int err = errno;
 
 		tr->unattached++;
-		if (tr->opts->verbosity > 0)
+		if (tr->opts.verbosity > 0)
 			am_warn("cannot attach %s probe to %s in pid %d (%s+0x%llx): %s",
 				r ? "return" : "entry", am_fn_name(fn), t->pid, p->obj,
 				(unsigned long long)off, strerror(err));
@@ -390,7 +412,7 @@ static int attach_one(struct tracer *tr, struct target *t, int fn, int r)
  * function that no loaded object defines is absent, not a failed attach.
  * Returns the number of attached functions; failures are counted in
  * tr->unattached and named on stderr. */
-static int attach_target(struct tracer *tr, struct target *t)
+static int attach_target(struct am_tracer *tr, struct target *t)
 {
 	const struct am_resolution *res = t->res;
 	bool failed[AM_FN_MAX] = { false };
@@ -412,13 +434,13 @@ static int attach_target(struct tracer *tr, struct target *t)
 		int alias = alias_of(res, fn);
 
 		if (!p->found) {
-			if (tr->opts->verbosity > 0)
+			if (tr->opts.verbosity > 0)
 				am_info("probe %-14s absent: %s", am_fn_name(fn),
 					p->place.why[0] ? p->place.why : "no loaded object defines it");
 			continue;
 		}
 		if (alias >= 0) {
-			if (tr->opts->verbosity > 0)
+			if (tr->opts.verbosity > 0)
 				am_info("probe %-14s is the same function as %s: its calls are reported as %s",
 					am_fn_name(fn), am_fn_name(alias), am_fn_name(alias));
 			attached++;
@@ -435,7 +457,7 @@ static int attach_target(struct tracer *tr, struct target *t)
 		}
 		attached++;
 		tr->probed[fn] = true;
-		if (tr->opts->verbosity > 0)
+		if (tr->opts.verbosity > 0)
 			am_info("probe %-14s %s+0x%llx: +%llu %s%s (%s)", am_fn_name(fn), p->obj,
 				(unsigned long long)p->func_off, (unsigned long long)p->place.offset,
 				p->place.insn, p->place.emulated ? ", emulated" : ", single-stepped",
@@ -449,7 +471,7 @@ static int attach_target(struct tracer *tr, struct target *t)
 
 /* The target pid, preferring one still alive (a pid can be reused after
  * a followed process exited). */
-static struct target *find_target(struct tracer *tr, pid_t pid)
+static struct target *find_target(struct am_tracer *tr, pid_t pid)
 {
 	struct target *dead = NULL;
 
@@ -546,7 +568,7 @@ static struct bpf_link **reaper_stop(struct reaper *r, size_t *n)
 }
 
 /* Sets pid's entry in the BPF targets map. */
-static void set_target(struct tracer *tr, pid_t pid, uint64_t since, uint32_t flags)
+static void set_target(struct am_tracer *tr, pid_t pid, uint64_t since, uint32_t flags)
 {
 	struct am_bpf_target v = { .since = since, .flags = flags };
 	__u32 key = (__u32)pid;
@@ -556,7 +578,7 @@ static void set_target(struct tracer *tr, pid_t pid, uint64_t since, uint32_t fl
 
 /* Adds pid to the processes followed. v: its BPF targets entry, or NULL when
  * the BPF side made it (a -f child). */
-static struct target *add_target(struct tracer *tr, pid_t pid, const struct am_bpf_target *v)
+static struct target *add_target(struct am_tracer *tr, pid_t pid, const struct am_bpf_target *v)
 {
 	struct target *t;
 
@@ -584,7 +606,7 @@ static struct target *add_target(struct tracer *tr, pid_t pid, const struct am_b
 }
 
 /* Continues a process the BPF side stopped until its probes were in. */
-static void release_held(struct tracer *tr, pid_t pid)
+static void release_held(struct am_tracer *tr, pid_t pid)
 {
 	__u32 key = (__u32)pid;
 
@@ -617,37 +639,78 @@ static bool same_probes(const struct am_resolution *a, const struct am_resolutio
 
 /* The rules of the allocator process pid binds (glibc's threshold, musl's
  * groups), when it is not the first target's: another -p target, an exec. */
-static void corr_allocator(struct tracer *tr, pid_t pid, const struct am_resolution *r)
+static void corr_allocator(struct am_tracer *tr, pid_t pid, const struct am_resolution *r)
 {
-	if (!tr->opts->os_only)
+	if (!tr->opts.os_only)
 		am_corr__set_allocator(tr->corr, (uint32_t)pid, r->kind == AM_ALLOC_GLIBC && !r->no_alloc,
 				       r->kind == AM_ALLOC_MUSL && !r->musl_not_ng && !r->no_alloc);
 }
 
 /* A traced process forked (with -f): trace the child with the parent's
- * probes (same image), or exec'd: resolve its new image and re-attach. */
-static void handle_task(struct tracer *tr, const struct am_task_event *e)
+ * probes (same image). It is held at its return from fork (AM_TASK_HELD,
+ * next) until they are in. */
+static void handle_fork(struct am_tracer *tr, const struct am_task_event *e)
+{
+	struct target *parent = find_target(tr, (pid_t)e->pid);
+	struct target *t = find_target(tr, (pid_t)e->child);
+
+	if (t && t->alive)
+		return;
+	t = add_target(tr, (pid_t)e->child, NULL);
+	if (!t) {
+		am_warn("too many processes to follow: pid %u not traced", e->child);
+		return;
+	}
+	if (parent && parent->res)
+		*t->res = *parent->res;
+	attach_target(tr, t);
+}
+
+/* The new image of a traced process that exec'd: resolved at once (the
+ * process is held until then, e->code), its probes moved if its allocator
+ * is not where the old image's was. */
+static void handle_exec(struct am_tracer *tr, struct target *t, const struct am_task_event *e)
+{
+	struct am_resolution *nr;
+	char exe[64], err[256];
+	char **env;
+	int rc;
+
+	nr = calloc(1, sizeof(*nr));
+	if (!nr)
+		return;
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
+	env = am_read_environ((pid_t)e->pid);
+	rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
+	free(env);
+	if (rc >= 0)
+		corr_allocator(tr, (pid_t)e->pid, nr);
+	if (rc < 0) {
+		if (am_proc_alive((pid_t)e->pid))
+			am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
+	} else if (!same_probes(t->res, nr)) {
+		/* another allocator: move the probes (a uprobe follows its
+		 * task across exec, so the same library needs nothing) */
+		detach_target(t);
+		*t->res = *nr;
+		attach_target(tr, t);
+		if (nr->no_alloc && tr->opts.verbosity >= 0)
+			am_info("pid %u exec'd an image with no allocator to probe (%s): its memory "
+				"syscalls only", e->pid, nr->no_alloc_why);
+	}
+	free(nr);
+}
+
+/* What a task event means for the probes: a fork or exec to follow, a
+ * held process to continue, an exit whose probes can go. */
+static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 {
 	struct target *t;
 
 	switch (e->kind) {
-	case AM_TASK_FORK: {
-		struct target *parent = find_target(tr, (pid_t)e->pid);
-
-		t = find_target(tr, (pid_t)e->child);
-		if (t && t->alive)
-			return;
-		t = add_target(tr, (pid_t)e->child, NULL);
-		if (!t) {
-			am_warn("too many processes to follow: pid %u not traced", e->child);
-			return;
-		}
-		if (parent && parent->res)
-			*t->res = *parent->res;
-		attach_target(tr, t);
-		/* it is held at its return from fork (AM_TASK_HELD, next) */
+	case AM_TASK_FORK:
+		handle_fork(tr, e);
 		break;
-	}
 	case AM_TASK_HELD:
 		t = find_target(tr, (pid_t)e->pid);
 		if (!t) { /* its fork record was lost: resolve it afresh */
@@ -659,51 +722,15 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
 		}
 		release_held(tr, (pid_t)e->pid);
 		break;
-	case AM_TASK_EXEC: {
-		struct am_resolution *nr;
-		char exe[64], err[256];
-		char **env;
-		int rc;
-
+	case AM_TASK_EXEC:
 		t = find_target(tr, (pid_t)e->pid);
-		if (!t) {
-			if (e->code)
-				release_held(tr, (pid_t)e->pid);
-			return;
-		}
-		if (t->launched && t->execs++ == 0)
+		if (t && t->launched && t->execs++ == 0)
 			return; /* our own launch: probes were attached before the exec */
-		/* resolve at once: the process is held (e->code) until then */
-		nr = calloc(1, sizeof(*nr));
-		if (!nr) {
-			if (e->code)
-				release_held(tr, (pid_t)e->pid);
-			return;
-		}
-		snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
-		env = am_read_environ((pid_t)e->pid);
-		rc = am_resolve_exec(exe, env ? env : environ, nr, err, sizeof(err));
-		free(env);
-		if (rc >= 0)
-			corr_allocator(tr, (pid_t)e->pid, nr);
-		if (rc < 0) {
-			if (am_proc_alive((pid_t)e->pid))
-				am_warn("pid %u exec'd an image allocmap cannot trace: %s", e->pid, err);
-		} else if (!same_probes(t->res, nr)) {
-			/* another allocator: move the probes (a uprobe follows its
-			 * task across exec, so the same library needs nothing) */
-			detach_target(t);
-			*t->res = *nr;
-			attach_target(tr, t);
-			if (nr->no_alloc && tr->opts->verbosity >= 0)
-				am_info("pid %u exec'd an image with no allocator to probe (%s): its memory "
-					"syscalls only", e->pid, nr->no_alloc_why);
-		}
-		free(nr);
+		if (t)
+			handle_exec(tr, t, e);
 		if (e->code)
 			release_held(tr, (pid_t)e->pid);
 		break;
-	}
 	case AM_TASK_EXIT:
 		t = find_target(tr, (pid_t)e->pid);
 		if (t && t->alive) {
@@ -722,7 +749,7 @@ static void handle_task(struct tracer *tr, const struct am_task_event *e)
  * full): after 200 ms in the held map, handle them as if it had (a known
  * target re-resolves its image, an unknown one is added), and continue
  * them. A process must never stay stopped because an event was lost. */
-static void sweep_held(struct tracer *tr)
+static void sweep_held(struct am_tracer *tr)
 {
 	int fd = bpf_map__fd(tr->skel->maps.held);
 	__u32 key, next, *prev = NULL, pids[64];
@@ -752,7 +779,7 @@ static void sweep_held(struct tracer *tr)
 /* Stacks are unwound and symbolized as they arrive, while the process most
  * likely still lives; the module layout is refreshed from /proc/PID/maps on
  * exec and whenever the process maps a file executable (ld.so, dlopen). */
-static void stack_event(struct tracer *tr, const void *data, size_t len)
+static void stack_event(struct am_tracer *tr, const void *data, size_t len)
 {
 	const struct am_stack_event *e = data;
 	uint32_t flags;
@@ -768,7 +795,7 @@ static void stack_event(struct tracer *tr, const void *data, size_t len)
 /* Frees are traced without a return probe: the BPF side reports one when
  * its thread's stack has moved on. The last free of each thread is still
  * pending when the trace stops; report those from the threads map. */
-static void flush_noret(struct tracer *tr)
+static void flush_noret(struct am_tracer *tr)
 {
 	int fd = bpf_map__fd(tr->skel->maps.threads);
 	__u32 key, next, *prev = NULL;
@@ -797,19 +824,19 @@ static void flush_noret(struct tracer *tr)
 
 /* glibc's mmap threshold of an attached process as it is now, read from
  * its mp_ (glibc_params.c); unknown, and narrowed later, when it cannot be. */
-static void attach_threshold(struct tracer *tr, const struct target *t)
+static void attach_threshold(struct am_tracer *tr, const struct target *t)
 {
 	char why[PATH_MAX + 256];
 	struct am_thr th = am_glibc_attach_threshold(t->pid, t->res->alloc_obj, why, sizeof(why));
 
 	am_corr__set_threshold(tr->corr, (uint32_t)t->pid, &th);
-	if (tr->opts->verbosity > 0 || (!th.known && tr->opts->verbosity == 0))
+	if (tr->opts.verbosity > 0 || (!th.known && tr->opts.verbosity == 0))
 		am_info("%s", why);
 }
 
 /* After an exec: glibc's start value, or what the new environment pins;
  * the launched command's own exec keeps what its launch environment said. */
-static void exec_threshold(struct tracer *tr, const struct am_task_event *e)
+static void exec_threshold(struct am_tracer *tr, const struct am_task_event *e)
 {
 	const struct target *t = find_target(tr, (pid_t)e->pid);
 	struct am_thr th;
@@ -822,7 +849,7 @@ static void exec_threshold(struct tracer *tr, const struct am_task_event *e)
 
 static int on_event(void *ctx, void *data, size_t len)
 {
-	struct tracer *tr = ctx;
+	struct am_tracer *tr = ctx;
 	const struct am_task_event *te = data;
 	const uint8_t type = len ? *(const uint8_t *)data : 0;
 
@@ -856,19 +883,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* --stacks: the thread that reads /proc/PID/maps the moment the BPF side
- * says a traced process's module layout changed (exec, a file mapped
- * executable). The main consumer cannot be trusted to do it in time: the
- * first symbolization of a large object takes tens of milliseconds, long
- * enough for a short command to exit, taking its maps with it. */
-struct maps_watch {
-	struct ring_buffer *rb;
-	struct am_unw *unw;
-	pthread_t thread;
-	volatile int stop;
-	bool running;
-};
-
+/* the module-layout watcher's (struct maps_watch) */
 static int on_maps_event(void *ctx, void *data, size_t len)
 {
 	struct maps_watch *w = ctx;
@@ -894,67 +909,6 @@ static void *maps_thread(void *arg)
 	while (!w->stop)
 		ring_buffer__poll(w->rb, 50);
 	return NULL;
-}
-
-/* An unlinked temporary file for the --html/--perfetto capture, in $TMPDIR
- * (else /tmp; the directory is written into dir): O_TMPFILE, else mkstemp
- * and unlink at once, so that nothing is left behind whatever kills
- * allocmap. The fd (close-on-exec), or -1 with errno. */
-static int capture_file(char *dir, size_t dirlen)
-{
-	const char *t = getenv("TMPDIR");
-	char path[PATH_MAX];
-	int fd, e;
-
-	snprintf(dir, dirlen, "%s", t && *t ? t : "/tmp");
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd;
-	/* a file system without O_TMPFILE */
-	if (snprintf(path, sizeof(path), "%s/allocmap-XXXXXX", dir) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (unlink(path) < 0) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* Writes the --folded / --folded-alloc files. 0 or -1 (printed). */
-static int write_folded(struct tracer *tr)
-{
-	const char *path[2] = { tr->opts->folded, tr->opts->folded_alloc };
-	int ret = 0;
-
-	for (int k = 0; k < 2; k++) {
-		char why[PATH_MAX + 128];
-		FILE *f;
-
-		if (!path[k])
-			continue;
-		f = am_fopen_output(path[k], why, sizeof(why));
-		if (!f) {
-			am_err("cannot write %s: %s", path[k], why);
-			ret = -1;
-			continue;
-		}
-		if (am_folded__write(tr->folded, k, f) < 0) {
-			am_err("cannot write %s: %s", path[k], strerror(errno));
-			ret = -1;
-		}
-		if (f && fclose(f) && !ret) {
-			am_err("cannot write %s: %s", path[k], strerror(errno));
-			ret = -1;
-		}
-	}
-	return ret;
 }
 
 /* Forks CMD held before exec until release_child(); *go_fd and *err_fd are
@@ -1007,21 +961,20 @@ static int release_child(int go_fd, int err_fd)
 	return n == sizeof(e) ? e : 0;
 }
 
-
-static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *child_done,
-		      struct rusage *ru)
+/* Are any targets left? The launched command is reaped here when it is
+ * over; the others are gone when /proc says so. */
+static bool any_alive(struct am_tracer *tr)
 {
+	pid_t child = tr->child;
 	bool alive = false;
 
-	if (child > 0 && !*child_done) {
-		pid_t w = wait4(child, child_status, WNOHANG, ru);
+	if (child > 0 && !tr->child_done &&
+	    wait4(child, &tr->child_status, WNOHANG, &tr->ru) == child) {
+		struct target *t = find_target(tr, child);
 
-		if (w == child) {
-			*child_done = true;
-			struct target *t = find_target(tr, child);
-			if (t)
-				t->alive = false;
-		}
+		tr->child_done = true;
+		if (t)
+			t->alive = false;
 	}
 	for (int i = 0; i < tr->n_targets; i++) {
 		struct target *t = &tr->targets[i];
@@ -1036,30 +989,44 @@ static bool any_alive(struct tracer *tr, pid_t child, int *child_status, bool *c
 	return alive;
 }
 
-int am_trace_run(const struct am_trace_opts *opts)
-{
-	struct tracer tr = { .opts = opts };
-	struct am_resolution *first = NULL;
-	struct am_out_opts oo = {};
-	struct am_corr_opts co = {};
-	struct am_sink sink = {};
-	struct am_counters cnt = {};
-	int go_fd = -1, err_fd = -1, child_status = 0, ret = 1, err;
-	bool child_done = false;
-	uint64_t released = 0, child_end = 0, last_tick = 0;
-	struct rusage ru = {};
-	struct maps_watch mw = {};
-	pid_t child = -1;
-	uint64_t t0, deadline = 0;
-	char errbuf[512];
-	bool out_failed = false, out_reported = false; /* -o / stdout: a write failed, said */
-	struct sigaction sa = {};
+/* ---- the phases ---- */
 
-	pthread_mutex_init(&tr.reaper.mu, NULL);
-	pthread_cond_init(&tr.reaper.cv, NULL);
+static int oom(void)
+{
+	am_err("out of memory");
+	return 1;
+}
+
+/* Phases come in order; anything else is a bug of the caller. */
+static int bad_phase(const struct am_tracer *tr, enum phase want, const char *what)
+{
+	if (tr->phase == want)
+		return 0;
+	am_err("internal error: %s called at phase %d, not %d", what, (int)tr->phase, (int)want);
+	return 1;
+}
+
+struct am_tracer *am_tracer__new(const struct am_tracer_opts *opts)
+{
+	struct am_tracer *tr = calloc(1, sizeof(*tr));
+
+	if (!tr) {
+		oom();
+		return NULL;
+	}
+	tr->opts = *opts;
+	tr->child = -1;
+	tr->go_fd = tr->err_fd = -1;
+	pthread_mutex_init(&tr->reaper.mu, NULL);
+	pthread_cond_init(&tr->reaper.cv, NULL);
 	libbpf_verbosity = opts->verbosity;
 	libbpf_set_print(libbpf_print);
+	return tr;
+}
 
+/* Root and BTF: without them nothing below can work. 0 or 1 (printed). */
+static int check_system(void)
+{
 	if (geteuid() != 0) {
 		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
 		return 1;
@@ -1068,455 +1035,533 @@ int am_trace_run(const struct am_trace_opts *opts)
 		am_err("kernel has no BTF (/sys/kernel/btf/vmlinux missing): needs CONFIG_DEBUG_INFO_BTF=y");
 		return 1;
 	}
+	return 0;
+}
 
-	/* Resolve every target before loading anything: bad input fails fast. */
-	first = calloc(1, sizeof(*first));
-	if (!first)
-		goto oom;
-	if (opts->cmd) {
-		if (am_resolve_exec(opts->cmd[0], opts->env ? opts->env : environ, first, errbuf,
+/* Resolves every target before anything is loaded (bad input fails fast);
+ * the first one's resolution is kept. 0 or 1 (printed). */
+static int resolve_targets(struct am_tracer *tr)
+{
+	const struct am_tracer_opts *o = &tr->opts;
+	char errbuf[512];
+
+	tr->first = calloc(1, sizeof(*tr->first));
+	if (!tr->first)
+		return oom();
+	if (o->cmd) {
+		if (am_resolve_exec(o->cmd[0], o->env ? o->env : environ, tr->first, errbuf,
 				    sizeof(errbuf)) < 0) {
-			am_err("cannot trace '%s': %s", opts->cmd[0], errbuf);
-			goto cleanup;
+			am_err("cannot trace '%s': %s", o->cmd[0], errbuf);
+			return 1;
 		}
-	} else {
-		for (int i = 0; i < opts->n_pids; i++) {
-			struct am_resolution *r = i ? calloc(1, sizeof(*r)) : first;
+		return 0;
+	}
+	for (int i = 0; i < o->n_pids; i++) {
+		struct am_resolution *r = i ? calloc(1, sizeof(*r)) : tr->first;
+		int err;
 
-			if (!r)
-				goto oom;
-			if (opts->pids[i] == getpid()) {
-				/* its own probes would fire on its own event loop */
-				am_err("cannot attach to pid %d: that is allocmap itself", opts->pids[i]);
-				if (i)
-					free(r);
-				goto cleanup;
-			}
-			err = am_resolve_pid(opts->pids[i], r, errbuf, sizeof(errbuf));
+		if (!r)
+			return oom();
+		if (o->pids[i] == getpid()) {
+			/* its own probes would fire on its own event loop */
+			am_err("cannot attach to pid %d: that is allocmap itself", o->pids[i]);
 			if (i)
 				free(r);
-			if (err < 0) {
-				am_err("cannot attach to pid %d: %s", opts->pids[i], errbuf);
-				goto cleanup;
-			}
+			return 1;
+		}
+		err = am_resolve_pid(o->pids[i], r, errbuf, sizeof(errbuf));
+		if (i)
+			free(r);
+		if (err < 0) {
+			am_err("cannot attach to pid %d: %s", o->pids[i], errbuf);
+			return 1;
 		}
 	}
+	return 0;
+}
 
-	tr.warns = am_warnagg__new();
-	if (!tr.warns)
-		goto oom;
+int am_tracer__prepare(struct am_tracer *tr)
+{
+	const struct am_tracer_opts *o = &tr->opts;
+	int rc;
+
+	if (bad_phase(tr, PH_NEW, "prepare"))
+		return 1;
+	if ((rc = check_system()) || (rc = resolve_targets(tr)))
+		return rc;
+	tr->warns = am_warnagg__new();
+	if (!tr->warns)
+		return oom();
 	/* The guardian first, so it holds no descriptor of the child's or BPF's. */
-	if (!opts->os_only) {
-		tr.guard = am_guard__new();
-		if (!tr.guard) {
+	if (!o->os_only) {
+		tr->guard = am_guard__new();
+		if (!tr->guard) {
 			am_err("cannot start the guardian process: %s", strerror(errno));
-			goto cleanup;
+			return 1;
 		}
 	}
 	/* Fork the held child now, while this process is small: its peak RSS
 	 * (wait4) would otherwise include our ring buffer and maps. */
-	if (opts->cmd) {
-		child = spawn_held(opts->cmd, opts->env, &go_fd, &err_fd);
-		if (child < 0) {
-			am_err("cannot start '%s': %s", opts->cmd[0], strerror(errno));
-			goto cleanup;
+	if (o->cmd) {
+		tr->child = spawn_held(o->cmd, o->env, &tr->go_fd, &tr->err_fd);
+		if (tr->child < 0) {
+			am_err("cannot start '%s': %s", o->cmd[0], strerror(errno));
+			return 1;
 		}
 	}
+	tr->phase = PH_PREPARED;
+	return 0;
+}
 
-	tr.skel = allocmap_bpf__open();
-	if (!tr.skel) {
+/* Opens the BPF object and sets what its programs read as constants. */
+static int open_skeleton(struct am_tracer *tr)
+{
+	const struct am_tracer_opts *o = &tr->opts;
+
+	tr->skel = allocmap_bpf__open();
+	if (!tr->skel) {
 		am_err("cannot open the BPF object: %s", strerror(errno));
-		goto cleanup;
+		return 1;
 	}
-	tr.skel->rodata->follow_forks = opts->follow_forks;
-	tr.skel->rodata->hold = !opts->os_only;
-	tr.skel->rodata->stack_mode = opts->stack_mode;
-	tr.skel->rodata->sample_every = opts->sample > 1 ? opts->sample : 1;
-	tr.skel->rodata->stack_bytes = opts->unwind == AM_UNWIND_FP ? 0 :
-		opts->stack_bytes ? opts->stack_bytes : 8192;
-	if (opts->stack_mode != AM_STACKS_OFF) {
-		tr.unw = am_unw__new((enum am_unwind_mode)opts->unwind);
-		if (!tr.unw)
-			goto oom;
+	tr->skel->rodata->follow_forks = o->follow_forks;
+	tr->skel->rodata->hold = !o->os_only;
+	tr->skel->rodata->stack_mode = o->stack_mode;
+	tr->skel->rodata->sample_every = o->sample > 1 ? o->sample : 1;
+	tr->skel->rodata->stack_bytes = o->unwind == AM_UNWIND_FP ? 0 :
+		o->stack_bytes ? o->stack_bytes : 8192;
+	if (o->stack_mode != AM_STACKS_OFF) {
+		tr->unw = am_unw__new((enum am_unwind_mode)o->unwind);
+		if (!tr->unw)
+			return oom();
 	}
-	if (opts->folded || opts->folded_alloc) {
-		tr.folded = am_folded__new();
-		if (!tr.folded)
-			goto oom;
+	tr->skel->rodata->wakeup_bytes = ((uint64_t)o->ringbuf_mb << 20) / 8;
+	bpf_map__set_max_entries(tr->skel->maps.rb, o->ringbuf_mb << 20);
+	return 0;
+}
+
+/* syscall and task tracepoints (tp_btf: no tracefs needed) */
+static int attach_tracepoints(struct am_tracer *tr)
+{
+	struct bpf_program *tps[] = {
+		tr->skel->progs.sys_enter, tr->skel->progs.sys_exit,
+		tr->skel->progs.sched_fork, tr->skel->progs.sched_exec,
+		tr->skel->progs.sched_exit,
+	};
+	struct bpf_link **lk[] = {
+		&tr->skel->links.sys_enter, &tr->skel->links.sys_exit,
+		&tr->skel->links.sched_fork, &tr->skel->links.sched_exec,
+		&tr->skel->links.sched_exit,
+	};
+
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+		*lk[i] = bpf_program__attach(tps[i]);
+		if (!*lk[i]) {
+			am_err("cannot attach tracepoint %s: %s", bpf_program__name(tps[i]),
+			       strerror(errno));
+			return 1;
+		}
 	}
-	tr.skel->rodata->wakeup_bytes = ((uint64_t)opts->ringbuf_mb << 20) / 8;
-	bpf_map__set_max_entries(tr.skel->maps.rb, opts->ringbuf_mb << 20);
-	err = allocmap_bpf__load(tr.skel);
+	return 0;
+}
+
+/* The correlator, with the first target's allocator rules; its records go
+ * to the tee of the caller's sinks. */
+static int new_correlator(struct am_tracer *tr)
+{
+	const struct am_tracer_opts *o = &tr->opts;
+	const struct am_resolution *f = tr->first;
+	char *const *env = o->env ? o->env : environ;
+	struct am_corr_opts co = { .sink = tee_sink(&tr->tee) };
+
+	co.glibc = f->kind == AM_ALLOC_GLIBC && !o->os_only && !f->no_alloc;
+	co.musl = f->kind == AM_ALLOC_MUSL && !f->musl_not_ng && !o->os_only && !f->no_alloc;
+	co.allocator = o->os_only || f->no_alloc ? NULL : am_alloc_kind_name(f->kind);
+	co.stack_mode = o->stack_mode;
+	co.sample_every = o->sample > 1 ? o->sample : 1;
+	co.os_only = o->os_only || f->no_alloc;
+	co.no_alloc = !o->os_only && f->no_alloc;
+	co.attached = o->cmd == NULL;
+	/* glibc's threshold (glibc_params.c): launched, 128 KiB unless the
+	 * environment pins it; attached, read from each process (attach_pid) */
+	co.threshold_pinned = co.glibc && o->cmd && am_glibc_env_pinned(env, &co.threshold_start);
+	co.threshold_attach = !o->cmd;
+	tr->glibc = co.glibc;
+	tr->corr = am_corr__new(&co);
+	return tr->corr ? 0 : oom();
+}
+
+/* The ring buffer's consumer, and with --stacks the module-layout watcher. */
+static int open_readers(struct am_tracer *tr)
+{
+	struct maps_watch *mw = &tr->mw;
+
+	tr->rb = ring_buffer__new(bpf_map__fd(tr->skel->maps.rb), on_event, tr, NULL);
+	if (!tr->rb) {
+		am_err("cannot open the ring buffer: %s", strerror(errno));
+		return 1;
+	}
+	if (!tr->unw)
+		return 0;
+	mw->unw = tr->unw;
+	mw->rb = ring_buffer__new(bpf_map__fd(tr->skel->maps.rb_maps), on_maps_event, mw, NULL);
+	if (!mw->rb || pthread_create(&mw->thread, NULL, maps_thread, mw)) {
+		am_err("cannot start the module-layout watcher: %s", strerror(errno));
+		return 1;
+	}
+	mw->running = true;
+	return 0;
+}
+
+int am_tracer__load(struct am_tracer *tr)
+{
+	int rc, err;
+
+	if (bad_phase(tr, PH_PREPARED, "load"))
+		return 1;
+	if ((rc = open_skeleton(tr)))
+		return rc;
+	err = allocmap_bpf__load(tr->skel);
 	if (err) {
 		am_err("cannot load the BPF programs: %s (run with -vv for the verifier log)",
 		       strerror(-err));
-		goto cleanup;
+		return 1;
 	}
+	if ((rc = attach_tracepoints(tr)))
+		return rc;
+	tr->t0 = am_now_ns();
+	if ((rc = new_correlator(tr)) || (rc = open_readers(tr)))
+		return rc;
+	tr->phase = PH_LOADED;
+	return 0;
+}
 
-	/* syscall and task tracepoints (tp_btf: no tracefs needed) */
-	{
-		struct bpf_program *tps[] = {
-			tr.skel->progs.sys_enter, tr.skel->progs.sys_exit,
-			tr.skel->progs.sched_fork, tr.skel->progs.sched_exec,
-			tr.skel->progs.sched_exit,
-		};
-		struct bpf_link **lk[] = {
-			&tr.skel->links.sys_enter, &tr.skel->links.sys_exit,
-			&tr.skel->links.sched_fork, &tr.skel->links.sched_exec,
-			&tr.skel->links.sched_exit,
-		};
+int am_tracer__add_sink(struct am_tracer *tr, const struct am_sink *sink)
+{
+	if (tr->phase != PH_LOADED || tr->tee.n >= TEE_MAX - 1)
+		return -1;
+	tr->tee.s[tr->tee.n++] = *sink;
+	return 0;
+}
 
-		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-			*lk[i] = bpf_program__attach(tps[i]);
-			if (!*lk[i]) {
-				am_err("cannot attach tracepoint %s: %s", bpf_program__name(tps[i]),
-				       strerror(errno));
-				goto cleanup;
-			}
-		}
+/* The launched command, held before exec: everything it runs is seen from
+ * the start. 0 or 1 (printed). */
+static int attach_launched(struct am_tracer *tr)
+{
+	const struct am_tracer_opts *o = &tr->opts;
+	struct target *t = add_target(tr, tr->child, &(struct am_bpf_target){ .flags = AM_TGT_SKIP_EXEC });
+
+	if (!t)
+		return oom();
+	t->launched = true;
+	*t->res = *tr->first;
+	if (!o->os_only && !tr->first->no_alloc &&
+	    (attach_target(tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+		am_err("cannot trace '%s': no allocator probe could be attached", o->cmd[0]);
+		return 1;
 	}
+	return 0;
+}
 
-	if (!opts->no_output) {
-		tr.outf = stdout;
-		if (opts->output) {
-			char why[PATH_MAX + 128];
+/* A running process: its probes, its module layout and memory map as they
+ * are now, glibc's threshold read from it. 0 or 1 (printed). */
+static int attach_pid(struct am_tracer *tr, pid_t pid)
+{
+	struct target *t;
+	char maps[64], errbuf[512];
+	FILE *mf;
 
-			tr.outf = am_fopen_output(opts->output, why, sizeof(why));
-			if (!tr.outf) {
-				am_err("cannot open %s: %s", opts->output, why);
-				tr.outf = NULL;
-				goto cleanup;
-			}
-		}
-		oo.f = tr.outf;
-		oo.t0_ns = t0 = am_now_ns();
-		oo.json = opts->json;
-		oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
-		oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
-		tr.out = am_out__new(&oo);
-		if (!tr.out)
-			goto oom;
-		am_out__sink(tr.out, &tr.tee.s[tr.tee.n++]);
-	} else {
-		t0 = am_now_ns();
+	if (find_target(tr, pid))
+		return 0;
+	/* until every probe is in, no thread is known to be
+	 * outside an untraced call (bpf: since) */
+	t = add_target(tr, pid, &(struct am_bpf_target){ .since = ~0ULL });
+	if (!t)
+		return oom();
+	if (am_resolve_pid(t->pid, t->res, errbuf, sizeof(errbuf)) < 0) {
+		am_err("cannot attach to pid %d: %s", t->pid, errbuf);
+		return 1;
 	}
-	if (opts->html || opts->perfetto) {
-		/* the report is built from the full event stream, as JSONL */
-		int fd = capture_file(tr.cap_dir, sizeof(tr.cap_dir));
-
-		if (fd < 0 || !(tr.capf = fdopen(fd, "w+"))) {
-			am_err("cannot create a temporary file in %s: %s", tr.cap_dir, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			goto cleanup;
-		}
-		/* read back through the descriptor: the file has no name */
-		snprintf(tr.cap_path, sizeof(tr.cap_path), "/proc/self/fd/%d", fd);
-		oo = (struct am_out_opts){ .f = tr.capf, .json = true, .verbosity = 1, .t0_ns = t0,
-					   .multi_pid = opts->n_pids > 1 || opts->follow_forks };
-		tr.capture = am_out__new(&oo);
-		if (!tr.capture)
-			goto oom;
-		am_out__sink(tr.capture, &tr.tee.s[tr.tee.n++]);
+	corr_allocator(tr, t->pid, t->res);
+	if (!tr->opts.os_only && !t->res->no_alloc &&
+	    (attach_target(tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+		am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
+		return 1;
 	}
-	if (opts->hooks)
-		tr.tee.s[tr.tee.n++] = opts->hooks->sink;
-	if (tr.folded)
-		am_folded__sink(tr.folded, &tr.tee.s[tr.tee.n++]);
-	sink = tee_sink(&tr.tee);
-	co.sink = sink;
-	co.glibc = first->kind == AM_ALLOC_GLIBC && !opts->os_only && !first->no_alloc;
-	co.musl = first->kind == AM_ALLOC_MUSL && !first->musl_not_ng && !opts->os_only && !first->no_alloc;
-	co.allocator = opts->os_only || first->no_alloc ? NULL : am_alloc_kind_name(first->kind);
-	co.stack_mode = opts->stack_mode;
-	co.sample_every = opts->sample > 1 ? opts->sample : 1;
-	co.os_only = opts->os_only || first->no_alloc;
-	co.no_alloc = !opts->os_only && first->no_alloc;
-	co.attached = opts->cmd == NULL;
-	/* glibc's threshold (glibc_params.c): launched, 128 KiB unless the
-	 * environment pins it; attached, read from each process below */
-	co.threshold_pinned = co.glibc && opts->cmd &&
-		am_glibc_env_pinned(opts->env ? opts->env : environ, &co.threshold_start);
-	co.threshold_attach = !opts->cmd;
-	tr.corr = am_corr__new(&co);
-	if (!tr.corr)
-		goto oom;
-
-	tr.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.rb), on_event, &tr, NULL);
-	if (!tr.rb) {
-		am_err("cannot open the ring buffer: %s", strerror(errno));
-		goto cleanup;
+	/* threads started from now on run only traced calls */
+	set_target(tr, t->pid, am_now_ns(), 0);
+	if (tr->unw)
+		am_unw__refresh(tr->unw, (uint32_t)t->pid);
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", t->pid);
+	mf = fopen(maps, "re");
+	if (mf) {
+		am_corr__seed_maps(tr->corr, (uint32_t)t->pid, mf);
+		fclose(mf);
 	}
-	if (tr.unw) {
-		mw.unw = tr.unw;
-		mw.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.rb_maps), on_maps_event, &mw, NULL);
-		if (!mw.rb || pthread_create(&mw.thread, NULL, maps_thread, &mw)) {
-			am_err("cannot start the module-layout watcher: %s", strerror(errno));
-			goto cleanup;
-		}
-		mw.running = true;
+	if (!am_proc_alive(t->pid)) {
+		am_err("cannot attach to pid %d: it exited during attach", t->pid);
+		return 1;
 	}
+	if (tr->glibc && t->res->kind == AM_ALLOC_GLIBC)
+		attach_threshold(tr, t);
+	return 0;
+}
 
-	/* Signals before the child exists would be inherited by it: set after. */
-	if (opts->cmd) {
-		struct target *t;
+int am_tracer__attach(struct am_tracer *tr)
+{
+	const struct am_trace_hooks *h = tr->opts.hooks;
+	int rc = 0;
 
-		/* held before exec: everything it runs is seen from the start */
-		t = add_target(&tr, child, &(struct am_bpf_target){ .flags = AM_TGT_SKIP_EXEC });
-		if (!t)
-			goto oom;
-		t->launched = true;
-		*t->res = *first;
-		if (!opts->os_only && !first->no_alloc &&
-		    (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
-			am_err("cannot trace '%s': no allocator probe could be attached", opts->cmd[0]);
-			goto cleanup;
-		}
-	} else {
-		for (int i = 0; i < opts->n_pids; i++) {
-			struct target *t;
-			char maps[64];
-			FILE *mf;
+	if (bad_phase(tr, PH_LOADED, "attach"))
+		return 1;
+	if (h)
+		tr->tee.s[tr->tee.n++] = h->sink;
+	if (tr->opts.cmd)
+		rc = attach_launched(tr);
+	for (int i = 0; !tr->opts.cmd && !rc && i < tr->opts.n_pids; i++)
+		rc = attach_pid(tr, tr->opts.pids[i]);
+	if (rc)
+		return rc;
+	tr->phase = PH_ATTACHED;
+	return 0;
+}
 
-			if (find_target(&tr, opts->pids[i]))
-				continue;
-			/* until every probe is in, no thread is known to be
-			 * outside an untraced call (bpf: since) */
-			t = add_target(&tr, opts->pids[i], &(struct am_bpf_target){ .since = ~0ULL });
-			if (!t)
-				goto oom;
-			if (am_resolve_pid(t->pid, t->res, errbuf, sizeof(errbuf)) < 0) {
-				am_err("cannot attach to pid %d: %s", t->pid, errbuf);
-				goto cleanup;
-			}
-			corr_allocator(&tr, t->pid, t->res);
-			if (!opts->os_only && !t->res->no_alloc &&
-			    (attach_target(&tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
-				am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
-				goto cleanup;
-			}
-			/* threads started from now on run only traced calls */
-			set_target(&tr, t->pid, am_now_ns(), 0);
-			if (tr.unw)
-				am_unw__refresh(tr.unw, (uint32_t)t->pid);
-			snprintf(maps, sizeof(maps), "/proc/%d/maps", t->pid);
-			mf = fopen(maps, "re");
-			if (mf) {
-				am_corr__seed_maps(tr.corr, (uint32_t)t->pid, mf);
-				fclose(mf);
-			}
-			if (!am_proc_alive(t->pid)) {
-				am_err("cannot attach to pid %d: it exited during attach", t->pid);
-				goto cleanup;
-			}
-			if (co.glibc && t->res->kind == AM_ALLOC_GLIBC)
-				attach_threshold(&tr, t);
-		}
-	}
+/* Signals stop the event loop. Set only now: before the child existed they
+ * would have been inherited by it. */
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
 
-	tr.running = true;
-	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	if (opts->os_only)
+/* One line on stderr: what is traced, how to stop. */
+static void announce(const struct am_tracer *tr)
+{
+	const struct am_tracer_opts *o = &tr->opts;
+	const struct am_resolution *f = tr->first;
+
+	if (o->os_only)
 		am_info("OS-only mode: memory syscalls only, no allocator probes (causes inferred from stacks)");
-	else if (first->no_alloc)
-		am_info("%s: tracing memory syscalls only (their causes are unknown)", first->no_alloc_why);
-	if (opts->cmd)
-		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", opts->cmd[0], child,
-			am_alloc_kind_name(first->kind), first->alloc_obj);
+	else if (f->no_alloc)
+		am_info("%s: tracing memory syscalls only (their causes are unknown)", f->no_alloc_why);
+	if (o->cmd)
+		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", o->cmd[0], tr->child,
+			am_alloc_kind_name(f->kind), f->alloc_obj);
 	else
-		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr.n_targets,
-			tr.n_targets > 1 ? "es" : "", am_alloc_kind_name(first->kind), first->alloc_obj);
+		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr->n_targets,
+			tr->n_targets > 1 ? "es" : "", am_alloc_kind_name(f->kind), f->alloc_obj);
+}
 
+int am_tracer__activate(struct am_tracer *tr)
+{
+	const struct am_trace_hooks *h = tr->opts.hooks;
+	struct am_trace_info *info = &tr->info;
+	int e;
+
+	if (bad_phase(tr, PH_ATTACHED, "activate"))
+		return 1;
+	tr->running = true;
+	catch_signals();
+	announce(tr);
 	/* -d counts from now, when every probe is in */
-	if (opts->duration > 0)
-		deadline = am_now_ns() + (uint64_t)(opts->duration * 1e9);
-	if (opts->hooks && opts->hooks->started) {
-		pid_t pids[AM_MAX_PIDS];
-		struct am_trace_info info = {
-			.child = child, .n_pids = 0, .pids = pids,
-			.allocator = am_alloc_kind_name(first->kind), .alloc_obj = first->alloc_obj,
-			.t0_ns = t0,
-		};
-
-		for (int i = 0; i < tr.n_targets && i < AM_MAX_PIDS; i++)
-			pids[info.n_pids++] = tr.targets[i].pid;
-		opts->hooks->started(opts->hooks->ctx, &info);
+	if (tr->opts.duration > 0)
+		tr->deadline = am_now_ns() + (uint64_t)(tr->opts.duration * 1e9);
+	*info = (struct am_trace_info){
+		.child = tr->child, .n_pids = 0, .pids = tr->info_pids,
+		.allocator = am_alloc_kind_name(tr->first->kind), .alloc_obj = tr->first->alloc_obj,
+		.t0_ns = tr->t0,
+	};
+	for (int i = 0; i < tr->n_targets && i < AM_MAX_PIDS; i++)
+		tr->info_pids[info->n_pids++] = tr->targets[i].pid;
+	tr->phase = PH_ACTIVE;
+	if (h && h->started)
+		h->started(h->ctx, info);
+	if (!tr->opts.cmd)
+		return 0;
+	tr->released_ns = am_now_ns();
+	tr->released = true;
+	e = release_child(tr->go_fd, tr->err_fd);
+	tr->go_fd = tr->err_fd = -1;
+	if (e) {
+		am_err("cannot run '%s': %s", tr->opts.cmd[0], strerror(e));
+		waitpid(tr->child, NULL, 0);
+		tr->child_done = true;
+		return 127;
 	}
-	if (opts->cmd) {
-		int e;
+	return 0;
+}
 
-		released = am_now_ns();
-		e = release_child(go_fd, err_fd);
+static void snapshot_at(struct am_tracer *tr, uint64_t now, struct am_summary *out)
+{
+	struct am_counters cnt = tr->skel->bss->am_cnt;
 
-		go_fd = err_fd = -1;
-		if (e) {
-			am_err("cannot run '%s': %s", opts->cmd[0], strerror(e));
-			waitpid(child, NULL, 0);
-			child_done = true;
-			ret = 127;
-			goto cleanup;
-		}
+	am_corr__snapshot(tr->corr, &cnt, tr->unattached, now - tr->t0, out);
+}
+
+/* hooks->tick, about every tick_ms. true: the hook stops the trace. */
+static bool tick(struct am_tracer *tr)
+{
+	const struct am_trace_hooks *h = tr->opts.hooks;
+	uint64_t now = am_now_ns();
+	unsigned ms;
+	struct am_summary snap;
+
+	if (!h || !h->tick)
+		return false;
+	ms = h->tick_ms ? h->tick_ms : 250;
+	if (now - tr->last_tick < (uint64_t)ms * 1000000)
+		return false;
+	tr->last_tick = now;
+	snapshot_at(tr, now, &snap);
+	return h->tick(h->ctx, &snap, now) != 0;
+}
+
+/* One turn of the event loop. false: the trace is over. */
+static bool loop_once(struct am_tracer *tr)
+{
+	const struct am_trace_hooks *h = tr->opts.hooks;
+	int err = ring_buffer__poll(tr->rb, 100);
+
+	if (err < 0 && err != -EINTR) {
+		am_err("reading the ring buffer: %s", strerror(-err));
+		return false;
 	}
+	ring_buffer__consume(tr->rb);
+	if (!tr->opts.os_only)
+		sweep_held(tr);
+	if (tr->deadline && am_now_ns() >= tr->deadline)
+		return false;
+	/* an output that cannot be written (full disk): stop, the caller says so */
+	if (h && h->stop && h->stop(h->ctx))
+		return false;
+	if (!any_alive(tr))
+		return false;
+	return !tick(tr);
+}
 
-	while (!stop_signal) {
-		err = ring_buffer__poll(tr.rb, 100);
-		if (err < 0 && err != -EINTR) {
-			am_err("reading the ring buffer: %s", strerror(-err));
-			break;
-		}
-		ring_buffer__consume(tr.rb);
-		if (!opts->os_only)
-			sweep_held(&tr);
-		if (deadline && am_now_ns() >= deadline)
-			break;
-		/* an output that cannot be written (full disk): stop, say so below */
-		if ((tr.out && am_out__error(tr.out)) || (tr.capture && am_out__error(tr.capture)))
-			break;
-		if (!any_alive(&tr, child, &child_status, &child_done, &ru))
-			break;
-		if (opts->hooks && opts->hooks->tick) {
-			uint64_t now = am_now_ns();
-			unsigned ms = opts->hooks->tick_ms ? opts->hooks->tick_ms : 250;
-
-			if (now - last_tick >= (uint64_t)ms * 1000000) {
-				struct am_summary snap;
-
-				last_tick = now;
-				cnt = tr.skel->bss->am_cnt;
-				am_corr__snapshot(tr.corr, &cnt, tr.unattached, now - t0, &snap);
-				if (opts->hooks->tick(opts->hooks->ctx, &snap, now))
-					break;
-			}
-		}
-	}
-	/* drain what the targets left in the ring */
-	while (ring_buffer__consume(tr.rb) > 0)
+void am_tracer__run(struct am_tracer *tr)
+{
+	if (bad_phase(tr, PH_ACTIVE, "run"))
+		return;
+	while (!stop_signal && loop_once(tr))
 		;
+	tr->phase = PH_RAN;
+}
 
-	if (child > 0) {
-		struct target *ct = find_target(&tr, child);
+/* The launched command's end: reaped if it is over (Ctrl-C reaches it too:
+ * it gets a moment to report), its figures into the summary. Returns
+ * allocmap's exit status. */
+static int reap_child(struct am_tracer *tr)
+{
+	struct target *ct = find_target(tr, tr->child);
+	int ret, st;
 
-		if (!child_done && ct && !ct->alive) {
-			/* the BPF exit event came before the child was reapable */
-			if (wait4(child, &child_status, 0, &ru) == child)
-				child_done = true;
-		} else if (!child_done && stop_signal) {
-			/* Ctrl-C reaches the child too; give it a moment to report */
-			for (int i = 0; i < 20 && !child_done; i++) {
-				if (wait4(child, &child_status, WNOHANG, &ru) == child)
-					child_done = true;
-				else
-					usleep(10000);
-			}
-		}
-		child_end = am_now_ns();
-		if (child_done)
-			ret = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
-						      : 128 + WTERMSIG(child_status);
-		else /* -d expired or a signal: it keeps running, untraced */
-			ret = stop_signal ? 128 + stop_signal : 0;
-		if (child_done)
-			am_corr__set_target(tr.corr, child_end - released, (uint64_t)ru.ru_maxrss, ret,
-					    WIFSIGNALED(child_status) ? WTERMSIG(child_status) : 0);
-	} else {
-		ret = 0;
-	}
-
-	flush_noret(&tr);
-	am_warnagg__flush(tr.warns, stderr, false);
-	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
-		if (!tr.probed[fn] && !opts->os_only)
-			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
-
-	/* counters from the BPF side: everything lost is printed */
-	cnt = tr.skel->bss->am_cnt;
-	am_corr__finish(tr.corr, &cnt, tr.unattached, am_now_ns() - t0, NULL);
-	if (tr.out)
-		am_out__flush(tr.out);
-	if (tr.folded && write_folded(&tr) < 0)
-		ret = ret ? ret : 1;
-	if (tr.out && am_out__error(tr.out)) {
-		am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
-		       strerror(am_out__error(tr.out)));
-		out_reported = true;
-		ret = ret ? ret : 1;
-	}
-	if (tr.capture)
-		am_out__flush(tr.capture);
-	if (tr.capture && am_out__error(tr.capture)) {
-		/* never a report from part of the events */
-		am_err("cannot write the capture for %s in %s: %s (set TMPDIR to a roomier directory)",
-		       opts->html ? opts->html : opts->perfetto, tr.cap_dir, strerror(am_out__error(tr.capture)));
-		ret = ret ? ret : 1;
-	} else if (tr.capture) {
-		if (opts->html && am_report_html_named(tr.cap_path, "this trace", opts->html, errbuf, sizeof(errbuf)) < 0) {
-			am_err("cannot write %s: %s", opts->html, errbuf);
-			ret = ret ? ret : 1;
-		}
-		if (opts->perfetto &&
-		    am_report_perfetto(tr.cap_path, opts->perfetto, errbuf, sizeof(errbuf)) < 0) {
-			am_err("cannot write %s: %s", opts->perfetto, errbuf);
-			ret = ret ? ret : 1;
+	if (!tr->child_done && ct && !ct->alive) {
+		/* the BPF exit event came before the child was reapable */
+		if (wait4(tr->child, &tr->child_status, 0, &tr->ru) == tr->child)
+			tr->child_done = true;
+	} else if (!tr->child_done && stop_signal) {
+		for (int i = 0; i < 20 && !tr->child_done; i++) {
+			if (wait4(tr->child, &tr->child_status, WNOHANG, &tr->ru) == tr->child)
+				tr->child_done = true;
+			else
+				usleep(10000);
 		}
 	}
-	goto cleanup;
-
-oom:
-	am_err("out of memory");
-	ret = 1;
-cleanup:
-	if (mw.running) {
-		mw.stop = 1;
-		pthread_join(mw.thread, NULL);
-	}
-	ring_buffer__free(mw.rb);
-	if (go_fd >= 0)
-		close(go_fd); /* a held child that was never released exits 127 */
-	if (err_fd >= 0)
-		close(err_fd);
-	if (child > 0 && !child_done && ret == 1)
-		waitpid(child, NULL, 0);
-	ring_buffer__free(tr.rb);
-	detach_all(&tr);
-	for (int i = 0; i < tr.n_targets; i++)
-		free(tr.targets[i].res);
-	allocmap_bpf__destroy(tr.skel);
-	am_corr__free(tr.corr);
-	/* the last buffered bytes may fail here on a full disk: read the
-	 * renderer's error before it goes */
-	if (tr.out)
-		am_out__flush(tr.out);
-	out_failed = tr.out && am_out__error(tr.out);
-	if (out_failed && !out_reported) {
-		am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
-		       strerror(am_out__error(tr.out)));
-		ret = ret ? ret : 1;
-	}
-	am_warnagg__flush(tr.warns, stderr, false); /* an error path left some */
-	am_warnagg__free(tr.warns);
-	am_out__free(tr.out);
-	am_out__free(tr.capture);
-	am_folded__free(tr.folded);
-	am_unw__free(tr.unw); /* last: the stacks above point at its strings */
-	am_guard__free(tr.guard); /* after the detach: nothing can stop a target any more */
-	pthread_cond_destroy(&tr.reaper.cv);
-	pthread_mutex_destroy(&tr.reaper.mu);
-	if (tr.capf)
-		fclose(tr.capf);
-	if (tr.outf) {
-		errno = 0;
-		if ((tr.outf != stdout ? fclose(tr.outf) : fflush(tr.outf)) && !out_failed) {
-			am_err("cannot write %s: %s", opts->output ? opts->output : "standard output",
-			       strerror(errno ? errno : EIO));
-			ret = ret ? ret : 1;
-		}
-	}
-	free(first);
+	if (!tr->child_done) /* -d expired or a signal: it keeps running, untraced */
+		return stop_signal ? 128 + stop_signal : 0;
+	st = tr->child_status;
+	ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	am_corr__set_target(tr->corr, am_now_ns() - tr->released_ns, (uint64_t)tr->ru.ru_maxrss, ret,
+			    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	return ret;
+}
+
+int am_tracer__finish(struct am_tracer *tr)
+{
+	struct am_counters cnt;
+	int ret = 0;
+
+	if (bad_phase(tr, PH_RAN, "finish"))
+		return 1;
+	/* drain what the targets left in the ring */
+	while (ring_buffer__consume(tr->rb) > 0)
+		;
+	if (tr->child > 0)
+		ret = reap_child(tr);
+	flush_noret(tr);
+	am_warnagg__flush(tr->warns, stderr, false);
+	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
+		if (!tr->probed[fn] && !tr->opts.os_only)
+			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
+	/* counters from the BPF side: everything lost is printed */
+	cnt = tr->skel->bss->am_cnt;
+	am_corr__finish(tr->corr, &cnt, tr->unattached, am_now_ns() - tr->t0, NULL);
+	tr->phase = PH_FINISHED;
+	return ret;
+}
+
+void am_tracer__free(struct am_tracer *tr)
+{
+	if (!tr)
+		return;
+	if (tr->mw.running) {
+		tr->mw.stop = 1;
+		pthread_join(tr->mw.thread, NULL);
+	}
+	ring_buffer__free(tr->mw.rb);
+	if (tr->go_fd >= 0)
+		close(tr->go_fd); /* a held child that was never released exits 127 */
+	if (tr->err_fd >= 0)
+		close(tr->err_fd);
+	if (tr->child > 0 && !tr->child_done && !tr->released)
+		waitpid(tr->child, NULL, 0);
+	ring_buffer__free(tr->rb);
+	detach_all(tr);
+	for (int i = 0; i < tr->n_targets; i++)
+		free(tr->targets[i].res);
+	allocmap_bpf__destroy(tr->skel);
+	am_corr__free(tr->corr);
+	am_warnagg__flush(tr->warns, stderr, false); /* an error path left some */
+	am_warnagg__free(tr->warns);
+	am_unw__free(tr->unw); /* last: the stacks above point at its strings */
+	am_guard__free(tr->guard); /* after the detach: nothing can stop a target any more */
+	pthread_cond_destroy(&tr->reaper.cv);
+	pthread_mutex_destroy(&tr->reaper.mu);
+	free(tr->first);
+	free(tr);
+}
+
+int am_tracer__trace(struct am_tracer *tr)
+{
+	int rc;
+
+	if ((rc = am_tracer__prepare(tr)) || (rc = am_tracer__load(tr)) ||
+	    (rc = am_tracer__attach(tr)) || (rc = am_tracer__activate(tr)))
+		return rc;
+	am_tracer__run(tr);
+	return am_tracer__finish(tr);
+}
+
+uint64_t am_tracer__t0(const struct am_tracer *tr)
+{
+	return tr->t0;
+}
+
+const struct am_trace_info *am_tracer__info(const struct am_tracer *tr)
+{
+	return tr->phase >= PH_ACTIVE ? &tr->info : NULL;
+}
+
+void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out)
+{
+	if (!tr->corr) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	snapshot_at(tr, am_now_ns(), out);
 }
