@@ -312,7 +312,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	r->cause_fn = -1;
 	r->type = !type ? RM_T_OTHER : !strcmp(type, "call") ? RM_T_CALL : !strcmp(type, "os") ? RM_T_OS :
 		  !strcmp(type, "threshold") ? RM_T_THRESHOLD : !strcmp(type, "task") ? RM_T_TASK :
-		  !strcmp(type, "summary") ? RM_T_SUMMARY : RM_T_OTHER;
+		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED : RM_T_OTHER;
 	r->ts = jnum(o, "ts_ns", NULL);
 	r->dur = jnum(o, "dur_ns", NULL);
 	r->pid = (int)jnum(o, "pid", NULL);
@@ -344,6 +344,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		r->ret = jnum(o, "ret", &r->has_ret);
 		r->prot = jstr(o, "prot");
 		r->flags = jstr(o, "flags");
+		r->advice = jstr(o, "advice");
 		r->failed = jget(o, "error") != NULL;
 		r->cause_direct = kind && !strcmp(kind, "direct");
 		r->n_stack = fill_stack(o, frames);
@@ -364,6 +365,14 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		r->th_old = jnum(o, "old", NULL);
 		r->th_new = jnum(o, "new", NULL);
 		r->id = jnum(o, "call_id", NULL);
+		break;
+	case RM_T_TASK:
+		r->task_kind = jstr(o, "kind");
+		break;
+	case RM_T_SEED:
+		r->addr = jnum(o, "start", NULL);
+		r->end = jnum(o, "end", NULL);
+		r->accessible = jbool(o, "accessible");
 		break;
 	default:
 		break;
@@ -682,6 +691,37 @@ static void write_flame(FILE *f, const struct rm_model *m)
 	fprintf(f, "]}");
 }
 
+/* The byte figures of the replayed records, as an object with the keys of
+ * the summary's "bytes" (memacct.h): they equal the summary's when the
+ * trace holds every record (-v). 0, or -1 when writing failed. */
+static int write_figs(FILE *f, const struct rm_model *m)
+{
+	const struct am_acct_figs *x = rm_figs(m);
+	struct jsonw *w = malloc(sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -1;
+	jsonw_init(w, f);
+	jsonw_obj_open(w);
+	jsonw_ku64(w, "live", x->live);
+	jsonw_ku64(w, "live_peak", x->live_peak);
+	jsonw_ku64(w, "heap", x->heap);
+	jsonw_ku64(w, "heap_peak", x->heap_peak);
+	jsonw_ku64(w, "mmap", x->mmap);
+	jsonw_ku64(w, "mmap_peak", x->mmap_peak);
+	jsonw_ku64(w, "committed", x->committed);
+	jsonw_ku64(w, "committed_peak", x->committed_peak);
+	jsonw_ku64(w, "direct_mmap", x->direct);
+	jsonw_ku64(w, "returned_munmap", x->returned_munmap);
+	jsonw_ku64(w, "returned_madvise", x->returned_madvise);
+	jsonw_ku64(w, "returned_brk", x->returned_brk);
+	jsonw_obj_close(w);
+	ret = jsonw_flush(w);
+	free(w);
+	return ret;
+}
+
 static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 {
 	struct rm_model *m = c->m;
@@ -713,6 +753,8 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 		(unsigned long long)m->heap_peak, (unsigned long long)m->mmapped_peak,
 		(unsigned long long)m->live_peak, (unsigned long long)m->live_peak_t,
 		(unsigned long long)m->heap, (unsigned long long)m->mmapped, (unsigned long long)m->live);
+	fprintf(f, ",\"figures\":");
+	write_figs(f, m);
 	fprintf(f, ",\"stacks_listed\":%llu,\"stacks_dropped\":%llu", (unsigned long long)c->stacks_kept,
 		(unsigned long long)c->stacks_dropped);
 	fprintf(f, ",\"stacks_cut\":%llu,\"frames_cap\":%d,\"frames_max\":%llu",
@@ -785,7 +827,7 @@ static void write_data(FILE *f, struct html_ctx *c, const char *in_path)
 			fprintf(f, "null");
 		fprintf(f, ",\"size\":%llu,\"tid\":%d,\"committed\":%llu,\"n\":%llu,\"bytes\":%llu,"
 			"\"live_n\":%llu,\"live_b\":%llu,\"peak\":%llu}",
-			(unsigned long long)g->cause_size, g->tid, (unsigned long long)g->committed,
+			(unsigned long long)g->cause_size, g->tid, (unsigned long long)rm_region_committed(m, g),
 			(unsigned long long)g->n_allocs, (unsigned long long)g->alloc_bytes,
 			(unsigned long long)g->live_count, (unsigned long long)g->live_bytes,
 			(unsigned long long)g->peak_live);
@@ -1209,15 +1251,64 @@ cleanup:
 	return ret;
 }
 
+/* ---- figures ---- */
+
+/* `allocmap report --figures`: the records replayed through the accounting
+ * model, its figures as one JSON line on stdout. */
+static int report_figures(const char *in_path, char *err, size_t errlen)
+{
+	struct reader rd;
+	struct rm_model *m;
+	int ret = -1, r;
+
+	if (reader_open(&rd, in_path, err, errlen) < 0)
+		return -1;
+	m = malloc(sizeof(*m));
+	if (!m || rm_init(m) < 0) {
+		free(m);
+		reader_close(&rd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while ((r = reader_next(&rd, err, errlen)) > 0)
+		rm_feed(m, &rd.rec);
+	if (r < 0)
+		goto cleanup;
+	if (!m->n_records) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+		goto cleanup;
+	}
+	fputs("{\"bytes\":", stdout);
+	if (write_figs(stdout, m) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	printf(",\"records\":%llu,\"truncated\":%s,\"out_of_memory\":%s}\n",
+	       (unsigned long long)m->n_records, rd.truncated ? "true" : "false", m->oom ? "true" : "false");
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		snprintf(err, errlen, "cannot write the figures: %s", strerror(errno));
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	rm_free(m);
+	free(m);
+	reader_close(&rd);
+	return ret;
+}
+
 /* ---- allocmap report ---- */
 
 struct report_opts {
 	const char *in, *html, *perfetto;
+	bool figures;
 };
 
 static const struct argp_option report_options[] = {
 	{ "output", 'o', "FILE", 0, "Write the self-contained HTML report to FILE", 0 },
 	{ "perfetto", 'P', "FILE", 0, "Write a Chrome/Perfetto trace (JSON) to FILE", 0 },
+	{ "figures", 'F', NULL, 0, "Print the byte figures the report shows (the records replayed through "
+	  "the tracer's accounting model) as one JSON line on stdout", 0 },
 	{ 0 },
 };
 
@@ -1228,6 +1319,7 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'o': o->html = arg; break;
 	case 'P': o->perfetto = arg; break;
+	case 'F': o->figures = true; break;
 	case ARGP_KEY_ARG:
 		if (o->in)
 			argp_error(state, "one EVENTS.jsonl at a time (got '%s' too)", arg);
@@ -1236,8 +1328,8 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!o->in)
 			argp_error(state, "missing EVENTS.jsonl (a trace from: allocmap trace --json -v -o FILE -- CMD)");
-		if (!o->html && !o->perfetto)
-			argp_error(state, "nothing to write: give -o FILE.html and/or --perfetto FILE.json");
+		if (!o->html && !o->perfetto && !o->figures)
+			argp_error(state, "nothing to write: give -o FILE.html, --perfetto FILE.json and/or --figures");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -1256,7 +1348,9 @@ static const char report_doc[] =
 "  allocmap trace --json -v -o t.jsonl -- ./prog\n"
 "  allocmap report t.jsonl -o report.html           open report.html in a browser\n"
 "  allocmap report t.jsonl --perfetto t.json        open t.json in ui.perfetto.dev\n"
-"  allocmap report t.jsonl -o r.html --perfetto t.json";
+"  allocmap report t.jsonl -o r.html --perfetto t.json\n"
+"  allocmap report t.jsonl --figures                the byte figures as JSON (equal to the\n"
+"                                                   summary's for a -v trace)";
 
 int am_report_main(int argc, char **argv)
 {
@@ -1271,6 +1365,10 @@ int am_report_main(int argc, char **argv)
 		return 1;
 	}
 	if (o.perfetto && am_report_perfetto(o.in, o.perfetto, err, sizeof(err)) < 0) {
+		am_err("%s", err);
+		return 1;
+	}
+	if (o.figures && report_figures(o.in, err, sizeof(err)) < 0) {
 		am_err("%s", err);
 		return 1;
 	}
