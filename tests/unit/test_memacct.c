@@ -136,6 +136,11 @@ static void test_partial_munmap(void)
 	sys(AM_SYS_MMAP, -ENOMEM, 0, 64 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS, true, AM_REG_MMAP);
 	CHECK_EQ(F()->mmap + F()->direct, 2 * PG, "failed syscalls ignored");
 	CHECK_EQ(F()->returned_munmap, 4 * PG, "failed munmap returns nothing");
+	/* a range past the end of the address space (a malformed record) is ignored */
+	mmap_(UINT64_MAX - PG + 1, 2 * PG, RW, true, AM_REG_MMAP);
+	munmap_(UINT64_MAX - PG + 1, 2 * PG, true);
+	CHECK_EQ(F()->mmap + F()->direct, 2 * PG, "wrapping ranges ignored");
+	CHECK_EQ(am_acct_accessible(P, D + 2 * PG, D), 0, "an empty window holds nothing");
 	/* mallocng's guard page inside the brk heap is no mapping of its own */
 	mmap_(D + 8 * PG, PG, PROT_NONE, true, AM_REG_HEAP);
 	CHECK_EQ(am_acct_accessible(P, D + 8 * PG, D + 9 * PG), 0, "heap guard page not in the map");

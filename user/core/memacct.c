@@ -365,6 +365,8 @@ uint64_t am_acct_accessible(const struct am_acct_proc *p, uint64_t start, uint64
 {
 	uint64_t n = 0;
 
+	if (end <= start)
+		return 0;
 	for (size_t i = seg_lower(p, start); i < p->n_seg && p->seg[i].start < end; i++)
 		if (p->seg[i].acc)
 			n += umin(p->seg[i].end, end) - umax(p->seg[i].start, start);
@@ -383,6 +385,9 @@ static void os_mremap(struct am_acct *a, struct am_acct_proc *p, const struct am
 	size_t i = seg_lower(p, old), n = 0;
 	struct seg *piece = NULL;
 	bool last_acc = true;
+
+	if (old + old_len < old || to + new_len < to)
+		return; /* no such ranges: a malformed record */
 
 	/* the old range's pieces, as offsets from old */
 	for (size_t j = i; j < p->n_seg && p->seg[j].start < old + old_len; j++)
@@ -455,11 +460,14 @@ void am_acct_os(struct am_acct *a, struct am_acct_proc *p, const struct am_os_ev
 	}
 	if (sys_err(ev->ret))
 		return;
+	if (ev->sys == AM_SYS_MMAP)
+		addr = (uint64_t)ev->ret;
+	if (addr + len < addr)
+		return; /* a range past the end of the address space: a malformed record */
 	switch (ev->sys) {
 	case AM_SYS_MMAP:
 		if (kind == AM_REG_HEAP)
 			break;  /* inside the brk heap (mallocng's guard page): not a mapping of its own */
-		addr = (uint64_t)ev->ret;
 		seg_cut(a, p, addr, addr + len);  /* MAP_FIXED replaces what was there */
 		seg_put(a, p, addr, addr + len, kind, ev->args[2] != PROT_NONE);
 		break;
