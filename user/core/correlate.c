@@ -1207,6 +1207,9 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		}
 	}
 	r.n_os = n;
+	/* their bytes, now that their region kinds are final (the JSONL has
+	 * them before the call: no figure depends on the order of a call's
+	 * live change and its OS requests' bytes, they are apart) */
 	for (size_t i = 0; i < n; i++)
 		deliver_os(c, p, &os[i]);
 	if (c->opts.sink.call)

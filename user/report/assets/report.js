@@ -259,8 +259,8 @@
     if (D.stacks_cut) n.push(fmtInt(D.stacks_cut) + ' stack' + (D.stacks_cut === 1 ? ' was' : 's were') + ' longer than ' + fmtInt(D.frames_cap) +
       ' frames (the longest ' + fmtInt(D.frames_max) + '): only their innermost ' + fmtInt(D.frames_cap) + ' frames were read.');
     if (C.oom) n.push('Report generation ran out of memory: some detail is missing.');
-    if (S && S.counters && S.counters.out_of_memory) n.push('The tracer ran out of memory: some records or state were dropped and its figures are incomplete.');
-    if (S && S.bytes) {
+    if (S && isRec(S.counters) && S.counters.out_of_memory === true) n.push('The tracer ran out of memory: some records or state were dropped and its figures are incomplete.');
+    if (S && isRec(S.bytes)) {
       const diff = Object.keys(D.figures).filter(k => k in S.bytes && S.bytes[k] !== D.figures[k]);
       if (diff.length) n.push('The records do not add up to the summary\'s byte figures (' + diff.join(', ') + '): the trace lacks records (recorded without -v, or cut short); the figures shown are the records\'.');
     }
