@@ -182,7 +182,7 @@ def t_attached():
     """-p: what was mapped before the trace reaches the report (seed records)."""
     if not os.path.exists(SPINNER):
         raise Fail("not built: %s (run make)" % SPINNER)
-    spin = subprocess.Popen([SPINNER, "150"], stdout=subprocess.DEVNULL)
+    spin = subprocess.Popen([SPINNER, "1000"], stdout=subprocess.DEVNULL)  # 20 s; killed after
     try:
         jl = os.path.join(TMP, "attached.jsonl")
         p = run([TOOL, "trace", "-p", str(spin.pid), "-d", "1", "--json", "-v", "-o", jl])
