@@ -534,16 +534,23 @@ static void test_thread_arena(void)
 	os_t(T, id, AM_FN_MALLOC, AM_SYS_MPROTECT, 0, A + 0x21000, 0x10000, RW, 0);
 	call_t(T, id, AM_FN_MALLOC, 0, 1, 0x9000, 0, 0, A + 0x20000, A + 0x20000);
 	CHECK_EQ(last_call()->region, AM_REG_ARENA, "grown arena");
+	/* protecting pages already accessible again (mimalloc does) adds nothing */
+	id = call_id();
+	os_t(T, id, AM_FN_MALLOC, AM_SYS_MPROTECT, 0, A, 0x10000, RW, 0);
+	call_t(T, id, AM_FN_MALLOC, 0, 1, 0x100, 0, 0, A + 0x30000, A + 0x30000);
 	id = call_id();
 	os_t(T, id, AM_FN_FREE, AM_SYS_MADVISE, 0, A + 0x21000, 0x10000, MADV_DONTNEED, 0);
 	call_t(T, id, AM_FN_FREE, 0, 1, A + 0x20000, 0, 0, 0, 0);
 	CHECK_EQ(R.n_thr, 0, "arena free does not move threshold");
 	s = finish();
-	CHECK_EQ(s.mmap_bytes, 0x31000, "mmap bytes = mprotected part");
+	CHECK_EQ(s.mmap_bytes, 0x31000, "mmap bytes = mprotected part (the union)");
 	CHECK_EQ(s.mmap_bytes_peak, 0x31000, "reservation not counted in peak");
-	CHECK_EQ(s.sys_count[AM_SYS_MPROTECT], 2, "mprotect count");
+	CHECK_EQ(s.committed_bytes, 0x31000, "committed = heap (none) + mmap");
+	CHECK_EQ(s.committed_bytes_peak, 0x31000, "committed peak");
+	CHECK(!s.oom, "no out-of-memory");
+	CHECK_EQ(s.sys_count[AM_SYS_MPROTECT], 3, "mprotect count");
 	CHECK_EQ(s.sys_count[AM_SYS_MADVISE], 1, "madvise count");
-	CHECK_EQ(s.live_by_region_count[AM_REG_ARENA], 1, "live in arena");
+	CHECK_EQ(s.live_by_region_count[AM_REG_ARENA], 2, "live in arena (the first and the 256-byte malloc)");
 	CHECK_EQ(s.hist_other[6], 1, "arena allocation in hist_other");
 	/* trimming the PROT_NONE reservation gives back address space, not memory */
 	CHECK_EQ(s.returned_munmap, 0, "reservation trim is not memory returned");

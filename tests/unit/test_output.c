@@ -313,6 +313,31 @@ static void test_fmt(void)
 	CHECK_STR(am_fmt_madv(b, sizeof(b), 5), "5", "madv hole");
 	CHECK_STR(am_fmt_madv(b, sizeof(b), 1000), "1000", "madv unknown");
 
+	/* the inverses (the report replays records through the accounting
+	 * model from these strings): every value round-trips */
+	{
+		uint64_t v, k;
+		bool ok = true;
+
+		for (k = 0; k < 64 && ok; k++) {
+			uint64_t x = k | (k & 16 ? 0x03000000 : 0) | (k & 32 ? 0x100 : 0);
+
+			ok = am_parse_prot(am_fmt_prot(b, sizeof(b), x), &v) == 0 && v == x;
+		}
+		CHECK(ok, "prot round-trips");
+		for (k = 0, ok = true; k < 16 && ok; k++)
+			ok = am_parse_mremap_flags(am_fmt_mremap_flags(b, sizeof(b), k), &v) == 0 && v == k;
+		CHECK(ok, "mremap flags round-trip");
+		for (k = 0, ok = true; k < 120 && ok; k++)
+			ok = am_parse_madv(am_fmt_madv(b, sizeof(b), k), &v) == 0 && v == k;
+		CHECK(ok, "madvise advice round-trips");
+		CHECK(am_parse_prot("PROT_READ|", &v) < 0, "prot: trailing bar refused");
+		CHECK(am_parse_prot("PROT_BOGUS", &v) < 0, "prot: unknown name refused");
+		CHECK(am_parse_prot(NULL, &v) < 0, "prot: absent refused");
+		CHECK(am_parse_madv("MADV_", &v) < 0, "advice: unknown name refused");
+		CHECK(am_parse_madv("12x", &v) < 0, "advice: not a number refused");
+	}
+
 	CHECK_STR(am_fmt_errno(b, sizeof(b), 12), "ENOMEM", "errno ENOMEM");
 	CHECK_STR(am_fmt_errno(b, sizeof(b), 22), "EINVAL", "errno EINVAL");
 	CHECK_STR(am_fmt_errno(b, sizeof(b), 9999), "errno 9999", "errno unknown");
@@ -619,6 +644,8 @@ static struct am_summary summary_fixture(void)
 	s.heap_bytes_peak = 270336;
 	s.mmap_bytes = 0;
 	s.mmap_bytes_peak = 204800;
+	s.committed_bytes = 270336;
+	s.committed_bytes_peak = 475136;
 	s.direct_mmap_bytes = 65536;
 	s.hist_heap[4] = 90;
 	s.hist_other[4] = 3;
@@ -658,6 +685,7 @@ static void test_json_summary(void)
 	s.unattached_probes = 6;
 	s.bpf.depth_overflow = 7;
 	s.bpf.thread_full = 8;
+	s.oom = true;
 	memset(s.fn, 0, sizeof(s.fn));
 	memset(s.sys_count, 0, sizeof(s.sys_count));
 	memset(s.hist_heap, 0, sizeof(s.hist_heap));
@@ -674,22 +702,24 @@ static void test_json_summary(void)
 		  "\"syscalls\":{\"brk\":{\"count\":2,\"failed\":0,\"by_cause\":{\"malloc\":2}},"
 		  "\"mmap\":{\"count\":3,\"failed\":1,\"by_cause\":{\"malloc\":1,\"direct\":2}}},"
 		  "\"bytes\":{\"live\":100000,\"live_peak\":300000,\"heap\":270336,\"heap_peak\":270336,"
-		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
+		  "\"mmap\":0,\"mmap_peak\":204800,\"committed\":270336,\"committed_peak\":475136,"
+		  "\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[{\"lo\":16,\"hi\":32,\"heap\":90,\"mmap\":0,\"other\":3},"
 		  "{\"lo\":131072,\"hi\":262144,\"heap\":0,\"mmap\":1,\"other\":0}],"
 		  "\"threshold\":{\"start\":131072,\"end\":1052672,\"changes\":1,\"pinned\":false,\"source\":\"default\"},"
 		  "\"live_at_end\":{\"heap\":{\"count\":10,\"bytes\":100000}},"
 		  "\"counters\":{\"events\":300,\"lost_events\":0,\"lost_call\":0,\"lost_os\":0,\"lost_task\":0,"
 		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":0,"
-		  "\"thread_full\":0,\"orphan_returns\":0,\"orphan_os\":0}}\n"
+		  "\"thread_full\":0,\"orphan_returns\":0,\"orphan_os\":0,\"out_of_memory\":false}}\n"
 		  "{\"type\":\"summary\",\"ts_ns\":1601000000,\"pid\":0,\"tid\":0,\"duration_ns\":1500000000,"
 		  "\"functions\":{},\"syscalls\":{},"
 		  "\"bytes\":{\"live\":100000,\"live_peak\":300000,\"heap\":270336,\"heap_peak\":270336,"
-		  "\"mmap\":0,\"mmap_peak\":204800,\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
+		  "\"mmap\":0,\"mmap_peak\":204800,\"committed\":270336,\"committed_peak\":475136,"
+		  "\"direct_mmap\":65536,\"returned_munmap\":0,\"returned_madvise\":0,\"returned_brk\":0},\"target\":null,"
 		  "\"histogram\":[],\"threshold\":null,\"live_at_end\":{},"
 		  "\"counters\":{\"events\":300,\"lost_events\":2,\"lost_call\":0,\"lost_os\":2,\"lost_task\":0,"
 		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":7,"
-		  "\"thread_full\":8,\"orphan_returns\":4,\"orphan_os\":5}}\n",
+		  "\"thread_full\":8,\"orphan_returns\":4,\"orphan_os\":5,\"out_of_memory\":true}}\n",
 		  "json summary");
 	free(t);
 }
@@ -889,6 +919,8 @@ static void test_text_summary(void)
 	CHECK(strstr(t, "  mmap                    3            1  malloc 1, direct 2\n") != NULL,
 	      "summary syscall row with causes");
 	CHECK(strstr(t, "  brk heap                    264 KiB      264 KiB\n") != NULL, "summary heap bytes");
+	CHECK(strstr(t, "  from OS (heap + mmap)       264 KiB      464 KiB\n") != NULL, "summary committed bytes");
+	CHECK(strstr(t, "incomplete") == NULL, "no out-of-memory line");
 	CHECK(strstr(t, "(10 allocations)") != NULL, "summary live count");
 	CHECK(strstr(t, "  [16 B, 32 B)                 90        0        3  #######################################.\n") != NULL,
 	      "summary histogram row with bar");
@@ -914,6 +946,14 @@ static void test_text_summary(void)
 	CHECK(strstr(t, "lost call/os/task: 1/0/1") != NULL, "lost detail");
 	CHECK(strstr(t, "mmap threshold: 1028 KiB (pinned)\n") != NULL, "pinned threshold");
 	free(t);
+
+	s.oom = true;
+	o = out_new(&m, false, 0, false);
+	am_out__summary(o, &s);
+	t = out_done(o, &m, false);
+	CHECK(strstr(t, "\nWARNING: incomplete: allocmap ran out of memory; ") != NULL, "out-of-memory line");
+	free(t);
+	s.oom = false;
 
 	s.bpf.lost_call = 0;
 	s.bpf.lost_task = 0;

@@ -193,6 +193,17 @@ int main(void)
 	r = os_rec(5100, RM_SYS_MUNMAP, 0x7e0000000000 + (64 << 20), 64 << 20, 0, NULL, 4); rm_feed(m, &r);
 	r = os_rec(5200, RM_SYS_MPROTECT, 0x7e0000000000, 135168, 0, NULL, 4); r.prot = "PROT_READ|PROT_WRITE"; rm_feed(m, &r);
 	CHECK_EQ(m->mmapped, 135168, "arena's accessible part");
+	/* committing from the same start again (mimalloc: 64 KiB, then more)
+	 * counts the union, never the sum of the lengths */
+	r = os_rec(5300, RM_SYS_MPROTECT, 0x7e0000000000, 65536, 0, NULL, 4); r.prot = "PROT_READ|PROT_WRITE"; rm_feed(m, &r);
+	CHECK_EQ(m->mmapped, 135168, "re-protect inside the accessible part: unchanged");
+	r = os_rec(5400, RM_SYS_MPROTECT, 0x7e0000000000, 139264, 0, NULL, 4); r.prot = "PROT_READ|PROT_WRITE"; rm_feed(m, &r);
+	CHECK_EQ(m->mmapped, 139264, "overlapping re-protect: one page more");
+	CHECK_EQ(rm_region_committed(m, &m->reg[m->idx[0]]), 139264, "the arena region's committed bytes");
+	CHECK_EQ(rm_figs(m)->mmap, 139264, "the figures are the model's");
+	r = os_rec(5500, RM_SYS_MPROTECT, 0x7e0000000000 + 135168, 4096, 0, NULL, 4); r.prot = "PROT_NONE"; rm_feed(m, &r);
+	CHECK_EQ(m->mmapped, 135168, "PROT_NONE takes the page back");
+	CHECK_EQ(m->mmapped_peak, 200704, "mmapped peak: the chunk, earlier");
 	CHECK_EQ(m->reg[m->idx[0]].end - m->reg[m->idx[0]].start, 64 << 20, "arena trimmed to 64 MiB");
 	/* realloc of an mmapped chunk: mremap moves the region */
 	r = os_rec(6000, RM_SYS_MMAP, 0, 200704, 0x7d0000000000, "mmap", 5); r.prot = "PROT_READ|PROT_WRITE"; rm_feed(m, &r);

@@ -2,10 +2,11 @@
 /* compare_run.c - runs a command once under the tracer for `allocmap
  * compare` / `allocmap demo` and keeps what they render: the summary, a
  * timeline of live bytes against bytes held from the OS, and a mark per OS
- * request. The timeline samples the tracer's own summary from a sink of
- * its records (throttled: a point per record would be too many). Also the
- * untraced run (wall time and peak RSS without probe traps) and
- * environment building for LD_PRELOAD. */
+ * request. Every figure of the table (peaks included) is the summary's
+ * (the accounting model, memacct.h); the timeline samples the tracer's own
+ * correlator from a sink of its records (throttled: a point per record would
+ * be too many). Also the untraced run (wall time and peak RSS without probe
+ * traps) and environment building for LD_PRELOAD. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -58,10 +59,6 @@ static void add_point(struct run_ctx *x, uint64_t t, uint64_t live, uint64_t os)
 		r->cap_pts = cap;
 	}
 	r->pts[r->n_pts++] = (struct am_cmp_point){ .t_ns = t, .live = live, .os = os };
-	if (os > r->os_peak) {
-		r->os_peak = os;
-		r->live_at_os_peak = live;
-	}
 }
 
 static void add_mark(struct run_ctx *x, const struct am_os_rec *o)
@@ -96,7 +93,7 @@ static void sample(struct run_ctx *x, uint64_t t, bool force)
 	    t - x->last_snap < SNAP_ANY_NS && x->r->n_pts)
 		return;
 	am_tracer__snapshot(x->tr, &s);
-	add_point(x, t, s.live_bytes, s.heap_bytes + s.mmap_bytes);
+	add_point(x, t, s.live_bytes, s.committed_bytes);
 	x->last_snap = t;
 	x->dirty = false;
 }
@@ -201,12 +198,9 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 		am_warn("%s: out of memory while sampling: the timeline is incomplete", r->name);
 	if (!r->traced)
 		return -1;
-	r->os_exit = r->sum.heap_bytes + r->sum.mmap_bytes;
+	r->os_peak = r->sum.committed_bytes_peak;
+	r->os_exit = r->sum.committed_bytes;
 	r->live_exit = r->sum.live_bytes;
-	if (r->os_exit > r->os_peak) {
-		r->os_peak = r->os_exit;
-		r->live_at_os_peak = r->live_exit;
-	}
 	return 0;
 }
 

@@ -38,9 +38,8 @@ struct am_cmp_run {
 	int      status;            /* the trace's exit status (the command's, 1 or 127 on failure) */
 	char     bound[64];         /* allocator the tracer found bound ("glibc", ...) */
 	struct am_summary sum;      /* final summary */
-	uint64_t os_peak;           /* max sampled heap+mmap bytes */
-	uint64_t live_at_os_peak;
-	uint64_t os_exit, live_exit;/* just before the process exited */
+	uint64_t os_peak;           /* peak of heap + mmap bytes (sum.committed_bytes_peak) */
+	uint64_t os_exit, live_exit;/* at the end (sum.committed_bytes, sum.live_bytes) */
 	uint64_t brk_set;           /* brk calls that asked to move the break (not brk(NULL) queries) */
 	uint64_t brk_set_in_calls;  /* of which inside allocator calls */
 	/* untraced run (wall_ns == 0: not measured) */

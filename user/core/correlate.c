@@ -9,9 +9,8 @@
  *  - the region map: a sorted array of non-overlapping anonymous mappings
  *    (binary search, O(log n) lookup; inserts and removals memmove, which is
  *    fine because a process has hundreds of mappings, not millions);
- *  - the live allocations: an open-addressing hash (linear probing,
- *    backward-shift deletion, so no tombstones pile up under malloc/free
- *    churn) from pointer to size, region and allocating call;
+ *  - the live allocations, in the accounting model (memacct.c), with the
+ *    region and allocating call of each;
  *  - glibc's dynamic mmap threshold: its value, or while it is unknown (a
  *    process attached to without glibc's debug information) the bounds
  *    lo <= threshold <= hi that what the process does proves, which meet
@@ -21,6 +20,10 @@
  * on the region map is applied at once, in stream order, but their records
  * wait in a table keyed by call id until the call arrives, so that a call
  * and the requests it caused are delivered together.
+ * Every byte figure (live, heap, mmapped, committed, returned, peaks) is
+ * the accounting model's (memacct.h), fed each record as it is delivered,
+ * in delivery order: the order of a JSON Lines trace, which the report
+ * replays through the same model, so the summary and the report agree.
  *
  * Behaviour choices (also in the report to the tracer's author):
  *  - seed_maps keeps "[heap]" as the heap and anonymous mappings (no path,
@@ -32,9 +35,8 @@
  *  - brk returns the (unchanged) old break on failure: a brk(addr) whose
  *    result differs from addr counts in sys_failed[brk].
  *  - Any PROT_NONE mapping made inside an allocator call is an arena
- *    reservation (AM_REG_ARENA): not counted in mmap_bytes until mprotect
- *    makes part of it accessible. Arenas are assumed to become accessible
- *    from their start upward, as glibc grows them (h->mprotect_size).
+ *    reservation (AM_REG_ARENA); its bytes count as the accounting model
+ *    says (memacct.h: accessible pages only).
  *  - madvise changes no byte count: the mapping stays (RSS is not modelled).
  *  - fork: the child starts with an empty state (its inherited mappings and
  *    allocations are not copied; its frees of inherited pointers count as
@@ -79,6 +81,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "correlate.h"
+#include "memacct.h"
 #include "stack.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -152,29 +155,8 @@ static uint64_t musl_request(const struct am_call_rec *r)
 /* One anonymous mapping of a traced process. */
 struct region {
 	uint64_t start, end;     /* [start, end), page aligned */
-	uint64_t acc_end;        /* accessible up to here (= end except arena reservations) */
 	uint64_t cause_call;     /* allocator call that made (or last mremapped) it, 0 = none */
 	uint8_t  kind;           /* AM_REG_MMAP / ARENA / PREEXISTING / DIRECT */
-};
-
-/* One live allocation. key 0 marks an empty slot (malloc never returns 0). */
-struct live_ent {
-	uint64_t key;            /* the pointer */
-	uint64_t size;           /* bytes requested */
-	uint64_t call_id;        /* call that returned it */
-	uint32_t stack;          /* interned allocation stack id, 0 = none */
-	uint8_t  region;         /* enum am_region_kind where it lives */
-	uint8_t  prev_region;    /* the incarnation it displaced (has_prev) */
-	bool     has_prev;       /* it displaced one never seen freed: see on_call */
-	uint64_t ts;             /* when the call that returned it ended */
-	uint64_t prev_size;
-};
-
-struct live_tab {
-	struct live_ent *e;      /* cap slots */
-	size_t cap;              /* power of two, 0 before first insert */
-	size_t n;                /* occupied slots */
-	unsigned shift;          /* 64 - log2(cap) for the multiplicative hash */
 };
 
 /* Per traced process. */
@@ -184,7 +166,7 @@ struct proc {
 	uint64_t heap_start, heap_end; /* the brk heap [start, end) */
 	struct region *reg;      /* sorted by start, non-overlapping */
 	size_t   n_reg, cap_reg;
-	struct live_tab live;
+	struct am_acct_proc *acct; /* its accounting: live allocations, bytes */
 	struct am_thr thr;       /* glibc mmap threshold now (value or bounds) */
 	struct am_thr thr_start; /* ... at attach/launch/fork/exec */
 	uint64_t thr_changes;    /* threshold records */
@@ -193,11 +175,6 @@ struct proc {
 	uint32_t order;          /* first seen first (summary order) */
 	bool     glibc, musl;    /* the rules of its allocator (opts.glibc/musl, or what the
 	                            tracer said after an exec: am_corr__set_allocator) */
-	/* this process's share of the global byte counters (undone at exec) */
-	uint64_t live_bytes;
-	uint64_t heap_bytes;
-	uint64_t mmap_bytes;
-	uint64_t direct_bytes;
 };
 
 /* OS records waiting for their call. call_id 0 marks an empty slot. */
@@ -221,6 +198,7 @@ struct am_corr {
 	struct pend *pend;       /* cap_pend slots */
 	size_t   n_pend, cap_pend;
 	bool     oom;            /* an allocation failed: some state was dropped */
+	struct am_acct *acct;    /* the byte figures (memacct.h) */
 	struct am_summary sum;   /* global counters, completed by finish */
 	/* user stacks */
 	struct am_stacktab *stacks;
@@ -269,103 +247,16 @@ static inline uint64_t req2size(uint64_t req)
 	return (req + 8 + 15) & ~15ULL;
 }
 
-static inline void peak(uint64_t *peak_v, uint64_t v)
-{
-	if (v > *peak_v)
-		*peak_v = v;
-}
-
-/* ---------- live table ---------- */
-
-static bool live_grow(struct live_tab *t)
-{
-	size_t ncap = t->cap ? t->cap * 2 : 1024;
-	struct live_ent *ne = calloc(ncap, sizeof(*ne));
-	unsigned nshift = 64 - (unsigned)__builtin_ctzll(ncap);
-	size_t mask = ncap - 1;
-
-	if (!ne)
-		return false;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->e[i].key)
-			continue;
-		size_t j = hash64(t->e[i].key) >> nshift;
-		while (ne[j].key)
-			j = (j + 1) & mask;
-		ne[j] = t->e[i];
-	}
-	free(t->e);
-	t->e = ne;
-	t->cap = ncap;
-	t->shift = nshift;
-	return true;
-}
-
-/* Slot holding key, or NULL. */
-static inline struct live_ent *live_find(const struct live_tab *t, uint64_t key)
-{
-	size_t mask = t->cap - 1, i;
-
-	if (!t->cap)
-		return NULL;
-	for (i = hash64(key) >> t->shift; t->e[i].key; i = (i + 1) & mask)
-		if (t->e[i].key == key)
-			return &t->e[i];
-	return NULL;
-}
-
-/* Slot for key: the existing one, or a fresh one with key set and the rest
- * zeroed (t->n counted). NULL only when growing failed. */
-static inline struct live_ent *live_slot(struct live_tab *t, uint64_t key)
-{
-	size_t mask, i;
-
-	if ((t->n + 1) * 4 > t->cap * 3 && !live_grow(t))
-		return NULL;
-	mask = t->cap - 1;
-	for (i = hash64(key) >> t->shift; t->e[i].key; i = (i + 1) & mask)
-		if (t->e[i].key == key)
-			return &t->e[i];
-	t->e[i] = (struct live_ent){ .key = key };
-	t->n++;
-	return &t->e[i];
-}
-
-/* Remove the entry in slot e (from live_find), keeping probe chains intact
- * by shifting later members of the cluster back (no tombstones). */
-static inline void live_del(struct live_tab *t, struct live_ent *e)
-{
-	size_t mask = t->cap - 1;
-	size_t i = (size_t)(e - t->e), j = i;
-
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!t->e[j].key)
-			break;
-		size_t home = hash64(t->e[j].key) >> t->shift;
-		/* move j into the hole at i unless its home lies in (i, j] */
-		if ((j > i && (home <= i || home > j)) ||
-		    (j < i && (home <= i && home > j))) {
-			t->e[i] = t->e[j];
-			i = j;
-		}
-	}
-	t->e[i].key = 0;
-	t->n--;
-}
-
 /* ---------- processes ---------- */
 
 static void proc_release(struct proc *p)
 {
 	free(p->reg);
-	free(p->live.e);
 	free(p->tids);
 	p->reg = NULL;
 	p->n_reg = p->cap_reg = 0;
 	p->tids = NULL;
 	p->n_tids = p->cap_tids = 0;
-	memset(&p->live, 0, sizeof(p->live));
 }
 
 /* Has thread tid of p made a call before? Records it; false when first seen
@@ -433,6 +324,11 @@ static struct proc *proc_get_slow(struct am_corr *c, uint32_t pid)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->acct = am_acct_proc(c->acct, pid);
+	if (!p->acct) {
+		free(p);
+		return NULL;
+	}
 	p->pid = pid;
 	p->thr = p->thr_start = c->thr_init;
 	p->glibc = c->opts.glibc;
@@ -449,50 +345,6 @@ static inline struct proc *proc_get(struct am_corr *c, uint32_t pid)
 	if (c->last && c->last->pid == pid)
 		return c->last;
 	return proc_get_slow(c, pid);
-}
-
-/* ---------- byte accounting ---------- */
-
-static void acct_heap(struct am_corr *c, struct proc *p, uint64_t new_size)
-{
-	c->sum.heap_bytes = c->sum.heap_bytes - p->heap_bytes + new_size;
-	p->heap_bytes = new_size;
-	peak(&c->sum.heap_bytes_peak, c->sum.heap_bytes);
-}
-
-/* Bytes a region piece contributes to mmap_bytes or direct_mmap_bytes. */
-static inline uint64_t reg_bytes(const struct region *r)
-{
-	uint64_t e = r->acc_end < r->end ? r->acc_end : r->end;
-
-	return e > r->start ? e - r->start : 0;
-}
-
-/* Add (sign +1) or remove (sign -1) a region's bytes from the counters. */
-static void acct_reg(struct am_corr *c, struct proc *p, const struct region *r, int sign)
-{
-	uint64_t b = reg_bytes(r);
-
-	if (!b)
-		return;
-	if (r->kind == AM_REG_MMAP || r->kind == AM_REG_ARENA) {
-		if (sign > 0) {
-			p->mmap_bytes += b;
-			c->sum.mmap_bytes += b;
-			peak(&c->sum.mmap_bytes_peak, c->sum.mmap_bytes);
-		} else {
-			p->mmap_bytes -= b;
-			c->sum.mmap_bytes -= b;
-		}
-	} else if (r->kind == AM_REG_DIRECT) {
-		if (sign > 0) {
-			p->direct_bytes += b;
-			c->sum.direct_mmap_bytes += b;
-		} else {
-			p->direct_bytes -= b;
-			c->sum.direct_mmap_bytes -= b;
-		}
-	}
 }
 
 /* ---------- region map ---------- */
@@ -540,23 +392,6 @@ static bool reg_reserve(struct am_corr *c, struct proc *p, size_t extra)
 }
 
 /* Unmap [a, b): trim, split or drop every region overlapping it. */
-/* Bytes of [a, b) that were accessible memory: an arena's PROT_NONE
- * reservation beyond acc_end is address space, never memory. */
-static uint64_t acc_bytes_in(const struct proc *p, uint64_t a, uint64_t b)
-{
-	uint64_t n = 0;
-
-	for (size_t i = reg_lower(p, a); i < p->n_reg && p->reg[i].start < b; i++) {
-		const struct region *r = &p->reg[i];
-		uint64_t lo = r->start > a ? r->start : a;
-		uint64_t hi = r->acc_end < b ? r->acc_end : b;
-
-		if (hi > lo)
-			n += hi - lo;
-	}
-	return n;
-}
-
 static void reg_remove(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b)
 {
 	size_t i = reg_lower(p, a);
@@ -565,13 +400,10 @@ static void reg_remove(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b
 		struct region *r = &p->reg[i];
 		bool left = r->start < a, right = r->end > b;
 
-		acct_reg(c, p, r, -1);
 		if (left && right) {
 			if (!reg_reserve(c, p, 1)) {
 				/* keep the left part only rather than lose the map */
-				r = &p->reg[i];
-				r->end = a;
-				acct_reg(c, p, r, +1);
+				p->reg[i].end = a;
 				return;
 			}
 			r = &p->reg[i];
@@ -580,16 +412,12 @@ static void reg_remove(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b
 			p->reg[i + 1].start = b;
 			r->end = a;
 			p->n_reg++;
-			acct_reg(c, p, &p->reg[i], +1);
-			acct_reg(c, p, &p->reg[i + 1], +1);
 			return;
 		} else if (left) {
 			r->end = a;
-			acct_reg(c, p, r, +1);
 			i++;
 		} else if (right) {
 			r->start = b;
-			acct_reg(c, p, r, +1);
 			return;
 		} else {
 			memmove(r, r + 1, (p->n_reg - i - 1) * sizeof(*r));
@@ -613,31 +441,6 @@ static void reg_add(struct am_corr *c, struct proc *p, const struct region *nr)
 	memmove(&p->reg[i + 1], &p->reg[i], (p->n_reg - i) * sizeof(*nr));
 	p->reg[i] = *nr;
 	p->n_reg++;
-	acct_reg(c, p, &p->reg[i], +1);
-}
-
-/* mprotect(a, b, prot): only arena reservations care. Making part of one
- * accessible is how glibc grows a thread arena: those bytes are obtained. */
-static void reg_protect(struct am_corr *c, struct proc *p, uint64_t a, uint64_t b, uint64_t prot)
-{
-	for (size_t i = reg_lower(p, a); i < p->n_reg && p->reg[i].start < b; i++) {
-		struct region *r = &p->reg[i];
-		uint64_t e = b < r->end ? b : r->end;
-
-		if (r->kind != AM_REG_ARENA)
-			continue;
-		acct_reg(c, p, r, -1);
-		if (prot != PROT_NONE) {
-			if (e > r->acc_end)
-				r->acc_end = e;
-		} else if (e >= r->acc_end || e == r->end) {
-			/* taking back the accessible tail */
-			uint64_t s = a > r->start ? a : r->start;
-			if (s < r->acc_end)
-				r->acc_end = s;
-		}
-		acct_reg(c, p, r, +1);
-	}
 }
 
 /* ---------- stacks waiting for their record ---------- */
@@ -708,7 +511,7 @@ static const struct am_stack *pstk_take(struct am_corr *c, uint64_t key, int *cu
 
 /* ---------- OS requests ---------- */
 
-/* Apply a successful brk. */
+/* Apply a brk to the heap's extent (placement; its bytes: memacct). */
 static void os_brk(struct am_corr *c, struct proc *p, const struct am_os_event *ev)
 {
 	uint64_t addr = ev->args[0], ret = (uint64_t)ev->ret;
@@ -724,14 +527,12 @@ static void os_brk(struct am_corr *c, struct proc *p, const struct am_os_event *
 	}
 	if (ret < p->heap_start)
 		p->heap_start = ret;
-	if (ret < p->heap_end)
-		c->sum.returned_brk += p->heap_end - ret;
 	p->heap_end = ret;
-	acct_heap(c, p, p->heap_end - p->heap_start);
 }
 
-/* Apply the effect of one OS request to the process's map; set the
- * provisional region kind of the record. */
+/* Apply the effect of one OS request to the process's map (where
+ * allocations are; the bytes are counted when the record is delivered:
+ * deliver_os); set the provisional region kind of the record. */
 static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 {
 	const struct am_os_event *ev = &o->ev;
@@ -755,22 +556,19 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 		}
 		nr = (struct region){
 			.start = (uint64_t)ev->ret, .end = (uint64_t)ev->ret + len,
-			.acc_end = (uint64_t)ev->ret + len, .cause_call = ev->call_id,
+			.cause_call = ev->call_id,
 		};
 		if (o->direct)
 			nr.kind = AM_REG_DIRECT;
-		else if (ev->args[2] == PROT_NONE) {
+		else if (ev->args[2] == PROT_NONE)
 			nr.kind = AM_REG_ARENA;
-			nr.acc_end = nr.start;
-		} else
+		else
 			nr.kind = AM_REG_MMAP;
 		o->region_kind = nr.kind;
 		reg_add(c, p, &nr);
 		break;
 	case AM_SYS_MUNMAP:
 		a = ev->args[0];
-		if (!o->direct)
-			c->sum.returned_munmap += acc_bytes_in(p, a, a + am_page_up(ev->args[1]));
 		reg_remove(c, p, a, a + am_page_up(ev->args[1]));
 		break;
 	case AM_SYS_MREMAP: {
@@ -779,14 +577,11 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 		struct region *r = reg_find(p, old);
 
 		nr = (struct region){
-			.start = to, .end = to + new_len, .acc_end = to + new_len,
-			.cause_call = ev->call_id,
+			.start = to, .end = to + new_len, .cause_call = ev->call_id,
 			.kind = o->direct ? AM_REG_DIRECT : AM_REG_MMAP,
 		};
 		if (r) {
 			nr.kind = r->kind;
-			if (r->kind == AM_REG_ARENA)
-				nr.acc_end = to + reg_bytes(r);
 			if (o->direct)
 				nr.cause_call = r->cause_call;
 			else if (r->kind == AM_REG_PREEXISTING)
@@ -798,17 +593,15 @@ static void os_apply(struct am_corr *c, struct proc *p, struct am_os_rec *o)
 		reg_add(c, p, &nr);
 		break;
 	}
-	case AM_SYS_MPROTECT:
-		a = ev->args[0];
-		reg_protect(c, p, a, a + am_page_up(ev->args[1]), ev->args[2]);
-		break;
-	default: /* madvise: the mapping stays, its pages may go back */
-		if (!o->direct && (ev->args[2] == 4 /* MADV_DONTNEED */ ||
-				   ev->args[2] == 8 /* MADV_FREE */ ||
-				   ev->args[2] == 9 /* MADV_REMOVE */))
-			c->sum.returned_madvise += am_page_up(ev->args[1]);
+	default: /* mprotect, madvise: the mapping stays where it was */
 		break;
 	}
+}
+
+/* Counts the bytes of an OS record as it is delivered (memacct.h). */
+static void deliver_os(struct am_corr *c, struct proc *p, const struct am_os_rec *o)
+{
+	am_acct_os(c->acct, p->acct, &o->ev, !o->direct, o->region_kind);
 }
 
 /* ---------- pending table ---------- */
@@ -1003,6 +796,7 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 		c->sum.sys_failed[ev->sys]++;
 	os_apply(c, p, &o);
 	if (o.direct || !o.call_id) { /* no call record will come for it */
+		deliver_os(c, p, &o);
 		if (c->opts.sink.os)
 			c->opts.sink.os(c->opts.sink.ctx, &o);
 	} else if (!pend_add(c, &o)) {
@@ -1300,52 +1094,36 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		st->os_calls++;
 
 	/* the input pointer: free, realloc that moved/freed it */
-	if (r.has_ptr_in && r.ptr_in) {
-		if (am_role_frees(am_fn_role(ev->fn)))
-			frees = true;
-		else if (result_valid)
-			frees = r.ptr_out != 0 || r.size == 0;
-	}
+	frees = am_acct_call_frees(am_fn_role(ev->fn), r.ptr_in, result_valid, r.ptr_out, r.size);
 	if (frees) {
-		struct live_ent *e = live_find(&p->live, r.ptr_in);
+		struct am_acct_live fe;
+		enum am_acct_free_res how = AM_ACCT_UNKNOWN;
+		const struct am_acct_live *pe;
 
-		/* Events are emitted at returns: another thread's malloc can get
-		 * the chunk a free released and return before the free does. A
-		 * free that began before the call that returned this pointer
-		 * ended cannot be freeing what that call returned: it freed the
-		 * incarnation that call displaced. */
-		if (e && !nested && e->ts > ev->ts_enter) {
-			if (e->has_prev) {
-				r.size = e->prev_size;
-				r.region = (enum am_region_kind)e->prev_region;
-				if (am_role_frees(am_fn_role(ev->fn)))
-					st->bytes += r.size;
-				e->has_prev = false;
-			} else {
-				r.free_unknown = true;
-				if (r.from_obj)
-					c->sum.own_unknown_frees++;
-				else
-					c->sum.unknown_frees++;
-			}
-			e = NULL;
-		} else if (e) {
+		if (!nested) {
+			how = am_acct_free(c->acct, p->acct, r.ptr_in, ev->ts_enter, &fe);
+		} else if ((pe = am_acct_find(p->acct, r.ptr_in))) {
+			fe = *pe;   /* its outer call frees it */
+			how = AM_ACCT_FREED;
+		}
+		if (how == AM_ACCT_DISPLACED) {
+			r.size = fe.size;
+			r.region = (enum am_region_kind)fe.region;
+			if (am_role_frees(am_fn_role(ev->fn)))
+				st->bytes += r.size;
+		} else if (how == AM_ACCT_FREED) {
 			if (am_role_frees(am_fn_role(ev->fn))) {
-				r.size = e->size;
-				r.region = (enum am_region_kind)e->region;
-				st->bytes += e->size;
+				r.size = fe.size;
+				r.region = (enum am_region_kind)fe.region;
+				st->bytes += fe.size;
 			}
-			own_prev = e->call_id;
-			was_mmap = e->region == AM_REG_MMAP;
+			own_prev = fe.call_id;
+			was_mmap = fe.region == AM_REG_MMAP;
 			if (!nested) {
 				/* still mapped if the munmap was lost; else the munmap tells */
 				struct region *reg = reg_find(p, r.ptr_in);
 				if (reg)
 					region_len = reg->end - reg->start;
-				p->live_bytes -= e->size;
-				c->sum.live_bytes -= e->size;
-				c->sum.live_count--;
-				live_del(&p->live, e);
 			}
 		} else if (!nested) {
 			r.free_unknown = true;
@@ -1364,25 +1142,11 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	if (r.ptr_out) {
 		r.region = place(p, r.ptr_out, ev->id, r.ptr_in ? own_prev : 0);
 		if (!nested) {
-			struct live_ent *e = live_slot(&p->live, r.ptr_out);
+			struct am_acct_live *e = am_acct_alloc(c->acct, p->acct, r.ptr_out, r.size, r.ts_end);
 			if (e) {
-				e->has_prev = e->call_id != 0;
-				if (e->call_id) { /* never saw it freed (yet: see above) */
-					p->live_bytes -= e->size;
-					c->sum.live_bytes -= e->size;
-					c->sum.live_count--;
-					e->prev_size = e->size;
-					e->prev_region = e->region;
-				}
-				e->ts = r.ts_end;
-				e->size = r.size;
 				e->call_id = ev->id;
 				e->stack = r.stack ? r.stack->id : 0;
 				e->region = (uint8_t)r.region;
-				p->live_bytes += r.size;
-				c->sum.live_bytes += r.size;
-				c->sum.live_count++;
-				peak(&c->sum.live_bytes_peak, c->sum.live_bytes);
 			} else {
 				c->oom = true;
 			}
@@ -1443,6 +1207,11 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		}
 	}
 	r.n_os = n;
+	/* their bytes, now that their region kinds are final (the JSONL has
+	 * them before the call: no figure depends on the order of a call's
+	 * live change and its OS requests' bytes, they are apart) */
+	for (size_t i = 0; i < n; i++)
+		deliver_os(c, p, &os[i]);
 	if (c->opts.sink.call)
 		c->opts.sink.call(c->opts.sink.ctx, &r, os, n);
 	if (moved && c->opts.sink.threshold)
@@ -1478,13 +1247,8 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 	}
 	if (ev->kind == AM_TASK_EXEC && (p = proc_get(c, ev->pid))) {
 		/* a new image: its old mappings and allocations are gone */
-		c->sum.live_bytes -= p->live_bytes;
-		c->sum.live_count -= p->live.n;
-		c->sum.mmap_bytes -= p->mmap_bytes;
-		c->sum.direct_mmap_bytes -= p->direct_bytes;
-		acct_heap(c, p, 0);
+		am_acct_exec(c->acct, p->acct);
 		proc_release(p);
-		p->live_bytes = p->mmap_bytes = p->direct_bytes = 0;
 		p->heap_known = false;
 		p->heap_start = p->heap_end = 0;
 		p->thr = p->thr_start = c->thr_exec;
@@ -1504,7 +1268,10 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 		return NULL;
 	c->opts = *opts;
 	c->stacks = am_stacktab__new();
-	if (!c->stacks) {
+	c->acct = am_acct_new();
+	if (!c->stacks || !c->acct) {
+		am_stacktab__free(c->stacks);
+		am_acct_free_all(c->acct);
 		free(c);
 		return NULL;
 	}
@@ -1542,6 +1309,7 @@ void am_corr__free(struct am_corr *c)
 	free(c->leaks);
 	free(c->thr_procs);
 	am_stacktab__free(c->stacks);
+	am_acct_free_all(c->acct);
 	free(c);
 }
 
@@ -1619,21 +1387,28 @@ int am_corr__seed_maps(struct am_corr *c, uint32_t pid, FILE *maps)
 		path = line + pos;
 		while (*path == ' ' || *path == '\t')
 			path++;
+		struct am_seed_rec sr = {
+			.pid = pid, .start = s, .end = e, .kind = AM_REG_PREEXISTING,
+			.accessible = strncmp(perms, "---", 3) != 0,
+		};
 		if (strcmp(path, "[heap]") == 0) {
 			p->heap_known = true;
 			p->heap_start = s;
 			p->heap_end = e;
-			acct_heap(c, p, e - s);
-			added++;
+			sr.kind = AM_REG_HEAP;
 		} else if (!*path || strncmp(path, "[anon:", 6) == 0) {
 			struct region r = {
-				.start = s, .end = e, .acc_end = e,
-				.cause_call = SEED_CALL_ID, .kind = AM_REG_PREEXISTING,
+				.start = s, .end = e, .cause_call = SEED_CALL_ID, .kind = AM_REG_PREEXISTING,
 			};
 			reg_add(c, p, &r);
-			added++;
+		} else {
+			continue; /* file-backed, [stack], [vdso], [vvar], [vsyscall]: never hold allocations */
 		}
-		/* file-backed, [stack], [vdso], [vvar], [vsyscall]: never hold allocations */
+		added++;
+		/* delivered at once, like a direct OS request */
+		am_acct_seed(c->acct, p->acct, sr.start, sr.end, sr.kind, sr.accessible);
+		if (c->opts.sink.seed)
+			c->opts.sink.seed(c->opts.sink.ctx, &sr);
 	}
 	free(line);
 	return added;
@@ -1728,7 +1503,28 @@ static void thr_summary(struct am_corr *c, struct am_summary *s)
 	s->threshold_changes = root ? root->thr_changes : 0;
 }
 
-/* Completes c->sum: live allocations by region, threshold, counters. */
+/* The byte figures, from the accounting model. */
+static void acct_summary(struct am_corr *c, struct am_summary *s)
+{
+	const struct am_acct_figs *f = am_acct_figs(c->acct);
+
+	s->live_bytes = f->live;
+	s->live_bytes_peak = f->live_peak;
+	s->live_count = f->live_count;
+	s->heap_bytes = f->heap;
+	s->heap_bytes_peak = f->heap_peak;
+	s->mmap_bytes = f->mmap;
+	s->mmap_bytes_peak = f->mmap_peak;
+	s->committed_bytes = f->committed;
+	s->committed_bytes_peak = f->committed_peak;
+	s->direct_mmap_bytes = f->direct;
+	s->returned_munmap = f->returned_munmap;
+	s->returned_madvise = f->returned_madvise;
+	s->returned_brk = f->returned_brk;
+}
+
+/* Completes c->sum: byte figures, live allocations by region, threshold,
+ * counters. */
 static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 			 uint64_t unattached_probes, uint64_t duration_ns, bool walk_live)
 {
@@ -1737,19 +1533,25 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 	struct am_leak_in *li = NULL;
 	size_t n_li = 0;
 
+	acct_summary(c, s);
 	if (!walk_live)
 		goto counters;
 	memset(s->live_by_region_count, 0, sizeof(s->live_by_region_count));
 	memset(s->live_by_region_bytes, 0, sizeof(s->live_by_region_bytes));
-	if (c->opts.stack_mode != AM_STACKS_OFF && c->sum.live_count)
+	if (c->opts.stack_mode != AM_STACKS_OFF && c->sum.live_count) {
 		li = malloc(c->sum.live_count * sizeof(*li));
+		if (!li)
+			c->oom = true; /* no leak groups */
+	}
 	for (size_t i = 0; i < c->cap_procs; i++) {
 		struct proc *p = c->procs[i];
+		const struct am_acct_live *e;
+		size_t j = 0;
+
 		if (!p)
 			continue;
-		for (size_t j = 0; j < p->live.cap; j++) {
-			const struct live_ent *e = &p->live.e[j];
-			if (!e->key || e->region >= AM_REG__COUNT)
+		while ((e = am_acct_next(p->acct, &j))) {
+			if (e->region >= AM_REG__COUNT)
 				continue;
 			s->live_by_region_count[e->region]++;
 			s->live_by_region_bytes[e->region] += e->size;
@@ -1770,10 +1572,13 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		if (k > 0) {
 			s->leaks = c->leaks;
 			s->n_leaks = (size_t)k;
+		} else if (k < 0) {
+			c->oom = true;
 		}
 		free(li);
 	}
 counters:
+	s->oom = c->oom || am_acct_oom(c->acct);
 	s->allocator = c->opts.allocator;
 	thr_summary(c, s);
 	if (bpf)
@@ -1826,9 +1631,19 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 		s->orphan_os += n;
 		if (all) {
 			qsort(all, n, sizeof(*all), os_rec_cmp);
-			for (size_t i = 0; i < n && c->opts.sink.os; i++)
-				c->opts.sink.os(c->opts.sink.ctx, &all[i]);
+			for (size_t i = 0; i < n; i++) {
+				struct proc *p = proc_get(c, all[i].ev.pid);
+
+				if (p)
+					deliver_os(c, p, &all[i]);
+				else
+					c->oom = true;
+				if (c->opts.sink.os)
+					c->opts.sink.os(c->opts.sink.ctx, &all[i]);
+			}
 			free(all);
+		} else {
+			c->oom = true; /* they are dropped */
 		}
 	}
 

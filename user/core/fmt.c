@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch_user.h"
@@ -222,6 +223,70 @@ const char *am_fmt_madv(char *buf, size_t sz, uint64_t advice)
 	else
 		snprintf(buf, sz, "%" PRIu64, advice);
 	return buf;
+}
+
+/* The value of a "NAME|NAME|0x..." string that bits() wrote with tab and
+ * zero: 0, or -1 when s is not one it writes. */
+static int parse_bits(const char *s, const struct bit_name *tab, size_t n, const char *zero,
+		      uint64_t *v)
+{
+	*v = 0;
+	if (!s || !*s)
+		return -1;
+	if (!strcmp(s, zero))
+		return 0;
+	while (*s) {
+		size_t len = strcspn(s, "|"), i;
+
+		for (i = 0; i < n; i++)
+			if (strlen(tab[i].name) == len && !strncmp(s, tab[i].name, len))
+				break;
+		if (i < n) {
+			*v |= tab[i].bit;
+		} else if (len > 2 && !strncmp(s, "0x", 2)) {
+			char *end;
+			uint64_t x = strtoull(s + 2, &end, 16);
+
+			if (end != s + len)
+				return -1;
+			*v |= x;
+		} else {
+			return -1;
+		}
+		s += len;
+		if (*s && !*++s)
+			return -1;       /* a trailing '|' */
+	}
+	return 0;
+}
+
+int am_parse_prot(const char *s, uint64_t *v)
+{
+	return parse_bits(s, prot_tab, N(prot_tab), "PROT_NONE", v);
+}
+
+int am_parse_mremap_flags(const char *s, uint64_t *v)
+{
+	return parse_bits(s, mremap_tab, N(mremap_tab), "0", v);
+}
+
+int am_parse_madv(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s)
+		return -1;
+	for (size_t i = 0; i < N(madv_names); i++)
+		if (madv_names[i] && !strcmp(s, madv_names[i])) {
+			*v = i;
+			return 0;
+		}
+	if (!strcmp(s, "MADV_HWPOISON") || !strcmp(s, "MADV_SOFT_OFFLINE")) {
+		*v = s[5] == 'H' ? 100 : 101;
+		return 0;
+	}
+	*v = strtoull(s, &end, 10);
+	return *end || *s < '0' || *s > '9' ? -1 : 0;
 }
 
 const char *am_fmt_errno(char *buf, size_t sz, int err)

@@ -20,6 +20,12 @@ const char *am_fmt_mmap_flags(char *buf, size_t sz, uint64_t flags);
 const char *am_fmt_mremap_flags(char *buf, size_t sz, uint64_t flags);
 /* "MADV_DONTNEED"; an unknown advice as its decimal value */
 const char *am_fmt_madv(char *buf, size_t sz, uint64_t advice);
+/* The inverses, for readers of a trace: the value a string written by
+ * am_fmt_prot / am_fmt_mremap_flags / am_fmt_madv stands for in *v.
+ * Return 0, or -1 when s is not a string they write. */
+int am_parse_prot(const char *s, uint64_t *v);
+int am_parse_mremap_flags(const char *s, uint64_t *v);
+int am_parse_madv(const char *s, uint64_t *v);
 /* errno name for a positive errno value: "ENOMEM"; unknown: "errno 4242" */
 const char *am_fmt_errno(char *buf, size_t sz, int err);
 /* Human size, exact when it can be: whole MiB/GiB as "2 MiB", whole KiB as

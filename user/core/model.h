@@ -229,6 +229,15 @@ struct am_call_rec {
 	bool     stack_derived;  /* stack taken from an OS request it made (--stacks=os) */
 };
 
+/* A mapping that was there when the trace began (-p: /proc/PID/maps),
+ * delivered when the correlator is seeded with it. */
+struct am_seed_rec {
+	uint32_t pid;
+	uint64_t start, end;
+	uint8_t  kind;           /* AM_REG_HEAP (the brk heap) or AM_REG_PREEXISTING */
+	bool     accessible;     /* its protection is not PROT_NONE */
+};
+
 /* glibc's dynamic mmap threshold moved. */
 struct am_threshold_rec {
 	uint64_t ts_ns;
@@ -266,10 +275,14 @@ struct am_summary {
 	uint64_t sys_unknown[AM_SYS__COUNT];        /* OS requests whose cause is unknown */
 	uint64_t sys_failed[AM_SYS__COUNT];
 	/* bytes the program asked for (live in user allocations) vs bytes from the OS */
+	/* (every byte figure is the accounting model's: memacct.h) */
 	uint64_t live_bytes, live_bytes_peak;
 	uint64_t live_count;
 	uint64_t heap_bytes, heap_bytes_peak;       /* brk heap size (seen growth since attach) */
-	uint64_t mmap_bytes, mmap_bytes_peak;       /* allocator-made mappings (chunks + arenas), not PROT_NONE-only reservations */
+	uint64_t mmap_bytes, mmap_bytes_peak;       /* allocator-made mappings (chunks + arenas): their
+	                                               accessible pages (not PROT_NONE) */
+	uint64_t committed_bytes, committed_bytes_peak; /* heap + mmap: held from the OS; the peak
+	                                               of that sum */
 	uint64_t direct_mmap_bytes;                 /* mappings the program made itself, at end */
 	/* request-size histogram of allocating calls */
 	uint64_t hist_heap[AM_HIST_BUCKETS];        /* served from the brk heap */
@@ -312,6 +325,8 @@ struct am_summary {
 	uint64_t returned_madvise;                  /* madvise(DONTNEED/FREE/REMOVE) by allocator calls */
 	uint64_t returned_brk;                      /* brk shrinks */
 	uint64_t malformed;                         /* records rejected by am_corr__event (too short, unknown type/fn/sys) */
+	bool     oom;                               /* the correlator ran out of memory: some records or
+	                                               state were dropped, the figures are incomplete */
 	/* user stacks (--stacks, --mode os) */
 	uint8_t  stack_mode;                        /* enum am_stack_mode */
 	bool     os_only;                           /* --mode os: no allocator probes */
@@ -336,6 +351,7 @@ struct am_sink {
 	void (*threshold)(void *ctx, const struct am_threshold_rec *t);
 	void (*task)(void *ctx, const struct am_task_event *t);
 	void (*summary)(void *ctx, const struct am_summary *s);
+	void (*seed)(void *ctx, const struct am_seed_rec *s); /* a mapping there before the trace */
 };
 
 /* Lengths as the kernel counts them: rounded up to whole pages. */

@@ -392,6 +392,19 @@ static void json_task(struct am_out *o, const struct am_task_event *t)
 	json_end(w);
 }
 
+/* A "seed" record: a mapping there before the trace (-p), at trace start. */
+static void json_seed(struct am_out *o, const struct am_seed_rec *r)
+{
+	struct jsonw *w = &o->jw;
+
+	json_head(w, "seed", o->o.t0_ns, r->pid, r->pid);
+	jsonw_khex(w, "start", r->start);
+	jsonw_khex(w, "end", r->end);
+	jsonw_kstr(w, "region", region_name(r->kind));
+	jsonw_kbool(w, "accessible", r->accessible);
+	json_end(w);
+}
+
 /* The "leaks" record, just before the summary (stacks on only): live
  * allocations grouped by allocation stack, largest first. */
 static void json_leaks(struct am_out *o, const struct am_summary *s, uint64_t ts)
@@ -499,6 +512,8 @@ static void json_sum_bytes_target(struct jsonw *w, const struct am_summary *s)
 	jsonw_ku64(w, "heap_peak", s->heap_bytes_peak);
 	jsonw_ku64(w, "mmap", s->mmap_bytes);
 	jsonw_ku64(w, "mmap_peak", s->mmap_bytes_peak);
+	jsonw_ku64(w, "committed", s->committed_bytes);
+	jsonw_ku64(w, "committed_peak", s->committed_bytes_peak);
 	jsonw_ku64(w, "direct_mmap", s->direct_mmap_bytes);
 	jsonw_ku64(w, "returned_munmap", s->returned_munmap);
 	jsonw_ku64(w, "returned_madvise", s->returned_madvise);
@@ -612,6 +627,7 @@ static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s)
 	jsonw_ku64(w, "thread_full", b->thread_full);
 	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
 	jsonw_ku64(w, "orphan_os", s->orphan_os);
+	jsonw_kbool(w, "out_of_memory", s->oom);
 	if (s->stack_mode != AM_STACKS_OFF) {
 		jsonw_ku64(w, "stacks", s->stacks);
 		jsonw_ku64(w, "stacks_lost", b->lost_stack);
@@ -1228,6 +1244,9 @@ static void text_sum_memory(struct am_out *o, const struct am_summary *s)
 	lp(&l, "  %-22s %12s %12s", "mmapped by allocator", am_fmt_size(x, sizeof(x), s->mmap_bytes),
 	   am_fmt_size(y, sizeof(y), s->mmap_bytes_peak));
 	lend(o, &l);
+	lp(&l, "  %-22s %12s %12s", "from OS (heap + mmap)", am_fmt_size(x, sizeof(x), s->committed_bytes),
+	   am_fmt_size(y, sizeof(y), s->committed_bytes_peak));
+	lend(o, &l);
 	lp(&l, "  %-22s %12s", "mmapped directly", am_fmt_size(x, sizeof(x), s->direct_mmap_bytes));
 	lend(o, &l);
 	if (s->returned_munmap || s->returned_madvise || s->returned_brk) {
@@ -1366,6 +1385,11 @@ static void text_sum_counters(struct am_out *o, const struct am_summary *s)
 		lp(&l, "WARNING: events were lost, missed or not traced: the trace is incomplete");
 		lend(o, &l);
 	}
+	if (s->oom) {
+		lp(&l, "WARNING: incomplete: allocmap ran out of memory; some records or state were dropped "
+		   "and the figures above are partial");
+		lend(o, &l);
+	}
 	lp(&l, "lost events: %" PRIu64 "  missed returns: %" PRIu64 "  unattached probes: %" PRIu64
 	   "  unknown frees: %" PRIu64, lost, (uint64_t)b->missed_ret, s->unattached_probes, s->unknown_frees);
 	lend(o, &l);
@@ -1488,6 +1512,14 @@ void am_out__task(void *ctx, const struct am_task_event *t)
 		text_task(o, t);
 }
 
+void am_out__seed(void *ctx, const struct am_seed_rec *r)
+{
+	struct am_out *o = ctx;
+
+	if (o->o.verbosity >= 0 && o->o.json)
+		json_seed(o, r); /* the text form has the summary's figures only */
+}
+
 void am_out__summary(void *ctx, const struct am_summary *s)
 {
 	struct am_out *o = ctx;
@@ -1520,6 +1552,7 @@ void am_out__sink(struct am_out *o, struct am_sink *sink)
 	sink->threshold = am_out__threshold;
 	sink->task = am_out__task;
 	sink->summary = am_out__summary;
+	sink->seed = am_out__seed;
 }
 
 void am_out__flush(struct am_out *o)

@@ -45,5 +45,6 @@ void am_out__os(void *ctx, const struct am_os_rec *r);
 void am_out__threshold(void *ctx, const struct am_threshold_rec *t);
 void am_out__task(void *ctx, const struct am_task_event *t);
 void am_out__summary(void *ctx, const struct am_summary *s);
+void am_out__seed(void *ctx, const struct am_seed_rec *r);
 
 #endif /* ALLOCMAP_OUTPUT_H */

@@ -315,7 +315,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	r->cause_fn = -1;
 	r->type = !type ? RM_T_OTHER : !strcmp(type, "call") ? RM_T_CALL : !strcmp(type, "os") ? RM_T_OS :
 		  !strcmp(type, "threshold") ? RM_T_THRESHOLD : !strcmp(type, "task") ? RM_T_TASK :
-		  !strcmp(type, "summary") ? RM_T_SUMMARY : RM_T_OTHER;
+		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED : RM_T_OTHER;
 	r->ts = jnum(o, "ts_ns", NULL);
 	r->dur = jnum(o, "dur_ns", NULL);
 	r->pid = (int)jnum(o, "pid", NULL);
@@ -347,6 +347,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		r->ret = jnum(o, "ret", &r->has_ret);
 		r->prot = jstr(o, "prot");
 		r->flags = jstr(o, "flags");
+		r->advice = jstr(o, "advice");
 		r->failed = jget(o, "error") != NULL;
 		r->cause_direct = kind && !strcmp(kind, "direct");
 		r->n_stack = fill_stack(o, frames);
@@ -367,6 +368,14 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		r->th_old = jnum(o, "old", NULL);
 		r->th_new = jnum(o, "new", NULL);
 		r->id = jnum(o, "call_id", NULL);
+		break;
+	case RM_T_TASK:
+		r->task_kind = jstr(o, "kind");
+		break;
+	case RM_T_SEED:
+		r->addr = jnum(o, "start", NULL);
+		r->end = jnum(o, "end", NULL);
+		r->accessible = jbool(o, "accessible");
 		break;
 	default:
 		break;
@@ -716,6 +725,29 @@ static void write_flame(struct jsonw *w, const struct rm_model *m)
 	jsonw_obj_close(w);
 }
 
+/* The byte figures of the replayed records, as an object with the keys of
+ * the summary's "bytes" (memacct.h): they equal the summary's when the
+ * trace holds every record (-v). */
+static void put_figs(struct jsonw *w, const struct rm_model *m)
+{
+	const struct am_acct_figs *x = rm_figs(m);
+
+	jsonw_obj_open(w);
+	jsonw_ku64(w, "live", x->live);
+	jsonw_ku64(w, "live_peak", x->live_peak);
+	jsonw_ku64(w, "heap", x->heap);
+	jsonw_ku64(w, "heap_peak", x->heap_peak);
+	jsonw_ku64(w, "mmap", x->mmap);
+	jsonw_ku64(w, "mmap_peak", x->mmap_peak);
+	jsonw_ku64(w, "committed", x->committed);
+	jsonw_ku64(w, "committed_peak", x->committed_peak);
+	jsonw_ku64(w, "direct_mmap", x->direct);
+	jsonw_ku64(w, "returned_munmap", x->returned_munmap);
+	jsonw_ku64(w, "returned_madvise", x->returned_madvise);
+	jsonw_ku64(w, "returned_brk", x->returned_brk);
+	jsonw_obj_close(w);
+}
+
 /* A value written earlier in memory (the summary, the leaks), or null. */
 static void put_spliced(struct jsonw *w, const char *key, const char *json)
 {
@@ -789,6 +821,8 @@ static void data_head(struct jsonw *w, const struct html_ctx *c, const char *in_
 	jsonw_arr_close(w);
 	put_spliced(w, "summary", c->summary);
 	data_counts(w, c);
+	jsonw_key(w, "figures");
+	put_figs(w, c->m);
 	jsonw_ku64(w, "stacks_listed", c->stacks_kept);
 	jsonw_ku64(w, "stacks_dropped", c->stacks_dropped);
 	jsonw_ku64(w, "stacks_cut", c->stacks_cut);
@@ -876,7 +910,7 @@ static void data_threshold(struct jsonw *w, const struct rm_model *m)
 }
 
 /* One region of the address map (i: its index in the model). */
-static void data_region(struct jsonw *w, const struct rm_region *g, size_t i)
+static void data_region(struct jsonw *w, const struct rm_model *m, const struct rm_region *g, size_t i)
 {
 	jsonw_obj_open(w);
 	jsonw_ku64(w, "i", i);
@@ -899,7 +933,7 @@ static void data_region(struct jsonw *w, const struct rm_region *g, size_t i)
 		jsonw_null(w);
 	jsonw_ku64(w, "size", g->cause_size);
 	jsonw_ks64(w, "tid", g->tid);
-	jsonw_ku64(w, "committed", g->committed);
+	jsonw_ku64(w, "committed", rm_region_committed(m, g));
 	jsonw_ku64(w, "n", g->n_allocs);
 	jsonw_ku64(w, "bytes", g->alloc_bytes);
 	jsonw_ku64(w, "live_n", g->live_count);
@@ -990,7 +1024,7 @@ static void write_data(struct jsonw *w, const struct html_ctx *c, const char *in
 	jsonw_karr_open(w, "regions");
 	for (size_t i = 0; i < m->nreg; i++)
 		if (!m->reg[i].free_slot)
-			data_region(w, &m->reg[i], i);
+			data_region(w, m, &m->reg[i], i);
 	jsonw_arr_close(w);
 	data_allocs(w, m);
 	data_fns(w, m);
@@ -1447,15 +1481,72 @@ cleanup:
 	return ret;
 }
 
+/* ---- figures ---- */
+
+/* `allocmap report --figures`: the records replayed through the accounting
+ * model, its figures as one JSON line on stdout. */
+static int report_figures(const char *in_path, char *err, size_t errlen)
+{
+	struct reader rd;
+	struct rm_model *m;
+	struct jsonw *w = NULL;
+	int ret = -1, r;
+
+	if (reader_open(&rd, in_path, err, errlen) < 0)
+		return -1;
+	m = malloc(sizeof(*m));
+	if (!m || rm_init(m) < 0) {
+		free(m);
+		reader_close(&rd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while ((r = reader_next(&rd, err, errlen)) > 0)
+		rm_feed(m, &rd.rec);
+	if (r < 0)
+		goto cleanup;
+	if (!m->n_records) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+		goto cleanup;
+	}
+	w = jsonw_new(stdout);
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	jsonw_obj_open(w);
+	jsonw_key(w, "bytes");
+	put_figs(w, m);
+	jsonw_ku64(w, "records", m->n_records);
+	jsonw_kbool(w, "truncated", rd.truncated);
+	jsonw_kbool(w, "out_of_memory", m->oom);
+	jsonw_obj_close(w);
+	jsonw_eol(w);
+	if (jsonw_flush(w) < 0 || fflush(stdout) != 0 || ferror(stdout)) {
+		snprintf(err, errlen, "cannot write the figures: %s", strerror(errno));
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	free(w);
+	rm_free(m);
+	free(m);
+	reader_close(&rd);
+	return ret;
+}
+
 /* ---- allocmap report ---- */
 
 struct report_opts {
 	const char *in, *html, *perfetto;
+	bool figures;
 };
 
 static const struct argp_option report_options[] = {
 	{ "output", 'o', "FILE", 0, "Write the self-contained HTML report to FILE", 0 },
 	{ "perfetto", 'P', "FILE", 0, "Write a Chrome/Perfetto trace (JSON) to FILE", 0 },
+	{ "figures", 'F', NULL, 0, "Print the byte figures the report shows (the records replayed through "
+	  "the tracer's accounting model) as one JSON line on stdout", 0 },
 	{ 0 },
 };
 
@@ -1466,6 +1557,7 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'o': o->html = arg; break;
 	case 'P': o->perfetto = arg; break;
+	case 'F': o->figures = true; break;
 	case ARGP_KEY_ARG:
 		if (o->in)
 			argp_error(state, "one EVENTS.jsonl at a time (got '%s' too)", arg);
@@ -1474,8 +1566,8 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!o->in)
 			argp_error(state, "missing EVENTS.jsonl (a trace from: allocmap trace --json -v -o FILE -- CMD)");
-		if (!o->html && !o->perfetto)
-			argp_error(state, "nothing to write: give -o FILE.html and/or --perfetto FILE.json");
+		if (!o->html && !o->perfetto && !o->figures)
+			argp_error(state, "nothing to write: give -o FILE.html, --perfetto FILE.json and/or --figures");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -1494,7 +1586,9 @@ static const char report_doc[] =
 "  allocmap trace --json -v -o t.jsonl -- ./prog\n"
 "  allocmap report t.jsonl -o report.html           open report.html in a browser\n"
 "  allocmap report t.jsonl --perfetto t.json        open t.json in ui.perfetto.dev\n"
-"  allocmap report t.jsonl -o r.html --perfetto t.json";
+"  allocmap report t.jsonl -o r.html --perfetto t.json\n"
+"  allocmap report t.jsonl --figures                the byte figures as JSON (equal to the\n"
+"                                                   summary's for a -v trace)";
 
 int am_report_main(int argc, char **argv)
 {
@@ -1509,6 +1603,10 @@ int am_report_main(int argc, char **argv)
 		return 1;
 	}
 	if (o.perfetto && am_report_perfetto(o.in, o.perfetto, err, sizeof(err)) < 0) {
+		am_err("%s", err);
+		return 1;
+	}
+	if (o.figures && report_figures(o.in, err, sizeof(err)) < 0) {
 		am_err("%s", err);
 		return 1;
 	}

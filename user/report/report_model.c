@@ -11,11 +11,13 @@
  *    reproducible); unmapped regions past RM_DEAD_REGION_CAP are recycled.
  *    What does grow is what the program itself holds: live allocations and
  *    mapped regions.
- *  - The accounting follows the correlator's rules (README, correlate.c):
- *    heap = break - first break; "mmapped" counts allocator mappings (region
- *    mmap/arena), a PROT_NONE reservation counting only once mprotect makes
- *    part of it accessible (arenas grow from their start); live bytes count
- *    outermost calls only, at their return time.
+ *  - Every byte figure (heap, mmapped, live, their peaks, what was returned)
+ *    is the accounting model's (memacct.h): each record is replayed through
+ *    it in file order, which is the order the tracer's correlator delivered
+ *    them to its own copy of that model. With every call in the trace (-v),
+ *    the figures equal the summary's exactly (tests/e2e/t_accounting.py).
+ *    What this file keeps besides is for the pictures: region extents and
+ *    lifetimes, allocation lifetimes, the buckets of the timeline.
  *  - Records arrive in emission order, not quite in ts order (a call is
  *    emitted at its return, after the OS requests it made): times applied to
  *    the timeline are clamped to be non-decreasing.
@@ -28,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include "fmt.h"
 #include "report_model.h"
 
 #define RM_SYS_NAME_(e, name, ret_addr, color, args) [RM_SYS_##e] = name,
@@ -37,6 +41,7 @@ const char *const rm_kind_names[4] = { "heap", "mmap", "arena", "other" };
 static const char *const synth_labels[3] = { "preexisting", "unknown", "direct" };
 
 #define PAGE ((uint64_t)AM_PAGE_SIZE)
+#define PROT_READ_ 1ull
 
 const char *rm_fn_name(int fn)
 {
@@ -80,7 +85,8 @@ int rm_init(struct rm_model *m)
 	m->sample = malloc(RM_ALLOC_CAP * sizeof(*m->sample));
 	m->hcap = 1024;
 	m->h = calloc(m->hcap, sizeof(*m->h));
-	if (!m->grid || !m->points || !m->sample || !m->h) {
+	m->acct = am_acct_new();
+	if (!m->grid || !m->points || !m->sample || !m->h || !m->acct) {
 		rm_free(m);
 		return -1;
 	}
@@ -105,6 +111,7 @@ void rm_free(struct rm_model *m)
 	free(m->fl.shash);
 	free(m->fl.chash);
 	free(m->fl.n);
+	am_acct_free_all(m->acct);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -153,14 +160,28 @@ static void bucket_merge(struct rm_bucket *d, const struct rm_bucket *a, const s
 	}
 }
 
-/* Records the current heap/mmapped/live values at relative time t. */
+/* Records the current heap/mmapped/live values (the accounting model's)
+ * at relative time t. */
 static void tick(struct rm_model *m, uint64_t t)
 {
-	uint64_t v[3] = { m->heap, m->mmapped, m->live };
+	const struct am_acct_figs *f = am_acct_figs(m->acct);
 
 	if (t < m->t_last)
 		t = m->t_last;
 	m->t_last = t;
+	m->heap = f->heap;
+	m->mmapped = f->mmap;
+	m->live = f->live;
+	m->heap_peak = f->heap_peak;
+	m->mmapped_peak = f->mmap_peak;
+	if (f->live_peak > m->live_peak) {
+		m->live_peak = f->live_peak;
+		m->live_peak_t = t;
+	}
+	if (am_acct_oom(m->acct))
+		m->oom = true;
+
+	uint64_t v[3] = { m->heap, m->mmapped, m->live };
 	peak(&m->t_max, t);
 	while (t / m->bw >= RM_NBUCKETS) {
 		for (size_t i = 0; i < RM_NBUCKETS / 2; i++) {
@@ -241,6 +262,7 @@ static int new_region(struct rm_model *m, int kind, uint64_t start, uint64_t end
 	g->end = end;
 	g->t_start = t;
 	g->t_end = UINT64_MAX;
+	g->pid = m->cur_pid;
 	g->cause_fn = -1;
 	g->mapped = true;
 	m->regions_total++;
@@ -306,8 +328,6 @@ static void region_dies(struct rm_model *m, int ri, uint64_t t)
 	struct rm_region *g = &m->reg[ri];
 
 	idx_remove(m, ri);
-	m->mmapped -= umin(m->mmapped, g->committed);
-	g->committed = 0;
 	g->mapped = false;
 	g->t_end = t;
 	if (m->ndead_kept < RM_DEAD_REGION_CAP) {
@@ -340,14 +360,6 @@ static void set_cause(struct rm_region *g, const struct rm_rec *r)
 	}
 }
 
-static void set_committed(struct rm_model *m, struct rm_region *g, uint64_t c)
-{
-	c = umin(c, g->end - g->start);
-	m->mmapped = m->mmapped - umin(m->mmapped, g->committed) + c;
-	g->committed = c;
-	peak(&m->mmapped_peak, m->mmapped);
-}
-
 static void os_munmap(struct rm_model *m, uint64_t addr, uint64_t len, uint64_t t)
 {
 	uint64_t end = addr + page_up(len);
@@ -368,17 +380,58 @@ static void os_munmap(struct rm_model *m, uint64_t addr, uint64_t len, uint64_t 
 			region_dies(m, ri, t);      /* idx[i] now holds the next one */
 			continue;
 		}
-		uint64_t ov = umin(end, g->end) - umax(addr, g->start);
-		uint64_t c = g->committed;
 		if (addr <= g->start)
 			g->start = end;         /* head trimmed: order in idx unchanged */
 		else if (end >= g->end)
 			g->end = addr;          /* tail trimmed */
-		else
-			c -= umin(c, ov);       /* hole in the middle: extent kept */
-		set_committed(m, g, umin(c, g->end - g->start));
+		/* (a hole in the middle keeps the extent) */
 		i++;
 	}
+}
+
+/* enum am_region_kind of a "region" label, AM_REG_UNKNOWN if none. */
+static enum am_region_kind region_kind(const char *label)
+{
+	if (label)
+		for (int k = 0; k < AM_REG__COUNT; k++)
+			if (!strcmp(label, am_region_names[k]))
+				return (enum am_region_kind)k;
+	return AM_REG_UNKNOWN;
+}
+
+/* Replays an "os" record through the accounting model: the raw syscall as
+ * the tracer saw it, rebuilt from the fields its decoders (fmt.c) wrote.
+ * A prot the model cannot read counts as accessible, an advice it cannot
+ * read as one that returns nothing. */
+static void acct_os(struct rm_model *m, const struct rm_rec *r)
+{
+	struct am_os_event ev = { .type = AM_EV_OS, .pid = (uint32_t)r->pid, .tid = (uint32_t)r->tid };
+	uint64_t v;
+
+	if (r->sys == RM_SYS_OTHER)
+		return;
+	ev.sys = (uint8_t)r->sys;   /* enum rm_sys lists the syscalls in enum am_sys order */
+	ev.args[0] = r->addr;
+	ev.args[1] = r->len;
+	ev.ret = r->failed ? -EINVAL : (int64_t)r->ret;
+	switch (r->sys) {
+	case RM_SYS_MMAP:
+	case RM_SYS_MPROTECT:
+		ev.args[2] = am_parse_prot(r->prot, &v) == 0 ? v : PROT_READ_;
+		break;
+	case RM_SYS_MREMAP:
+		ev.args[2] = r->new_len;
+		ev.args[3] = am_parse_mremap_flags(r->flags, &v) == 0 ? v : 0;
+		break;
+	case RM_SYS_MADVISE:
+		ev.args[2] = am_parse_madv(r->advice, &v) == 0 ? v : UINT64_MAX;
+		break;
+	default:
+		break;
+	}
+	/* "unknown" causes (--mode os, attaching) are never inside a call */
+	am_acct_os(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid), &ev, r->cause_call,
+		   region_kind(r->region));
 }
 
 static void feed_os(struct rm_model *m, const struct rm_rec *r)
@@ -392,6 +445,7 @@ static void feed_os(struct rm_model *m, const struct rm_rec *r)
 		m->sys_failed[sys]++;
 	if (r->cause_call)
 		m->sys_by_call[sys]++;
+	acct_os(m, r);
 	if (r->failed) {
 		tick(m, t);
 		return;
@@ -409,11 +463,8 @@ static void feed_os(struct rm_model *m, const struct rm_rec *r)
 					m->reg[m->heap_reg].mapped = true;
 			}
 		}
-		if (r->addr != 0 && r->ret == r->addr) {
+		if (r->addr != 0 && r->ret == r->addr)
 			m->brk_cur = r->ret;
-			m->heap = m->brk_cur > m->heap_base ? m->brk_cur - m->heap_base : 0;
-			peak(&m->heap_peak, m->heap);
-		}
 		if (m->heap_reg >= 0) {
 			struct rm_region *g = &m->reg[m->heap_reg];
 			g->start = umin(g->start, m->heap_base);
@@ -433,12 +484,8 @@ static void feed_os(struct rm_model *m, const struct rm_rec *r)
 		if (ri < 0)
 			break;
 		set_cause(&m->reg[ri], r);
-		if (idx_insert(m, ri) < 0) {
+		if (idx_insert(m, ri) < 0)
 			m->reg[ri].mapped = false;
-			break;
-		}
-		bool none = r->prot && !strcmp(r->prot, "PROT_NONE");
-		set_committed(m, &m->reg[ri], none ? 0 : page_up(r->len));
 		break;
 	}
 	case RM_SYS_MUNMAP:
@@ -452,38 +499,22 @@ static void feed_os(struct rm_model *m, const struct rm_rec *r)
 						r->ret, r->ret + page_up(r->new_len), t);
 				if (ri >= 0) {
 					set_cause(&m->reg[ri], r);
-					if (idx_insert(m, ri) == 0)
-						set_committed(m, &m->reg[ri], page_up(r->new_len));
-					else
+					if (idx_insert(m, ri) < 0)
 						m->reg[ri].mapped = false;
 				}
 			}
 			break;
 		}
 		struct rm_region *g = &m->reg[ri];
-		uint64_t old = g->end - g->start, c = g->committed;
 		idx_remove(m, ri);
 		g->start = r->ret;
 		g->end = r->ret + page_up(r->new_len);
-		if (idx_insert(m, ri) < 0) {
+		if (idx_insert(m, ri) < 0)
 			g->mapped = false;
-			break;
-		}
-		set_committed(m, g, c >= old ? g->end - g->start : c);
-		break;
-	}
-	case RM_SYS_MPROTECT: {
-		int ri = region_at(m, r->addr);
-		if (ri < 0)
-			break;
-		struct rm_region *g = &m->reg[ri];
-		bool none = r->prot && !strcmp(r->prot, "PROT_NONE");
-		uint64_t len = page_up(r->len);
-		set_committed(m, g, none ? g->committed - umin(g->committed, len) : g->committed + len);
 		break;
 	}
 	default:
-		break;                      /* madvise: the mapping stays */
+		break;                      /* mprotect, madvise: the mapping stays */
 	}
 	tick(m, t);
 }
@@ -558,7 +589,6 @@ static void live_remove(struct rm_model *m, uint64_t ptr, uint64_t t)
 
 	if (!e)
 		return;
-	m->live -= umin(m->live, e->size);
 	struct rm_region *g = live_region(m, e->region, e->rgen);
 	if (g) {
 		g->live_count--;
@@ -616,12 +646,6 @@ static void live_add(struct rm_model *m, const struct rm_rec *r, uint64_t t)
 		g->live_bytes += r->size;
 		peak(&g->peak_live, g->live_bytes);
 	}
-	m->live += r->size;
-	if (m->live > m->live_peak) {
-		m->live_peak = m->live;
-		m->live_peak_t = t;
-	}
-
 	int slot = -1;
 	m->allocs_seen++;
 	if (m->nsample < RM_ALLOC_CAP) {
@@ -645,6 +669,21 @@ static void live_add(struct rm_model *m, const struct rm_rec *r, uint64_t t)
 		.region = ri, .slot = slot, .rgen = gen, .fn = (int16_t)r->fn, .tid = r->tid,
 	};
 	m->hcount++;
+}
+
+/* Replays an outermost "call" record through the accounting model, as the
+ * correlator applied the call: its free of the input pointer, then its
+ * result. */
+static void acct_call(struct rm_model *m, const struct rm_rec *r, enum am_role role)
+{
+	struct am_acct_proc *p = am_acct_proc(m->acct, (uint32_t)r->pid);
+	uint64_t out = r->has_ret ? r->ret : 0;   /* "ret" is there iff the return was seen */
+	struct am_acct_live fe;
+
+	if (am_acct_call_frees(role, r->ptr, r->has_ret, out, r->size))
+		am_acct_free(m->acct, p, r->ptr, r->ts, &fe);
+	if (out && am_role_allocates(role))
+		am_acct_alloc(m->acct, p, out, r->size, r->ts + r->dur);
 }
 
 static void feed_call(struct rm_model *m, const struct rm_rec *r)
@@ -674,14 +713,17 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 	}
 	if (r->nested)
 		return;                         /* its outer call accounts for it */
+	acct_call(m, r, role);
 	if (is_free) {
 		if (r->ptr)
 			live_remove(m, r->ptr, t);
 		tick(m, t);
 		return;
 	}
-	if (r->missed || !r->has_ret)
+	if (r->missed || !r->has_ret) {
+		tick(m, t);
 		return;
+	}
 	if (is_realloc && r->ptr && (r->ret || r->size == 0))
 		live_remove(m, r->ptr, t);
 	if (r->ret) {
@@ -914,6 +956,22 @@ static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 		f->cut++;
 }
 
+/* A task record (exec drops the process's image) or a seed record. */
+static void feed_other(struct rm_model *m, const struct rm_rec *r)
+{
+	uint64_t t = rm_rel(m, r->ts);
+
+	if (r->type == RM_T_TASK && r->task_kind && !strcmp(r->task_kind, "exec")) {
+		am_acct_exec(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid));
+		tick(m, t);
+	} else if (r->type == RM_T_SEED) {
+		am_acct_seed(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid), r->addr, r->end,
+			     region_kind(r->region), r->accessible);
+		tick(m, t);
+	}
+	peak(&m->t_max, t);
+}
+
 void rm_feed(struct rm_model *m, const struct rm_rec *r)
 {
 	if (r->type == RM_T_SUMMARY)
@@ -923,12 +981,28 @@ void rm_feed(struct rm_model *m, const struct rm_rec *r)
 		m->t0 = r->ts;
 	}
 	m->n_records++;
+	m->cur_pid = r->pid;
 	switch (r->type) {
 	case RM_T_CALL: feed_call(m, r); break;
 	case RM_T_OS: feed_flame(m, r); feed_os(m, r); break;
 	case RM_T_THRESHOLD: feed_threshold(m, r); break;
-	default: peak(&m->t_max, rm_rel(m, r->ts)); break;
+	default: feed_other(m, r); break;
 	}
+}
+
+const struct am_acct_figs *rm_figs(const struct rm_model *m)
+{
+	return am_acct_figs(m->acct);
+}
+
+uint64_t rm_region_committed(const struct rm_model *m, const struct rm_region *g)
+{
+	struct am_acct_proc *p;
+
+	if (!g->mapped || g->kind == RM_K_HEAP || g->kind == RM_K_OTHER)
+		return 0;
+	p = am_acct_proc(m->acct, (uint32_t)g->pid);
+	return p ? am_acct_accessible(p, g->start, g->end) : 0;
 }
 
 size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max)

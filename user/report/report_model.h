@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* report_model.h - the streaming model behind the HTML report and the
  * Perfetto export: fed the JSON Lines trace one record at a time, it keeps
- * the brk heap size, the bytes in allocator mappings and the live bytes, the
+ * the brk heap size, the bytes in allocator mappings and the live bytes
+ * (every byte figure is the accounting model's, memacct.h, which the
+ * records are replayed through in file order: the same code and the same
+ * order as the tracer's summary), the
  * allocator regions with their lifetimes, the live allocations, and
  * screen-sized aggregates (adaptive time buckets, a size x time grid,
  * capped samples), so that memory stays bounded however long the trace.
@@ -14,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "memacct.h"
 #include "model.h"
 
 #define RM_NBUCKETS   2048      /* timeline buckets (adaptive width) */
@@ -28,7 +32,7 @@
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 
-enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY };
+enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY, RM_T_SEED };
 /* the memory syscalls of AM_SYSCALL_TABLE (bpf/allocmap.h), then "other" */
 #define RM_SYS_ENUM_(e, name, ret_addr, color, args) RM_SYS_##e = AM_SYS_##e,
 enum rm_sys { AM_SYSCALL_TABLE(RM_SYS_ENUM_) RM_SYS_OTHER = AM_SYS__COUNT, RM_NSYS };
@@ -65,6 +69,7 @@ struct rm_rec {
 	uint64_t addr, len, new_len;
 	const char *prot;      /* or NULL */
 	const char *flags;     /* mmap/mremap flags, or NULL */
+	const char *advice;    /* madvise, or NULL */
 	bool     failed;       /* "error" present */
 	bool     cause_call;   /* cause.kind == "call" */
 	bool     cause_direct; /* cause.kind == "direct" */
@@ -73,6 +78,12 @@ struct rm_rec {
 	uint64_t cause_size;
 	/* threshold */
 	uint64_t th_old, th_new;
+	/* task: its kind ("fork", "exec", "exit"), or NULL */
+	const char *task_kind;
+	/* seed: a mapping there before the trace, [addr, end) ("region": heap or
+	 * preexisting) */
+	uint64_t end;
+	bool     accessible;
 	/* call/os "stack", innermost first (strings owned by the caller) */
 	const struct rm_frame *stack;
 	size_t   n_stack;
@@ -96,7 +107,7 @@ struct rm_bucket {
 struct rm_region {
 	uint64_t start, end;       /* current (or last) extent */
 	uint64_t t_start, t_end;   /* relative ns; t_end UINT64_MAX while mapped */
-	uint64_t committed;        /* bytes counted in "mmapped" */
+	int      pid;              /* of the process it belongs to */
 	uint64_t os_id;            /* creating OS request, 0 if none (synthetic) */
 	uint64_t cause_call;       /* the allocator call behind it, 0 if direct/unknown */
 	int      cause_fn;         /* -1 unknown */
@@ -170,9 +181,10 @@ struct rm_model {
 	uint64_t t0;               /* first record's ts_ns */
 	uint64_t t_max;            /* largest relative time seen */
 	uint64_t n_records, n_calls, n_os, n_alloc_calls;
-	/* running values */
+	/* running values: the accounting model's (acct), copied after each record */
+	struct am_acct *acct;
 	bool     heap_known;
-	uint64_t heap_base, brk_cur;
+	uint64_t heap_base, brk_cur;   /* the heap region's extent (address map) */
 	uint64_t heap, mmapped, live;
 	uint64_t heap_peak, mmapped_peak, live_peak, live_peak_t;
 	/* timeline */
@@ -209,6 +221,7 @@ struct rm_model {
 	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */
 	size_t   nth, capth;
 	uint64_t t_last;           /* latest time applied: keeps the timeline monotonic */
+	int      cur_pid;          /* pid of the record being applied */
 	struct rm_flame fl;        /* OS-request stacks */
 	bool     oom;              /* an allocation failed: results are partial */
 };
@@ -230,6 +243,11 @@ size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max)
 int rm_alloc_region(const struct rm_model *m, const struct rm_alloc *a);
 /* Size row of the threshold grid for a size. */
 int rm_size_row(uint64_t size);
+/* The byte figures (the same as the tracer's summary for the same records). */
+const struct am_acct_figs *rm_figs(const struct rm_model *m);
+/* Accessible bytes of a mapped region now (0 once unmapped, and for the
+ * heap and the synthetic regions): what it counts in "mmapped". */
+uint64_t rm_region_committed(const struct rm_model *m, const struct rm_region *g);
 /* Bytes an OS request obtained from the OS, as --folded weighs it:
  * anonymous accessible mmap length, mremap growth, brk growth over prev_brk
  * (the pid's last break, 0 unknown), writable mprotect of an allocator

@@ -93,11 +93,20 @@ static void tee_summary(void *ctx, const struct am_summary *sum)
 			t->s[i].summary(t->s[i].ctx, sum);
 }
 
+static void tee_seed(void *ctx, const struct am_seed_rec *r)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].seed)
+			t->s[i].seed(t->s[i].ctx, r);
+}
+
 static struct am_sink tee_sink(struct tee *t)
 {
 	return (struct am_sink){
 		.ctx = t, .call = tee_call, .os = tee_os, .threshold = tee_threshold,
-		.task = tee_task, .summary = tee_summary,
+		.task = tee_task, .summary = tee_summary, .seed = tee_seed,
 	};
 }
 

@@ -223,12 +223,15 @@
   }
   function cards() {
     const box = document.getElementById('cards');
-    const b = S ? S.bytes : null, c = S ? S.counters : null;
+    // the byte figures are the records replayed through the tracer's accounting model
+    // (the same as the summary's for a -v trace; notes() says when they differ)
+    const b = D.figures, c = S ? S.counters : null;
     const lost = c ? (c.lost_events || 0) + (c.lost_call || 0) + (c.lost_os || 0) + (c.lost_task || 0) : 0;
     const list = [
-      { k: 'peak brk heap', v: fmtBytes(b ? b.heap_peak : D.counts.heap_peak), s: 'at end ' + fmtBytes(b ? b.heap : D.counts.heap), sw: SERIES[0].color },
-      { k: 'peak mmapped', v: fmtBytes(b ? b.mmap_peak : D.counts.mmapped_peak), s: 'allocator mappings', sw: SERIES[1].color },
-      { k: 'peak live', v: fmtBytes(b ? b.live_peak : D.counts.live_peak), s: 'at end ' + fmtBytes(b ? b.live : D.counts.live), sw: SERIES[2].color },
+      { k: 'peak brk heap', v: fmtBytes(b.heap_peak), s: 'at end ' + fmtBytes(b.heap), sw: SERIES[0].color },
+      { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), s: 'allocator mappings', sw: SERIES[1].color },
+      { k: 'peak from OS', v: fmtBytes(b.committed_peak), s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
+      { k: 'peak live', v: fmtBytes(b.live_peak), s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
@@ -261,6 +264,11 @@
     if (D.stacks_cut) n.push(fmtInt(D.stacks_cut) + ' stack' + (D.stacks_cut === 1 ? ' was' : 's were') + ' longer than ' + fmtInt(D.frames_cap) +
       ' frames (the longest ' + fmtInt(D.frames_max) + '): only their innermost ' + fmtInt(D.frames_cap) + ' frames were read.');
     if (C.oom) n.push('Report generation ran out of memory: some detail is missing.');
+    if (S && isRec(S.counters) && S.counters.out_of_memory === true) n.push('The tracer ran out of memory: some records or state were dropped and its figures are incomplete.');
+    if (S && isRec(S.bytes)) {
+      const diff = Object.keys(D.figures).filter(k => k in S.bytes && S.bytes[k] !== D.figures[k]);
+      if (diff.length) n.push('The records do not add up to the summary\'s byte figures (' + diff.join(', ') + '): the trace lacks records (recorded without -v, or cut short); the figures shown are the records\'.');
+    }
     const box = document.getElementById('notes');
     for (const t of n) box.appendChild(el('div', { class: 'note' }, esc(t)));
   }
