@@ -79,6 +79,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "correlate.h"
+#include "sites.h"
 #include "stack.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -227,6 +228,7 @@ struct am_corr {
 	struct pstk *pstk;       /* stacks waiting for their record, by key */
 	size_t   n_pstk, cap_pstk;
 	struct am_leak *leaks;   /* last leak report (sum.leaks) */
+	struct am_sites *sites;  /* call-site profiles (stacks on, calls traced), or NULL */
 };
 
 /* A stack waiting for its record. key = id << 1 | (kind == AM_STACK_OS); 0 = empty. */
@@ -1003,6 +1005,8 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 		c->sum.sys_failed[ev->sys]++;
 	os_apply(c, p, &o);
 	if (o.direct || !o.call_id) { /* no call record will come for it */
+		if (c->sites)
+			am_sites__os(c->sites, &o);
 		if (c->opts.sink.os)
 			c->opts.sink.os(c->opts.sink.ctx, &o);
 	} else if (!pend_add(c, &o)) {
@@ -1443,6 +1447,8 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 		}
 	}
 	r.n_os = n;
+	if (c->sites)
+		am_sites__call(c->sites, &r, os, n);
 	if (c->opts.sink.call)
 		c->opts.sink.call(c->opts.sink.ctx, &r, os, n);
 	if (moved && c->opts.sink.threshold)
@@ -1489,6 +1495,8 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 		p->heap_start = p->heap_end = 0;
 		p->thr = p->thr_start = c->thr_exec;
 	}
+	if (c->sites)
+		am_sites__task(c->sites, ev);
 	if (c->opts.sink.task)
 		c->opts.sink.task(c->opts.sink.ctx, ev);
 	return 0;
@@ -1504,7 +1512,10 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 		return NULL;
 	c->opts = *opts;
 	c->stacks = am_stacktab__new();
-	if (!c->stacks) {
+	if (opts->stack_mode != AM_STACKS_OFF && !opts->os_only)
+		c->sites = am_sites__new();
+	if (!c->stacks || (opts->stack_mode != AM_STACKS_OFF && !opts->os_only && !c->sites)) {
+		am_stacktab__free(c->stacks);
 		free(c);
 		return NULL;
 	}
@@ -1541,6 +1552,7 @@ void am_corr__free(struct am_corr *c)
 	free(c->pstk);
 	free(c->leaks);
 	free(c->thr_procs);
+	am_sites__free(c->sites);
 	am_stacktab__free(c->stacks);
 	free(c);
 }
@@ -1773,6 +1785,7 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		}
 		free(li);
 	}
+	s->sites = c->sites ? am_sites__report(c->sites) : NULL;
 counters:
 	s->allocator = c->opts.allocator;
 	thr_summary(c, s);
@@ -1798,6 +1811,7 @@ void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
 	*out = c->sum;
 	out->leaks = NULL; /* only finish() groups leaks */
 	out->n_leaks = 0;
+	out->sites = NULL;
 }
 
 void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,

@@ -25,6 +25,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "output.h"
+#include "sites_out.h"
 
 #define LINE_CAP   1024  /* one text line; longer lines are cut */
 #define BRK_SLOTS  1024  /* processes whose last brk we remember (text deltas) */
@@ -457,6 +458,8 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 
 	if (s->stack_mode != AM_STACKS_OFF)
 		json_leaks(o, s, end > o->last_ts ? end : o->last_ts);
+	if (s->sites)
+		am_sites_json(w, s->sites, end > o->last_ts ? end : o->last_ts);
 	json_head(w, "summary", end > o->last_ts ? end : o->last_ts, 0, 0);
 	if (s->os_only)
 		jsonw_kstr(w, "mode", "os");
@@ -1278,6 +1281,8 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 
 	if (s->stack_mode != AM_STACKS_OFF)
 		text_leaks(o, s);
+	if (s->sites)
+		am_sites_text(o->o.f, s->sites, o->o.sites_top, (enum am_site_sort)o->o.sites_sort, o->o.multi_pid);
 counters:
 	if (s->os_only) {
 		lp(&l, "OS-only: allocator calls were not traced; an OS request's cause is inferred from its "

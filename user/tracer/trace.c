@@ -25,6 +25,7 @@
 #include "correlate.h" /* before the skeleton: it uses struct am_counters */
 #include "allocmap.skel.h"
 #include "folded.h"
+#include "pprof.h"
 #include "glibc_params.h"
 #include "log.h"
 #include "output.h"
@@ -142,6 +143,7 @@ struct tracer {
 	int n_targets;
 	struct am_unw *unw;       /* --stacks: unwinder and symbolizer */
 	struct am_folded *folded; /* --folded / --folded-alloc */
+	struct am_summary sum;    /* the summary at the end */
 	struct am_frame frames[AM_UNW_MAX_FRAMES];
 	uint64_t unattached;   /* probes that could not be attached */
 	bool probed[AM_FN_MAX];   /* functions probed in some process */
@@ -957,6 +959,30 @@ static int write_folded(struct tracer *tr)
 	return ret;
 }
 
+/* Writes the --pprof file from the call sites of the summary (t0: the
+ * trace's start, monotonic). 0 or -1 (printed). */
+static int write_pprof(struct tracer *tr, uint64_t t0)
+{
+	struct timespec now;
+	struct am_pprof_meta m = {
+		.period = tr->opts->sample > 1 ? tr->opts->sample : 1,
+		.duration_ns = tr->sum.duration_ns,
+	};
+	char why[PATH_MAX + 128];
+
+	if (!clock_gettime(CLOCK_REALTIME, &now))
+		m.time_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec - (am_now_ns() - t0);
+	if (!tr->sum.sites) {
+		am_err("cannot write %s: no call sites (out of memory)", tr->opts->pprof);
+		return -1;
+	}
+	if (am_pprof_write(tr->opts->pprof, tr->sum.sites, &m, why, sizeof(why)) < 0) {
+		am_err("cannot write %s: %s", tr->opts->pprof, why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Forks CMD held before exec until release_child(); *go_fd and *err_fd are
  * the parent's ends of the release pipe and of the exec-error pipe. */
 static pid_t spawn_held(char **cmd, char *const *env, int *go_fd, int *err_fd)
@@ -1193,6 +1219,8 @@ int am_trace_run(const struct am_trace_opts *opts)
 		oo.json = opts->json;
 		oo.verbosity = opts->verbosity > 1 ? 1 : opts->verbosity;
 		oo.multi_pid = opts->n_pids > 1 || opts->follow_forks;
+		oo.sites_top = opts->sites_top;
+		oo.sites_sort = opts->sites_sort;
 		tr.out = am_out__new(&oo);
 		if (!tr.out)
 			goto oom;
@@ -1436,9 +1464,11 @@ int am_trace_run(const struct am_trace_opts *opts)
 
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr.skel->bss->am_cnt;
-	am_corr__finish(tr.corr, &cnt, tr.unattached, am_now_ns() - t0, NULL);
+	am_corr__finish(tr.corr, &cnt, tr.unattached, am_now_ns() - t0, &tr.sum);
 	if (tr.out)
 		am_out__flush(tr.out);
+	if (opts->pprof && write_pprof(&tr, t0) < 0)
+		ret = ret ? ret : 1;
 	if (tr.folded && write_folded(&tr) < 0)
 		ret = ret ? ret : 1;
 	if (tr.out && am_out__error(tr.out)) {
