@@ -8,7 +8,6 @@
  * root first, as flamegraph.pl and speedscope expect. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "folded.h"
 #include "sites.h"
 #include "stack.h"
