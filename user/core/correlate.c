@@ -1513,7 +1513,7 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	c->opts = *opts;
 	c->stacks = am_stacktab__new();
 	if (opts->stack_mode != AM_STACKS_OFF && !opts->os_only)
-		c->sites = am_sites__new();
+		c->sites = am_sites__new(opts->stack_mode == AM_STACKS_ALL ? opts->sample_every : 1);
 	if (!c->stacks || (opts->stack_mode != AM_STACKS_OFF && !opts->os_only && !c->sites)) {
 		am_stacktab__free(c->stacks);
 		free(c);

@@ -82,6 +82,7 @@ struct am_sites {
 	struct blk *blk;               /* cap_blk slots */
 	size_t n_blk, cap_blk;
 	bool oom;
+	uint32_t sample_every;
 	/* the last report */
 	struct am_sites_report rep;
 	struct am_site_stack *r_stacks;
@@ -478,9 +479,13 @@ void am_sites__task(struct am_sites *s, const struct am_task_event *t)
 
 /* ---------- lifecycle ---------- */
 
-struct am_sites *am_sites__new(void)
+struct am_sites *am_sites__new(uint32_t sample_every)
 {
-	return calloc(1, sizeof(struct am_sites));
+	struct am_sites *s = calloc(1, sizeof(struct am_sites));
+
+	if (s)
+		s->sample_every = sample_every > 1 ? sample_every : 1;
+	return s;
 }
 
 void am_sites__free(struct am_sites *s)
@@ -715,6 +720,7 @@ const struct am_sites_report *am_sites__report(struct am_sites *s)
 	s->rep.procs = s->r_procs;
 	s->rep.n_procs = s->n_procs;
 	s->rep.incomplete = s->oom;
+	s->rep.sample_every = s->sample_every;
 	if (!group_sites(s, n))
 		return NULL;
 	return &s->rep;

@@ -93,13 +93,15 @@ struct am_sites_report {
 	const struct am_sites_proc *procs; /* first seen first */
 	size_t n_procs;
 	struct am_site_fig total;          /* every stack's figures added up */
+	uint32_t sample_every;             /* --sample N: only every Nth call had a stack (1: all) */
 	bool incomplete;                   /* memory ran out: some records were not counted */
 };
 
 struct am_sites;
 
-/* Returns NULL on allocation failure. */
-struct am_sites *am_sites__new(void);
+/* sample_every: the --sample rate, reported (0 or 1: every call). Returns
+ * NULL on allocation failure. */
+struct am_sites *am_sites__new(uint32_t sample_every);
 /* Accepts NULL. */
 void am_sites__free(struct am_sites *s);
 

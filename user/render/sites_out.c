@@ -173,6 +173,7 @@ void am_sites_json(struct jsonw *w, const struct am_sites_report *r, uint64_t ts
 	jsonw_ku64(w, "tid", 0);
 	if (r->incomplete)
 		jsonw_kbool(w, "incomplete", true);
+	jsonw_ku64(w, "sample", r->sample_every);
 	jsonw_kobj_open(w, "total");
 	json_fig(w, &r->total);
 	jsonw_obj_close(w);

@@ -965,7 +965,6 @@ static int write_pprof(struct tracer *tr, uint64_t t0)
 {
 	struct timespec now;
 	struct am_pprof_meta m = {
-		.period = tr->opts->sample > 1 ? tr->opts->sample : 1,
 		.duration_ns = tr->sum.duration_ns,
 	};
 	char why[PATH_MAX + 128];
@@ -976,6 +975,7 @@ static int write_pprof(struct tracer *tr, uint64_t t0)
 		am_err("cannot write %s: no call sites (out of memory)", tr->opts->pprof);
 		return -1;
 	}
+	m.period = tr->sum.sites->sample_every;
 	if (am_pprof_write(tr->opts->pprof, tr->sum.sites, &m, why, sizeof(why)) < 0) {
 		am_err("cannot write %s: %s", tr->opts->pprof, why);
 		return -1;
