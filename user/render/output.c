@@ -456,10 +456,10 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	unsigned i, j;
 	uint64_t end = o->o.t0_ns + s->duration_ns;
 
-	if (s->stack_mode != AM_STACKS_OFF)
-		json_leaks(o, s, end > o->last_ts ? end : o->last_ts);
 	if (s->sites)
 		am_sites_json(w, s->sites, end > o->last_ts ? end : o->last_ts);
+	if (s->stack_mode != AM_STACKS_OFF)
+		json_leaks(o, s, end > o->last_ts ? end : o->last_ts);
 	json_head(w, "summary", end > o->last_ts ? end : o->last_ts, 0, 0);
 	if (s->os_only)
 		jsonw_kstr(w, "mode", "os");
