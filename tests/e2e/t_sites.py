@@ -244,6 +244,12 @@ def t_pprof_go_tool():
         flat = [r for r in rows if r[1] in WANT]
         eq(sorted(flat, key=lambda x: -x[0]), want, idx + " flat by site")
         eq(flat[:1], want[:1], idx + " top site")
+    # the program's mapping carries its build id (readelf's)
+    p = run([go(), "tool", "pprof", "-raw", path], env=dict(os.environ, HOME=TMP))
+    want = re.search(r"Build ID: ([0-9a-f]+)", run(["readelf", "-n", PROG]).stdout)
+    check(want, "readelf shows the program's build id")
+    check(re.search(r"^\d+: 0x0/0x0/0x0 sites %s \[FN\]\[FL\]\[LN\]$" % want.group(1), p.stdout, re.M),
+          "mapping of sites with build id %s: %s" % (want.group(1), p.stdout[p.stdout.find("Mappings"):]))
     # by line: the site frame's line
     _, rows, _ = pprof_top(path, "alloc_space", lines=True)
     eq(rows[0][1], "site_peak tests/progs/sites.c:%d" % LINES["site_peak"], "top line")
@@ -258,6 +264,12 @@ def t_report_pprof_equal():
         a = pprof_top(os.path.join(TMP, "live.pb.gz"), idx, lines=True)
         b = pprof_top(rep, idx, lines=True)
         eq(b[:2], a[:2], idx + ": report --pprof = trace --pprof")
+    # samples, locations, functions, mappings (build ids included): the same
+    raw = [run([go(), "tool", "pprof", "-raw", f], env=dict(os.environ, HOME=TMP)).stdout
+           for f in (os.path.join(TMP, "live.pb.gz"), rep)]
+    raw = [r[r.find("Samples:"):] for r in raw]
+    check(raw[0].startswith("Samples:"), "-raw output: %s" % raw[0][:200])
+    eq(raw[1], raw[0], "go tool pprof -raw, report vs live")
 
 
 def t_report_pprof_needs_every_call():

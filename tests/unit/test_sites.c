@@ -15,7 +15,7 @@
 static const struct am_frame F_MALLOC = { .addr = 0x7f0000001000, .sym = "malloc", .obj = "libc.so.6" };
 static const struct am_frame F_LIBC_MALLOC = { .addr = 0x7f0000001100, .sym = "__libc_malloc", .obj = "libc.so.6" };
 static const struct am_frame F_A = { .addr = 0x555500001010, .off = 0x10, .sym = "site_a", .obj = "prog",
-				     .file = "/src/prog.c", .line = 10 };
+				     .file = "/src/prog.c", .line = 10, .build_id = "0123abcd" };
 static const struct am_frame F_B = { .addr = 0x555500002020, .off = 0x20, .sym = "site_b", .obj = "prog",
 				     .file = "/src/prog.c", .line = 20 };
 static const struct am_frame F_C = { .addr = 0x555500003030, .off = 0x30, .sym = "site_c", .obj = "prog" };
@@ -264,7 +264,7 @@ static void test_pprof(void)
 	uint64_t v, sums[5] = { 0 }, period = 0, dur = 0, leaf_fn_name[2] = { 0 };
 	const char *strs[64];
 	unsigned n_str = 0;
-	uint64_t loc_fn[16] = { 0 }, fn_name[16] = { 0 }, first_loc[2] = { 0 };
+	uint64_t loc_fn[16] = { 0 }, fn_name[16] = { 0 }, first_loc[2] = { 0 }, map_bid = 0;
 
 	do_malloc(s, 1, 100, 0x1000, a);
 	do_malloc(s, 1, 30, 0x2000, b);
@@ -287,7 +287,12 @@ static void test_pprof(void)
 			n_samples++;
 			break;
 		}
-		case 3: n_map++; break;
+		case 3:
+			while ((f = field(&sub, &wt, &v, &sub2)))
+				if (f == 6)
+					map_bid = v;
+			n_map++;
+			break;
 		case 4: {
 			uint64_t id = 0, fid = 0;
 			while ((f = field(&sub, &wt, &v, &sub2))) {
@@ -340,6 +345,7 @@ static void test_pprof(void)
 	CHECK_EQ(period, 1, "period");
 	CHECK_EQ(dur, 456, "duration");
 	CHECK(n_str > 0 && strs[0][0] == '\0', "string table starts with \"\"");
+	CHECK(map_bid && map_bid < n_str && !strcmp(strs[map_bid], "0123abcd"), "the mapping's build id");
 	for (int i = 0; i < 2; i++)
 		leaf_fn_name[i] = first_loc[i] < 16 ? fn_name[loc_fn[first_loc[i]]] : 0;
 	CHECK(leaf_fn_name[0] < n_str && !strcmp(strs[leaf_fn_name[0]], "site_a"), "largest first, leaf site_a");

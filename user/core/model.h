@@ -123,6 +123,7 @@ struct am_frame {
 	const char *obj;         /* object (file name without directory) */
 	const char *file;        /* source file (debug info only) */
 	uint32_t line;           /* source line, 0 = unknown */
+	const char *build_id;    /* obj's GNU build id in hex, NULL unknown */
 };
 
 /* am_stack.flags */

@@ -14,8 +14,8 @@
  *   Line      1 function_id, 2 line
  *   Function  1 id, 2 name, 3 system_name, 4 filename
  * Zero values are left out (proto3 defaults); the string table starts
- * with "". Mappings carry the object's file name; their address range and
- * build id are not known to the frames, so they are left out (0): every
+ * with "". Mappings carry the object's file name and build id; their
+ * address range is not known to the frames, so it is left out (0): every
  * location comes symbolized (has_functions), no tool needs to map them. */
 #include <errno.h>
 #include <stdbool.h>
@@ -201,6 +201,7 @@ struct enc {
 	uint32_t *str_slot;            /* index + 1, 0 = empty */
 	size_t cap_slot;
 	struct pmap fn, map, loc;      /* (name, file) / (pid, obj) / (pid, addr) -> id */
+	const struct am_pprof_meta *meta;
 	bool oom;
 };
 
@@ -301,8 +302,13 @@ static uint64_t map_id(struct enc *e, uint32_t pid, const struct am_frame *f)
 		return 0;
 	}
 	if (fresh) {
+		const char *bid = f->build_id;
+
+		if (!bid && e->meta->build_id)
+			bid = e->meta->build_id(e->meta->ctx, pid, f->obj);
 		pb_uint(&e->msg, 1, id);
 		pb_uint(&e->msg, 5, o);
+		pb_uint(&e->msg, 6, bid ? str_ix(e, bid) : 0);
 		pb_uint(&e->msg, 7, 1);             /* has_functions */
 		pb_uint(&e->msg, 8, f->file != NULL); /* has_filenames */
 		pb_uint(&e->msg, 9, f->line != 0);  /* has_line_numbers */
@@ -376,7 +382,7 @@ int am_pprof_encode(const struct am_sites_report *r, const struct am_pprof_meta 
 		{ "inuse_objects", "count" }, { "inuse_space", "bytes" },
 		{ "os_space", "bytes" },
 	};
-	struct enc e = { 0 };
+	struct enc e = { .meta = m };
 	uint32_t most = 1;
 	uint64_t *locs;
 	int ret = -1;

@@ -7,7 +7,8 @@
  * trace) and os_space/bytes (bytes obtained from the OS by the stack's
  * calls); period_type space/bytes. One sample per allocation stack,
  * locations leaf first starting at the call site (the allocator's own
- * frames are left out), a numeric label "pid". The encoder is hand-written
+ * frames are left out), a numeric label "pid", mappings with the object's
+ * file name and build id. The encoder is hand-written
  * (varints and length-delimited fields); zlib compresses. */
 #ifndef ALLOCMAP_PPROF_H
 #define ALLOCMAP_PPROF_H
@@ -20,6 +21,10 @@ struct am_pprof_meta {
 	uint64_t period;       /* 1, or the --sample rate */
 	uint64_t time_ns;      /* when the trace started (Unix ns), 0 unknown */
 	uint64_t duration_ns;  /* how long it ran, 0 unknown */
+	/* the build id (hex) of object obj in pid when its frames have none
+	 * (a trace read back), NULL unknown; build_id itself may be NULL */
+	const char *(*build_id)(void *ctx, uint32_t pid, const char *obj);
+	void *ctx;
 };
 
 /* Encodes r as an uncompressed profile.proto message into *out

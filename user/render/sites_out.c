@@ -164,6 +164,70 @@ static void json_fig(struct jsonw *w, const struct am_site_fig *g)
 	jsonw_obj_close(w);
 }
 
+/* A (pid, object, build id) of a frame of the stacks. */
+struct mapent {
+	uint32_t pid;
+	const char *obj, *build_id;
+};
+
+static int mapent_cmp(const void *a, const void *b)
+{
+	const struct mapent *x = a, *y = b;
+	int c;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	c = strcmp(x->obj, y->obj);
+	return c ? c : strcmp(x->build_id, y->build_id);
+}
+
+/* "mappings":[{"pid":N,"obj":S,"build_id":S}, ...]: the objects of the
+ * stacks' frames whose build id is known (what report --pprof gives its
+ * mappings: the frames of the call records do not carry it). */
+static void json_mappings(struct jsonw *w, const struct am_sites_report *r)
+{
+	struct mapent *m = NULL;
+	size_t n = 0, cap = 0;
+
+	jsonw_karr_open(w, "mappings");
+	for (size_t i = 0; i < r->n_stacks; i++) {
+		const struct am_stack *st = r->stacks[i].stack;
+
+		for (uint32_t k = 0; st && k < st->n; k++) {
+			const struct am_frame *f = &st->f[k];
+
+			if (!f->obj || !f->build_id)
+				continue;
+			if (n && m[n - 1].pid == st->pid && m[n - 1].obj == f->obj && m[n - 1].build_id == f->build_id)
+				continue; /* the common run: consecutive frames of one object */
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct mapent *nm = realloc(m, nc * sizeof(*nm));
+
+				if (!nm)
+					goto out;
+				m = nm;
+				cap = nc;
+			}
+			m[n++] = (struct mapent){ st->pid, f->obj, f->build_id };
+		}
+	}
+	if (n)
+		qsort(m, n, sizeof(*m), mapent_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !mapent_cmp(&m[i - 1], &m[i]))
+			continue;
+		jsonw_obj_open(w);
+		jsonw_ku64(w, "pid", m[i].pid);
+		jsonw_kstr(w, "obj", m[i].obj);
+		jsonw_kstr(w, "build_id", m[i].build_id);
+		jsonw_obj_close(w);
+	}
+out:
+	jsonw_arr_close(w);
+	free(m);
+}
+
 void am_sites_json(struct jsonw *w, const struct am_sites_report *r, uint64_t ts)
 {
 	jsonw_obj_open(w);
@@ -187,6 +251,7 @@ void am_sites_json(struct jsonw *w, const struct am_sites_report *r, uint64_t ts
 		jsonw_obj_close(w);
 	}
 	jsonw_arr_close(w);
+	json_mappings(w, r);
 	jsonw_karr_open(w, "sites");
 	for (size_t i = 0; i < r->n_sites; i++) {
 		const struct am_site *s = &r->sites[i];

@@ -32,6 +32,8 @@ struct am_replay {
 	uint64_t calls;           /* "call" records seen */
 	uint64_t sum_calls;       /* calls the summary counts */
 	bool has_summary, has_sites;
+	struct { uint32_t pid; const char *obj, *build_id; } *maps; /* the sites record's "mappings" */
+	size_t n_maps;
 	uint64_t sample, duration_ns;
 	bool oom;
 };
@@ -323,8 +325,26 @@ int am_replay__record(struct am_replay *r, json_object *o)
 			am_sites__task(r->sites, &t);
 		}
 	} else if (!strcmp(type, "sites")) {
+		json_object *maps = jget(o, "mappings");
+		size_t n = maps && json_object_is_type(maps, json_type_array) ? json_object_array_length(maps) : 0;
+
 		r->has_sites = true;
 		r->sample = jnum(o, "sample", NULL);
+		free(r->maps);
+		r->n_maps = 0;
+		r->maps = calloc(n ? n : 1, sizeof(*r->maps));
+		if (!r->maps)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			json_object *m = json_object_array_get_idx(maps, i);
+			const char *obj = intern(r, jstr(m, "obj")), *bid = intern(r, jstr(m, "build_id"));
+
+			if (obj && bid) {
+				r->maps[r->n_maps].pid = (uint32_t)jnum(m, "pid", NULL);
+				r->maps[r->n_maps].obj = obj;
+				r->maps[r->n_maps++].build_id = bid;
+			}
+		}
 	} else if (!strcmp(type, "summary")) {
 		json_object *fns = jget(o, "functions");
 
@@ -339,6 +359,17 @@ int am_replay__record(struct am_replay *r, json_object *o)
 		}
 	}
 	return 0;
+}
+
+/* The build id the sites record gives object obj of pid, or NULL. */
+static const char *build_id(void *ctx, uint32_t pid, const char *obj)
+{
+	const struct am_replay *r = ctx;
+
+	for (size_t i = 0; i < r->n_maps; i++)
+		if (r->maps[i].pid == pid && !strcmp(r->maps[i].obj, obj))
+			return r->maps[i].build_id;
+	return NULL;
 }
 
 const struct am_sites_report *am_replay__finish(struct am_replay *r, struct am_pprof_meta *m,
@@ -366,7 +397,8 @@ const struct am_sites_report *am_replay__finish(struct am_replay *r, struct am_p
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	*m = (struct am_pprof_meta){ .period = r->sample > 1 ? r->sample : 1, .duration_ns = r->duration_ns };
+	*m = (struct am_pprof_meta){ .period = r->sample > 1 ? r->sample : 1, .duration_ns = r->duration_ns,
+				     .build_id = build_id, .ctx = r };
 	return rep;
 }
 
@@ -395,5 +427,6 @@ void am_replay__free(struct am_replay *r)
 		free(r->str[i]);
 	free(r->str);
 	free(r->pend);
+	free(r->maps);
 	free(r);
 }
