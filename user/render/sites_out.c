@@ -114,6 +114,7 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 		text_row(f, "  ", &s->f, label);
 		fputc('\n', f);
 	}
+	free(ix);
 	if (r->n_sites > top)
 		fprintf(f, "  ... %zu more sites (all of them in the JSON \"sites\" record)\n", r->n_sites - top);
 	text_row(f, "  ", &r->total, "total");
