@@ -972,7 +972,8 @@ static int write_pprof(struct tracer *tr, uint64_t t0)
 	if (!clock_gettime(CLOCK_REALTIME, &now))
 		m.time_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec - (am_now_ns() - t0);
 	if (!tr->sum.sites) {
-		am_err("cannot write %s: no call sites (out of memory)", tr->opts->pprof);
+		am_err("cannot write %s: %s", tr->opts->pprof, tr->sum.os_only ?
+		       "no allocator calls were traced (no malloc to probe): no call sites" : "out of memory");
 		return -1;
 	}
 	m.period = tr->sum.sites->sample_every;
