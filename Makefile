@@ -132,6 +132,8 @@ $(OUTPUT)/progs/%: tests/progs/%.cpp | $(OUTPUT)/progs
 # stacks: known call paths, built with frame pointers, without them, and
 # stripped (no symbols, no debug info): what --stacks must cope with
 $(OUTPUT)/progs/stacks: PROG_CFLAGS_stacks = -fno-omit-frame-pointer
+# sites: known call sites (t_sites.py), -O0 so every call stays where it is
+$(OUTPUT)/progs/sites: PROG_CFLAGS_sites = -O0 -fno-omit-frame-pointer
 STACK_VARIANTS := $(OUTPUT)/progs/stacks_nofp $(OUTPUT)/progs/stacks_stripped
 $(OUTPUT)/progs/stacks_nofp: tests/progs/stacks.c | $(OUTPUT)/progs
 	$(call msg,PROG,$@)

@@ -3,7 +3,8 @@
 # deps.sh - installs (idempotently) every Debian 12 package allocmap needs to
 # build, test and benchmark, and mounts nothing: the tool itself needs no
 # tracefs. Safe to run again: only missing packages are installed. musl and
-# musl-tools (musl-gcc) build and run the musl tests (tests/e2e/t_musl.py).
+# musl-tools (musl-gcc) build and run the musl tests (tests/e2e/t_musl.py);
+# golang-go brings `go tool pprof`, which reads --pprof files in tests/e2e/t_sites.py.
 set -euo pipefail
 
 PKGS=(
@@ -16,6 +17,7 @@ PKGS=(
 	libc6-dbg
 	musl musl-tools musl-dev
 	libclang-rt-14-dev
+	golang-go
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "numarg.h"
 #include "report.h"
+#include "sites_out.h"
 #include "top.h"
 #include "trace_cmd.h"
 #include "unwind.h"
@@ -68,7 +69,8 @@ static const char trace_doc[] =
 "with the command's status.";
 
 enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
-       OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC, OPT_FREE_NORET, OPT_ALLOC };
+       OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC, OPT_FREE_NORET, OPT_ALLOC,
+       OPT_TOP, OPT_SORT, OPT_PPROF };
 
 static const struct argp_option trace_options[] = {
 	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
@@ -106,6 +108,13 @@ static const struct argp_option trace_options[] = {
 	  "(flame graph input; implies --stacks=os)", 1 },
 	{ "folded-alloc", OPT_FOLDED_ALLOC, "FILE", 0, "Write folded stacks weighted by bytes allocated "
 	  "(implies --stacks)", 1 },
+	{ "top", OPT_TOP, "N", 0, "With stacks: rows of the summary's call-site table (default 10, "
+	  "0: none)", 1 },
+	{ "sort", OPT_SORT, "COL", 0, "Order of the call-site table: alloc (bytes allocated, the "
+	  "default), peak (live at the peak), leak (live at the end), temp (temporary allocations), "
+	  "os (bytes from the OS) or calls", 1 },
+	{ "pprof", OPT_PPROF, "FILE", 0, "Write the call sites as a gzipped pprof profile (go tool "
+	  "pprof, Pyroscope, Parca; implies --stacks)", 1 },
 	{ "mode", OPT_MODE, "MODE", 0, "'all' (default) or 'os': no allocator probes, only memory "
 	  "syscalls and their stacks (each cause inferred from its stack's outermost allocator "
 	  "frame, unknown where the stack does not tell)", 1 },
@@ -219,6 +228,19 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 	case OPT_FOLDED_ALLOC:
 		o->folded_alloc = arg;
 		break;
+	case OPT_TOP:
+		if (am_parse_uint(arg, 0, 1000000, &n))
+			argp_error(state, "invalid --top '%s' (an integer, 0..1000000)", arg);
+		o->sites_top = (unsigned)n;
+		break;
+	case OPT_SORT:
+		o->sites_sort = am_site_sort_by_name(arg);
+		if (o->sites_sort < 0)
+			argp_error(state, "invalid --sort '%s' (alloc, peak, leak, temp, os or calls)", arg);
+		break;
+	case OPT_PPROF:
+		o->pprof = arg;
+		break;
 	case ARGP_KEY_ARG:
 		/* the first non-option starts the command: the rest are its args */
 		o->cmd = &state->argv[state->next - 1];
@@ -230,7 +252,9 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		if (o->cmd && o->n_pids)
 			argp_error(state, "give either -p PID or a command, not both");
 		/* what each stack-consuming option needs */
-		if (o->folded_alloc && !o->os_only)
+		if (o->pprof && o->os_only)
+			argp_error(state, "--pprof needs the allocator calls (not --mode os)");
+		if ((o->folded_alloc || (o->pprof && o->stack_mode == AM_STACKS_OFF)) && !o->os_only)
 			o->stack_mode = AM_STACKS_ALL;
 		if ((o->folded || o->os_only) && o->stack_mode == AM_STACKS_OFF)
 			o->stack_mode = AM_STACKS_OS;
@@ -254,7 +278,7 @@ static const struct argp trace_argp = {
 
 static int cmd_trace(int argc, char **argv)
 {
-	struct am_trace_opts o = { .ringbuf_mb = 32 };
+	struct am_trace_opts o = { .ringbuf_mb = 32, .sites_top = AM_SITES_TOP_DEFAULT };
 
 	if (argp_parse(&trace_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
 		return 2;

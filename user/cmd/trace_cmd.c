@@ -2,7 +2,8 @@
 /* trace_cmd.c - the `allocmap trace` command: drives the tracer (tracer.h)
  * phase by phase and owns what it writes: the text or JSON stream (stdout
  * or -o FILE), the full JSONL capture that --html and --perfetto are built
- * from once the trace is over, and the --folded / --folded-alloc files. The
+ * from once the trace is over, the --folded / --folded-alloc files and the
+ * --pprof profile (written from the summary as it is delivered). The
  * outputs are opened once the tracer is loaded (t0 is known) and before any
  * probe is attached. */
 #include <errno.h>
@@ -11,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "folded.h"
 #include "log.h"
 #include "output.h"
+#include "pprof.h"
+#include "proc.h"
 #include "report.h"
 #include "safeio.h"
 #include "trace_cmd.h"
@@ -31,6 +35,8 @@ struct trace_cmd {
 	char cap_path[64];        /* /proc/self/fd/N of the unlinked capture */
 	char cap_dir[256];        /* the directory it is in ($TMPDIR, /tmp) */
 	struct am_folded *folded; /* --folded / --folded-alloc */
+	uint64_t t0;              /* the trace's start (monotonic ns) */
+	bool pprof_failed;        /* --pprof could not be written (said) */
 };
 
 static int oom(void)
@@ -100,7 +106,31 @@ static int write_folded(struct trace_cmd *c)
 	return ret;
 }
 
-/* Plugs one output into the tracer (three at most here: it takes four). */
+/* sink->summary for --pprof: the profile of the summary's call sites,
+ * written while the summary (and the sites it points to) exists. */
+static void pprof_summary(void *ctx, const struct am_summary *sum)
+{
+	struct trace_cmd *c = ctx;
+	struct timespec now;
+	struct am_pprof_meta m = { .duration_ns = sum->duration_ns };
+	char why[PATH_MAX + 128];
+
+	if (!clock_gettime(CLOCK_REALTIME, &now))
+		m.time_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec - (am_now_ns() - c->t0);
+	if (!sum->sites) {
+		am_err("cannot write %s: %s", c->o->pprof, sum->os_only ?
+		       "no allocator calls were traced (no malloc to probe): no call sites" : "out of memory");
+		c->pprof_failed = true;
+		return;
+	}
+	m.period = sum->sites->sample_every;
+	if (am_pprof_write(c->o->pprof, sum->sites, &m, why, sizeof(why)) < 0) {
+		am_err("cannot write %s: %s", c->o->pprof, why);
+		c->pprof_failed = true;
+	}
+}
+
+/* Plugs one output into the tracer (four at most here: it takes four). */
 static int add_sink(struct am_tracer *tr, const struct am_sink *s)
 {
 	if (!am_tracer__add_sink(tr, s))
@@ -117,6 +147,7 @@ static int open_stream(struct trace_cmd *c, struct am_tracer *tr)
 		.t0_ns = am_tracer__t0(tr), .json = o->json,
 		.verbosity = o->verbosity > 1 ? 1 : o->verbosity,
 		.multi_pid = o->n_pids > 1 || o->follow_forks,
+		.sites_top = o->sites_top, .sites_sort = o->sites_sort,
 	};
 	struct am_sink s;
 
@@ -171,6 +202,7 @@ static int open_outputs(struct trace_cmd *c, struct am_tracer *tr)
 	struct am_sink s;
 	int rc;
 
+	c->t0 = am_tracer__t0(tr);
 	if ((rc = open_stream(c, tr)))
 		return rc;
 	if ((c->o->html || c->o->perfetto) && (rc = open_capture(c, tr)))
@@ -180,8 +212,11 @@ static int open_outputs(struct trace_cmd *c, struct am_tracer *tr)
 		if (!c->folded)
 			return oom();
 		am_folded__sink(c->folded, &s);
-		return add_sink(tr, &s);
+		if ((rc = add_sink(tr, &s)))
+			return rc;
 	}
+	if (c->o->pprof)
+		return add_sink(tr, &(struct am_sink){ .ctx = c, .summary = pprof_summary });
 	return 0;
 }
 
@@ -224,6 +259,8 @@ static int write_outputs(struct trace_cmd *c, int ret)
 	const char *name = c->o->output ? c->o->output : "standard output";
 
 	am_out__flush(c->out);
+	if (c->pprof_failed)
+		ret = ret ? ret : 1;
 	if (c->folded && write_folded(c) < 0)
 		ret = ret ? ret : 1;
 	if (am_out__error(c->out)) {

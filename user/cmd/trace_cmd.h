@@ -33,6 +33,10 @@ struct am_trace_opts {
 	bool     os_only;         /* --mode os: no uprobes, memory syscalls (and their stacks) only */
 	const char *folded;       /* --folded FILE: folded stacks weighted by bytes from the OS */
 	const char *folded_alloc; /* --folded-alloc FILE: weighted by bytes allocated */
+	/* call sites (sites.h) */
+	unsigned sites_top;       /* --top N: rows of the summary's call-site table */
+	int      sites_sort;      /* --sort COL: enum am_site_sort */
+	const char *pprof;        /* --pprof FILE: gzipped profile.proto of the call sites */
 };
 
 /* Runs the trace. Returns the process exit status for allocmap: the launched

@@ -82,6 +82,7 @@
 #include <sys/mman.h>
 #include "correlate.h"
 #include "memacct.h"
+#include "sites.h"
 #include "stack.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -205,6 +206,7 @@ struct am_corr {
 	struct pstk *pstk;       /* stacks waiting for their record, by key */
 	size_t   n_pstk, cap_pstk;
 	struct am_leak *leaks;   /* last leak report (sum.leaks) */
+	struct am_sites *sites;  /* call-site profiles (stacks on, calls traced), or NULL */
 };
 
 /* A stack waiting for its record. key = id << 1 | (kind == AM_STACK_OS); 0 = empty. */
@@ -797,6 +799,8 @@ static int on_os(struct am_corr *c, const struct am_os_event *ev)
 	os_apply(c, p, &o);
 	if (o.direct || !o.call_id) { /* no call record will come for it */
 		deliver_os(c, p, &o);
+		if (c->sites)
+			am_sites__os(c->sites, &o);
 		if (c->opts.sink.os)
 			c->opts.sink.os(c->opts.sink.ctx, &o);
 	} else if (!pend_add(c, &o)) {
@@ -1212,6 +1216,8 @@ static int on_call(struct am_corr *c, const struct am_call_event *ev)
 	 * live change and its OS requests' bytes, they are apart) */
 	for (size_t i = 0; i < n; i++)
 		deliver_os(c, p, &os[i]);
+	if (c->sites)
+		am_sites__call(c->sites, &r, os, n);
 	if (c->opts.sink.call)
 		c->opts.sink.call(c->opts.sink.ctx, &r, os, n);
 	if (moved && c->opts.sink.threshold)
@@ -1253,6 +1259,8 @@ static int on_task(struct am_corr *c, const struct am_task_event *ev)
 		p->heap_start = p->heap_end = 0;
 		p->thr = p->thr_start = c->thr_exec;
 	}
+	if (c->sites)
+		am_sites__task(c->sites, ev);
 	if (c->opts.sink.task)
 		c->opts.sink.task(c->opts.sink.ctx, ev);
 	return 0;
@@ -1269,9 +1277,12 @@ struct am_corr *am_corr__new(const struct am_corr_opts *opts)
 	c->opts = *opts;
 	c->stacks = am_stacktab__new();
 	c->acct = am_acct_new();
-	if (!c->stacks || !c->acct) {
+	if (opts->stack_mode != AM_STACKS_OFF && !opts->os_only)
+		c->sites = am_sites__new(opts->stack_mode == AM_STACKS_ALL ? opts->sample_every : 1);
+	if (!c->stacks || !c->acct || (opts->stack_mode != AM_STACKS_OFF && !opts->os_only && !c->sites)) {
 		am_stacktab__free(c->stacks);
 		am_acct_free_all(c->acct);
+		am_sites__free(c->sites);
 		free(c);
 		return NULL;
 	}
@@ -1308,6 +1319,7 @@ void am_corr__free(struct am_corr *c)
 	free(c->pstk);
 	free(c->leaks);
 	free(c->thr_procs);
+	am_sites__free(c->sites);
 	am_stacktab__free(c->stacks);
 	am_acct_free_all(c->acct);
 	free(c);
@@ -1577,6 +1589,7 @@ static void fill_summary(struct am_corr *c, const struct am_counters *bpf,
 		}
 		free(li);
 	}
+	s->sites = c->sites ? am_sites__report(c->sites) : NULL;
 counters:
 	s->oom = c->oom || am_acct_oom(c->acct);
 	s->allocator = c->opts.allocator;
@@ -1603,6 +1616,7 @@ void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
 	*out = c->sum;
 	out->leaks = NULL; /* only finish() groups leaks */
 	out->n_leaks = 0;
+	out->sites = NULL;
 }
 
 void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,

@@ -150,6 +150,7 @@ struct am_frame {
 	const char *obj;         /* object (file name without directory) */
 	const char *file;        /* source file (debug info only) */
 	uint32_t line;           /* source line, 0 = unknown */
+	const char *build_id;    /* obj's GNU build id in hex, NULL unknown */
 };
 
 /* am_stack.flags */
@@ -267,6 +268,8 @@ struct am_fn_stats {
 	uint64_t failed;         /* returned NULL / error */
 };
 
+struct am_sites_report;
+
 struct am_summary {
 	uint64_t duration_ns;
 	struct am_fn_stats fn[AM_FN_MAX];
@@ -338,6 +341,9 @@ struct am_summary {
 	 * first (owned by the correlator; valid until it is freed) */
 	const struct am_leak *leaks;
 	size_t   n_leaks;
+	/* call-site profiles (sites.h; stacks on, calls traced), or NULL
+	 * (owned by the correlator; valid until it is freed) */
+	const struct am_sites_report *sites;
 };
 
 /* Where the correlator sends finished records. Any callback may be NULL.

@@ -8,8 +8,8 @@
  * root first, as flamegraph.pl and speedscope expect. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "folded.h"
+#include "sites.h"
 #include "stack.h"
 
 #define BRK_PIDS 256
@@ -76,23 +76,7 @@ void am_folded__add(struct am_folded *f, int which, const struct am_stack *s, ui
 
 uint64_t am_folded_os_bytes(const struct am_os_rec *r, uint64_t prev_brk)
 {
-	const struct am_os_event *e = &r->ev;
-	uint64_t ret = (uint64_t)e->ret;
-
-	if (e->ret < 0 && e->ret >= -4095)
-		return 0;
-	switch (e->sys) {
-	case AM_SYS_MMAP:
-		return (e->args[3] & MAP_ANONYMOUS) && e->args[2] != PROT_NONE ? am_page_up(e->args[1]) : 0;
-	case AM_SYS_MREMAP:
-		return am_page_up(e->args[2]) > am_page_up(e->args[1]) ? am_page_up(e->args[2]) - am_page_up(e->args[1]) : 0;
-	case AM_SYS_BRK:
-		return e->args[0] && ret == e->args[0] && prev_brk && ret > prev_brk ? ret - prev_brk : 0;
-	case AM_SYS_MPROTECT:
-		return (e->args[2] & PROT_WRITE) && (!r->direct || r->cause_unknown) ? am_page_up(e->args[1]) : 0;
-	default:
-		return 0;
-	}
+	return am_os_obtained(r, prev_brk);
 }
 
 /* Last break of pid, replaced by brk (when non-zero). */

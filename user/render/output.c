@@ -25,6 +25,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "output.h"
+#include "sites_out.h"
 
 #define LINE_CAP   1024  /* one text line; longer lines are cut */
 #define BRK_SLOTS  1024  /* processes whose last brk we remember (text deltas) */
@@ -649,6 +650,8 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 
 	if (end < o->last_ts)
 		end = o->last_ts;
+	if (s->sites)
+		am_sites_json(w, s->sites, end);
 	if (s->stack_mode != AM_STACKS_OFF)
 		json_leaks(o, s, end);
 	json_head(w, "summary", end, 0, 0);
@@ -1440,6 +1443,9 @@ static void text_summary(struct am_out *o, const struct am_summary *s)
 		text_sum_live(o, s);
 		if (s->stack_mode != AM_STACKS_OFF)
 			text_leaks(o, s);
+		if (s->sites)
+			am_sites_text(o->o.f, s->sites, o->o.sites_top, (enum am_site_sort)o->o.sites_sort,
+				      o->o.multi_pid);
 	}
 	text_sum_counters(o, s);
 }

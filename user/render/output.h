@@ -18,6 +18,8 @@ struct am_out_opts {
 	int      verbosity;  /* -1 quiet (summary only), 0 default, 1 verbose (every call) */
 	uint64_t t0_ns;      /* monotonic ns of trace start, for relative text timestamps */
 	bool     multi_pid;  /* print pid in text lines ("[pid/tid]" instead of "[tid]") */
+	unsigned sites_top;  /* rows of the text summary's call-site table (0: heading only) */
+	int      sites_sort; /* enum am_site_sort: the table's order */
 };
 
 struct am_out;

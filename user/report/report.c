@@ -34,6 +34,7 @@
 #include "report_model.h"
 #include "report_assets.h"
 #include "safeio.h"
+#include "sites_replay.h"
 
 #define OS_KEEP    20000   /* OS request records carried into the HTML in full */
 #define CALLS_KEEP 20000   /* calls that made OS requests, carried in full */
@@ -178,12 +179,15 @@ static ssize_t read_line(struct reader *rd, bool *had_nl)
 			last_long = false;
 			key_next = false;
 		} else if (c == ':') {
+			/* the sites record's "sites" and "stacks" are capped like "groups" */
 			key_next = !last_long && ((lastn == 5 && !memcmp(last, "stack", 5)) ||
-						  (lastn == 6 && !memcmp(last, "groups", 6)));
+						  (lastn == 6 && !memcmp(last, "groups", 6)) ||
+						  (lastn == 6 && !memcmp(last, "stacks", 6)) ||
+						  (lastn == 5 && !memcmp(last, "sites", 5)));
 		} else if (c == '[' || c == '{') {
 			depth++;
 			if (c == '[' && key_next && ncut < CUT_NEST) {
-				bool st = lastn == 5;
+				bool st = lastn == 5 && !memcmp(last, "stack", 5);
 				cuts[ncut++] = (struct cut){ .depth = depth, .limit = st ? MAX_FRAMES : LEAKS_KEEP,
 							     .stack = st };
 			}
@@ -1535,10 +1539,50 @@ cleanup:
 	return ret;
 }
 
+/* ---- pprof ---- */
+
+int am_report_pprof(const char *in_path, const char *out_path, char *err, size_t errlen)
+{
+	struct am_replay *rp = am_replay__new();
+	const struct am_sites_report *sites;
+	struct am_pprof_meta m;
+	struct reader rd;
+	char why[PATH_MAX + 128];
+	int r, ret = -1;
+
+	if (!rp) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (reader_open(&rd, in_path, err, errlen) < 0) {
+		am_replay__free(rp);
+		return -1;
+	}
+	while ((r = reader_next(&rd, err, errlen)) > 0)
+		if (am_replay__record(rp, rd.obj) < 0) {
+			snprintf(err, errlen, "out of memory");
+			r = -1;
+			break;
+		}
+	if (r == 0 && !rd.lineno) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+	} else if (r == 0 && (sites = am_replay__finish(rp, &m, why, sizeof(why)))) {
+		if (am_pprof_write(out_path, sites, &m, why, sizeof(why)) < 0)
+			snprintf(err, errlen, "cannot write %s: %s", out_path, why);
+		else
+			ret = 0;
+	} else if (r == 0) {
+		snprintf(err, errlen, "%s: %s", in_path, why);
+	}
+	reader_close(&rd);
+	am_replay__free(rp);
+	return ret;
+}
+
 /* ---- allocmap report ---- */
 
 struct report_opts {
-	const char *in, *html, *perfetto;
+	const char *in, *html, *perfetto, *pprof;
 	bool figures;
 };
 
@@ -1547,6 +1591,8 @@ static const struct argp_option report_options[] = {
 	{ "perfetto", 'P', "FILE", 0, "Write a Chrome/Perfetto trace (JSON) to FILE", 0 },
 	{ "figures", 'F', NULL, 0, "Print the byte figures the report shows (the records replayed through "
 	  "the tracer's accounting model) as one JSON line on stdout", 0 },
+	{ "pprof", 'G', "FILE", 0, "Write the call sites as a gzipped pprof profile to FILE (the trace "
+	  "written with --json -v --stacks)", 0 },
 	{ 0 },
 };
 
@@ -1558,6 +1604,7 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	case 'o': o->html = arg; break;
 	case 'P': o->perfetto = arg; break;
 	case 'F': o->figures = true; break;
+	case 'G': o->pprof = arg; break;
 	case ARGP_KEY_ARG:
 		if (o->in)
 			argp_error(state, "one EVENTS.jsonl at a time (got '%s' too)", arg);
@@ -1566,8 +1613,9 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!o->in)
 			argp_error(state, "missing EVENTS.jsonl (a trace from: allocmap trace --json -v -o FILE -- CMD)");
-		if (!o->html && !o->perfetto && !o->figures)
-			argp_error(state, "nothing to write: give -o FILE.html, --perfetto FILE.json and/or --figures");
+		if (!o->html && !o->perfetto && !o->figures && !o->pprof)
+			argp_error(state, "nothing to write: give -o FILE.html, --perfetto FILE.json, "
+				   "--pprof FILE.pb.gz and/or --figures");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -1588,7 +1636,9 @@ static const char report_doc[] =
 "  allocmap report t.jsonl --perfetto t.json        open t.json in ui.perfetto.dev\n"
 "  allocmap report t.jsonl -o r.html --perfetto t.json\n"
 "  allocmap report t.jsonl --figures                the byte figures as JSON (equal to the\n"
-"                                                   summary's for a -v trace)";
+"                                                   summary's for a -v trace)\n"
+"  allocmap trace --json -v --stacks -o t.jsonl -- ./prog\n"
+"  allocmap report t.jsonl --pprof prof.pb.gz        go tool pprof -top prof.pb.gz";
 
 int am_report_main(int argc, char **argv)
 {
@@ -1607,6 +1657,10 @@ int am_report_main(int argc, char **argv)
 		return 1;
 	}
 	if (o.figures && report_figures(o.in, err, sizeof(err)) < 0) {
+		am_err("%s", err);
+		return 1;
+	}
+	if (o.pprof && am_report_pprof(o.in, o.pprof, err, sizeof(err)) < 0) {
 		am_err("%s", err);
 		return 1;
 	}

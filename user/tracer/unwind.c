@@ -44,6 +44,7 @@ struct pcent {
 	uint64_t symstart;       /* 0 = no symbol */
 	uint64_t bias;           /* module bias (obj-relative address = addr - bias) */
 	const char *sym, *obj, *file;
+	const char *build_id;    /* the module's, hex */
 	uint32_t line;
 };
 
@@ -529,6 +530,21 @@ static struct pcent *pc_slot(struct uproc *p, uint64_t key, bool *fresh)
 	return &p->pc[j];
 }
 
+/* The GNU build id of module m in hex (interned), NULL when it has none. */
+static const char *module_build_id(struct am_unw *u, Dwfl_Module *m)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	char hex[2 * 64 + 1];
+	int n = dwfl_module_build_id(m, &bits, &vaddr);
+
+	if (n <= 0 || n > 64)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", bits[i]);
+	return intern(u, hex);
+}
+
 /* Symbolize pc (outer: a return address, looked up at pc - 1). */
 static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer, struct am_frame *fr)
 {
@@ -557,6 +573,7 @@ static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer
 				const char *slash = strrchr(modname, '/');
 				e->obj = intern(u, slash ? slash + 1 : modname);
 			}
+			e->build_id = module_build_id(u, m);
 			if (dwfl_module_getelf(m, &bias))
 				e->bias = bias;
 			name = dwfl_module_addrinfo(m, key, &off, &sym, NULL, NULL, NULL);
@@ -580,6 +597,7 @@ static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer
 	fr->obj = e->obj;
 	fr->file = e->file;
 	fr->line = e->line;
+	fr->build_id = e->build_id;
 	fr->off = e->sym ? pc - e->symstart : pc - e->bias;
 }
 
