@@ -19,21 +19,30 @@
 static void test_seconds(void)
 {
 	static const char *bad[] = { "nan", "NaN", "inf", "-inf", "1e308", "1e11", "-1", "0", "",
-				     " 5", "5 ", "+5", "5s", "1e-12", "-0", "0x", "1e9999" };
+				     " 5", "5 ", "+5", "5s", "1e-12", "-0", "0x", "1e9999",
+				     /* decimal only: no exponent, no hex */
+				     "1e3", "1e9", "0x10", "0x1p3", "12abc", ".", "1..2", "1.2.3",
+				     /* the edges: just under 1e-9, just over 10^9 */
+				     "0.0000000009", "1000000001", "1000000000.000001",
+				     "99999999999999999999", "0.000" };
 	double d;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(am_parse_seconds(bad[i], &d) < 0, bad[i]);
 	CHECK(am_parse_seconds("3", &d) == 0 && d == 3, "3");
 	CHECK(am_parse_seconds("0.5", &d) == 0 && d == 0.5, "0.5");
-	CHECK(am_parse_seconds("1e9", &d) == 0 && d == 1e9, "1e9 (the largest)");
+	CHECK(am_parse_seconds(".5", &d) == 0 && d == 0.5, ".5");
+	CHECK(am_parse_seconds("2.", &d) == 0 && d == 2, "2.");
+	CHECK(am_parse_seconds("0.000000001", &d) == 0 && d == 1e-9, "1e-9 (the smallest)");
+	CHECK(am_parse_seconds("1000000000", &d) == 0 && d == 1e9, "10^9 (the largest)");
+	CHECK(am_parse_seconds("1000000000.0", &d) == 0 && d == 1e9, "10^9 with a fraction");
 	/* the largest value still fits in nanoseconds after any start time */
 	CHECK((uint64_t)(AM_MAX_SECONDS * 1e9) < UINT64_MAX / 2, "max in ns");
 }
 
 static void test_uint(void)
 {
-	static const char *bad[] = { "-1", "+1", " 1", "1 ", "", "1x", "0x10",
+	static const char *bad[] = { "-1", "+1", " 1", "1 ", "", "1x", "0x10", "1e3", "12abc", "1.0",
 				     "18446744073709551616", "99999999999999999999999" };
 	uint64_t v;
 

@@ -2,21 +2,30 @@
 /* numarg.c - strict numeric option parsers (see numarg.h). */
 #include "numarg.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
 int am_parse_seconds(const char *s, double *out)
 {
+	size_t digits = 0, i = 0;
 	char *end;
 	double v;
 
-	if (!s || !*s || isspace((unsigned char)*s) || *s == '-' || *s == '+')
+	/* digits, then an optional '.' and digits: no sign, blank, exponent,
+	 * hex, nan or inf, which strtod would all take */
+	if (!s)
+		return -1;
+	for (; s[i] >= '0' && s[i] <= '9'; i++)
+		digits++;
+	if (s[i] == '.')
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	if (!digits || s[i])
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || end == s || !isfinite(v) || v < 1e-9 || v > AM_MAX_SECONDS)
+	if (errno || *end || !isfinite(v) || v < 1e-9 || v > AM_MAX_SECONDS)
 		return -1;
 	*out = v;
 	return 0;

@@ -12,7 +12,8 @@
 /* Longest -d accepted: 10^9 s (31 years) stays far from 2^64 ns. */
 #define AM_MAX_SECONDS 1e9
 
-/* A duration in seconds: a finite decimal (or strtod's hex) number in
+/* A duration in seconds: a decimal number (digits with an optional
+ * fraction: "2", "0.5", ".5"; no sign, exponent or hex) in
  * [1e-9, AM_MAX_SECONDS]. 0 and *out set, or -1. */
 int am_parse_seconds(const char *s, double *out);
 
