@@ -11,7 +11,7 @@
 #include "compare.h"
 #include "demo.h"
 #include "log.h"
-#include "numarg.h"
+#include "opts.h"
 #include "report.h"
 #include "sites_out.h"
 #include "top.h"
@@ -72,9 +72,8 @@ enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OP
        OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC, OPT_FREE_NORET, OPT_ALLOC,
        OPT_TOP, OPT_SORT, OPT_PPROF };
 
+/* -p, -d and -- CMD are am_target_argp's (opts.c) */
 static const struct argp_option trace_options[] = {
-	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "output", 'o', "FILE", 0, "Write the trace to FILE instead of stdout", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON Lines output (schema in README.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print every allocator call and each probe's placement; "
@@ -94,60 +93,141 @@ static const struct argp_option trace_options[] = {
 	  "no return probe on free; its end is inferred from its return-address slot, which is wrong "
 	  "after a tail-called free (jmp free) when the next call comes from the same call site: "
 	  "later calls can then be counted as nested in the free", 0 },
-	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (power of two, default 32)", 0 },
-	{ NULL, 0, NULL, 0, "Stacks, leaks, flame graphs:", 1 },
-	{ "stacks", OPT_STACKS, "WHAT", OPTION_ARG_OPTIONAL, "User stacks: 'all' (default: every "
-	  "allocator call and OS request) or 'os' (OS requests and the calls that caused them); "
-	  "adds the leak report to the summary", 1 },
-	{ "sample", OPT_SAMPLE, "N", 0, "With --stacks: every Nth call's stack only (OS requests: all)", 1 },
-	{ "unwind", OPT_UNWIND, "HOW", 0, "'auto' (default: DWARF CFI over a copy of the stack, frame "
-	  "pointers where it ends), 'dwarf', or 'fp' (frame pointers only: cheaper, short without them)", 1 },
-	{ "stack-size", OPT_STACK_SIZE, "BYTES", 0, "User stack bytes copied per stack for DWARF "
-	  "unwinding (4096..16384, a multiple of 4096; default 8192)", 1 },
-	{ "folded", OPT_FOLDED, "FILE", 0, "Write folded stacks weighted by bytes obtained from the OS "
-	  "(flame graph input; implies --stacks=os)", 1 },
-	{ "folded-alloc", OPT_FOLDED_ALLOC, "FILE", 0, "Write folded stacks weighted by bytes allocated "
-	  "(implies --stacks)", 1 },
-	{ "top", OPT_TOP, "N", 0, "With stacks: rows of the summary's call-site table (default 10, "
-	  "0: none)", 1 },
-	{ "sort", OPT_SORT, "COL", 0, "Order of the call-site table: alloc (bytes allocated, the "
-	  "default), peak (live at the peak), leak (live at the end), temp (temporary allocations), "
-	  "os (bytes from the OS) or calls", 1 },
-	{ "pprof", OPT_PPROF, "FILE", 0, "Write the call sites as a gzipped pprof profile (go tool "
-	  "pprof, Pyroscope, Parca; implies --stacks)", 1 },
-	{ "mode", OPT_MODE, "MODE", 0, "'all' (default) or 'os': no allocator probes, only memory "
-	  "syscalls and their stacks (each cause inferred from its stack's outermost allocator "
-	  "frame, unknown where the stack does not tell)", 1 },
+	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (a power of two, 1..1024, "
+	  "default 32)", 0 },
 	{ 0 },
 };
 
-static int parse_pid(const char *s, pid_t *out)
-{
-	uint64_t v;
+static const struct argp_option stack_options[] = {
+	{ "stacks", OPT_STACKS, "WHAT", OPTION_ARG_OPTIONAL, "User stacks: 'all' (default: every "
+	  "allocator call and OS request) or 'os' (OS requests and the calls that caused them); "
+	  "adds the leak report to the summary", 0 },
+	{ "sample", OPT_SAMPLE, "N", 0, "With --stacks: every Nth call's stack only (OS requests: all; "
+	  "1..4294967295)", 0 },
+	{ "unwind", OPT_UNWIND, "HOW", 0, "'auto' (default: DWARF CFI over a copy of the stack, frame "
+	  "pointers where it ends), 'dwarf', or 'fp' (frame pointers only: cheaper, short without them)", 0 },
+	{ "stack-size", OPT_STACK_SIZE, "BYTES", 0, "User stack bytes copied per stack for DWARF "
+	  "unwinding (4096..16384, a multiple of 4096; default 8192)", 0 },
+	{ "folded", OPT_FOLDED, "FILE", 0, "Write folded stacks weighted by bytes obtained from the OS "
+	  "(flame graph input; implies --stacks=os)", 0 },
+	{ "folded-alloc", OPT_FOLDED_ALLOC, "FILE", 0, "Write folded stacks weighted by bytes allocated "
+	  "(implies --stacks)", 0 },
+	{ "top", OPT_TOP, "N", 0, "With stacks: rows of the summary's call-site table (default 10, "
+	  "0: none; at most 1000000)", 0 },
+	{ "sort", OPT_SORT, "COL", 0, "Order of the call-site table: alloc (bytes allocated, the "
+	  "default), peak (live at the peak), leak (live at the end), temp (temporary allocations), "
+	  "os (bytes from the OS) or calls", 0 },
+	{ "pprof", OPT_PPROF, "FILE", 0, "Write the call sites as a gzipped pprof profile (go tool "
+	  "pprof, Pyroscope, Parca; implies --stacks)", 0 },
+	{ "mode", OPT_MODE, "MODE", 0, "'all' (default) or 'os': no allocator probes, only memory "
+	  "syscalls and their stacks (each cause inferred from its stack's outermost allocator "
+	  "frame, unknown where the stack does not tell)", 0 },
+	{ 0 },
+};
 
-	if (am_parse_uint(s, 1, INT_MAX, &v))
-		return -1;
-	*out = (pid_t)v;
+static const struct am_uint_opt ringbuf_opt = {
+	.name = "--ringbuf-mb", .unit = "MiB", .lo = 1, .hi = AM_RINGBUF_MB_MAX, .pow2 = true,
+};
+static const struct am_uint_opt sample_opt = { .name = "--sample", .lo = 1, .hi = UINT32_MAX };
+static const struct am_uint_opt stack_size_opt = {
+	.name = "--stack-size", .unit = "bytes", .lo = 4096, .hi = 16384, .multiple = 4096,
+};
+static const struct am_uint_opt top_opt = { .name = "--top", .unit = "rows", .lo = 0, .hi = 1000000 };
+
+/* The "Stacks, leaks, flame graphs" group: a child of trace_argp. */
+static error_t stack_parse(int key, char *arg, struct argp_state *state)
+{
+	struct am_trace_opts *o = state->input;
+	uint64_t n;
+	error_t err;
+
+	switch (key) {
+	case OPT_STACKS:
+		if (!arg || !strcmp(arg, "all"))
+			o->stack_mode = AM_STACKS_ALL;
+		else if (!strcmp(arg, "os"))
+			o->stack_mode = o->stack_mode == AM_STACKS_ALL ? AM_STACKS_ALL : AM_STACKS_OS;
+		else
+			return am_opts_error(state, "invalid --stacks '%s' (all or os)", arg);
+		break;
+	case OPT_SAMPLE:
+		if ((err = am_opts_uint(state, &sample_opt, arg, &n)))
+			return err;
+		o->sample = (unsigned)n;
+		break;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "auto"))
+			o->unwind = AM_UNWIND_AUTO;
+		else if (!strcmp(arg, "dwarf"))
+			o->unwind = AM_UNWIND_DWARF;
+		else if (!strcmp(arg, "fp"))
+			o->unwind = AM_UNWIND_FP;
+		else
+			return am_opts_error(state, "invalid --unwind '%s' (auto, dwarf or fp)", arg);
+		break;
+	case OPT_STACK_SIZE:
+		if ((err = am_opts_uint(state, &stack_size_opt, arg, &n)))
+			return err;
+		o->stack_bytes = (unsigned)n;
+		break;
+	case OPT_MODE:
+		if (!strcmp(arg, "os"))
+			o->os_only = true;
+		else if (strcmp(arg, "all"))
+			return am_opts_error(state, "invalid --mode '%s' (all or os)", arg);
+		break;
+	case OPT_FOLDED:
+		o->folded = arg;
+		break;
+	case OPT_FOLDED_ALLOC:
+		o->folded_alloc = arg;
+		break;
+	case OPT_TOP:
+		if ((err = am_opts_uint(state, &top_opt, arg, &n)))
+			return err;
+		o->sites_top = (unsigned)n;
+		break;
+	case OPT_SORT:
+		o->sites_sort = am_site_sort_by_name(arg);
+		if (o->sites_sort < 0)
+			return am_opts_error(state, "invalid --sort '%s' (alloc, peak, leak, temp, os or calls)",
+					     arg);
+		break;
+	case OPT_PPROF:
+		o->pprof = arg;
+		break;
+	case ARGP_KEY_END:
+		/* what each stack-consuming option needs */
+		if (o->pprof && o->os_only)
+			return am_opts_error(state, "--pprof needs the allocator calls (not --mode os)");
+		if ((o->folded_alloc || (o->pprof && o->stack_mode == AM_STACKS_OFF)) && !o->os_only)
+			o->stack_mode = AM_STACKS_ALL;
+		if ((o->folded || o->os_only) && o->stack_mode == AM_STACKS_OFF)
+			o->stack_mode = AM_STACKS_OS;
+		if (o->os_only && o->stack_mode == AM_STACKS_ALL)
+			o->stack_mode = AM_STACKS_OS; /* no calls to take stacks of */
+		if (o->sample > 1 && o->stack_mode != AM_STACKS_ALL)
+			return am_opts_error(state, "--sample needs --stacks (all)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
 	return 0;
 }
+
+static const struct argp stack_argp = { .options = stack_options, .parser = stack_parse };
 
 static error_t trace_parse(int key, char *arg, struct argp_state *state)
 {
 	struct am_trace_opts *o = state->input;
+	char err[256];
 	uint64_t n;
+	error_t e;
 
 	switch (key) {
-	case 'p':
-		if (o->n_pids >= AM_MAX_PIDS)
-			argp_error(state, "at most %d -p options", AM_MAX_PIDS);
-		if (parse_pid(arg, &o->pids[o->n_pids]))
-			argp_error(state, "invalid pid '%s'", arg);
-		o->n_pids++;
-		break;
-	case 'd':
-		if (am_parse_seconds(arg, &o->duration))
-			argp_error(state, "invalid duration '%s' (seconds, a number > 0 and <= %g)", arg,
-				   AM_MAX_SECONDS);
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = o; /* am_target_argp */
+		state->child_inputs[1] = o; /* stack_argp */
 		break;
 	case 'o':
 		o->output = arg;
@@ -170,13 +250,10 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 	case OPT_FREE_NORET:
 		o->free_noret = true;
 		break;
-	case OPT_ALLOC: {
-		char err[256];
-
+	case OPT_ALLOC:
 		if (am_fn_add(arg, err, sizeof(err)) < 0)
-			argp_error(state, "%s", err);
+			return am_opts_error(state, "%s", err);
 		break;
-	}
 	case OPT_HTML:
 		o->html = arg;
 		break;
@@ -184,84 +261,9 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		o->perfetto = arg;
 		break;
 	case OPT_RINGBUF:
-		if (am_parse_uint(arg, 1, 4096, &n) || (n & (n - 1)))
-			argp_error(state, "invalid --ringbuf-mb '%s' (a power of two, 1..4096)", arg);
+		if ((e = am_opts_uint(state, &ringbuf_opt, arg, &n)))
+			return e;
 		o->ringbuf_mb = (unsigned)n;
-		break;
-	case OPT_STACKS:
-		if (!arg || !strcmp(arg, "all"))
-			o->stack_mode = AM_STACKS_ALL;
-		else if (!strcmp(arg, "os"))
-			o->stack_mode = o->stack_mode == AM_STACKS_ALL ? AM_STACKS_ALL : AM_STACKS_OS;
-		else
-			argp_error(state, "invalid --stacks '%s' (all or os)", arg);
-		break;
-	case OPT_SAMPLE:
-		if (am_parse_uint(arg, 1, UINT32_MAX, &n))
-			argp_error(state, "invalid --sample '%s' (an integer, 1..%u)", arg, UINT32_MAX);
-		o->sample = (unsigned)n;
-		break;
-	case OPT_UNWIND:
-		if (!strcmp(arg, "auto"))
-			o->unwind = AM_UNWIND_AUTO;
-		else if (!strcmp(arg, "dwarf"))
-			o->unwind = AM_UNWIND_DWARF;
-		else if (!strcmp(arg, "fp"))
-			o->unwind = AM_UNWIND_FP;
-		else
-			argp_error(state, "invalid --unwind '%s' (auto, dwarf or fp)", arg);
-		break;
-	case OPT_STACK_SIZE:
-		if (am_parse_uint(arg, 4096, 16384, &n) || n % 4096)
-			argp_error(state, "invalid --stack-size '%s' (4096..16384, a multiple of 4096)", arg);
-		o->stack_bytes = (unsigned)n;
-		break;
-	case OPT_MODE:
-		if (!strcmp(arg, "os"))
-			o->os_only = true;
-		else if (strcmp(arg, "all"))
-			argp_error(state, "invalid --mode '%s' (all or os)", arg);
-		break;
-	case OPT_FOLDED:
-		o->folded = arg;
-		break;
-	case OPT_FOLDED_ALLOC:
-		o->folded_alloc = arg;
-		break;
-	case OPT_TOP:
-		if (am_parse_uint(arg, 0, 1000000, &n))
-			argp_error(state, "invalid --top '%s' (an integer, 0..1000000)", arg);
-		o->sites_top = (unsigned)n;
-		break;
-	case OPT_SORT:
-		o->sites_sort = am_site_sort_by_name(arg);
-		if (o->sites_sort < 0)
-			argp_error(state, "invalid --sort '%s' (alloc, peak, leak, temp, os or calls)", arg);
-		break;
-	case OPT_PPROF:
-		o->pprof = arg;
-		break;
-	case ARGP_KEY_ARG:
-		/* the first non-option starts the command: the rest are its args */
-		o->cmd = &state->argv[state->next - 1];
-		state->next = state->argc;
-		break;
-	case ARGP_KEY_END:
-		if (!o->cmd && o->n_pids == 0)
-			argp_error(state, "nothing to trace: give -p PID or -- CMD [ARGS...]");
-		if (o->cmd && o->n_pids)
-			argp_error(state, "give either -p PID or a command, not both");
-		/* what each stack-consuming option needs */
-		if (o->pprof && o->os_only)
-			argp_error(state, "--pprof needs the allocator calls (not --mode os)");
-		if ((o->folded_alloc || (o->pprof && o->stack_mode == AM_STACKS_OFF)) && !o->os_only)
-			o->stack_mode = AM_STACKS_ALL;
-		if ((o->folded || o->os_only) && o->stack_mode == AM_STACKS_OFF)
-			o->stack_mode = AM_STACKS_OS;
-		if (o->os_only && o->stack_mode == AM_STACKS_ALL)
-			o->stack_mode = AM_STACKS_OS; /* no calls to take stacks of */
-		if (o->sample > 1 && o->stack_mode != AM_STACKS_ALL)
-			argp_error(state, "--sample needs --stacks (all)");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -269,25 +271,32 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child trace_children[] = {
+	{ &am_target_argp, 0, NULL, 0 },
+	{ &stack_argp, 0, "Stacks, leaks, flame graphs:", 1 },
+	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
+	{ 0 },
+};
+
 static const struct argp trace_argp = {
 	.options = trace_options,
 	.parser = trace_parse,
 	.args_doc = "-p PID | -- CMD [ARGS...]",
 	.doc = trace_doc,
+	.children = trace_children,
 };
 
 static int cmd_trace(int argc, char **argv)
 {
 	struct am_trace_opts o = { .ringbuf_mb = 32, .sites_top = AM_SITES_TOP_DEFAULT };
+	int rc = am_opts_parse(&trace_argp, argc, argv, &o);
 
-	if (argp_parse(&trace_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
-		return 2;
-	return am_trace_cmd(&o);
+	return rc ? rc : am_trace_cmd(&o);
 }
 
-static void usage(FILE *f)
+static void usage(void)
 {
-	fprintf(f,
+	printf(
 "Usage: allocmap COMMAND [OPTIONS]\n"
 "\n"
 "Show how a program's allocations map onto the memory it asks the kernel for.\n"
@@ -304,7 +313,9 @@ static void usage(FILE *f)
 "  allocmap trace -p 1234 -d 5           attach to pid 1234 for 5 seconds\n"
 "  allocmap trace --help                 every option of trace\n"
 "\n"
-"Options: -h, --help  this help;  -V, --version  print the version\n");
+"Options: -h, --help  this help;  -V, --version  print the version\n"
+"Every command takes -h/--help. A usage error (unknown command or option, missing\n"
+"or bad value) prints one line and exits 64 (EX_USAGE).\n");
 }
 
 /* A setuid or setgid copy would lend root to every user (root-owned writes,
@@ -331,11 +342,11 @@ int main(int argc, char **argv)
 	if (refuse_setid())
 		return EX_NOPERM;
 	if (argc < 2) {
-		usage(stderr);
-		return 2;
+		am_err("no command (try 'allocmap --help')");
+		return AM_EX_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		usage(stdout);
+		usage();
 		return 0;
 	}
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
@@ -362,5 +373,5 @@ int main(int argc, char **argv)
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
 	am_err("unknown command '%s' (try 'allocmap --help')", argv[1]);
-	return 2;
+	return AM_EX_USAGE;
 }

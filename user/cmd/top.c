@@ -15,7 +15,6 @@
 #include <curses.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@
 #include "top_view.h"
 #include "trace_cmd.h"
 #include "tracer.h"
-#include "numarg.h"
+#include "opts.h"
 #include "proc.h"
 #include "safeio.h"
 
@@ -393,54 +392,39 @@ static const char top_doc[] =
 
 enum { OPT_CMD_OUTPUT = 1000 };
 
+/* -p, -d and -- CMD are am_target_argp's (opts.c) */
 static const struct argp_option top_options[] = {
-	{ "pid", 'p', "PID", 0, "Attach to running process PID (repeatable)", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "interval", 'i', "MS", 0, "Refresh every MS milliseconds (default 1000, 100..60000)", 0 },
 	{ "cmd-output", OPT_CMD_OUTPUT, "FILE", 0, "Launch mode: the command's stdout and stderr "
 	  "go to FILE (default /dev/null)", 0 },
 	{ 0 },
 };
 
+static const struct am_uint_opt interval_opt = {
+	.name = "-i", .unit = "milliseconds", .lo = 100, .hi = 60000,
+};
+
 static error_t top_parse(int key, char *arg, struct argp_state *state)
 {
 	struct top_opts *o = state->input;
-	struct am_trace_opts *t = &o->trace;
 	uint64_t v;
+	error_t err;
 
 	switch (key) {
-	case 'p':
-		if (t->n_pids >= AM_MAX_PIDS)
-			argp_error(state, "at most %d -p options", AM_MAX_PIDS);
-		if (am_parse_uint(arg, 1, INT_MAX, &v))
-			argp_error(state, "invalid pid '%s'", arg);
-		t->pids[t->n_pids++] = (pid_t)v;
-		break;
-	case 'd':
-		if (am_parse_seconds(arg, &t->duration))
-			argp_error(state, "invalid duration '%s' (seconds, a number > 0 and <= %g)", arg,
-				   AM_MAX_SECONDS);
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->trace; /* am_target_argp */
 		break;
 	case 'i':
-		if (am_parse_uint(arg, 100, 60000, &v))
-			argp_error(state, "invalid interval '%s' (milliseconds, 100..60000)", arg);
+		if ((err = am_opts_uint(state, &interval_opt, arg, &v)))
+			return err;
 		o->interval_ms = (unsigned)v;
 		break;
 	case OPT_CMD_OUTPUT:
 		o->cmd_output = arg;
 		break;
-	case ARGP_KEY_ARG:
-		/* the first non-option starts the command: the rest are its args */
-		t->cmd = &state->argv[state->next - 1];
-		state->next = state->argc;
-		break;
 	case ARGP_KEY_END:
-		if (!t->cmd && t->n_pids == 0)
-			argp_error(state, "nothing to watch: give -p PID or -- CMD [ARGS...]");
-		if (t->cmd && t->n_pids)
-			argp_error(state, "give either -p PID or a command, not both");
-		if (o->cmd_output && !t->cmd)
-			argp_error(state, "--cmd-output needs a command (-- CMD [ARGS...])");
+		if (o->cmd_output && !o->trace.cmd)
+			return am_opts_error(state, "--cmd-output needs a command (-- CMD [ARGS...])");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -448,11 +432,18 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child top_children[] = {
+	{ &am_target_argp, 0, NULL, 0 },
+	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
+	{ 0 },
+};
+
 static const struct argp top_argp = {
 	.options = top_options,
 	.parser = top_parse,
 	.args_doc = "-p PID | -- CMD [ARGS...]",
 	.doc = top_doc,
+	.children = top_children,
 };
 
 int am_top_main(int argc, char **argv)
@@ -467,8 +458,8 @@ int am_top_main(int argc, char **argv)
 	int err, ret;
 
 	o.trace.ringbuf_mb = 32;
-	if (argp_parse(&top_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
-		return 2;
+	if ((err = am_opts_parse(&top_argp, argc, argv, &o)))
+		return err;
 	if (!isatty(STDOUT_FILENO)) {
 		am_err("top draws on a terminal and stdout is not one (for a text stream: allocmap trace)");
 		return 1;
