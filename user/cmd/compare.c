@@ -19,6 +19,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "log.h"
+#include "opts.h"
 #include "resolve.h"
 
 /* The allocators `compare` knows by name (Debian 12 package sonames). */
@@ -112,12 +113,11 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 		o->verbosity++;
 		break;
 	case ARGP_KEY_ARG:
-		o->cmd = &state->argv[state->next - 1];
-		state->next = state->argc;
+		am_opts_command(state, &o->cmd);
 		break;
 	case ARGP_KEY_END:
 		if (!o->cmd)
-			argp_error(state, "no command: give -- CMD [ARGS...]");
+			return am_opts_error(state, "no command: give -- CMD [ARGS...]");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -125,11 +125,17 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child compare_children[] = {
+	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
+	{ 0 },
+};
+
 static const struct argp compare_argp = {
 	.options = compare_options,
 	.parser = compare_parse,
 	.args_doc = "-- CMD [ARGS...]",
 	.doc = compare_doc,
+	.children = compare_children,
 };
 
 /* musl's column runs the command's musl build: DIR/musl/NAME next to
@@ -154,7 +160,8 @@ static bool find_musl_build(const char *cmd0, char *out, size_t len)
 }
 
 /* Fills runs[] from --allocators (or every known allocator: musl only when
- * cmd0 has a musl build). Returns the count, or -1 after printing the error. */
+ * cmd0 has a musl build). Returns the count, or -1 after printing the error
+ * (a usage error: the list is bad). */
 static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs)
 {
 	char buf[1024], *save = NULL, *tok;
@@ -162,7 +169,7 @@ static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs
 
 	snprintf(buf, sizeof(buf), "%s", list ? list : "glibc,jemalloc,tcmalloc,mimalloc,musl");
 	if (list && strlen(list) >= sizeof(buf)) {
-		am_err("--allocators list too long");
+		am_err("compare: --allocators list too long");
 		return -1;
 	}
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -173,14 +180,14 @@ static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs
 		if (!*tok)
 			continue;
 		if (n == AM_CMP_MAX_RUNS) {
-			am_err("at most %d allocators", AM_CMP_MAX_RUNS);
+			am_err("compare: at most %d allocators", AM_CMP_MAX_RUNS);
 			return -1;
 		}
 		memset(r, 0, sizeof(*r));
 		if (eq) {
 			*eq = '\0';
 			if (!*tok || !eq[1] || strlen(tok) >= sizeof(r->name)) {
-				am_err("invalid allocator '%s=%s' (expected NAME=PATH)", tok, eq + 1);
+				am_err("compare: invalid allocator '%s=%s' (expected NAME=PATH)", tok, eq + 1);
 				return -1;
 			}
 			snprintf(r->name, sizeof(r->name), "%s", tok);
@@ -191,7 +198,7 @@ static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs
 			for (k = 0; k < N_KNOWN && strcmp(known[k].name, tok); k++)
 				;
 			if (k == N_KNOWN) {
-				am_err("unknown allocator '%s' (known: glibc, jemalloc, tcmalloc, mimalloc, "
+				am_err("compare: unknown allocator '%s' (known: glibc, jemalloc, tcmalloc, mimalloc, "
 				       "musl, or NAME=PATH)", tok);
 				return -1;
 			}
@@ -207,13 +214,13 @@ static int plan_runs(const char *list, const char *cmd0, struct am_cmp_run *runs
 		}
 		for (int j = 0; j < n; j++)
 			if (!strcmp(runs[j].name, r->name)) {
-				am_err("allocator '%s' given twice", r->name);
+				am_err("compare: allocator '%s' given twice", r->name);
 				return -1;
 			}
 		n++;
 	}
 	if (!n) {
-		am_err("--allocators: empty list");
+		am_err("compare: --allocators: empty list");
 		return -1;
 	}
 	return n;
@@ -592,48 +599,14 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 
 /* ---------- main ---------- */
 
-int am_compare_main(int argc, char **argv)
+/* The untraced runs, first, while this process is small: a child's peak RSS
+ * (wait4) includes the image it was forked from, until its exec. Returns 0,
+ * or -1 after printing the error. */
+static int run_untraced(const struct cmp_opts *o, struct am_cmp_run *runs, int n)
 {
-	struct cmp_opts o = { 0 };
-	struct am_cmp_run *runs = NULL;
-	struct am_cmp_table *tab = NULL;
-	int n, idx[AM_CMP_MAX_RUNS], n_ok = 0, ret = 0;
-	char cmdline[2048] = "", err[256], *cmd0;
-	int rc;
+	char *cmd0 = o->cmd[0];
 
-	argp_err_exit_status = 2; /* a usage error, like every other bad input here */
-	if (argp_parse(&compare_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
-		return 2;
-	if (!am_cmp_cmd_exists(o.cmd[0])) {
-		am_err("cannot run '%s': no such executable file", o.cmd[0]);
-		return 2;
-	}
-	cmd0 = o.cmd[0];
-	if (geteuid() != 0) {
-		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
-		return 1;
-	}
-	runs = calloc(AM_CMP_MAX_RUNS, sizeof(*runs));
-	tab = calloc(1, sizeof(*tab));
-	if (!runs || !tab) {
-		am_err("out of memory");
-		ret = 1;
-		goto out;
-	}
-	n = plan_runs(o.allocators, o.cmd[0], runs);
-	if (n < 0) {
-		ret = 2;
-		goto out;
-	}
-	for (int i = 0; o.cmd[i]; i++) {
-		size_t l = strlen(cmdline);
-
-		snprintf(cmdline + l, sizeof(cmdline) - l, "%s%s", i ? " " : "", o.cmd[i]);
-	}
-
-	/* Untraced runs first, while this process is small: a child's peak RSS
-	 * (wait4) includes the image it was forked from, until its exec. */
-	for (int i = 0; i < n && !o.no_plain; i++) {
+	for (int i = 0; i < n; i++) {
 		struct am_cmp_run *r = &runs[i];
 		char **env;
 
@@ -642,15 +615,25 @@ int am_compare_main(int argc, char **argv)
 		env = am_cmp_env(r->lib, NULL);
 		if (!env) {
 			am_err("out of memory");
-			ret = 1;
-			goto out;
+			return -1;
 		}
-		o.cmd[0] = r->exe[0] ? r->exe : cmd0;
-		if (am_cmp_run_plain(r, o.cmd, env) < 0)
+		o->cmd[0] = r->exe[0] ? r->exe : cmd0;
+		if (am_cmp_run_plain(r, o->cmd, env) < 0)
 			am_warn("%s: untraced run failed: %s", r->name, strerror(errno));
-		o.cmd[0] = cmd0;
+		o->cmd[0] = cmd0;
 		am_cmp_env_free(env);
 	}
+	return 0;
+}
+
+/* One traced run per allocator; idx[] gets the runs that worked, *n_ok
+ * their count. Returns the exit status so far (0, 1, or 128 + the signal
+ * that interrupted a run, which ends the series), or -1 when out of memory. */
+static int run_traced(const struct cmp_opts *o, struct am_cmp_run *runs, int n, int *idx, int *n_ok)
+{
+	char *cmd0 = o->cmd[0];
+	int ret = 0, rc;
+
 	for (int i = 0; i < n; i++) {
 		struct am_cmp_run *r = &runs[i];
 		char **env;
@@ -663,24 +646,22 @@ int am_compare_main(int argc, char **argv)
 		env = am_cmp_env(r->lib, NULL);
 		if (!env) {
 			am_err("out of memory");
-			ret = 1;
-			goto out;
+			return -1;
 		}
 		am_info("compare: %s%s%s%s%s", r->name, r->lib[0] ? " via LD_PRELOAD=" : "", r->lib,
 			r->exe[0] ? ", running " : "", r->exe);
-		o.cmd[0] = r->exe[0] ? r->exe : cmd0;
-		rc = am_cmp_run_trace(r, o.cmd, env, NULL, o.verbosity ? 1 : 0);
-		o.cmd[0] = cmd0;
+		o->cmd[0] = r->exe[0] ? r->exe : cmd0;
+		rc = am_cmp_run_trace(r, o->cmd, env, NULL, o->verbosity ? 1 : 0);
+		o->cmd[0] = cmd0;
+		am_cmp_env_free(env);
 		if (rc < 0) {
 			r->skip_why = "trace failed";
-			am_cmp_env_free(env);
 			ret = 1;
 			/* the command itself is bad: the next allocator would fail the same way */
 			if (r->status == 127 || r->status == 126)
 				break;
 			continue;
 		}
-		am_cmp_env_free(env);
 		if (r->status == 128 + 2 || r->status == 128 + 15) {
 			am_err("interrupted");
 			ret = r->status;
@@ -688,16 +669,20 @@ int am_compare_main(int argc, char **argv)
 		}
 		if (is_known(r->name) && strcmp(r->bound, r->name))
 			am_warn("%s: the tracer found %s bound instead", r->name, r->bound);
-		idx[n_ok++] = i;
+		idx[(*n_ok)++] = i;
 	}
-	if (!n_ok) {
-		am_err("no allocator could be traced");
-		ret = ret ? ret : 1;
-		goto out;
-	}
-	build_table(tab, runs, idx, n_ok, !o.no_plain);
-	if (o.json) {
-		print_json(stdout, o.cmd, runs, n, !o.no_plain);
+	return ret;
+}
+
+/* The table (or JSON) on stdout, the page to --html. Returns 0 or 1. */
+static int print_result(const struct cmp_opts *o, const char *cmdline, const struct am_cmp_run *runs,
+			int n, const int *idx, int n_ok, struct am_cmp_table *tab)
+{
+	char err[256];
+
+	build_table(tab, runs, idx, n_ok, !o->no_plain);
+	if (o->json) {
+		print_json(stdout, o->cmd, runs, n, !o->no_plain);
 	} else {
 		printf("allocmap compare: %s\n", cmdline);
 		print_table(stdout, tab);
@@ -706,10 +691,65 @@ int am_compare_main(int argc, char **argv)
 		       " the probe traps; peak RSS of a traced run includes the held tracer image.)\n");
 	}
 	fflush(stdout);
-	if (o.html && am_cmp_html(o.html, cmdline, runs, n, tab, err, sizeof(err)) < 0) {
-		am_err("cannot write %s: %s", o.html, err);
-		ret = 1;
+	if (o->html && am_cmp_html(o->html, cmdline, runs, n, tab, err, sizeof(err)) < 0) {
+		am_err("cannot write %s: %s", o->html, err);
+		return 1;
 	}
+	return 0;
+}
+
+int am_compare_main(int argc, char **argv)
+{
+	struct cmp_opts o = { 0 };
+	struct am_cmp_run *runs = NULL;
+	struct am_cmp_table *tab = NULL;
+	int n, idx[AM_CMP_MAX_RUNS], n_ok = 0, ret;
+	char cmdline[2048] = "";
+
+	if ((ret = am_opts_parse(&compare_argp, argc, argv, &o)))
+		return ret;
+	if (!am_cmp_cmd_exists(o.cmd[0])) {
+		am_err("compare: cannot run '%s': no such executable file", o.cmd[0]);
+		return AM_EX_USAGE;
+	}
+	runs = calloc(AM_CMP_MAX_RUNS, sizeof(*runs));
+	tab = calloc(1, sizeof(*tab));
+	if (!runs || !tab) {
+		am_err("out of memory");
+		ret = 1;
+		goto out;
+	}
+	n = plan_runs(o.allocators, o.cmd[0], runs);
+	if (n < 0) {
+		ret = AM_EX_USAGE;
+		goto out;
+	}
+	if (geteuid() != 0) {
+		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
+		ret = 1;
+		goto out;
+	}
+	for (int i = 0; o.cmd[i]; i++) {
+		size_t l = strlen(cmdline);
+
+		snprintf(cmdline + l, sizeof(cmdline) - l, "%s%s", i ? " " : "", o.cmd[i]);
+	}
+	if (!o.no_plain && run_untraced(&o, runs, n) < 0) {
+		ret = 1;
+		goto out;
+	}
+	ret = run_traced(&o, runs, n, idx, &n_ok);
+	if (ret < 0) {
+		ret = 1;
+		goto out;
+	}
+	if (!n_ok) {
+		am_err("no allocator could be traced");
+		ret = ret ? ret : 1;
+		goto out;
+	}
+	if (print_result(&o, cmdline, runs, n, idx, n_ok, tab))
+		ret = 1;
 out:
 	if (runs)
 		for (int i = 0; i < AM_CMP_MAX_RUNS; i++)

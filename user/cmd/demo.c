@@ -23,7 +23,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "log.h"
-#include "numarg.h"
+#include "opts.h"
 #include "safeio.h"
 #include "tracer.h"
 
@@ -426,10 +426,15 @@ static const struct argp_option demo_options[] = {
 	{ 0 },
 };
 
+static const struct am_uint_opt pause_opt = {
+	.name = "--pause", .unit = "milliseconds", .lo = 0, .hi = 60000,
+};
+
 static error_t demo_parse(int key, char *arg, struct argp_state *state)
 {
 	struct demo_opts *o = state->input;
 	uint64_t n;
+	error_t err;
 
 	switch (key) {
 	case OPT_HTML:
@@ -439,8 +444,8 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 		o->json = true;
 		break;
 	case OPT_PAUSE:
-		if (am_parse_uint(arg, 0, 60000, &n))
-			argp_error(state, "invalid --pause '%s' (milliseconds, 0..60000)", arg);
+		if ((err = am_opts_uint(state, &pause_opt, arg, &n)))
+			return err;
 		o->pause_ms = (long)n;
 		break;
 	case OPT_ONLY: {
@@ -449,7 +454,7 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 		for (int i = 0; i < V__N; i++)
 			ok |= !strcmp(arg, variants[i].name);
 		if (!ok)
-			argp_error(state, "invalid --only '%s' (default, env or tunable)", arg);
+			return am_opts_error(state, "invalid --only '%s' (default, env or tunable)", arg);
 		o->only = arg;
 		break;
 	}
@@ -458,12 +463,12 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_ARG:
 		if (o->have_topic || strcmp(arg, "threshold"))
-			argp_error(state, "unknown demo '%s' (the demo is: threshold)", arg);
+			return am_opts_error(state, "unknown demo '%s' (the demo is: threshold)", arg);
 		o->have_topic = true;
 		break;
 	case ARGP_KEY_END:
 		if (!o->have_topic)
-			argp_error(state, "which demo? (allocmap demo threshold)");
+			return am_opts_error(state, "which demo? (allocmap demo threshold)");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -471,11 +476,17 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child demo_children[] = {
+	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
+	{ 0 },
+};
+
 static const struct argp demo_argp = {
 	.options = demo_options,
 	.parser = demo_parse,
 	.args_doc = "threshold",
 	.doc = demo_doc,
+	.children = demo_children,
 };
 
 /* One traced run of the sweep under variant vi. Returns 0, or -1. */
@@ -715,16 +726,15 @@ int am_demo_main(int argc, char **argv)
 {
 	struct demo_opts o = { .pause_ms = -1 };
 	struct am_cmp_run *r;
-	char prog[PATH_MAX], err[256];
+	char prog[PATH_MAX] = "", err[256];
 	int ret = 0;
 
-	argp_err_exit_status = 2; /* a usage error, like every other bad input here */
-	if (argp_parse(&demo_argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
-		return 2;
+	if ((ret = am_opts_parse(&demo_argp, argc, argv, &o)))
+		return ret;
 	if (find_program(o.program, prog, sizeof(prog))) {
-		am_err("cannot run the sweep program %s: %s (build it with make, or give --program PATH)",
+		am_err("demo: cannot run the sweep program %s: %s (build it with make, or give --program PATH)",
 		       prog, strerror(errno));
-		return 2;
+		return o.program ? AM_EX_USAGE : 1; /* a bad --program, or not built */
 	}
 	if (geteuid() != 0) {
 		am_err("must run as root (needs CAP_BPF and CAP_PERFMON to load eBPF programs)");
