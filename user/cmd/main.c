@@ -12,7 +12,7 @@
 #include "demo.h"
 #include "log.h"
 #include "opts.h"
-#include "report.h"
+#include "report_cmd.h"
 #include "sites_out.h"
 #include "top.h"
 #include "trace_cmd.h"

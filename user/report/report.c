@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* report.c - `allocmap report` and the --html/--perfetto back ends: reads a
+/* report.c - the back ends of `allocmap report` (its command line is
+ * cmd/report_cmd.c) and of trace --html/--perfetto: reads a
  * JSON Lines trace (README schema) line by line with json-c, feeds the
  * bounded model of report_model.c, and writes either
  *  - one self-contained HTML file: the page, stylesheet and script are
@@ -16,9 +17,9 @@
  * through jsonw (the data block in its html mode: no string in it can end
  * or open the <script> element); records of the trace are written again
  * value by value (put_json), never copied raw. */
-#include <argp.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "jsonw.h"
-#include "log.h"
 #include "report.h"
 #include "report_model.h"
 #include "report_assets.h"
@@ -1487,9 +1487,8 @@ cleanup:
 
 /* ---- figures ---- */
 
-/* `allocmap report --figures`: the records replayed through the accounting
- * model, its figures as one JSON line on stdout. */
-static int report_figures(const char *in_path, char *err, size_t errlen)
+/* `allocmap report --figures` (see report.h). */
+int am_report_figures(const char *in_path, char *err, size_t errlen)
 {
 	struct reader rd;
 	struct rm_model *m;
@@ -1577,92 +1576,4 @@ int am_report_pprof(const char *in_path, const char *out_path, char *err, size_t
 	reader_close(&rd);
 	am_replay__free(rp);
 	return ret;
-}
-
-/* ---- allocmap report ---- */
-
-struct report_opts {
-	const char *in, *html, *perfetto, *pprof;
-	bool figures;
-};
-
-static const struct argp_option report_options[] = {
-	{ "output", 'o', "FILE", 0, "Write the self-contained HTML report to FILE", 0 },
-	{ "perfetto", 'P', "FILE", 0, "Write a Chrome/Perfetto trace (JSON) to FILE", 0 },
-	{ "figures", 'F', NULL, 0, "Print the byte figures the report shows (the records replayed through "
-	  "the tracer's accounting model) as one JSON line on stdout", 0 },
-	{ "pprof", 'G', "FILE", 0, "Write the call sites as a gzipped pprof profile to FILE (the trace "
-	  "written with --json -v --stacks)", 0 },
-	{ 0 },
-};
-
-static error_t report_parse(int key, char *arg, struct argp_state *state)
-{
-	struct report_opts *o = state->input;
-
-	switch (key) {
-	case 'o': o->html = arg; break;
-	case 'P': o->perfetto = arg; break;
-	case 'F': o->figures = true; break;
-	case 'G': o->pprof = arg; break;
-	case ARGP_KEY_ARG:
-		if (o->in)
-			argp_error(state, "one EVENTS.jsonl at a time (got '%s' too)", arg);
-		o->in = arg;
-		break;
-	case ARGP_KEY_END:
-		if (!o->in)
-			argp_error(state, "missing EVENTS.jsonl (a trace from: allocmap trace --json -v -o FILE -- CMD)");
-		if (!o->html && !o->perfetto && !o->figures && !o->pprof)
-			argp_error(state, "nothing to write: give -o FILE.html, --perfetto FILE.json, "
-				   "--pprof FILE.pb.gz and/or --figures");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
-static const char report_doc[] =
-"Turn a JSON Lines trace into a self-contained HTML report (timeline, address map, "
-"threshold view, tables) and/or a Chrome trace for ui.perfetto.dev.\n"
-"\v"
-"The input is what `allocmap trace --json -v` writes (-v keeps every allocator call; without it "
-"only calls that made OS requests are in the trace and the live-bytes line is partial). "
-"`allocmap trace --html FILE` / `--perfetto FILE` produce the same files directly.\n\n"
-"EXAMPLES:\n"
-"  allocmap trace --json -v -o t.jsonl -- ./prog\n"
-"  allocmap report t.jsonl -o report.html           open report.html in a browser\n"
-"  allocmap report t.jsonl --perfetto t.json        open t.json in ui.perfetto.dev\n"
-"  allocmap report t.jsonl -o r.html --perfetto t.json\n"
-"  allocmap report t.jsonl --figures                the byte figures as JSON (equal to the\n"
-"                                                   summary's for a -v trace)\n"
-"  allocmap trace --json -v --stacks -o t.jsonl -- ./prog\n"
-"  allocmap report t.jsonl --pprof prof.pb.gz        go tool pprof -top prof.pb.gz";
-
-int am_report_main(int argc, char **argv)
-{
-	struct argp argp = { report_options, report_parse, "EVENTS.jsonl", report_doc, NULL, NULL, NULL };
-	struct report_opts o = { 0 };
-	char err[512];
-
-	if (argp_parse(&argp, argc, argv, 0, NULL, &o) != 0)
-		return 2;
-	if (o.html && am_report_html(o.in, o.html, err, sizeof(err)) < 0) {
-		am_err("%s", err);
-		return 1;
-	}
-	if (o.perfetto && am_report_perfetto(o.in, o.perfetto, err, sizeof(err)) < 0) {
-		am_err("%s", err);
-		return 1;
-	}
-	if (o.figures && report_figures(o.in, err, sizeof(err)) < 0) {
-		am_err("%s", err);
-		return 1;
-	}
-	if (o.pprof && am_report_pprof(o.in, o.pprof, err, sizeof(err)) < 0) {
-		am_err("%s", err);
-		return 1;
-	}
-	return 0;
 }

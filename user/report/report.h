@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* report.h - turns a JSON Lines trace (the README schema) into the
- * self-contained HTML report and the Chrome/Perfetto trace JSON; also the
- * `allocmap report` command. */
+ * self-contained HTML report and the Chrome/Perfetto trace JSON (the
+ * `allocmap report` command line is cmd/report_cmd.c). */
 #ifndef ALLOCMAP_REPORT_H
 #define ALLOCMAP_REPORT_H
 
@@ -23,8 +23,9 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
  * a gzipped pprof profile (pprof.h). Returns 0, or -1 with a message in err. */
 int am_report_pprof(const char *in_path, const char *out_path, char *err, size_t errlen);
 
-/* `allocmap report EVENTS.jsonl -o report.html [--perfetto FILE]`: argv[0]
- * is "allocmap report". Returns the exit status. */
-int am_report_main(int argc, char **argv);
+/* Replays the JSONL trace at in_path through the accounting model and prints
+ * its byte figures as one JSON line on stdout (`allocmap report --figures`).
+ * Returns 0, or -1 with a message in err. */
+int am_report_figures(const char *in_path, char *err, size_t errlen);
 
 #endif /* ALLOCMAP_REPORT_H */
