@@ -92,11 +92,11 @@ def main():
           and "--allocators" in r.stdout, f"exit {r.returncode}, no EXAMPLES in --help")
     r = run([TOOL, "compare", "--allocators", "glibc,nosuch", "--", WORKLOAD])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
-    check("bad_allocator", r.returncode == 2 and len(lines) == 1 and "nosuch" in lines[0],
+    check("bad_allocator", r.returncode == 64 and len(lines) == 1 and "nosuch" in lines[0],
           f"exit {r.returncode}, stderr {r.stderr!r}")
     r = run([TOOL, "compare", "--", "/nonexistent/prog"])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
-    check("bad_command", r.returncode == 2 and len(lines) == 1 and "/nonexistent/prog" in lines[0],
+    check("bad_command", r.returncode == 64 and len(lines) == 1 and "/nonexistent/prog" in lines[0],
           f"exit {r.returncode}, stderr {r.stderr!r}")
 
     # --- every installed allocator, under strace, JSON and HTML at once ---

@@ -43,10 +43,10 @@ def main():
           f"exit {r.returncode}")
     r = run([TOOL, "demo", "nosuch"])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
-    check("bad_topic", r.returncode == 2 and "nosuch" in r.stderr and len(lines) <= 2,
+    check("bad_topic", r.returncode == 64 and "nosuch" in r.stderr and len(lines) == 1,
           f"exit {r.returncode}, stderr {r.stderr!r}")
     r = run([TOOL, "demo", "threshold", "--only", "bogus"])
-    check("bad_only", r.returncode == 2 and "bogus" in r.stderr, f"exit {r.returncode}")
+    check("bad_only", r.returncode == 64 and "bogus" in r.stderr, f"exit {r.returncode}")
 
     with tempfile.TemporaryDirectory() as tmp:
         html = os.path.join(tmp, "thr.html")
