@@ -15,7 +15,8 @@ parse them (user/cmd/opts.c), one usage exit status.
                   " 1", nan): the bad ones exit 64 with one line naming the
                   option and the value; the good ones are accepted (the value
                   is followed by -h, which exits 0 once the value passed)
-  bad_words       --stacks, --unwind, --mode, --only, --alloc, demo topics:
+  bad_words       --stacks, --unwind, --mode, --sort, --pprof with --mode os,
+                  --only, --alloc, demo topics:
                   exit 64, one line
   targets         no target, both kinds, --cmd-output without a command, no
                   command for compare, report without input or output, an
@@ -122,11 +123,12 @@ def test_unknown_option():
 def test_missing_argument():
     opts = {
         "trace": ["-p", "-d", "-o", "--ringbuf-mb", "--html", "--perfetto", "--alloc", "--sample",
-                  "--unwind", "--stack-size", "--folded", "--folded-alloc", "--mode"],
+                  "--unwind", "--stack-size", "--folded", "--folded-alloc", "--mode", "--top", "--sort",
+                  "--pprof"],
         "top": ["-p", "-d", "-i", "--cmd-output"],
         "compare": ["-a", "--html"],
         "demo": ["--pause", "--only", "--program", "--html"],
-        "report": ["-o", "-P"],
+        "report": ["-o", "-P", "--pprof"],
     }
     bad = []
     for sub, names in opts.items():
@@ -156,6 +158,7 @@ def numeric():
          ["0", "2048", "4096", "3", "1023", "18446744073709551616"]),
         ("trace", "--sample", ["1", "4294967295"], ["0", "4294967296"]),
         ("trace", "--stack-size", ["4096", "16384", "8192"], ["4095", "16385", "4097", "20480", "0"]),
+        ("trace", "--top", ["0", "1000000"], ["1000001"]),
         ("top", "-i", ["100", "60000"], ["99", "60001", "0"]),
         ("demo", "--pause", ["0", "60000"], ["60001", "18446744073709551616"]),
     ]
@@ -184,6 +187,8 @@ def test_bad_words():
         usage_error(["trace", "--mode", "calls", "--", "true"], "trace", "--mode", "calls"),
         usage_error(["trace", "--alloc", "nosuchrole", "--", "true"], "trace", "nosuchrole"),
         usage_error(["trace", "--sample", "2", "--", "true"], "trace", "--sample needs --stacks"),
+        usage_error(["trace", "--sort", "size", "--", "true"], "trace", "--sort", "size"),
+        usage_error(["trace", "--pprof", "p.pb.gz", "--mode", "os", "--", "true"], "trace", "--pprof"),
         usage_error(["demo", "threshold", "--only", "bogus"], "demo", "--only", "bogus"),
         usage_error(["demo", "nosuch"], "demo", "nosuch"),
         usage_error(["demo", "threshold", "threshold"], "demo", "threshold"),
