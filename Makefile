@@ -103,6 +103,14 @@ $(OUTPUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(Q)python3 scripts/embed.py $@ $(REPORT_ASSETS)
 
 $(OUTPUT)/report/report.o: $(OUTPUT)/report_assets.h
+# `allocmap diff --html`: its own page and script, the report's stylesheet
+DIFF_ASSETS := user/report/assets/report.css user/report/assets/diff.html user/report/assets/diff.js
+
+$(OUTPUT)/diff_assets.h: $(DIFF_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(DIFF_ASSETS)
+
+$(OUTPUT)/report/diff_html.o: $(OUTPUT)/diff_assets.h
 # ---------------------------------------------------------------------------
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
@@ -218,6 +226,12 @@ $(FUZZ_OUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(FUZZ_OUT)
 	$(Q)python3 scripts/embed.py $@ $(REPORT_ASSETS)
 
 $(FUZZ_OUT)/report/report.o: $(FUZZ_OUT)/report_assets.h
+
+$(FUZZ_OUT)/diff_assets.h: $(DIFF_ASSETS) scripts/embed.py | $(FUZZ_OUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(DIFF_ASSETS)
+
+$(FUZZ_OUT)/report/diff_html.o: $(FUZZ_OUT)/diff_assets.h
 
 $(FUZZ_OUT)/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) | $(FUZZ_OUT)
 	$(call msg,CC-FUZZ,$@)

@@ -3,8 +3,8 @@
 """t_options.py - the command line of every subcommand (issue 8): one way to
 parse them (user/cmd/opts.c), one usage exit status.
 
-  help            -h, --help, --usage and -V of trace, top, compare, demo and
-                  report (and of allocmap itself): stdout, exit 0, nothing on
+  help            -h, --help, --usage and -V of trace, top, compare, demo,
+                  report and diff (and of allocmap itself): stdout, exit 0, nothing on
                   stderr
   unknown_option  --no-such-option and -Z in every subcommand: exit 64, one
                   line "allocmap: SUB: ..." naming the option, nothing on stdout
@@ -43,6 +43,7 @@ SUBS = {
     "compare": ["compare"],
     "demo": ["demo", "threshold"],
     "report": ["report"],
+    "diff": ["diff"],
 }
 
 
@@ -129,6 +130,7 @@ def test_missing_argument():
         "compare": ["-a", "--html"],
         "demo": ["--pause", "--only", "--program", "--html"],
         "report": ["-o", "-P", "--pprof"],
+        "diff": ["-o", "--html", "--top", "--sort", "--match"],
     }
     bad = []
     for sub, names in opts.items():
@@ -159,6 +161,7 @@ def numeric():
         ("trace", "--sample", ["1", "4294967295"], ["0", "4294967296"]),
         ("trace", "--stack-size", ["4096", "16384", "8192"], ["4095", "16385", "4097", "20480", "0"]),
         ("trace", "--top", ["0", "1000000"], ["1000001"]),
+        ("diff", "--top", ["0", "1000000"], ["1000001"]),
         ("top", "-i", ["100", "60000"], ["99", "60001", "0"]),
         ("demo", "--pause", ["0", "60000"], ["60001", "18446744073709551616"]),
     ]
@@ -191,6 +194,8 @@ def test_bad_words():
         usage_error(["trace", "--pprof", "p.pb.gz", "--mode", "os", "--", "true"], "trace", "--pprof"),
         usage_error(["demo", "threshold", "--only", "bogus"], "demo", "--only", "bogus"),
         usage_error(["demo", "nosuch"], "demo", "nosuch"),
+        usage_error(["diff", "a", "b", "--match", "line"], "diff", "--match", "line"),
+        usage_error(["diff", "a", "b", "--sort", "size"], "diff", "--sort", "size"),
         usage_error(["demo", "threshold", "threshold"], "demo", "threshold"),
     ]
     expect(bad)
@@ -214,6 +219,9 @@ def test_targets():
                     "/nonexistent/sweep"),
         usage_error(["report"], "report", "missing EVENTS.jsonl"),
         usage_error(["report", "t.jsonl"], "report", "nothing to write"),
+        usage_error(["diff"], "diff", "two traces"),
+        usage_error(["diff", "a.jsonl"], "diff", "two traces"),
+        usage_error(["diff", "a.jsonl", "b.jsonl", "c.jsonl"], "diff", "c.jsonl"),
         usage_error(["report", "a.jsonl", "b.jsonl", "-o", "x.html"], "report", "b.jsonl"),
         usage_error([], None, "no command"),
         usage_error(["nosuch"], None, "unknown command", "nosuch"),

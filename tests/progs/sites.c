@@ -26,9 +26,9 @@ __attribute__((noinline)) static void site_temp(void)
 	}
 }
 
-__attribute__((noinline)) static void site_leak(void)
+__attribute__((noinline)) static void site_leak(int n)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < n; i++) {
 		char *p = malloc(7000);
 
 		if (!p)
@@ -63,11 +63,33 @@ __attribute__((noinline)) static void site_big(void)
 	free(p);
 }
 
-int main(void)
+/* `sites changed`: the same program with a known difference
+ * (tests/e2e/t_diff.py): site_leak makes 5 allocations instead of 3,
+ * site_big is not called, and site_extra (2 x malloc(4000), held together,
+ * then freed) is: sites that only one of the two runs has. */
+__attribute__((noinline)) static void site_extra(void)
 {
+	char *a = malloc(4000), *b = malloc(4000);
+
+	if (!a || !b)
+		exit(1);
+	memset(a, 5, 4000);
+	memset(b, 5, 4000);
+	sink = b;
+	free(a);
+	free(b);
+}
+
+int main(int argc, char **argv)
+{
+	int changed = argc > 1 && !strcmp(argv[1], "changed");
+
 	site_temp();
-	site_leak();
+	site_leak(changed ? 5 : 3);
 	site_peak();
-	site_big();
+	if (changed)
+		site_extra();
+	else
+		site_big();
 	return 0;
 }

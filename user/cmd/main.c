@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "compare.h"
 #include "demo.h"
+#include "diff.h"
 #include "log.h"
 #include "opts.h"
 #include "report_cmd.h"
@@ -306,6 +307,7 @@ static void usage(void)
 "  report    turn a JSON Lines trace into an HTML report or a Perfetto trace\n"
 "  top       live terminal view of a process's memory\n"
 "  compare   run one command under glibc, jemalloc, tcmalloc, mimalloc, side by side\n"
+"  diff      what changed between two JSON Lines traces (A.jsonl B.jsonl)\n"
 "  demo      guided tours (demo threshold: glibc's brk-versus-mmap choice)\n"
 "\n"
 "Examples:\n"
@@ -362,6 +364,7 @@ int main(int argc, char **argv)
 		{ "top", am_top_main },
 		{ "compare", am_compare_main },
 		{ "demo", am_demo_main },
+		{ "diff", am_diff_main },
 	};
 	static char names[sizeof(cmds) / sizeof(cmds[0])][32];
 

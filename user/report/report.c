@@ -1538,6 +1538,33 @@ cleanup:
 	return ret;
 }
 
+/* ---- records, for other readers ---- */
+
+int am_report_each(const char *in_path, am_report_rec_fn fn, void *ctx, struct am_report_read *info,
+		   char *err, size_t errlen)
+{
+	struct reader rd;
+	int r;
+
+	if (reader_open(&rd, in_path, err, errlen) < 0)
+		return -1;
+	while ((r = reader_next(&rd, err, errlen)) > 0)
+		if (fn(ctx, rd.obj, &rd.rec) < 0) {
+			snprintf(err, errlen, "out of memory");
+			r = -1;
+			break;
+		}
+	if (r == 0 && !rd.lineno) {
+		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
+		r = -1;
+	}
+	if (info)
+		*info = (struct am_report_read){ .lines = rd.lineno, .truncated = rd.truncated,
+						 .stacks_cut = rd.all_stacks_cut };
+	reader_close(&rd);
+	return r < 0 ? -1 : 0;
+}
+
 /* ---- pprof ---- */
 
 int am_report_pprof(const char *in_path, const char *out_path, char *err, size_t errlen)

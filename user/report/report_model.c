@@ -266,6 +266,7 @@ static int new_region(struct rm_model *m, int kind, uint64_t start, uint64_t end
 	g->cause_fn = -1;
 	g->mapped = true;
 	m->regions_total++;
+	m->regions_made[kind]++;
 	return i;
 }
 

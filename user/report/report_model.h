@@ -208,6 +208,7 @@ struct rm_model {
 	int     *freeslots;        /* reusable region slots (stack) */
 	size_t   nfree, capfree;
 	uint64_t regions_total, regions_dropped;
+	uint64_t regions_made[4];  /* regions made, by enum rm_kind (dropped ones too) */
 	/* live allocations */
 	struct rm_live *h;
 	size_t   hcap, hcount;
