@@ -34,6 +34,7 @@
 #include "unwind.h"
 #include "proc.h"
 #include "guard.h"
+#include "umulti.h"
 
 extern char **environ;
 
@@ -101,12 +102,42 @@ static struct am_sink tee_sink(struct tee *t)
 	};
 }
 
+/* One uprobe link: a probe's libbpf (perf event) link, or the fd of a
+ * uprobe_multi link (umulti.h) holding one or many probes. Empty: l NULL
+ * and fd -1. */
+struct plink {
+	struct bpf_link *l;
+	int fd;
+};
+
+#define PLINK_NONE ((struct plink){ .l = NULL, .fd = -1 })
+#define MAX_GROUPS 16 /* uprobe_multi links of one target: one per object and direction */
+
+static bool plink_set(const struct plink *p)
+{
+	return p->l || p->fd >= 0;
+}
+
+static int plink_fd(const struct plink *p)
+{
+	return p->l ? bpf_link__fd(p->l) : p->fd;
+}
+
+static void plink_destroy(struct plink *p)
+{
+	if (p->l)
+		bpf_link__destroy(p->l);
+	else if (p->fd >= 0)
+		close(p->fd);
+	*p = PLINK_NONE;
+}
+
 /* The reaper: a thread that detaches the probes of processes that exited
  * (see reaper_main). */
 struct reaper {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct bpf_link **q;      /* links waiting to be destroyed */
+	struct plink *q;          /* links waiting to be destroyed */
 	size_t n, cap;
 	bool stop, running;
 	pthread_t th;
@@ -120,7 +151,10 @@ struct target {
 	int execs;                                   /* exec events seen */
 	struct am_resolution *res;                   /* where the probes went */
 	bool held;                                   /* stopped from BPF until its probes are in */
-	struct bpf_link *links[AM_FN_MAX][2];        /* [fn][0 entry, 1 return] */
+	struct plink links[AM_FN_MAX][2];            /* one probe each: [fn][0 entry, 1 return] */
+	struct plink group[MAX_GROUPS];              /* uprobe_multi: every probe of an object */
+	int n_group;
+	bool grouped[AM_FN_MAX];                     /* fn's probes are in group[] */
 };
 
 /* --stacks: the thread that reads /proc/PID/maps the moment the BPF side
@@ -148,6 +182,7 @@ struct am_tracer {
 	struct ring_buffer *rb;
 	struct am_corr *corr;
 	bool glibc;               /* the first target binds glibc: read attached processes' threshold */
+	bool multi;               /* uprobes in uprobe_multi links (umulti.h), else one perf link each */
 	struct tee tee;           /* the caller's sinks */
 	struct target targets[MAX_TRACKED];
 	int n_targets;
@@ -216,7 +251,7 @@ static bool fn_noret(const struct am_tracer *tr, int fn)
 }
 
 struct detach_job {
-	struct bpf_link **links;
+	struct plink *links;
 	size_t n, start, step;
 };
 
@@ -225,14 +260,14 @@ static void *detach_worker(void *arg)
 	struct detach_job *j = arg;
 
 	for (size_t i = j->start; i < j->n; i += j->step)
-		bpf_link__destroy(j->links[i]);
+		plink_destroy(&j->links[i]);
 	return NULL;
 }
 
 /* Destroys links[0..n). Each uprobe costs the kernel an RCU grace period
  * (~80 ms here) when its perf event is closed; done one after the other,
  * 18 probes took 1.5 s. Closed from several threads the waits overlap. */
-static void detach_links(struct bpf_link **links, size_t n)
+static void detach_links(struct plink *links, size_t n)
 {
 	enum { WORKERS = 8 };
 	struct detach_job jobs[WORKERS];
@@ -250,25 +285,35 @@ static void detach_links(struct bpf_link **links, size_t n)
 			pthread_join(th[w], NULL);
 }
 
-/* Moves the links of t[0..count) into out[]; returns how many. */
-static size_t take_links(struct target *t, size_t count, struct bpf_link **out)
+#define LINKS_PER_TARGET (AM_FN_MAX * 2 + MAX_GROUPS)
+
+/* Moves the links of t[0..count) into out[] (room for LINKS_PER_TARGET
+ * each); returns how many. */
+static size_t take_links(struct target *t, size_t count, struct plink *out)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < count; i++)
-		for (int fn = 0; fn < AM_FN_MAX; fn++)
+	for (size_t i = 0; i < count; i++) {
+		for (int fn = 0; fn < AM_FN_MAX; fn++) {
 			for (int r = 0; r < 2; r++)
-				if (t[i].links[fn][r]) {
+				if (plink_set(&t[i].links[fn][r])) {
 					out[n++] = t[i].links[fn][r];
-					t[i].links[fn][r] = NULL;
+					t[i].links[fn][r] = PLINK_NONE;
 				}
+			t[i].grouped[fn] = false;
+		}
+		for (int g = 0; g < t[i].n_group; g++)
+			if (plink_set(&t[i].group[g]))
+				out[n++] = t[i].group[g];
+		t[i].n_group = 0;
+	}
 	return n;
 }
 
 /* Detaches the probes of one target (its image changed allocator). */
 static void detach_target(struct target *t)
 {
-	struct bpf_link *links[AM_FN_MAX * 2];
+	struct plink links[LINKS_PER_TARGET];
 
 	detach_links(links, take_links(t, 1, links));
 }
@@ -288,7 +333,7 @@ static bool fd_in(int fd, const int *fds, size_t n)
  * target has exited: no probe can fire any more, and none is left in a live
  * process. Returns 0 when handed over (the caller still destroys its own
  * copies: cheap, the child holds the uprobes), -1 to detach here. */
-static int handoff_links(struct bpf_link **links, size_t n)
+static int handoff_links(struct plink *links, size_t n)
 {
 	int *fds = calloc(n ? n : 1, sizeof(*fds));
 	pid_t pid;
@@ -296,7 +341,7 @@ static int handoff_links(struct bpf_link **links, size_t n)
 	if (!fds)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		fds[i] = bpf_link__fd(links[i]);
+		fds[i] = plink_fd(&links[i]);
 	pid = fork();
 	if (pid < 0) {
 		free(fds);
@@ -331,18 +376,18 @@ static int handoff_links(struct bpf_link **links, size_t n)
 	return 0;
 }
 
-static struct bpf_link **reaper_stop(struct reaper *r, size_t *n);
+static struct plink *reaper_stop(struct reaper *r, size_t *n);
 
 /* Detaches every uprobe: the live targets' and those the reaper had not
  * begun. */
 static void detach_all(struct am_tracer *tr)
 {
-	struct bpf_link **links, **late;
+	struct plink *links, *late;
 	bool alive = false;
 	size_t n, n_late = 0;
 
 	late = reaper_stop(&tr->reaper, &n_late);
-	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + n_late + 1, sizeof(*links));
+	links = calloc((size_t)tr->n_targets * LINKS_PER_TARGET + n_late + 1, sizeof(*links));
 	if (!links) {
 		for (int i = 0; i < tr->n_targets; i++)
 			detach_target(&tr->targets[i]);
@@ -359,7 +404,7 @@ static void detach_all(struct am_tracer *tr)
 		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
 	if (!alive && n > 1 && handoff_links(links, n) == 0) {
 		for (size_t i = 0; i < n; i++)
-			bpf_link__destroy(links[i]);
+			plink_destroy(&links[i]);
 	} else {
 		detach_links(links, n);
 	}
@@ -380,19 +425,33 @@ static int alias_of(const struct am_resolution *res, int fn)
 	return -1;
 }
 
+/* The program of the entry (r 0) or return (r 1) probes. */
+static struct bpf_program *probe_prog(const struct am_tracer *tr, int r)
+{
+	return r ? tr->skel->progs.alloc_exit : tr->skel->progs.alloc_enter;
+}
+
 /* Attaches one probe (r: the return probe) of fn. 0 or -1 (counted, printed). */
 static int attach_one(struct am_tracer *tr, struct target *t, int fn, int r)
 {
 	const struct am_fn_probe *p = &t->res->fn[fn];
 	uint64_t off = p->func_off + p->place.offset;
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r,
-		    .bpf_cookie = probe_cookie(fn, &p->place, fn_noret(tr, fn)));
-	struct bpf_link *l;
+	uint64_t cookie = probe_cookie(fn, &p->place, fn_noret(tr, fn));
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r, .bpf_cookie = cookie);
+	struct plink l = PLINK_NONE;
+	int err = 0;
 
-	l = bpf_program__attach_uprobe_opts(r ? tr->skel->progs.alloc_exit : tr->skel->progs.alloc_enter,
-					    t->pid, p->path, off, &uo);
-	if (!l) {
-		int err = errno;
+	if (tr->multi) {
+		/* the programs take no other kind of link: a link of one */
+		l.fd = am_umulti_attach(bpf_program__fd(probe_prog(tr, r)), p->path, t->pid, &off,
+					&cookie, 1, r);
+		err = l.fd < 0 ? -l.fd : 0;
+	} else {
+		l.l = bpf_program__attach_uprobe_opts(probe_prog(tr, r), t->pid, p->path, off, &uo);
+		err = l.l ? 0 : errno;
+	}
+	if (err) {
+		l = PLINK_NONE;
 
 		tr->unattached++;
 		if (tr->opts.verbosity > 0)
@@ -404,6 +463,70 @@ static int attach_one(struct am_tracer *tr, struct target *t, int fn, int r)
 	}
 	t->links[fn][r] = l;
 	return 0;
+}
+
+/* uprobe_multi: the probes of the functions fns[0..n) (one object, path),
+ * every return probe in one link, then every entry probe in another. 0, or
+ * -1 with neither link left (the caller attaches them one by one, which
+ * names the function that fails). */
+static int attach_group(struct am_tracer *tr, struct target *t, const char *path,
+			const int *fns, size_t n)
+{
+	uint64_t off[AM_FN_MAX], ck[AM_FN_MAX];
+	struct plink got[2] = { PLINK_NONE, PLINK_NONE };
+
+	if (t->n_group + 2 > MAX_GROUPS)
+		return -1;
+	for (int r = 1; r >= 0; r--) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			const struct am_fn_probe *p = &t->res->fn[fns[i]];
+
+			if (r && fn_noret(tr, fns[i]))
+				continue;
+			off[k] = p->func_off + p->place.offset;
+			ck[k++] = probe_cookie(fns[i], &p->place, fn_noret(tr, fns[i]));
+		}
+		if (!k)
+			continue;
+		got[r].fd = am_umulti_attach(bpf_program__fd(probe_prog(tr, r)), path, t->pid, off, ck,
+					     k, r);
+		if (got[r].fd < 0) {
+			got[r] = PLINK_NONE;
+			plink_destroy(&got[1]);
+			return -1;
+		}
+	}
+	for (int r = 1; r >= 0; r--)
+		if (plink_set(&got[r]))
+			t->group[t->n_group++] = got[r];
+	for (size_t i = 0; i < n; i++)
+		t->grouped[fns[i]] = true;
+	return 0;
+}
+
+/* uprobe_multi: one group per object defining probed functions. Those of
+ * an object whose group could not be made stay ungrouped. */
+static void attach_groups(struct am_tracer *tr, struct target *t)
+{
+	const struct am_resolution *res = t->res;
+	bool done[AM_FN_MAX] = { false };
+
+	for (int fn = 0; fn < am_fn_count(); fn++) {
+		int fns[AM_FN_MAX];
+		size_t n = 0;
+
+		if (done[fn] || !res->fn[fn].found || alias_of(res, fn) >= 0)
+			continue;
+		for (int k = fn; k < am_fn_count(); k++)
+			if (!done[k] && res->fn[k].found && alias_of(res, k) < 0 &&
+			    !strcmp(res->fn[k].path, res->fn[fn].path)) {
+				done[k] = true;
+				fns[n++] = k;
+			}
+		attach_group(tr, t, res->fn[fn].path, fns, n);
+	}
 }
 
 /* Attaches the probes of every resolved function to pid: every return
@@ -420,9 +543,11 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 
 	if (res->no_alloc)
 		return 0;
+	if (tr->multi)
+		attach_groups(tr, t);
 	for (int r = 1; r >= 0; r--)
 		for (int fn = 0; fn < am_fn_count(); fn++) {
-			if (!res->fn[fn].found || alias_of(res, fn) >= 0 || failed[fn])
+			if (!res->fn[fn].found || alias_of(res, fn) >= 0 || failed[fn] || t->grouped[fn])
 				continue;
 			if (r && fn_noret(tr, fn))
 				continue;
@@ -447,12 +572,9 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 			continue;
 		}
 		if (failed[fn]) {
-			if (t->links[fn][0] || t->links[fn][1]) {
-				/* half a pair is worse than none */
-				bpf_link__destroy(t->links[fn][0]);
-				bpf_link__destroy(t->links[fn][1]);
-				t->links[fn][0] = t->links[fn][1] = NULL;
-			}
+			/* half a pair is worse than none */
+			plink_destroy(&t->links[fn][0]);
+			plink_destroy(&t->links[fn][1]);
 			continue;
 		}
 		attached++;
@@ -467,6 +589,12 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 	 * (short-lived -f children) are counted in one line at the end */
 	am_warnagg__flush(tr->warns, stderr, tr->running);
 	return attached;
+}
+
+/* Is malloc's entry probe in (alone, or in its object's group)? */
+static bool malloc_probed(const struct target *t)
+{
+	return t->grouped[AM_FN_MALLOC] || plink_set(&t->links[AM_FN_MALLOC][0]);
 }
 
 /* The target pid, preferring one still alive (a pid can be reused after
@@ -495,7 +623,7 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		struct bpf_link **batch;
+		struct plink *batch;
 		size_t n;
 
 		while (!r->n && !r->stop)
@@ -519,7 +647,7 @@ static void *reaper_main(void *arg)
  * cannot grow or no thread runs. */
 static void reaper_add(struct reaper *r, struct target *t)
 {
-	struct bpf_link *links[AM_FN_MAX * 2];
+	struct plink links[LINKS_PER_TARGET];
 	size_t n = take_links(t, 1, links);
 
 	if (!n)
@@ -529,7 +657,7 @@ static void reaper_add(struct reaper *r, struct target *t)
 		r->running = pthread_create(&r->th, NULL, reaper_main, r) == 0;
 	if (r->running && r->n + n > r->cap) {
 		size_t cap = (r->n + n) * 2;
-		struct bpf_link **q = realloc(r->q, cap * sizeof(*q));
+		struct plink *q = realloc(r->q, cap * sizeof(*q));
 
 		if (q) {
 			r->q = q;
@@ -549,9 +677,9 @@ static void reaper_add(struct reaper *r, struct target *t)
 
 /* Stops the reaper; the links it had not begun are returned (*n) for the
  * final detach. Waits for a batch in progress. */
-static struct bpf_link **reaper_stop(struct reaper *r, size_t *n)
+static struct plink *reaper_stop(struct reaper *r, size_t *n)
 {
-	struct bpf_link **q;
+	struct plink *q;
 
 	pthread_mutex_lock(&r->mu);
 	q = r->q;
@@ -594,6 +722,8 @@ static struct target *add_target(struct am_tracer *tr, pid_t pid, const struct a
 			return NULL;
 	}
 	memset(t, 0, sizeof(*t));
+	for (int fn = 0; fn < AM_FN_MAX; fn++)
+		t->links[fn][0] = t->links[fn][1] = PLINK_NONE;
 	t->pid = pid;
 	t->alive = true;
 	t->res = calloc(1, sizeof(*t->res));
@@ -701,6 +831,15 @@ static void handle_exec(struct am_tracer *tr, struct target *t, const struct am_
 	free(nr);
 }
 
+/* Is a target other than t still running? */
+static bool others_alive(const struct am_tracer *tr, const struct target *t)
+{
+	for (int i = 0; i < tr->n_targets; i++)
+		if (&tr->targets[i] != t && tr->targets[i].alive)
+			return true;
+	return false;
+}
+
 /* What a task event means for the probes: a fork or exec to follow, a
  * held process to continue, an exit whose probes can go. */
 static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
@@ -735,9 +874,14 @@ static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 		t = find_target(tr, (pid_t)e->pid);
 		if (t && t->alive) {
 			/* its probes go now, and its resolution (0.5 MB): a long
-			 * -f run keeps only what its live processes need */
+			 * -f run keeps only what its live processes need. The
+			 * last target's stay for am_tracer__free, which hands
+			 * them to a process of their own (handoff_links): the
+			 * kernel's serialized unregistration (~50 ms a probe)
+			 * is then off the path back to the shell. */
 			t->alive = false;
-			reaper_add(&tr->reaper, t);
+			if (others_alive(tr, t))
+				reaper_add(&tr->reaper, t);
 			free(t->res);
 			t->res = NULL;
 		}
@@ -1134,7 +1278,15 @@ static int open_skeleton(struct am_tracer *tr)
 		if (!tr->unw)
 			return oom();
 	}
-	tr->skel->rodata->wakeup_bytes = ((uint64_t)o->ringbuf_mb << 20) / 8;
+	tr->skel->rodata->wakeup_bytes = o->wake_each ? 0 : ((uint64_t)o->ringbuf_mb << 20) / 8;
+	/* chosen before the load: a program takes one kind of uprobe link */
+	tr->multi = !o->os_only && !getenv("ALLOCMAP_NO_UPROBE_MULTI") && am_umulti_supported();
+	if (tr->multi) {
+		bpf_program__set_expected_attach_type(tr->skel->progs.alloc_enter,
+						      (enum bpf_attach_type)AM_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_expected_attach_type(tr->skel->progs.alloc_exit,
+						      (enum bpf_attach_type)AM_BPF_TRACE_UPROBE_MULTI);
+	}
 	bpf_map__set_max_entries(tr->skel->maps.rb, o->ringbuf_mb << 20);
 	return 0;
 }
@@ -1255,7 +1407,7 @@ static int attach_launched(struct am_tracer *tr)
 	t->launched = true;
 	*t->res = *tr->first;
 	if (!o->os_only && !tr->first->no_alloc &&
-	    (attach_target(tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+	    (attach_target(tr, t) == 0 || !malloc_probed(t))) {
 		am_err("cannot trace '%s': no allocator probe could be attached", o->cmd[0]);
 		return 1;
 	}
@@ -1283,7 +1435,7 @@ static int attach_pid(struct am_tracer *tr, pid_t pid)
 	}
 	corr_allocator(tr, t->pid, t->res);
 	if (!tr->opts.os_only && !t->res->no_alloc &&
-	    (attach_target(tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+	    (attach_target(tr, t) == 0 || !malloc_probed(t))) {
 		am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
 		return 1;
 	}
