@@ -6,10 +6,17 @@
  * README.md; the text form is for people and may change. Both forms share
  * the decoders in fmt.c, so a flag is spelled the same way in either.
  *
- * Verbosity filters records the same way in both forms: quiet (-1) keeps
- * only the summary; default (0) keeps calls that made OS requests, every
- * direct OS request, threshold moves and task events; verbose (1) keeps
- * every call.
+ * JSON is complete: every record, whatever the verbosity. The verbosity
+ * shapes the text: quiet (-1) keeps only the summary; default (0) keeps
+ * calls that made OS requests, every direct OS request, threshold moves and
+ * task events; verbose (1) keeps every call.
+ *
+ * Time order (opts.ordered): each record is queued under its timestamp
+ * (order.c) and written once the tracer's progress says nothing older can
+ * come; a call under its entry time, so in JSON it precedes the OS requests
+ * it made, which are records of their own. A record that comes after a
+ * later one was written (a call in progress for longer than the tracer
+ * waits) is written at once and counted: "out_of_order" in the summary.
  *
  * User stacks (--stacks, --mode os) are printed with the record they belong
  * to: indented frames under it in text, a "stack" array in JSON; the leak
@@ -24,12 +31,14 @@
 
 #include "fmt.h"
 #include "jsonw.h"
+#include "order.h"
 #include "output.h"
 
 #define LINE_CAP   1024  /* one text line; longer lines are cut */
 #define BRK_SLOTS  1024  /* processes whose last brk we remember (text deltas) */
 #define HIST_BAR   40    /* width of the histogram bars in the text summary */
 #define LEAKS_TEXT 20    /* leak groups printed in the text summary */
+#define ORDER_CAP  200000 /* records held for time order at most: past it the oldest goes */
 
 /* Last program break seen per process, to print brk growth as a delta. */
 struct brk_slot {
@@ -43,6 +52,27 @@ struct am_out {
 	struct brk_slot brk[BRK_SLOTS];
 	struct jsonw jw;     /* JSON mode only */
 	int      err;        /* errno of the first failed write, 0 */
+	/* time order */
+	struct am_order *q;  /* records waiting (opts.ordered) */
+	uint64_t written_ts; /* timestamp of the latest record written */
+	uint64_t late;       /* records written after a later one: out of time order */
+	const char *origin;  /* "exec", "attach" (the tracer's origin), or NULL */
+};
+
+/* A queued record (order.c): its kind, then the record; a call is followed
+ * by the OS requests it made. */
+enum qkind { Q_CALL = 1, Q_OS, Q_THRESHOLD, Q_TASK };
+
+struct qitem {
+	uint8_t kind;            /* enum qkind */
+	size_t  n_os;            /* Q_CALL: entries of os[] */
+	union {
+		struct am_call_rec call;
+		struct am_os_rec os;
+		struct am_threshold_rec thr;
+		struct am_task_event task;
+	} u;
+	struct am_os_rec os[];   /* Q_CALL: its OS requests */
 };
 
 /* A text line under construction. */
@@ -579,7 +609,7 @@ static void json_sum_threshold(struct jsonw *w, const struct am_summary *s)
 
 /* The summary's "live_at_end" (by region), then its "counters": what was
  * lost, missed or odd, always written. */
-static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s)
+static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s, uint64_t late)
 {
 	const struct am_counters *b = &s->bpf;
 
@@ -612,6 +642,7 @@ static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s)
 	jsonw_ku64(w, "thread_full", b->thread_full);
 	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
 	jsonw_ku64(w, "orphan_os", s->orphan_os);
+	jsonw_ku64(w, "out_of_order", late);
 	if (s->stack_mode != AM_STACKS_OFF) {
 		jsonw_ku64(w, "stacks", s->stacks);
 		jsonw_ku64(w, "stacks_lost", b->lost_stack);
@@ -638,6 +669,10 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	json_head(w, "summary", end, 0, 0);
 	if (s->os_only)
 		jsonw_kstr(w, "mode", "os");
+	if (o->origin) { /* t = 0 of the trace, as its first record says */
+		jsonw_ku64(w, "t0_ns", o->o.t0_ns);
+		jsonw_kstr(w, "origin", o->origin);
+	}
 	jsonw_ku64(w, "duration_ns", s->duration_ns);
 	if (s->allocator)
 		jsonw_kstr(w, "allocator", s->allocator);
@@ -646,7 +681,7 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	json_sum_bytes_target(w, s);
 	json_sum_histogram(w, s);
 	json_sum_threshold(w, s);
-	json_sum_live_counters(w, s);
+	json_sum_live_counters(w, s, o->late);
 	json_end(w);
 }
 
@@ -1351,6 +1386,14 @@ static void text_sum_live(struct am_out *o, const struct am_summary *s)
  * trace is incomplete), and what the odd counts mean. */
 static void text_sum_counters(struct am_out *o, const struct am_summary *s)
 {
+	struct line l2 = { .n = 0 };
+
+	if (o->late) {
+		lp(&l2, "out of time order: %" PRIu64 " record%s came after later ones had been written "
+		   "(a call or syscall longer than the tracer waits for; see README)", o->late,
+		   o->late == 1 ? "" : "s");
+		lend(o, &l2);
+	}
 	const struct am_counters *b = &s->bpf;
 	uint64_t lost = b->lost_call + b->lost_os + b->lost_task;
 	struct line l;
@@ -1428,75 +1471,195 @@ static inline void seen(struct am_out *o, uint64_t ts)
 		o->last_ts = ts;
 }
 
+/* Does the text show this call? (JSON shows every record.) */
+static bool text_shows_call(const struct am_out *o, size_t n_os)
+{
+	return o->o.verbosity > 0 || (o->o.verbosity == 0 && n_os);
+}
+
+/* Writes one record now, in either form. */
+static void write_item(struct am_out *o, const struct qitem *it)
+{
+	switch (it->kind) {
+	case Q_CALL:
+		if (o->o.json)
+			json_call(o, &it->u.call, it->os, it->n_os);
+		else
+			text_call(o, &it->u.call, it->os, it->n_os);
+		break;
+	case Q_OS:
+		if (o->o.json)
+			json_os(o, &it->u.os);
+		else
+			text_os(o, &it->u.os);
+		break;
+	case Q_THRESHOLD:
+		if (o->o.json)
+			json_threshold(o, &it->u.thr);
+		else
+			text_threshold(o, &it->u.thr);
+		break;
+	case Q_TASK:
+		if (o->o.json)
+			json_task(o, &it->u.task);
+		else
+			text_task(o, &it->u.task);
+		break;
+	}
+}
+
+static void write_at(struct am_out *o, uint64_t ts, const struct qitem *it)
+{
+	write_item(o, it);
+	if (ts > o->written_ts)
+		o->written_ts = ts;
+}
+
+/* Writes the queued records older than upto, oldest first. */
+static void release(struct am_out *o, uint64_t upto)
+{
+	uint64_t ts;
+	size_t len;
+	const void *it;
+
+	while (o->q && am_order__oldest(o->q) < upto && (it = am_order__pop(o->q, &ts, &len)))
+		write_at(o, ts, it);
+}
+
+/* One record (head, with n_os OS requests after it for a call) at ts:
+ * written at once, or queued for time order. */
+static void put(struct am_out *o, uint64_t ts, const struct qitem *head, const struct am_os_rec *os,
+		size_t n_os)
+{
+	size_t hl = offsetof(struct qitem, os);
+
+	if (!o->q) {
+		struct qitem *it = malloc(hl + n_os * sizeof(*os));
+
+		if (!it) {
+			o->err = o->err ? o->err : ENOMEM;
+			return;
+		}
+		memcpy(it, head, hl);
+		if (n_os)
+			memcpy(it->os, os, n_os * sizeof(*os));
+		write_at(o, ts, it);
+		free(it);
+		return;
+	}
+	if (ts < o->written_ts) {
+		/* a later record is out already: this one cannot be in order */
+		struct qitem *it = malloc(hl + n_os * sizeof(*os));
+
+		o->late++;
+		if (it) {
+			memcpy(it, head, hl);
+			if (n_os)
+				memcpy(it->os, os, n_os * sizeof(*os));
+			write_at(o, o->written_ts, it);
+			free(it);
+		}
+		return;
+	}
+	if (am_order__push(o->q, ts, head, hl, os, n_os * sizeof(*os)) < 0) {
+		o->err = o->err ? o->err : ENOMEM;
+		return;
+	}
+	/* bounded: past ORDER_CAP records the oldest goes, in order so far */
+	if (am_order__held(o->q) > ORDER_CAP)
+		release(o, am_order__oldest(o->q) + 1);
+}
+
 void am_out__call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n_os)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_CALL, .n_os = n_os, .u.call = *c };
 	size_t i;
 
 	seen(o, c->ts_end);
 	for (i = 0; i < n_os; i++)
 		seen(o, os[i].ev.ts_exit);
-	if (o->o.verbosity < 0 || (o->o.verbosity == 0 && !n_os))
-		return;
 	if (!o->o.json) {
-		text_call(o, c, os, n_os);
+		if (text_shows_call(o, n_os))
+			put(o, c->ev.ts_enter, &h, os, n_os);
 		return;
 	}
-	/* the OS requests first, as in the raw stream: a reader meets the
-	 * "os" records before the "call" record that lists their ids */
-	for (i = 0; i < n_os; i++)
-		json_os(o, &os[i]);
-	json_call(o, c, os, n_os);
+	/* JSON: the call at its entry, then each OS request it made at its own
+	 * time (a reader meets the "call" record first, with the ids of the
+	 * "os" records that follow) */
+	put(o, c->ev.ts_enter, &h, os, n_os);
+	for (i = 0; i < n_os; i++) {
+		struct qitem r = { .kind = Q_OS, .u.os = os[i] };
+
+		put(o, os[i].ev.ts_enter, &r, NULL, 0);
+	}
 }
 
 void am_out__os(void *ctx, const struct am_os_rec *r)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_OS, .u.os = *r };
 
 	seen(o, r->ev.ts_exit);
-	if (o->o.verbosity < 0)
-		return;
-	if (o->o.json)
-		json_os(o, r);
-	else
-		text_os(o, r);
+	if (o->o.json || o->o.verbosity >= 0)
+		put(o, r->ev.ts_enter, &h, NULL, 0);
 }
 
 void am_out__threshold(void *ctx, const struct am_threshold_rec *t)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_THRESHOLD, .u.thr = *t };
 
 	seen(o, t->ts_ns);
-	if (o->o.verbosity < 0)
-		return;
-	if (o->o.json)
-		json_threshold(o, t);
-	else
-		text_threshold(o, t);
+	if (o->o.json || o->o.verbosity >= 0)
+		put(o, t->ts_ns, &h, NULL, 0);
 }
 
 void am_out__task(void *ctx, const struct am_task_event *t)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_TASK, .u.task = *t };
 
 	seen(o, t->ts);
-	if (o->o.verbosity < 0)
-		return;
-	if (o->o.json)
-		json_task(o, t);
-	else
-		text_task(o, t);
+	if (o->o.json || o->o.verbosity >= 0)
+		put(o, t->ts, &h, NULL, 0);
 }
 
 void am_out__summary(void *ctx, const struct am_summary *s)
 {
 	struct am_out *o = ctx;
 
+	release(o, UINT64_MAX);
 	if (o->o.json)
 		json_summary(o, s);
 	else
 		text_summary(o, s);
 	am_out__flush(o);
+}
+
+/* The trace's first record (JSON): its time origin. */
+static void json_trace_head(struct am_out *o, uint64_t t0, const char *kind, uint32_t pid)
+{
+	struct jsonw *w = &o->jw;
+
+	json_head(w, "trace", t0, pid, pid);
+	jsonw_kstr(w, "origin", kind);
+	json_end(w);
+}
+
+void am_out__origin(void *ctx, uint64_t t0_ns, const char *kind, uint32_t pid)
+{
+	struct am_out *o = ctx;
+
+	o->o.t0_ns = t0_ns;
+	o->origin = !strcmp(kind, "exec") ? "exec" : "attach";
+	if (o->o.json)
+		json_trace_head(o, t0_ns, o->origin, pid);
+}
+
+void am_out__progress(void *ctx, uint64_t upto_ns)
+{
+	release(ctx, upto_ns);
 }
 
 /* ============================== lifecycle =============================== */
@@ -1509,6 +1672,10 @@ struct am_out *am_out__new(const struct am_out_opts *opts)
 		return NULL;
 	o->o = *opts;
 	jsonw_init(&o->jw, opts->f);
+	if (opts->ordered && !(o->q = am_order__new())) {
+		free(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -1520,6 +1687,8 @@ void am_out__sink(struct am_out *o, struct am_sink *sink)
 	sink->threshold = am_out__threshold;
 	sink->task = am_out__task;
 	sink->summary = am_out__summary;
+	sink->origin = am_out__origin;
+	sink->progress = am_out__progress;
 }
 
 void am_out__flush(struct am_out *o)
@@ -1541,7 +1710,9 @@ void am_out__free(struct am_out *o)
 {
 	if (!o)
 		return;
+	release(o, UINT64_MAX); /* a trace cut short: what it had, in order */
 	am_out__flush(o);
+	am_order__free(o->q);
 	free(o);
 }
 

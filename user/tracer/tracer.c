@@ -94,11 +94,39 @@ static void tee_summary(void *ctx, const struct am_summary *sum)
 			t->s[i].summary(t->s[i].ctx, sum);
 }
 
+static void tee_origin(void *ctx, uint64_t t0, const char *kind, uint32_t pid)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].origin)
+			t->s[i].origin(t->s[i].ctx, t0, kind, pid);
+}
+
+static void tee_progress(void *ctx, uint64_t upto)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].progress)
+			t->s[i].progress(t->s[i].ctx, upto);
+}
+
+/* Does a sink want the time-order watermark? */
+static bool tee_wants_progress(const struct tee *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].progress)
+			return true;
+	return false;
+}
+
 static struct am_sink tee_sink(struct tee *t)
 {
 	return (struct am_sink){
 		.ctx = t, .call = tee_call, .os = tee_os, .threshold = tee_threshold,
-		.task = tee_task, .summary = tee_summary,
+		.task = tee_task, .summary = tee_summary, .origin = tee_origin,
+		.progress = tee_progress,
 	};
 }
 
@@ -203,6 +231,10 @@ struct am_tracer {
 	int child_status;
 	struct rusage ru;
 	uint64_t released_ns;
+	uint64_t exec_ns, exit_ns;/* its exec and exit as their task events say (0: not seen) */
+	/* time: t = 0 of what is shown, and how far records are known complete */
+	uint64_t origin;          /* 0 until set (set_origin) */
+	uint64_t watermark;       /* last progress told to the sinks */
 	/* the run */
 	uint64_t t0, deadline, last_tick;
 	struct am_trace_info info;
@@ -863,8 +895,10 @@ static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 		break;
 	case AM_TASK_EXEC:
 		t = find_target(tr, (pid_t)e->pid);
-		if (t && t->launched && t->execs++ == 0)
+		if (t && t->launched && t->execs++ == 0) {
+			tr->exec_ns = e->ts; /* the command's wall time starts here */
 			return; /* our own launch: probes were attached before the exec */
+		}
 		if (t)
 			handle_exec(tr, t, e);
 		if (e->code)
@@ -872,6 +906,8 @@ static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 		break;
 	case AM_TASK_EXIT:
 		t = find_target(tr, (pid_t)e->pid);
+		if (t && t->launched)
+			tr->exit_ns = e->ts;
 		if (t && t->alive) {
 			/* its probes go now, and its resolution (0.5 MB): a long
 			 * -f run keeps only what its live processes need. The
@@ -991,6 +1027,62 @@ static void exec_threshold(struct am_tracer *tr, const struct am_task_event *e)
 	am_corr__set_threshold(tr->corr, e->pid, &th);
 }
 
+/* t = 0 of the run, told to every sink before its first record. */
+static void set_origin(struct am_tracer *tr, uint64_t ts, const char *kind, uint32_t pid)
+{
+	tr->origin = ts ? ts : 1;
+	tee_origin(&tr->tee, tr->origin, kind, pid);
+}
+
+/* Records are time-ordered by the renderers that want it (output.c); the
+ * tracer tells them how far the stream is complete. A call's record comes
+ * at its return, a syscall's at its exit: the oldest call or memory syscall
+ * still in progress in a traced thread (the BPF threads map) bounds what
+ * can still come, and now, less ORDER_MARGIN_NS for a BPF program between
+ * its state change and its submit. A call in progress for longer than
+ * ORDER_HOLD_NS (a thread blocked in malloc, a --free-noret free whose end
+ * is seen at the thread's next call) is not waited for: its record comes
+ * late, and the renderer counts it. */
+#define ORDER_MARGIN_NS 2000000ULL
+#define ORDER_HOLD_NS   500000000ULL
+
+static uint64_t oldest_in_progress(struct am_tracer *tr, uint64_t now)
+{
+	int fd = bpf_map__fd(tr->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct am_bpf_thread st;
+	uint64_t w = now;
+
+	for (int i = 0; i < 2 * AM_MAX_THREADS && !bpf_map_get_next_key(fd, prev, &next); i++) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue;
+		if (st.depth && st.f[0].ts < w && st.f[0].ts + ORDER_HOLD_NS > now)
+			w = st.f[0].ts;
+		if (st.sys && st.sys_ts < w && st.sys_ts + ORDER_HOLD_NS > now)
+			w = st.sys_ts;
+	}
+	return w;
+}
+
+static void advance(struct am_tracer *tr)
+{
+	uint64_t now, w;
+
+	if (!tr->origin || !tee_wants_progress(&tr->tee))
+		return;
+	now = am_now_ns();
+	w = oldest_in_progress(tr, now);
+	if (w > now - ORDER_MARGIN_NS)
+		w = now - ORDER_MARGIN_NS;
+	ring_buffer__consume(tr->rb); /* what ended before the scan */
+	if (w > tr->watermark) {
+		tr->watermark = w;
+		tee_progress(&tr->tee, w);
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct am_tracer *tr = ctx;
@@ -1006,6 +1098,13 @@ static int on_event(void *ctx, void *data, size_t len)
 		handle_task(tr, te);
 		if (te->kind == AM_TASK_HELD)
 			return 0; /* for the tracer only */
+	}
+	if (!tr->origin) {
+		/* launched: its exec (handle_task above), or the moment it was
+		 * let go if that event never came (exec failed) */
+		set_origin(tr, tr->exec_ns ? tr->exec_ns : tr->released_ns, "exec", (uint32_t)tr->child);
+	}
+	if (len >= sizeof(*te) && te->type == AM_EV_TASK) {
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
 		/* every record of a process comes before its exit: a -f run
@@ -1467,6 +1566,8 @@ int am_tracer__attach(struct am_tracer *tr)
 		return 1;
 	if (h)
 		tr->tee.s[tr->tee.n++] = h->sink;
+	if (!tr->opts.cmd) /* launched: its exec (on_event) */
+		set_origin(tr, am_now_ns(), "attach", 0);
 	if (tr->opts.cmd)
 		rc = attach_launched(tr);
 	for (int i = 0; !tr->opts.cmd && !rc && i < tr->opts.n_pids; i++)
@@ -1583,6 +1684,7 @@ static bool loop_once(struct am_tracer *tr)
 		return false;
 	}
 	ring_buffer__consume(tr->rb);
+	advance(tr);
 	if (!tr->opts.os_only)
 		sweep_held(tr);
 	if (tr->deadline && am_now_ns() >= tr->deadline)
@@ -1628,7 +1730,10 @@ static int reap_child(struct am_tracer *tr)
 		return stop_signal ? 128 + stop_signal : 0;
 	st = tr->child_status;
 	ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	am_corr__set_target(tr->corr, am_now_ns() - tr->released_ns, (uint64_t)tr->ru.ru_maxrss, ret,
+	/* from its exec to its exit, as the kernel saw them: not until this
+	 * loop noticed (0, unknown, when an event was lost) */
+	am_corr__set_target(tr->corr, tr->exec_ns && tr->exit_ns >= tr->exec_ns ?
+			    tr->exit_ns - tr->exec_ns : 0, (uint64_t)tr->ru.ru_maxrss, ret,
 			    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	return ret;
 }
@@ -1652,7 +1757,11 @@ int am_tracer__finish(struct am_tracer *tr)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr->skel->bss->am_cnt;
-	am_corr__finish(tr->corr, &cnt, tr->unattached, am_now_ns() - tr->t0, NULL);
+	if (!tr->origin)
+		set_origin(tr, tr->released_ns ? tr->released_ns : tr->t0, tr->opts.cmd ? "exec" : "attach",
+			   (uint32_t)(tr->child > 0 ? tr->child : 0));
+	/* the trace's duration: from t = 0 to now */
+	am_corr__finish(tr->corr, &cnt, tr->unattached, am_now_ns() - tr->origin, NULL);
 	tr->phase = PH_FINISHED;
 	return ret;
 }
