@@ -1077,6 +1077,7 @@ static int html_read(struct html_ctx *c, struct reader *rd, const char *in_path,
 	}
 	if (r < 0)
 		return -1;
+	rm_drain(c->m);
 	c->truncated = rd->truncated;
 	c->stacks_cut = rd->all_stacks_cut;
 	c->frames_max = rd->max_frames_seen;
@@ -1159,6 +1160,8 @@ cleanup:
 
 /* ---- Perfetto ---- */
 
+#define PF_OPEN_MAX 64
+
 struct pf_ctx {
 	FILE    *f;
 	struct jsonw *w;           /* on f */
@@ -1169,16 +1172,28 @@ struct pf_ctx {
 	uint64_t live_samples;
 	uint64_t last_ts;          /* latest end of an event so far */
 	uint64_t os_call, os_end;  /* the call whose OS requests came last, their end */
+	uint64_t t0;               /* the trace's origin (its "trace" record), 0 for older
+	                              traces: times are then CLOCK_MONOTONIC */
+	/* calls without a duration (free without a return probe, missed) whose
+	 * OS requests follow them: a B event, closed (E) after the last one */
+	struct pf_open { uint64_t id, end; size_t left; int pid, tid; } open[PF_OPEN_MAX];
+	size_t   nopen;
 	int      cpid;             /* pid the counters go on */
 	int      pids[PIDS_KEEP];
 	size_t   npids;
 };
 
-/* A time in the trace's microseconds: ns / 1000, exactly. */
+/* A duration in the trace's microseconds: ns / 1000, exactly. */
 static void pf_ts(struct jsonw *w, const char *key, uint64_t ns)
 {
 	jsonw_key(w, key);
 	jsonw_ufrac(w, ns, 3);
+}
+
+/* A time: since the trace's origin (t = 0 as in the text and the page). */
+static void pf_at(struct pf_ctx *p, uint64_t ns)
+{
+	pf_ts(p->w, "ts", ns >= p->t0 ? ns - p->t0 : 0);
 }
 
 /* Opens an event (one per line): its name, category (NULL: none) and phase. */
@@ -1207,7 +1222,7 @@ static void pf_counter(struct pf_ctx *p, const char *name, uint64_t ts, uint64_t
 	if (name[0] == 'l')
 		p->live_samples++;
 	pf_event(p, name, NULL, "C");
-	pf_ts(p->w, "ts", ts);
+	pf_at(p, ts);
 	jsonw_ks64(p->w, "pid", p->cpid);
 	jsonw_kobj_open(p->w, "args");
 	jsonw_ku64(p->w, "bytes", v);
@@ -1302,15 +1317,52 @@ static uint64_t pf_call(struct pf_ctx *p, const struct rm_rec *rec, json_object 
 		return dur;
 	snprintf(nm, sizeof(nm), "%s(%llu)", rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1),
 		 (unsigned long long)rec->size);
+	if (!dur && rec->id != p->os_call && p->nopen < PF_OPEN_MAX) {
+		/* its requests come next: it ends with the last of them */
+		pf_event(p, nm, "alloc", "B");
+		pf_at(p, rec->ts);
+		pf_args(p, rec, o);
+		p->open[p->nopen++] = (struct pf_open){ .id = rec->id, .end = rec->ts, .left = rec->n_os,
+							.pid = rec->pid, .tid = rec->tid };
+		return 0;
+	}
 	pf_event(p, nm, "alloc", "X");
-	pf_ts(p->w, "ts", rec->ts);
+	pf_at(p, rec->ts);
 	pf_ts(p->w, "dur", dur);
 	pf_args(p, rec, o);
 	return dur;
 }
 
-/* An OS request: an "X" slice nested in its call's (a call's OS requests
- * come just before it in the stream), or an instant event when direct. */
+/* Closes the B event of open call k at its end. */
+static void pf_close(struct pf_ctx *p, size_t k)
+{
+	struct pf_open c = p->open[k];
+
+	p->open[k] = p->open[--p->nopen];
+	pf_event(p, "", "alloc", "E");
+	pf_at(p, c.end);
+	jsonw_ks64(p->w, "pid", c.pid);
+	jsonw_ks64(p->w, "tid", c.tid);
+	jsonw_obj_close(p->w);
+}
+
+/* An OS request made in an open call (B event): the call ends with its last. */
+static void pf_settle(struct pf_ctx *p, const struct rm_rec *rec)
+{
+	for (size_t k = 0; k < p->nopen; k++) {
+		if (p->open[k].id != rec->cause_id)
+			continue;
+		if (rec->ts + rec->dur > p->open[k].end)
+			p->open[k].end = rec->ts + rec->dur;
+		if (--p->open[k].left == 0)
+			pf_close(p, k);
+		return;
+	}
+}
+
+/* An OS request: an "X" slice nested in its call's (a call comes just
+ * before its OS requests in the stream; in older traces, just after), or
+ * an instant event when direct. */
 static void pf_os(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
 {
 	char nm[64];
@@ -1323,15 +1375,17 @@ static void pf_os(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
 		if (rec->ts + rec->dur > p->os_end)
 			p->os_end = rec->ts + rec->dur;
 		pf_event(p, short_sys(rec), "os", "X");
-		pf_ts(p->w, "ts", rec->ts);
+		pf_at(p, rec->ts);
 		pf_ts(p->w, "dur", rec->dur);
 	} else {
 		snprintf(nm, sizeof(nm), "%s (direct)", short_sys(rec));
 		pf_event(p, nm, "os", "i");
 		jsonw_kstr(p->w, "s", "t");
-		pf_ts(p->w, "ts", rec->ts);
+		pf_at(p, rec->ts);
 	}
 	pf_args(p, rec, o);
+	if (rec->cause_call && p->nopen)
+		pf_settle(p, rec);
 }
 
 /* A threshold move: a process-wide instant event (0: unknown, attached
@@ -1344,7 +1398,7 @@ static void pf_threshold(struct pf_ctx *p, const struct rm_rec *rec, json_object
 		 thr_num(b, sizeof(b), rec->th_new));
 	pf_event(p, nm, "threshold", "i");
 	jsonw_kstr(p->w, "s", "p");
-	pf_ts(p->w, "ts", rec->ts);
+	pf_at(p, rec->ts);
 	pf_args(p, rec, o);
 	if (rec->th_new)
 		pf_counter(p, "mmap threshold", rec->ts, rec->th_new);
@@ -1404,11 +1458,21 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	}
 	jsonw_obj_open(p.w);
 	jsonw_kstr(p.w, "displayTimeUnit", "ns");
+	/* the first record: a trace's origin (t = 0) when it is one */
+	r = reader_next(&rd, err, errlen);
+	if (r > 0) {
+		const char *ty = jstr(rd.obj, "type");
+
+		if (ty && !strcmp(ty, "trace"))
+			p.t0 = rd.rec.ts;
+	}
 	jsonw_kobj_open(p.w, "otherData");
 	jsonw_kstr(p.w, "tool", "allocmap");
+	/* ts are µs since this CLOCK_MONOTONIC time (0: they are absolute) */
+	jsonw_ku64(p.w, "t0_ns", p.t0);
 	jsonw_obj_close(p.w);
 	jsonw_karr_open(p.w, "traceEvents");
-	while ((r = reader_next(&rd, err, errlen)) > 0)
+	for (; r > 0; r = reader_next(&rd, err, errlen))
 		pf_record(&p, m, &rd);
 	if (r < 0)
 		goto cleanup;
@@ -1416,6 +1480,8 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
 		goto cleanup;
 	}
+	while (p.nopen) /* calls whose requests never came */
+		pf_close(&p, p.nopen - 1);
 	if (p.live_pending)
 		pf_counter(&p, "live", p.pend_t, p.pend_v);
 	jsonw_eol(p.w);

@@ -35,6 +35,7 @@
 #include "proc.h"
 #include "guard.h"
 #include "umulti.h"
+#include "fmt.h"
 
 extern char **environ;
 
@@ -1596,17 +1597,22 @@ static void announce(const struct am_tracer *tr)
 {
 	const struct am_tracer_opts *o = &tr->opts;
 	const struct am_resolution *f = tr->first;
+	/* names from the target's side, on the stream a launched command's
+	 * trace shares: printable, never raw escapes */
+	char cmd[PATH_MAX], obj[PATH_MAX];
+	const char *c = am_printable(cmd, sizeof(cmd), o->cmd ? o->cmd[0] : "");
+	const char *a = am_printable(obj, sizeof(obj), f->alloc_obj);
 
 	if (o->os_only)
 		am_info("OS-only mode: memory syscalls only, no allocator probes (causes inferred from stacks)");
 	else if (f->no_alloc)
 		am_info("%s: tracing memory syscalls only (their causes are unknown)", f->no_alloc_why);
 	if (o->cmd)
-		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", o->cmd[0], tr->child,
-			am_alloc_kind_name(f->kind), f->alloc_obj);
+		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", c ? c : "", tr->child,
+			am_alloc_kind_name(f->kind), a ? a : "?");
 	else
 		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr->n_targets,
-			tr->n_targets > 1 ? "es" : "", am_alloc_kind_name(f->kind), f->alloc_obj);
+			tr->n_targets > 1 ? "es" : "", am_alloc_kind_name(f->kind), a ? a : "?");
 }
 
 int am_tracer__activate(struct am_tracer *tr)
