@@ -128,6 +128,7 @@ static int open_stream(struct trace_cmd *c, struct am_tracer *tr)
 		.t0_ns = am_tracer__t0(tr), .json = o->json,
 		.verbosity = o->verbosity > 1 ? 1 : o->verbosity,
 		.multi_pid = o->n_pids > 1 || o->follow_forks, .ordered = true,
+		.startup_each = o->startup_each,
 	};
 	struct am_sink s;
 

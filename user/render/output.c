@@ -39,6 +39,16 @@
 #define HIST_BAR   40    /* width of the histogram bars in the text summary */
 #define LEAKS_TEXT 20    /* leak groups printed in the text summary */
 #define ORDER_CAP  200000 /* records held for time order at most: past it the oldest goes */
+#define STARTUP_GROUPS 8  /* processes whose startup requests are being summed up at once */
+
+/* The startup requests of one process (AM_OS_STARTUP), summed up in one
+ * text line once they are over. */
+struct startup_group {
+	uint32_t pid, tid;       /* pid 0: free */
+	uint64_t first, last;    /* their times */
+	uint64_t n, by_sys[AM_SYS__COUNT];
+	uint64_t mapped;         /* bytes of the mmaps that succeeded (pages) */
+};
 
 /* Last program break seen per process, to print brk growth as a delta. */
 struct brk_slot {
@@ -57,6 +67,7 @@ struct am_out {
 	uint64_t written_ts; /* timestamp of the latest record written */
 	uint64_t late;       /* records written after a later one: out of time order */
 	const char *origin;  /* "exec", "attach" (the tracer's origin), or NULL */
+	struct startup_group startup[STARTUP_GROUPS]; /* text */
 };
 
 /* A queued record (order.c): its kind, then the record; a call is followed
@@ -275,6 +286,8 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	if (r->inferred)
 		jsonw_kbool(w, "inferred", true);
 	jsonw_obj_close(w);
+	if (e->pad0 & AM_OS_STARTUP)
+		jsonw_kbool(w, "startup", true); /* the dynamic loader's, as the process started */
 	if (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP)
 		jsonw_kstr(w, "region", region_name(r->region_kind));
 	if (r->stack) {
@@ -761,11 +774,12 @@ static void text_os_piece(struct am_out *o, struct line *l, const struct am_os_r
 		lp(l, ")");
 		break;
 	case AM_SYS_MMAP:
+		/* sizes in decimal, addresses and offsets in hex (0 as 0), as strace */
 		lp(l, "mmap(");
 		text_ptr(l, v[0]);
-		lp(l, ", %" PRIu64 ", %s, %s, %" PRId32 ", %" PRId64 ")", v[1],
+		lp(l, ", %" PRIu64 ", %s, %s, %" PRId32 ", %s%" PRIx64 ")", v[1],
 		   am_fmt_prot(a, sizeof(a), v[2]), am_fmt_mmap_flags(b, sizeof(b), v[3]),
-		   (int32_t)v[4], (int64_t)v[5]);
+		   (int32_t)v[4], v[5] ? "0x" : "", v[5]);
 		break;
 	case AM_SYS_MUNMAP:
 		lp(l, "munmap(0x%" PRIx64 ", %" PRIu64 ")", v[0], v[1]);
@@ -1037,6 +1051,8 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 		lp(&l, "  [cause unknown: %s]", r->unknown_why == AM_UNK_ATTACHING ?
 		   "its thread may be in a call that began before the probes were in" :
 		   r->unknown_why == AM_UNK_NO_ALLOC ? "no allocator probed" : "--mode os, stack does not tell");
+	else if (r->direct && (r->ev.pad0 & AM_OS_STARTUP))
+		lp(&l, "  [direct: the dynamic loader, at startup]");
 	else if (r->direct)
 		lp(&l, r->inferred ? "  [direct, from the stack]" : "  [direct]");
 	else if (r->inferred)
@@ -1049,6 +1065,30 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 		text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
 		text_stack(o, r->stack, l.n + 2, NULL);
 	}
+}
+
+/* "     0.000312 [42] startup: 13 requests by the dynamic loader, until
+ * 0.002422 (brk 1, mmap 8, mprotect 3, munmap 1; 3.7 MiB mapped)". */
+static void text_startup(struct am_out *o, const struct startup_group *g)
+{
+	char a[AM_FMT_BUF], num[40];
+	uint64_t rel = g->last >= o->o.t0_ns ? g->last - o->o.t0_ns : 0;
+	struct line l;
+	bool any = false;
+
+	l.n = 0;
+	text_prefix(o, &l, g->first, g->pid, g->tid);
+	snprintf(num, sizeof(num), "%" PRIu64 ".%06" PRIu64, rel / 1000000000, rel % 1000000000 / 1000);
+	lp(&l, "startup: %" PRIu64 " request%s by the dynamic loader, until %s (", g->n, g->n == 1 ? "" : "s",
+	   num);
+	for (unsigned i = 0; i < AM_SYS__COUNT; i++) {
+		if (!g->by_sys[i])
+			continue;
+		lp(&l, "%s%s %" PRIu64, any ? ", " : "", sys_name(i), g->by_sys[i]);
+		any = true;
+	}
+	lp(&l, "; %s mapped)  [--startup lists them]", am_fmt_size(a, sizeof(a), g->mapped));
+	lend(o, &l);
 }
 
 /* "196 KiB", or "unknown (128 KiB..32 MiB)" when value is 0. */
@@ -1477,9 +1517,31 @@ static bool text_shows_call(const struct am_out *o, size_t n_os)
 	return o->o.verbosity > 0 || (o->o.verbosity == 0 && n_os);
 }
 
+static void startup_close(struct am_out *o, uint32_t pid);
+static void startup_add(struct am_out *o, const struct am_os_rec *r);
+
+/* The pid a record belongs to. */
+static uint32_t item_pid(const struct qitem *it)
+{
+	switch (it->kind) {
+	case Q_CALL:      return it->u.call.ev.pid;
+	case Q_OS:        return it->u.os.ev.pid;
+	case Q_THRESHOLD: return it->u.thr.pid;
+	default:          return it->u.task.pid;
+	}
+}
+
 /* Writes one record now, in either form. */
 static void write_item(struct am_out *o, const struct qitem *it)
 {
+	if (!o->o.json && !o->o.startup_each) {
+		/* the loader's startup requests, one line for them all */
+		if (it->kind == Q_OS && (it->u.os.ev.pad0 & AM_OS_STARTUP)) {
+			startup_add(o, &it->u.os);
+			return;
+		}
+		startup_close(o, item_pid(it));
+	}
 	switch (it->kind) {
 	case Q_CALL:
 		if (o->o.json)
@@ -1506,6 +1568,51 @@ static void write_item(struct am_out *o, const struct qitem *it)
 			text_task(o, &it->u.task);
 		break;
 	}
+}
+
+/* Writes pid's startup line (every process's with pid 0), if it has one. */
+static void startup_close(struct am_out *o, uint32_t pid)
+{
+	for (int i = 0; i < STARTUP_GROUPS; i++) {
+		struct startup_group *g = &o->startup[i];
+
+		if (!g->pid || (pid && g->pid != pid))
+			continue;
+		text_startup(o, g);
+		*g = (struct startup_group){ 0 };
+	}
+}
+
+static void startup_add(struct am_out *o, const struct am_os_rec *r)
+{
+	const struct am_os_event *e = &r->ev;
+	struct startup_group *g = NULL, *old = NULL;
+
+	for (int i = 0; i < STARTUP_GROUPS && !g; i++)
+		if (o->startup[i].pid == e->pid)
+			g = &o->startup[i];
+	for (int i = 0; i < STARTUP_GROUPS && !g; i++) {
+		if (!o->startup[i].pid)
+			g = &o->startup[i];
+		else if (!old || o->startup[i].first < old->first)
+			old = &o->startup[i];
+	}
+	if (!g) { /* more processes starting at once than slots: the oldest goes out */
+		text_startup(o, old);
+		g = old;
+		*g = (struct startup_group){ 0 };
+	}
+	if (!g->pid) {
+		g->pid = e->pid;
+		g->tid = e->tid;
+		g->first = e->ts_enter;
+	}
+	g->last = e->ts_enter;
+	g->n++;
+	if (e->sys < AM_SYS__COUNT)
+		g->by_sys[e->sys]++;
+	if (e->sys == AM_SYS_MMAP && !os_errno(e))
+		g->mapped += am_page_up(e->args[1]);
 }
 
 static void write_at(struct am_out *o, uint64_t ts, const struct qitem *it)
@@ -1630,6 +1737,7 @@ void am_out__summary(void *ctx, const struct am_summary *s)
 	struct am_out *o = ctx;
 
 	release(o, UINT64_MAX);
+	startup_close(o, 0);
 	if (o->o.json)
 		json_summary(o, s);
 	else
@@ -1711,6 +1819,7 @@ void am_out__free(struct am_out *o)
 	if (!o)
 		return;
 	release(o, UINT64_MAX); /* a trace cut short: what it had, in order */
+	startup_close(o, 0);
 	am_out__flush(o);
 	am_order__free(o->q);
 	free(o);

@@ -23,6 +23,8 @@ struct am_out_opts {
 	uint64_t t0_ns;      /* monotonic ns of t = 0, for relative text timestamps (replaced
 	                        by the sink's origin callback when the tracer gives one) */
 	bool     multi_pid;  /* print pid in text lines ("[pid/tid]" instead of "[tid]") */
+	bool     startup_each; /* text: the dynamic loader's startup requests one by one (else
+	                        one line sums them up; JSON has each, "startup": true) */
 	bool     ordered;    /* hold records until the sink's progress callback says nothing
 	                        older can come, then write them in time order (else each
 	                        is written as it arrives) */
