@@ -446,10 +446,12 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 		no_entry(st);
 		return 0;
 	}
-	st->depth = d;
-
+	/* the frame is popped once its record is in the ring: user space,
+	 * which orders records by time, sees a call either in progress (the
+	 * threads map) or in the ring, never in neither */
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
+		st->depth = d;
 		__sync_fetch_and_add(&am_cnt.lost_call, 1);
 		return 0;
 	}
@@ -477,6 +479,7 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 		e->out = out;
 	}
 	bpf_ringbuf_submit(e, rb_flags());
+	st->depth = d;
 	return 0;
 }
 
@@ -650,7 +653,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	st = get_state((__u32)pid_tgid, false);
 	if (!st || st->sys != sys)
 		return 0;
-	st->sys = 0;
+	/* st->sys is cleared once the record is in the ring (see on_exit) */
 
 	id = __sync_fetch_and_add(&next_os_id, 1) + 1;
 	flags = rb_flags();
@@ -669,6 +672,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
+		st->sys = 0;
 		__sync_fetch_and_add(&am_cnt.lost_os, 1);
 		return 0;
 	}
@@ -703,6 +707,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e->args[5] = st->sys_args[5];
 	e->ret = ret;
 	bpf_ringbuf_submit(e, flags);
+	st->sys = 0;
 	return 0;
 }
 

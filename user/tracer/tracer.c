@@ -1037,10 +1037,11 @@ static void set_origin(struct am_tracer *tr, uint64_t ts, const char *kind, uint
 
 /* Records are time-ordered by the renderers that want it (output.c); the
  * tracer tells them how far the stream is complete. A call's record comes
- * at its return, a syscall's at its exit: the oldest call or memory syscall
- * still in progress in a traced thread (the BPF threads map) bounds what
- * can still come, and now, less ORDER_MARGIN_NS for a BPF program between
- * its state change and its submit. A call in progress for longer than
+ * at its return, a syscall's at its exit, and the BPF side leaves the call
+ * (or syscall) in its threads map until the record is in the ring: the
+ * oldest one still in progress in a traced thread bounds what can still
+ * come, once the ring is read after the scan; and now, less ORDER_MARGIN_NS
+ * for a record behind another still being written. A call in progress for longer than
  * ORDER_HOLD_NS (a thread blocked in malloc, a --free-noret free whose end
  * is seen at the thread's next call) is not waited for: its record comes
  * late, and the renderer counts it. */
