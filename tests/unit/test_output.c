@@ -778,6 +778,50 @@ static void test_ordered(void)
 
 /* ---- text rendering ---- */
 
+/* The dynamic loader's startup requests: one line sums them up (its time,
+ * count per syscall, bytes mapped), closed by the process's next record;
+ * startup_each lists them. mmap offsets in hex as strace. */
+static void test_text_startup(void)
+{
+	struct mem m;
+	struct am_out *o;
+	struct am_os_rec r[3];
+	char *s, l[1024];
+
+	for (int each = 0; each < 2; each++) {
+		m.buf = NULL;
+		m.len = 0;
+		m.f = open_memstream(&m.buf, &m.len);
+		o = am_out__new(&(struct am_out_opts){ .f = m.f, .t0_ns = T0, .startup_each = each });
+		r[0] = os_rec(1, AM_SYS_BRK, 0, 0x5581d6f3f000LL);
+		r[1] = mmap_rec(2, 0, 1400832, 0x7f0000001000LL);
+		r[1].ev.args[3] = 0x812;  /* MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE */
+		r[1].ev.args[4] = 3;
+		r[1].ev.args[5] = 0x26000;
+		r[1].ev.ts_enter = T0 + 500000;
+		r[2] = mmap_rec(3, 0, 8192, 0x7f0000200000LL);
+		r[2].ev.ts_enter = T0 + 900000;
+		r[0].ev.pad0 = r[1].ev.pad0 = AM_OS_STARTUP;
+		for (int i = 0; i < 3; i++)
+			am_out__os(o, &r[i]);
+		s = out_done(o, &m, false);
+		if (!each) {
+			CHECK_EQ(count_lines(s), 2, "startup: one line for two requests, then the next");
+			CHECK_STR(line_of(s, 0, l, sizeof(l)), "     0.000413 [4242] startup: 2 requests by the "
+				  "dynamic loader, until 0.000500 (brk 1, mmap 1; 1368 KiB mapped)  [--startup lists "
+				  "them]", "startup line");
+		} else {
+			CHECK_EQ(count_lines(s), 3, "startup_each: every request");
+			CHECK_STR(line_of(s, 1, l, sizeof(l)), "     0.000500 [4242] mmap(NULL, 1400832, "
+				  "PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x26000) = "
+				  "0x7f0000001000  [direct: the dynamic loader, at startup]", "startup_each line, hex offset");
+		}
+		CHECK(strstr(s, "MAP_ANONYMOUS, -1, 0) = 0x7f0000200000  [direct]\n") != NULL,
+		      "the next request, offset 0 as 0");
+		free(s);
+	}
+}
+
 static void test_text(void)
 {
 	struct mem m;
@@ -1212,6 +1256,7 @@ int main(void)
 	test_json_os_misc();
 	test_json_summary();
 	test_ordered();
+	test_text_startup();
 	test_text();
 	test_text_summary();
 	test_unknown_threshold();

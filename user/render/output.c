@@ -554,7 +554,8 @@ static void json_sum_bytes_target(struct jsonw *w, const struct am_summary *s)
 		return;
 	}
 	jsonw_obj_open(w);
-	jsonw_ku64(w, "wall_ns", s->target_wall_ns);
+	if (s->target_wall_ns) /* from its exec to its exit event; absent: an event was lost */
+		jsonw_ku64(w, "wall_ns", s->target_wall_ns);
 	jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
 	jsonw_ks64(w, "exit", s->target_exit);
 	if (s->target_signal) {
@@ -1313,9 +1314,12 @@ static void text_sum_memory(struct am_out *o, const struct am_summary *s)
 		   am_fmt_size(z, sizeof(z), s->returned_brk));
 		lend(o, &l);
 	}
-	if (s->target_wall_ns) {
-		lp(&l, "  %-22s wall %.3f s, peak RSS %s", "command",
-		   (double)s->target_wall_ns / 1e9, am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
+	if (s->target_wall_ns || s->target_exit >= 0) {
+		if (s->target_wall_ns)
+			lp(&l, "  %-22s wall %.3f s", "command", (double)s->target_wall_ns / 1e9);
+		else /* its exec or exit event was lost */
+			lp(&l, "  %-22s wall unknown", "command");
+		lp(&l, ", peak RSS %s", am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
 		if (s->target_signal)
 			lp(&l, ", killed by %s", sig_name(y, sizeof(y), s->target_signal));
 		else if (s->target_exit >= 0)
