@@ -155,6 +155,20 @@ def t_json_complete():
         check(any(not c["os"] for c in of(recs, "call")), "calls without OS requests with %r" % opts)
 
 
+def t_report_whole():
+    """`trace --json -o t.jsonl; report t.jsonl` gives the page `--html`
+    gives (but for the trace's name and the generation time)."""
+    jl, a, b = (os.path.join(TMP, n) for n in ("whole.jsonl", "whole-a.html", "whole-b.html"))
+    p = run([TOOL, "trace", "--json", "-o", jl, "--html", a, "--", EXAMPLE])
+    eq(p.returncode, 0, "trace exit status (stderr %s)" % p.stderr[-300:])
+    q = run([TOOL, "report", jl, "-o", b])
+    eq(q.returncode, 0, "report exit status (stderr %s)" % q.stderr[-300:])
+    norm = lambda f: re.sub(r'"(source|generated)":"[^"]*"', "", open(f).read())
+    pa, pb = norm(a), norm(b)
+    check(pa == pb, "the pages differ (%d vs %d bytes)" % (len(pa), len(pb)))
+    check('"type":"summary"' in pa, "no summary in the page")
+
+
 def t_time_order():
     """Four threads of malloc/free: the JSON is in time order, a call
     before the OS requests it made, nothing late; the text too."""
@@ -288,6 +302,7 @@ TESTS = [
     ("origin_attach", t_origin_attach),
     ("one_time_base", t_one_time_base),
     ("json_complete", t_json_complete),
+    ("report_whole", t_report_whole),
     ("time_order", t_time_order),
     ("stderr_default", t_stderr_default),
     ("notation", t_notation),
