@@ -70,6 +70,7 @@ struct {
 } targets SEC(".maps");
 
 #define SIGSTOP_ 19
+#define AT_VECTOR_WORDS 56 /* mm_struct.saved_auxv[] (read through CO-RE: its offset moves) */
 
 /* Processes stopped from here until user space has their probes in: its
  * backstop when the ring could not take the event that says so. */
@@ -320,7 +321,7 @@ static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u6
 }
 
 struct vma_range {
-	__u64 lo, hi;
+	__u64 lo, hi, base;
 };
 
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -445,10 +446,12 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 		no_entry(st);
 		return 0;
 	}
-	st->depth = d;
-
+	/* the frame is popped once its record is in the ring: user space,
+	 * which orders records by time, sees a call either in progress (the
+	 * threads map) or in the ring, never in neither */
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
+		st->depth = d;
 		__sync_fetch_and_add(&am_cnt.lost_call, 1);
 		return 0;
 	}
@@ -476,6 +479,7 @@ static __always_inline int on_exit(struct pt_regs *ctx, __u8 fn)
 		e->out = out;
 	}
 	bpf_ringbuf_submit(e, rb_flags());
+	st->depth = d;
 	return 0;
 }
 
@@ -589,6 +593,42 @@ static __always_inline void hold_child(long nr, long ret)
 	emit_task(AM_TASK_HELD, tgid, tgid, 0, 0);
 }
 
+static long loader_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_range *r = data;
+
+	/* the interpreter's text maps its file at offset == address - base
+	 * (ld.so's segments have p_vaddr == p_offset) */
+	r->lo = vma->vm_start;
+	r->hi = vma->vm_end;
+	r->base = vma->vm_start - vma->vm_pgoff * AM_PAGE_SIZE;
+	return 0;
+}
+
+/* Is this memory syscall (user ip) one of the dynamic loader's while the
+ * process starts (AM_TGT_STARTUP)? The first one finds the loader's code
+ * mapping: the mapping of ip, if the interpreter's file is what it maps
+ * (its base is the exec's AT_BASE). The first syscall from anywhere else
+ * ends the startup. */
+static __always_inline bool loader_startup(struct am_bpf_target *tg, __u64 ip)
+{
+	if (!(tg->flags & AM_TGT_STARTUP))
+		return false;
+	if (!tg->ld_hi) {
+		struct vma_range r = {};
+
+		if (!bpf_find_vma(bpf_get_current_task_btf(), ip, loader_vma_cb, &r, 0) &&
+		    r.hi && r.base == tg->ld_base) {
+			tg->ld_lo = r.lo;
+			tg->ld_hi = r.hi;
+		}
+	}
+	if (tg->ld_hi && ip >= tg->ld_lo && ip < tg->ld_hi)
+		return true;
+	tg->flags &= ~AM_TGT_STARTUP;
+	return false;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
@@ -596,7 +636,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u32 sys = mem_sys(nr);
 	struct am_os_event *e;
 	struct thread_state *st;
+	struct am_bpf_target *tg;
 	__u64 pid_tgid, id, flags;
+	__u32 tgid;
 
 	if (!sys) {
 		if (hold && follow_forks)
@@ -604,12 +646,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
-	if (!is_target(pid_tgid >> 32))
+	tgid = pid_tgid >> 32;
+	tg = bpf_map_lookup_elem(&targets, &tgid);
+	if (!tg)
 		return 0;
 	st = get_state((__u32)pid_tgid, false);
 	if (!st || st->sys != sys)
 		return 0;
-	st->sys = 0;
+	/* st->sys is cleared once the record is in the ring (see on_exit) */
 
 	id = __sync_fetch_and_add(&next_os_id, 1) + 1;
 	flags = rb_flags();
@@ -628,6 +672,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
+		st->sys = 0;
 		__sync_fetch_and_add(&am_cnt.lost_os, 1);
 		return 0;
 	}
@@ -638,6 +683,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		e->pad0 = AM_OS_ATTACHING;
 		__sync_fetch_and_add(&am_cnt.attach_unknown, 1);
 	}
+	if (loader_startup(tg, AM_REGS_IP_CORE(regs)))
+		e->pad0 |= AM_OS_STARTUP;
 	e->pad1 = 0;
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
@@ -660,6 +707,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e->args[5] = st->sys_args[5];
 	e->ret = ret;
 	bpf_ringbuf_submit(e, flags);
+	st->sys = 0;
 	return 0;
 }
 
@@ -711,6 +759,28 @@ int BPF_PROG(sched_exec, struct task_struct *p)
 	/* the old image's calls are gone with it; the new one starts clean */
 	bpf_map_delete_elem(&threads, &tid);
 	tg->since = 0;
+	/* with an interpreter (auxv AT_BASE, 0 for a static program), its
+	 * memory syscalls come first: the process's startup */
+	tg->flags &= ~AM_TGT_STARTUP;
+	tg->ld_base = tg->ld_lo = tg->ld_hi = 0;
+	{
+		struct mm_struct *mm = BPF_CORE_READ(p, mm);
+		__u64 type = 0, val = 0;
+
+#pragma unroll
+		for (int i = 0; i + 1 < AT_VECTOR_WORDS; i += 2) {
+			if (!mm || bpf_core_read(&type, sizeof(type), &mm->saved_auxv[i]) || type == 0 /* AT_NULL */)
+				break;
+			if (type == 7 /* AT_BASE */) {
+				bpf_core_read(&val, sizeof(val), &mm->saved_auxv[i + 1]);
+				break;
+			}
+		}
+		if (val) {
+			tg->ld_base = val;
+			tg->flags |= AM_TGT_STARTUP;
+		}
+	}
 	if (tg->flags & AM_TGT_SKIP_EXEC) {
 		tg->flags &= ~AM_TGT_SKIP_EXEC; /* our own launch: probes are in */
 	} else if (hold && !bpf_send_signal(SIGSTOP_)) {

@@ -137,6 +137,9 @@ enum am_stack_kind {
 /* am_os_event.pad0 (flags) */
 #define AM_OS_ATTACHING 0x01 /* the thread may be inside a call that began before the
 				probes were in (-p): its cause cannot be known */
+#define AM_OS_STARTUP   0x02 /* made by the dynamic loader's own code (the syscall
+				instruction in ld.so's text) while the process starts: after
+				its exec, before any memory syscall made from elsewhere */
 
 /* BPF cookie of an allocator uprobe: which function it is and where its
  * arguments are at the probe. One entry and one return program serve every
@@ -269,9 +272,14 @@ struct am_bpf_target {
 	__u64 obj_lo[2], obj_hi[2]; /* code mappings of the probed objects, last two seen by
 				       any thread (bpf_find_vma can fail under mmap_lock
 				       contention: one success serves the whole process) */
+	__u64 ld_base;         /* AM_TGT_STARTUP: where the kernel loaded the program
+				  interpreter (auxv AT_BASE) */
+	__u64 ld_lo, ld_hi;    /* its code mapping, once found (0, 0 before) */
 };
 #define AM_TGT_HOLD_START 0x1 /* -f child: stop it at its first return to user space */
 #define AM_TGT_SKIP_EXEC  0x2 /* launched command: its first exec needs no hold */
+#define AM_TGT_STARTUP    0x4 /* exec'd with an interpreter, which has made every memory
+				 syscall since: they are marked AM_OS_STARTUP */
 
 /* Per-thread state of the BPF side (map "threads", keyed by tid). Shared so
  * that user space can read the frees still pending at the end of a trace. */

@@ -274,13 +274,19 @@ def t_report_failed_perfetto_keeps_device():
 # ---------------- trace: failed writes, the capture ----------------
 
 def t_trace_full_output():
-    """-o /dev/full and stdout on /dev/full: one line, non-zero exit."""
+    """-o /dev/full and stdout on /dev/full (-p: a launched command's
+    trace is on stderr): one line, non-zero exit."""
     p = run([TOOL, "trace", "-o", "/dev/full", "--", EXAMPLE])
     check(p.returncode != 0, "-o /dev/full exited 0")
     check("allocmap: cannot write /dev/full: No space left on device" in p.stderr, "stderr: %r" % p.stderr[-300:])
-    with open("/dev/full", "w") as full:
-        q = subprocess.run([TOOL, "trace", "--json", "--", EXAMPLE], stdout=full, stderr=subprocess.PIPE,
-                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+    target = subprocess.Popen(["sleep", "30"], stdin=subprocess.DEVNULL)
+    try:
+        with open("/dev/full", "w") as full:
+            q = subprocess.run([TOOL, "trace", "--json", "-d", "0.5", "-p", str(target.pid)], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        target.kill()
+        target.wait()
     check(q.returncode != 0, "stdout on /dev/full exited 0")
     check("allocmap: cannot write standard output: No space left on device" in q.stderr,
           "stderr: %r" % q.stderr[-300:])
@@ -372,7 +378,7 @@ def t_trace_hostile_names_text_folded():
     folded = os.path.join(TMP, "hostile.folded")
     p = run([TOOL.encode(), b"trace", b"--stacks=os", b"--folded", folded.encode(), b"--", prog], text=False)
     eq(p.returncode, 0, "allocmap exit status (stderr %r)" % p.stderr[-300:])
-    out = p.stdout
+    out = p.stderr  # a launched command's trace, with allocmap's own lines
     for bad in (b"\x1b", b"\x07", b"\xff", b"\xc2\x9b", b"\xfe"):
         check(bad not in out, "raw %r in the text output" % bad)
     out.decode("utf-8")
@@ -437,7 +443,7 @@ def t_exit_status():
     # the text summary says it too
     for arg, want in ((b"3", b", exit 3\n"), (b"kill", b", killed by SIGTERM\n")):
         p = run([TOOL.encode(), b"trace", b"-q", b"--", prog, arg], text=False)
-        m = re.search(rb"^  command .*$\n", p.stdout, re.M)
+        m = re.search(rb"^  command .*$\n", p.stderr, re.M)
         check(m and m.group(0).endswith(want), "text summary's command line: %r" % (m and m.group(0)))
 
 

@@ -108,7 +108,7 @@ def t_sigint_launch():
     out, err = tr.communicate(timeout=20)
     if tr.returncode != 130:
         raise Fail("allocmap exited %d after SIGINT, want 130: %s" % (tr.returncode, err[-300:]))
-    if "allocmap summary" not in out:
+    if "allocmap summary" not in err:  # a launched command's trace is on stderr
         raise Fail("no summary after SIGINT")
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -173,7 +173,7 @@ def t_several_pids():
 
 def t_follow_forks():
     for follow in (True, False):
-        args = (["-f"] if follow else []) + ["--json", "-v", "--", FORKER]
+        args = (["-f"] if follow else []) + ["--json", "-v", "-o", "/dev/stdout", "--", FORKER]
         tr, _ = start_tracer(args)
         out, err = tr.communicate(timeout=30)
         if tr.returncode != 0:
@@ -205,7 +205,7 @@ def t_follow_fork_exec():
     which waits for a line on stdin and then makes the mmap_128k sequence."""
     scen = os.path.join(PROGS, "scenarios")
     script = "(sleep 0.8; echo go) | %s wait_then mmap_128k; true" % scen
-    tr, _ = start_tracer(["-f", "--json", "-v", "--", "sh", "-c", script])
+    tr, _ = start_tracer(["-f", "--json", "-v", "-o", "/dev/stdout", "--", "sh", "-c", script])
     out, err = tr.communicate(timeout=30)
     if tr.returncode != 0:
         raise Fail("status %d: %s" % (tr.returncode, err[-300:]))

@@ -232,8 +232,8 @@ def t_exec():
 def t_text():
     """The text output names musl, explains the threshold and warns of nothing."""
     for prog in (DYN, STATIC):
-        rc, so, err = run([TOOL, "trace", "--", prog])
-        eq(rc, 0, "exit status (%s)" % clip(err))
+        rc, _, so = run([TOOL, "trace", "--", prog])  # a launched command's trace is on stderr
+        eq(rc, 0, "exit status (%s)" % clip(so))
         for want in ("allocator: musl", "malloc(300000) = ", "[mmap: over threshold 131052 B]",
                      "[mmap: single-slot group, under threshold 131052 B]", "[arena: size-class group]",
                      "mmap threshold: 131052 B (fixed", "unattached probes: 0"):

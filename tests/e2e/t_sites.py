@@ -52,19 +52,18 @@ _cache = {}
 
 
 def trace(key, args):
-    """allocmap trace ARGS -- sites, once per key: (records or None, stdout)."""
+    """allocmap trace ARGS -o FILE -- sites, once per key: (the records,
+    or None for text; the text)."""
     if key not in _cache:
-        out = os.path.join(TMP, key + ".jsonl")
-        json_args = ["--json", "-o", out] if "--json" in args else []
-        args = [a for a in args if a != "--json"]
-        p = run([TOOL, "trace"] + json_args + args + ["--", PROG], timeout=120)
+        js = "--json" in args
+        out = os.path.join(TMP, key + (".jsonl" if js else ".txt"))
+        p = run([TOOL, "trace", "-o", out] + args + ["--", PROG], timeout=120)
         if p.returncode != 0:
             raise Fail("allocmap trace %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr[-400:]))
-        recs = None
-        if json_args:
-            with open(out) as f:
-                recs = [json.loads(l) for l in f if l.strip()]
-        _cache[key] = (recs, p.stdout)
+        with open(out) as f:
+            text = f.read()
+        recs = [json.loads(l) for l in text.splitlines() if l.strip()] if js else None
+        _cache[key] = (recs, text)
     return _cache[key]
 
 
@@ -110,14 +109,15 @@ def obtained(o, prev_brk):
 def os_bytes_by_site(recs):
     """Bytes obtained by the calls of each site function, from the os records."""
     brk, by_call, out = 0, {}, {}
-    for r in recs:
+    for r in recs:   # os records in time order (a call's come after it)
         if r["type"] == "os":
             prev = brk
             if r["syscall"] == "brk" and "error" not in r:
                 brk = int(r["ret"], 16) or brk
             if r["cause"].get("call_id"):
                 by_call[r["cause"]["call_id"]] = by_call.get(r["cause"]["call_id"], 0) + obtained(r, prev)
-        elif r["type"] == "call" and not r.get("nested") and r["id"] in by_call:
+    for r in recs:
+        if r["type"] == "call" and not r.get("nested") and r["id"] in by_call:
             st = r.get("stack") or []
             fn = next((f.get("sym") for f in st[1:] if f.get("sym") in WANT), None)
             out[fn] = out.get(fn, 0) + by_call[r["id"]]
@@ -273,13 +273,22 @@ def t_report_pprof_equal():
 
 
 def t_report_pprof_needs_every_call():
-    out = os.path.join(TMP, "partial.jsonl")
+    # --json has every call whatever -v (issue 11): a default trace makes a
+    # whole profile; one without the calls (--mode os) is refused
+    out = os.path.join(TMP, "default.jsonl")
     p = run([TOOL, "trace", "--json", "--stacks", "-o", out, "--", PROG])
     eq(p.returncode, 0, "trace without -v")
-    p = run([TOOL, "report", out, "--pprof", os.path.join(TMP, "partial.pb.gz")])
-    eq(p.returncode, 1, "report --pprof of a trace without -v")
-    check("record it with -v" in p.stderr and p.stderr.count("\n") == 1, "one clear line: %r" % p.stderr)
-    check(not os.path.exists(os.path.join(TMP, "partial.pb.gz")), "no file written")
+    p = run([TOOL, "report", out, "--pprof", os.path.join(TMP, "default.pb.gz")])
+    eq(p.returncode, 0, "report --pprof of a trace without -v: %r" % p.stderr)
+    total, _, _ = pprof_top(os.path.join(TMP, "default.pb.gz"), "alloc_space")
+    eq(total, record(full(), "sites")["total"]["bytes"], "alloc_space total of the default trace")
+    out = os.path.join(TMP, "osonly.jsonl")
+    p = run([TOOL, "trace", "--json", "--mode", "os", "-o", out, "--", PROG])
+    eq(p.returncode, 0, "trace --mode os")
+    p = run([TOOL, "report", out, "--pprof", os.path.join(TMP, "osonly.pb.gz")])
+    eq(p.returncode, 1, "report --pprof of a trace without the calls")
+    check(p.stderr.count("\n") == 1, "one clear line: %r" % p.stderr)
+    check(not os.path.exists(os.path.join(TMP, "osonly.pb.gz")), "no file written")
 
 
 def t_sampled_period():

@@ -117,7 +117,7 @@ def t_leak_report(tmp):
     # the text summary names it too
     p = subprocess.run([TOOL, "trace", "-q", "--stacks", "--", os.path.join(PROGS, "stacks")],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    out = p.stdout.decode()
+    out = p.stderr.decode()  # a launched command's trace is on stderr
     check("leaks: 3 allocations, %d bytes" % LEAK_BYTES in out, "text leak line: %s" % out[-600:])
     check("leak_buffer+" in out, "text leak report names leak_buffer")
 
@@ -200,7 +200,7 @@ def t_mode_os(tmp):
     check(all(r.get("stack_truncated") for r in unknowns), "unknown only where the stack is truncated")
     p = subprocess.run([TOOL, "trace", "--mode", "os", "--", prog],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    out = p.stdout.decode()
+    out = p.stderr.decode()  # a launched command's trace is on stderr
     check("[malloc, from the stack]" in out and "OS-only" in out, "text says so")
     check("leaks: none" not in out and "not glibc" not in out, "no claim about allocations it did not trace")
 

@@ -380,24 +380,27 @@ static void test_json_calls(void)
 	am_out__call(o, &c, os, 1);
 	s = out_done(o, &m, true);
 	CHECK_EQ(count_lines(s), 2, "json malloc+mmap: two lines");
-	CHECK_STR(line_of(s, 0, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":7,\"syscall\":\"mmap\","
+	CHECK_STR(line_of(s, 1, l, sizeof(l)),
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":7,\"syscall\":\"mmap\","
 		  "\"addr\":\"0x0\",\"len\":204800,\"prot\":\"PROT_READ|PROT_WRITE\","
 		  "\"flags\":\"MAP_PRIVATE|MAP_ANONYMOUS\",\"fd\":-1,\"offset\":0,\"ret\":\"0x7f3a1c2b6000\","
 		  "\"dur_ns\":1500,\"cause\":{\"kind\":\"call\",\"call_id\":3,\"fn\":\"malloc\",\"size\":200000},"
 		  "\"region\":\"mmap\"}", "json os record of a call");
-	CHECK_STR(line_of(s, 1, l, sizeof(l)),
-		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":3,\"fn\":\"malloc\","
+	CHECK_STR(line_of(s, 0, l, sizeof(l)),
+		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":2,\"id\":3,\"fn\":\"malloc\","
 		  "\"size\":200000,\"ret\":\"0x7f3a1c2b6010\",\"dur_ns\":5000,\"os\":[7],\"region\":\"mmap\","
 		  "\"reason\":\"over_threshold\",\"threshold\":131072}", "json malloc call record");
 	free(s);
 
-	/* default verbosity drops calls without OS requests; verbose keeps them */
+	/* JSON is complete: the default verbosity keeps calls without OS
+	 * requests too (the verbosity shapes the text only) */
 	o = out_new(&m, true, 0, false);
 	c = call_rec(4, AM_FN_MALLOC, 24, 0x5581d6f3f2a0ULL);
 	am_out__call(o, &c, NULL, 0);
 	s = out_done(o, &m, true);
-	CHECK_STR(s, "", "json default drops a call without OS requests");
+	CHECK_STR(s, "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":4,\"fn\":\"malloc\","
+		  "\"size\":24,\"ret\":\"0x5581d6f3f2a0\",\"dur_ns\":5000,\"os\":[],\"region\":\"heap\"}\n",
+		  "json default keeps a call without OS requests");
 	free(s);
 
 	/* calloc, verbose, nested, glibc under threshold */
@@ -412,7 +415,7 @@ static void test_json_calls(void)
 	c.threshold = 131072;
 	am_out__call(o, &c, NULL, 0);
 	s = out_done(o, &m, true);
-	CHECK_STR(s, "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":5,\"fn\":\"calloc\","
+	CHECK_STR(s, "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":5,\"fn\":\"calloc\","
 		  "\"size\":40,\"nmemb\":10,\"ret\":\"0x5581d6f3f2c0\",\"dur_ns\":5000,\"os\":[],"
 		  "\"region\":\"heap\",\"reason\":\"under_threshold\",\"threshold\":131072,\"nested\":true}\n",
 		  "json calloc nested");
@@ -433,12 +436,12 @@ static void test_json_calls(void)
 	os[0].cause_size = 200000;
 	am_out__call(o, &c, os, 1);
 	s = out_done(o, &m, true);
-	CHECK_STR(line_of(s, 0, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":8,\"syscall\":\"munmap\","
+	CHECK_STR(line_of(s, 1, l, sizeof(l)),
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":8,\"syscall\":\"munmap\","
 		  "\"addr\":\"0x7f3a1c2b6000\",\"len\":204800,\"ret\":0,\"dur_ns\":1500,"
 		  "\"cause\":{\"kind\":\"call\",\"call_id\":12,\"fn\":\"free\",\"size\":200000}}", "json munmap");
-	CHECK_STR(line_of(s, 1, l, sizeof(l)),
-		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":12,\"fn\":\"free\","
+	CHECK_STR(line_of(s, 0, l, sizeof(l)),
+		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":2,\"id\":12,\"fn\":\"free\","
 		  "\"size\":200000,\"ptr\":\"0x7f3a1c2b6010\",\"dur_ns\":5000,\"os\":[8],\"region\":\"mmap\","
 		  "\"threshold\":131072}", "json free");
 	free(s);
@@ -452,7 +455,7 @@ static void test_json_calls(void)
 	c.region = AM_REG_UNKNOWN;
 	am_out__call(o, &c, NULL, 0);
 	s = out_done(o, &m, true);
-	CHECK_STR(s, "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":13,\"fn\":\"free\","
+	CHECK_STR(s, "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":13,\"fn\":\"free\","
 		  "\"ptr\":\"0x1234\",\"dur_ns\":5000,\"os\":[],\"unknown_ptr\":true}\n", "json free unknown");
 	free(s);
 
@@ -491,26 +494,26 @@ static void test_json_calls(void)
 	am_out__call(o, &c, NULL, 0);
 	s = out_done(o, &m, true);
 	CHECK_EQ(count_lines(s), 5, "json realloc/posix_memalign/missed: five lines");
-	CHECK_STR(line_of(s, 0, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":21,\"syscall\":\"mremap\","
+	CHECK_STR(line_of(s, 1, l, sizeof(l)),
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":21,\"syscall\":\"mremap\","
 		  "\"addr\":\"0x7f3a1c2b6000\",\"len\":204800,\"flags\":\"MREMAP_MAYMOVE\",\"new_len\":303104,"
 		  "\"ret\":\"0x7f0000001000\",\"dur_ns\":1500,"
 		  "\"cause\":{\"kind\":\"call\",\"call_id\":20,\"fn\":\"realloc\",\"size\":300000},"
 		  "\"region\":\"mmap\"}", "json mremap");
-	CHECK_STR(line_of(s, 1, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":22,\"syscall\":\"madvise\","
+	CHECK_STR(line_of(s, 2, l, sizeof(l)),
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":2,\"id\":22,\"syscall\":\"madvise\","
 		  "\"addr\":\"0x7f0000040000\",\"len\":4096,\"advice\":\"MADV_DONTNEED\",\"ret\":0,\"dur_ns\":1500,"
 		  "\"cause\":{\"kind\":\"call\",\"call_id\":20,\"fn\":\"realloc\",\"size\":300000}}", "json madvise");
-	CHECK_STR(line_of(s, 2, l, sizeof(l)),
-		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":20,\"fn\":\"realloc\","
+	CHECK_STR(line_of(s, 0, l, sizeof(l)),
+		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":3,\"id\":20,\"fn\":\"realloc\","
 		  "\"size\":300000,\"ptr\":\"0x7f3a1c2b6010\",\"ret\":\"0x7f0000001010\",\"dur_ns\":5000,"
 		  "\"os\":[21,22],\"region\":\"mmap\"}", "json realloc");
 	CHECK_STR(line_of(s, 3, l, sizeof(l)),
-		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":23,\"fn\":\"posix_memalign\","
+		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":4,\"id\":23,\"fn\":\"posix_memalign\","
 		  "\"size\":1000,\"align\":64,\"ret\":\"0x5581d6f40000\",\"rc\":0,\"dur_ns\":5000,\"os\":[],"
 		  "\"region\":\"heap\"}", "json posix_memalign");
 	CHECK_STR(line_of(s, 4, l, sizeof(l)),
-		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"id\":24,\"fn\":\"malloc\","
+		  "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":5,\"id\":24,\"fn\":\"malloc\","
 		  "\"size\":50,\"os\":[],\"region\":\"unknown\",\"missed\":true}", "json missed malloc");
 	free(s);
 }
@@ -571,54 +574,54 @@ static void test_json_os_misc(void)
 	s = out_done(o, &m, true);
 	CHECK_EQ(count_lines(s), 10, "json os/threshold/task: ten lines");
 	CHECK_STR(line_of(s, 0, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":30,\"syscall\":\"mmap\","
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":30,\"syscall\":\"mmap\","
 		  "\"addr\":\"0x0\",\"len\":65536,\"prot\":\"PROT_READ|PROT_WRITE\","
 		  "\"flags\":\"MAP_PRIVATE|MAP_ANONYMOUS\",\"fd\":-1,\"offset\":0,\"ret\":\"0x7f0000100000\","
 		  "\"dur_ns\":1500,\"cause\":{\"kind\":\"direct\"},\"region\":\"direct\"}", "json direct mmap");
 	CHECK_STR(line_of(s, 1, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":31,\"syscall\":\"mmap\","
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":2,\"id\":31,\"syscall\":\"mmap\","
 		  "\"addr\":\"0x0\",\"len\":1099511627776,\"prot\":\"PROT_READ|PROT_WRITE\","
 		  "\"flags\":\"MAP_PRIVATE|MAP_ANONYMOUS\",\"fd\":-1,\"offset\":0,\"ret\":\"0xffffffffffffffff\","
 		  "\"error\":\"ENOMEM\",\"dur_ns\":1500,\"cause\":{\"kind\":\"direct\"},\"region\":\"direct\"}",
 		  "json failed mmap");
 	CHECK_STR(line_of(s, 2, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":32,\"syscall\":\"brk\","
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":3,\"id\":32,\"syscall\":\"brk\","
 		  "\"addr\":\"0x5581d6f60000\",\"ret\":\"0x5581d6f60000\",\"dur_ns\":1500,"
 		  "\"cause\":{\"kind\":\"call\",\"call_id\":40,\"fn\":\"malloc\",\"size\":24}}", "json brk");
 	CHECK_STR(line_of(s, 3, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":33,\"syscall\":\"mprotect\","
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":4,\"id\":33,\"syscall\":\"mprotect\","
 		  "\"addr\":\"0x7f0000100000\",\"len\":4096,\"prot\":\"PROT_NONE\",\"ret\":-1,\"error\":\"EPERM\","
 		  "\"dur_ns\":1500,\"cause\":{\"kind\":\"direct\"}}", "json failed mprotect");
 	CHECK_STR(line_of(s, 4, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":34,\"syscall\":\"mremap\","
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":5,\"id\":34,\"syscall\":\"mremap\","
 		  "\"addr\":\"0x7f0000100000\",\"len\":4096,\"flags\":\"MREMAP_MAYMOVE|MREMAP_FIXED\","
 		  "\"new_len\":8192,\"new_addr\":\"0x7f0000200000\",\"ret\":\"0x7f0000200000\",\"dur_ns\":1500,"
 		  "\"cause\":{\"kind\":\"direct\"},\"region\":\"direct\"}", "json mremap fixed");
 	CHECK_STR(line_of(s, 5, l, sizeof(l)),
-		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"id\":35,\"syscall\":\"brk\","
+		  "{\"type\":\"os\",\"ts_ns\":1413000,\"pid\":4242,\"tid\":4242,\"seq\":6,\"id\":35,\"syscall\":\"brk\","
 		  "\"addr\":\"0x5581e0000000\",\"ret\":\"0x5581d6f60000\",\"dur_ns\":1500,"
 		  "\"cause\":{\"kind\":\"direct\"}}", "json refused brk: no error, as strace");
 	CHECK_STR(line_of(s, 6, l, sizeof(l)),
-		  "{\"type\":\"threshold\",\"ts_ns\":3000000,\"pid\":4242,\"tid\":4243,\"old\":131072,"
+		  "{\"type\":\"threshold\",\"ts_ns\":3000000,\"pid\":4242,\"tid\":4243,\"seq\":7,\"old\":131072,"
 		  "\"new\":1052672,\"call_id\":12,\"chunk\":1052672}", "json threshold");
 	CHECK_STR(line_of(s, 7, l, sizeof(l)),
-		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"kind\":\"fork\",\"child\":4250}",
+		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"seq\":8,\"kind\":\"fork\",\"child\":4250}",
 		  "json fork");
 	CHECK_STR(line_of(s, 8, l, sizeof(l)),
-		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"kind\":\"exec\"}", "json exec");
+		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"seq\":9,\"kind\":\"exec\"}", "json exec");
 	CHECK_STR(line_of(s, 9, l, sizeof(l)),
-		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"kind\":\"exit\",\"code\":3}",
+		  "{\"type\":\"task\",\"ts_ns\":4000000,\"pid\":4242,\"tid\":4242,\"seq\":10,\"kind\":\"exit\",\"code\":3}",
 		  "json exit: the exit status, not the wait status");
 	free(s);
 
-	/* quiet: nothing but the summary */
+	/* quiet shapes the text only: JSON keeps every record */
 	o = out_new(&m, true, -1, false);
 	r = mmap_rec(30, 0, 65536, 0x7f0000100000LL);
 	am_out__os(o, &r);
 	am_out__threshold(o, &t);
 	am_out__task(o, &tk);
 	s = out_done(o, &m, true);
-	CHECK_STR(s, "", "json quiet drops records");
+	CHECK_EQ(count_lines(s), 3, "json quiet keeps its three records");
 	free(s);
 }
 
@@ -675,7 +678,7 @@ static void test_json_summary(void)
 	{
 		struct am_task_event late = { .type = AM_EV_TASK, .kind = AM_TASK_EXEC, .ts = T0 + 1600000000ULL };
 
-		am_out__task(o, &late); /* dropped (quiet) but its time counts */
+		am_out__task(o, &late); /* written (JSON is complete, even quiet); its time counts */
 	}
 	s.threshold_known = false;
 	s.bpf.lost_os = 2;
@@ -710,7 +713,8 @@ static void test_json_summary(void)
 		  "\"live_at_end\":{\"heap\":{\"count\":10,\"bytes\":100000}},"
 		  "\"counters\":{\"events\":300,\"lost_events\":0,\"lost_call\":0,\"lost_os\":0,\"lost_task\":0,"
 		  "\"missed_returns\":0,\"unattached_probes\":0,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":0,"
-		  "\"thread_full\":0,\"orphan_returns\":0,\"orphan_os\":0,\"out_of_memory\":false}}\n"
+		  "\"thread_full\":0,\"orphan_returns\":0,\"orphan_os\":0,\"out_of_memory\":false,\"out_of_order\":0}}\n"
+		  "{\"type\":\"task\",\"ts_ns\":1601000000,\"pid\":0,\"tid\":0,\"seq\":1,\"kind\":\"exec\"}\n"
 		  "{\"type\":\"summary\",\"ts_ns\":1601000000,\"pid\":0,\"tid\":0,\"duration_ns\":1500000000,"
 		  "\"functions\":{},\"syscalls\":{},"
 		  "\"bytes\":{\"live\":100000,\"live_peak\":300000,\"heap\":270336,\"heap_peak\":270336,"
@@ -719,12 +723,134 @@ static void test_json_summary(void)
 		  "\"histogram\":[],\"threshold\":null,\"live_at_end\":{},"
 		  "\"counters\":{\"events\":300,\"lost_events\":2,\"lost_call\":0,\"lost_os\":2,\"lost_task\":0,"
 		  "\"missed_returns\":1,\"unattached_probes\":6,\"unknown_frees\":3,\"own_unknown_frees\":0,\"own_calls\":0,\"inflight_returns\":0,\"attach_unknown\":0,\"held\":0,\"depth_overflow\":7,"
-		  "\"thread_full\":8,\"orphan_returns\":4,\"orphan_os\":5,\"out_of_memory\":true}}\n",
+		  "\"thread_full\":8,\"orphan_returns\":4,\"orphan_os\":5,\"out_of_memory\":true,\"out_of_order\":0}}\n",
 		  "json summary");
 	free(t);
 }
 
+/* ---- time order (opts.ordered): the tracer's origin and progress ---- */
+
+/* "type" and "ts_ns" - T0 of line n, as "call@100" */
+static const char *tag_of(const char *text, int n, char *buf, size_t sz)
+{
+	char l[2048];
+	const char *t, *ts;
+
+	line_of(text, n, l, sizeof(l));
+	t = strstr(l, "\"type\":\"");
+	ts = strstr(l, "\"ts_ns\":");
+	if (!t || !ts) {
+		snprintf(buf, sz, "?");
+		return buf;
+	}
+	t += 8;
+	snprintf(buf, sz, "%.*s@%llu", (int)(strchr(t, '"') - t), t,
+		 strtoull(ts + 8, NULL, 10) - (unsigned long long)T0);
+	return buf;
+}
+
+static void test_ordered(void)
+{
+	struct am_out_opts opts = { .json = true, .verbosity = -1, .ordered = true };
+	struct am_summary sum = summary_fixture();
+	struct am_sink sk;
+	struct mem m = { 0 };
+	struct am_out *o;
+	struct am_call_rec c;
+	struct am_os_rec os, d1, d2, d3;
+	char *s, b[64];
+
+	m.f = open_memstream(&m.buf, &m.len);
+	opts.f = m.f;
+	o = am_out__new(&opts);
+	am_out__sink(o, &sk);
+	CHECK(sk.origin == am_out__origin && sk.progress == am_out__progress, "sink has origin and progress");
+	am_out__origin(o, T0 + 50, "exec", 4242);
+	/* a call entered at 100 made an mmap at 105; it arrives (at its
+	 * return) after another thread's direct mmap at 102 was seen */
+	d1 = mmap_rec(1, 0, 4096, 0x7f0000000000LL);
+	d1.ev.ts_enter = T0 + 102;
+	d1.ev.tid = 4243;
+	am_out__os(o, &d1);
+	c = call_rec(3, AM_FN_MALLOC, 200000, 0x7f3a1c2b6010ULL);
+	c.ev.ts_enter = T0 + 100;
+	os = mmap_rec(2, 3, 204800, 0x7f3a1c2b6000LL);
+	os.ev.ts_enter = T0 + 105;
+	am_out__call(o, &c, &os, 1);
+	d2 = mmap_rec(4, 0, 4096, 0x7f0000100000LL);
+	d2.ev.ts_enter = T0 + 90;
+	am_out__os(o, &d2);
+	am_out__flush(o);
+	CHECK_EQ(count_lines(m.buf), 1, "ordered: only the header before any progress");
+	am_out__progress(o, T0 + 103);
+	am_out__flush(o);
+	CHECK_EQ(count_lines(m.buf), 4, "ordered: progress 103 writes what is older");
+	/* after 102 is out, a record at 95 can only be late */
+	d3 = mmap_rec(5, 0, 4096, 0x7f0000200000LL);
+	d3.ev.ts_enter = T0 + 95;
+	am_out__os(o, &d3);
+	am_out__summary(o, &sum);
+	am_out__free(o);
+	fclose(m.f);
+	s = m.buf;
+	CHECK_EQ(count_lines(s), 7, "ordered: header, five records, summary");
+	CHECK_STR(tag_of(s, 0, b, sizeof(b)), "trace@50", "header first, at t0");
+	CHECK(strstr(s, "\"origin\":\"exec\"}") != NULL, "header says the origin");
+	CHECK_STR(tag_of(s, 1, b, sizeof(b)), "os@90", "the mmap at 90 first");
+	CHECK_STR(tag_of(s, 2, b, sizeof(b)), "call@100", "then the call at its entry");
+	CHECK_STR(tag_of(s, 3, b, sizeof(b)), "os@102", "then the other thread's mmap");
+	CHECK_STR(tag_of(s, 4, b, sizeof(b)), "os@95", "the late record, written at once");
+	CHECK_STR(tag_of(s, 5, b, sizeof(b)), "os@105", "the call's own mmap at its time");
+	CHECK(strstr(s, "\"t0_ns\":1000050,\"origin\":\"exec\"") != NULL, "summary names t0");
+	CHECK(strstr(s, "\"out_of_order\":1}") != NULL, "summary counts the late record");
+	free(s);
+}
+
 /* ---- text rendering ---- */
+
+/* The dynamic loader's startup requests: one line sums them up (its time,
+ * count per syscall, bytes mapped), closed by the process's next record;
+ * startup_each lists them. mmap offsets in hex as strace. */
+static void test_text_startup(void)
+{
+	struct mem m;
+	struct am_out *o;
+	struct am_os_rec r[3];
+	char *s, l[1024];
+
+	for (int each = 0; each < 2; each++) {
+		m.buf = NULL;
+		m.len = 0;
+		m.f = open_memstream(&m.buf, &m.len);
+		o = am_out__new(&(struct am_out_opts){ .f = m.f, .t0_ns = T0, .startup_each = each });
+		r[0] = os_rec(1, AM_SYS_BRK, 0, 0x5581d6f3f000LL);
+		r[1] = mmap_rec(2, 0, 1400832, 0x7f0000001000LL);
+		r[1].ev.args[3] = 0x812;  /* MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE */
+		r[1].ev.args[4] = 3;
+		r[1].ev.args[5] = 0x26000;
+		r[1].ev.ts_enter = T0 + 500000;
+		r[2] = mmap_rec(3, 0, 8192, 0x7f0000200000LL);
+		r[2].ev.ts_enter = T0 + 900000;
+		r[0].ev.pad0 = r[1].ev.pad0 = AM_OS_STARTUP;
+		for (int i = 0; i < 3; i++)
+			am_out__os(o, &r[i]);
+		s = out_done(o, &m, false);
+		if (!each) {
+			CHECK_EQ(count_lines(s), 2, "startup: one line for two requests, then the next");
+			CHECK_STR(line_of(s, 0, l, sizeof(l)), "     0.000413 [4242] startup: 2 requests by the "
+				  "dynamic loader, until 0.000500 (brk 1, mmap 1; 1368 KiB mapped)  [--startup lists "
+				  "them]", "startup line");
+		} else {
+			CHECK_EQ(count_lines(s), 3, "startup_each: every request");
+			CHECK_STR(line_of(s, 1, l, sizeof(l)), "     0.000500 [4242] mmap(NULL, 1400832, "
+				  "PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x26000) = "
+				  "0x7f0000001000  [direct: the dynamic loader, at startup]", "startup_each line, hex offset");
+		}
+		CHECK(strstr(s, "MAP_ANONYMOUS, -1, 0) = 0x7f0000200000  [direct]\n") != NULL,
+		      "the next request, offset 0 as 0");
+		free(s);
+	}
+}
 
 static void test_text(void)
 {
@@ -1101,9 +1227,9 @@ static void test_hostile(void)
 	tk.code = 11 | 0x80;                  /* SIGSEGV, core dumped */
 	am_out__task(o, &tk);
 	s = out_done(o, &m, true);
-	CHECK_STR(line_of(s, 0, l, sizeof(l)), "{\"type\":\"task\",\"ts_ns\":1000000,\"pid\":7,\"tid\":7,"
+	CHECK_STR(line_of(s, 0, l, sizeof(l)), "{\"type\":\"task\",\"ts_ns\":1000000,\"pid\":7,\"tid\":7,\"seq\":1,"
 		  "\"kind\":\"exit\",\"code\":137,\"signal\":\"SIGKILL\"}", "json exit by a signal");
-	CHECK_STR(line_of(s, 1, l, sizeof(l)), "{\"type\":\"task\",\"ts_ns\":1000000,\"pid\":7,\"tid\":7,"
+	CHECK_STR(line_of(s, 1, l, sizeof(l)), "{\"type\":\"task\",\"ts_ns\":1000000,\"pid\":7,\"tid\":7,\"seq\":2,"
 		  "\"kind\":\"exit\",\"code\":139,\"signal\":\"SIGSEGV\",\"core_dumped\":true}", "json exit with a core");
 	free(s);
 }
@@ -1169,6 +1295,8 @@ int main(void)
 	test_json_calls();
 	test_json_os_misc();
 	test_json_summary();
+	test_ordered();
+	test_text_startup();
 	test_text();
 	test_text_summary();
 	test_unknown_threshold();

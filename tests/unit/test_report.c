@@ -161,6 +161,36 @@ static void test_flame(void)
 	free(m);
 }
 
+/* Time order: a call (at its entry) comes before the mmap it made; it
+ * applies once that is in, in the region the mmap made, never in a
+ * synthetic one. A call whose requests never come applies at the end. */
+static void test_time_order(void)
+{
+	struct rm_model *m = malloc(sizeof(*m));
+	struct rm_rec r;
+
+	CHECK(m && rm_init(m) == 0, "order: init");
+	r = call_rec(100, 0, 200000, 0, 0x7f0000000010, "mmap", 7);
+	r.n_os = 1;
+	rm_feed(m, &r);
+	CHECK_EQ(m->live, 0, "order: the call waits for its mmap");
+	r = os_rec(105, RM_SYS_MMAP, 0, 200704, 0x7f0000000000, "mmap", 7);
+	r.prot = "PROT_READ|PROT_WRITE";
+	rm_feed(m, &r);
+	CHECK_EQ(m->live, 200000, "order: applied once its mmap is in");
+	CHECK_EQ(m->nreg, 1, "order: one region, the mmap's");
+	CHECK(m->synth[0] < 0 && m->synth[1] < 0 && m->synth[2] < 0, "order: no synthetic region");
+	r = call_rec(200, 0, 300000, 0, 0x7f0000100010, "mmap", 8);
+	r.n_os = 1;
+	rm_feed(m, &r);
+	memset(&r, 0, sizeof(r));
+	r.type = RM_T_SUMMARY;
+	rm_feed(m, &r);
+	CHECK_EQ(m->live, 500000, "order: the summary applies a call whose request never came");
+	rm_free(m);
+	free(m);
+}
+
 int main(void)
 {
 	struct rm_model *m = malloc(sizeof(*m));
@@ -242,5 +272,6 @@ int main(void)
 	rm_free(m);
 	free(m);
 	test_flame();
+	test_time_order();
 	return check_report("report_unit");
 }

@@ -181,6 +181,7 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 	struct run_ctx x = { .r = r };
 	struct am_tracer_opts o = {
 		.cmd = cmd, .env = env, .verbosity = verbosity, .ringbuf_mb = 32, .hooks = extra,
+		.wake_each = r->wake_each,
 	};
 	int saved;
 

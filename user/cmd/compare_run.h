@@ -34,6 +34,7 @@ struct am_cmp_run {
 	                               musl's column runs the command's musl build */
 	const char *skip_why;       /* set when the allocator was not run (not installed) */
 	bool     keep_stdout;       /* set by the caller: leave the command's stdout alone */
+	bool     wake_each;         /* set by the caller: every record wakes the tracer (tracer.h) */
 	bool     traced;            /* the trace ran and produced a summary */
 	int      status;            /* the trace's exit status (the command's, 1 or 127 on failure) */
 	char     bound[64];         /* allocator the tracer found bound ("glibc", ...) */

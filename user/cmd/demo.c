@@ -325,7 +325,7 @@ static void on_summary(void *ctx, const struct am_summary *s)
 	d->thr_start = s->threshold_start;
 }
 
-/* Prints the steps completed since the last tick and lets the program go on. */
+/* Prints the steps completed since the last look and lets the program go on. */
 static void flush_steps(struct demo *d, bool release)
 {
 	while (d->printed < d->done_upto) {
@@ -346,12 +346,14 @@ static void flush_steps(struct demo *d, bool release)
 	}
 }
 
-static int on_tick(void *ctx, const struct am_summary *now, uint64_t now_ns)
+/* After every read of the ring buffer (the tracer wakes at each record,
+ * wake_each): a step is shown, and the program let go, as soon as its
+ * calls and the threshold move that follows a free are in, not at the
+ * next tick. */
+static bool on_read(void *ctx)
 {
-	(void)now;
-	(void)now_ns;
 	flush_steps(ctx, true);
-	return 0;
+	return false;
 }
 
 /* The sweep program: --program, else next to this allocmap binary. */
@@ -499,8 +501,7 @@ static int run_variant(int vi, const char *prog, const struct demo_opts *o, FILE
 		.ctx = &d,
 		.sink = { .ctx = &d, .call = on_call, .threshold = on_threshold,
 			  .summary = on_summary },
-		.tick = on_tick,
-		.tick_ms = 1,
+		.stop = on_read,
 	};
 	const char *extra[2] = { variants[vi].env, NULL };
 	char fdarg[16], *cmd[4];
@@ -529,6 +530,7 @@ static int run_variant(int vi, const char *prog, const struct demo_opts *o, FILE
 	}
 	snprintf(r->name, sizeof(r->name), "%s", variants[vi].name);
 	r->keep_stdout = true; /* the sweep prints nothing; our steps go to stdout live */
+	r->wake_each = true;   /* paced by what we see: every record at once */
 	if (!o->json) {
 		fprintf(out, "\n== %s\n", variants[vi].title);
 		fprintf(out, "%-3s %-20s %-6s %-15s %-26s %s\n", "", "call", "from", "glibc's reason",

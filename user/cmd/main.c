@@ -32,8 +32,11 @@ static const char trace_doc[] =
 "with the allocator call that caused it, each allocation is placed in the region "
 "that backs it, and glibc's mmap threshold is followed as it moves."
 "\n\n"
-"By default only allocator calls that made OS requests, every OS request and the "
-"summary are printed; -v prints every call."
+"By default the text shows allocator calls that made OS requests, every OS request "
+"(the dynamic loader's startup requests summed up in one line) and the summary; -v "
+"shows every call, -q only the summary. --json writes every record whatever -v/-q. "
+"Times are seconds since the command's exec (since the attach with -p). A launched "
+"command's trace goes to stderr, -p's to stdout, unless -o FILE."
 "\v"
 "EXAMPLES:\n"
 "  allocmap trace -- ./myprog arg1\n"
@@ -71,15 +74,18 @@ static const char trace_doc[] =
 
 enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
        OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC, OPT_FREE_NORET, OPT_ALLOC,
-       OPT_TOP, OPT_SORT, OPT_PPROF };
+       OPT_TOP, OPT_SORT, OPT_PPROF, OPT_STARTUP };
 
 /* -p, -d and -- CMD are am_target_argp's (opts.c) */
 static const struct argp_option trace_options[] = {
-	{ "output", 'o', "FILE", 0, "Write the trace to FILE instead of stdout", 0 },
+	{ "output", 'o', "FILE", 0, "Write the trace to FILE (default: stderr for a launched command, "
+	  "stdout with -p)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON Lines output (schema in README.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print every allocator call and each probe's placement; "
 	  "twice: libbpf debug messages too", 0 },
-	{ "quiet", 'q', NULL, 0, "Print only the summary", 0 },
+	{ "quiet", 'q', NULL, 0, "Print only the summary (text; --json keeps every record)", 0 },
+	{ "startup", OPT_STARTUP, NULL, 0, "List the dynamic loader's startup requests one by one "
+	  "(the text sums them up in one line)", 0 },
 	{ "follow-forks", 'f', NULL, 0, "Also trace child processes (each is held at its return "
 	  "from fork until its probes are in)", 0 },
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML report to FILE", 0 },
@@ -241,6 +247,9 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'q':
 		o->verbosity = -1;
+		break;
+	case OPT_STARTUP:
+		o->startup_each = true;
 		break;
 	case 'f':
 		o->follow_forks = true;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* trace_cmd.c - the `allocmap trace` command: drives the tracer (tracer.h)
- * phase by phase and owns what it writes: the text or JSON stream (stdout
- * or -o FILE), the full JSONL capture that --html and --perfetto are built
- * from once the trace is over, the --folded / --folded-alloc files and the
- * --pprof profile (written from the summary as it is delivered). The
+ * phase by phase and owns what it writes: the text or JSON stream (-o FILE,
+ * else stderr for a launched command, stdout with -p), the full JSONL
+ * capture that --html and --perfetto are built from once the trace is over,
+ * the --folded / --folded-alloc files and the --pprof profile (written from
+ * the summary as it is delivered). The
  * outputs are opened once the tracer is loaded (t0 is known) and before any
  * probe is attached. */
 #include <errno.h>
@@ -28,7 +29,7 @@
 struct trace_cmd {
 	const struct am_trace_opts *o;
 	struct am_out *out;       /* the text or JSON stream */
-	FILE *outf;               /* its file: stdout or -o */
+	FILE *outf;               /* its file: -o, stderr or stdout */
 	bool out_reported;        /* a failed write to it was said */
 	struct am_out *capture;   /* full JSONL for --html/--perfetto */
 	FILE *capf;
@@ -98,9 +99,12 @@ static int write_folded(struct trace_cmd *c)
 			am_err("cannot write %s: %s", path[k], strerror(errno));
 			ret = -1;
 		}
-		if (f && fclose(f) && !ret) {
-			am_err("cannot write %s: %s", path[k], strerror(errno));
+		if (fclose(f)) {
+			if (!ret)
+				am_err("cannot write %s: %s", path[k], strerror(errno));
 			ret = -1;
+		} else if (!ret) {
+			am_info("wrote %s", path[k]);
 		}
 	}
 	return ret;
@@ -130,6 +134,12 @@ static void pprof_summary(void *ctx, const struct am_summary *sum)
 	}
 }
 
+/* "standard error", "standard output", or the -o file's name. */
+static const char *stream_name(const struct trace_cmd *c)
+{
+	return c->o->output ? c->o->output : c->outf == stderr ? "standard error" : "standard output";
+}
+
 /* Plugs one output into the tracer (four at most here: it takes four). */
 static int add_sink(struct am_tracer *tr, const struct am_sink *s)
 {
@@ -139,7 +149,9 @@ static int add_sink(struct am_tracer *tr, const struct am_sink *s)
 	return 1;
 }
 
-/* The text or JSON stream, on stdout or -o FILE. 0 or 1 (printed). */
+/* The text or JSON stream: on -o FILE, else on stderr when a command is
+ * launched (as strace: apart from the command's own output), stdout with
+ * -p. 0 or 1 (printed). */
 static int open_stream(struct trace_cmd *c, struct am_tracer *tr)
 {
 	const struct am_trace_opts *o = c->o;
@@ -148,10 +160,11 @@ static int open_stream(struct trace_cmd *c, struct am_tracer *tr)
 		.verbosity = o->verbosity > 1 ? 1 : o->verbosity,
 		.multi_pid = o->n_pids > 1 || o->follow_forks,
 		.sites_top = o->sites_top, .sites_sort = o->sites_sort,
+		.ordered = true, .startup_each = o->startup_each,
 	};
 	struct am_sink s;
 
-	c->outf = stdout;
+	c->outf = o->cmd ? stderr : stdout;
 	if (o->output) {
 		char why[PATH_MAX + 128];
 
@@ -176,7 +189,7 @@ static int open_capture(struct trace_cmd *c, struct am_tracer *tr)
 	int fd = capture_file(c->cap_dir, sizeof(c->cap_dir));
 	struct am_out_opts oo = {
 		.json = true, .verbosity = 1, .t0_ns = am_tracer__t0(tr),
-		.multi_pid = c->o->n_pids > 1 || c->o->follow_forks,
+		.multi_pid = c->o->n_pids > 1 || c->o->follow_forks, .ordered = true,
 	};
 	struct am_sink s;
 
@@ -243,10 +256,14 @@ static int write_reports(struct trace_cmd *c, int ret)
 	if (o->html && am_report_html_named(c->cap_path, "this trace", o->html, errbuf, sizeof(errbuf)) < 0) {
 		am_err("cannot write %s: %s", o->html, errbuf);
 		ret = ret ? ret : 1;
+	} else if (o->html) {
+		am_info("wrote %s", o->html);
 	}
 	if (o->perfetto && am_report_perfetto(c->cap_path, o->perfetto, errbuf, sizeof(errbuf)) < 0) {
 		am_err("cannot write %s: %s", o->perfetto, errbuf);
 		ret = ret ? ret : 1;
+	} else if (o->perfetto) {
+		am_info("wrote %s", o->perfetto);
 	}
 	return ret;
 }
@@ -256,7 +273,7 @@ static int write_reports(struct trace_cmd *c, int ret)
  * write failed. */
 static int write_outputs(struct trace_cmd *c, int ret)
 {
-	const char *name = c->o->output ? c->o->output : "standard output";
+	const char *name = stream_name(c);
 
 	am_out__flush(c->out);
 	if (c->pprof_failed)
@@ -277,7 +294,8 @@ static int write_outputs(struct trace_cmd *c, int ret)
  * on a full disk (read the renderer's error before it goes). */
 static int close_outputs(struct trace_cmd *c, int ret)
 {
-	const char *name = c->o->output ? c->o->output : "standard output";
+	const char *name = c->outf ? stream_name(c) : "";
+	bool std = c->outf == stdout || c->outf == stderr;
 	bool out_failed;
 
 	if (c->out)
@@ -294,9 +312,11 @@ static int close_outputs(struct trace_cmd *c, int ret)
 		fclose(c->capf);
 	if (c->outf) {
 		errno = 0;
-		if ((c->outf != stdout ? fclose(c->outf) : fflush(c->outf)) && !out_failed) {
+		if ((std ? fflush(c->outf) : fclose(c->outf)) && !out_failed) {
 			am_err("cannot write %s: %s", name, strerror(errno ? errno : EIO));
 			ret = ret ? ret : 1;
+		} else if (!std && !out_failed && c->out) {
+			am_info("wrote %s", c->o->output);
 		}
 	}
 	return ret;

@@ -19,7 +19,8 @@ struct am_trace_opts {
 	double duration;          /* -d seconds, 0 = until exit/signal */
 	const char *output;       /* -o FILE, NULL = stdout */
 	bool  json;               /* --json */
-	int   verbosity;          /* -1 quiet, 0 default, 1 verbose, 2 libbpf debug */
+	int   verbosity;          /* -1 quiet, 0 default, 1 verbose, 2 libbpf debug (the text only) */
+	bool  startup_each;       /* --startup: the loader's startup requests one by one */
 	bool  follow_forks;       /* -f */
 	unsigned ringbuf_mb;      /* --ringbuf-mb */
 	const char *html;         /* --html FILE: self-contained report (report.c) */

@@ -348,7 +348,8 @@ struct am_summary {
 
 /* Where the correlator sends finished records. Any callback may be NULL.
  * Records are delivered in the order calls complete; OS requests caused by a
- * call are delivered together with it (os[] sorted by id). */
+ * call are delivered together with it (os[] sorted by id). The tracer adds
+ * origin and progress. */
 struct am_sink {
 	void *ctx;
 	void (*call)(void *ctx, const struct am_call_rec *c,
@@ -358,6 +359,14 @@ struct am_sink {
 	void (*task)(void *ctx, const struct am_task_event *t);
 	void (*summary)(void *ctx, const struct am_summary *s);
 	void (*seed)(void *ctx, const struct am_seed_rec *s); /* a mapping there before the trace */
+	/* The run's time origin (t = 0 of every time shown), once, before any
+	 * record: the launched command's exec (kind "exec", pid: the command),
+	 * or the moment the first -p process was taken (kind "attach", pid 0). */
+	void (*origin)(void *ctx, uint64_t t0_ns, const char *kind, uint32_t pid);
+	/* Every record with ts_ns < upto_ns has been delivered (for a renderer
+	 * that writes in time order); later ones may still come, and rarely an
+	 * earlier one (a call in progress for longer than the tracer waits). */
+	void (*progress)(void *ctx, uint64_t upto_ns);
 };
 
 /* Lengths as the kernel counts them: rounded up to whole pages. */

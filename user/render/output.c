@@ -6,10 +6,17 @@
  * README.md; the text form is for people and may change. Both forms share
  * the decoders in fmt.c, so a flag is spelled the same way in either.
  *
- * Verbosity filters records the same way in both forms: quiet (-1) keeps
- * only the summary; default (0) keeps calls that made OS requests, every
- * direct OS request, threshold moves and task events; verbose (1) keeps
- * every call.
+ * JSON is complete: every record, whatever the verbosity. The verbosity
+ * shapes the text: quiet (-1) keeps only the summary; default (0) keeps
+ * calls that made OS requests, every direct OS request, threshold moves and
+ * task events; verbose (1) keeps every call.
+ *
+ * Time order (opts.ordered): each record is queued under its timestamp
+ * (order.c) and written once the tracer's progress says nothing older can
+ * come; a call under its entry time, so in JSON it precedes the OS requests
+ * it made, which are records of their own. A record that comes after a
+ * later one was written (a call in progress for longer than the tracer
+ * waits) is written at once and counted: "out_of_order" in the summary.
  *
  * User stacks (--stacks, --mode os) are printed with the record they belong
  * to: indented frames under it in text, a "stack" array in JSON; the leak
@@ -24,6 +31,7 @@
 
 #include "fmt.h"
 #include "jsonw.h"
+#include "order.h"
 #include "output.h"
 #include "sites_out.h"
 
@@ -31,6 +39,17 @@
 #define BRK_SLOTS  1024  /* processes whose last brk we remember (text deltas) */
 #define HIST_BAR   40    /* width of the histogram bars in the text summary */
 #define LEAKS_TEXT 20    /* leak groups printed in the text summary */
+#define ORDER_CAP  200000 /* records held for time order at most: past it the oldest goes */
+#define STARTUP_GROUPS 8  /* processes whose startup requests are being summed up at once */
+
+/* The startup requests of one process (AM_OS_STARTUP), summed up in one
+ * text line once they are over. */
+struct startup_group {
+	uint32_t pid, tid;       /* pid 0: free */
+	uint64_t first, last;    /* their times */
+	uint64_t n, by_sys[AM_SYS__COUNT];
+	uint64_t mapped;         /* bytes of the mmaps that succeeded (pages) */
+};
 
 /* Last program break seen per process, to print brk growth as a delta. */
 struct brk_slot {
@@ -44,6 +63,36 @@ struct am_out {
 	struct brk_slot brk[BRK_SLOTS];
 	struct jsonw jw;     /* JSON mode only */
 	int      err;        /* errno of the first failed write, 0 */
+	/* time order */
+	struct am_order *q;  /* records waiting (opts.ordered) */
+	uint64_t written_ts; /* timestamp of the latest record written */
+	uint64_t late;       /* records written after a later one: out of time order */
+	const char *origin;  /* "exec", "attach" (the tracer's origin), or NULL */
+	/* delivery order: the order the correlator handed records out, which is
+	 * the order its accounting model took them in. Each JSON record carries
+	 * it as "seq" (from 1), so that a reader of the time-ordered file can
+	 * replay the records through the same model in the same order
+	 * (report_model.c, README: Accounting) */
+	uint64_t seq_next;   /* the next record's */
+	uint64_t cur_seq;    /* the record being written (0: none) */
+	struct startup_group startup[STARTUP_GROUPS]; /* text */
+};
+
+/* A queued record (order.c): its kind, then the record; a call is followed
+ * by the OS requests it made. */
+enum qkind { Q_CALL = 1, Q_OS, Q_THRESHOLD, Q_TASK };
+
+struct qitem {
+	uint8_t kind;            /* enum qkind */
+	uint64_t seq;            /* delivery order (struct am_out) */
+	size_t  n_os;            /* Q_CALL: entries of os[] */
+	union {
+		struct am_call_rec call;
+		struct am_os_rec os;
+		struct am_threshold_rec thr;
+		struct am_task_event task;
+	} u;
+	struct am_os_rec os[];   /* Q_CALL: its OS requests */
 };
 
 /* A text line under construction. */
@@ -150,6 +199,13 @@ static void json_end(struct jsonw *w)
 	jsonw_eol(w);
 }
 
+/* The record's delivery order, "seq" (struct am_out), after its head. */
+static void json_seq(struct am_out *o)
+{
+	if (o->cur_seq)
+		jsonw_ku64(&o->jw, "seq", o->cur_seq);
+}
+
 /* "stack":[{"addr":"0x..","sym":"malloc","off":0,"obj":"libc.so.6",
  * "file":"x.c","line":12}, ...], innermost first; sym/off, obj, file/line
  * only when known. Without sym, off is the address relative to obj. */
@@ -190,6 +246,7 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	int err = os_errno(e);
 
 	json_head(w, "os", e->ts_enter, e->pid, e->tid);
+	json_seq(o);
 	jsonw_ku64(w, "id", e->id);
 	jsonw_kstr(w, "syscall", sys_name(e->sys));
 	jsonw_khex(w, "addr", e->args[0]);
@@ -246,6 +303,8 @@ static void json_os(struct am_out *o, const struct am_os_rec *r)
 	if (r->inferred)
 		jsonw_kbool(w, "inferred", true);
 	jsonw_obj_close(w);
+	if (e->pad0 & AM_OS_STARTUP)
+		jsonw_kbool(w, "startup", true); /* the dynamic loader's, as the process started */
 	if (e->sys == AM_SYS_MMAP || e->sys == AM_SYS_MREMAP)
 		jsonw_kstr(w, "region", region_name(r->region_kind));
 	if (r->stack) {
@@ -286,6 +345,7 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	size_t i;
 
 	json_head(w, "call", e->ts_enter, e->pid, e->tid);
+	json_seq(o);
 	jsonw_ku64(w, "id", e->id);
 	jsonw_kstr(w, "fn", fn_name(e->fn));
 	if (am_fn_info(e->fn) && am_fn_info(e->fn)->user)
@@ -339,6 +399,7 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	struct jsonw *w = &o->jw;
 
 	json_head(w, "threshold", t->ts_ns, t->pid, t->tid);
+	json_seq(o);
 	json_bounded(w, "old", t->old_value != 0, t->old_value, t->old_lo, t->old_hi);
 	json_bounded(w, "new", t->new_value != 0, t->new_value, t->new_lo, t->new_hi);
 	jsonw_ku64(w, "call_id", t->call_id);
@@ -363,6 +424,7 @@ static void json_task(struct am_out *o, const struct am_task_event *t)
 	struct jsonw *w = &o->jw;
 
 	json_head(w, "task", t->ts, t->pid, t->tid);
+	json_seq(o);
 	switch (t->kind) {
 	case AM_TASK_FORK:
 		jsonw_kstr(w, "kind", "fork");
@@ -399,6 +461,7 @@ static void json_seed(struct am_out *o, const struct am_seed_rec *r)
 	struct jsonw *w = &o->jw;
 
 	json_head(w, "seed", o->o.t0_ns, r->pid, r->pid);
+	json_seq(o);
 	jsonw_khex(w, "start", r->start);
 	jsonw_khex(w, "end", r->end);
 	jsonw_kstr(w, "region", region_name(r->kind));
@@ -527,7 +590,8 @@ static void json_sum_bytes_target(struct jsonw *w, const struct am_summary *s)
 		return;
 	}
 	jsonw_obj_open(w);
-	jsonw_ku64(w, "wall_ns", s->target_wall_ns);
+	if (s->target_wall_ns) /* from its exec to its exit event; absent: an event was lost */
+		jsonw_ku64(w, "wall_ns", s->target_wall_ns);
 	jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
 	jsonw_ks64(w, "exit", s->target_exit);
 	if (s->target_signal) {
@@ -595,7 +659,7 @@ static void json_sum_threshold(struct jsonw *w, const struct am_summary *s)
 
 /* The summary's "live_at_end" (by region), then its "counters": what was
  * lost, missed or odd, always written. */
-static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s)
+static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s, uint64_t late)
 {
 	const struct am_counters *b = &s->bpf;
 
@@ -629,6 +693,7 @@ static void json_sum_live_counters(struct jsonw *w, const struct am_summary *s)
 	jsonw_ku64(w, "orphan_returns", b->orphan_ret);
 	jsonw_ku64(w, "orphan_os", s->orphan_os);
 	jsonw_kbool(w, "out_of_memory", s->oom);
+	jsonw_ku64(w, "out_of_order", late);
 	if (s->stack_mode != AM_STACKS_OFF) {
 		jsonw_ku64(w, "stacks", s->stacks);
 		jsonw_ku64(w, "stacks_lost", b->lost_stack);
@@ -657,6 +722,10 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	json_head(w, "summary", end, 0, 0);
 	if (s->os_only)
 		jsonw_kstr(w, "mode", "os");
+	if (o->origin) { /* t = 0 of the trace, as its first record says */
+		jsonw_ku64(w, "t0_ns", o->o.t0_ns);
+		jsonw_kstr(w, "origin", o->origin);
+	}
 	jsonw_ku64(w, "duration_ns", s->duration_ns);
 	if (s->allocator)
 		jsonw_kstr(w, "allocator", s->allocator);
@@ -665,7 +734,7 @@ static void json_summary(struct am_out *o, const struct am_summary *s)
 	json_sum_bytes_target(w, s);
 	json_sum_histogram(w, s);
 	json_sum_threshold(w, s);
-	json_sum_live_counters(w, s);
+	json_sum_live_counters(w, s, o->late);
 	json_end(w);
 }
 
@@ -745,11 +814,12 @@ static void text_os_piece(struct am_out *o, struct line *l, const struct am_os_r
 		lp(l, ")");
 		break;
 	case AM_SYS_MMAP:
+		/* sizes in decimal, addresses and offsets in hex (0 as 0), as strace */
 		lp(l, "mmap(");
 		text_ptr(l, v[0]);
-		lp(l, ", %" PRIu64 ", %s, %s, %" PRId32 ", %" PRId64 ")", v[1],
+		lp(l, ", %" PRIu64 ", %s, %s, %" PRId32 ", %s%" PRIx64 ")", v[1],
 		   am_fmt_prot(a, sizeof(a), v[2]), am_fmt_mmap_flags(b, sizeof(b), v[3]),
-		   (int32_t)v[4], (int64_t)v[5]);
+		   (int32_t)v[4], v[5] ? "0x" : "", v[5]);
 		break;
 	case AM_SYS_MUNMAP:
 		lp(l, "munmap(0x%" PRIx64 ", %" PRIu64 ")", v[0], v[1]);
@@ -1021,6 +1091,8 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 		lp(&l, "  [cause unknown: %s]", r->unknown_why == AM_UNK_ATTACHING ?
 		   "its thread may be in a call that began before the probes were in" :
 		   r->unknown_why == AM_UNK_NO_ALLOC ? "no allocator probed" : "--mode os, stack does not tell");
+	else if (r->direct && (r->ev.pad0 & AM_OS_STARTUP))
+		lp(&l, "  [direct: the dynamic loader, at startup]");
 	else if (r->direct)
 		lp(&l, r->inferred ? "  [direct, from the stack]" : "  [direct]");
 	else if (r->inferred)
@@ -1033,6 +1105,30 @@ static void text_os(struct am_out *o, const struct am_os_rec *r)
 		text_prefix(o, &l, r->ev.ts_enter, r->ev.pid, r->ev.tid);
 		text_stack(o, r->stack, l.n + 2, NULL);
 	}
+}
+
+/* "     0.000312 [42] startup: 13 requests by the dynamic loader, until
+ * 0.002422 (brk 1, mmap 8, mprotect 3, munmap 1; 3.7 MiB mapped)". */
+static void text_startup(struct am_out *o, const struct startup_group *g)
+{
+	char a[AM_FMT_BUF], num[40];
+	uint64_t rel = g->last >= o->o.t0_ns ? g->last - o->o.t0_ns : 0;
+	struct line l;
+	bool any = false;
+
+	l.n = 0;
+	text_prefix(o, &l, g->first, g->pid, g->tid);
+	snprintf(num, sizeof(num), "%" PRIu64 ".%06" PRIu64, rel / 1000000000, rel % 1000000000 / 1000);
+	lp(&l, "startup: %" PRIu64 " request%s by the dynamic loader, until %s (", g->n, g->n == 1 ? "" : "s",
+	   num);
+	for (unsigned i = 0; i < AM_SYS__COUNT; i++) {
+		if (!g->by_sys[i])
+			continue;
+		lp(&l, "%s%s %" PRIu64, any ? ", " : "", sys_name(i), g->by_sys[i]);
+		any = true;
+	}
+	lp(&l, "; %s mapped)  [--startup lists them]", am_fmt_size(a, sizeof(a), g->mapped));
+	lend(o, &l);
 }
 
 /* "196 KiB", or "unknown (128 KiB..32 MiB)" when value is 0. */
@@ -1260,9 +1356,12 @@ static void text_sum_memory(struct am_out *o, const struct am_summary *s)
 		   am_fmt_size(z, sizeof(z), s->returned_brk));
 		lend(o, &l);
 	}
-	if (s->target_wall_ns) {
-		lp(&l, "  %-22s wall %.3f s, peak RSS %s", "command",
-		   (double)s->target_wall_ns / 1e9, am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
+	if (s->target_wall_ns || s->target_exit >= 0) {
+		if (s->target_wall_ns)
+			lp(&l, "  %-22s wall %.3f s", "command", (double)s->target_wall_ns / 1e9);
+		else /* its exec or exit event was lost */
+			lp(&l, "  %-22s wall unknown", "command");
+		lp(&l, ", peak RSS %s", am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
 		if (s->target_signal)
 			lp(&l, ", killed by %s", sig_name(y, sizeof(y), s->target_signal));
 		else if (s->target_exit >= 0)
@@ -1373,6 +1472,14 @@ static void text_sum_live(struct am_out *o, const struct am_summary *s)
  * trace is incomplete), and what the odd counts mean. */
 static void text_sum_counters(struct am_out *o, const struct am_summary *s)
 {
+	struct line l2 = { .n = 0 };
+
+	if (o->late) {
+		lp(&l2, "out of time order: %" PRIu64 " record%s came after later ones had been written "
+		   "(a call or syscall longer than the tracer waits for; see README)", o->late,
+		   o->late == 1 ? "" : "s");
+		lend(o, &l2);
+	}
 	const struct am_counters *b = &s->bpf;
 	uint64_t lost = b->lost_call + b->lost_os + b->lost_task;
 	struct line l;
@@ -1458,71 +1565,238 @@ static inline void seen(struct am_out *o, uint64_t ts)
 		o->last_ts = ts;
 }
 
+/* Does the text show this call? (JSON shows every record.) */
+static bool text_shows_call(const struct am_out *o, size_t n_os)
+{
+	return o->o.verbosity > 0 || (o->o.verbosity == 0 && n_os);
+}
+
+static void startup_close(struct am_out *o, uint32_t pid);
+static void startup_add(struct am_out *o, const struct am_os_rec *r);
+
+/* The pid a record belongs to. */
+static uint32_t item_pid(const struct qitem *it)
+{
+	switch (it->kind) {
+	case Q_CALL:      return it->u.call.ev.pid;
+	case Q_OS:        return it->u.os.ev.pid;
+	case Q_THRESHOLD: return it->u.thr.pid;
+	default:          return it->u.task.pid;
+	}
+}
+
+/* Writes one record now, in either form. */
+static void write_item(struct am_out *o, const struct qitem *it)
+{
+	o->cur_seq = it->seq;
+	if (!o->o.json && !o->o.startup_each) {
+		/* the loader's startup requests, one line for them all */
+		if (it->kind == Q_OS && (it->u.os.ev.pad0 & AM_OS_STARTUP)) {
+			startup_add(o, &it->u.os);
+			return;
+		}
+		startup_close(o, item_pid(it));
+	}
+	switch (it->kind) {
+	case Q_CALL:
+		if (o->o.json)
+			json_call(o, &it->u.call, it->os, it->n_os);
+		else
+			text_call(o, &it->u.call, it->os, it->n_os);
+		break;
+	case Q_OS:
+		if (o->o.json)
+			json_os(o, &it->u.os);
+		else
+			text_os(o, &it->u.os);
+		break;
+	case Q_THRESHOLD:
+		if (o->o.json)
+			json_threshold(o, &it->u.thr);
+		else
+			text_threshold(o, &it->u.thr);
+		break;
+	case Q_TASK:
+		if (o->o.json)
+			json_task(o, &it->u.task);
+		else
+			text_task(o, &it->u.task);
+		break;
+	}
+}
+
+/* Writes pid's startup line (every process's with pid 0), if it has one. */
+static void startup_close(struct am_out *o, uint32_t pid)
+{
+	for (int i = 0; i < STARTUP_GROUPS; i++) {
+		struct startup_group *g = &o->startup[i];
+
+		if (!g->pid || (pid && g->pid != pid))
+			continue;
+		text_startup(o, g);
+		*g = (struct startup_group){ 0 };
+	}
+}
+
+static void startup_add(struct am_out *o, const struct am_os_rec *r)
+{
+	const struct am_os_event *e = &r->ev;
+	struct startup_group *g = NULL, *old = NULL;
+
+	for (int i = 0; i < STARTUP_GROUPS && !g; i++)
+		if (o->startup[i].pid == e->pid)
+			g = &o->startup[i];
+	for (int i = 0; i < STARTUP_GROUPS && !g; i++) {
+		if (!o->startup[i].pid)
+			g = &o->startup[i];
+		else if (!old || o->startup[i].first < old->first)
+			old = &o->startup[i];
+	}
+	if (!g) { /* more processes starting at once than slots: the oldest goes out */
+		text_startup(o, old);
+		g = old;
+		*g = (struct startup_group){ 0 };
+	}
+	if (!g->pid) {
+		g->pid = e->pid;
+		g->tid = e->tid;
+		g->first = e->ts_enter;
+	}
+	g->last = e->ts_enter;
+	g->n++;
+	if (e->sys < AM_SYS__COUNT)
+		g->by_sys[e->sys]++;
+	if (e->sys == AM_SYS_MMAP && !os_errno(e))
+		g->mapped += am_page_up(e->args[1]);
+}
+
+static void write_at(struct am_out *o, uint64_t ts, const struct qitem *it)
+{
+	write_item(o, it);
+	if (ts > o->written_ts)
+		o->written_ts = ts;
+}
+
+/* Writes the queued records older than upto, oldest first. */
+static void release(struct am_out *o, uint64_t upto)
+{
+	uint64_t ts;
+	size_t len;
+	const void *it;
+
+	while (o->q && am_order__oldest(o->q) < upto && (it = am_order__pop(o->q, &ts, &len)))
+		write_at(o, ts, it);
+}
+
+/* One record (head, with n_os OS requests after it for a call) at ts:
+ * written at once, or queued for time order. */
+static void put(struct am_out *o, uint64_t ts, const struct qitem *head, const struct am_os_rec *os,
+		size_t n_os)
+{
+	size_t hl = offsetof(struct qitem, os);
+
+	if (!o->q) {
+		struct qitem *it = malloc(hl + n_os * sizeof(*os));
+
+		if (!it) {
+			o->err = o->err ? o->err : ENOMEM;
+			return;
+		}
+		memcpy(it, head, hl);
+		if (n_os)
+			memcpy(it->os, os, n_os * sizeof(*os));
+		write_at(o, ts, it);
+		free(it);
+		return;
+	}
+	if (ts < o->written_ts) {
+		/* a later record is out already: this one cannot be in order */
+		struct qitem *it = malloc(hl + n_os * sizeof(*os));
+
+		o->late++;
+		if (it) {
+			memcpy(it, head, hl);
+			if (n_os)
+				memcpy(it->os, os, n_os * sizeof(*os));
+			write_at(o, o->written_ts, it);
+			free(it);
+		}
+		return;
+	}
+	if (am_order__push(o->q, ts, head, hl, os, n_os * sizeof(*os)) < 0) {
+		o->err = o->err ? o->err : ENOMEM;
+		return;
+	}
+	/* bounded: past ORDER_CAP records the oldest goes, in order so far */
+	if (am_order__held(o->q) > ORDER_CAP)
+		release(o, am_order__oldest(o->q) + 1);
+}
+
 void am_out__call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n_os)
 {
 	struct am_out *o = ctx;
+	/* numbered as the correlator's accounting took them: its OS requests,
+	 * then the call */
+	struct qitem h = { .kind = Q_CALL, .n_os = n_os, .u.call = *c, .seq = o->seq_next + n_os };
+	uint64_t seq0 = o->seq_next;
 	size_t i;
 
+	o->seq_next += n_os + 1;
 	seen(o, c->ts_end);
 	for (i = 0; i < n_os; i++)
 		seen(o, os[i].ev.ts_exit);
-	if (o->o.verbosity < 0 || (o->o.verbosity == 0 && !n_os))
-		return;
 	if (!o->o.json) {
-		text_call(o, c, os, n_os);
+		if (text_shows_call(o, n_os))
+			put(o, c->ev.ts_enter, &h, os, n_os);
 		return;
 	}
-	/* the OS requests first, as in the raw stream: a reader meets the
-	 * "os" records before the "call" record that lists their ids */
-	for (i = 0; i < n_os; i++)
-		json_os(o, &os[i]);
-	json_call(o, c, os, n_os);
+	/* JSON: the call at its entry, then each OS request it made at its own
+	 * time (a reader meets the "call" record first, with the ids of the
+	 * "os" records that follow) */
+	put(o, c->ev.ts_enter, &h, os, n_os);
+	for (i = 0; i < n_os; i++) {
+		struct qitem r = { .kind = Q_OS, .u.os = os[i], .seq = seq0 + i };
+
+		put(o, os[i].ev.ts_enter, &r, NULL, 0);
+	}
 }
 
 void am_out__os(void *ctx, const struct am_os_rec *r)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_OS, .u.os = *r, .seq = o->seq_next++ };
 
 	seen(o, r->ev.ts_exit);
-	if (o->o.verbosity < 0)
-		return;
-	if (o->o.json)
-		json_os(o, r);
-	else
-		text_os(o, r);
+	if (o->o.json || o->o.verbosity >= 0)
+		put(o, r->ev.ts_enter, &h, NULL, 0);
 }
 
 void am_out__threshold(void *ctx, const struct am_threshold_rec *t)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_THRESHOLD, .u.thr = *t, .seq = o->seq_next++ };
 
 	seen(o, t->ts_ns);
-	if (o->o.verbosity < 0)
-		return;
-	if (o->o.json)
-		json_threshold(o, t);
-	else
-		text_threshold(o, t);
+	if (o->o.json || o->o.verbosity >= 0)
+		put(o, t->ts_ns, &h, NULL, 0);
 }
 
 void am_out__task(void *ctx, const struct am_task_event *t)
 {
 	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_TASK, .u.task = *t, .seq = o->seq_next++ };
 
 	seen(o, t->ts);
-	if (o->o.verbosity < 0)
-		return;
-	if (o->o.json)
-		json_task(o, t);
-	else
-		text_task(o, t);
+	if (o->o.json || o->o.verbosity >= 0)
+		put(o, t->ts, &h, NULL, 0);
 }
 
 void am_out__seed(void *ctx, const struct am_seed_rec *r)
 {
 	struct am_out *o = ctx;
 
-	if (o->o.verbosity >= 0 && o->o.json)
+	o->cur_seq = o->seq_next++;
+	if (o->o.json)
 		json_seed(o, r); /* the text form has the summary's figures only */
 }
 
@@ -1530,11 +1804,38 @@ void am_out__summary(void *ctx, const struct am_summary *s)
 {
 	struct am_out *o = ctx;
 
+	release(o, UINT64_MAX);
+	startup_close(o, 0);
 	if (o->o.json)
 		json_summary(o, s);
 	else
 		text_summary(o, s);
 	am_out__flush(o);
+}
+
+/* The trace's first record (JSON): its time origin. */
+static void json_trace_head(struct am_out *o, uint64_t t0, const char *kind, uint32_t pid)
+{
+	struct jsonw *w = &o->jw;
+
+	json_head(w, "trace", t0, pid, pid);
+	jsonw_kstr(w, "origin", kind);
+	json_end(w);
+}
+
+void am_out__origin(void *ctx, uint64_t t0_ns, const char *kind, uint32_t pid)
+{
+	struct am_out *o = ctx;
+
+	o->o.t0_ns = t0_ns;
+	o->origin = !strcmp(kind, "exec") ? "exec" : "attach";
+	if (o->o.json)
+		json_trace_head(o, t0_ns, o->origin, pid);
+}
+
+void am_out__progress(void *ctx, uint64_t upto_ns)
+{
+	release(ctx, upto_ns);
 }
 
 /* ============================== lifecycle =============================== */
@@ -1546,7 +1847,12 @@ struct am_out *am_out__new(const struct am_out_opts *opts)
 	if (!o)
 		return NULL;
 	o->o = *opts;
+	o->seq_next = 1;
 	jsonw_init(&o->jw, opts->f);
+	if (opts->ordered && !(o->q = am_order__new())) {
+		free(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -1559,6 +1865,8 @@ void am_out__sink(struct am_out *o, struct am_sink *sink)
 	sink->task = am_out__task;
 	sink->summary = am_out__summary;
 	sink->seed = am_out__seed;
+	sink->origin = am_out__origin;
+	sink->progress = am_out__progress;
 }
 
 void am_out__flush(struct am_out *o)
@@ -1580,7 +1888,10 @@ void am_out__free(struct am_out *o)
 {
 	if (!o)
 		return;
+	release(o, UINT64_MAX); /* a trace cut short: what it had, in order */
+	startup_close(o, 0);
 	am_out__flush(o);
+	am_order__free(o->q);
 	free(o);
 }
 

@@ -2,7 +2,11 @@
 /* output.h - the renderers: the correlator's resolved records (model.h) as
  * strace-like text or as JSON Lines (schema in README.md), plus the run
  * summary in either form. An am_out is plugged into the correlator through
- * the am_sink it fills in; it writes to a FILE the caller owns. */
+ * the am_sink it fills in; it writes to a FILE the caller owns.
+ *
+ * JSON is always complete (every record, whatever the verbosity): the
+ * verbosity shapes the text only. Ordered, both forms are in time order:
+ * a call at its entry, before the OS requests it made. */
 #ifndef ALLOCMAP_OUTPUT_H
 #define ALLOCMAP_OUTPUT_H
 
@@ -16,10 +20,16 @@ struct am_out_opts {
 	FILE    *f;          /* destination (not closed by am_out__free) */
 	bool     json;       /* JSON Lines instead of text */
 	int      verbosity;  /* -1 quiet (summary only), 0 default, 1 verbose (every call) */
-	uint64_t t0_ns;      /* monotonic ns of trace start, for relative text timestamps */
+	uint64_t t0_ns;      /* monotonic ns of t = 0, for relative text timestamps (replaced
+	                        by the sink's origin callback when the tracer gives one) */
 	bool     multi_pid;  /* print pid in text lines ("[pid/tid]" instead of "[tid]") */
 	unsigned sites_top;  /* rows of the text summary's call-site table (0: heading only) */
 	int      sites_sort; /* enum am_site_sort: the table's order */
+	bool     startup_each; /* text: the dynamic loader's startup requests one by one (else
+	                        one line sums them up; JSON has each, "startup": true) */
+	bool     ordered;    /* hold records until the sink's progress callback says nothing
+	                        older can come, then write them in time order (else each
+	                        is written as it arrives) */
 };
 
 struct am_out;
@@ -48,5 +58,7 @@ void am_out__threshold(void *ctx, const struct am_threshold_rec *t);
 void am_out__task(void *ctx, const struct am_task_event *t);
 void am_out__summary(void *ctx, const struct am_summary *s);
 void am_out__seed(void *ctx, const struct am_seed_rec *r);
+void am_out__origin(void *ctx, uint64_t t0_ns, const char *kind, uint32_t pid);
+void am_out__progress(void *ctx, uint64_t upto_ns);
 
 #endif /* ALLOCMAP_OUTPUT_H */

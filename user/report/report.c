@@ -76,6 +76,23 @@ struct reader {
 	/* over the whole input */
 	uint64_t     all_stacks_cut;
 	uint64_t     max_frames_seen;
+	/* delivery order (reader_next): records held until their turn */
+	struct held  *held;        /* a min-heap on seq */
+	size_t       nheld, capheld;
+	uint64_t     next_seq;     /* the "seq" due next */
+	json_object  *noseq;       /* a record without "seq" waiting for the heap to empty */
+	unsigned     noseq_cut;
+	uint64_t     noseq_groups;
+	bool         draining;     /* the end, or a record without "seq": the heap goes out */
+	bool         at_end;
+};
+
+/* A record read ahead of its turn (reader_next). */
+struct held {
+	uint64_t     seq;
+	json_object *obj;
+	unsigned     stacks_cut;
+	uint64_t     groups_total;
 };
 
 static int reader_open(struct reader *rd, const char *path, char *err, size_t errlen)
@@ -249,6 +266,11 @@ static void reader_close(struct reader *rd)
 		fprintf(stderr, "\r%60s\r", "");
 	if (rd->obj)
 		json_object_put(rd->obj);
+	for (size_t i = 0; i < rd->nheld; i++)
+		json_object_put(rd->held[i].obj);
+	free(rd->held);
+	if (rd->noseq)
+		json_object_put(rd->noseq);
 	if (rd->tok)
 		json_tokener_free(rd->tok);
 	if (rd->f)
@@ -386,8 +408,9 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	}
 }
 
-/* Next record: 1, 0 at the end, -1 with a message on a malformed line. */
-static int reader_next(struct reader *rd, char *err, size_t errlen)
+/* The next line's record in file order: 1, 0 at the end, -1 with a
+ * message on a malformed line. */
+static int read_record(struct reader *rd, char *err, size_t errlen)
 {
 	for (;;) {
 		if (rd->obj) {
@@ -438,6 +461,133 @@ static int reader_next(struct reader *rd, char *err, size_t errlen)
 		}
 		fill_rec(rd->obj, &rd->rec, rd->frames);
 		return 1;
+	}
+}
+
+/* Delivery order. The tracer writes records in time order, each with "seq",
+ * the order in which its correlator handed them out and its accounting
+ * model (memacct.h) took them in. The report replays them through the same
+ * model, so it takes them in seq order: a record that comes before its turn
+ * is held (a call that ran long is written at its entry, ahead of records
+ * handed out before it). Held records are bounded: past REORDER_CAP the
+ * smallest goes out (a gap in seq: a record the tracer could not write).
+ * A record without "seq" (the trace header; the sites, leaks and summary
+ * records at the end; a trace from an older allocmap) lets the held ones
+ * out first. */
+#define REORDER_CAP 65536
+
+static void held_swap(struct held *a, struct held *b)
+{
+	struct held t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static int held_push(struct reader *rd, uint64_t seq)
+{
+	size_t i;
+
+	if (rd->nheld == rd->capheld) {
+		size_t nc = rd->capheld ? rd->capheld * 2 : 64;
+		struct held *h = realloc(rd->held, nc * sizeof(*h));
+
+		if (!h)
+			return -1;
+		rd->held = h;
+		rd->capheld = nc;
+	}
+	i = rd->nheld++;
+	rd->held[i] = (struct held){ seq, rd->obj, rd->stacks_cut, rd->groups_total };
+	rd->obj = NULL;
+	for (; i && rd->held[(i - 1) / 2].seq > rd->held[i].seq; i = (i - 1) / 2)
+		held_swap(&rd->held[i], &rd->held[(i - 1) / 2]);
+	return 0;
+}
+
+/* Makes the smallest held record the current one. */
+static void held_pop(struct reader *rd)
+{
+	struct held top = rd->held[0];
+	size_t i = 0;
+
+	rd->held[0] = rd->held[--rd->nheld];
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < rd->nheld && rd->held[l].seq < rd->held[m].seq)
+			m = l;
+		if (l + 1 < rd->nheld && rd->held[l + 1].seq < rd->held[m].seq)
+			m = l + 1;
+		if (m == i)
+			break;
+		held_swap(&rd->held[i], &rd->held[m]);
+		i = m;
+	}
+	rd->obj = top.obj;
+	rd->stacks_cut = top.stacks_cut;
+	rd->groups_total = top.groups_total;
+	rd->next_seq = top.seq + 1;
+	fill_rec(rd->obj, &rd->rec, rd->frames);
+}
+
+/* Next record, in delivery order: 1, 0 at the end, -1 with a message. */
+static int reader_next(struct reader *rd, char *err, size_t errlen)
+{
+	for (;;) {
+		bool has;
+		uint64_t seq;
+		int r;
+
+		if (rd->nheld && (rd->draining || rd->held[0].seq <= rd->next_seq || rd->nheld > REORDER_CAP)) {
+			if (rd->obj)
+				json_object_put(rd->obj);
+			held_pop(rd);
+			return 1;
+		}
+		if (rd->draining) {
+			rd->draining = false;
+			if (rd->noseq) {   /* its turn now */
+				if (rd->obj)
+					json_object_put(rd->obj);
+				rd->obj = rd->noseq;
+				rd->stacks_cut = rd->noseq_cut;
+				rd->groups_total = rd->noseq_groups;
+				rd->noseq = NULL;
+				fill_rec(rd->obj, &rd->rec, rd->frames);
+				return 1;
+			}
+		}
+		if (rd->at_end)
+			return 0;
+		r = read_record(rd, err, errlen);
+		if (r <= 0) {
+			if (r < 0)
+				return r;
+			rd->at_end = true;
+			rd->draining = true;
+			continue;
+		}
+		seq = jnum(rd->obj, "seq", &has);
+		if (!has) {
+			if (!rd->nheld)
+				return 1;
+			rd->noseq = rd->obj;
+			rd->noseq_cut = rd->stacks_cut;
+			rd->noseq_groups = rd->groups_total;
+			rd->obj = NULL;
+			rd->draining = true;
+			continue;
+		}
+		if (!rd->next_seq)
+			rd->next_seq = 1;
+		if (seq <= rd->next_seq && !rd->nheld) {
+			rd->next_seq = seq + 1;
+			return 1;
+		}
+		if (held_push(rd, seq) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 }
 
@@ -1115,6 +1265,7 @@ static int html_read(struct html_ctx *c, struct reader *rd, const char *in_path,
 	}
 	if (r < 0)
 		return -1;
+	rm_drain(c->m);
 	c->truncated = rd->truncated;
 	c->stacks_cut = rd->all_stacks_cut;
 	c->frames_max = rd->max_frames_seen;
@@ -1197,6 +1348,8 @@ cleanup:
 
 /* ---- Perfetto ---- */
 
+#define PF_OPEN_MAX 64
+
 struct pf_ctx {
 	FILE    *f;
 	struct jsonw *w;           /* on f */
@@ -1207,16 +1360,28 @@ struct pf_ctx {
 	uint64_t live_samples;
 	uint64_t last_ts;          /* latest end of an event so far */
 	uint64_t os_call, os_end;  /* the call whose OS requests came last, their end */
+	uint64_t t0;               /* the trace's origin (its "trace" record), 0 for older
+	                              traces: times are then CLOCK_MONOTONIC */
+	/* calls without a duration (free without a return probe, missed) whose
+	 * OS requests follow them: a B event, closed (E) after the last one */
+	struct pf_open { uint64_t id, end; size_t left; int pid, tid; } open[PF_OPEN_MAX];
+	size_t   nopen;
 	int      cpid;             /* pid the counters go on */
 	int      pids[PIDS_KEEP];
 	size_t   npids;
 };
 
-/* A time in the trace's microseconds: ns / 1000, exactly. */
+/* A duration in the trace's microseconds: ns / 1000, exactly. */
 static void pf_ts(struct jsonw *w, const char *key, uint64_t ns)
 {
 	jsonw_key(w, key);
 	jsonw_ufrac(w, ns, 3);
+}
+
+/* A time: since the trace's origin (t = 0 as in the text and the page). */
+static void pf_at(struct pf_ctx *p, uint64_t ns)
+{
+	pf_ts(p->w, "ts", ns >= p->t0 ? ns - p->t0 : 0);
 }
 
 /* Opens an event (one per line): its name, category (NULL: none) and phase. */
@@ -1245,7 +1410,7 @@ static void pf_counter(struct pf_ctx *p, const char *name, uint64_t ts, uint64_t
 	if (name[0] == 'l')
 		p->live_samples++;
 	pf_event(p, name, NULL, "C");
-	pf_ts(p->w, "ts", ts);
+	pf_at(p, ts);
 	jsonw_ks64(p->w, "pid", p->cpid);
 	jsonw_kobj_open(p->w, "args");
 	jsonw_ku64(p->w, "bytes", v);
@@ -1340,15 +1505,52 @@ static uint64_t pf_call(struct pf_ctx *p, const struct rm_rec *rec, json_object 
 		return dur;
 	snprintf(nm, sizeof(nm), "%s(%llu)", rm_fn_name(rec->fn >= 0 ? rec->fn : RM_NFN - 1),
 		 (unsigned long long)rec->size);
+	if (!dur && rec->id != p->os_call && p->nopen < PF_OPEN_MAX) {
+		/* its requests come next: it ends with the last of them */
+		pf_event(p, nm, "alloc", "B");
+		pf_at(p, rec->ts);
+		pf_args(p, rec, o);
+		p->open[p->nopen++] = (struct pf_open){ .id = rec->id, .end = rec->ts, .left = rec->n_os,
+							.pid = rec->pid, .tid = rec->tid };
+		return 0;
+	}
 	pf_event(p, nm, "alloc", "X");
-	pf_ts(p->w, "ts", rec->ts);
+	pf_at(p, rec->ts);
 	pf_ts(p->w, "dur", dur);
 	pf_args(p, rec, o);
 	return dur;
 }
 
-/* An OS request: an "X" slice nested in its call's (a call's OS requests
- * come just before it in the stream), or an instant event when direct. */
+/* Closes the B event of open call k at its end. */
+static void pf_close(struct pf_ctx *p, size_t k)
+{
+	struct pf_open c = p->open[k];
+
+	p->open[k] = p->open[--p->nopen];
+	pf_event(p, "", "alloc", "E");
+	pf_at(p, c.end);
+	jsonw_ks64(p->w, "pid", c.pid);
+	jsonw_ks64(p->w, "tid", c.tid);
+	jsonw_obj_close(p->w);
+}
+
+/* An OS request made in an open call (B event): the call ends with its last. */
+static void pf_settle(struct pf_ctx *p, const struct rm_rec *rec)
+{
+	for (size_t k = 0; k < p->nopen; k++) {
+		if (p->open[k].id != rec->cause_id)
+			continue;
+		if (rec->ts + rec->dur > p->open[k].end)
+			p->open[k].end = rec->ts + rec->dur;
+		if (--p->open[k].left == 0)
+			pf_close(p, k);
+		return;
+	}
+}
+
+/* An OS request: an "X" slice nested in its call's (a call comes just
+ * before its OS requests in the stream; in older traces, just after), or
+ * an instant event when direct. */
 static void pf_os(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
 {
 	char nm[64];
@@ -1361,15 +1563,17 @@ static void pf_os(struct pf_ctx *p, const struct rm_rec *rec, json_object *o)
 		if (rec->ts + rec->dur > p->os_end)
 			p->os_end = rec->ts + rec->dur;
 		pf_event(p, short_sys(rec), "os", "X");
-		pf_ts(p->w, "ts", rec->ts);
+		pf_at(p, rec->ts);
 		pf_ts(p->w, "dur", rec->dur);
 	} else {
 		snprintf(nm, sizeof(nm), "%s (direct)", short_sys(rec));
 		pf_event(p, nm, "os", "i");
 		jsonw_kstr(p->w, "s", "t");
-		pf_ts(p->w, "ts", rec->ts);
+		pf_at(p, rec->ts);
 	}
 	pf_args(p, rec, o);
+	if (rec->cause_call && p->nopen)
+		pf_settle(p, rec);
 }
 
 /* A threshold move: a process-wide instant event (0: unknown, attached
@@ -1382,7 +1586,7 @@ static void pf_threshold(struct pf_ctx *p, const struct rm_rec *rec, json_object
 		 thr_num(b, sizeof(b), rec->th_new));
 	pf_event(p, nm, "threshold", "i");
 	jsonw_kstr(p->w, "s", "p");
-	pf_ts(p->w, "ts", rec->ts);
+	pf_at(p, rec->ts);
 	pf_args(p, rec, o);
 	if (rec->th_new)
 		pf_counter(p, "mmap threshold", rec->ts, rec->th_new);
@@ -1442,11 +1646,21 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	}
 	jsonw_obj_open(p.w);
 	jsonw_kstr(p.w, "displayTimeUnit", "ns");
+	/* the first record: a trace's origin (t = 0) when it is one */
+	r = reader_next(&rd, err, errlen);
+	if (r > 0) {
+		const char *ty = jstr(rd.obj, "type");
+
+		if (ty && !strcmp(ty, "trace"))
+			p.t0 = rd.rec.ts;
+	}
 	jsonw_kobj_open(p.w, "otherData");
 	jsonw_kstr(p.w, "tool", "allocmap");
+	/* ts are µs since this CLOCK_MONOTONIC time (0: they are absolute) */
+	jsonw_ku64(p.w, "t0_ns", p.t0);
 	jsonw_obj_close(p.w);
 	jsonw_karr_open(p.w, "traceEvents");
-	while ((r = reader_next(&rd, err, errlen)) > 0)
+	for (; r > 0; r = reader_next(&rd, err, errlen))
 		pf_record(&p, m, &rd);
 	if (r < 0)
 		goto cleanup;
@@ -1454,6 +1668,8 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 		snprintf(err, errlen, "%s: no trace records (empty file?)", in_path);
 		goto cleanup;
 	}
+	while (p.nopen) /* calls whose requests never came */
+		pf_close(&p, p.nopen - 1);
 	if (p.live_pending)
 		pf_counter(&p, "live", p.pend_t, p.pend_v);
 	jsonw_eol(p.w);

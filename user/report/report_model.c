@@ -18,8 +18,9 @@
  *    the figures equal the summary's exactly (tests/e2e/t_accounting.py).
  *    What this file keeps besides is for the pictures: region extents and
  *    lifetimes, allocation lifetimes, the buckets of the timeline.
- *  - Records arrive in emission order, not quite in ts order (a call is
- *    emitted at its return, after the OS requests it made): times applied to
+ *  - Records arrive in time order, a call at its entry before the OS
+ *    requests it made (older traces: a call after them); a call applies at
+ *    its return, once its requests are in (defer_call): times applied to
  *    the timeline are clamped to be non-decreasing.
  *  - The flame graph is a frame tree, not a list of stacks: a stack costs
  *    one hash probe per frame and nothing new once its path exists, so a
@@ -112,6 +113,7 @@ void rm_free(struct rm_model *m)
 	free(m->fl.chash);
 	free(m->fl.n);
 	am_acct_free_all(m->acct);
+	free(m->dfr);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -973,10 +975,106 @@ static void feed_other(struct rm_model *m, const struct rm_rec *r)
 	peak(&m->t_max, t);
 }
 
+/* Records come in time order: a call (at its entry) before the OS
+ * requests it made, and those map the memory it returns. Its effect waits
+ * until they are all in, as the model needs; a call's record keeps only
+ * what feed_call reads (its region label is one of the model's names).
+ * Traces written before that order put a call after its requests: those
+ * are counted as they pass (m->early), and the call applies at once. */
+#define RM_DEFER_MAX 4096
+
+/* OS requests of call id already seen (and forgotten now). */
+static size_t early_take(struct rm_model *m, uint64_t id)
+{
+	for (size_t i = 0; i < m->nearly; i++)
+		if (m->early[i].id == id) {
+			size_t n = m->early[i].n;
+
+			m->early[i] = m->early[--m->nearly];
+			return n;
+		}
+	return 0;
+}
+
+static void early_add(struct rm_model *m, uint64_t id)
+{
+	for (size_t i = 0; i < m->nearly; i++)
+		if (m->early[i].id == id) {
+			m->early[i].n++;
+			return;
+		}
+	if (m->nearly == RM_EARLY_MAX) /* calls that never came: forget the oldest */
+		memmove(m->early, m->early + 1, --m->nearly * sizeof(m->early[0]));
+	m->early[m->nearly].id = id;
+	m->early[m->nearly++].n = 1;
+}
+
+static bool defer_call(struct rm_model *m, const struct rm_rec *r)
+{
+	struct rm_rec c = *r;
+
+	if (early_take(m, r->id)) /* the older order: its requests are in */
+		return false;
+
+	if (m->ndfr == RM_DEFER_MAX) { /* requests lost: the oldest waits no more */
+		feed_call(m, &m->dfr[0].r);
+		memmove(m->dfr, m->dfr + 1, --m->ndfr * sizeof(*m->dfr));
+	}
+	if (m->ndfr == m->capdfr) {
+		size_t nc = m->capdfr ? m->capdfr * 2 : 16;
+		struct rm_deferred *d = realloc(m->dfr, nc * sizeof(*d));
+
+		if (!d)
+			return false;
+		m->dfr = d;
+		m->capdfr = nc;
+	}
+	c.stack = NULL;
+	c.n_stack = 0;
+	c.prot = c.flags = NULL;
+	if (c.region) {
+		const char *label = NULL;
+
+		for (int k = 0; k < AM_REG__COUNT && !label; k++)
+			if (!strcmp(c.region, am_region_names[k]))
+				label = am_region_names[k];
+		c.region = label;
+	}
+	m->dfr[m->ndfr++] = (struct rm_deferred){ .r = c, .left = r->n_os };
+	return true;
+}
+
+/* An OS request of call id is in: the call applies once its last is. */
+static void settle_call(struct rm_model *m, uint64_t id)
+{
+	for (size_t i = 0; i < m->ndfr; i++) {
+		if (m->dfr[i].r.id != id)
+			continue;
+		if (--m->dfr[i].left == 0) {
+			struct rm_rec c = m->dfr[i].r;
+
+			memmove(m->dfr + i, m->dfr + i + 1, (m->ndfr - i - 1) * sizeof(*m->dfr));
+			m->ndfr--;
+			feed_call(m, &c);
+		}
+		return;
+	}
+	early_add(m, id);
+}
+
+void rm_drain(struct rm_model *m)
+{
+	for (size_t i = 0; i < m->ndfr; i++)
+		feed_call(m, &m->dfr[i].r);
+	m->ndfr = 0;
+}
+
 void rm_feed(struct rm_model *m, const struct rm_rec *r)
 {
-	if (r->type == RM_T_SUMMARY)
+	if (r->type == RM_T_SUMMARY) {
+		rm_drain(m);
 		return;
+	}
 	if (!m->have_t0) {
 		m->have_t0 = true;
 		m->t0 = r->ts;
@@ -984,8 +1082,16 @@ void rm_feed(struct rm_model *m, const struct rm_rec *r)
 	m->n_records++;
 	m->cur_pid = r->pid;
 	switch (r->type) {
-	case RM_T_CALL: feed_call(m, r); break;
-	case RM_T_OS: feed_flame(m, r); feed_os(m, r); break;
+	case RM_T_CALL:
+		if (!r->n_os || r->nested || !defer_call(m, r))
+			feed_call(m, r);
+		break;
+	case RM_T_OS:
+		feed_flame(m, r);
+		feed_os(m, r);
+		if (r->cause_call && r->cause_id)
+			settle_call(m, r->cause_id);
+		break;
 	case RM_T_THRESHOLD: feed_threshold(m, r); break;
 	default: feed_other(m, r); break;
 	}

@@ -172,6 +172,8 @@ struct rm_flame {
 	struct { int pid; uint64_t brk; } brk[RM_FLAME_PIDS];
 };
 
+#define RM_EARLY_MAX 256          /* calls whose OS requests came first, remembered */
+
 struct rm_fnstat {
 	uint64_t calls, bytes, os_calls, failed, nested, dur_ns;
 };
@@ -225,6 +227,12 @@ struct rm_model {
 	int      cur_pid;          /* pid of the record being applied */
 	struct rm_flame fl;        /* OS-request stacks */
 	bool     oom;              /* an allocation failed: results are partial */
+	/* calls waiting for the OS requests they made (rm_feed), and OS
+	 * requests seen before their call (traces in the older order) */
+	struct rm_deferred { struct rm_rec r; size_t left; } *dfr;
+	size_t   ndfr, capdfr;
+	struct { uint64_t id; size_t n; } early[RM_EARLY_MAX];
+	size_t   nearly;
 };
 
 /* Returns 0 or -1 (out of memory). */
@@ -233,6 +241,9 @@ void rm_free(struct rm_model *m);
 /* Applies one record. Never fails: on memory exhaustion m->oom is set and
  * the detail that needed memory is dropped. */
 void rm_feed(struct rm_model *m, const struct rm_rec *r);
+/* Applies what still waits (calls whose OS requests never came): at the
+ * end of the input. rm_feed does it at the summary. */
+void rm_drain(struct rm_model *m);
 /* Relative time of an absolute ts_ns (0 before t0). */
 uint64_t rm_rel(const struct rm_model *m, uint64_t ts);
 /* Number of valid buckets (covering 0..t_max). */

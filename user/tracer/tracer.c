@@ -34,6 +34,8 @@
 #include "unwind.h"
 #include "proc.h"
 #include "guard.h"
+#include "umulti.h"
+#include "fmt.h"
 
 extern char **environ;
 
@@ -102,12 +104,70 @@ static void tee_seed(void *ctx, const struct am_seed_rec *r)
 			t->s[i].seed(t->s[i].ctx, r);
 }
 
+static void tee_origin(void *ctx, uint64_t t0, const char *kind, uint32_t pid)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].origin)
+			t->s[i].origin(t->s[i].ctx, t0, kind, pid);
+}
+
+static void tee_progress(void *ctx, uint64_t upto)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].progress)
+			t->s[i].progress(t->s[i].ctx, upto);
+}
+
+/* Does a sink want the time-order watermark? */
+static bool tee_wants_progress(const struct tee *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].progress)
+			return true;
+	return false;
+}
+
 static struct am_sink tee_sink(struct tee *t)
 {
 	return (struct am_sink){
 		.ctx = t, .call = tee_call, .os = tee_os, .threshold = tee_threshold,
-		.task = tee_task, .summary = tee_summary, .seed = tee_seed,
+		.task = tee_task, .summary = tee_summary, .seed = tee_seed, .origin = tee_origin,
+		.progress = tee_progress,
 	};
+}
+
+/* One uprobe link: a probe's libbpf (perf event) link, or the fd of a
+ * uprobe_multi link (umulti.h) holding one or many probes. Empty: l NULL
+ * and fd -1. */
+struct plink {
+	struct bpf_link *l;
+	int fd;
+};
+
+#define PLINK_NONE ((struct plink){ .l = NULL, .fd = -1 })
+#define MAX_GROUPS 16 /* uprobe_multi links of one target: one per object and direction */
+
+static bool plink_set(const struct plink *p)
+{
+	return p->l || p->fd >= 0;
+}
+
+static int plink_fd(const struct plink *p)
+{
+	return p->l ? bpf_link__fd(p->l) : p->fd;
+}
+
+static void plink_destroy(struct plink *p)
+{
+	if (p->l)
+		bpf_link__destroy(p->l);
+	else if (p->fd >= 0)
+		close(p->fd);
+	*p = PLINK_NONE;
 }
 
 /* The reaper: a thread that detaches the probes of processes that exited
@@ -115,7 +175,7 @@ static struct am_sink tee_sink(struct tee *t)
 struct reaper {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct bpf_link **q;      /* links waiting to be destroyed */
+	struct plink *q;          /* links waiting to be destroyed */
 	size_t n, cap;
 	bool stop, running;
 	pthread_t th;
@@ -129,7 +189,10 @@ struct target {
 	int execs;                                   /* exec events seen */
 	struct am_resolution *res;                   /* where the probes went */
 	bool held;                                   /* stopped from BPF until its probes are in */
-	struct bpf_link *links[AM_FN_MAX][2];        /* [fn][0 entry, 1 return] */
+	struct plink links[AM_FN_MAX][2];            /* one probe each: [fn][0 entry, 1 return] */
+	struct plink group[MAX_GROUPS];              /* uprobe_multi: every probe of an object */
+	int n_group;
+	bool grouped[AM_FN_MAX];                     /* fn's probes are in group[] */
 };
 
 /* --stacks: the thread that reads /proc/PID/maps the moment the BPF side
@@ -157,6 +220,7 @@ struct am_tracer {
 	struct ring_buffer *rb;
 	struct am_corr *corr;
 	bool glibc;               /* the first target binds glibc: read attached processes' threshold */
+	bool multi;               /* uprobes in uprobe_multi links (umulti.h), else one perf link each */
 	struct tee tee;           /* the caller's sinks */
 	struct target targets[MAX_TRACKED];
 	int n_targets;
@@ -177,6 +241,10 @@ struct am_tracer {
 	int child_status;
 	struct rusage ru;
 	uint64_t released_ns;
+	uint64_t exec_ns, exit_ns;/* its exec and exit as their task events say (0: not seen) */
+	/* time: t = 0 of what is shown, and how far records are known complete */
+	uint64_t origin;          /* 0 until set (set_origin) */
+	uint64_t watermark;       /* last progress told to the sinks */
 	/* the run */
 	uint64_t t0, deadline, last_tick;
 	struct am_trace_info info;
@@ -225,7 +293,7 @@ static bool fn_noret(const struct am_tracer *tr, int fn)
 }
 
 struct detach_job {
-	struct bpf_link **links;
+	struct plink *links;
 	size_t n, start, step;
 };
 
@@ -234,14 +302,14 @@ static void *detach_worker(void *arg)
 	struct detach_job *j = arg;
 
 	for (size_t i = j->start; i < j->n; i += j->step)
-		bpf_link__destroy(j->links[i]);
+		plink_destroy(&j->links[i]);
 	return NULL;
 }
 
 /* Destroys links[0..n). Each uprobe costs the kernel an RCU grace period
  * (~80 ms here) when its perf event is closed; done one after the other,
  * 18 probes took 1.5 s. Closed from several threads the waits overlap. */
-static void detach_links(struct bpf_link **links, size_t n)
+static void detach_links(struct plink *links, size_t n)
 {
 	enum { WORKERS = 8 };
 	struct detach_job jobs[WORKERS];
@@ -259,25 +327,35 @@ static void detach_links(struct bpf_link **links, size_t n)
 			pthread_join(th[w], NULL);
 }
 
-/* Moves the links of t[0..count) into out[]; returns how many. */
-static size_t take_links(struct target *t, size_t count, struct bpf_link **out)
+#define LINKS_PER_TARGET (AM_FN_MAX * 2 + MAX_GROUPS)
+
+/* Moves the links of t[0..count) into out[] (room for LINKS_PER_TARGET
+ * each); returns how many. */
+static size_t take_links(struct target *t, size_t count, struct plink *out)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < count; i++)
-		for (int fn = 0; fn < AM_FN_MAX; fn++)
+	for (size_t i = 0; i < count; i++) {
+		for (int fn = 0; fn < AM_FN_MAX; fn++) {
 			for (int r = 0; r < 2; r++)
-				if (t[i].links[fn][r]) {
+				if (plink_set(&t[i].links[fn][r])) {
 					out[n++] = t[i].links[fn][r];
-					t[i].links[fn][r] = NULL;
+					t[i].links[fn][r] = PLINK_NONE;
 				}
+			t[i].grouped[fn] = false;
+		}
+		for (int g = 0; g < t[i].n_group; g++)
+			if (plink_set(&t[i].group[g]))
+				out[n++] = t[i].group[g];
+		t[i].n_group = 0;
+	}
 	return n;
 }
 
 /* Detaches the probes of one target (its image changed allocator). */
 static void detach_target(struct target *t)
 {
-	struct bpf_link *links[AM_FN_MAX * 2];
+	struct plink links[LINKS_PER_TARGET];
 
 	detach_links(links, take_links(t, 1, links));
 }
@@ -297,7 +375,7 @@ static bool fd_in(int fd, const int *fds, size_t n)
  * target has exited: no probe can fire any more, and none is left in a live
  * process. Returns 0 when handed over (the caller still destroys its own
  * copies: cheap, the child holds the uprobes), -1 to detach here. */
-static int handoff_links(struct bpf_link **links, size_t n)
+static int handoff_links(struct plink *links, size_t n)
 {
 	int *fds = calloc(n ? n : 1, sizeof(*fds));
 	pid_t pid;
@@ -305,7 +383,7 @@ static int handoff_links(struct bpf_link **links, size_t n)
 	if (!fds)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		fds[i] = bpf_link__fd(links[i]);
+		fds[i] = plink_fd(&links[i]);
 	pid = fork();
 	if (pid < 0) {
 		free(fds);
@@ -340,18 +418,18 @@ static int handoff_links(struct bpf_link **links, size_t n)
 	return 0;
 }
 
-static struct bpf_link **reaper_stop(struct reaper *r, size_t *n);
+static struct plink *reaper_stop(struct reaper *r, size_t *n);
 
 /* Detaches every uprobe: the live targets' and those the reaper had not
  * begun. */
 static void detach_all(struct am_tracer *tr)
 {
-	struct bpf_link **links, **late;
+	struct plink *links, *late;
 	bool alive = false;
 	size_t n, n_late = 0;
 
 	late = reaper_stop(&tr->reaper, &n_late);
-	links = calloc((size_t)tr->n_targets * AM_FN_MAX * 2 + n_late + 1, sizeof(*links));
+	links = calloc((size_t)tr->n_targets * LINKS_PER_TARGET + n_late + 1, sizeof(*links));
 	if (!links) {
 		for (int i = 0; i < tr->n_targets; i++)
 			detach_target(&tr->targets[i]);
@@ -368,7 +446,7 @@ static void detach_all(struct am_tracer *tr)
 		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
 	if (!alive && n > 1 && handoff_links(links, n) == 0) {
 		for (size_t i = 0; i < n; i++)
-			bpf_link__destroy(links[i]);
+			plink_destroy(&links[i]);
 	} else {
 		detach_links(links, n);
 	}
@@ -389,19 +467,33 @@ static int alias_of(const struct am_resolution *res, int fn)
 	return -1;
 }
 
+/* The program of the entry (r 0) or return (r 1) probes. */
+static struct bpf_program *probe_prog(const struct am_tracer *tr, int r)
+{
+	return r ? tr->skel->progs.alloc_exit : tr->skel->progs.alloc_enter;
+}
+
 /* Attaches one probe (r: the return probe) of fn. 0 or -1 (counted, printed). */
 static int attach_one(struct am_tracer *tr, struct target *t, int fn, int r)
 {
 	const struct am_fn_probe *p = &t->res->fn[fn];
 	uint64_t off = p->func_off + p->place.offset;
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r,
-		    .bpf_cookie = probe_cookie(fn, &p->place, fn_noret(tr, fn)));
-	struct bpf_link *l;
+	uint64_t cookie = probe_cookie(fn, &p->place, fn_noret(tr, fn));
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = r, .bpf_cookie = cookie);
+	struct plink l = PLINK_NONE;
+	int err = 0;
 
-	l = bpf_program__attach_uprobe_opts(r ? tr->skel->progs.alloc_exit : tr->skel->progs.alloc_enter,
-					    t->pid, p->path, off, &uo);
-	if (!l) {
-		int err = errno;
+	if (tr->multi) {
+		/* the programs take no other kind of link: a link of one */
+		l.fd = am_umulti_attach(bpf_program__fd(probe_prog(tr, r)), p->path, t->pid, &off,
+					&cookie, 1, r);
+		err = l.fd < 0 ? -l.fd : 0;
+	} else {
+		l.l = bpf_program__attach_uprobe_opts(probe_prog(tr, r), t->pid, p->path, off, &uo);
+		err = l.l ? 0 : errno;
+	}
+	if (err) {
+		l = PLINK_NONE;
 
 		tr->unattached++;
 		if (tr->opts.verbosity > 0)
@@ -413,6 +505,70 @@ static int attach_one(struct am_tracer *tr, struct target *t, int fn, int r)
 	}
 	t->links[fn][r] = l;
 	return 0;
+}
+
+/* uprobe_multi: the probes of the functions fns[0..n) (one object, path),
+ * every return probe in one link, then every entry probe in another. 0, or
+ * -1 with neither link left (the caller attaches them one by one, which
+ * names the function that fails). */
+static int attach_group(struct am_tracer *tr, struct target *t, const char *path,
+			const int *fns, size_t n)
+{
+	uint64_t off[AM_FN_MAX], ck[AM_FN_MAX];
+	struct plink got[2] = { PLINK_NONE, PLINK_NONE };
+
+	if (t->n_group + 2 > MAX_GROUPS)
+		return -1;
+	for (int r = 1; r >= 0; r--) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			const struct am_fn_probe *p = &t->res->fn[fns[i]];
+
+			if (r && fn_noret(tr, fns[i]))
+				continue;
+			off[k] = p->func_off + p->place.offset;
+			ck[k++] = probe_cookie(fns[i], &p->place, fn_noret(tr, fns[i]));
+		}
+		if (!k)
+			continue;
+		got[r].fd = am_umulti_attach(bpf_program__fd(probe_prog(tr, r)), path, t->pid, off, ck,
+					     k, r);
+		if (got[r].fd < 0) {
+			got[r] = PLINK_NONE;
+			plink_destroy(&got[1]);
+			return -1;
+		}
+	}
+	for (int r = 1; r >= 0; r--)
+		if (plink_set(&got[r]))
+			t->group[t->n_group++] = got[r];
+	for (size_t i = 0; i < n; i++)
+		t->grouped[fns[i]] = true;
+	return 0;
+}
+
+/* uprobe_multi: one group per object defining probed functions. Those of
+ * an object whose group could not be made stay ungrouped. */
+static void attach_groups(struct am_tracer *tr, struct target *t)
+{
+	const struct am_resolution *res = t->res;
+	bool done[AM_FN_MAX] = { false };
+
+	for (int fn = 0; fn < am_fn_count(); fn++) {
+		int fns[AM_FN_MAX];
+		size_t n = 0;
+
+		if (done[fn] || !res->fn[fn].found || alias_of(res, fn) >= 0)
+			continue;
+		for (int k = fn; k < am_fn_count(); k++)
+			if (!done[k] && res->fn[k].found && alias_of(res, k) < 0 &&
+			    !strcmp(res->fn[k].path, res->fn[fn].path)) {
+				done[k] = true;
+				fns[n++] = k;
+			}
+		attach_group(tr, t, res->fn[fn].path, fns, n);
+	}
 }
 
 /* Attaches the probes of every resolved function to pid: every return
@@ -429,9 +585,11 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 
 	if (res->no_alloc)
 		return 0;
+	if (tr->multi)
+		attach_groups(tr, t);
 	for (int r = 1; r >= 0; r--)
 		for (int fn = 0; fn < am_fn_count(); fn++) {
-			if (!res->fn[fn].found || alias_of(res, fn) >= 0 || failed[fn])
+			if (!res->fn[fn].found || alias_of(res, fn) >= 0 || failed[fn] || t->grouped[fn])
 				continue;
 			if (r && fn_noret(tr, fn))
 				continue;
@@ -456,12 +614,9 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 			continue;
 		}
 		if (failed[fn]) {
-			if (t->links[fn][0] || t->links[fn][1]) {
-				/* half a pair is worse than none */
-				bpf_link__destroy(t->links[fn][0]);
-				bpf_link__destroy(t->links[fn][1]);
-				t->links[fn][0] = t->links[fn][1] = NULL;
-			}
+			/* half a pair is worse than none */
+			plink_destroy(&t->links[fn][0]);
+			plink_destroy(&t->links[fn][1]);
 			continue;
 		}
 		attached++;
@@ -476,6 +631,12 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 	 * (short-lived -f children) are counted in one line at the end */
 	am_warnagg__flush(tr->warns, stderr, tr->running);
 	return attached;
+}
+
+/* Is malloc's entry probe in (alone, or in its object's group)? */
+static bool malloc_probed(const struct target *t)
+{
+	return t->grouped[AM_FN_MALLOC] || plink_set(&t->links[AM_FN_MALLOC][0]);
 }
 
 /* The target pid, preferring one still alive (a pid can be reused after
@@ -504,7 +665,7 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		struct bpf_link **batch;
+		struct plink *batch;
 		size_t n;
 
 		while (!r->n && !r->stop)
@@ -528,7 +689,7 @@ static void *reaper_main(void *arg)
  * cannot grow or no thread runs. */
 static void reaper_add(struct reaper *r, struct target *t)
 {
-	struct bpf_link *links[AM_FN_MAX * 2];
+	struct plink links[LINKS_PER_TARGET];
 	size_t n = take_links(t, 1, links);
 
 	if (!n)
@@ -538,7 +699,7 @@ static void reaper_add(struct reaper *r, struct target *t)
 		r->running = pthread_create(&r->th, NULL, reaper_main, r) == 0;
 	if (r->running && r->n + n > r->cap) {
 		size_t cap = (r->n + n) * 2;
-		struct bpf_link **q = realloc(r->q, cap * sizeof(*q));
+		struct plink *q = realloc(r->q, cap * sizeof(*q));
 
 		if (q) {
 			r->q = q;
@@ -558,9 +719,9 @@ static void reaper_add(struct reaper *r, struct target *t)
 
 /* Stops the reaper; the links it had not begun are returned (*n) for the
  * final detach. Waits for a batch in progress. */
-static struct bpf_link **reaper_stop(struct reaper *r, size_t *n)
+static struct plink *reaper_stop(struct reaper *r, size_t *n)
 {
-	struct bpf_link **q;
+	struct plink *q;
 
 	pthread_mutex_lock(&r->mu);
 	q = r->q;
@@ -603,6 +764,8 @@ static struct target *add_target(struct am_tracer *tr, pid_t pid, const struct a
 			return NULL;
 	}
 	memset(t, 0, sizeof(*t));
+	for (int fn = 0; fn < AM_FN_MAX; fn++)
+		t->links[fn][0] = t->links[fn][1] = PLINK_NONE;
 	t->pid = pid;
 	t->alive = true;
 	t->res = calloc(1, sizeof(*t->res));
@@ -710,6 +873,15 @@ static void handle_exec(struct am_tracer *tr, struct target *t, const struct am_
 	free(nr);
 }
 
+/* Is a target other than t still running? */
+static bool others_alive(const struct am_tracer *tr, const struct target *t)
+{
+	for (int i = 0; i < tr->n_targets; i++)
+		if (&tr->targets[i] != t && tr->targets[i].alive)
+			return true;
+	return false;
+}
+
 /* What a task event means for the probes: a fork or exec to follow, a
  * held process to continue, an exit whose probes can go. */
 static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
@@ -733,8 +905,10 @@ static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 		break;
 	case AM_TASK_EXEC:
 		t = find_target(tr, (pid_t)e->pid);
-		if (t && t->launched && t->execs++ == 0)
+		if (t && t->launched && t->execs++ == 0) {
+			tr->exec_ns = e->ts; /* the command's wall time starts here */
 			return; /* our own launch: probes were attached before the exec */
+		}
 		if (t)
 			handle_exec(tr, t, e);
 		if (e->code)
@@ -742,11 +916,18 @@ static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 		break;
 	case AM_TASK_EXIT:
 		t = find_target(tr, (pid_t)e->pid);
+		if (t && t->launched)
+			tr->exit_ns = e->ts;
 		if (t && t->alive) {
 			/* its probes go now, and its resolution (0.5 MB): a long
-			 * -f run keeps only what its live processes need */
+			 * -f run keeps only what its live processes need. The
+			 * last target's stay for am_tracer__free, which hands
+			 * them to a process of their own (handoff_links): the
+			 * kernel's serialized unregistration (~50 ms a probe)
+			 * is then off the path back to the shell. */
 			t->alive = false;
-			reaper_add(&tr->reaper, t);
+			if (others_alive(tr, t))
+				reaper_add(&tr->reaper, t);
 			free(t->res);
 			t->res = NULL;
 		}
@@ -856,6 +1037,63 @@ static void exec_threshold(struct am_tracer *tr, const struct am_task_event *e)
 	am_corr__set_threshold(tr->corr, e->pid, &th);
 }
 
+/* t = 0 of the run, told to every sink before its first record. */
+static void set_origin(struct am_tracer *tr, uint64_t ts, const char *kind, uint32_t pid)
+{
+	tr->origin = ts ? ts : 1;
+	tee_origin(&tr->tee, tr->origin, kind, pid);
+}
+
+/* Records are time-ordered by the renderers that want it (output.c); the
+ * tracer tells them how far the stream is complete. A call's record comes
+ * at its return, a syscall's at its exit, and the BPF side leaves the call
+ * (or syscall) in its threads map until the record is in the ring: the
+ * oldest one still in progress in a traced thread bounds what can still
+ * come, once the ring is read after the scan; and now, less ORDER_MARGIN_NS
+ * for a record behind another still being written. A call in progress for longer than
+ * ORDER_HOLD_NS (a thread blocked in malloc, a --free-noret free whose end
+ * is seen at the thread's next call) is not waited for: its record comes
+ * late, and the renderer counts it. */
+#define ORDER_MARGIN_NS 2000000ULL
+#define ORDER_HOLD_NS   500000000ULL
+
+static uint64_t oldest_in_progress(struct am_tracer *tr, uint64_t now)
+{
+	int fd = bpf_map__fd(tr->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct am_bpf_thread st;
+	uint64_t w = now;
+
+	for (int i = 0; i < 2 * AM_MAX_THREADS && !bpf_map_get_next_key(fd, prev, &next); i++) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue;
+		if (st.depth && st.f[0].ts < w && st.f[0].ts + ORDER_HOLD_NS > now)
+			w = st.f[0].ts;
+		if (st.sys && st.sys_ts < w && st.sys_ts + ORDER_HOLD_NS > now)
+			w = st.sys_ts;
+	}
+	return w;
+}
+
+static void advance(struct am_tracer *tr)
+{
+	uint64_t now, w;
+
+	if (!tr->origin || !tee_wants_progress(&tr->tee))
+		return;
+	now = am_now_ns();
+	w = oldest_in_progress(tr, now);
+	if (w > now - ORDER_MARGIN_NS)
+		w = now - ORDER_MARGIN_NS;
+	ring_buffer__consume(tr->rb); /* what ended before the scan */
+	if (w > tr->watermark) {
+		tr->watermark = w;
+		tee_progress(&tr->tee, w);
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct am_tracer *tr = ctx;
@@ -871,6 +1109,13 @@ static int on_event(void *ctx, void *data, size_t len)
 		handle_task(tr, te);
 		if (te->kind == AM_TASK_HELD)
 			return 0; /* for the tracer only */
+	}
+	if (!tr->origin) {
+		/* launched: its exec (handle_task above), or the moment it was
+		 * let go if that event never came (exec failed) */
+		set_origin(tr, tr->exec_ns ? tr->exec_ns : tr->released_ns, "exec", (uint32_t)tr->child);
+	}
+	if (len >= sizeof(*te) && te->type == AM_EV_TASK) {
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
 		/* every record of a process comes before its exit: a -f run
@@ -1143,7 +1388,15 @@ static int open_skeleton(struct am_tracer *tr)
 		if (!tr->unw)
 			return oom();
 	}
-	tr->skel->rodata->wakeup_bytes = ((uint64_t)o->ringbuf_mb << 20) / 8;
+	tr->skel->rodata->wakeup_bytes = o->wake_each ? 0 : ((uint64_t)o->ringbuf_mb << 20) / 8;
+	/* chosen before the load: a program takes one kind of uprobe link */
+	tr->multi = !o->os_only && !getenv("ALLOCMAP_NO_UPROBE_MULTI") && am_umulti_supported();
+	if (tr->multi) {
+		bpf_program__set_expected_attach_type(tr->skel->progs.alloc_enter,
+						      (enum bpf_attach_type)AM_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_expected_attach_type(tr->skel->progs.alloc_exit,
+						      (enum bpf_attach_type)AM_BPF_TRACE_UPROBE_MULTI);
+	}
 	bpf_map__set_max_entries(tr->skel->maps.rb, o->ringbuf_mb << 20);
 	return 0;
 }
@@ -1264,7 +1517,7 @@ static int attach_launched(struct am_tracer *tr)
 	t->launched = true;
 	*t->res = *tr->first;
 	if (!o->os_only && !tr->first->no_alloc &&
-	    (attach_target(tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+	    (attach_target(tr, t) == 0 || !malloc_probed(t))) {
 		am_err("cannot trace '%s': no allocator probe could be attached", o->cmd[0]);
 		return 1;
 	}
@@ -1292,7 +1545,7 @@ static int attach_pid(struct am_tracer *tr, pid_t pid)
 	}
 	corr_allocator(tr, t->pid, t->res);
 	if (!tr->opts.os_only && !t->res->no_alloc &&
-	    (attach_target(tr, t) == 0 || !t->links[AM_FN_MALLOC][0])) {
+	    (attach_target(tr, t) == 0 || !malloc_probed(t))) {
 		am_err("cannot attach to pid %d: no allocator probe could be attached", t->pid);
 		return 1;
 	}
@@ -1324,6 +1577,8 @@ int am_tracer__attach(struct am_tracer *tr)
 		return 1;
 	if (h)
 		tr->tee.s[tr->tee.n++] = h->sink;
+	if (!tr->opts.cmd) /* launched: its exec (on_event) */
+		set_origin(tr, am_now_ns(), "attach", 0);
 	if (tr->opts.cmd)
 		rc = attach_launched(tr);
 	for (int i = 0; !tr->opts.cmd && !rc && i < tr->opts.n_pids; i++)
@@ -1352,17 +1607,22 @@ static void announce(const struct am_tracer *tr)
 {
 	const struct am_tracer_opts *o = &tr->opts;
 	const struct am_resolution *f = tr->first;
+	/* names from the target's side, on the stream a launched command's
+	 * trace shares: printable, never raw escapes */
+	char cmd[PATH_MAX], obj[PATH_MAX];
+	const char *c = am_printable(cmd, sizeof(cmd), o->cmd ? o->cmd[0] : "");
+	const char *a = am_printable(obj, sizeof(obj), f->alloc_obj);
 
 	if (o->os_only)
 		am_info("OS-only mode: memory syscalls only, no allocator probes (causes inferred from stacks)");
 	else if (f->no_alloc)
 		am_info("%s: tracing memory syscalls only (their causes are unknown)", f->no_alloc_why);
 	if (o->cmd)
-		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", o->cmd[0], tr->child,
-			am_alloc_kind_name(f->kind), f->alloc_obj);
+		am_info("tracing '%s' (pid %d, %s allocator %s); Ctrl-C to stop", c ? c : "", tr->child,
+			am_alloc_kind_name(f->kind), a ? a : "?");
 	else
 		am_info("tracing %d process%s (%s allocator %s); Ctrl-C to stop", tr->n_targets,
-			tr->n_targets > 1 ? "es" : "", am_alloc_kind_name(f->kind), f->alloc_obj);
+			tr->n_targets > 1 ? "es" : "", am_alloc_kind_name(f->kind), a ? a : "?");
 }
 
 int am_tracer__activate(struct am_tracer *tr)
@@ -1440,6 +1700,7 @@ static bool loop_once(struct am_tracer *tr)
 		return false;
 	}
 	ring_buffer__consume(tr->rb);
+	advance(tr);
 	if (!tr->opts.os_only)
 		sweep_held(tr);
 	if (tr->deadline && am_now_ns() >= tr->deadline)
@@ -1485,7 +1746,10 @@ static int reap_child(struct am_tracer *tr)
 		return stop_signal ? 128 + stop_signal : 0;
 	st = tr->child_status;
 	ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	am_corr__set_target(tr->corr, am_now_ns() - tr->released_ns, (uint64_t)tr->ru.ru_maxrss, ret,
+	/* from its exec to its exit, as the kernel saw them: not until this
+	 * loop noticed (0, unknown, when an event was lost) */
+	am_corr__set_target(tr->corr, tr->exec_ns && tr->exit_ns >= tr->exec_ns ?
+			    tr->exit_ns - tr->exec_ns : 0, (uint64_t)tr->ru.ru_maxrss, ret,
 			    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	return ret;
 }
@@ -1509,7 +1773,11 @@ int am_tracer__finish(struct am_tracer *tr)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr->skel->bss->am_cnt;
-	am_corr__finish(tr->corr, &cnt, tr->unattached, am_now_ns() - tr->t0, NULL);
+	if (!tr->origin)
+		set_origin(tr, tr->released_ns ? tr->released_ns : tr->t0, tr->opts.cmd ? "exec" : "attach",
+			   (uint32_t)(tr->child > 0 ? tr->child : 0));
+	/* the trace's duration: from t = 0 to now */
+	am_corr__finish(tr->corr, &cnt, tr->unattached, am_now_ns() - tr->origin, NULL);
 	tr->phase = PH_FINISHED;
 	return ret;
 }

@@ -66,6 +66,10 @@ struct am_tracer_opts {
 	int      unwind;          /* enum am_unwind_mode */
 	unsigned stack_bytes;     /* user stack bytes copied per stack (0 = default) */
 	bool     os_only;         /* no uprobes, memory syscalls (and their stacks) only */
+	bool     wake_each;       /* every record wakes the consumer at once (a program paced
+	                             by what it sees: the demo); else the BPF side wakes it
+	                             once an eighth of the ring is full, or it polls every
+	                             100 ms */
 	const struct am_trace_hooks *hooks; /* may be NULL */
 };
 
