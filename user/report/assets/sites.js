@@ -153,7 +153,7 @@
         cellNum(tr, R.fmtInt(s.calls));
         cellNum(tr, R.fmtBytes(s.bytes));
         cellNum(tr, R.fmtBytes(s.peak_bytes), s.peak_count ? R.fmtInt(s.peak_count) + ' live' : null);
-        cellNum(tr, R.fmtBytes(s.leak_bytes), s.leak_count ? R.fmtInt(s.leak_count) + ' blocks' : null);
+        cellNum(tr, R.fmtBytes(s.leak_bytes), s.leak_count ? R.fmtInt(s.leak_count) + (s.leak_count === 1 ? ' block' : ' blocks') : null);
         cellNum(tr, R.fmtInt(s.temp_count), s.temp_count ? R.fmtBytes(s.temp_bytes) : null);
         cellNum(tr, R.fmtBytes(s.os_bytes));
         tr.addEventListener('click', () => select(s.i, true));
@@ -473,8 +473,8 @@
     const notes = [];
     if (SITES.length < n0(S.n_sites)) notes.push('The page lists the top ' + fmtN(n0(S.caps && S.caps.sites_per_column)) + ' sites by each column (' + fmtN(SITES.length) + ' of ' +
       fmtN(n0(S.n_sites)) + '); the others are summed up in the table\'s last rows.');
-    if (FREST.stacks) notes.push(fmtN(FREST.stacks) + ' of ' + fmtN(n0(S.n_stacks)) + ' allocation stacks are not drawn in the graph (the top ' +
-      fmtN(n0(S.caps && S.caps.flame_stacks_per_weight)) + ' by each weight are, within ' + fmtN(n0(S.caps && S.caps.flame_frames)) + ' frames): their weight is one "more stacks" column.');
+    if (FREST.stacks) notes.push(fmtN(FREST.stacks) + ' of ' + fmtN(n0(S.n_stacks)) + ' allocation stacks are not drawn in the graph (drawn: the stacks of the listed sites, the top ' +
+      fmtN(n0(S.caps && S.caps.flame_stacks_per_weight)) + ' by each weight, within ' + fmtN(n0(S.caps && S.caps.flame_frames)) + ' frames): their weight is one "more stacks" column.');
     if (S.incomplete === true) notes.push('Memory ran out while the sites were counted: some allocations are missing.');
     if (n0(S.sample) > 1) notes.push('Recorded with --sample ' + n0(S.sample) + ': only every ' + n0(S.sample) + 'th call had a stack; calls without one count under "(stack unknown)".');
     $('sites-notes').textContent = notes.join(' ');
