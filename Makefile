@@ -96,7 +96,7 @@ $(BIN): $(MAIN_OBJS) $(CORE_OBJS)
 # The report's page, stylesheet and script are real files in user/report/assets/;
 # scripts/embed.py turns them into string constants in a generated header
 # that report.c includes, so the report is one self-contained file.
-REPORT_ASSETS := $(wildcard user/report/assets/report.*)
+REPORT_ASSETS := $(wildcard user/report/assets/report.*) user/report/assets/sites.js
 
 $(OUTPUT)/report_assets.h: $(REPORT_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(call msg,EMBED,$@)

@@ -9,7 +9,9 @@ threshold, the loss counters, per-function rates; resizing; `q` quitting
 with exit status 0, the attached target still alive and the terminal
 restored (alternate screen off, icanon/echo back); the final frame when a
 launched command exits; SIGTERM; an error printed once the terminal is
-back; refusal when stdout is not a terminal.
+back; refusal when stdout is not a terminal; the call-site pane (--stacks,
+keys s and o) with the final figures of the known allocations of
+slow_loop, and what it says without --stacks.
 
 Target: tests/progs/scenarios slow_loop (malloc(200000) + malloc(1000) every
 100 ms); with MALLOC_MMAP_THRESHOLD_=131072 every malloc(200000) is an
@@ -210,6 +212,15 @@ def test_attach():
         check("attach_syscall_table", re.search(r"mmap\s+\d+\s+malloc \d+", s)
               and re.search(r"munmap\s+\d+\s+free \d+", s), "syscall table by cause", s)
 
+        # without --stacks the call-site pane says how to get one, and s goes back
+        p.keys("s")
+        r, s = p.wait(lambda s: "CALL SITES" in s, 5)
+        check("sites_without_stacks", r and "call sites need the allocations' stacks: allocmap top --stacks" in s
+              and "LATEST OS REQUESTS" not in s, "no call-site pane / no hint without --stacks", s)
+        p.keys("s")
+        r, s = p.wait(lambda s: "LATEST OS REQUESTS" in s and "CALL SITES" not in s, 5)
+        check("sites_toggle_back", r, "s did not bring the OS requests back", s)
+
         # resize: narrower (the syscall table goes), too small, back
         tmux("resize-window", "-t", p.name, "-x", "80", "-y", "24")
         r, s = p.wait(lambda s: "LATEST OS REQUESTS" in s and "by cause" not in s
@@ -254,6 +265,79 @@ def test_launch_exit():
         rc, s = p.exit_code(10)
         check("launch_exit_status", rc == 0, "exit status %r" % rc, s)
         restored("launch", p, s)
+    finally:
+        p.kill()
+        if os.path.exists(out):
+            os.unlink(out)
+
+
+def hsize(v):
+    """top_view.c's hsize: "1000 B", "195.3 KiB", "11.4 MiB"."""
+    if v < 1024:
+        return "%d B" % v
+    d, i = float(v), 0
+    while d >= 1024 and i < 6:
+        d /= 1024
+        i += 1
+    unit = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"][i]
+    return ("%.0f %s" if d >= 100 else "%.1f %s") % (d, unit)
+
+
+def scen_line(needle):
+    with open(os.path.join(ROOT, "tests", "progs", "scenarios.c")) as f:
+        lines = [i + 1 for i, l in enumerate(f) if needle in l]
+    return lines[0] if len(lines) == 1 else None
+
+
+def site_row(screen, line):
+    """The call-site pane's row of scenarios.c:LINE: (calls, allocated,
+    peak, live now, temporaries, from OS), or None."""
+    m = re.search(r"^\s+(\d+)\s+(\S+ \S+)\s+(\S+ \S+)\s+(\S+ \S+)\s+(\d+)\s+(\S+ \S+)  \S+ \(scenarios\.c:%d\)\s*$"
+                  % line, screen, re.M)
+    return (int(m.group(1)), m.group(2), m.group(3), m.group(4), int(m.group(5)), m.group(6)) if m else None
+
+
+def test_sites_pane():
+    """--stacks: s shows the call sites in place of the OS requests, o
+    sorts them by the next column; slow_loop 80 has two sites, the
+    malloc(200000) freed each round and the malloc(1000) kept: the final
+    frame shows their exact figures."""
+    big, small = scen_line("char *big = malloc(200000);"), scen_line("*slot = malloc(1000);")
+    if not check("sites_source_lines", big and small, "slow_loop's malloc lines not found in scenarios.c"):
+        return
+    out = "/tmp/allocmap-t_top-%d.sites" % os.getpid()
+    p = Pane("--stacks -i 300 --cmd-output %s -- %s slow_loop 80" % (out, shq(SC)))
+    try:
+        r, s = p.wait(lambda s: "LATEST OS REQUESTS" in s, 20)
+        if not check("sites_frame", r, "no frame with --stacks", s):
+            return
+        p.keys("s")
+        r, s = p.wait(lambda s: site_row(s, big) and site_row(s, small), 5)
+        if check("sites_pane_rows", r, "no rows for scenarios.c:%d and :%d" % (big, small), s):
+            b, m = site_row(s, big), site_row(s, small)
+            check("sites_pane_live_figures", b[1] == hsize(b[0] * 200000) and m[1] == hsize(m[0] * 1000)
+                  and m[3] == hsize(m[0] * 1000) and b[4] == 0 and m[4] == 0,
+                  "rows %r %r: bytes are not calls x size, or live/temporaries wrong" % (b, m), s)
+            check("sites_pane_header", re.search(r"CALL SITES  2 sites \(2 stacks\), \d+ allocations of .*; "
+                                                 r"by bytes allocated \(o: next column\)", s)
+                  and "LATEST OS REQUESTS" not in s and "s OS requests   o sort by peak" in s, "pane header/status", s)
+        p.keys("o")
+        r, s = p.wait(lambda s: "by bytes live at the peak (o: next column)" in s and "o sort by leak" in s, 5)
+        check("sites_sort_key", r, "o did not sort by the peak", s)
+        for _ in range(4):
+            p.keys("o")
+        r, s = p.wait(lambda s: "by calls (o: next column)" in s and "o sort by alloc" in s, 5)
+        check("sites_sort_cycle", r, "five more o did not reach calls", s)
+        r, s = p.wait(lambda s: "exited with status 0" in s and site_row(s, big) and site_row(s, small), 25)
+        if check("sites_final_frame", r, "no final frame with the call sites", s):
+            check("sites_final_figures", site_row(s, big)[:5] == (80, hsize(80 * 200000), site_row(s, big)[2], "0 B", 0)
+                  and site_row(s, small)[:5] == (80, hsize(80 * 1000), hsize(80 * 1000), hsize(80 * 1000), 0),
+                  "final rows %r %r" % (site_row(s, big), site_row(s, small)), s)
+            check("sites_final_total", re.search(r"^\s+160\s+%s\s+\S+ \S+\s+%s\s+0\s+\S+ \S+  total\s*$"
+                                                 % (re.escape(hsize(80 * 201000)), re.escape(hsize(80 * 1000))), s, re.M),
+                  "total row", s)
+        rc, s = p.exit_code(10)
+        check("sites_exit_status", rc == 0, "exit status %r" % rc, s)
     finally:
         p.kill()
         if os.path.exists(out):
@@ -336,6 +420,7 @@ def main():
     t0 = time.time()
     test_attach()
     test_launch_exit()
+    test_sites_pane()
     test_cmd_output()
     test_sigterm()
     test_error()

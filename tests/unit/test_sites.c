@@ -5,6 +5,7 @@
  * orders; the pprof encoder (pprof.c), checked by decoding its output; the
  * three-digit size format (sites_out.c). Synthetic records, no root. */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include "check.h"
 #include "pprof.h"
@@ -197,6 +198,62 @@ static void test_realloc_exec_os(void)
 	am_stacktab__free(t);
 }
 
+struct live_sum {
+	size_t n;
+	uint64_t bytes, ptr;
+	const struct am_stack *st;
+};
+
+static void sum_live(void *ctx, uint32_t pid, uint64_t ptr, uint64_t size, const struct am_stack *st)
+{
+	struct live_sum *l = ctx;
+
+	(void)pid;
+	l->n++;
+	l->bytes += size;
+	l->ptr = ptr;
+	l->st = st;
+}
+
+/* What am_sites__call says it did with each call (the report's call-site
+ * lists rely on it), and the walk over the live blocks. */
+static void test_call_flags(void)
+{
+	struct am_stacktab *t = am_stacktab__new();
+	struct am_frame fa[] = { F_MALLOC, F_A, F_MAIN };
+	const struct am_stack *a = am_stacktab__intern(t, 100, fa, 3, 0);
+	struct am_sites *s = am_sites__new(1);
+	struct am_os_rec os = { 0 };
+	struct live_sum l = { 0 };
+	struct am_call_rec c;
+
+	c = call(AM_FN_MALLOC, 100, 1, 64, 0, 0x1000, a);
+	CHECK_EQ(am_sites__call(s, &c, NULL, 0), AM_SITE_ALLOC | AM_SITE_OS, "an allocation");
+	c = call(AM_FN_REALLOC, 100, 1, 128, 0x1000, 0x2000, a);
+	CHECK_EQ(am_sites__call(s, &c, NULL, 0), AM_SITE_FREED | AM_SITE_ALLOC | AM_SITE_OS, "realloc: freed and allocated");
+	c = call(AM_FN_FREE, 100, 1, 0, 0x1000, 0, NULL);
+	CHECK_EQ(am_sites__call(s, &c, NULL, 0), 0, "a free of a pointer not live: nothing");
+	c = call(AM_FN_MALLOC, 100, 1, 5, 0, 0x3000, a);
+	c.ev.flags = AM_CALL_NESTED;
+	CHECK_EQ(am_sites__call(s, &c, NULL, 0), 0, "nested: nothing");
+	/* a failed malloc that mapped memory: its OS bytes count, no block */
+	os.ev = (struct am_os_event){ .sys = AM_SYS_MMAP, .pid = 100, .args = { 0, 4096, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS }, .ret = 0x7f0000000000 };
+	c = call(AM_FN_MALLOC, 100, 1, 1 << 30, 0, 0, a);
+	CHECK_EQ(am_sites__call(s, &c, &os, 1), AM_SITE_OS, "OS bytes without a block");
+	c = call(AM_FN_MALLOC, 100, 1, 7, 0, 0x4000, NULL);
+	CHECK_EQ(am_sites__call(s, &c, NULL, 0), AM_SITE_ALLOC | AM_SITE_OS, "an allocation without a stack");
+	am_sites__each_live(s, sum_live, &l);
+	CHECK(l.n == 2 && l.bytes == 128 + 7, "live blocks walked: the realloc'd one and the stackless one");
+	c = call(AM_FN_FREE, 100, 1, 0, 0x4000, 0, NULL);
+	CHECK_EQ(am_sites__call(s, &c, NULL, 0), AM_SITE_FREED, "a free of a live block");
+	memset(&l, 0, sizeof(l));
+	am_sites__each_live(s, sum_live, &l);
+	CHECK(l.n == 1 && l.ptr == 0x2000 && l.st == a && l.bytes == 128, "one block left, with its stack");
+	am_sites__free(s);
+	am_stacktab__free(t);
+}
+
 /* ---- a minimal profile.proto reader ---- */
 
 struct rd {
@@ -376,6 +433,7 @@ int main(void)
 {
 	test_figures();
 	test_realloc_exec_os();
+	test_call_flags();
 	test_pprof();
 	test_fmt();
 	return check_report("test_sites");

@@ -60,6 +60,8 @@ static struct top {
 	bool     started;            /* the trace attached and the screen is up */
 	bool     quit;               /* q pressed */
 	bool     dirty;              /* redraw at the next tick */
+	bool     sites_due;          /* copy the call sites at the next tick */
+	struct am_tracer *tr;        /* the trace (its call sites, for the pane) */
 	pid_t    child;              /* launched command, or -1 */
 	uint64_t t0_ns, next_sample_ns;
 	char     fatal[256];         /* an error of ours, printed after the restore */
@@ -282,6 +284,12 @@ static int on_tick(void *ctx, const struct am_summary *now, uint64_t ns)
 		if (ch == 'd' || ch == 'D') {
 			top_view__toggle_direct(T.v);
 			T.dirty = true;
+		} else if (ch == 's' || ch == 'S' || ch == 'o' || ch == 'O') {
+			if (ch == 's' || ch == 'S')
+				top_view__toggle_sites(T.v);
+			else
+				top_view__next_sort(T.v);
+			T.sites_due = T.dirty = true;
 		} else if (ch == KEY_RESIZE || ch == 12 /* Ctrl-L */) {
 			clearok(curscr, TRUE);
 			T.dirty = true;
@@ -291,9 +299,17 @@ static int on_tick(void *ctx, const struct am_summary *now, uint64_t ns)
 		uint64_t iv = (uint64_t)o->interval_ms * 1000000;
 
 		top_view__sample(T.v, now, ns);
+		T.sites_due = true;
 		T.next_sample_ns = T.next_sample_ns && T.next_sample_ns + iv > ns ? T.next_sample_ns + iv
 										    : ns + iv;
 		T.dirty = true;
+	}
+	if (T.sites_due && top_view__sites_shown(T.v)) {
+		/* the tracer counts sites only with stacks (--stacks) */
+		top_view__sites(T.v, T.tr ? am_tracer__sites(T.tr) : NULL,
+				o->trace.stack_mode == AM_STACKS_ALL ? "out of memory: no call sites"
+				: "call sites need the allocations' stacks: allocmap top --stacks ...");
+		T.sites_due = false;
 	}
 	if (T.dirty) {
 		top_view__draw(T.v, ns, NULL, false);
@@ -371,10 +387,13 @@ static void final_frame(const char *why)
 static const char top_doc[] =
 "Live terminal view of a process's memory: brk heap, mmapped and live bytes with "
 "their trend, the latest OS requests with the allocator call that caused each, "
-"per-function call rates, glibc's mmap threshold and the lost-event counters.\n"
+"per-function call rates, glibc's mmap threshold and the lost-event counters; "
+"with --stacks, the call sites (bytes allocated, live at the peak, live now, "
+"temporaries, bytes from the OS).\n"
 "\n"
 "Keys: q quits (detaches; an attached process keeps running), d hides/shows "
-"direct OS requests, Ctrl-L redraws. When the target exits (or -d elapses) the "
+"direct OS requests, s shows the call sites in place of the OS requests (and "
+"back), o sorts them by the next column, Ctrl-L redraws. When the target exits (or -d elapses) the "
 "final frame stays for 2 s or until a key; a one-line summary is printed after "
 "the screen is restored.\n"
 "\v"
@@ -382,6 +401,7 @@ static const char top_doc[] =
 "  allocmap top -p 1234                  watch a running process (q to quit)\n"
 "  allocmap top -i 500 -p 1234 -p 1240   two processes, refreshed twice a second\n"
 "  allocmap top -- ./myprog arg1         launch ./myprog, watch it from its first malloc\n"
+"  allocmap top --stacks -p 1234         with the call sites: press s\n"
 "  allocmap top -d 30 --cmd-output out.log -- ./myprog\n"
 "                                        30 s at most; ./myprog's output to out.log\n"
 "\n"
@@ -390,13 +410,15 @@ static const char top_doc[] =
 "leaves it running untraced, Ctrl-C stops both. stdout must be a terminal.\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF.";
 
-enum { OPT_CMD_OUTPUT = 1000 };
+enum { OPT_CMD_OUTPUT = 1000, OPT_STACKS };
 
 /* -p, -d and -- CMD are am_target_argp's (opts.c) */
 static const struct argp_option top_options[] = {
 	{ "interval", 'i', "MS", 0, "Refresh every MS milliseconds (default 1000, 100..60000)", 0 },
 	{ "cmd-output", OPT_CMD_OUTPUT, "FILE", 0, "Launch mode: the command's stdout and stderr "
 	  "go to FILE (default /dev/null)", 0 },
+	{ "stacks", OPT_STACKS, NULL, 0, "Take every allocation's stack, for the call-site pane (key s); "
+	  "costs the target more per call", 0 },
 	{ 0 },
 };
 
@@ -421,6 +443,9 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CMD_OUTPUT:
 		o->cmd_output = arg;
+		break;
+	case OPT_STACKS:
+		o->trace.stack_mode = AM_STACKS_ALL;
 		break;
 	case ARGP_KEY_END:
 		if (o->cmd_output && !o->trace.cmd)
@@ -492,7 +517,9 @@ int am_top_main(int argc, char **argv)
 	}
 
 	tr = am_tracer__new(&to);
+	T.tr = tr;
 	ret = tr ? am_tracer__trace(tr) : 1;
+	T.tr = NULL;
 	am_tracer__free(tr);
 
 	if (T.curses_on && !T.quit && end_reason(why, sizeof(why), ret))

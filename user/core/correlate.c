@@ -1667,3 +1667,8 @@ void am_corr__finish(struct am_corr *c, const struct am_counters *bpf,
 	if (out)
 		*out = *s;
 }
+
+const struct am_sites_report *am_corr__sites(struct am_corr *c)
+{
+	return c->sites ? am_sites__report(c->sites) : NULL;
+}

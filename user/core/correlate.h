@@ -85,4 +85,10 @@ void am_corr__snapshot(struct am_corr *c, const struct am_counters *bpf,
 		       uint64_t unattached_probes, uint64_t duration_ns,
 		       struct am_summary *out);
 
+/* The call sites so far (sites.h; `allocmap top`'s pane), or NULL when
+ * they are not counted (no stacks, or no calls traced) or memory ran out.
+ * O(stacks log stacks). Valid until the next call, and it replaces the
+ * sites of an earlier summary (same storage). */
+const struct am_sites_report *am_corr__sites(struct am_corr *c);
+
 #endif /* ALLOCMAP_CORRELATE_H */

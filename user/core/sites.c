@@ -373,8 +373,9 @@ static bool releases(const struct am_call_rec *c, bool result_valid)
 	return result_valid && (c->ptr_out != 0 || c->size == 0);
 }
 
-/* A new block ptr of c in entry k; seq: its thread's calls so far. */
-static void blk_new(struct am_sites *s, const struct am_call_rec *c, long k, uint64_t seq)
+/* A new block ptr of c in entry k; seq: its thread's calls so far. False
+ * when memory ran out (the block is not counted). */
+static bool blk_new(struct am_sites *s, const struct am_call_rec *c, long k, uint64_t seq)
 {
 	struct sstk *e = &s->stks[k];
 	struct sproc *p = &s->procs[e->proc];
@@ -384,7 +385,7 @@ static void blk_new(struct am_sites *s, const struct am_call_rec *c, long k, uin
 
 	if (((s->n_blk + 1) * 4 > s->cap_blk * 3 && !blk_grow(s))) {
 		s->oom = true;
-		return;
+		return false;
 	}
 	b = blk_find(s, c->ev.pid, c->ptr_out);
 	if (b) /* never seen freed: that incarnation is gone */
@@ -410,24 +411,26 @@ static void blk_new(struct am_sites *s, const struct am_call_rec *c, long k, uin
 		p->peak_ts = c->ts_end;
 		p->peak_no++;
 	}
+	return true;
 }
 
-void am_sites__call(struct am_sites *s, const struct am_call_rec *c,
-		    const struct am_os_rec *os, size_t n_os)
+unsigned am_sites__call(struct am_sites *s, const struct am_call_rec *c,
+			const struct am_os_rec *os, size_t n_os)
 {
 	const struct am_call_event *ev = &c->ev;
 	bool result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
 	uint64_t obtained = 0, *seq;
+	unsigned done = 0;
 	long k = -1;
 
 	for (size_t i = 0; i < n_os; i++)
 		obtained += os_rec(s, &os[i]);
 	if (ev->flags & AM_CALL_NESTED)
-		return;
+		return 0;
 	seq = thr_of(s, ev->pid, ev->tid);
 	if (!seq) {
 		s->oom = true;
-		return;
+		return 0;
 	}
 	if (releases(c, result_valid)) {
 		struct blk *b = blk_find(s, ev->pid, c->ptr_in);
@@ -444,19 +447,35 @@ void am_sites__call(struct am_sites *s, const struct am_call_rec *c,
 				e->f.temp_bytes += b->size;
 			}
 			blk_gone(s, b);
+			done |= AM_SITE_FREED;
 		}
 	}
 	if ((c->allocates && c->ptr_out && result_valid) || obtained) {
 		k = stk_of(s, ev->pid, c->stack);
 		if (k < 0) {
 			s->oom = true;
-			return;
+			return done;
 		}
 		s->stks[k].f.os_bytes += obtained;
+		done |= AM_SITE_OS;
 	}
 	++*seq;
-	if (c->allocates && c->ptr_out && result_valid)
-		blk_new(s, c, k, *seq);
+	if (c->allocates && c->ptr_out && result_valid && blk_new(s, c, k, *seq))
+		done |= AM_SITE_ALLOC;
+	return done;
+}
+
+void am_sites__each_live(const struct am_sites *s,
+			 void (*fn)(void *ctx, uint32_t pid, uint64_t ptr, uint64_t size,
+				    const struct am_stack *stack),
+			 void *ctx)
+{
+	for (size_t j = 0; j < s->cap_blk; j++) {
+		const struct blk *b = &s->blk[j];
+
+		if (b->ptr)
+			fn(ctx, b->pid, b->ptr, b->size, s->stks[b->stk].stack);
+	}
 }
 
 void am_sites__task(struct am_sites *s, const struct am_task_event *t)

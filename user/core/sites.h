@@ -105,13 +105,26 @@ struct am_sites *am_sites__new(uint32_t sample_every);
 /* Accepts NULL. */
 void am_sites__free(struct am_sites *s);
 
-/* Feed one allocator call and the OS requests it caused (a sink's call). */
-void am_sites__call(struct am_sites *s, const struct am_call_rec *c,
-		    const struct am_os_rec *os, size_t n_os);
+/* What am_sites__call did with a call (flags). */
+#define AM_SITE_ALLOC 1u   /* it made a block: an allocation of its stack's site */
+#define AM_SITE_OS    2u   /* its OS requests are its stack's (it allocated or obtained bytes) */
+#define AM_SITE_FREED 4u   /* it released a block live in the table */
+
+/* Feed one allocator call and the OS requests it caused (a sink's call).
+ * Returns AM_SITE_* flags (0: nested, or neither allocated nor released). */
+unsigned am_sites__call(struct am_sites *s, const struct am_call_rec *c,
+			const struct am_os_rec *os, size_t n_os);
 /* Feed an OS request delivered alone (direct, orphaned): brk tracking. */
 void am_sites__os(struct am_sites *s, const struct am_os_rec *o);
 /* Feed a task event (an exec drops the process's blocks). */
 void am_sites__task(struct am_sites *s, const struct am_task_event *t);
+
+/* Calls fn with every block live now: its process, pointer, size and
+ * allocation stack (NULL: unknown). */
+void am_sites__each_live(const struct am_sites *s,
+			 void (*fn)(void *ctx, uint32_t pid, uint64_t ptr, uint64_t size,
+				    const struct am_stack *stack),
+			 void *ctx);
 
 /* The figures now. The report and its arrays belong to s and stay valid
  * until the next call of am_sites__report or am_sites__free; stacks point

@@ -6,7 +6,9 @@
  * them. Layout, top to bottom: header; memory (heap, mmapped, live: now,
  * peak, delta per second, trend); threshold and bytes returned to the OS;
  * loss counters; functions and syscalls side by side; the OS request list,
- * newest first, filling what is left; the key/status line. */
+ * newest first, filling what is left (or, after 's', the call sites sorted
+ * by one column: the tracer's own aggregation, sites.h, copied once per
+ * interval); the key/status line. */
 #include <curses.h>
 #include <inttypes.h>
 #include <langinfo.h>
@@ -16,12 +18,15 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "fmt.h"
+#include "sites.h"
+#include "stack.h"
 #include "top_view.h"
 
 #define TV_HIST      1024 /* samples kept for the trend sparklines */
 #define TV_EVENTS    512  /* latest OS requests kept (more than any screen shows) */
 #define TV_BRK_PIDS  64   /* processes whose last program break we remember */
 #define TV_MAX_PIDS  64
+#define TV_SITES     64   /* call-site rows kept (more than any screen shows) */
 
 enum { M_HEAP, M_MMAP, M_LIVE, M__COUNT };   /* the three trended byte counts */
 
@@ -40,6 +45,13 @@ struct tv_event {
 	char     result[32];     /* "0x7f...", "0", "ENOMEM" */
 	char     cause[48];      /* "malloc(200000)", "direct" */
 	char     detail[64];     /* region, prot, advice... */
+};
+
+/* One row of the call-site pane, copied from the sites report. */
+struct tv_site {
+	char     label[320];     /* "site_peak (sites.c:46)", "(stack unknown)" */
+	uint32_t pid;
+	struct am_site_fig f;
 };
 
 /* colour pairs (when the terminal has colours) */
@@ -68,6 +80,16 @@ struct top_view {
 	struct { uint32_t pid; uint64_t brk; } brk[TV_BRK_PIDS];
 	struct { uint32_t pid; int status; } exits[TV_MAX_PIDS];
 	int      n_exits;
+	/* call sites */
+	bool     show_sites;
+	enum am_site_sort sort;
+	struct tv_site sites[TV_SITES];  /* the top ones by sort */
+	size_t   n_rows;
+	size_t   n_sites, n_stacks;
+	struct am_site_fig total;
+	bool     sites_multi_pid, sites_incomplete;
+	bool     have_sites;             /* a report was copied */
+	char     sites_why[160];         /* why there is none */
 	/* drawing */
 	bool     screen_init;            /* colours and charset chosen */
 	bool     colors;
@@ -316,6 +338,8 @@ static void on_summary(void *ctx, const struct am_summary *s)
 	/* the final summary replaces the last sample, without moving the history */
 	v->cur = *s;
 	v->final = true;
+	if (s->sites)
+		top_view__sites(v, s->sites, NULL);
 }
 
 struct am_sink top_view__sink(struct top_view *v)
@@ -386,6 +410,69 @@ int top_view__exit_status(const struct top_view *v, pid_t pid)
 void top_view__toggle_direct(struct top_view *v)
 {
 	v->hide_direct = !v->hide_direct;
+}
+
+void top_view__toggle_sites(struct top_view *v)
+{
+	v->show_sites = !v->show_sites;
+}
+
+bool top_view__sites_shown(const struct top_view *v)
+{
+	return v->show_sites;
+}
+
+void top_view__next_sort(struct top_view *v)
+{
+	v->sort = (enum am_site_sort)((v->sort + 1) % AM_SORT__COUNT);
+}
+
+/* "site_peak (sites.c:46)", "prog+0x1234", "(stack unknown)": printable. */
+static void site_label(char *buf, size_t n, const struct am_site *s)
+{
+	char name[160], pb[96];
+	const char *file;
+
+	if (!s->frame) {
+		snprintf(buf, n, "(stack unknown)");
+		return;
+	}
+	am_frame_name(name, sizeof(name), s->frame);
+	if (!s->frame->file) {
+		snprintf(buf, n, "%s", name);
+		return;
+	}
+	file = strrchr(s->frame->file, '/');
+	snprintf(buf, n, "%s (%s:%" PRIu32 ")", name, am_printable(pb, sizeof(pb), file ? file + 1 : s->frame->file),
+		 s->frame->line);
+}
+
+void top_view__sites(struct top_view *v, const struct am_sites_report *r, const char *why)
+{
+	size_t *ix;
+
+	if (!r) {
+		v->have_sites = false;
+		snprintf(v->sites_why, sizeof(v->sites_why), "%s", why ? why : "no call sites");
+		return;
+	}
+	v->have_sites = true;
+	v->n_sites = r->n_sites;
+	v->n_stacks = r->n_stacks;
+	v->total = r->total;
+	v->sites_incomplete = r->incomplete;
+	v->sites_multi_pid = r->n_procs > 1;
+	v->n_rows = 0;
+	ix = am_sites_order(r, v->sort);
+	for (size_t i = 0; ix && i < r->n_sites && i < TV_SITES; i++) {
+		const struct am_site *st = &r->sites[ix[i]];
+		struct tv_site *row = &v->sites[v->n_rows++];
+
+		site_label(row->label, sizeof(row->label), st);
+		row->pid = st->pid;
+		row->f = st->f;
+	}
+	free(ix);
 }
 
 /* ---------- drawing ---------- */
@@ -733,6 +820,66 @@ static void draw_events(struct top_view *v, int y, int last)
 		put(y, 1, color(v, CP_DIM), "(none yet)");
 }
 
+/* One call-site row's figures, in the columns of draw_sites. */
+static void site_figs(int y, attr_t attr, const struct am_site_fig *f)
+{
+	char a[32], p[32], l[32], o[32];
+
+	put(y, 0, attr, " %9" PRIu64 " %10s %10s %10s %9" PRIu64 " %10s  ", f->calls, hsize(a, sizeof(a), f->bytes),
+	    hsize(p, sizeof(p), f->peak_bytes), hsize(l, sizeof(l), f->leak_bytes), f->temp_count,
+	    hsize(o, sizeof(o), f->os_bytes));
+}
+
+/* The call-site pane: the top sites by one column, filling lines y..last. */
+static void draw_sites(struct top_view *v, int y, int last)
+{
+	static const char *const title[AM_SORT__COUNT] = {
+		[AM_SORT_ALLOC] = "bytes allocated", [AM_SORT_PEAK] = "bytes live at the peak",
+		[AM_SORT_LEAK] = "bytes live now", [AM_SORT_TEMP] = "temporary allocations",
+		[AM_SORT_OS] = "bytes from the OS", [AM_SORT_CALLS] = "calls",
+	};
+	/* header cells: x and width, in the order of enum am_site_sort */
+	static const struct { int x, w; const char *name; } col[AM_SORT__COUNT] = {
+		[AM_SORT_CALLS] = { 1, 9, "CALLS" }, [AM_SORT_ALLOC] = { 11, 10, "ALLOCATED" },
+		[AM_SORT_PEAK] = { 22, 10, "PEAK LIVE" }, [AM_SORT_LEAK] = { 33, 10, "LIVE NOW" },
+		[AM_SORT_TEMP] = { 44, 9, "TEMPORARY" }, [AM_SORT_OS] = { 54, 10, "FROM OS" },
+	};
+	char a[32];
+	int x;
+
+	if (y > last)
+		return;
+	x = put(y, 0, A_BOLD, " CALL SITES");
+	if (!v->have_sites) {
+		put(y + 1, 1, color(v, CP_DIM), "%s", v->sites_why[0] ? v->sites_why : "waiting for the first sample...");
+		return;
+	}
+	put(y, x, color(v, CP_DIM), "  %zu sites (%zu stacks), %" PRIu64 " allocations of %s%s; by %s (o: next column)",
+	    v->n_sites, v->n_stacks, v->total.calls, hsize(a, sizeof(a), v->total.bytes),
+	    v->sites_incomplete ? ", INCOMPLETE (out of memory)" : "", title[v->sort]);
+	if (++y > last)
+		return;
+	put(y, 0, A_UNDERLINE, "%*s", COLS, "");
+	for (int c = 0; c < AM_SORT__COUNT; c++)
+		put(y, col[c].x, A_UNDERLINE | (c == (int)v->sort ? A_REVERSE | A_BOLD : 0), "%*s", col[c].w, col[c].name);
+	put(y, 66, A_UNDERLINE, "SITE");
+	y++;
+	for (size_t i = 0; i < v->n_rows && y <= last - 1; i++, y++) {
+		site_figs(y, A_NORMAL, &v->sites[i].f);
+		x = put(y, 66, i == 0 ? A_BOLD : A_NORMAL, "%s", v->sites[i].label);
+		if (v->sites_multi_pid)
+			put(y, x, color(v, CP_DIM), "  pid %" PRIu32, v->sites[i].pid);
+	}
+	if (!v->n_rows && y <= last)
+		put(y++, 1, color(v, CP_DIM), "(no allocation yet)");
+	if (v->n_sites > v->n_rows && y <= last - 1)
+		put(y++, 66, color(v, CP_DIM), "... %zu more sites", v->n_sites - v->n_rows);
+	if (v->n_rows && y <= last) {
+		site_figs(y, A_BOLD, &v->total);
+		put(y, 66, A_BOLD, "total");
+	}
+}
+
 void top_view__draw(struct top_view *v, uint64_t now_ns, const char *status, bool alert)
 {
 	int y;
@@ -767,13 +914,19 @@ void top_view__draw(struct top_view *v, uint64_t now_ns, const char *status, boo
 		y = draw_threshold(v, y);
 		y = draw_counters(v, y);
 		y = draw_tables(v, y);
-		draw_events(v, y, LINES - 2);
+		if (v->show_sites)
+			draw_sites(v, y, LINES - 2);
+		else
+			draw_events(v, y, LINES - 2);
 	}
 	bar(LINES - 1, A_REVERSE);
 	if (status)
 		put(LINES - 1, 0, alert ? (color(v, CP_YELLOW) | A_REVERSE | A_BOLD) : A_REVERSE, " %s", status);
+	else if (v->show_sites)
+		put(LINES - 1, 0, A_REVERSE, " q quit   s OS requests   o sort by %s   Ctrl-C detach too",
+		    am_site_sort_names[(v->sort + 1) % AM_SORT__COUNT]);
 	else
-		put(LINES - 1, 0, A_REVERSE, " q quit   d %s direct OS requests   Ctrl-C detach too",
+		put(LINES - 1, 0, A_REVERSE, " q quit   d %s direct OS requests   s call sites   Ctrl-C detach too",
 		    v->hide_direct ? "show" : "hide");
 	refresh();
 }

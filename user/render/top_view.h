@@ -2,7 +2,7 @@
 /* top_view.h - the state and the screen of `allocmap top`: collects the
  * resolved records of a running trace (latest OS requests with their causes,
  * threshold moves, exits), keeps a history of per-interval summaries (trends,
- * rates), and draws one ncurses frame from them. The command itself (options,
+ * rates) and the top call sites, and draws one ncurses frame from them. The command itself (options,
  * terminal set-up and restore, the trace hooks) lives in top.c. */
 #ifndef ALLOCMAP_TOP_VIEW_H
 #define ALLOCMAP_TOP_VIEW_H
@@ -47,6 +47,17 @@ int top_view__exit_status(const struct top_view *v, pid_t pid);
 
 /* Keys that change what is drawn. */
 void top_view__toggle_direct(struct top_view *v);
+/* 's': the call-site pane in place of the OS request list (and back). */
+void top_view__toggle_sites(struct top_view *v);
+bool top_view__sites_shown(const struct top_view *v);
+/* 'o': the pane's next column to sort by (alloc, peak, leak, temp, os, calls). */
+void top_view__next_sort(struct top_view *v);
+
+/* The call sites now (sites.h): the top rows by the pane's column are
+ * copied, nothing is kept by reference. r NULL: the pane shows why. The
+ * final summary's sites (through the sink) replace them too. */
+struct am_sites_report;
+void top_view__sites(struct top_view *v, const struct am_sites_report *r, const char *why);
 
 /* Draws one frame on stdscr and refreshes the terminal. status is the
  * bottom line's message (NULL: the key help); alert draws it highlighted. */

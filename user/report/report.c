@@ -3,11 +3,12 @@
  * cmd/report_cmd.c) and of trace --html/--perfetto: reads a
  * JSON Lines trace (README schema) line by line with json-c, feeds the
  * bounded model of report_model.c, and writes either
- *  - one self-contained HTML file: the page, stylesheet and script are
- *    user/assets/report.{html,css,js} embedded at build time (generated
- *    header .output/report_assets.h), and the model's aggregates go in as a
- *    JSON data block (with the flame-graph frame tree of OS-request stacks
- *    and the leaks record, its groups capped); or
+ *  - one self-contained HTML file: the page, stylesheet and scripts are
+ *    user/report/assets/report.{html,css,js} and sites.js embedded at build
+ *    time (generated header .output/report_assets.h), and the model's
+ *    aggregates go in as a JSON data block (with the flame-graph frame tree
+ *    of OS-request stacks, the call sites of report_sites.c and the leaks
+ *    record, its groups capped); or
  *  - Chrome Trace Event JSON for ui.perfetto.dev: counter tracks for heap,
  *    mmapped and live bytes, an "X" slice per allocator call that made OS
  *    requests with those requests nested on the same thread track, instant
@@ -33,6 +34,7 @@
 #include "report.h"
 #include "report_model.h"
 #include "report_assets.h"
+#include "report_sites.h"
 #include "safeio.h"
 #include "sites_replay.h"
 
@@ -762,6 +764,7 @@ static void rawlist_close(struct rawlist *l)
 
 struct html_ctx {
 	struct rm_model *m;
+	struct am_rsites *sites;   /* the call sites (report_sites.h), NULL: out of memory */
 	struct rawlist os, calls, tasks;
 	char  *summary;            /* the summary record written again, or NULL */
 	char  *leaks;              /* the leaks record, its groups cut to LEAKS_KEEP, or NULL */
@@ -1183,6 +1186,7 @@ static void write_data(struct jsonw *w, const struct html_ctx *c, const char *in
 	data_allocs(w, m);
 	data_fns(w, m);
 	write_flame(w, m);
+	am_rsites__write(c->sites, w, m);
 	put_spliced(w, "leaks", c->leaks);
 	data_sys(w, m);
 	jsonw_key(w, "os");
@@ -1213,6 +1217,8 @@ static int write_page(FILE *out, struct jsonw *w, const struct html_ctx *c, cons
 			write_data(w, c, source);
 			jsonw_flush(w);
 		} else {
+			/* sites.js first: report.js's init() calls the panel it defines */
+			put_script_safe(out, am_asset_sites_js, strlen(am_asset_sites_js));
 			put_script_safe(out, am_asset_report_js, strlen(am_asset_report_js));
 		}
 		p = q + strlen(marks[i]);
@@ -1249,6 +1255,7 @@ static int html_read(struct html_ctx *c, struct reader *rd, const char *in_path,
 		c->lines++;
 		note_pid(c->pids, &c->npids, rec->pid);
 		rm_feed(c->m, rec);
+		am_rsites__record(c->sites, rd->obj, c->m);   /* before list_record cuts its stack */
 		if (rec->type == RM_T_OS)
 			list_record(c, &c->os, rd);
 		else if (rec->type == RM_T_CALL && rec->n_os)
@@ -1305,6 +1312,7 @@ int am_report_html_named(const char *in_path, const char *source, const char *ou
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
+	c.sites = am_rsites__new();   /* NULL: the page says the sites are missing */
 	if (html_read(&c, &rd, in_path, err, errlen) < 0)
 		goto cleanup;
 	out = am_fopen_output(out_path, why, sizeof(why));
@@ -1338,6 +1346,7 @@ cleanup:
 	rawlist_close(&c.tasks);
 	free(c.summary);
 	free(c.leaks);
+	am_rsites__free(c.sites);
 	if (c.m) {
 		rm_free(c.m);
 		free(c.m);

@@ -1130,6 +1130,18 @@ size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max)
 	return n;
 }
 
+bool rm_live_at(const struct rm_model *m, uint64_t ptr, int *region, uint32_t *rgen, uint64_t *call_id)
+{
+	const struct rm_live *e = ptr && m->hcap ? hfind(m, ptr) : NULL;
+
+	if (!e)
+		return false;
+	*region = e->region;
+	*rgen = e->rgen;
+	*call_id = e->call_id;
+	return true;
+}
+
 int rm_alloc_region(const struct rm_model *m, const struct rm_alloc *a)
 {
 	if (a->region < 0 || (size_t)a->region >= m->nreg)

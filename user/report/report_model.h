@@ -251,6 +251,9 @@ size_t rm_nbuckets(const struct rm_model *m);
 /* Fills out[] with the live allocations that are not in the sample, at most
  * max; returns how many. Order is the hash order. */
 size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max);
+/* The live allocation at ptr: its region index (-1 none) and that
+ * region's gen, and its call id. False when nothing is live there. */
+bool rm_live_at(const struct rm_model *m, uint64_t ptr, int *region, uint32_t *rgen, uint64_t *call_id);
 /* Region index of an allocation record, -1 if that region slot was reused. */
 int rm_alloc_region(const struct rm_model *m, const struct rm_alloc *a);
 /* Size row of the threshold grid for a size. */

@@ -36,6 +36,8 @@ struct am_replay {
 	size_t n_maps;
 	uint64_t sample, duration_ns;
 	bool oom;
+	am_replay_call_fn observe;  /* am_replay__observe */
+	void *observe_ctx;
 };
 
 /* ---------- json ---------- */
@@ -263,6 +265,7 @@ static int call_record(struct am_replay *r, json_object *o)
 	enum am_role role;
 	bool has_dur, has_ret;
 	size_t k = 0;
+	unsigned done;
 	int fn = fn_of(o);
 
 	r->calls++;
@@ -299,7 +302,9 @@ static int call_record(struct am_replay *r, json_object *o)
 	qsort(r->pend, k, sizeof(*r->pend), os_id_cmp);
 	c.ts_end = e->ts_exit ? e->ts_exit : k ? r->pend[k - 1].ev.ts_exit : e->ts_enter;
 	c.n_os = k;
-	am_sites__call(r->sites, &c, r->pend, k);
+	done = am_sites__call(r->sites, &c, r->pend, k);
+	if (r->observe)
+		r->observe(r->observe_ctx, &c, r->pend, k, done);
 	memmove(r->pend, r->pend + k, (r->n_pend - k) * sizeof(*r->pend));
 	r->n_pend -= k;
 	return 0;
@@ -359,6 +364,20 @@ int am_replay__record(struct am_replay *r, json_object *o)
 		}
 	}
 	return 0;
+}
+
+void am_replay__observe(struct am_replay *r, am_replay_call_fn fn, void *ctx)
+{
+	r->observe = fn;
+	r->observe_ctx = ctx;
+}
+
+void am_replay__each_live(const struct am_replay *r,
+			  void (*fn)(void *ctx, uint32_t pid, uint64_t ptr, uint64_t size,
+				     const struct am_stack *stack),
+			  void *ctx)
+{
+	am_sites__each_live(r->sites, fn, ctx);
 }
 
 /* The build id the sites record gives object obj of pid, or NULL. */

@@ -24,6 +24,19 @@ void am_replay__free(struct am_replay *r);
  * when memory runs out. */
 int am_replay__record(struct am_replay *r, json_object *rec);
 
+/* Called with every "call" record fed, as the aggregation saw it: the
+ * resolved call (its stack interned, valid until am_replay__free), the OS
+ * requests it caused, and what am_sites__call did with it (AM_SITE_*). */
+typedef void (*am_replay_call_fn)(void *ctx, const struct am_call_rec *c,
+				  const struct am_os_rec *os, size_t n_os, unsigned done);
+void am_replay__observe(struct am_replay *r, am_replay_call_fn fn, void *ctx);
+
+/* Every block live now (am_sites__each_live). */
+void am_replay__each_live(const struct am_replay *r,
+			  void (*fn)(void *ctx, uint32_t pid, uint64_t ptr, uint64_t size,
+				     const struct am_stack *stack),
+			  void *ctx);
+
 /* The call sites once every record is fed, and what the pprof header
  * needs (period: the trace's --sample rate; duration). NULL with a
  * one-line reason in err: no stacks in the trace, calls missing (not

@@ -1842,3 +1842,8 @@ void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out)
 	}
 	snapshot_at(tr, am_now_ns(), out);
 }
+
+const struct am_sites_report *am_tracer__sites(struct am_tracer *tr)
+{
+	return tr->corr ? am_corr__sites(tr->corr) : NULL;
+}

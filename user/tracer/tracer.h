@@ -107,4 +107,8 @@ const struct am_trace_info *am_tracer__info(const struct am_tracer *tr);
  * sink callback. */
 void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out);
 
+/* The call sites so far (am_corr__sites: NULL without stacks), from a
+ * hook or a sink callback. */
+const struct am_sites_report *am_tracer__sites(struct am_tracer *tr);
+
 #endif /* ALLOCMAP_TRACER_H */

@@ -3,8 +3,10 @@
 // report.c embeds (id "am-data"): summary cards, the timeline (bytes and OS
 // request markers), the address map (regions and the allocations live in
 // them), the threshold view, the flame graph of OS-requesting stacks, the
-// leak report and the tables. Plain JS, SVG and canvas; no
-// libraries, no network. Everything heavy was aggregated in C already: the
+// leak report and the tables; the call-site panel is sites.js (loaded
+// first, called from init() with the helpers it shares, and marking the
+// selected site's allocations on the address map through `hooks`). Plain
+// JS, SVG and canvas; no libraries, no network. Everything heavy was aggregated in C already: the
 // data here is screen-sized whatever the trace's length.
 (function () {
   'use strict';
@@ -444,6 +446,9 @@
   const liveAt = (k, t) => D.allocs[k * 8 + 2] <= t && (D.allocs[k * 8 + 3] < 0 || D.allocs[k * 8 + 3] > t);
   const regionAlive = (r, t) => r.t0 <= t && (r.t1 == null || r.t1 > t);
   const map = { t: (D.counts.live > 0 || !D.counts.live_peak_t) ? DUR : D.counts.live_peak_t, sel: null, z0: 0, z1: 1, shown: 300 };
+  // sites.js: allocMark(call id) -> true draws that allocation marked; regionBadge(region) -> text or null
+  const hooks = { allocMark: null, regionBadge: null };
+  const MARK = '#d6336c';
 
   function regionCause(r) {
     if (!r.os && r.kind === 'other') return 'seen only through its allocations (' + r.label + ')';
@@ -456,14 +461,15 @@
     g.clearRect(0, 0, w, h);
     const list = ALLOCS_OF.get(r.i) || [];
     const span = Math.max(1, hi - lo);
-    g.fillStyle = color;
     let n = 0;
     for (const k of list) {
       if (!liveAt(k, t)) continue;
       const a = D.allocs[k * 8], s = D.allocs[k * 8 + 1];
       if (a + s < lo || a > hi) continue;
       const x = (a - lo) / span * w, x2 = (a + s - lo) / span * w;
-      g.fillRect(x, 3, Math.max(1, x2 - x - (x2 - x > 3 ? 0.6 : 0)), h - 6);
+      const marked = hooks.allocMark && hooks.allocMark(D.allocs[k * 8 + 4]);
+      g.fillStyle = marked ? MARK : color;
+      g.fillRect(x, marked ? 0 : 3, Math.max(marked ? 2 : 1, x2 - x - (x2 - x > 3 ? 0.6 : 0)), marked ? h : h - 6);
       n++;
     }
     return n;
@@ -505,6 +511,11 @@
       row.innerHTML = '<div class="lbl"><span class="kind-tag" style="background:' + col + '">' + esc(r.label) + '</span>' +
         '<b class="mono">' + hex(r.start) + '</b> · <b>' + fmtBytes(size) + '</b><br><span class="muted">' + esc(state) +
         ' · ' + esc(regionCause(r)) + '</span></div>';
+      const badge = hooks.regionBadge && hooks.regionBadge(r.i);
+      if (badge) {
+        row.classList.add('site-mark');
+        row.firstChild.appendChild(el('div', { class: 'site-badge' })).textContent = badge;
+      }
       const bar = el('div', { class: 'bar' });
       bar.style.borderColor = col; bar.style.background = col + '14';
       row.appendChild(bar);
@@ -1004,6 +1015,9 @@
     renderOsTable(false);
     fnTables();
     countersTable();
+    if (typeof window.amSites === 'function')
+      window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, sysColor,
+        OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow });
     const slider = document.getElementById('map-time');
     slider.addEventListener('input', () => { map.t = slider.value / 1000 * DUR; addressMap(); });
     document.getElementById('map-peak').addEventListener('click', () => { map.t = D.counts.live_peak_t; addressMap(); });
