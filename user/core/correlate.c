@@ -1026,206 +1026,264 @@ static void thr_observe(struct proc *p, const struct am_call_rec *r,
 	thr_settle(t);
 }
 
-static int on_call(struct am_corr *c, const struct am_call_event *ev)
-{
-	struct am_call_rec r;
-	struct am_os_rec *os = NULL;
-	struct pend *g = NULL;
+/* One call record being built (on_call and its steps). */
+struct call_ctx {
+	struct am_corr *c;
+	const struct am_call_event *ev;
 	struct proc *p;
+	struct am_call_rec r;
+	struct am_os_rec *os;      /* the OS requests it made, sorted */
+	size_t n;
+	struct pend *g;            /* where they waited, or NULL */
 	struct am_fn_stats *st;
-	bool nested, result_valid, frees = false, was_mmap = false, moved = false, first_on_thread;
+	bool nested, result_valid, was_mmap, moved, first_on_thread;
 	struct am_threshold_rec thr;
-	uint64_t own_prev = 0, region_len = 0;
-	size_t n = 0;
+	uint64_t own_prev, region_len;
+};
 
-	if (ev->fn >= am_fn_count())
-		return -1;
-	p = proc_get(c, ev->pid);
-	if (!p) {
-		c->oom = true;
-		return 0;
-	}
-	memset(&r, 0, sizeof(r));
-	r.ev = *ev;
-	nested = ev->flags & AM_CALL_NESTED;
-	result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
-	decode(&r, result_valid);
-	r.from_obj = !nested && (ev->flags & AM_CALL_FROM_OBJ);
-	if (r.from_obj)
+/* The record's start: decoded arguments, the process's threshold as it
+ * stands, the OS requests that waited for it, and its stack. */
+static void call_begin(struct call_ctx *x)
+{
+	struct am_corr *c = x->c;
+	const struct am_call_event *ev = x->ev;
+	struct proc *p = x->p;
+
+	x->r.ev = *ev;
+	x->nested = ev->flags & AM_CALL_NESTED;
+	x->result_valid = !(ev->flags & (AM_CALL_MISSED | AM_CALL_NORET));
+	decode(&x->r, x->result_valid);
+	x->r.from_obj = !x->nested && (ev->flags & AM_CALL_FROM_OBJ);
+	if (x->r.from_obj)
 		c->sum.own_calls++;
 	/* outermost calls only: a nested call is delivered before its outer
 	 * call, which may have initialised the thread's tcache */
-	first_on_thread = !nested && !tid_seen(p, ev->tid);
+	x->first_on_thread = !x->nested && !tid_seen(p, ev->tid);
 	if (p->glibc) {
-		r.threshold = p->thr.known ? p->thr.value : 0;
-		r.thr_lo = p->thr.known ? 0 : p->thr.lo;
-		r.thr_hi = p->thr.known ? 0 : p->thr.hi;
+		x->r.threshold = p->thr.known ? p->thr.value : 0;
+		x->r.thr_lo = p->thr.known ? 0 : p->thr.lo;
+		x->r.thr_hi = p->thr.known ? 0 : p->thr.hi;
 	} else if (p->musl) {
-		r.threshold = MUSL_MMAP_THRESHOLD;
+		x->r.threshold = MUSL_MMAP_THRESHOLD;
 	}
-
-	if (c->n_pend && (g = pend_find(c, ev->id))) {
-		os = g->recs;
-		n = g->n;
-		os_sort(os, n);
+	if (c->n_pend && (x->g = pend_find(c, ev->id))) {
+		x->os = x->g->recs;
+		x->n = x->g->n;
+		os_sort(x->os, x->n);
 	}
-	r.ts_end = ev->ts_exit ? ev->ts_exit : n ? os[n - 1].ev.ts_exit : ev->ts_enter;
-	if (c->opts.stack_mode != AM_STACKS_OFF) {
-		int cut;
+	x->r.ts_end = ev->ts_exit ? ev->ts_exit : x->n ? x->os[x->n - 1].ev.ts_exit : ev->ts_enter;
+}
 
-		r.stack = pstk_take(c, ev->id << 1, &cut);
-		/* --stacks=os (or this call not sampled): the stack of an OS request
-		 * it made, without the allocator's inner frames */
-		for (size_t i = 0; !r.stack && i < n; i++)
-			if (os[i].stack && os[i].inner) {
-				const struct am_stack *s = os[i].stack;
-				uint32_t k = os[i].inner - 1;
+/* The call's stack: its own, else (--stacks=os, or not sampled) that of an
+ * OS request it made, without the allocator's inner frames. */
+static void call_stack(struct call_ctx *x)
+{
+	struct am_corr *c = x->c;
+	int cut;
 
-				r.stack = am_stacktab__intern(c->stacks, s->pid, s->f + k, s->n - k, s->flags);
-				r.stack_derived = r.stack != NULL;
-			}
-		if (!r.stack && !nested && c->opts.stack_mode == AM_STACKS_ALL &&
-		    (c->opts.sample_every <= 1 || ev->id % c->opts.sample_every == 0))
-			c->sum.stacks_missing++;
-	}
+	if (c->opts.stack_mode == AM_STACKS_OFF)
+		return;
+	x->r.stack = pstk_take(c, x->ev->id << 1, &cut);
+	for (size_t i = 0; !x->r.stack && i < x->n; i++)
+		if (x->os[i].stack && x->os[i].inner) {
+			const struct am_stack *s = x->os[i].stack;
+			uint32_t k = x->os[i].inner - 1;
 
-	st = &c->sum.fn[ev->fn];
-	st->calls++;
-	st->bytes += r.size;
-	if (nested)
-		st->nested++;
-	else if (n || ev->n_os)
-		st->os_calls++;
-
-	/* the input pointer: free, realloc that moved/freed it */
-	frees = am_acct_call_frees(am_fn_role(ev->fn), r.ptr_in, result_valid, r.ptr_out, r.size);
-	if (frees) {
-		struct am_acct_live fe;
-		enum am_acct_free_res how = AM_ACCT_UNKNOWN;
-		const struct am_acct_live *pe;
-
-		if (!nested) {
-			how = am_acct_free(c->acct, p->acct, r.ptr_in, ev->ts_enter, &fe);
-		} else if ((pe = am_acct_find(p->acct, r.ptr_in))) {
-			fe = *pe;   /* its outer call frees it */
-			how = AM_ACCT_FREED;
+			x->r.stack = am_stacktab__intern(c->stacks, s->pid, s->f + k, s->n - k, s->flags);
+			x->r.stack_derived = x->r.stack != NULL;
 		}
-		if (how == AM_ACCT_DISPLACED) {
-			r.size = fe.size;
-			r.region = (enum am_region_kind)fe.region;
-			if (am_role_frees(am_fn_role(ev->fn)))
-				st->bytes += r.size;
-		} else if (how == AM_ACCT_FREED) {
-			if (am_role_frees(am_fn_role(ev->fn))) {
-				r.size = fe.size;
-				r.region = (enum am_region_kind)fe.region;
-				st->bytes += fe.size;
-			}
-			own_prev = fe.call_id;
-			was_mmap = fe.region == AM_REG_MMAP;
-			if (!nested) {
-				/* still mapped if the munmap was lost; else the munmap tells */
-				struct region *reg = reg_find(p, r.ptr_in);
-				if (reg)
-					region_len = reg->end - reg->start;
-			}
-		} else if (!nested) {
-			r.free_unknown = true;
-			if (r.from_obj)
-				c->sum.own_unknown_frees++;
-			else
-				c->sum.unknown_frees++;
-		}
-		if (!nested && p->glibc && (am_role_frees(am_fn_role(ev->fn)) || !r.ptr_out))
-			moved = glibc_free_mmapped(c, p, &r, os, n, was_mmap, region_len, &thr);
+	if (!x->r.stack && !x->nested && c->opts.stack_mode == AM_STACKS_ALL &&
+	    (c->opts.sample_every <= 1 || x->ev->id % c->opts.sample_every == 0))
+		c->sum.stacks_missing++;
+}
+
+/* The input pointer that the call frees (free, a realloc that moved or
+ * freed it): its size and region from the live table, unknown frees
+ * counted, glibc's threshold moved by a freed mmapped chunk. */
+static void call_frees(struct call_ctx *x)
+{
+	struct am_corr *c = x->c;
+	const struct am_call_event *ev = x->ev;
+	struct am_call_rec *r = &x->r;
+	bool frees_role = am_role_frees(am_fn_role(ev->fn));
+	struct am_acct_live fe;
+	enum am_acct_free_res how = AM_ACCT_UNKNOWN;
+	const struct am_acct_live *pe;
+
+	if (!am_acct_call_frees(am_fn_role(ev->fn), r->ptr_in, x->result_valid, r->ptr_out, r->size))
+		return;
+	if (!x->nested) {
+		how = am_acct_free(c->acct, x->p->acct, r->ptr_in, ev->ts_enter, &fe);
+	} else if ((pe = am_acct_find(x->p->acct, r->ptr_in))) {
+		fe = *pe;   /* its outer call frees it */
+		how = AM_ACCT_FREED;
 	}
-
-	/* the result */
-	if (r.ptr_out && p->musl && !nested)
-		musl_groups(p, &r, os, n);
-	if (r.ptr_out) {
-		r.region = place(p, r.ptr_out, ev->id, r.ptr_in ? own_prev : 0);
-		if (!nested) {
-			struct am_acct_live *e = am_acct_alloc(c->acct, p->acct, r.ptr_out, r.size, r.ts_end);
-			if (e) {
-				e->call_id = ev->id;
-				e->stack = r.stack ? r.stack->id : 0;
-				e->region = (uint8_t)r.region;
-			} else {
-				c->oom = true;
-			}
-			if (p->glibc) {
-				struct am_thr *t = &p->thr;
-				uint64_t nb = glibc_nb(&r);
-
-				thr_observe(p, &r, os, n, first_on_thread);
-				if (t->known) {
-					r.threshold = t->value;
-				} else {
-					r.threshold = 0;
-					r.thr_lo = t->lo;
-					r.thr_hi = t->hi;
-				}
-				if (r.region == AM_REG_HEAP || r.region == AM_REG_ARENA) {
-					if (t->known)
-						r.reason = nb < t->value ? AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
-					else if (nb < t->lo)
-						r.reason = AM_WHY_UNDER_THRESHOLD;
-					else if (nb >= t->hi)
-						r.reason = AM_WHY_FIT_TOP;
-				} else if (r.region == AM_REG_MMAP && !(r.ptr_in && was_mmap)) {
-					r.reason = AM_WHY_OVER_THRESHOLD;
-				}
-			} else if (p->musl && r.region != AM_REG_HEAP &&
-				   !(r.ptr_in && was_mmap && r.region == AM_REG_MMAP)) {
-				/* (a realloc that kept its own mapping, mremap or not, is not
-				 * explained; mallocng never serves from the brk heap: an
-				 * allocation there was not its doing) */
-				if (musl_request(&r) < MUSL_MMAP_THRESHOLD)
-					r.reason = AM_WHY_GROUP;
-				else if (r.region == AM_REG_MMAP)
-					r.reason = AM_WHY_OVER_THRESHOLD;
-			}
-			unsigned b = hist_bucket(r.size);
-			if (r.region == AM_REG_HEAP)
-				c->sum.hist_heap[b]++;
-			else if (r.region == AM_REG_MMAP)
-				c->sum.hist_mmap[b]++;
-			else
-				c->sum.hist_other[b]++;
+	if (how == AM_ACCT_DISPLACED) {
+		r->size = fe.size;
+		r->region = (enum am_region_kind)fe.region;
+		if (frees_role)
+			x->st->bytes += r->size;
+	} else if (how == AM_ACCT_FREED) {
+		if (frees_role) {
+			r->size = fe.size;
+			r->region = (enum am_region_kind)fe.region;
+			x->st->bytes += fe.size;
 		}
-	} else if (r.allocates && result_valid && !(r.ptr_in && r.size == 0 && r.has_ptr_in)) {
-		st->failed++;
+		x->own_prev = fe.call_id;
+		x->was_mmap = fe.region == AM_REG_MMAP;
+		if (!x->nested) {
+			/* still mapped if the munmap was lost; else the munmap tells */
+			struct region *reg = reg_find(x->p, r->ptr_in);
+			if (reg)
+				x->region_len = reg->end - reg->start;
+		}
+	} else if (!x->nested) {
+		r->free_unknown = true;
+		if (r->from_obj)
+			c->sum.own_unknown_frees++;
+		else
+			c->sum.unknown_frees++;
 	}
+	if (!x->nested && x->p->glibc && (frees_role || !r->ptr_out))
+		x->moved = glibc_free_mmapped(c, x->p, r, x->os, x->n, x->was_mmap, x->region_len, &x->thr);
+}
 
-	/* the OS records: cause and what each new mapping turned out to be */
-	for (size_t i = 0; i < n; i++) {
-		struct am_os_rec *o = &os[i];
-		o->cause_size = r.size;
+/* Why glibc or musl served an outermost allocation from where it did. */
+static void call_reason(struct call_ctx *x)
+{
+	struct am_call_rec *r = &x->r;
+	struct proc *p = x->p;
+
+	if (p->glibc) {
+		struct am_thr *t = &p->thr;
+		uint64_t nb = glibc_nb(r);
+
+		thr_observe(p, r, x->os, x->n, x->first_on_thread);
+		if (t->known) {
+			r->threshold = t->value;
+		} else {
+			r->threshold = 0;
+			r->thr_lo = t->lo;
+			r->thr_hi = t->hi;
+		}
+		if (r->region == AM_REG_HEAP || r->region == AM_REG_ARENA) {
+			if (t->known)
+				r->reason = nb < t->value ? AM_WHY_UNDER_THRESHOLD : AM_WHY_FIT_TOP;
+			else if (nb < t->lo)
+				r->reason = AM_WHY_UNDER_THRESHOLD;
+			else if (nb >= t->hi)
+				r->reason = AM_WHY_FIT_TOP;
+		} else if (r->region == AM_REG_MMAP && !(r->ptr_in && x->was_mmap)) {
+			r->reason = AM_WHY_OVER_THRESHOLD;
+		}
+	} else if (p->musl && r->region != AM_REG_HEAP &&
+		   !(r->ptr_in && x->was_mmap && r->region == AM_REG_MMAP)) {
+		/* (a realloc that kept its own mapping, mremap or not, is not
+		 * explained; mallocng never serves from the brk heap: an
+		 * allocation there was not its doing) */
+		if (musl_request(r) < MUSL_MMAP_THRESHOLD)
+			r->reason = AM_WHY_GROUP;
+		else if (r->region == AM_REG_MMAP)
+			r->reason = AM_WHY_OVER_THRESHOLD;
+	}
+}
+
+/* The result: where it lives, the live table, the reason, the histogram. */
+static void call_result(struct call_ctx *x)
+{
+	struct am_corr *c = x->c;
+	struct am_call_rec *r = &x->r;
+	struct am_acct_live *e;
+	unsigned b;
+
+	if (!r->ptr_out) {
+		if (r->allocates && x->result_valid && !(r->ptr_in && r->size == 0 && r->has_ptr_in))
+			x->st->failed++;
+		return;
+	}
+	if (x->p->musl && !x->nested)
+		musl_groups(x->p, r, x->os, x->n);
+	r->region = place(x->p, r->ptr_out, x->ev->id, r->ptr_in ? x->own_prev : 0);
+	if (x->nested)
+		return;
+	e = am_acct_alloc(c->acct, x->p->acct, r->ptr_out, r->size, r->ts_end);
+	if (e) {
+		e->call_id = x->ev->id;
+		e->stack = r->stack ? r->stack->id : 0;
+		e->region = (uint8_t)r->region;
+	} else {
+		c->oom = true;
+	}
+	call_reason(x);
+	b = hist_bucket(r->size);
+	if (r->region == AM_REG_HEAP)
+		c->sum.hist_heap[b]++;
+	else if (r->region == AM_REG_MMAP)
+		c->sum.hist_mmap[b]++;
+	else
+		c->sum.hist_other[b]++;
+}
+
+/* The OS records: their cause, what each new mapping turned out to be, and
+ * their bytes (now that their region kinds are final); then the record
+ * goes out. */
+static void call_deliver(struct call_ctx *x)
+{
+	struct am_corr *c = x->c;
+	struct am_call_rec *r = &x->r;
+
+	for (size_t i = 0; i < x->n; i++) {
+		struct am_os_rec *o = &x->os[i];
+
+		o->cause_size = r->size;
 		if ((o->ev.sys == AM_SYS_MMAP || o->ev.sys == AM_SYS_MREMAP) &&
 		    !sys_err(o->ev.ret) && o->region_kind == AM_REG_MMAP) {
 			uint64_t s = (uint64_t)o->ev.ret;
 			uint64_t len = am_page_up(o->ev.sys == AM_SYS_MMAP ? o->ev.args[1] : o->ev.args[2]);
-			if (!(r.ptr_out >= s && r.ptr_out < s + len))
+			if (!(r->ptr_out >= s && r->ptr_out < s + len))
 				o->region_kind = AM_REG_ARENA;
 		}
 	}
-	r.n_os = n;
-	/* their bytes, now that their region kinds are final (the JSONL has
-	 * them before the call: no figure depends on the order of a call's
-	 * live change and its OS requests' bytes, they are apart) */
-	for (size_t i = 0; i < n; i++)
-		deliver_os(c, p, &os[i]);
+	r->n_os = x->n;
+	/* (the JSONL has them before the call: no figure depends on the order
+	 * of a call's live change and its OS requests' bytes, they are apart) */
+	for (size_t i = 0; i < x->n; i++)
+		deliver_os(c, x->p, &x->os[i]);
 	if (c->sites)
-		am_sites__call(c->sites, &r, os, n);
+		am_sites__call(c->sites, r, x->os, x->n);
 	if (c->opts.sink.call)
-		c->opts.sink.call(c->opts.sink.ctx, &r, os, n);
-	if (moved && c->opts.sink.threshold)
-		c->opts.sink.threshold(c->opts.sink.ctx, &thr);
-	if (g) {
-		free(g->recs);
-		pend_del(c, g);
+		c->opts.sink.call(c->opts.sink.ctx, r, x->os, x->n);
+	if (x->moved && c->opts.sink.threshold)
+		c->opts.sink.threshold(c->opts.sink.ctx, &x->thr);
+	if (x->g) {
+		free(x->g->recs);
+		pend_del(c, x->g);
 	}
+}
+
+static int on_call(struct am_corr *c, const struct am_call_event *ev)
+{
+	struct call_ctx x = { .c = c, .ev = ev };
+
+	if (ev->fn >= am_fn_count())
+		return -1;
+	x.p = proc_get(c, ev->pid);
+	if (!x.p) {
+		c->oom = true;
+		return 0;
+	}
+	call_begin(&x);
+	call_stack(&x);
+	x.st = &c->sum.fn[ev->fn];
+	x.st->calls++;
+	x.st->bytes += x.r.size;
+	if (x.nested)
+		x.st->nested++;
+	else if (x.n || ev->n_os)
+		x.st->os_calls++;
+	call_frees(&x);
+	call_result(&x);
+	call_deliver(&x);
 	return 0;
 }
 

@@ -156,7 +156,9 @@ static int line_put(struct reader *rd, size_t *n, int c)
 /* Reads one line into rd->line (without its newline) with the cuts above.
  * Returns its kept length, -1 at the end of the file (or a read error),
  * -2 when the kept part is over LINE_KEEP, -3 out of memory; *had_nl: it
- * ended with a newline. */
+ * ended with a newline. (One function of about 100 lines on purpose: a
+ * byte-at-a-time state machine, the hot loop of a report, whose states
+ * (string, escape, last key, open cuts) are its locals.) */
 static ssize_t read_line(struct reader *rd, bool *had_nl)
 {
 	struct cut cuts[CUT_NEST];
