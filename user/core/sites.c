@@ -685,7 +685,8 @@ static bool group_sites(struct am_sites *s, size_t n)
 		fig_add(&cur->f, &by[i]->f);
 		by[i]->site = (uint32_t)(k - 1);
 	}
-	qsort(g, k, sizeof(*g), site_ix_cmp);
+	if (k > 1)
+		qsort(g, k, sizeof(*g), site_ix_cmp);
 	for (size_t i = 0; i < k; i++) {
 		s->r_sites[i] = g[i].s;
 		rank[g[i].old] = (uint32_t)i;
@@ -727,7 +728,8 @@ const struct am_sites_report *am_sites__report(struct am_sites *s)
 		o->f.leak_count = e->cur_count;
 		o->f.leak_bytes = e->cur_bytes;
 	}
-	qsort(s->r_stacks, n, sizeof(*s->r_stacks), stack_cmp);
+	if (n > 1)
+		qsort(s->r_stacks, n, sizeof(*s->r_stacks), stack_cmp);
 	for (size_t i = 0; i < n; i++)
 		fig_add(&s->rep.total, &s->r_stacks[i].f);
 	for (size_t i = 0; i < s->n_procs; i++)

@@ -481,7 +481,8 @@ static bool plan_sites(struct plan *p)
 		p->keys[i].key = stack_key(r->stacks[i].stack, r->stacks[i].pid);
 		p->keys[i].site = r->stacks[i].site;
 	}
-	qsort(p->keys, r->n_stacks, sizeof(*p->keys), key_cmp);
+	if (r->n_stacks > 1)
+		qsort(p->keys, r->n_stacks, sizeof(*p->keys), key_cmp);
 	return true;
 }
 
@@ -660,7 +661,8 @@ static bool plan_live(struct plan *p, const struct am_rsites *s)
 	am_replay__each_live(s->rp, on_live, &lc);
 	free(lc.slot);
 	if (p->n_lr)
-		qsort(p->lr, p->n_lr, sizeof(*p->lr), lreg_cmp);
+		if (p->n_lr > 1)
+			qsort(p->lr, p->n_lr, sizeof(*p->lr), lreg_cmp);
 	return !p->oom;
 }
 
@@ -695,8 +697,10 @@ static void plan_lists(struct plan *p, struct am_rsites *s)
 
 		s->os[i].site = site >= 0 ? p->out[site] : -1;
 	}
-	qsort(s->al, s->n_al, sizeof(*s->al), alloc_cmp);
-	qsort(s->os, s->n_os, sizeof(*s->os), os_cmp);
+	if (s->n_al > 1)
+		qsort(s->al, s->n_al, sizeof(*s->al), alloc_cmp);
+	if (s->n_os > 1)
+		qsort(s->os, s->n_os, sizeof(*s->os), os_cmp);
 }
 
 static void plan_free(struct plan *p)

@@ -299,14 +299,17 @@ static int call_record(struct am_replay *r, json_object *o)
 			r->pend[k++] = r->pend[i];
 			r->pend[i] = t;
 		}
-	qsort(r->pend, k, sizeof(*r->pend), os_id_cmp);
+	if (k > 1)
+		qsort(r->pend, k, sizeof(*r->pend), os_id_cmp);
 	c.ts_end = e->ts_exit ? e->ts_exit : k ? r->pend[k - 1].ev.ts_exit : e->ts_enter;
 	c.n_os = k;
 	done = am_sites__call(r->sites, &c, r->pend, k);
 	if (r->observe)
 		r->observe(r->observe_ctx, &c, r->pend, k, done);
-	memmove(r->pend, r->pend + k, (r->n_pend - k) * sizeof(*r->pend));
-	r->n_pend -= k;
+	if (k) {
+		memmove(r->pend, r->pend + k, (r->n_pend - k) * sizeof(*r->pend));
+		r->n_pend -= k;
+	}
 	return 0;
 }
 
