@@ -660,9 +660,8 @@ static bool plan_live(struct plan *p, const struct am_rsites *s)
 
 	am_replay__each_live(s->rp, on_live, &lc);
 	free(lc.slot);
-	if (p->n_lr)
-		if (p->n_lr > 1)
-			qsort(p->lr, p->n_lr, sizeof(*p->lr), lreg_cmp);
+	if (p->n_lr > 1)
+		qsort(p->lr, p->n_lr, sizeof(*p->lr), lreg_cmp);
 	return !p->oom;
 }
 
