@@ -221,8 +221,63 @@ def t_sample(tmp):
     check(summary(recs)["counters"]["stacks_missing"] == 0, "none missing")
 
 
+def all_frames(recs):
+    """Every frame of every stack in the records (calls, OS requests, leak groups)."""
+    out = []
+    for r in recs:
+        out += r.get("stack", [])
+        for g in r.get("groups", []):
+            out += g.get("stack", [])
+    return out
+
+
+def t_cxx_names(tmp):
+    """C++ frames are demangled in every output (JSON keeps the ELF symbol
+    as "mangled"), and _start, which has no line information, gets none:
+    at -O2 main sits just before it and its last line used to be lent."""
+    prog = os.path.join(PROGS, "cxxgrow_O2")
+    fo, fa, html = (os.path.join(tmp, n) for n in ("os.folded", "alloc.folded", "r.html"))
+    recs = run(["--stacks", "--folded", fo, "--folded-alloc", fa, "--html", html, "--", prog], tmp, "cxx")
+    frames = all_frames(recs)
+    check(frames, "stacks")
+    mangled_syms = [f["sym"] for f in frames if f.get("sym", "").startswith(("_Z", "_R"))]
+    check(not mangled_syms, "no mangled sym: %s" % mangled_syms[:3])
+    new = [f for f in frames if f.get("mangled") == "_Znwm"]
+    check(new and all(f["sym"] == "operator new(unsigned long)" for f in new), "operator new: %r" % new[:1])
+    grow = [f for f in frames if f.get("sym", "").startswith(
+        "void std::vector<long, std::allocator<long> >::_M_realloc_insert<long const&>(")]
+    check(grow and all(f["mangled"].startswith("_ZNSt6vectorIlSaIlEE17_M_realloc_insert") for f in grow),
+          "vector growth frame demangled, mangled kept: %r" % grow[:1])
+    check(all("mangled" not in f for f in frames if f.get("sym") in ("main", "__libc_malloc")),
+          "no mangled key where the name is not mangled")
+    start = [f for f in frames if f.get("sym") == "_start" and f.get("obj") == "cxxgrow_O2"]
+    check(start, "frames reach the program's _start")
+    check(all("file" not in f and "line" not in f for f in start), "_start has no line: %r" % start[:1])
+    mains = [f for f in frames if f.get("sym") == "main" and f.get("obj") == "cxxgrow_O2"]
+    check(mains and all(f.get("line", 0) > 0 for f in mains), "main keeps its lines")
+    # text, folded and the HTML report show the demangled names only
+    p = subprocess.run([TOOL, "trace", "--stacks=os", "--", prog], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    check(p.returncode == 0 and "operator new(unsigned long)+0x" in out, "text names operator new")
+    check("_Znwm" not in out and " _ZN" not in out, "no mangled name in the text output")
+    for path in (fo, fa):
+        with open(path) as f:
+            txt = f.read()
+        names_ = {n for l in txt.splitlines() for n in l.rpartition(" ")[0].split(";")}
+        check(not [n for n in names_ if n.startswith(("_Z", "_R"))], "%s: no mangled frame" % os.path.basename(path))
+        check("_start" in names_, "%s: has stacks" % os.path.basename(path))
+    with open(fa) as f:
+        check("operator new(unsigned long)" in f.read(), "folded-alloc names operator new")
+    with open(html) as f:
+        page = f.read()
+    check('"sym":"_Z' not in page, "no mangled sym in the report's data")
+    check(page.count("_Znwm") == page.count('"mangled":"_Znwm"'), "_Znwm only as the mangled key")
+    check("operator new(unsigned long)" in page, "the report names operator new")
+
+
 TESTS = [t_os_stacks_name_function, t_os_stacks_nofp, t_leak_report, t_stacks_os_derives_call,
-         t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample]
+         t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample, t_cxx_names]
 
 
 def main():

@@ -151,7 +151,8 @@ static void json_end(struct jsonw *w)
 
 /* "stack":[{"addr":"0x..","sym":"malloc","off":0,"obj":"libc.so.6",
  * "file":"x.c","line":12}, ...], innermost first; sym/off, obj, file/line
- * only when known. Without sym, off is the address relative to obj. */
+ * only when known. Without sym, off is the address relative to obj. sym is
+ * demangled; "mangled" is the ELF symbol, only when it differs. */
 static void json_stack(struct jsonw *w, const char *key, const struct am_stack *st)
 {
 	jsonw_karr_open(w, key);
@@ -162,6 +163,8 @@ static void json_stack(struct jsonw *w, const char *key, const struct am_stack *
 		jsonw_khex(w, "addr", f->addr);
 		if (f->sym)
 			jsonw_kstr(w, "sym", f->sym);
+		if (f->sym && f->mangled)
+			jsonw_kstr(w, "mangled", f->mangled);
 		if (f->sym || f->obj)
 			jsonw_ku64(w, "off", f->off);
 		if (f->obj)

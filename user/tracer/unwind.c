@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include "unwind.h"
 #include "unwind_arch.h"
+#include "demangle.h"
 #include "proc.h"
 #include "safeio.h"
 
@@ -43,8 +44,14 @@ struct pcent {
 	uint64_t key;            /* lookup address (pc, or pc - 1 for return addresses) */
 	uint64_t symstart;       /* 0 = no symbol */
 	uint64_t bias;           /* module bias (obj-relative address = addr - bias) */
-	const char *sym, *obj, *file;
+	const char *sym, *mangled, *obj, *file;
 	uint32_t line;
+};
+
+/* A symbol's demangled name (demangle.h): key and val interned; val ==
+ * key when the symbol is not mangled. key NULL = empty slot. */
+struct dment {
+	const char *key, *val;
 };
 
 struct uproc {
@@ -86,6 +93,8 @@ struct am_unw {
 	size_t n_strs, cap_strs;
 	struct elfent *elfs;
 	size_t n_elfs, cap_elfs;
+	struct dment *dm;        /* demangled names, open addressing */
+	size_t n_dm, cap_dm;
 };
 
 /* The record being unwound and the process it belongs to: the libdwfl
@@ -145,6 +154,47 @@ static const char *intern(struct am_unw *u, const char *s)
 		return NULL;
 	u->n_strs++;
 	return u->strs[j];
+}
+
+/* The demangled name of the interned symbol sym (itself when it is not
+ * mangled), demangled once per run: a symbol recurs at many addresses and
+ * in every process that maps its object. */
+static const char *demangled(struct am_unw *u, const char *sym)
+{
+	size_t j;
+	char *dm;
+
+	if (!sym || sym[0] != '_' || (sym[1] != 'Z' && sym[1] != 'R'))
+		return sym;
+	if ((u->n_dm + 1) * 2 > u->cap_dm) {
+		size_t nc = u->cap_dm ? u->cap_dm * 2 : 256;
+		struct dment *nd = calloc(nc, sizeof(*nd));
+
+		if (!nd)
+			return sym;
+		for (size_t i = 0; i < u->cap_dm; i++) {
+			if (!u->dm[i].key)
+				continue;
+			for (j = hash_str(u->dm[i].key) & (nc - 1); nd[j].key; j = (j + 1) & (nc - 1))
+				;
+			nd[j] = u->dm[i];
+		}
+		free(u->dm);
+		u->dm = nd;
+		u->cap_dm = nc;
+	}
+	/* interned: the same name is the same pointer */
+	for (j = hash_str(sym) & (u->cap_dm - 1); u->dm[j].key; j = (j + 1) & (u->cap_dm - 1))
+		if (u->dm[j].key == sym)
+			return u->dm[j].val;
+	dm = am_demangle(sym);
+	u->dm[j].key = sym;
+	u->dm[j].val = dm ? intern(u, dm) : sym;
+	if (!u->dm[j].val)
+		u->dm[j].val = sym;
+	u->n_dm++;
+	free(dm);
+	return u->dm[j].val;
 }
 
 /* ---------- libdwfl callbacks ---------- */
@@ -529,6 +579,25 @@ static struct pcent *pc_slot(struct uproc *p, uint64_t key, bool *fresh)
 	return &p->pc[j];
 }
 
+/* Is line, the row libdw found for an address of the function that starts
+ * at symstart (0: unknown), really that address's line? libdwfl picks the
+ * compilation unit by the nearest range below the address, so code with no
+ * line information (crt1.o's _start, after an -O2 main in .text.startup)
+ * gets the last row of the unit before it: a row that ends a sequence, or
+ * one that starts before the function does. */
+static bool line_of(Dwfl_Line *line, uint64_t symstart)
+{
+	Dwarf_Addr bias = 0, at = 0;
+	Dwarf_Line *dl = dwfl_dwarf_line(line, &bias);
+	bool end = false;
+
+	if (dl && dwarf_lineendsequence(dl, &end) == 0 && end)
+		return false;
+	if (symstart && dwfl_lineinfo(line, &at, NULL, NULL, NULL, NULL) && at < symstart)
+		return false;
+	return true;
+}
+
 /* Symbolize pc (outer: a return address, looked up at pc - 1). */
 static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer, struct am_frame *fr)
 {
@@ -561,11 +630,14 @@ static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer
 				e->bias = bias;
 			name = dwfl_module_addrinfo(m, key, &off, &sym, NULL, NULL, NULL);
 			if (name) {
-				e->sym = intern(u, name);
+				const char *mangled = intern(u, name);
+
+				e->sym = demangled(u, mangled);
+				e->mangled = e->sym != mangled ? mangled : NULL;
 				e->symstart = key - off;
 			}
 			line = dwfl_module_getsrc(m, key);
-			if (line) {
+			if (line && line_of(line, e->sym ? e->symstart : 0)) {
 				int ln = 0;
 				const char *src = dwfl_lineinfo(line, NULL, &ln, NULL, NULL, NULL);
 
@@ -577,6 +649,7 @@ static void symbolize(struct am_unw *u, struct uproc *p, uint64_t pc, bool outer
 		}
 	}
 	fr->sym = e->sym;
+	fr->mangled = e->mangled;
 	fr->obj = e->obj;
 	fr->file = e->file;
 	fr->line = e->line;
@@ -648,6 +721,7 @@ void am_unw__free(struct am_unw *u)
 		close(u->elfs[i].fd);
 	}
 	free(u->elfs);
+	free(u->dm);
 	for (size_t i = 0; i < u->cap_strs; i++)
 		free(u->strs[i]);
 	free(u->strs);
