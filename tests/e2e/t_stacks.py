@@ -14,9 +14,11 @@ skipped loudly; with CI=true a skip counts as a failure."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from harness import Fail, PROGS, TOOL, check, needs, run_tests
 
@@ -276,8 +278,72 @@ def t_cxx_names(tmp):
     check("operator new(unsigned long)" in page, "the report names operator new")
 
 
+def stack_top_known(tid):
+    """Has the BPF side been told where thread tid's stack ends (map
+    stack_tops)? Read with bpftool: the event the test awaits."""
+    p = subprocess.run(["bpftool", "-j", "map", "dump", "name", "stack_tops"], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        return False
+    # one map matched: its elements; several (other runs): one object each
+    out = json.loads(p.stdout or b"[]")
+    for e in [e for m in out for e in (m["elements"] if "elements" in m else [m])]:
+        if e.get("formatted", {}).get("key") == tid:
+            return True
+    return False
+
+
+def t_whole_stacks(tmp):
+    """Once the unwinder has seen a thread's outermost frame, that thread's
+    stacks are copied only up to there (no frame-pointer walk) and unwinds
+    of a stack seen before are remembered: after the first stack of the
+    churn loop, every one is such a copy, and all unwind to the same
+    complete stack as an 8 KiB copy does."""
+    scen = os.path.join(PROGS, "scenarios")
+    out = os.path.join(tmp, "whole.jsonl")
+    p = subprocess.Popen([TOOL, "trace", "-v", "--json", "-o", out, "--stacks", "--", scen,
+                          "wait_then", "churn", "3000"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    err = b""
+    try:
+        while b"pid=" not in err:
+            line = p.stderr.readline()
+            check(line, "scenarios printed its pid: %s" % err.decode(errors="replace")[-300:])
+            err += line
+        pid = int(re.search(rb"pid=(\d+)", err).group(1))
+        deadline = time.monotonic() + 30
+        while not stack_top_known(pid):
+            check(time.monotonic() < deadline, "the main thread's stack top was never learned")
+            time.sleep(0.1)
+        p.stdin.write(b"go\n")
+        p.stdin.close()
+        err += p.stderr.read()
+        check(p.wait(timeout=120) == 0, "allocmap exited %s" % p.returncode)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    m = re.search(rb"stacks: (\d+) unwound, (\d+) whole-stack copies, (\d+) DWARF unwinds remembered", err)
+    check(m, "the -v stacks line: %s" % err.decode(errors="replace")[-400:])
+    n, whole, memo = (int(x) for x in m.groups())
+    # 3000 mallocs and 3000 frees, all after the top was learned
+    check(whole >= 6000 and n - whole < 100, "%d of %d stacks whole-stack copies" % (whole, n))
+    check(memo >= 5996, "%d unwinds remembered" % memo)
+    with open(out) as f:
+        recs = [json.loads(l) for l in f if l.strip()]
+    churn = [r for r in recs if r["type"] == "call" and r["fn"] in ("malloc", "free") and "stack" in r and
+             any(fr.get("sym") == "sc_churn" or fr.get("sym") == "main" for fr in r["stack"])]
+    for fn in ("malloc", "free"):
+        st = [[(fr.get("sym"), fr.get("off")) for fr in r["stack"]] for r in churn if r["fn"] == fn]
+        check(len(st) >= 3000, "%d %s stacks" % (len(st), fn))
+        common = max(set(map(tuple, st)), key=lambda x: st.count(list(x)))
+        check(st.count(list(common)) >= 3000, "%s: one stack for the loop's calls" % fn)
+        check(common[-1][0] == "_start" and any(f[0] == "main" for f in common), "%s: to _start: %s" % (fn, common))
+    check(not [r for r in churn if r.get("stack_truncated")], "none truncated")
+
+
 TESTS = [t_os_stacks_name_function, t_os_stacks_nofp, t_leak_report, t_stacks_os_derives_call,
-         t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample, t_cxx_names]
+         t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample, t_cxx_names,
+         t_whole_stacks]
 
 
 def main():

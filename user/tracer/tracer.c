@@ -1226,6 +1226,8 @@ int am_tracer__load(struct am_tracer *tr)
 		       strerror(-err));
 		return 1;
 	}
+	if (tr->unw)
+		am_unw__set_tops(tr->unw, bpf_map__fd(tr->skel->maps.stack_tops));
 	if ((rc = attach_tracepoints(tr)))
 		return rc;
 	tr->t0 = am_now_ns();
@@ -1500,6 +1502,15 @@ int am_tracer__finish(struct am_tracer *tr)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr->skel->bss->am_cnt;
+	if (tr->unw && tr->opts.verbosity > 0) {
+		struct am_unw_stats us;
+
+		am_unw__stats(tr->unw, &us);
+		am_info("stacks: %llu unwound, %llu whole-stack copies, %llu DWARF unwinds remembered, "
+			"%llu stack tops learned, %llu dropped", (unsigned long long)us.stacks,
+			(unsigned long long)us.whole, (unsigned long long)us.memo_hits,
+			(unsigned long long)us.tops_learned, (unsigned long long)us.tops_dropped);
+	}
 	am_corr__finish(tr->corr, &cnt, tr->unattached, am_now_ns() - tr->t0, NULL);
 	tr->phase = PH_FINISHED;
 	return ret;

@@ -13,6 +13,8 @@
  * libelf's reference counting (elf_begin with a reference descriptor), so
  * an object is opened and read once per run. All strings (symbols, object
  * names, source files) are interned here and live until am_unw__free. */
+#include <bpf/bpf.h>
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -29,6 +31,7 @@
 #include "safeio.h"
 
 #define REFRESH_GAP_NS (1000000ULL) /* re-read a live process's maps at most this often on a miss */
+#define AM_TOP_MARGIN  64 /* bytes copied past the highest word a whole unwind read */
 
 /* One file-backed mapping of a process. */
 struct mapent {
@@ -65,6 +68,35 @@ struct uproc {
 	size_t pc_n, pc_cap;
 	uint64_t last_refresh;   /* monotonic ns */
 	bool gone;               /* its /proc/PID/maps could not be read: exited */
+	struct memo **memo;      /* DWARF unwinds already done, MEMO_SLOTS, direct-mapped */
+};
+
+/* One stack word the DWARF unwinder asked for, and what it got. */
+struct rd {
+	uint64_t addr, val;
+	bool ok;                 /* false: the read failed (outside the copy) */
+};
+
+#define TOLD       256           /* stack tops remembered as told (learn_top) */
+#define MAX_READS  128           /* an unwind reading more is not remembered */
+#define MEMO_SLOTS 1024          /* remembered unwinds per process */
+
+/* A remembered DWARF unwind. The unwinder is a function of the initial
+ * registers, the memory it reads and the module layout: a record with the
+ * same ip, sp and bp whose copy holds the same words at the addresses this
+ * unwind read unwinds to the same pcs, without libdwfl (the same call path
+ * at the same depth: the common case by far). Dropped when the layout
+ * changes. */
+struct memo {
+	uint64_t ip, sp, bp;
+	bool bp_matters;         /* bp may have steered the unwind (bp_matters()) */
+	bool ends;               /* the copy ends the stack (copy_short or AM_SEV_WHOLE) */
+	bool complete;           /* dwarf_unwind's result */
+	bool ended, read_failed;
+	uint32_t n_reads, n;
+	uint64_t max_read;
+	struct rd *reads;        /* [n_reads], then the pcs */
+	uint64_t *pcs;           /* [n] */
 };
 
 struct elfent {
@@ -95,6 +127,12 @@ struct am_unw {
 	size_t n_elfs, cap_elfs;
 	struct dment *dm;        /* demangled names, open addressing */
 	size_t n_dm, cap_dm;
+	int tops_fd;             /* BPF map stack_tops, -1 = none */
+	struct told {            /* what was last written there, by tid % TOLD */
+		uint32_t tid;
+		struct am_stack_top t;
+	} told[TOLD];
+	struct am_unw_stats st;
 };
 
 /* The record being unwound and the process it belongs to: the libdwfl
@@ -110,6 +148,13 @@ struct uctx {
 	size_t n;
 	bool ended;              /* a zero return address: the outermost frame */
 	bool copy_short;         /* the copy reached the top of the stack */
+	bool whole;              /* AM_SEV_WHOLE: the copy ends at the thread's stack top */
+	uint64_t max_read;       /* highest stack word read, + 8 (0: none) */
+	struct rd reads[MAX_READS]; /* the words read, in order */
+	uint32_t n_reads;
+	bool reads_over;         /* more than MAX_READS */
+	bool read_failed;        /* a read fell outside the copy: libdwfl takes a return
+				    address it cannot read for the outermost frame's */
 };
 static struct uctx *cur;
 
@@ -288,18 +333,42 @@ static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 
 /* Only the captured copy of the stack is readable; the return addresses
  * our uretprobes replaced with their trampoline read as the real ones. */
-static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+static bool stack_word(const struct uctx *c, uint64_t addr, uint64_t *result)
 {
-	(void)dwfl;
-	(void)arg;
-	if (!cur || !cur->e || addr < cur->e->sp || addr - cur->e->sp + 8 > cur->len)
+	if (!c->e || addr < c->e->sp || addr - c->e->sp + 8 > c->len)
 		return false;
-	for (uint32_t i = 0; i < cur->e->n_ret && i < AM_MAX_DEPTH; i++)
-		if (addr == cur->e->ret_sp[i] && cur->e->ret_ip[i]) {
-			*result = cur->e->ret_ip[i];
+	for (uint32_t i = 0; i < c->e->n_ret && i < AM_MAX_DEPTH; i++)
+		if (addr == c->e->ret_sp[i] && c->e->ret_ip[i]) {
+			*result = c->e->ret_ip[i];
 			return true;
 		}
-	memcpy(result, cur->data + (addr - cur->e->sp), 8);
+	memcpy(result, c->data + (addr - c->e->sp), 8);
+	return true;
+}
+
+/* Each word read is remembered (struct memo), and the highest one: what the
+ * unwind of the whole stack needed (am_stack_top). */
+static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	uint64_t v = 0;
+	bool ok;
+
+	(void)dwfl;
+	(void)arg;
+	if (!cur)
+		return false;
+	ok = stack_word(cur, addr, &v);
+	if (cur->n_reads < MAX_READS)
+		cur->reads[cur->n_reads++] = (struct rd){ .addr = addr, .val = v, .ok = ok };
+	else
+		cur->reads_over = true;
+	if (!ok) {
+		cur->read_failed = true;
+		return false;
+	}
+	if (addr + 8 > cur->max_read)
+		cur->max_read = addr + 8;
+	*result = v;
 	return true;
 }
 
@@ -323,10 +392,22 @@ static const Dwfl_Thread_Callbacks thread_cbs = {
 
 /* ---------- processes and their maps ---------- */
 
+static void memo_clear(struct uproc *p)
+{
+	if (!p->memo)
+		return;
+	for (size_t i = 0; i < MEMO_SLOTS; i++) {
+		free(p->memo[i]);
+		p->memo[i] = NULL;
+	}
+}
+
 static void proc_free(struct uproc *p)
 {
 	if (!p)
 		return;
+	memo_clear(p);
+	free(p->memo);
 	if (p->dwfl)
 		dwfl_end(p->dwfl);
 	for (size_t i = 0; i < p->n; i++)
@@ -519,10 +600,11 @@ static bool report(struct uproc *p)
 	fclose(f);
 	free(buf);
 	p->reported = true;
-	/* symbols may have moved with the new layout */
+	/* symbols may have moved with the new layout, and unwinds changed */
 	if (p->pc)
 		memset(p->pc, 0, p->pc_cap * sizeof(*p->pc));
 	p->pc_n = 0;
+	memo_clear(p);
 	return true;
 }
 
@@ -676,24 +758,234 @@ static int frame_cb(Dwfl_Frame *st, void *arg)
 	return DWARF_CB_OK;
 }
 
+/* Keyed by ip and sp only: bp, in code without frame pointers, is any
+ * value, different at each call from the same place. */
+static size_t memo_slot(const struct am_stack_event *e)
+{
+	uint64_t h = (e->ip * 0x9E3779B97F4A7C15ULL) ^ (e->sp * 0xff51afd7ed558ccdULL);
+
+	return (size_t)((h ^ (h >> 29)) & (MEMO_SLOTS - 1));
+}
+
+/* The CFI row libdwfl unwinds the frame at pc with (.eh_frame first, then
+ * .debug_frame, as frame_unwind.c does), or NULL. free() it. */
+static Dwarf_Frame *cfi_row(Dwfl *dwfl, Dwarf_Addr pc)
+{
+	Dwfl_Module *m = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Frame *fr = NULL;
+	Dwarf_Addr bias = 0;
+	Dwarf_CFI *cfi;
+
+	if (!m)
+		return NULL;
+	cfi = dwfl_module_eh_cfi(m, &bias);
+	if (cfi && !dwarf_cfi_addrframe(cfi, pc - bias, &fr))
+		return fr;
+	cfi = dwfl_module_dwarf_cfi(m, &bias);
+	if (cfi && !dwarf_cfi_addrframe(cfi, pc - bias, &fr))
+		return fr;
+	return NULL;
+}
+
+/* Could the initial bp have changed the unwind to pcs[0..n)? Only while
+ * the frame pointer still holds its initial value, i.e. until a frame's CFI
+ * restores the caller's from the stack (a CFA-relative slot), and only if
+ * a frame's CFA is computed from it (or a frame has no CFI: libdwfl then
+ * walks the frame-pointer chain). Anything else (expressions, a register
+ * rule) counts as yes. */
+static bool bp_matters(Dwfl *dwfl, const uint64_t *pcs, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		Dwarf_Frame *fr = cfi_row(dwfl, k ? pcs[k] - 1 : pcs[k]);
+		Dwarf_Op *ops = NULL, mem[3];
+		size_t nops = 0;
+		bool cfa_sp, from_stack;
+
+		if (!fr)
+			return true;
+		cfa_sp = !dwarf_frame_cfa(fr, &ops, &nops) && nops == 1 && ops[0].atom == DW_OP_bregx &&
+			 ops[0].number != am_unw_arch_fp_dwarf;
+		from_stack = !dwarf_frame_register(fr, am_unw_arch_fp_dwarf, mem, &ops, &nops) && nops >= 1 &&
+			     ops[0].atom == DW_OP_call_frame_cfa;
+		free(fr);
+		if (!cfa_sp)
+			return true;
+		if (from_stack)
+			return false;
+	}
+	return false;
+}
+
+/* The remembered unwind of c->e, or NULL: same registers, and the same
+ * answer to every read the remembered unwind made. */
+static const struct memo *memo_find(const struct uctx *c)
+{
+	const struct memo *m = c->p->memo ? c->p->memo[memo_slot(c->e)] : NULL;
+
+	if (!m || m->ip != c->e->ip || m->sp != c->e->sp || (m->bp_matters && m->bp != c->e->bp) ||
+	    m->ends != (c->copy_short || c->whole))
+		return NULL;
+	for (uint32_t i = 0; i < m->n_reads; i++) {
+		uint64_t v = 0;
+
+		if (stack_word(c, m->reads[i].addr, &v) != m->reads[i].ok ||
+		    (m->reads[i].ok && v != m->reads[i].val))
+			return NULL;
+	}
+	return m;
+}
+
+static void memo_put(struct uctx *c, bool complete)
+{
+	struct uproc *p = c->p;
+	size_t k = memo_slot(c->e);
+	struct memo *m;
+
+	if (c->reads_over)
+		return;
+	if (!p->memo && !(p->memo = calloc(MEMO_SLOTS, sizeof(*p->memo))))
+		return;
+	m = malloc(sizeof(*m) + c->n_reads * sizeof(struct rd) + c->n * sizeof(uint64_t));
+	if (!m)
+		return;
+	*m = (struct memo){ .ip = c->e->ip, .sp = c->e->sp, .bp = c->e->bp,
+			    .bp_matters = bp_matters(p->dwfl, c->pcs, c->n),
+			    .ends = c->copy_short || c->whole, .complete = complete, .ended = c->ended,
+			    .read_failed = c->read_failed,
+			    .n_reads = c->n_reads, .n = (uint32_t)c->n, .max_read = c->max_read };
+	m->reads = (struct rd *)(m + 1);
+	m->pcs = (uint64_t *)(m->reads + c->n_reads);
+	memcpy(m->reads, c->reads, c->n_reads * sizeof(struct rd));
+	memcpy(m->pcs, c->pcs, c->n * sizeof(uint64_t));
+	free(p->memo[k]);
+	p->memo[k] = m;
+}
+
+/* Is pc (outer: a return address) in the entry function of its object
+ * (e_entry: _start)? That is the outermost frame, whether or not its CFI
+ * says so: ld.so's _start has none that ends the chain, and unwinding past
+ * it gives a pc in no module. */
+static bool at_entry(Dwfl *dwfl, uint64_t pc, bool outer)
+{
+	uint64_t key = outer ? pc - 1 : pc;
+	Dwfl_Module *m = dwfl_addrmodule(dwfl, key);
+	GElf_Addr bias = 0;
+	GElf_Off off = 0;
+	GElf_Ehdr eh;
+	GElf_Sym sym;
+	Elf *elf;
+
+	if (!m || !(elf = dwfl_module_getelf(m, &bias)) || !gelf_getehdr(elf, &eh) || !eh.e_entry)
+		return false;
+	if (!dwfl_module_addrinfo(m, key, &off, &sym, NULL, NULL, NULL))
+		return false;
+	return key - off == eh.e_entry + bias;
+}
+
 /* DWARF unwinding of c->e into c->pcs. True when it reached the outermost
  * frame (or the frame limit), false when it stopped early. */
 static bool dwarf_unwind(struct uctx *c)
 {
 	struct uproc *p = c->p;
+	const struct memo *m;
+	bool complete;
 	int rc;
 
 	c->n = 0;
+	c->n_reads = 0;
+	c->reads_over = false;
+	c->max_read = 0;
+	c->ended = false;
+	c->read_failed = false;
 	if (!p->dwfl)
 		return false;
+	if ((m = memo_find(c))) {
+		memcpy(c->pcs, m->pcs, m->n * sizeof(uint64_t));
+		c->n = m->n;
+		c->ended = m->ended;
+		c->read_failed = m->read_failed;
+		c->max_read = m->max_read;
+		c->u->st.memo_hits++;
+		return m->complete;
+	}
 	if (!p->attached) {
 		if (!dwfl_attach_state(p->dwfl, NULL, (pid_t)p->pid, &thread_cbs, c))
 			return false;
 		p->attached = true;
 	}
 	rc = dwfl_getthread_frames(p->dwfl, (pid_t)c->e->tid, frame_cb, c);
-	/* running out of a copy that reached the top of the stack is the end */
-	return rc == 0 || c->ended || c->copy_short || c->n >= AM_UNW_MAX_FRAMES;
+	/* libdwfl ends without an error where it cannot read a return address:
+	 * the end only if no read failed. Running out of a copy that reached
+	 * the top of the stack is the end; out of a whole-stack copy or an
+	 * stack_bytes one it is not (the top was wrong, the stack deeper) */
+	complete = ((rc == 0 || c->ended) && !c->read_failed) || c->copy_short ||
+		   c->n >= AM_UNW_MAX_FRAMES ||
+		   (!c->read_failed && c->n && at_entry(p->dwfl, c->pcs[c->n - 1], c->n > 1));
+	memo_put(c, complete);
+	return complete;
+}
+
+/* After the unwind of a full copy (not AM_SEV_WHOLE) that reached the
+ * outermost frame: tell the BPF side where this thread's stack ends (the
+ * highest word the unwind read, with a margin, within what was copied), so
+ * that its next stacks copy only that much. A whole-stack copy that did not
+ * unwind to the end had a wrong top: forget it, to learn it again. */
+static void learn_top(struct uctx *c, bool complete)
+{
+	const struct am_stack_event *e = c->e;
+	struct am_unw *u = c->u;
+	struct am_stack_top t = { .tstart = e->tstart };
+	uint32_t tid = e->tid;
+
+	if (u->tops_fd < 0)
+		return;
+	if (c->whole) {
+		if (!complete) {
+			bpf_map_delete_elem(u->tops_fd, &tid);
+			u->told[tid % TOLD].tid = 0;
+			u->st.tops_dropped++;
+		}
+		return;
+	}
+	if (!complete || c->n >= AM_UNW_MAX_FRAMES)
+		return;
+	if (c->read_failed)
+		t.top = e->sp + c->len; /* copy_short: the stack's mapping ends there */
+	else if (c->max_read > e->sp)
+		t.top = ((c->max_read + 7) & ~7ULL) + AM_TOP_MARGIN;
+	else
+		return;
+	if (t.top > e->sp + c->len)
+		t.top = e->sp + c->len;
+	/* the records in the ring behind the first of a thread say the same */
+	struct told *w = &u->told[tid % TOLD];
+	if (w->tid == tid && w->t.tstart == t.tstart && w->t.top == t.top)
+		return;
+	if (!bpf_map_update_elem(u->tops_fd, &tid, &t, BPF_ANY)) {
+		u->st.tops_learned++;
+		*w = (struct told){ .tid = tid, .t = t };
+	}
+}
+
+/* The frame-pointer chain of a whole-stack copy (the BPF side did not
+ * walk it): as bpf_get_stack walks it, from bp, while it stays in the copy
+ * (a chain of frames all lies below the stack's top). */
+static size_t fp_chain(const struct uctx *c, __u64 *ips)
+{
+	const struct am_stack_event *e = c->e;
+	uint64_t fp = e->bp;
+	size_t n = 0;
+
+	ips[n++] = e->ip;
+	while (n < AM_FP_MAX && fp >= e->sp && fp - e->sp + 16 <= c->len) {
+		uint64_t next, ra;
+
+		memcpy(&next, c->data + (fp - e->sp), 8);
+		memcpy(&ra, c->data + (fp - e->sp) + 8, 8);
+		ips[n++] = ra;
+		fp = next;
+	}
+	return n;
 }
 
 struct am_unw *am_unw__new(enum am_unwind_mode mode)
@@ -704,6 +996,7 @@ struct am_unw *am_unw__new(enum am_unwind_mode mode)
 		return NULL;
 	elf_version(EV_CURRENT);
 	u->mode = mode;
+	u->tops_fd = -1;
 	pthread_mutex_init(&u->lock, NULL);
 	u->snaps_tail = &u->snaps;
 	return u;
@@ -732,6 +1025,16 @@ void am_unw__free(struct am_unw *u)
 	}
 	pthread_mutex_destroy(&u->lock);
 	free(u);
+}
+
+void am_unw__set_tops(struct am_unw *u, int fd)
+{
+	u->tops_fd = fd;
+}
+
+void am_unw__stats(const struct am_unw *u, struct am_unw_stats *out)
+{
+	*out = u->st;
 }
 
 void am_unw__snapshot(struct am_unw *u, uint32_t pid)
@@ -794,6 +1097,7 @@ void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts)
 	if (p->dwfl)
 		dwfl_end(p->dwfl);
 	p->dwfl = NULL;
+	memo_clear(p);
 	p->attached = false;
 	p->reported = false;
 	p->gone = false;
@@ -826,7 +1130,9 @@ size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_fr
 	const struct am_stack_event *e = rec;
 	struct uctx c = { .u = u };
 	const uint64_t *ips;
+	const __u64 *chain;
 	uint64_t fixed[AM_FP_MAX];
+	__u64 walked[AM_FP_MAX];
 	size_t n_ips, n = 0;
 	bool complete = false;
 	struct uproc *p;
@@ -843,9 +1149,13 @@ size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_fr
 	c.e = e;
 	c.data = e->data;
 	c.len = e->stack_len;
-	c.copy_short = e->stack_len < len - sizeof(*e);
+	c.whole = e->flags & AM_SEV_WHOLE;
+	c.copy_short = !c.whole && e->stack_len < len - sizeof(*e);
 	cur = &c;
 	drain(u);
+	u->st.stacks++;
+	if (c.whole)
+		u->st.whole++;
 
 	/* a pc outside every known module: the layout changed (dlopen, exec) */
 	if ((!p->n || !covered(p, e->ip)) && !p->gone && am_now_ns() - p->last_refresh > REFRESH_GAP_NS)
@@ -855,11 +1165,16 @@ size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_fr
 	/* the frame-pointer chain holds uretprobe trampolines where our
 	 * calls return: put the real addresses back, innermost call first */
 	n_ips = e->n_ips;
+	chain = e->ips;
+	if (c.whole) {
+		n_ips = fp_chain(&c, walked);
+		chain = walked;
+	}
 	{
 		int r = (int)(e->n_ret < AM_MAX_DEPTH ? e->n_ret : AM_MAX_DEPTH) - 1;
 
 		for (size_t j = 0; j < n_ips; j++) {
-			fixed[j] = e->ips[j];
+			fixed[j] = chain[j];
 			if (j && r >= 0 && !covered(p, fixed[j]) && e->ret_ip[r])
 				fixed[j] = e->ret_ip[r--];
 		}
@@ -868,22 +1183,30 @@ size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_fr
 
 	if (u->mode != AM_UNWIND_FP && c.len) {
 		complete = dwarf_unwind(&c);
+		learn_top(&c, complete);
 		n = c.n;
 		if (!complete && u->mode == AM_UNWIND_AUTO && n_ips > 1) {
 			/* splice the frame-pointer chain after the last DWARF frame it
 			 * also contains; or take it whole if DWARF got nowhere */
-			bool spliced = false;
+			bool spliced = false, met = false;
 
-			for (size_t k = n; k-- > 0 && !spliced;)
+			for (size_t k = n; k-- > 0 && !met;)
 				for (size_t j = 1; j < n_ips; j++)
 					if (ips[j] == c.pcs[k]) {
 						/* only while it looks like code: without
-						 * frame pointers the chain is garbage */
-						n = k + 1;
-						for (j++; j < n_ips && n < AM_UNW_MAX_FRAMES &&
+						 * frame pointers the chain is garbage; and
+						 * only if it adds a frame, else the DWARF
+						 * frames past k stay */
+						size_t m = k + 1;
+
+						met = true;
+						for (j++; j < n_ips && m < AM_UNW_MAX_FRAMES &&
 							  code(p, ips[j]); j++)
-							c.pcs[n++] = ips[j];
-						spliced = true;
+							c.pcs[m++] = ips[j];
+						if (m > k + 1) {
+							n = m;
+							spliced = true;
+						}
 						break;
 					}
 			if (!spliced && n <= 1 && n_ips > 1) {

@@ -48,6 +48,20 @@ void am_unw__exit(struct am_unw *u, uint32_t pid);
  * side when pid's layout changes, while the consumer may be busy. */
 void am_unw__snapshot(struct am_unw *u, uint32_t pid);
 
+/* The BPF map stack_tops (struct am_stack_top): where each thread's stack
+ * ends, told to the BPF side once an unwind reached its outermost frame. */
+void am_unw__set_tops(struct am_unw *u, int fd);
+
+/* What the unwinder did, for -v. */
+struct am_unw_stats {
+	uint64_t stacks;         /* records unwound */
+	uint64_t whole;          /* of which whole-stack copies (AM_SEV_WHOLE) */
+	uint64_t memo_hits;      /* DWARF unwinds answered from memory */
+	uint64_t tops_learned;   /* stack tops told to the BPF side */
+	uint64_t tops_dropped;   /* and found wrong */
+};
+void am_unw__stats(const struct am_unw *u, struct am_unw_stats *out);
+
 /* Unwinds and symbolizes the stack record e (len bytes). Writes up to max
  * frames to out, innermost first, and returns their number (0 if the
  * record is malformed). *flags gets AM_STK_*; *cut (OS stacks) the index of
