@@ -12,7 +12,14 @@
  * millions of stacks. ELF handles are shared between processes through
  * libelf's reference counting (elf_begin with a reference descriptor), so
  * an object is opened and read once per run. All strings (symbols, object
- * names, source files) are interned here and live until am_unw__free. */
+ * names, source files) are interned here and live until am_unw__free;
+ * C++/Rust symbols are demangled once each.
+ *
+ * What makes --stacks cheap: once an unwind of a full copy reaches a
+ * thread's outermost frame, the highest stack word it read is written to
+ * the BPF map stack_tops (learn_top), and that thread's later records copy
+ * only up to there (AM_SEV_WHOLE); and each process remembers its DWARF
+ * unwinds (struct memo), so a call path seen before is not unwound again. */
 #include <bpf/bpf.h>
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
@@ -1124,15 +1131,67 @@ void am_unw__exit(struct am_unw *u, uint32_t pid)
 	}
 }
 
+/* The record's frame-pointer chain into ips (innermost first), with the
+ * uretprobe trampolines where our calls return put back to the real return
+ * addresses, innermost call first. Returns its length. */
+static size_t fp_ips(const struct uctx *c, uint64_t *ips)
+{
+	const struct am_stack_event *e = c->e;
+	int r = (int)(e->n_ret < AM_MAX_DEPTH ? e->n_ret : AM_MAX_DEPTH) - 1;
+	const __u64 *chain = e->ips;
+	__u64 walked[AM_FP_MAX];
+	size_t n = e->n_ips;
+
+	if (c->whole) {
+		n = fp_chain(c, walked);
+		chain = walked;
+	}
+	for (size_t j = 0; j < n; j++) {
+		ips[j] = chain[j];
+		if (j && r >= 0 && !covered(c->p, ips[j]) && e->ret_ip[r])
+			ips[j] = e->ret_ip[r--];
+	}
+	return n;
+}
+
+/* DWARF stopped early at c->pcs[0..*n): splice the frame-pointer chain in
+ * after the last DWARF frame it also contains, only while it looks like
+ * code (without frame pointers the chain is garbage) and only if it adds a
+ * frame (else the DWARF frames past that one stay); or take it whole if
+ * DWARF got nowhere. True when spliced. */
+static bool splice_fp(struct uctx *c, const uint64_t *ips, size_t n_ips, size_t *n, uint32_t *flags)
+{
+	bool met = false;
+
+	for (size_t k = *n; k-- > 0 && !met;)
+		for (size_t j = 1; j < n_ips; j++) {
+			size_t m = k + 1;
+
+			if (ips[j] != c->pcs[k])
+				continue;
+			for (j++; j < n_ips && m < AM_UNW_MAX_FRAMES && code(c->p, ips[j]); j++)
+				c->pcs[m++] = ips[j];
+			if (m > k + 1) {
+				*n = m;
+				return true;
+			}
+			met = true;
+			break;
+		}
+	if (*n <= 1) {
+		memcpy(c->pcs, ips, n_ips * sizeof(*ips));
+		*n = n_ips;
+		*flags |= AM_STK_NOCOPY;
+	}
+	return false;
+}
+
 size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_frame *out,
 		     size_t max, uint32_t *flags, int *cut)
 {
 	const struct am_stack_event *e = rec;
 	struct uctx c = { .u = u };
-	const uint64_t *ips;
-	const __u64 *chain;
-	uint64_t fixed[AM_FP_MAX];
-	__u64 walked[AM_FP_MAX];
+	uint64_t ips[AM_FP_MAX];
 	size_t n_ips, n = 0;
 	bool complete = false;
 	struct uproc *p;
@@ -1161,62 +1220,14 @@ size_t am_unw__stack(struct am_unw *u, const void *rec, size_t len, struct am_fr
 	if ((!p->n || !covered(p, e->ip)) && !p->gone && am_now_ns() - p->last_refresh > REFRESH_GAP_NS)
 		read_maps(p);
 	report(p);
-
-	/* the frame-pointer chain holds uretprobe trampolines where our
-	 * calls return: put the real addresses back, innermost call first */
-	n_ips = e->n_ips;
-	chain = e->ips;
-	if (c.whole) {
-		n_ips = fp_chain(&c, walked);
-		chain = walked;
-	}
-	{
-		int r = (int)(e->n_ret < AM_MAX_DEPTH ? e->n_ret : AM_MAX_DEPTH) - 1;
-
-		for (size_t j = 0; j < n_ips; j++) {
-			fixed[j] = chain[j];
-			if (j && r >= 0 && !covered(p, fixed[j]) && e->ret_ip[r])
-				fixed[j] = e->ret_ip[r--];
-		}
-		ips = fixed;
-	}
+	n_ips = fp_ips(&c, ips);
 
 	if (u->mode != AM_UNWIND_FP && c.len) {
 		complete = dwarf_unwind(&c);
 		learn_top(&c, complete);
 		n = c.n;
-		if (!complete && u->mode == AM_UNWIND_AUTO && n_ips > 1) {
-			/* splice the frame-pointer chain after the last DWARF frame it
-			 * also contains; or take it whole if DWARF got nowhere */
-			bool spliced = false, met = false;
-
-			for (size_t k = n; k-- > 0 && !met;)
-				for (size_t j = 1; j < n_ips; j++)
-					if (ips[j] == c.pcs[k]) {
-						/* only while it looks like code: without
-						 * frame pointers the chain is garbage; and
-						 * only if it adds a frame, else the DWARF
-						 * frames past k stay */
-						size_t m = k + 1;
-
-						met = true;
-						for (j++; j < n_ips && m < AM_UNW_MAX_FRAMES &&
-							  code(p, ips[j]); j++)
-							c.pcs[m++] = ips[j];
-						if (m > k + 1) {
-							n = m;
-							spliced = true;
-						}
-						break;
-					}
-			if (!spliced && n <= 1 && n_ips > 1) {
-				memcpy(c.pcs, ips, n_ips * sizeof(*ips));
-				n = n_ips;
-				*flags |= AM_STK_NOCOPY;
-			} else if (spliced) {
-				complete = true;
-			}
-		}
+		if (!complete && u->mode == AM_UNWIND_AUTO && n_ips > 1)
+			complete = splice_fp(&c, ips, n_ips, &n, flags);
 	} else if (u->mode != AM_UNWIND_DWARF) {
 		for (n = 0; n < n_ips && (n == 0 || code(p, ips[n])); n++)
 			c.pcs[n] = ips[n];

@@ -3,7 +3,10 @@
  * copy of the user stack, the frame-pointer chain) into symbolized frames,
  * with elfutils libdwfl: DWARF CFI unwinding over the captured copy (as perf
  * --call-graph dwarf does), the frame-pointer chain spliced in where the
- * copy ends, and function+offset / source file:line per frame.
+ * copy ends, and function+offset / source file:line per frame (C++ and Rust
+ * names demangled, the ELF symbol kept in am_frame.mangled). It tells the
+ * BPF side where each thread's stack ends (am_unw__set_tops), so that
+ * later copies hold just the stack.
  *
  * The module layout of each process comes from /proc/PID/maps, read while
  * the process lives (first stack, exec, every executable file mapping seen in
