@@ -784,8 +784,11 @@ int BPF_PROG(sched_exec, struct task_struct *p)
 		held = true;
 		note_held(tgid);
 	}
-	if (stack_mode != AM_STACKS_OFF)
+	if (stack_mode != AM_STACKS_OFF) {
+		/* a new stack: its top is learned again (same tid, same start time) */
+		bpf_map_delete_elem(&stack_tops, &tid);
 		maps_changed(tgid);
+	}
 	emit_task(AM_TASK_EXEC, tgid, tid, 0, held);
 	return 0;
 }

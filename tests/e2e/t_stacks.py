@@ -341,9 +341,22 @@ def t_whole_stacks(tmp):
     check(not [r for r in churn if r.get("stack_truncated")], "none truncated")
 
 
+def t_fork_child(tmp):
+    """-f: a child that allocates and exits at once is unwound with the
+    module layout it had from its parent (its /proc/PID/maps is gone by
+    the time its stacks are read)."""
+    recs = run(["-f", "--stacks", "--", os.path.join(PROGS, "forker")], tmp, "fork")
+    child = [r for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 300000]
+    check(len(child) == 1, "the child's malloc(300000)")
+    st = child[0].get("stack", [])
+    check(names(st)[1:3] == ["main", "__libc_start_call_main"] and st[-1].get("sym") == "_start",
+          "child's stack: %s" % names(st))
+    check(not child[0].get("stack_truncated"), "not truncated")
+
+
 TESTS = [t_os_stacks_name_function, t_os_stacks_nofp, t_leak_report, t_stacks_os_derives_call,
          t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample, t_cxx_names,
-         t_whole_stacks]
+         t_whole_stacks, t_fork_child]
 
 
 def main():

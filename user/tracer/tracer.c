@@ -864,6 +864,8 @@ static int on_event(void *ctx, void *data, size_t len)
 			return 0; /* for the tracer only */
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
+		if (tr->unw && te->kind == AM_TASK_FORK)
+			am_unw__fork(tr->unw, te->pid, te->child);
 		/* every record of a process comes before its exit: a -f run
 		 * over thousands of children must not keep each one's Dwfl */
 		if (tr->unw && te->kind == AM_TASK_EXIT)

@@ -1100,6 +1100,13 @@ void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts)
 	if (!p)
 		return;
 	drain(u);
+	/* its one thread has a new stack: forget the old one's top (the BPF
+	 * side did at the exec, but a stack of the old image unwound since
+	 * may have told it again) */
+	if (u->told[pid % TOLD].tid == pid)
+		u->told[pid % TOLD].tid = 0;
+	if (u->tops_fd >= 0)
+		bpf_map_delete_elem(u->tops_fd, &pid);
 	/* a new image: a new Dwfl (the old modules and their state are gone) */
 	if (p->dwfl)
 		dwfl_end(p->dwfl);
@@ -1117,6 +1124,26 @@ void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts)
 	}
 	p->n = w;
 	read_maps(p);
+}
+
+void am_unw__fork(struct am_unw *u, uint32_t parent, uint32_t child)
+{
+	struct uproc *pp, *cp;
+
+	drain(u);
+	pp = proc_get(u, parent);
+	cp = proc_get(u, child);
+	if (!pp || !cp || cp->n)
+		return;
+	/* the child's mappings are its parent's, as they were at the fork */
+	for (size_t i = 0; i < pp->n; i++) {
+		struct mapent e = pp->m[i];
+
+		e.path = strdup(pp->m[i].path);
+		if (e.path)
+			map_put(cp, &e);
+	}
+	cp->reported = false;
 }
 
 void am_unw__exit(struct am_unw *u, uint32_t pid)

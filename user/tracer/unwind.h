@@ -42,6 +42,9 @@ void am_unw__refresh(struct am_unw *u, uint32_t pid);
 /* pid exec'd at monotonic time ts: forget the modules of its old image,
  * then refresh. */
 void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts);
+/* parent forked child: the child starts with the parent's module layout
+ * (a child that exits at once has no /proc/PID/maps left to read). */
+void am_unw__fork(struct am_unw *u, uint32_t parent, uint32_t child);
 /* pid exited (its last record has been consumed): free what is kept for
  * it (its Dwfl, modules, symbol cache). Frames already returned stay valid:
  * their strings belong to u. */
