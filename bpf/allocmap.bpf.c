@@ -36,7 +36,9 @@
  *    hot uprobe path is what it was. A stack is the frame-pointer chain
  *    (bpf_get_stack, cheap but short where code has no frame pointers, as
  *    Debian's libc) plus a copy of the user stack from sp and ip/sp/bp, for
- *    user space to unwind with DWARF CFI, as perf --call-graph dwarf does.
+ *    user space to unwind with DWARF CFI, as perf --call-graph dwarf does;
+ *    once user space has seen a thread's outermost frame, that thread's
+ *    stacks are only the copy up to there (see struct am_stack_top).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -100,6 +102,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 32 << 20); /* resized by user space */
 } rb SEC(".maps");
+
+/* --stacks: where each thread's stack ends, as user space learned it */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AM_MAX_THREADS);
+	__type(key, __u32);   /* tid */
+	__type(value, struct am_stack_top);
+} stack_tops SEC(".maps");
 
 /* --stacks: pids whose module layout just changed (exec, a file mapped
  * executable), for a user-space thread that reads /proc/PID/maps at once,
@@ -167,22 +177,11 @@ static __always_inline __u64 tramp_of(struct thread_state *st)
 	return st->tramp;
 }
 
-/* Emit the user stack of the current thread as record `id` of `kind`. The
- * copy starts at sp; near the top of a stack the whole copy fails (it would
- * run past the mapping), so it is then taken page by page, as far as it goes.
- * The record's size is a load-time constant (stack_bytes is rodata). */
-static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid_tgid,
-				       __u64 ip, __u64 sp, __u64 bp, struct thread_state *st)
+/* The header of a stack record (everything before data[] but n_ips,
+ * stack_len and flags). */
+static __always_inline void stack_head(struct am_stack_event *e, __u8 kind, __u64 id, __u64 pid_tgid,
+				       __u64 ip, __u64 sp, __u64 bp, struct thread_state *st, __u64 tstart)
 {
-	struct am_stack_event *e;
-	__u32 got = 0, first;
-	long n;
-
-	e = bpf_ringbuf_reserve(&rb, sizeof(*e) + stack_bytes, 0);
-	if (!e) {
-		__sync_fetch_and_add(&am_cnt.lost_stack, 1);
-		return;
-	}
 	e->type = AM_EV_STACK;
 	e->kind = kind;
 	e->pid = pid_tgid >> 32;
@@ -193,7 +192,8 @@ static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid
 	e->bp = bp;
 	e->call_sp = 0;
 	e->n_ret = 0;
-	e->pad0 = 0;
+	e->flags = 0;
+	e->tstart = tstart;
 #pragma unroll
 	for (int i = 0; i < AM_MAX_DEPTH; i++) {
 		e->ret_sp[i] = 0;
@@ -206,6 +206,71 @@ static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid
 	}
 	if (e->n_ret)
 		e->call_sp = e->ret_sp[0];
+}
+
+/* The bytes from sp to the thread's learned stack top (am_stack_top), or 0
+ * when unknown or not within stack_bytes (another stack: sigaltstack, a
+ * coroutine; or a deeper one than the copy takes). */
+static __always_inline __u64 whole_len(__u32 tid, __u64 sp, __u64 tstart)
+{
+	struct am_stack_top *t = bpf_map_lookup_elem(&stack_tops, &tid);
+	__u64 need;
+
+	if (!t || t->tstart != tstart || t->top <= sp)
+		return 0;
+	need = t->top - sp;
+	return need <= stack_bytes && need <= AM_STACK_MAX ? need : 0;
+}
+
+/* Emit the whole stack, [sp, sp + need), in a record of SIZE data bytes
+ * (a constant: the ring buffer wants one). False when it could not. */
+#define EMIT_WHOLE(SIZE)									\
+	do {											\
+		e = bpf_ringbuf_reserve(&rb, sizeof(*e) + (SIZE), 0);				\
+		if (!e)										\
+			break;									\
+		stack_head(e, kind, id, pid_tgid, ip, sp, bp, st, tstart);			\
+		if (need > (SIZE) || bpf_probe_read_user(e->data, need, (void *)sp)) {		\
+			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);				\
+			e = NULL;								\
+			break;									\
+		}										\
+		e->n_ips = 0;									\
+		e->stack_len = need;								\
+		e->flags = AM_SEV_WHOLE;							\
+		bpf_ringbuf_submit(e, rb_flags());						\
+		return;										\
+	} while (0)
+
+/* Emit the user stack of the current thread as record `id` of `kind`.
+ * Once user space has learned where the thread's stack ends (whole_len),
+ * the record is just that: the copy up to there, in a small record when it
+ * fits. Otherwise the copy is stack_bytes from sp (near the top of a stack
+ * the whole copy fails, as it would run past the mapping: it is then taken
+ * page by page, as far as it goes) with the frame-pointer chain for where
+ * it ends; that record's size is a load-time constant (rodata). */
+static __always_inline void emit_stack(void *ctx, __u8 kind, __u64 id, __u64 pid_tgid,
+				       __u64 ip, __u64 sp, __u64 bp, struct thread_state *st)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 tstart = BPF_CORE_READ(task, start_time), need = 0;
+	struct am_stack_event *e;
+	__u32 got = 0, first;
+	long n;
+
+	if (stack_bytes >= AM_PAGE_SIZE && stack_bytes <= AM_STACK_MAX)
+		need = whole_len((__u32)pid_tgid, sp, tstart);
+	if (need && need <= AM_STACK_SMALL)
+		EMIT_WHOLE(AM_STACK_SMALL);
+	else if (need)
+		EMIT_WHOLE(stack_bytes);
+	/* not known, or the short copy failed: the full record */
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e) + stack_bytes, 0);
+	if (!e) {
+		__sync_fetch_and_add(&am_cnt.lost_stack, 1);
+		return;
+	}
+	stack_head(e, kind, id, pid_tgid, ip, sp, bp, st, tstart);
 	n = bpf_get_stack(ctx, e->ips, sizeof(e->ips), BPF_F_USER_STACK);
 	e->n_ips = n > 0 ? (__u64)n / 8 : 0;
 	if (stack_bytes >= AM_PAGE_SIZE && stack_bytes <= AM_STACK_MAX) {
@@ -789,8 +854,11 @@ int BPF_PROG(sched_exec, struct task_struct *p)
 		held = true;
 		note_held(tgid);
 	}
-	if (stack_mode != AM_STACKS_OFF)
+	if (stack_mode != AM_STACKS_OFF) {
+		/* a new stack: its top is learned again (same tid, same start time) */
+		bpf_map_delete_elem(&stack_tops, &tid);
 		maps_changed(tgid);
+	}
 	emit_task(AM_TASK_EXEC, tgid, tid, 0, held);
 	return 0;
 }
@@ -811,6 +879,8 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 			pop_stale(st, ~0ULL, pid_tgid, false); /* all of them */
 		bpf_map_delete_elem(&threads, &tid);
 	}
+	if (stack_mode != AM_STACKS_OFF)
+		bpf_map_delete_elem(&stack_tops, &tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0) {
 		emit_task(AM_TASK_EXIT, tgid, tid, 0, BPF_CORE_READ(p, exit_code));
 		bpf_map_delete_elem(&targets, &tgid);

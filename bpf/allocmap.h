@@ -203,7 +203,8 @@ struct am_os_event {
  * user space unwinds data[] (a copy of the stack from sp upward) with DWARF
  * CFI, starting from ip/sp/bp, and splices in the frame-pointer chain ips[]
  * (bpf_get_stack) where the copy ends. The record is stack_bytes (rodata)
- * long after the header; only stack_len bytes of data[] are valid. */
+ * long after the header, or AM_STACK_SMALL for an AM_SEV_WHOLE copy that
+ * fits; only stack_len bytes of data[] are valid. */
 struct am_stack_event {
 	__u8  type;      /* AM_EV_STACK */
 	__u8  kind;      /* enum am_stack_kind */
@@ -216,13 +217,35 @@ struct am_stack_event {
 	__u64 call_sp;   /* AM_STACK_OS: entry sp of the outermost allocator call in
 			    progress (*call_sp is its return address), 0 = none */
 	__u32 n_ret;     /* AM_STACK_OS: allocator calls in progress (<= AM_MAX_DEPTH) */
-	__u32 pad0;
+	__u32 flags;     /* AM_SEV_* */
+	__u64 tstart;    /* the thread's start time (task start_time): am_stack_top.tstart */
 	/* Their return addresses as they were at entry, and where they sit:
 	 * the uretprobe replaces each with its trampoline in the stack. */
 	__u64 ret_sp[AM_MAX_DEPTH];
 	__u64 ret_ip[AM_MAX_DEPTH];
 	__u64 ips[AM_FP_MAX]; /* frame-pointer chain, innermost first (ips[0] = ip) */
 	__u8  data[];
+};
+
+/* am_stack_event.flags */
+#define AM_SEV_WHOLE 0x1 /* data[] runs from sp to the thread's stack top (am_stack_top):
+			    it holds every frame, and ips[] was not taken (user space
+			    walks the frame-pointer chain in data[]) */
+
+/* Whole-stack copies this short go in records this long. */
+#define AM_STACK_SMALL 1024
+
+/* What user space learned of a thread's stack (map stack_tops, keyed by
+ * tid; written by user space, deleted at the thread's exit): its outermost
+ * frame lies below top, so a copy of [sp, top) holds the whole stack. An
+ * unwind that reached the outermost frame sets it; each later stack of that
+ * thread then copies that much instead of stack_bytes, and skips
+ * bpf_get_stack, whose frame-pointer walk faults at the end of every chain
+ * (Debian's libc uses rbp as a plain register). Valid only for the thread
+ * started at tstart: tids are reused. */
+struct am_stack_top {
+	__u64 top;
+	__u64 tstart;
 };
 
 enum am_task_kind {

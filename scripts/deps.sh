@@ -10,7 +10,7 @@ set -euo pipefail
 PKGS=(
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev libdw-dev elfutils zlib1g-dev libcapstone-dev
-	libjson-c-dev libncurses-dev
+	libjson-c-dev libncurses-dev libiberty-dev
 	python3 strace ltrace util-linux procps tmux chromium bpftrace
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	g++ git sqlite3 redis-server redis-tools

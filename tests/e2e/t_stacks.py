@@ -14,20 +14,22 @@ skipped loudly; with CI=true a skip counts as a failure."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from harness import Fail, PROGS, TOOL, check, needs, run_tests
 
 LEAK_BYTES = 3 * 12345   # leak_buffer(): malloc(12345) three times, never freed
 
 
-def run(args, tmp, name="t"):
+def run(args, tmp, name="t", timeout=60):
     """allocmap trace --json ARGS; returns the list of records."""
     out = os.path.join(tmp, name + ".jsonl")
     p = subprocess.run([TOOL, "trace", "--json", "-o", out] + args, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     if p.returncode != 0:
         raise Fail("allocmap exited %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-300:]))
     with open(out) as f:
@@ -221,8 +223,143 @@ def t_sample(tmp):
     check(summary(recs)["counters"]["stacks_missing"] == 0, "none missing")
 
 
+def all_frames(recs):
+    """Every frame of every stack in the records (calls, OS requests, leak groups)."""
+    out = []
+    for r in recs:
+        out += r.get("stack", [])
+        for g in r.get("groups", []):
+            out += g.get("stack", [])
+    return out
+
+
+def t_cxx_names(tmp):
+    """C++ frames are demangled in every output (JSON keeps the ELF symbol
+    as "mangled"), and _start, which has no line information, gets none:
+    at -O2 main sits just before it and its last line used to be lent."""
+    prog = os.path.join(PROGS, "cxxgrow_O2")
+    fo, fa, html = (os.path.join(tmp, n) for n in ("os.folded", "alloc.folded", "r.html"))
+    # every 20th call's own stack (OS requests: all); 160 000 traced calls
+    # take a while on a slow machine, and longer under the sanitizers
+    recs = run(["--stacks", "--sample", "20", "--folded", fo, "--folded-alloc", fa, "--html", html, "--", prog],
+               tmp, "cxx", timeout=300)
+    frames = all_frames(recs)
+    check(frames, "stacks")
+    mangled_syms = [f["sym"] for f in frames if f.get("sym", "").startswith(("_Z", "_R"))]
+    check(not mangled_syms, "no mangled sym: %s" % mangled_syms[:3])
+    new = [f for f in frames if f.get("mangled") == "_Znwm"]
+    check(new and all(f["sym"] == "operator new(unsigned long)" for f in new), "operator new: %r" % new[:1])
+    grow = [f for f in frames if f.get("sym", "").startswith(
+        "void std::vector<long, std::allocator<long> >::_M_realloc_insert<long const&>(")]
+    check(grow and all(f["mangled"].startswith("_ZNSt6vectorIlSaIlEE17_M_realloc_insert") for f in grow),
+          "vector growth frame demangled, mangled kept: %r" % grow[:1])
+    check(all("mangled" not in f for f in frames if f.get("sym") in ("main", "__libc_malloc")),
+          "no mangled key where the name is not mangled")
+    start = [f for f in frames if f.get("sym") == "_start" and f.get("obj") == "cxxgrow_O2"]
+    check(start, "frames reach the program's _start")
+    check(all("file" not in f and "line" not in f for f in start), "_start has no line: %r" % start[:1])
+    mains = [f for f in frames if f.get("sym") == "main" and f.get("obj") == "cxxgrow_O2"]
+    check(mains and all(f.get("line", 0) > 0 for f in mains), "main keeps its lines")
+    # text, folded and the HTML report show the demangled names only
+    p = subprocess.run([TOOL, "trace", "--stacks=os", "--", prog], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    out = p.stderr.decode(errors="replace")   # a launched command's trace is on stderr
+    check(p.returncode == 0 and "operator new(unsigned long)+0x" in out, "text names operator new")
+    check("_Znwm" not in out and " _ZN" not in out, "no mangled name in the text output")
+    for path in (fo, fa):
+        with open(path) as f:
+            txt = f.read()
+        names_ = {n for l in txt.splitlines() for n in l.rpartition(" ")[0].split(";")}
+        check(not [n for n in names_ if n.startswith(("_Z", "_R"))], "%s: no mangled frame" % os.path.basename(path))
+        check("_start" in names_, "%s: has stacks" % os.path.basename(path))
+    with open(fa) as f:
+        check("operator new(unsigned long)" in f.read(), "folded-alloc names operator new")
+    with open(html) as f:
+        page = f.read()
+    check('"sym":"_Z' not in page, "no mangled sym in the report's data")
+    check(page.count("_Znwm") == page.count('"mangled":"_Znwm"'), "_Znwm only as the mangled key")
+    check("operator new(unsigned long)" in page, "the report names operator new")
+
+
+def stack_top_known(tid):
+    """Has the BPF side been told where thread tid's stack ends (map
+    stack_tops)? Read with bpftool: the event the test awaits."""
+    p = subprocess.run(["bpftool", "-j", "map", "dump", "name", "stack_tops"], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        return False
+    # one map matched: its elements; several (other runs): one object each
+    out = json.loads(p.stdout or b"[]")
+    for e in [e for m in out for e in (m["elements"] if "elements" in m else [m])]:
+        if e.get("formatted", {}).get("key") == tid:
+            return True
+    return False
+
+
+def t_whole_stacks(tmp):
+    """Once the unwinder has seen a thread's outermost frame, that thread's
+    stacks are copied only up to there (no frame-pointer walk) and unwinds
+    of a stack seen before are remembered: after the first stack of the
+    churn loop, every one is such a copy, and all unwind to the same
+    complete stack as an 8 KiB copy does."""
+    scen = os.path.join(PROGS, "scenarios")
+    out = os.path.join(tmp, "whole.jsonl")
+    p = subprocess.Popen([TOOL, "trace", "-v", "--json", "-o", out, "--stacks", "--", scen,
+                          "wait_then", "churn", "3000"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    err = b""
+    try:
+        while b"pid=" not in err:
+            line = p.stderr.readline()
+            check(line, "scenarios printed its pid: %s" % err.decode(errors="replace")[-300:])
+            err += line
+        pid = int(re.search(rb"pid=(\d+)", err).group(1))
+        deadline = time.monotonic() + 30
+        while not stack_top_known(pid):
+            check(time.monotonic() < deadline, "the main thread's stack top was never learned")
+            time.sleep(0.1)
+        p.stdin.write(b"go\n")
+        p.stdin.close()
+        err += p.stderr.read()
+        check(p.wait(timeout=120) == 0, "allocmap exited %s" % p.returncode)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    m = re.search(rb"stacks: (\d+) unwound, (\d+) whole-stack copies, (\d+) DWARF unwinds remembered", err)
+    check(m, "the -v stacks line: %s" % err.decode(errors="replace")[-400:])
+    n, whole, memo = (int(x) for x in m.groups())
+    # 3000 mallocs and 3000 frees, all after the top was learned
+    check(whole >= 6000 and n - whole < 100, "%d of %d stacks whole-stack copies" % (whole, n))
+    check(memo >= 5996, "%d unwinds remembered" % memo)
+    with open(out) as f:
+        recs = [json.loads(l) for l in f if l.strip()]
+    churn = [r for r in recs if r["type"] == "call" and r["fn"] in ("malloc", "free") and "stack" in r and
+             any(fr.get("sym") == "sc_churn" or fr.get("sym") == "main" for fr in r["stack"])]
+    for fn in ("malloc", "free"):
+        st = [[(fr.get("sym"), fr.get("off")) for fr in r["stack"]] for r in churn if r["fn"] == fn]
+        check(len(st) >= 3000, "%d %s stacks" % (len(st), fn))
+        common = max(set(map(tuple, st)), key=lambda x: st.count(list(x)))
+        check(st.count(list(common)) >= 3000, "%s: one stack for the loop's calls" % fn)
+        check(common[-1][0] == "_start" and any(f[0] == "main" for f in common), "%s: to _start: %s" % (fn, common))
+    check(not [r for r in churn if r.get("stack_truncated")], "none truncated")
+
+
+def t_fork_child(tmp):
+    """-f: a child that allocates and exits at once is unwound with the
+    module layout it had from its parent (its /proc/PID/maps is gone by
+    the time its stacks are read)."""
+    recs = run(["-f", "--stacks", "--", os.path.join(PROGS, "forker")], tmp, "fork")
+    child = [r for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 300000]
+    check(len(child) == 1, "the child's malloc(300000)")
+    st = child[0].get("stack", [])
+    check(names(st)[1:3] == ["main", "__libc_start_call_main"] and st[-1].get("sym") == "_start",
+          "child's stack: %s" % names(st))
+    check(not child[0].get("stack_truncated"), "not truncated")
+
+
 TESTS = [t_os_stacks_name_function, t_os_stacks_nofp, t_leak_report, t_stacks_os_derives_call,
-         t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample]
+         t_stripped, t_folded, t_mode_os, t_stacks_off_unchanged, t_sample, t_cxx_names,
+         t_whole_stacks, t_fork_child]
 
 
 def main():

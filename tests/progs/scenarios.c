@@ -31,7 +31,8 @@
  *   big_alloc       malloc(64 MiB) and free: glibc mmap(67112960)+munmap; under
  *                   jemalloc a new extent mapping made inside that malloc
  *   churn N         N malloc/free pairs of random 16..1040 B; prints
- *                   "churn: N pairs, T ns, X ns/pair" to stderr (loop timed alone)
+ *                   "churn: N pairs, T ns, X ns/pair, C cpu ns/pair" to stderr (loop
+ *                   timed alone; C: the thread's CPU time, uprobe handlers included)
  *   wait_then SCEN [ARGS]  print "pid=N" to stderr, wait for SIGUSR1 or a line on
  *                   stdin, then run SCEN (for attach-mode tests)
  *   exit_soon [MS]  sleep MS milliseconds (default 5) and exit 0
@@ -323,10 +324,12 @@ static int sc_churn(long n)
 	/* xorshift64: deterministic sizes without libc's rand() state. */
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	volatile uintptr_t sink = 0;
-	uint64_t t0, t1;
+	uint64_t t0, t1, cpu;
+	struct timespec c0, c1;
 
 	if (n < 0)
 		return 2;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
@@ -337,8 +340,10 @@ static int sc_churn(long n)
 		free(p);
 	}
 	t1 = now_ns();
-	fdline(2, "churn: %ld pairs, %llu ns, %.1f ns/pair", n,
-	       (unsigned long long)(t1 - t0), n ? (double)(t1 - t0) / n : 0.0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	cpu = (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ull + (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
+	fdline(2, "churn: %ld pairs, %llu ns, %.1f ns/pair, %.1f cpu ns/pair", n,
+	       (unsigned long long)(t1 - t0), n ? (double)(t1 - t0) / n : 0.0, n ? (double)cpu / n : 0.0);
 	return 0;
 }
 

@@ -1044,7 +1044,9 @@ static void test_infer_from_stack(void)
 	};
 	struct am_frame fr[4] = {
 		{ .addr = 1, .sym = "sysmalloc" }, { .addr = 2, .sym = "__libc_malloc" },
-		{ .addr = 3, .sym = "_Znwm" }, { .addr = 4, .sym = "main" },
+		/* as the unwinder names it: demangled, the ELF symbol kept */
+		{ .addr = 3, .sym = "operator new(unsigned long)", .mangled = "_Znwm" },
+		{ .addr = 4, .sym = "main" },
 	};
 	struct am_frame direct[2] = { { .addr = 5, .sym = "mmap64" }, { .addr = 6, .sym = "main" } };
 	struct am_os_event e = {

@@ -705,10 +705,11 @@ static void os_sort(struct am_os_rec *r, size_t n)
 		}
 }
 
-/* The table function a stack frame is in ("__libc_malloc" is malloc), or -1. */
+/* The table function a stack frame is in ("__libc_malloc" is malloc), or -1.
+ * The table names ELF symbols: C++ operators by their mangled names. */
 static int frame_fn(const struct am_frame *f)
 {
-	const char *sym = f->sym;
+	const char *sym = f->mangled ? f->mangled : f->sym;
 
 	if (!sym)
 		return -1;

@@ -146,7 +146,8 @@ struct am_thr {
 struct am_frame {
 	uint64_t addr;           /* pc (for outer frames: the return address) */
 	uint64_t off;            /* addr - start of sym; without sym: addr relative to obj (ELF vaddr) */
-	const char *sym;         /* function name */
+	const char *sym;         /* function name (C++, Rust: demangled) */
+	const char *mangled;     /* the ELF symbol when sym is its demangled form, else NULL */
 	const char *obj;         /* object (file name without directory) */
 	const char *file;        /* source file (debug info only) */
 	uint32_t line;           /* source line, 0 = unknown */

@@ -206,29 +206,35 @@ static void json_seq(struct am_out *o)
 		jsonw_ku64(&o->jw, "seq", o->cur_seq);
 }
 
-/* "stack":[{"addr":"0x..","sym":"malloc","off":0,"obj":"libc.so.6",
- * "file":"x.c","line":12}, ...], innermost first; sym/off, obj, file/line
- * only when known. Without sym, off is the address relative to obj. */
+/* One frame: {"addr":"0x..","sym":"malloc","off":0,"obj":"libc.so.6",
+ * "file":"x.c","line":12}; sym/off, obj, file/line only when known.
+ * Without sym, off is the address relative to obj. sym is demangled;
+ * "mangled" is the ELF symbol, only when it differs. */
+void am_json_frame(struct jsonw *w, const struct am_frame *f)
+{
+	jsonw_obj_open(w);
+	jsonw_khex(w, "addr", f->addr);
+	if (f->sym)
+		jsonw_kstr(w, "sym", f->sym);
+	if (f->sym && f->mangled)
+		jsonw_kstr(w, "mangled", f->mangled);
+	if (f->sym || f->obj)
+		jsonw_ku64(w, "off", f->off);
+	if (f->obj)
+		jsonw_kstr(w, "obj", f->obj);
+	if (f->file) {
+		jsonw_kstr(w, "file", f->file);
+		jsonw_ku64(w, "line", f->line);
+	}
+	jsonw_obj_close(w);
+}
+
+/* "stack":[frame, ...], innermost first. */
 static void json_stack(struct jsonw *w, const char *key, const struct am_stack *st)
 {
 	jsonw_karr_open(w, key);
-	for (uint32_t i = 0; i < st->n; i++) {
-		const struct am_frame *f = &st->f[i];
-
-		jsonw_obj_open(w);
-		jsonw_khex(w, "addr", f->addr);
-		if (f->sym)
-			jsonw_kstr(w, "sym", f->sym);
-		if (f->sym || f->obj)
-			jsonw_ku64(w, "off", f->off);
-		if (f->obj)
-			jsonw_kstr(w, "obj", f->obj);
-		if (f->file) {
-			jsonw_kstr(w, "file", f->file);
-			jsonw_ku64(w, "line", f->line);
-		}
-		jsonw_obj_close(w);
-	}
+	for (uint32_t i = 0; i < st->n; i++)
+		am_json_frame(w, &st->f[i]);
 	jsonw_arr_close(w);
 	if (st->flags & AM_STK_TRUNCATED)
 		jsonw_kbool(w, "stack_truncated", true);

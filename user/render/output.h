@@ -40,6 +40,12 @@ struct am_out *am_out__new(const struct am_out_opts *o);
 void am_out__sink(struct am_out *o, struct am_sink *sink);
 /* Pushes everything written so far to the FILE and fflush()es it. */
 void am_out__flush(struct am_out *o);
+
+struct jsonw;
+struct am_frame;
+/* One stack frame as JSON (the README's frame format): every output that
+ * writes frames (records' stacks, the sites record) goes through it. */
+void am_json_frame(struct jsonw *w, const struct am_frame *f);
 /* errno of the first write to the FILE that failed (ENOSPC on a full
  * disk), 0 while every write succeeded: the caller reports it and fails. */
 int am_out__error(const struct am_out *o);

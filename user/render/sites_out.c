@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fmt.h"
+#include "output.h"
 #include "sites_out.h"
 #include "stack.h"
 
@@ -122,25 +123,6 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 }
 
 /* ---- JSON ---- */
-
-/* One frame: {"addr":"0x..","sym":..,"off":..,"obj":..,"file":..,"line":..}
- * (the README frame format: sym/off, obj, file/line only when known). */
-static void json_frame(struct jsonw *w, const struct am_frame *f)
-{
-	jsonw_obj_open(w);
-	jsonw_khex(w, "addr", f->addr);
-	if (f->sym)
-		jsonw_kstr(w, "sym", f->sym);
-	if (f->sym || f->obj)
-		jsonw_ku64(w, "off", f->off);
-	if (f->obj)
-		jsonw_kstr(w, "obj", f->obj);
-	if (f->file) {
-		jsonw_kstr(w, "file", f->file);
-		jsonw_ku64(w, "line", f->line);
-	}
-	jsonw_obj_close(w);
-}
 
 static void json_fig(struct jsonw *w, const struct am_site_fig *g)
 {
@@ -261,7 +243,7 @@ void am_sites_json(struct jsonw *w, const struct am_sites_report *r, uint64_t ts
 		jsonw_ku64(w, "pid", s->pid);
 		if (s->frame) {
 			jsonw_key(w, "frame");
-			json_frame(w, s->frame);
+			am_json_frame(w, s->frame);
 		}
 		jsonw_ku64(w, "stacks", s->n_stacks);
 		json_fig(w, &s->f);
@@ -280,7 +262,7 @@ void am_sites_json(struct jsonw *w, const struct am_sites_report *r, uint64_t ts
 			jsonw_ku64(w, "alloc_frames", s->skip);
 			jsonw_karr_open(w, "stack");
 			for (uint32_t k = 0; k < s->stack->n; k++)
-				json_frame(w, &s->stack->f[k]);
+				am_json_frame(w, &s->stack->f[k]);
 			jsonw_arr_close(w);
 			if (s->stack->flags & AM_STK_TRUNCATED)
 				jsonw_kbool(w, "stack_truncated", true);

@@ -18,14 +18,14 @@
 #include <sys/mman.h>
 #include "sites_replay.h"
 #include "stack.h"
+#include "strtab.h"
 
 #define REPLAY_FRAMES 256  /* what report.c's reader keeps of a stack */
 
 struct am_replay {
 	struct am_sites *sites;
 	struct am_stacktab *stacks;
-	char **str;               /* interned strings: hash set of copies */
-	size_t n_str, cap_str;
+	struct am_strtab str;     /* interned strings */
 	struct am_os_rec *pend;   /* "os" records waiting for their "call" */
 	size_t n_pend, cap_pend;
 	struct am_frame frames[REPLAY_FRAMES];
@@ -79,50 +79,14 @@ static bool jbool(json_object *o, const char *k)
 
 /* ---------- strings ---------- */
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 /* The interned copy of s (NULL for NULL, and when memory runs out). */
 static const char *intern(struct am_replay *r, const char *s)
 {
-	size_t j;
+	const char *c = am_strtab_intern(&r->str, s);
 
-	if (!s)
-		return NULL;
-	if ((r->n_str + 1) * 2 > r->cap_str) {
-		size_t nc = r->cap_str ? r->cap_str * 2 : 1024;
-		char **ns = calloc(nc, sizeof(*ns));
-
-		if (!ns)
-			goto oom;
-		for (size_t i = 0; i < r->cap_str; i++) {
-			if (!r->str[i])
-				continue;
-			for (j = str_hash(r->str[i]) & (nc - 1); ns[j]; j = (j + 1) & (nc - 1))
-				;
-			ns[j] = r->str[i];
-		}
-		free(r->str);
-		r->str = ns;
-		r->cap_str = nc;
-	}
-	for (j = str_hash(s) & (r->cap_str - 1); r->str[j]; j = (j + 1) & (r->cap_str - 1))
-		if (!strcmp(r->str[j], s))
-			return r->str[j];
-	r->str[j] = strdup(s);
-	if (!r->str[j])
-		goto oom;
-	r->n_str++;
-	return r->str[j];
-oom:
-	r->oom = true;
-	return NULL;
+	if (s && !c)
+		r->oom = true;
+	return c;
 }
 
 /* The record's "stack", interned; NULL when it has none. */
@@ -445,9 +409,7 @@ void am_replay__free(struct am_replay *r)
 		return;
 	am_sites__free(r->sites);
 	am_stacktab__free(r->stacks);
-	for (size_t i = 0; i < r->cap_str; i++)
-		free(r->str[i]);
-	free(r->str);
+	am_strtab_free(&r->str);
 	free(r->pend);
 	free(r->maps);
 	free(r);

@@ -1118,6 +1118,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (len >= sizeof(*te) && te->type == AM_EV_TASK) {
 		if (tr->unw && te->kind == AM_TASK_EXEC)
 			am_unw__exec(tr->unw, te->pid, te->ts);
+		if (tr->unw && te->kind == AM_TASK_FORK)
+			am_unw__fork(tr->unw, te->pid, te->child);
 		/* every record of a process comes before its exit: a -f run
 		 * over thousands of children must not keep each one's Dwfl */
 		if (tr->unw && te->kind == AM_TASK_EXIT)
@@ -1488,6 +1490,8 @@ int am_tracer__load(struct am_tracer *tr)
 		       strerror(-err));
 		return 1;
 	}
+	if (tr->unw)
+		am_unw__set_tops(tr->unw, bpf_map__fd(tr->skel->maps.stack_tops));
 	if ((rc = attach_tracepoints(tr)))
 		return rc;
 	tr->t0 = am_now_ns();
@@ -1773,6 +1777,15 @@ int am_tracer__finish(struct am_tracer *tr)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
 	/* counters from the BPF side: everything lost is printed */
 	cnt = tr->skel->bss->am_cnt;
+	if (tr->unw && tr->opts.verbosity > 0) {
+		struct am_unw_stats us;
+
+		am_unw__stats(tr->unw, &us);
+		am_info("stacks: %llu unwound, %llu whole-stack copies, %llu DWARF unwinds remembered, "
+			"%llu stack tops learned, %llu dropped", (unsigned long long)us.stacks,
+			(unsigned long long)us.whole, (unsigned long long)us.memo_hits,
+			(unsigned long long)us.tops_learned, (unsigned long long)us.tops_dropped);
+	}
 	if (!tr->origin)
 		set_origin(tr, tr->released_ns ? tr->released_ns : tr->t0, tr->opts.cmd ? "exec" : "attach",
 			   (uint32_t)(tr->child > 0 ? tr->child : 0));

@@ -3,7 +3,10 @@
  * copy of the user stack, the frame-pointer chain) into symbolized frames,
  * with elfutils libdwfl: DWARF CFI unwinding over the captured copy (as perf
  * --call-graph dwarf does), the frame-pointer chain spliced in where the
- * copy ends, and function+offset / source file:line per frame.
+ * copy ends, and function+offset / source file:line per frame (C++ and Rust
+ * names demangled, the ELF symbol kept in am_frame.mangled). It tells the
+ * BPF side where each thread's stack ends (am_unw__set_tops), so that
+ * later copies hold just the stack.
  *
  * The module layout of each process comes from /proc/PID/maps, read while
  * the process lives (first stack, exec, every executable file mapping seen in
@@ -39,6 +42,9 @@ void am_unw__refresh(struct am_unw *u, uint32_t pid);
 /* pid exec'd at monotonic time ts: forget the modules of its old image,
  * then refresh. */
 void am_unw__exec(struct am_unw *u, uint32_t pid, uint64_t ts);
+/* parent forked child: the child starts with the parent's module layout
+ * (a child that exits at once has no /proc/PID/maps left to read). */
+void am_unw__fork(struct am_unw *u, uint32_t parent, uint32_t child);
 /* pid exited (its last record has been consumed): free what is kept for
  * it (its Dwfl, modules, symbol cache). Frames already returned stay valid:
  * their strings belong to u. */
@@ -47,6 +53,20 @@ void am_unw__exit(struct am_unw *u, uint32_t pid);
  * next call of the other functions. Called from a thread woken by the BPF
  * side when pid's layout changes, while the consumer may be busy. */
 void am_unw__snapshot(struct am_unw *u, uint32_t pid);
+
+/* The BPF map stack_tops (struct am_stack_top): where each thread's stack
+ * ends, told to the BPF side once an unwind reached its outermost frame. */
+void am_unw__set_tops(struct am_unw *u, int fd);
+
+/* What the unwinder did, for -v. */
+struct am_unw_stats {
+	uint64_t stacks;         /* records unwound */
+	uint64_t whole;          /* of which whole-stack copies (AM_SEV_WHOLE) */
+	uint64_t memo_hits;      /* DWARF unwinds answered from memory */
+	uint64_t tops_learned;   /* stack tops told to the BPF side */
+	uint64_t tops_dropped;   /* and found wrong */
+};
+void am_unw__stats(const struct am_unw *u, struct am_unw_stats *out);
 
 /* Unwinds and symbolizes the stack record e (len bytes). Writes up to max
  * frames to out, innermost first, and returns their number (0 if the

@@ -13,4 +13,7 @@
  * (e->ip, e->sp, e->bp: the user registers at the capture point). */
 bool am_unw_arch_initial_regs(Dwfl_Thread *thread, const struct am_stack_event *e);
 
+/* The DWARF number of the frame-pointer register (the one e->bp is). */
+extern const unsigned am_unw_arch_fp_dwarf;
+
 #endif /* ALLOCMAP_UNWIND_ARCH_H */

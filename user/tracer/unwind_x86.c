@@ -6,6 +6,8 @@
 
 #define DWARF_RBP 6 /* DWARF_RSP is 7: set together, in this order */
 
+const unsigned am_unw_arch_fp_dwarf = DWARF_RBP;
+
 bool am_unw_arch_initial_regs(Dwfl_Thread *thread, const struct am_stack_event *e)
 {
 	Dwarf_Word regs[2] = { e->bp, e->sp };
