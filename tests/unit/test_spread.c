@@ -61,6 +61,11 @@ static void test_overlap(void)
 	CHECK(am_spread_overlap(&a, &c), "ranges touching at 30: too noisy");
 	CHECK(am_spread_overlap(&c, &b), "overlapping ranges: too noisy");
 	CHECK(am_spread_overlap(&a, &none), "no values: cannot rank");
+	struct am_spread one_a = { .median = 1, .min = 1, .max = 1, .n = 1 };
+	struct am_spread one_b = { .median = 9, .min = 9, .max = 9, .n = 1 };
+
+	CHECK(am_spread_overlap(&one_a, &one_b), "one run each: no spread, cannot rank");
+	CHECK(am_spread_overlap(&one_a, &b), "one run against many: cannot rank");
 }
 
 int main(void)

@@ -87,6 +87,11 @@ void am_cmp_html_table(FILE *f, const struct am_cmp_table *t)
 		fputs("</tr>\n", f);
 	}
 	fputs("</table>\n", f);
+	if (t->note[0]) {
+		fputs("<p class=\"note\">", f);
+		am_html_esc(f, t->note);
+		fputs("</p>\n", f);
+	}
 }
 
 /* A "nice" tick step (1, 2, 5 x 10^k) giving about n ticks over span. */

@@ -41,7 +41,7 @@ struct am_spread am_spread_of(const uint64_t *v, size_t n)
 
 bool am_spread_overlap(const struct am_spread *a, const struct am_spread *b)
 {
-	if (!a->n || !b->n)
+	if (a->n < 2 || b->n < 2)
 		return true;
 	return a->min <= b->max && b->min <= a->max;
 }

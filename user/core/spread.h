@@ -23,7 +23,8 @@ struct am_spread am_spread_of(const uint64_t *v, size_t n);
 /* The noise rule: two allocators can be ranked by a measurement only when
  * their ranges do not overlap (every run of one is faster than every run of
  * the other). true when a and b overlap (min..max intersect, ends included)
- * or either has no values: "too noisy to rank". */
+ * or either has fewer than two values (one run shows no spread): "too noisy
+ * to rank". */
 bool am_spread_overlap(const struct am_spread *a, const struct am_spread *b);
 
 #endif /* ALLOCMAP_SPREAD_H */
