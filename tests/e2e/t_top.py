@@ -257,13 +257,25 @@ def test_launch_exit():
         r, s = p.wait(lambda s: "exited with status 0" in s and "Closing in" in s, 20)
         if check("launch_final_frame", r, "no final frame", s):
             check("launch_threshold_moved",
-                  re.search(r"mmap threshold\s+196 KiB\s+\(glibc dynamic: started at 128 KiB, moved 1x\)", s)
+                  re.search(r"mmap threshold\s+196 KiB\s+\(glibc dynamic: started at 128 KiB, moved once\)", s)
                   and re.search(r"threshold\s+128 KiB -> 196 KiB\s+free\(196 KiB chunk\)", s),
                   "dynamic threshold row / threshold event", s)
             check("launch_brk_cause", re.search(r"brk\s+\+196 KiB\s+0x[0-9a-f]+\s+malloc\(200000\)", s),
                   "brk growth caused by malloc(200000)", s)
+            # the trend covers the samples taken so far (-i 500), not the line's width
+            up = re.search(r"up (\d\d):(\d\d) ", s)
+            up_s = int(up.group(1)) * 60 + int(up.group(2)) if up else None
+            tr = re.search(r"trend, last (\d+(?:\.\d+)?) s", s)
+            check("launch_trend_span", up and tr and 0 < float(tr.group(1)) <= up_s + 1,
+                  "trend span %r against uptime %r s" % (tr and tr.group(1), up_s), s)
+            seen = re.search(r"newest first, (\d+) OS requests seen", s)
         rc, s = p.exit_code(10)
         check("launch_exit_status", rc == 0, "exit status %r" % rc, s)
+        # the closing line counts what the list counted: OS requests only
+        closing = re.search(r"allocmap top: .* (\d+) OS requests, \d+ lost", s)
+        check("launch_os_count_agrees", r and seen and closing and seen.group(1) == closing.group(1)
+              and int(seen.group(1)) > 0,
+              "list %r, closing line %r" % (seen and seen.group(1), closing and closing.group(1)), s)
         restored("launch", p, s)
     finally:
         p.kill()
