@@ -9,30 +9,6 @@
 #include "sites_out.h"
 #include "stack.h"
 
-const char *am_fmt_size3(char *buf, size_t n, uint64_t bytes)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	unsigned u = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, n, "%" PRIu64 " B", bytes);
-		return buf;
-	}
-	v /= 1024;
-	while (v >= 999.5 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (v >= 99.95)
-		snprintf(buf, n, "%.0f %s", v, unit[u]);
-	else if (v >= 9.995)
-		snprintf(buf, n, "%.1f %s", v, unit[u]);
-	else
-		snprintf(buf, n, "%.2f %s", v, unit[u]);
-	return buf;
-}
-
 static const char *region_name(unsigned r)
 {
 	return r < AM_REG__COUNT && am_region_names[r] ? am_region_names[r] : "unknown";
