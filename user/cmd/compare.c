@@ -401,42 +401,49 @@ static void table_os(struct am_cmp_table *t, const struct am_cmp_run *runs, cons
 	}
 }
 
+/* A row of sizes, one per column, in one unit (that of the largest) so the
+ * row reads across: "1.60 MiB | 10.5 MiB", not "1.6 MiB | 10752 KiB". */
+static void size_row(struct am_cmp_table *t, const char *label, const uint64_t *v, int n)
+{
+	char b[AM_FMT_BUF];
+	uint64_t max = 0;
+	int r = row(t, label, false);
+
+	for (int c = 0; c < n; c++)
+		max = v[c] > max ? v[c] : max;
+	for (int c = 0; c < n; c++)
+		CELL(t, r, c, "%s", am_fmt_size_in(b, sizeof(b), v[c], max));
+}
+
 /* "memory": live against held from the OS, at peak and at exit, the
  * overheads, and what was given back. */
 static void table_memory(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n)
 {
-	char b[AM_FMT_BUF];
+	uint64_t v[AM_CMP_MAX_RUNS];
 	int r;
 
+#define SIZES(label, expr) do { \
+		for (int c = 0; c < n; c++) { \
+			const struct am_cmp_run *x = &runs[idx[c]]; \
+			v[c] = (expr); \
+		} \
+		size_row(t, label, v, n); \
+	} while (0)
 	row(t, "memory (from OS: brk heap + allocator mappings)", true);
-	r = row(t, "live, peak", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.live_bytes_peak));
-	r = row(t, "from OS, peak", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].os_peak));
+	SIZES("live, peak", x->sum.live_bytes_peak);
+	SIZES("from OS, peak", x->os_peak);
 	r = row(t, "overhead at peak (from OS / live)", false);
 	for (int c = 0; c < n; c++)
 		ratio(t->cell[r][c], sizeof(t->cell[r][c]), runs[idx[c]].os_peak,
 		      runs[idx[c]].sum.live_bytes_peak);
-	r = row(t, "live, at exit", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].live_exit));
-	r = row(t, "from OS, at exit", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].os_exit));
+	SIZES("live, at exit", x->live_exit);
+	SIZES("from OS, at exit", x->os_exit);
 	r = row(t, "overhead at exit", false);
 	for (int c = 0; c < n; c++)
 		ratio(t->cell[r][c], sizeof(t->cell[r][c]), runs[idx[c]].os_exit, runs[idx[c]].live_exit);
-	r = row(t, "returned to OS: munmap", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_munmap));
-	r = row(t, "returned to OS: madvise", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_madvise));
-	r = row(t, "returned to OS: brk shrink", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_brk));
+	SIZES("returned to OS: munmap", x->sum.returned_munmap);
+	SIZES("returned to OS: madvise", x->sum.returned_madvise);
+	SIZES("returned to OS: brk shrink", x->sum.returned_brk);
 }
 
 /* Untraced wall time and peak RSS: median of the runs, then their range. */
@@ -444,6 +451,7 @@ static void table_untraced(struct am_cmp_table *t, const struct am_cmp_run *runs
 			   int n)
 {
 	char b[AM_FMT_BUF], b2[AM_FMT_BUF], label[64];
+	uint64_t max = 0;
 	size_t most = 0;
 	int r;
 
@@ -461,18 +469,28 @@ static void table_untraced(struct am_cmp_table *t, const struct am_cmp_run *runs
 		if (runs[idx[c]].n_plain)
 			CELL(t, r, c, "%.3f-%.3f s", runs[idx[c]].plain_wall.min / 1e9,
 			     runs[idx[c]].plain_wall.max / 1e9);
+	for (int c = 0; c < n; c++)
+		max = runs[idx[c]].plain_rss.max * 1024 > max ? runs[idx[c]].plain_rss.max * 1024 : max;
 	snprintf(label, sizeof(label), "peak RSS, untraced (median of %zu)", most);
 	r = row(t, label, false);
 	for (int c = 0; c < n; c++)
 		if (!runs[idx[c]].n_plain)
 			CELL(t, r, c, "-");
 		else
-			CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].plain_rss.median * 1024));
+			CELL(t, r, c, "%s", am_fmt_size_in(b, sizeof(b), runs[idx[c]].plain_rss.median * 1024, max));
 	r = row(t, "  range (min-max)", false);
-	for (int c = 0; c < n; c++)
-		if (runs[idx[c]].n_plain)
-			CELL(t, r, c, "%s-%s", am_fmt_size(b, sizeof(b), runs[idx[c]].plain_rss.min * 1024),
-			     am_fmt_size(b2, sizeof(b2), runs[idx[c]].plain_rss.max * 1024));
+	for (int c = 0; c < n; c++) {
+		char *unit;
+
+		if (!runs[idx[c]].n_plain)
+			continue;
+		/* "2.76-2.87 MiB": the row's unit once */
+		am_fmt_size_in(b, sizeof(b), runs[idx[c]].plain_rss.min * 1024, max);
+		unit = strchr(b, ' ');
+		if (unit)
+			*unit = '\0';
+		CELL(t, r, c, "%.12s-%.20s", b, am_fmt_size_in(b2, sizeof(b2), runs[idx[c]].plain_rss.max * 1024, max));
+	}
 }
 
 /* Pair number k (0, 1, ...) of allocators, among the n columns, whose
@@ -519,7 +537,7 @@ static void noise_note(struct am_cmp_table *t, const struct am_cmp_run *runs, co
 static void table_run(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n,
 		      bool plain)
 {
-	char b[AM_FMT_BUF];
+	uint64_t v[AM_CMP_MAX_RUNS];
 	int r;
 
 	row(t, "run", true);
@@ -529,9 +547,9 @@ static void table_run(struct am_cmp_table *t, const struct am_cmp_run *runs, con
 	r = row(t, "wall time, traced", false);
 	for (int c = 0; c < n; c++)
 		CELL(t, r, c, "%.3f s", runs[idx[c]].sum.target_wall_ns / 1e9);
-	r = row(t, "peak RSS, traced", false);
 	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.target_maxrss_kb * 1024));
+		v[c] = runs[idx[c]].sum.target_maxrss_kb * 1024;
+	size_row(t, "peak RSS, traced", v, n);
 	if (plain)
 		table_untraced(t, runs, idx, n);
 	r = row(t, "lost events", false);
