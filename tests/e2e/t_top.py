@@ -284,15 +284,15 @@ def test_launch_exit():
 
 
 def hsize(v):
-    """top_view.c's hsize: "1000 B", "195.3 KiB", "11.4 MiB"."""
+    """fmt.c's am_fmt_size3 (top's sizes): "1000 B", "195 KiB", "11.4 MiB", "1.20 MiB"."""
     if v < 1024:
         return "%d B" % v
     d, i = float(v), 0
-    while d >= 1024 and i < 6:
+    while d >= 999.5 and i < 6:
         d /= 1024
         i += 1
     unit = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"][i]
-    return ("%.0f %s" if d >= 100 else "%.1f %s") % (d, unit)
+    return ("%.0f %s" if d >= 99.95 else "%.1f %s" if d >= 9.995 else "%.2f %s") % (d, unit)
 
 
 def scen_line(needle):

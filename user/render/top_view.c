@@ -99,26 +99,13 @@ struct top_view {
 
 /* ---------- formatting ---------- */
 
-/* "0 B", "1000 B", "195.3 KiB", "1.2 MiB", "12 GiB": at most 4 significant digits. */
+/* The one size format (fmt.h): "0 B", "1000 B", "195 KiB", "1.20 MiB". */
 static const char *hsize(char *b, size_t sz, uint64_t v)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double d = (double)v;
-	int i = 0;
-
-	if (v < 1024) {
-		snprintf(b, sz, "%" PRIu64 " B", v);
-		return b;
-	}
-	while (d >= 1024 && i < 6) {
-		d /= 1024;
-		i++;
-	}
-	snprintf(b, sz, d >= 100 ? "%.0f %s" : "%.1f %s", d, unit[i]);
-	return b;
+	return am_fmt_size3(b, sz, v);
 }
 
-/* Signed byte delta: "+9.8 KiB", "-196.0 KiB", "0 B". */
+/* Signed byte delta: "+9.80 KiB", "-196 KiB", "0 B". */
 static const char *hdelta(char *b, size_t sz, double d)
 {
 	char t[32];
