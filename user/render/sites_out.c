@@ -35,14 +35,30 @@ static const char *site_label(char *buf, size_t n, const struct am_site *s)
 	return buf;
 }
 
-static void text_row(FILE *f, const char *head, const struct am_site_fig *g, const char *label)
+/* The size columns' largest values (allocated, peak live, leaked, from OS):
+ * each column is written in its largest value's unit (am_fmt_size_in). */
+struct col_max {
+	uint64_t bytes, peak, leak, os;
+};
+
+static void col_max_add(struct col_max *m, const struct am_site_fig *g)
+{
+	m->bytes = g->bytes > m->bytes ? g->bytes : m->bytes;
+	m->peak = g->peak_bytes > m->peak ? g->peak_bytes : m->peak;
+	m->leak = g->leak_bytes > m->leak ? g->leak_bytes : m->leak;
+	m->os = g->os_bytes > m->os ? g->os_bytes : m->os;
+}
+
+static void text_row(FILE *f, const char *head, const struct am_site_fig *g, const char *label,
+		     const struct col_max *m)
 {
 	char a[32], p[32], l[32], o[32];
 
 	fprintf(f, "%s%9" PRIu64 " %10s %10s %10s %9" PRIu64 " %10s  %s", head, g->calls,
-		am_fmt_size3(a, sizeof(a), g->bytes), am_fmt_size3(p, sizeof(p), g->peak_bytes),
-		am_fmt_size3(l, sizeof(l), g->leak_bytes), g->temp_count,
-		am_fmt_size3(o, sizeof(o), g->os_bytes), label);
+		am_fmt_size_in(a, sizeof(a), g->bytes, m->bytes),
+		am_fmt_size_in(p, sizeof(p), g->peak_bytes, m->peak),
+		am_fmt_size_in(l, sizeof(l), g->leak_bytes, m->leak), g->temp_count,
+		am_fmt_size_in(o, sizeof(o), g->os_bytes, m->os), label);
 }
 
 void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
@@ -54,6 +70,7 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 		[AM_SORT_OS] = "bytes from the OS", [AM_SORT_CALLS] = "calls",
 	};
 	char x[32], label[1024];
+	struct col_max m = { 0 };
 	size_t *ix;
 
 	if (!r->n_sites) {
@@ -69,6 +86,9 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 	ix = am_sites_order(r, by);
 	if (!ix)
 		return;
+	col_max_add(&m, &r->total);
+	for (size_t i = 0; i < r->n_sites && i < top; i++)
+		col_max_add(&m, &r->sites[ix[i]].f);
 	fprintf(f, "  %9s %10s %10s %10s %9s %10s  %s\n", "calls", "allocated", "peak live", "leaked",
 		"temporary", "from OS", "site [where its allocations went]");
 	for (size_t i = 0; i < r->n_sites && i < top; i++) {
@@ -87,13 +107,13 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 			k += (size_t)snprintf(label + k, sizeof(label) - k, "]");
 		if (multi_pid && k < sizeof(label) - 24)
 			snprintf(label + k, sizeof(label) - k, " pid %" PRIu32, s->pid);
-		text_row(f, "  ", &s->f, label);
+		text_row(f, "  ", &s->f, label, &m);
 		fputc('\n', f);
 	}
 	free(ix);
 	if (r->n_sites > top)
 		fprintf(f, "  ... %zu more sites (all of them in the JSON \"sites\" record)\n", r->n_sites - top);
-	text_row(f, "  ", &r->total, "total");
+	text_row(f, "  ", &r->total, "total", &m);
 	fputc('\n', f);
 }
 
