@@ -105,6 +105,16 @@ static const char *hsize(char *b, size_t sz, uint64_t v)
 	return am_fmt_size3(b, sz, v);
 }
 
+/* The largest of v[0..n): a column's, whose unit its sizes share (am_fmt_size_in). */
+static uint64_t col_max(const uint64_t *v, int n)
+{
+	uint64_t m = 0;
+
+	for (int i = 0; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
 /* Signed byte delta: "+9.80 KiB", "-196 KiB", "0 B". */
 static const char *hdelta(char *b, size_t sz, double d)
 {
@@ -633,8 +643,8 @@ static int draw_memory(struct top_view *v, int y)
 		uint64_t lo, hi;
 
 		put(y, 1, A_NORMAL, "%-13s", label[m]);
-		put(y, 15, A_BOLD, "%10s", hsize(a, sizeof(a), now[m]));
-		put(y, 26, A_NORMAL, "%11s", hsize(b, sizeof(b), peak[m]));
+		put(y, 15, A_BOLD, "%10s", am_fmt_size_in(a, sizeof(a), now[m], col_max(now, M__COUNT)));
+		put(y, 26, A_NORMAL, "%11s", am_fmt_size_in(b, sizeof(b), peak[m], col_max(peak, M__COUNT)));
 		if (dt > 0)
 			put(y, 38, da, "%11s", hdelta(c, sizeof(c), d));
 		else
