@@ -127,6 +127,10 @@ def runs_benchmark(installed):
     check("runs_html", "wall time, untraced (median of 3)" in page and "range (min-max)" in page
           and (note in page) == bool(want)
           and all(f"{x} and {y}" in page for x, y in want), "html table or note disagree with JSON")
+    # the page's size cells carry the exact bytes as a tooltip
+    check("runs_html_exact_bytes", all(f'title="{a["bytes"]["live_peak"]} bytes"' in page
+                                       and f'title="{a["bytes"]["os_peak"]} bytes"' in page for a in allocs),
+          "no title with the exact live/os peak bytes")
 
 
 def main():

@@ -411,8 +411,11 @@ static void size_row(struct am_cmp_table *t, const char *label, const uint64_t *
 
 	for (int c = 0; c < n; c++)
 		max = v[c] > max ? v[c] : max;
-	for (int c = 0; c < n; c++)
+	t->is_bytes[r] = true;
+	for (int c = 0; c < n; c++) {
 		CELL(t, r, c, "%s", am_fmt_size_in(b, sizeof(b), v[c], max));
+		t->exact[r][c] = v[c];
+	}
 }
 
 /* "memory": live against held from the OS, at peak and at exit, the
@@ -478,6 +481,9 @@ static void table_untraced(struct am_cmp_table *t, const struct am_cmp_run *runs
 			CELL(t, r, c, "-");
 		else
 			CELL(t, r, c, "%s", am_fmt_size_in(b, sizeof(b), runs[idx[c]].plain_rss.median * 1024, max));
+	t->is_bytes[r] = true;
+	for (int c = 0; c < n; c++)
+		t->exact[r][c] = runs[idx[c]].plain_rss.median * 1024;
 	r = row(t, "  range (min-max)", false);
 	for (int c = 0; c < n; c++) {
 		char *unit;

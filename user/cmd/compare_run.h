@@ -101,6 +101,8 @@ struct am_cmp_table {
 	char label[AM_CMP_MAX_ROWS][64];             /* row titles ("" = blank) */
 	bool section[AM_CMP_MAX_ROWS];               /* a heading row: no cells */
 	char cell[AM_CMP_MAX_ROWS][AM_CMP_MAX_RUNS][40];
+	bool is_bytes[AM_CMP_MAX_ROWS];              /* a row of sizes: exact[] holds them */
+	uint64_t exact[AM_CMP_MAX_ROWS][AM_CMP_MAX_RUNS]; /* exact bytes (the HTML's tooltips) */
 	char note[1024];                             /* printed under the table ("" = none) */
 };
 
