@@ -72,6 +72,67 @@ def strace_counts(path, workloads):
     return [procs[p] for p in order]
 
 
+def noisy_pairs(allocs):
+    """The pairs the README's rule calls too noisy to rank: untraced wall-time
+    ranges (min..max, ends included) that overlap, or fewer than 2 runs."""
+    out = []
+    for i, a in enumerate(allocs):
+        for b in allocs[i + 1:]:
+            ra, rb = [x["wall_ns"] for x in a["untraced"]["runs"]], [x["wall_ns"] for x in b["untraced"]["runs"]]
+            if len(ra) < 2 or len(rb) < 2 or (min(ra) <= max(rb) and min(rb) <= max(ra)):
+                out.append([a["name"], b["name"]])
+    return out
+
+
+def runs_benchmark(installed):
+    """--runs N: N untraced runs recorded per allocator, the medians and ranges
+    are those of the recorded runs, the noisy pairs follow the rule, the HTML
+    table and note say the same; bad N is a usage error."""
+    for bad in ("0", "1001", "abc", "-1"):
+        r = run([TOOL, "compare", "--runs", bad, "--", WORKLOAD])
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        check(f"runs_bad_{bad}", r.returncode == 64 and len(lines) == 1 and "--runs" in lines[0],
+              f"exit {r.returncode}, stderr {r.stderr!r}")
+    names = [n for n in ("glibc", "jemalloc", "mimalloc") if n in installed]
+    with tempfile.TemporaryDirectory() as tmp:
+        html = os.path.join(tmp, "cmp.html")
+        r = run([TOOL, "compare", "--json", "--runs", "3", "--html", html, "-a", ",".join(names),
+                 "--", WORKLOAD], timeout=150)
+        if r.returncode != 0:
+            fail("runs_json", f"exit {r.returncode}: {r.stderr[-500:]}")
+            return
+        doc = json.loads(r.stdout)
+        page = open(html).read()
+    allocs = [a for a in doc["allocators"] if "skipped" not in a]
+    check("runs_count", doc.get("untraced_runs") == 3 and [a["name"] for a in allocs] == names
+          and all(len(a["untraced"]["runs"]) == 3 for a in allocs),
+          f"untraced_runs {doc.get('untraced_runs')}, runs {[a.get('untraced') for a in allocs]}")
+    for a in allocs:
+        u = a["untraced"]
+        walls = sorted(x["wall_ns"] for x in u["runs"])
+        rss = sorted(x["max_rss_kb"] for x in u["runs"])
+        check(f"runs_median_{a['name']}",
+              u["wall_ns"] == walls[1] and u["wall_ns_min"] == walls[0] and u["wall_ns_max"] == walls[2]
+              and u["max_rss_kb"] == rss[1] and u["max_rss_kb_min"] == rss[0]
+              and u["max_rss_kb_max"] == rss[2] and all(x["exit"] == 0 for x in u["runs"])
+              and all(x["wall_ns"] > 0 and x["max_rss_kb"] > 0 for x in u["runs"]), f"untraced {u}")
+        # the default workload keeps > 1 MiB live at its peak: a real ratio
+        b = a["bytes"]
+        check(f"runs_overhead_{a['name']}", b["live_peak"] >= 1 << 20
+              and b["overhead_peak"] == round(b["os_peak"] / b["live_peak"], 4), f"bytes {b}")
+    want = noisy_pairs(allocs)
+    check("runs_noisy_rule", doc.get("too_noisy_to_rank") == want,
+          f"too_noisy_to_rank {doc.get('too_noisy_to_rank')}, rule gives {want}")
+    note = "too noisy to rank by untraced wall time"
+    check("runs_html", "wall time, untraced (median of 3)" in page and "range (min-max)" in page
+          and (note in page) == bool(want)
+          and all(f"{x} and {y}" in page for x, y in want), "html table or note disagree with JSON")
+    # the page's size cells carry the exact bytes as a tooltip
+    check("runs_html_exact_bytes", all(f'title="{a["bytes"]["live_peak"]} bytes"' in page
+                                       and f'title="{a["bytes"]["os_peak"]} bytes"' in page for a in allocs),
+          "no title with the exact live/os peak bytes")
+
+
 def main():
     T.require((TOOL, WORKLOAD))
     installed = ["glibc"] + [n for n, so in PRELOADS.items()
@@ -146,11 +207,14 @@ def main():
             a = rows[name]
             check(f"{name}_no_brk", a["brk_set"]["all"] == 0 and a["brk_set"]["in_calls"] == 0,
                   f"{name} moved the break: {a['brk_set']}")
-        # the overhead figures are consistent
+        # the overhead figures are consistent; a ratio only from overhead_floor live
         for name in traced:
             b = rows[name]["bytes"]
             check(f"bytes_{name}", b["os_peak"] >= b["os_exit"] and b["live_peak"] > 0
-                  and b["overhead_peak"] is not None and b["overhead_peak"] > 0.5,
+                  and b["overhead_floor"] == 1 << 20
+                  and (b["overhead_peak"] is None if b["live_peak"] < b["overhead_floor"]
+                       else b["overhead_peak"] is not None and b["overhead_peak"] > 0.5)
+                  and (b["overhead_exit"] is None) == (b["live_exit"] < b["overhead_floor"]),
                   f"bytes {b}")
 
         try:
@@ -175,6 +239,8 @@ def main():
                 check("html_cursor_data", [c["name"] for c in cur] == [a["name"] for a in doc["allocators"]]
                       and all(len(c["live"]) == len(c["os"]) == 860 for c in cur),
                       f"names {[c.get('name') for c in cur]}, lengths {[len(c.get('live', [])) for c in cur]}")
+
+    runs_benchmark(installed)
 
     # --- a missing allocator is reported and skipped; the text table ---
     r = run([TOOL, "compare", "--no-untraced", "-a", "glibc,ghost=/nonexistent/libghost.so",

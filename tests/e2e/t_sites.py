@@ -199,8 +199,9 @@ def t_text_table():
           "heading: %r" % h)
     rows = lines[head[0] + 2:head[0] + 6]
     want = [
-        ["100", "97.7 KiB", "0 B", "0 B", "100", None, "site_temp (sites.c:%d) [heap 100]" % LINES["site_temp"]],
-        ["1", "293 KiB", "0 B", "0 B", "1", None, "site_big (sites.c:%d) [mmap 1]" % LINES["site_big"]],
+        # one unit per column, its largest value's (the total: 899 KiB, 509 KiB, 20.5 KiB)
+        ["100", "98 KiB", "0 KiB", "0 KiB", "100", None, "site_temp (sites.c:%d) [heap 100]" % LINES["site_temp"]],
+        ["1", "293 KiB", "0 KiB", "0 KiB", "1", None, "site_big (sites.c:%d) [mmap 1]" % LINES["site_big"]],
     ]
     for row, w in zip(rows, want):
         m = re.match(r"\s+(\d+)\s+(\S+ \S+)\s+(\S+ \S+)\s+(\S+ \S+)\s+(\d+)\s+(\S+ \S+)\s+(.*)$", row)

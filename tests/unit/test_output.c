@@ -1040,7 +1040,7 @@ static void test_text_summary(void)
 	sink.summary(sink.ctx, &s);
 	t = out_done(o, &m, false);
 	CHECK(strstr(t, "--- allocmap summary: 1.500000 s, 300 events ---\n") == t, "summary header");
-	CHECK(strstr(t, "\n  malloc                100     400000 B        2         3        1\n") != NULL,
+	CHECK(strstr(t, "\n  malloc                100      391 KiB        2         3        1\n") != NULL,
 	      "summary malloc row");
 	CHECK(strstr(t, "  mmap                    3            1  malloc 1, direct 2\n") != NULL,
 	      "summary syscall row with causes");
@@ -1053,7 +1053,7 @@ static void test_text_summary(void)
 	CHECK(strstr(t, "  [128 KiB, 256 KiB)            0        1        0  =\n") != NULL,
 	      "summary histogram mmap row");
 	CHECK(strstr(t, "mmap threshold: 128 KiB -> 1028 KiB (1 change)\n") != NULL, "summary threshold");
-	CHECK(strstr(t, "live at end: heap 10 (100000 B)\n") != NULL, "summary live at end");
+	CHECK(strstr(t, "live at end: heap 10 (97.7 KiB)\n") != NULL, "summary live at end");
 	CHECK(strstr(t, "\nlost events: 0  missed returns: 0  unattached probes: 0  unknown frees: 3\n") != NULL,
 	      "summary counters line");
 	CHECK(strstr(t, "WARNING") == NULL, "no warning without losses");

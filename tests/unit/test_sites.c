@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "check.h"
+#include "fmt.h"
 #include "pprof.h"
 #include "sites.h"
 #include "sites_out.h"

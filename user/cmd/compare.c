@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "compare.h"
 #include "compare_run.h"
+#include "spread.h"
 #include "fmt.h"
 #include "jsonw.h"
 #include "log.h"
@@ -41,6 +42,7 @@ struct cmp_opts {
 	const char *html;
 	bool json;
 	bool no_plain;           /* skip the untraced runs */
+	unsigned runs;           /* --runs: untraced runs per allocator */
 	int verbosity;
 	char **cmd;
 };
@@ -55,15 +57,19 @@ static const char compare_doc[] =
 "next to the command (make builds the shipped workloads so with musl-gcc), or the "
 "command itself when it is linked with musl; without one the column is left out "
 "(reported when musl was asked for by name). Each run is traced like "
-"`allocmap trace`, and run once more untraced (first) for wall time and peak RSS "
-"without probe traps. "
+"`allocmap trace`, and run --runs times more untraced (first, taking turns between "
+"allocators) for wall time and peak RSS without probe traps: the table shows their "
+"median and range (min-max). Two allocators whose wall-time ranges overlap are "
+"reported as too noisy to rank. "
 "The command's stdout goes to stderr: allocmap's stdout carries only the table.\n"
 "\n"
 "OS requests are counted for the whole process after exec (ld.so's mappings "
 "included, as strace would count them); the figure in parentheses is the part "
 "made inside allocator calls. 'brk that moved the break' leaves out brk(NULL) "
 "queries. 'from OS' is the brk heap plus the allocator's "
-"own mappings; overhead = from OS / bytes live in allocations.\n"
+"own mappings; overhead = from OS / bytes live in allocations, shown only when "
+"at least 1 MiB is live (below that the allocator's fixed start-up memory decides "
+"the ratio).\n"
 "\v"
 "EXAMPLES:\n"
 "  allocmap compare -- .output/workloads/small_objects\n"
@@ -80,7 +86,18 @@ static const char compare_doc[] =
 "grow_shrink, bigbuf; each takes an optional size argument.\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF.";
 
-enum { OPT_HTML = 1000, OPT_JSON, OPT_NO_PLAIN };
+enum { OPT_HTML = 1000, OPT_JSON, OPT_NO_PLAIN, OPT_RUNS };
+
+#define CMP_RUNS_DEFAULT 5
+#define CMP_RUNS_MAX 1000
+static const struct am_uint_opt runs_opt = { "--runs", "untraced runs per allocator", 1,
+					     CMP_RUNS_MAX, false, 0 };
+
+/* An overhead ratio (from OS / live) is shown only from this many live bytes:
+ * below it the allocator's fixed start-up memory (an arena, a first chunk of
+ * mappings) is the ratio, which then says nothing about how it manages the
+ * program's memory ("overhead at exit 1716x" over 4 KiB live). */
+#define CMP_OVERHEAD_FLOOR (UINT64_C(1) << 20)
 
 static const struct argp_option compare_options[] = {
 	{ "allocators", 'a', "LIST", 0, "Comma-separated: glibc, jemalloc, tcmalloc, mimalloc, musl, "
@@ -88,6 +105,7 @@ static const struct argp_option compare_options[] = {
 	{ "html", OPT_HTML, "FILE", 0, "Also write a self-contained HTML page to FILE", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print the table as one JSON object", 0 },
 	{ "no-untraced", OPT_NO_PLAIN, NULL, 0, "Skip the untraced runs (no untraced wall time/RSS)", 0 },
+	{ "runs", OPT_RUNS, "N", 0, "Untraced runs per allocator, 1..1000 (default 5): median and range", 0 },
 	{ "verbose", 'v', NULL, 0, "Tracer messages (probe placement) on stderr", 0 },
 	{ 0 },
 };
@@ -95,6 +113,8 @@ static const struct argp_option compare_options[] = {
 static error_t compare_parse(int key, char *arg, struct argp_state *state)
 {
 	struct cmp_opts *o = state->input;
+	uint64_t v;
+	error_t err;
 
 	switch (key) {
 	case 'a':
@@ -108,6 +128,11 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_PLAIN:
 		o->no_plain = true;
+		break;
+	case OPT_RUNS:
+		if ((err = am_opts_uint(state, &runs_opt, arg, &v)))
+			return err;
+		o->runs = (unsigned)v;
 		break;
 	case 'v':
 		o->verbosity++;
@@ -278,6 +303,8 @@ static void ratio(char *b, size_t sz, uint64_t num, uint64_t den)
 {
 	if (!den)
 		snprintf(b, sz, "- (0 live)");
+	else if (den < CMP_OVERHEAD_FLOOR)
+		snprintf(b, sz, "- (live < 1 MiB)");
 	else
 		snprintf(b, sz, "%.2fx", (double)num / (double)den);
 }
@@ -374,42 +401,141 @@ static void table_os(struct am_cmp_table *t, const struct am_cmp_run *runs, cons
 	}
 }
 
+/* A row of sizes, one per column, in one unit (that of the largest) so the
+ * row reads across: "1.60 MiB | 10.5 MiB", not "1.6 MiB | 10752 KiB". */
+static void size_row(struct am_cmp_table *t, const char *label, const uint64_t *v, int n)
+{
+	char b[AM_FMT_BUF];
+	uint64_t max = 0;
+	int r = row(t, label, false);
+
+	for (int c = 0; c < n; c++)
+		max = v[c] > max ? v[c] : max;
+	t->is_bytes[r] = true;
+	for (int c = 0; c < n; c++) {
+		CELL(t, r, c, "%s", am_fmt_size_in(b, sizeof(b), v[c], max));
+		t->exact[r][c] = v[c];
+	}
+}
+
 /* "memory": live against held from the OS, at peak and at exit, the
  * overheads, and what was given back. */
 static void table_memory(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n)
 {
-	char b[AM_FMT_BUF];
+	uint64_t v[AM_CMP_MAX_RUNS];
 	int r;
 
+#define SIZES(label, expr) do { \
+		for (int c = 0; c < n; c++) { \
+			const struct am_cmp_run *x = &runs[idx[c]]; \
+			v[c] = (expr); \
+		} \
+		size_row(t, label, v, n); \
+	} while (0)
 	row(t, "memory (from OS: brk heap + allocator mappings)", true);
-	r = row(t, "live, peak", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.live_bytes_peak));
-	r = row(t, "from OS, peak", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].os_peak));
+	SIZES("live, peak", x->sum.live_bytes_peak);
+	SIZES("from OS, peak", x->os_peak);
 	r = row(t, "overhead at peak (from OS / live)", false);
 	for (int c = 0; c < n; c++)
 		ratio(t->cell[r][c], sizeof(t->cell[r][c]), runs[idx[c]].os_peak,
 		      runs[idx[c]].sum.live_bytes_peak);
-	r = row(t, "live, at exit", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].live_exit));
-	r = row(t, "from OS, at exit", false);
-	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].os_exit));
+	SIZES("live, at exit", x->live_exit);
+	SIZES("from OS, at exit", x->os_exit);
 	r = row(t, "overhead at exit", false);
 	for (int c = 0; c < n; c++)
 		ratio(t->cell[r][c], sizeof(t->cell[r][c]), runs[idx[c]].os_exit, runs[idx[c]].live_exit);
-	r = row(t, "returned to OS: munmap", false);
+	SIZES("returned to OS: munmap", x->sum.returned_munmap);
+	SIZES("returned to OS: madvise", x->sum.returned_madvise);
+	SIZES("returned to OS: brk shrink", x->sum.returned_brk);
+}
+
+/* Untraced wall time and peak RSS: median of the runs, then their range. */
+static void table_untraced(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx,
+			   int n)
+{
+	char b[AM_FMT_BUF], b2[AM_FMT_BUF], label[64];
+	uint64_t max = 0;
+	size_t most = 0;
+	int r;
+
 	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_munmap));
-	r = row(t, "returned to OS: madvise", false);
+		most = runs[idx[c]].n_plain > most ? runs[idx[c]].n_plain : most;
+	snprintf(label, sizeof(label), "wall time, untraced (median of %zu)", most);
+	r = row(t, label, false);
 	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_madvise));
-	r = row(t, "returned to OS: brk shrink", false);
+		if (!runs[idx[c]].n_plain)
+			CELL(t, r, c, "-");
+		else
+			CELL(t, r, c, "%.3f s", runs[idx[c]].plain_wall.median / 1e9);
+	r = row(t, "  range (min-max)", false);
 	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.returned_brk));
+		if (runs[idx[c]].n_plain)
+			CELL(t, r, c, "%.3f-%.3f s", runs[idx[c]].plain_wall.min / 1e9,
+			     runs[idx[c]].plain_wall.max / 1e9);
+	for (int c = 0; c < n; c++)
+		max = runs[idx[c]].plain_rss.max * 1024 > max ? runs[idx[c]].plain_rss.max * 1024 : max;
+	snprintf(label, sizeof(label), "peak RSS, untraced (median of %zu)", most);
+	r = row(t, label, false);
+	for (int c = 0; c < n; c++)
+		if (!runs[idx[c]].n_plain)
+			CELL(t, r, c, "-");
+		else
+			CELL(t, r, c, "%s", am_fmt_size_in(b, sizeof(b), runs[idx[c]].plain_rss.median * 1024, max));
+	t->is_bytes[r] = true;
+	for (int c = 0; c < n; c++)
+		t->exact[r][c] = runs[idx[c]].plain_rss.median * 1024;
+	r = row(t, "  range (min-max)", false);
+	for (int c = 0; c < n; c++) {
+		char *unit;
+
+		if (!runs[idx[c]].n_plain)
+			continue;
+		/* "2.76-2.87 MiB": the row's unit once */
+		am_fmt_size_in(b, sizeof(b), runs[idx[c]].plain_rss.min * 1024, max);
+		unit = strchr(b, ' ');
+		if (unit)
+			*unit = '\0';
+		CELL(t, r, c, "%.12s-%.20s", b, am_fmt_size_in(b2, sizeof(b2), runs[idx[c]].plain_rss.max * 1024, max));
+	}
+}
+
+/* Pair number k (0, 1, ...) of allocators, among the n columns, whose
+ * untraced wall-time ranges overlap (am_spread_overlap: too noisy to say
+ * which is faster): their columns in *a, *b. Returns false past the last. */
+static bool noisy_pair(const struct am_cmp_run *runs, const int *idx, int n, int k, int *a, int *b)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (am_spread_overlap(&runs[idx[i]].plain_wall, &runs[idx[j]].plain_wall) &&
+			    k-- == 0) {
+				*a = i;
+				*b = j;
+				return true;
+			}
+	return false;
+}
+
+/* The note under the table: which allocators cannot be ranked by untraced
+ * wall time. One run each gives no range: never ranked. */
+static void noise_note(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n)
+{
+	size_t len, sz = sizeof(t->note);
+	int a, b, k;
+
+	t->note[0] = '\0';
+	for (int c = 0; c < n; c++)
+		if (runs[idx[c]].n_plain == 1) {
+			snprintf(t->note, sz, "one untraced run each: no range, so no ranking by "
+				 "wall time (--runs N)");
+			return;
+		}
+	len = (size_t)snprintf(t->note, sz, "too noisy to rank by untraced wall time "
+			       "(their min-max ranges overlap):");
+	for (k = 0; noisy_pair(runs, idx, n, k, &a, &b) && len < sz; k++)
+		len += (size_t)snprintf(t->note + len, sz - len, "%s %s and %s", k ? "," : "",
+					runs[idx[a]].name, runs[idx[b]].name);
+	if (!k)
+		t->note[0] = '\0';
 }
 
 /* "run": exit status, wall time and peak RSS (traced; untraced when plain),
@@ -417,7 +543,7 @@ static void table_memory(struct am_cmp_table *t, const struct am_cmp_run *runs, 
 static void table_run(struct am_cmp_table *t, const struct am_cmp_run *runs, const int *idx, int n,
 		      bool plain)
 {
-	char b[AM_FMT_BUF];
+	uint64_t v[AM_CMP_MAX_RUNS];
 	int r;
 
 	row(t, "run", true);
@@ -427,17 +553,11 @@ static void table_run(struct am_cmp_table *t, const struct am_cmp_run *runs, con
 	r = row(t, "wall time, traced", false);
 	for (int c = 0; c < n; c++)
 		CELL(t, r, c, "%.3f s", runs[idx[c]].sum.target_wall_ns / 1e9);
-	r = row(t, "peak RSS, traced", false);
 	for (int c = 0; c < n; c++)
-		CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].sum.target_maxrss_kb * 1024));
-	if (plain) {
-		r = row(t, "wall time, untraced", false);
-		for (int c = 0; c < n; c++)
-			CELL(t, r, c, "%.3f s", runs[idx[c]].plain_wall_ns / 1e9);
-		r = row(t, "peak RSS, untraced", false);
-		for (int c = 0; c < n; c++)
-			CELL(t, r, c, "%s", am_fmt_size(b, sizeof(b), runs[idx[c]].plain_maxrss_kb * 1024));
-	}
+		v[c] = runs[idx[c]].sum.target_maxrss_kb * 1024;
+	size_row(t, "peak RSS, traced", v, n);
+	if (plain)
+		table_untraced(t, runs, idx, n);
 	r = row(t, "lost events", false);
 	for (int c = 0; c < n; c++)
 		CELL(t, r, c, "%" PRIu64, lost(&runs[idx[c]].sum));
@@ -457,6 +577,8 @@ static void build_table(struct am_cmp_table *t, const struct am_cmp_run *runs, c
 	table_os(t, runs, idx, n);
 	table_memory(t, runs, idx, n);
 	table_run(t, runs, idx, n, plain);
+	if (plain)
+		noise_note(t, runs, idx, n);
 }
 
 static void print_table(FILE *f, const struct am_cmp_table *t)
@@ -499,6 +621,38 @@ static void json_ratio(struct jsonw *w, const char *key, uint64_t num, uint64_t 
 		jsonw_knull(w, key);
 }
 
+/* An overhead: num / den, null when den is under CMP_OVERHEAD_FLOOR. */
+static void json_overhead(struct jsonw *w, const char *key, uint64_t num, uint64_t den)
+{
+	if (den >= CMP_OVERHEAD_FLOOR)
+		jsonw_kf64(w, key, (double)num / (double)den, 4);
+	else
+		jsonw_knull(w, key);
+}
+
+/* The untraced runs: medians and ranges, then each run in the order made. */
+static void json_untraced(struct jsonw *w, const struct am_cmp_run *r)
+{
+	jsonw_kobj_open(w, "untraced");
+	jsonw_ku64(w, "wall_ns", r->plain_wall.median);
+	jsonw_ku64(w, "wall_ns_min", r->plain_wall.min);
+	jsonw_ku64(w, "wall_ns_max", r->plain_wall.max);
+	jsonw_ku64(w, "max_rss_kb", r->plain_rss.median);
+	jsonw_ku64(w, "max_rss_kb_min", r->plain_rss.min);
+	jsonw_ku64(w, "max_rss_kb_max", r->plain_rss.max);
+	jsonw_ks64(w, "exit", r->plain_status);
+	jsonw_karr_open(w, "runs");
+	for (size_t i = 0; i < r->n_plain; i++) {
+		jsonw_obj_open(w);
+		jsonw_ku64(w, "wall_ns", r->plain_walls[i]);
+		jsonw_ku64(w, "max_rss_kb", r->plain_rss_kbs[i]);
+		jsonw_ks64(w, "exit", r->plain_exits[i]);
+		jsonw_obj_close(w);
+	}
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
+}
+
 /* One traced run: calls, OS requests, bytes, times, losses. */
 static void json_run(struct jsonw *w, const struct am_cmp_run *r, bool plain)
 {
@@ -529,10 +683,11 @@ static void json_run(struct jsonw *w, const struct am_cmp_run *r, bool plain)
 	jsonw_kobj_open(w, "bytes");
 	jsonw_ku64(w, "live_peak", s->live_bytes_peak);
 	jsonw_ku64(w, "os_peak", r->os_peak);
-	json_ratio(w, "overhead_peak", r->os_peak, s->live_bytes_peak);
+	json_overhead(w, "overhead_peak", r->os_peak, s->live_bytes_peak);
 	jsonw_ku64(w, "live_exit", r->live_exit);
 	jsonw_ku64(w, "os_exit", r->os_exit);
-	json_ratio(w, "overhead_exit", r->os_exit, r->live_exit);
+	json_overhead(w, "overhead_exit", r->os_exit, r->live_exit);
+	jsonw_ku64(w, "overhead_floor", CMP_OVERHEAD_FLOOR);
 	jsonw_ku64(w, "heap_peak", s->heap_bytes_peak);
 	jsonw_ku64(w, "mmap_peak", s->mmap_bytes_peak);
 	jsonw_obj_close(w);
@@ -545,13 +700,8 @@ static void json_run(struct jsonw *w, const struct am_cmp_run *r, bool plain)
 	jsonw_ku64(w, "wall_ns", s->target_wall_ns);
 	jsonw_ku64(w, "max_rss_kb", s->target_maxrss_kb);
 	jsonw_obj_close(w);
-	if (plain && r->plain_wall_ns) {
-		jsonw_kobj_open(w, "untraced");
-		jsonw_ku64(w, "wall_ns", r->plain_wall_ns);
-		jsonw_ku64(w, "max_rss_kb", r->plain_maxrss_kb);
-		jsonw_ks64(w, "exit", r->plain_status);
-		jsonw_obj_close(w);
-	}
+	if (plain && r->n_plain)
+		json_untraced(w, r);
 	jsonw_kobj_open(w, "lost");
 	jsonw_ku64(w, "events", lost(s));
 	jsonw_ku64(w, "call", s->bpf.lost_call);
@@ -559,6 +709,29 @@ static void json_run(struct jsonw *w, const struct am_cmp_run *r, bool plain)
 	jsonw_ku64(w, "task", s->bpf.lost_task);
 	jsonw_ku64(w, "missed_returns", s->bpf.missed_ret);
 	jsonw_obj_close(w);
+}
+
+/* The untraced runs per allocator, and the pairs of allocators too noisy to
+ * rank by their wall time (noisy_pair, over the allocators measured). */
+static void json_noise(struct jsonw *w, const struct am_cmp_run *runs, int n)
+{
+	int idx[AM_CMP_MAX_RUNS], m = 0, a, b;
+	size_t most = 0;
+
+	for (int i = 0; i < n; i++)
+		if (runs[i].n_plain) {
+			idx[m++] = i;
+			most = runs[i].n_plain > most ? runs[i].n_plain : most;
+		}
+	jsonw_ku64(w, "untraced_runs", most);
+	jsonw_karr_open(w, "too_noisy_to_rank");
+	for (int k = 0; noisy_pair(runs, idx, m, k, &a, &b); k++) {
+		jsonw_arr_open(w);
+		jsonw_str(w, runs[idx[a]].name);
+		jsonw_str(w, runs[idx[b]].name);
+		jsonw_arr_close(w);
+	}
+	jsonw_arr_close(w);
 }
 
 /* The comparison as one JSON object (README: compare --json). */
@@ -573,6 +746,8 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 	for (int i = 0; cmd[i]; i++)
 		jsonw_str(w, cmd[i]);
 	jsonw_arr_close(w);
+	if (plain)
+		json_noise(w, runs, n);
 	jsonw_karr_open(w, "allocators");
 	for (int i = 0; i < n; i++) {
 		const struct am_cmp_run *r = &runs[i];
@@ -599,29 +774,65 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 
 /* ---------- main ---------- */
 
-/* The untraced runs, first, while this process is small: a child's peak RSS
- * (wait4) includes the image it was forked from, until its exec. Returns 0,
- * or -1 after printing the error. */
-static int run_untraced(const struct cmp_opts *o, struct am_cmp_run *runs, int n)
+/* One untraced run of r, kept as run number r->n_plain. Returns 0, or -1
+ * when out of memory (a run that could not start is warned about and not
+ * kept). */
+static int run_untraced_once(const struct cmp_opts *o, struct am_cmp_run *r)
 {
 	char *cmd0 = o->cmd[0];
+	char **env = am_cmp_env(r->lib, NULL);
 
+	if (!env) {
+		am_err("out of memory");
+		return -1;
+	}
+	o->cmd[0] = r->exe[0] ? r->exe : cmd0;
+	if (am_cmp_run_plain(r, o->cmd, env) < 0) {
+		am_warn("%s: untraced run failed: %s", r->name, strerror(errno));
+	} else {
+		r->plain_walls[r->n_plain] = r->plain_wall_ns;
+		r->plain_rss_kbs[r->n_plain] = r->plain_maxrss_kb;
+		r->plain_exits[r->n_plain++] = r->plain_status;
+	}
+	o->cmd[0] = cmd0;
+	am_cmp_env_free(env);
+	return 0;
+}
+
+/* The untraced runs, first, while this process is small: a child's peak RSS
+ * (wait4) includes the image it was forked from, until its exec. --runs
+ * rounds, each running every allocator once, so a burst of load on the
+ * machine hits them all rather than one. Then each run's medians and
+ * ranges. Returns 0, or -1 after printing the error. */
+static int run_untraced(const struct cmp_opts *o, struct am_cmp_run *runs, int n)
+{
 	for (int i = 0; i < n; i++) {
 		struct am_cmp_run *r = &runs[i];
-		char **env;
 
 		if (r->skip_why)
 			continue;
-		env = am_cmp_env(r->lib, NULL);
-		if (!env) {
+		r->plain_walls = calloc(o->runs, sizeof(*r->plain_walls));
+		r->plain_rss_kbs = calloc(o->runs, sizeof(*r->plain_rss_kbs));
+		r->plain_exits = calloc(o->runs, sizeof(*r->plain_exits));
+		if (!r->plain_walls || !r->plain_rss_kbs || !r->plain_exits) {
 			am_err("out of memory");
 			return -1;
 		}
-		o->cmd[0] = r->exe[0] ? r->exe : cmd0;
-		if (am_cmp_run_plain(r, o->cmd, env) < 0)
-			am_warn("%s: untraced run failed: %s", r->name, strerror(errno));
-		o->cmd[0] = cmd0;
-		am_cmp_env_free(env);
+	}
+	for (unsigned k = 0; k < o->runs; k++)
+		for (int i = 0; i < n; i++)
+			if (!runs[i].skip_why && run_untraced_once(o, &runs[i]) < 0)
+				return -1;
+	for (int i = 0; i < n; i++) {
+		struct am_cmp_run *r = &runs[i];
+
+		r->plain_wall = am_spread_of(r->plain_walls, r->n_plain);
+		r->plain_rss = am_spread_of(r->plain_rss_kbs, r->n_plain);
+		r->plain_wall_ns = r->plain_wall.median;
+		r->plain_maxrss_kb = r->plain_rss.median;
+		r->plain_status = 0;
+		for (size_t k = 0; k < r->n_plain && !r->plain_status; k++)
+			r->plain_status = r->plain_exits[k];
 	}
 	return 0;
 }
@@ -686,6 +897,8 @@ static int print_result(const struct cmp_opts *o, const char *cmdline, const str
 	} else {
 		printf("allocmap compare: %s\n", cmdline);
 		print_table(stdout, tab);
+		if (tab->note[0])
+			printf("%s\n", tab->note);
 		printf("(all = every request of the process after exec, as strace counts them; in\n"
 		       " parentheses those made inside allocator calls. Traced wall time includes\n"
 		       " the probe traps; peak RSS of a traced run includes the held tracer image.)\n");
@@ -700,7 +913,7 @@ static int print_result(const struct cmp_opts *o, const char *cmdline, const str
 
 int am_compare_main(int argc, char **argv)
 {
-	struct cmp_opts o = { 0 };
+	struct cmp_opts o = { .runs = CMP_RUNS_DEFAULT };
 	struct am_cmp_run *runs = NULL;
 	struct am_cmp_table *tab = NULL;
 	int n, idx[AM_CMP_MAX_RUNS], n_ok = 0, ret;

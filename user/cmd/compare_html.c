@@ -7,6 +7,7 @@
  * lines of inline JS for the cursor; no network. Also the page head/tail
  * and escaping shared with the demo's page. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include "compare_run.h"
@@ -80,13 +81,21 @@ void am_cmp_html_table(FILE *f, const struct am_cmp_table *t)
 		am_html_esc(f, t->label[r]);
 		fputs("</td>", f);
 		for (int c = 0; c < t->n_cols; c++) {
-			fputs("<td class=\"n\">", f);
+			if (t->is_bytes[r] && t->cell[r][c][0] && strcmp(t->cell[r][c], "-"))
+				fprintf(f, "<td class=\"n\" title=\"%" PRIu64 " bytes\">", t->exact[r][c]);
+			else
+				fputs("<td class=\"n\">", f);
 			am_html_esc(f, t->cell[r][c]);
 			fputs("</td>", f);
 		}
 		fputs("</tr>\n", f);
 	}
 	fputs("</table>\n", f);
+	if (t->note[0]) {
+		fputs("<p class=\"note\">", f);
+		am_html_esc(f, t->note);
+		fputs("</p>\n", f);
+	}
 }
 
 /* A "nice" tick step (1, 2, 5 x 10^k) giving about n ticks over span. */

@@ -260,8 +260,14 @@ void am_cmp_run_free(struct am_cmp_run *r)
 		return;
 	free(r->pts);
 	free(r->marks);
+	free(r->plain_walls);
+	free(r->plain_rss_kbs);
+	free(r->plain_exits);
 	r->pts = NULL;
 	r->marks = NULL;
+	r->plain_walls = r->plain_rss_kbs = NULL;
+	r->plain_exits = NULL;
+	r->n_plain = 0;
 	r->n_pts = r->cap_pts = r->n_marks = r->cap_marks = 0;
 }
 

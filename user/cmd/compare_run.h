@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "model.h"
+#include "spread.h"
 
 /* One timeline sample: the correlator's view at t_ns (ns since trace start). */
 struct am_cmp_point {
@@ -43,10 +44,16 @@ struct am_cmp_run {
 	uint64_t os_exit, live_exit;/* at the end (sum.committed_bytes, sum.live_bytes) */
 	uint64_t brk_set;           /* brk calls that asked to move the break (not brk(NULL) queries) */
 	uint64_t brk_set_in_calls;  /* of which inside allocator calls */
-	/* untraced run (wall_ns == 0: not measured) */
+	/* untraced run (wall_ns == 0: not measured): am_cmp_run_plain sets these
+	 * for one run; compare --runs N keeps each run in the arrays below and
+	 * sets them to the medians (the status to the first non-zero one) */
 	uint64_t plain_wall_ns;
 	uint64_t plain_maxrss_kb;
 	int      plain_status;
+	uint64_t *plain_walls, *plain_rss_kbs; /* per untraced run, n_plain of them */
+	int      *plain_exits;
+	size_t   n_plain;
+	struct am_spread plain_wall, plain_rss; /* of those runs */
 	/* timeline */
 	struct am_cmp_point *pts;
 	size_t   n_pts, cap_pts;
@@ -71,7 +78,7 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
  * (wait4) in r. Returns 0, or -1 if it could not be started. */
 int am_cmp_run_plain(struct am_cmp_run *r, char **cmd, char *const *env);
 
-/* Frees the timeline. Accepts NULL. */
+/* Frees the timeline and the untraced runs' arrays. Accepts NULL. */
 void am_cmp_run_free(struct am_cmp_run *r);
 
 /* environ with LD_PRELOAD replaced by preload (removed when NULL/"") and the
@@ -94,6 +101,9 @@ struct am_cmp_table {
 	char label[AM_CMP_MAX_ROWS][64];             /* row titles ("" = blank) */
 	bool section[AM_CMP_MAX_ROWS];               /* a heading row: no cells */
 	char cell[AM_CMP_MAX_ROWS][AM_CMP_MAX_RUNS][40];
+	bool is_bytes[AM_CMP_MAX_ROWS];              /* a row of sizes: exact[] holds them */
+	uint64_t exact[AM_CMP_MAX_ROWS][AM_CMP_MAX_RUNS]; /* exact bytes (the HTML's tooltips) */
+	char note[1024];                             /* printed under the table ("" = none) */
 };
 
 /* ---- HTML pieces (compare_html.c) ---- */

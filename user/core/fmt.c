@@ -321,6 +321,58 @@ const char *am_fmt_size(char *buf, size_t sz, uint64_t n)
 	return buf;
 }
 
+static const char *const size_unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+
+/* am_fmt_size3's choice for n: the unit (power of 1024) and decimals */
+static void size3_unit(uint64_t n, int *k, int *dec)
+{
+	double d = (double)n;
+
+	*k = 0;
+	*dec = 0;
+	if (n < 1024)
+		return;
+	while (*k < 6 && d >= 999.5) {
+		d /= 1024;
+		++*k;
+	}
+	*dec = d < 9.995 ? 2 : d < 99.95 ? 1 : 0;
+}
+
+const char *am_fmt_size3(char *buf, size_t sz, uint64_t n)
+{
+	int k, dec;
+
+	size3_unit(n, &k, &dec);
+	if (!k)
+		snprintf(buf, sz, "%" PRIu64 " B", n);
+	else
+		snprintf(buf, sz, "%.*f %s", dec, (double)n / (double)(UINT64_C(1) << (10 * k)),
+			 size_unit[k]);
+	return buf;
+}
+
+const char *am_fmt_size_in(char *buf, size_t sz, uint64_t n, uint64_t max)
+{
+	int k, dec;
+	double d, step;
+
+	size3_unit(max > n ? max : n, &k, &dec);
+	if (!k) {
+		snprintf(buf, sz, "%" PRIu64 " B", n);
+		return buf;
+	}
+	d = (double)n / (double)(UINT64_C(1) << (10 * k));
+	step = dec == 2 ? 0.005 : dec == 1 ? 0.05 : 0.5;
+	if (!n)
+		snprintf(buf, sz, "0 %s", size_unit[k]);
+	else if (d < step)
+		snprintf(buf, sz, "<%s %s", dec == 2 ? "0.01" : dec == 1 ? "0.1" : "1", size_unit[k]);
+	else
+		snprintf(buf, sz, "%.*f %s", dec, d, size_unit[k]);
+	return buf;
+}
+
 size_t am_utf8_len(const unsigned char *p, const unsigned char *end)
 {
 	unsigned c = p[0];

@@ -32,6 +32,17 @@ const char *am_fmt_errno(char *buf, size_t sz, int err);
  * "132 KiB" / "1028 KiB", other sizes under 1 MiB as bytes ("200000 B"),
  * other sizes from 1 MiB up with one decimal ("1.5 MiB", "3.2 GiB"). */
 const char *am_fmt_size(char *buf, size_t sz, uint64_t bytes);
+/* The size a person reads (tables, top, compare): three significant digits
+ * in the largest binary unit that keeps the number under 1000: "512 B",
+ * "1.00 KiB", "97.7 KiB", "392 KiB", "1.60 MiB"; bytes under 1024 exactly
+ * ("1023 B"); from 999.5 of a unit up, the next one ("0.98 MiB" for
+ * 999.5 KiB, "1.00 MiB" for 1023.5 KiB). Exact bytes belong in JSON. */
+const char *am_fmt_size3(char *buf, size_t sz, uint64_t bytes);
+/* bytes in the unit and with the decimals am_fmt_size3 gives max, so a
+ * column or row of sizes (max = its largest) shares one unit and lines up at
+ * the point: with max 1.60 MiB, 401272 B is "0.38 MiB"; a value that is not
+ * 0 but rounds to 0 there is "<0.01 MiB", 0 is "0 MiB". */
+const char *am_fmt_size_in(char *buf, size_t sz, uint64_t bytes, uint64_t max);
 
 /* Length of the well-formed UTF-8 sequence at p (1 for ASCII), 0 when the
  * bytes there are not one (stray continuation byte, overlong form,

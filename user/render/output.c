@@ -1235,7 +1235,7 @@ static void text_leaks(struct am_out *o, const struct am_summary *s)
 		bool any = false;
 
 		lp(&l, "  %" PRIu64 " bytes (%s) in %" PRIu64 " allocation%s [", g->bytes,
-		   am_fmt_size(x, sizeof(x), g->bytes), g->count, g->count == 1 ? "" : "s");
+		   am_fmt_size3(x, sizeof(x), g->bytes), g->count, g->count == 1 ? "" : "s");
 		for (unsigned r = 0; r < AM_REG__COUNT; r++) {
 			if (!g->region_count[r])
 				continue;
@@ -1296,13 +1296,17 @@ static void text_sum_calls(struct am_out *o, const struct am_summary *s)
 		   "failed");
 		lend(o, &l);
 	}
+	uint64_t most = 0; /* the bytes column's unit: its largest value's (am_fmt_size_in) */
+
+	for (unsigned i = 0; i < (unsigned)am_fn_count(); i++)
+		most = s->fn[i].calls && s->fn[i].bytes > most ? s->fn[i].bytes : most;
 	for (unsigned i = 0; i < (unsigned)am_fn_count(); i++) {
 		const struct am_fn_stats *f = &s->fn[i];
 
 		if (!f->calls)
 			continue;
 		lp(&l, "  %-14s %10" PRIu64 " %12s %8" PRIu64 " %9" PRIu64 " %8" PRIu64, fn_name(i),
-		   f->calls, am_fmt_size(x, sizeof(x), f->bytes), f->nested, f->os_calls, f->failed);
+		   f->calls, am_fmt_size_in(x, sizeof(x), f->bytes, most), f->nested, f->os_calls, f->failed);
 		lend(o, &l);
 	}
 
@@ -1332,34 +1336,46 @@ static void text_sum_calls(struct am_out *o, const struct am_summary *s)
 static void text_sum_memory(struct am_out *o, const struct am_summary *s)
 {
 	char x[AM_FMT_BUF], y[AM_FMT_BUF];
+	/* one unit per column (fmt.h am_fmt_size_in): its largest value's */
+	uint64_t end[] = { s->os_only ? 0 : s->live_bytes, s->heap_bytes, s->mmap_bytes,
+			   s->committed_bytes, s->direct_mmap_bytes };
+	uint64_t peak[] = { s->os_only ? 0 : s->live_bytes_peak, s->heap_bytes_peak, s->mmap_bytes_peak,
+			    s->committed_bytes_peak };
+	uint64_t me = 0, mp = 0;
 	struct line l;
 
+	for (size_t i = 0; i < sizeof(end) / sizeof(end[0]); i++)
+		me = end[i] > me ? end[i] : me;
+	for (size_t i = 0; i < sizeof(peak) / sizeof(peak[0]); i++)
+		mp = peak[i] > mp ? peak[i] : mp;
 	l.n = 0;
 	lp(&l, "%-24s %12s %12s", "memory", "at end", "peak");
 	lend(o, &l);
 	if (!s->os_only) {
 		lp(&l, "  %-22s %12s %12s  (%" PRIu64 " allocation%s)", "asked for (live)",
-		   am_fmt_size(x, sizeof(x), s->live_bytes), am_fmt_size(y, sizeof(y), s->live_bytes_peak),
+		   am_fmt_size_in(x, sizeof(x), s->live_bytes, me),
+		   am_fmt_size_in(y, sizeof(y), s->live_bytes_peak, mp),
 		   s->live_count, s->live_count == 1 ? "" : "s");
 		lend(o, &l);
 	}
-	lp(&l, "  %-22s %12s %12s", "brk heap", am_fmt_size(x, sizeof(x), s->heap_bytes),
-	   am_fmt_size(y, sizeof(y), s->heap_bytes_peak));
+	lp(&l, "  %-22s %12s %12s", "brk heap", am_fmt_size_in(x, sizeof(x), s->heap_bytes, me),
+	   am_fmt_size_in(y, sizeof(y), s->heap_bytes_peak, mp));
 	lend(o, &l);
-	lp(&l, "  %-22s %12s %12s", "mmapped by allocator", am_fmt_size(x, sizeof(x), s->mmap_bytes),
-	   am_fmt_size(y, sizeof(y), s->mmap_bytes_peak));
+	lp(&l, "  %-22s %12s %12s", "mmapped by allocator", am_fmt_size_in(x, sizeof(x), s->mmap_bytes, me),
+	   am_fmt_size_in(y, sizeof(y), s->mmap_bytes_peak, mp));
 	lend(o, &l);
-	lp(&l, "  %-22s %12s %12s", "from OS (heap + mmap)", am_fmt_size(x, sizeof(x), s->committed_bytes),
-	   am_fmt_size(y, sizeof(y), s->committed_bytes_peak));
+	lp(&l, "  %-22s %12s %12s", "from OS (heap + mmap)",
+	   am_fmt_size_in(x, sizeof(x), s->committed_bytes, me),
+	   am_fmt_size_in(y, sizeof(y), s->committed_bytes_peak, mp));
 	lend(o, &l);
-	lp(&l, "  %-22s %12s", "mmapped directly", am_fmt_size(x, sizeof(x), s->direct_mmap_bytes));
+	lp(&l, "  %-22s %12s", "mmapped directly", am_fmt_size_in(x, sizeof(x), s->direct_mmap_bytes, me));
 	lend(o, &l);
 	if (s->returned_munmap || s->returned_madvise || s->returned_brk) {
 		char z[AM_FMT_BUF];
 
 		lp(&l, "  %-22s munmap %s, madvise %s, brk shrink %s", "returned to the OS",
-		   am_fmt_size(x, sizeof(x), s->returned_munmap), am_fmt_size(y, sizeof(y), s->returned_madvise),
-		   am_fmt_size(z, sizeof(z), s->returned_brk));
+		   am_fmt_size3(x, sizeof(x), s->returned_munmap), am_fmt_size3(y, sizeof(y), s->returned_madvise),
+		   am_fmt_size3(z, sizeof(z), s->returned_brk));
 		lend(o, &l);
 	}
 	if (s->target_wall_ns || s->target_exit >= 0) {
@@ -1367,7 +1383,7 @@ static void text_sum_memory(struct am_out *o, const struct am_summary *s)
 			lp(&l, "  %-22s wall %.3f s", "command", (double)s->target_wall_ns / 1e9);
 		else /* its exec or exit event was lost */
 			lp(&l, "  %-22s wall unknown", "command");
-		lp(&l, ", peak RSS %s", am_fmt_size(x, sizeof(x), s->target_maxrss_kb * 1024));
+		lp(&l, ", peak RSS %s", am_fmt_size3(x, sizeof(x), s->target_maxrss_kb * 1024));
 		if (s->target_signal)
 			lp(&l, ", killed by %s", sig_name(y, sizeof(y), s->target_signal));
 		else if (s->target_exit >= 0)
@@ -1466,7 +1482,7 @@ static void text_sum_live(struct am_out *o, const struct am_summary *s)
 		if (!s->live_by_region_count[i])
 			continue;
 		lp(&l, "%s %s %" PRIu64 " (%s)", any ? "," : "", region_name(i), s->live_by_region_count[i],
-		   am_fmt_size(x, sizeof(x), s->live_by_region_bytes[i]));
+		   am_fmt_size3(x, sizeof(x), s->live_by_region_bytes[i]));
 		any = true;
 	}
 	if (!any)

@@ -10,30 +10,6 @@
 #include "sites_out.h"
 #include "stack.h"
 
-const char *am_fmt_size3(char *buf, size_t n, uint64_t bytes)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	unsigned u = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, n, "%" PRIu64 " B", bytes);
-		return buf;
-	}
-	v /= 1024;
-	while (v >= 999.5 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (v >= 99.95)
-		snprintf(buf, n, "%.0f %s", v, unit[u]);
-	else if (v >= 9.995)
-		snprintf(buf, n, "%.1f %s", v, unit[u]);
-	else
-		snprintf(buf, n, "%.2f %s", v, unit[u]);
-	return buf;
-}
-
 static const char *region_name(unsigned r)
 {
 	return r < AM_REG__COUNT && am_region_names[r] ? am_region_names[r] : "unknown";
@@ -60,14 +36,30 @@ static const char *site_label(char *buf, size_t n, const struct am_site *s)
 	return buf;
 }
 
-static void text_row(FILE *f, const char *head, const struct am_site_fig *g, const char *label)
+/* The size columns' largest values (allocated, peak live, leaked, from OS):
+ * each column is written in its largest value's unit (am_fmt_size_in). */
+struct col_max {
+	uint64_t bytes, peak, leak, os;
+};
+
+static void col_max_add(struct col_max *m, const struct am_site_fig *g)
+{
+	m->bytes = g->bytes > m->bytes ? g->bytes : m->bytes;
+	m->peak = g->peak_bytes > m->peak ? g->peak_bytes : m->peak;
+	m->leak = g->leak_bytes > m->leak ? g->leak_bytes : m->leak;
+	m->os = g->os_bytes > m->os ? g->os_bytes : m->os;
+}
+
+static void text_row(FILE *f, const char *head, const struct am_site_fig *g, const char *label,
+		     const struct col_max *m)
 {
 	char a[32], p[32], l[32], o[32];
 
 	fprintf(f, "%s%9" PRIu64 " %10s %10s %10s %9" PRIu64 " %10s  %s", head, g->calls,
-		am_fmt_size3(a, sizeof(a), g->bytes), am_fmt_size3(p, sizeof(p), g->peak_bytes),
-		am_fmt_size3(l, sizeof(l), g->leak_bytes), g->temp_count,
-		am_fmt_size3(o, sizeof(o), g->os_bytes), label);
+		am_fmt_size_in(a, sizeof(a), g->bytes, m->bytes),
+		am_fmt_size_in(p, sizeof(p), g->peak_bytes, m->peak),
+		am_fmt_size_in(l, sizeof(l), g->leak_bytes, m->leak), g->temp_count,
+		am_fmt_size_in(o, sizeof(o), g->os_bytes, m->os), label);
 }
 
 void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
@@ -79,6 +71,7 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 		[AM_SORT_OS] = "bytes from the OS", [AM_SORT_CALLS] = "calls",
 	};
 	char x[32], label[1024];
+	struct col_max m = { 0 };
 	size_t *ix;
 
 	if (!r->n_sites) {
@@ -94,6 +87,9 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 	ix = am_sites_order(r, by);
 	if (!ix)
 		return;
+	col_max_add(&m, &r->total);
+	for (size_t i = 0; i < r->n_sites && i < top; i++)
+		col_max_add(&m, &r->sites[ix[i]].f);
 	fprintf(f, "  %9s %10s %10s %10s %9s %10s  %s\n", "calls", "allocated", "peak live", "leaked",
 		"temporary", "from OS", "site [where its allocations went]");
 	for (size_t i = 0; i < r->n_sites && i < top; i++) {
@@ -112,13 +108,13 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 			k += (size_t)snprintf(label + k, sizeof(label) - k, "]");
 		if (multi_pid && k < sizeof(label) - 24)
 			snprintf(label + k, sizeof(label) - k, " pid %" PRIu32, s->pid);
-		text_row(f, "  ", &s->f, label);
+		text_row(f, "  ", &s->f, label, &m);
 		fputc('\n', f);
 	}
 	free(ix);
 	if (r->n_sites > top)
 		fprintf(f, "  ... %zu more sites (all of them in the JSON \"sites\" record)\n", r->n_sites - top);
-	text_row(f, "  ", &r->total, "total");
+	text_row(f, "  ", &r->total, "total", &m);
 	fputc('\n', f);
 }
 

@@ -13,10 +13,6 @@
 
 #define AM_SITES_TOP_DEFAULT 10
 
-/* Human size with three significant digits: "512 B", "97.7 KiB",
- * "6.84 KiB", "488 KiB", "1.50 MiB". Returns buf. */
-const char *am_fmt_size3(char *buf, size_t n, uint64_t bytes);
-
 /* The table: the top sites of r by column by, at most top rows (0: none,
  * just the heading line). multi_pid: name each site's process. */
 void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,

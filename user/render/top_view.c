@@ -76,6 +76,7 @@ struct top_view {
 	/* OS request list */
 	struct tv_event ev[TV_EVENTS];   /* ring, index n_ev % TV_EVENTS is the next */
 	uint64_t n_ev;                   /* events ever pushed */
+	uint64_t n_os;                   /* of which OS requests (the rest: threshold moves, exits) */
 	bool     hide_direct;
 	struct { uint32_t pid; uint64_t brk; } brk[TV_BRK_PIDS];
 	struct { uint32_t pid; int status; } exits[TV_MAX_PIDS];
@@ -98,26 +99,23 @@ struct top_view {
 
 /* ---------- formatting ---------- */
 
-/* "0 B", "1000 B", "195.3 KiB", "1.2 MiB", "12 GiB": at most 4 significant digits. */
+/* The one size format (fmt.h): "0 B", "1000 B", "195 KiB", "1.20 MiB". */
 static const char *hsize(char *b, size_t sz, uint64_t v)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double d = (double)v;
-	int i = 0;
-
-	if (v < 1024) {
-		snprintf(b, sz, "%" PRIu64 " B", v);
-		return b;
-	}
-	while (d >= 1024 && i < 6) {
-		d /= 1024;
-		i++;
-	}
-	snprintf(b, sz, d >= 100 ? "%.0f %s" : "%.1f %s", d, unit[i]);
-	return b;
+	return am_fmt_size3(b, sz, v);
 }
 
-/* Signed byte delta: "+9.8 KiB", "-196.0 KiB", "0 B". */
+/* The largest of v[0..n): a column's, whose unit its sizes share (am_fmt_size_in). */
+static uint64_t col_max(const uint64_t *v, int n)
+{
+	uint64_t m = 0;
+
+	for (int i = 0; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+/* Signed byte delta: "+9.80 KiB", "-196 KiB", "0 B". */
 static const char *hdelta(char *b, size_t sz, double d)
 {
 	char t[32];
@@ -193,6 +191,8 @@ static void add_os(struct top_view *v, const struct am_os_rec *r, unsigned fn, u
 	struct tv_event *e = push_event(v);
 	char a[AM_FMT_BUF], b[AM_FMT_BUF];
 	bool err = o->sys != AM_SYS_BRK && o->ret < 0 && o->ret > -4096;
+
+	v->n_os++;
 
 	e->kind = TV_OS;
 	e->ts_ns = o->ts_enter;
@@ -517,6 +517,31 @@ static void bar(int y, attr_t attr)
 	attroff(attr);
 }
 
+/* "not moved", "moved once", "moved 3 times" (not "moved 0x": reads as hex) */
+static const char *times_moved(char *buf, size_t sz, uint64_t n)
+{
+	if (!n)
+		snprintf(buf, sz, "not moved");
+	else if (n == 1)
+		snprintf(buf, sz, "moved once");
+	else
+		snprintf(buf, sz, "moved %" PRIu64 " times", n);
+	return buf;
+}
+
+/* The time the sparkline of `width` columns covers: the samples taken so far
+ * (one per interval) up to its width, "2 s" two seconds after start, not the
+ * width the line could hold. */
+static const char *trend_span(char *buf, size_t sz, const struct top_view *v, int width)
+{
+	unsigned n = v->n_samples < TV_HIST ? v->n_samples : TV_HIST;
+	unsigned have = n < (unsigned)width ? n : (unsigned)width;
+	double secs = (double)have * v->interval_ms / 1000.0;
+
+	snprintf(buf, sz, secs < 10 ? "%.1f s" : "%.0f s", secs);
+	return buf;
+}
+
 /* The last `width` samples of series m as a sparkline scaled to their own
  * min..max (a flat series is a flat low line); older than the history: blank. */
 static void sparkline(struct top_view *v, int y, int x, int width, int m, uint64_t *lo, uint64_t *hi)
@@ -610,8 +635,7 @@ static int draw_memory(struct top_view *v, int y)
 	put(y, 26, A_BOLD, "%11s", "peak");
 	put(y, 38, A_BOLD, "%11s", "delta/s");
 	if (spark_w >= 8)
-		put(y, spark_x, A_BOLD, "trend, last %.0f s",
-		    (double)spark_w * v->interval_ms / 1000.0);
+		put(y, spark_x, A_BOLD, "trend, last %s", trend_span(c, sizeof(c), v, spark_w));
 	y++;
 	for (int m = 0; m < M__COUNT; m++) {
 		double d = dt > 0 ? ((double)now[m] - (double)before[m]) / dt : 0;
@@ -619,8 +643,8 @@ static int draw_memory(struct top_view *v, int y)
 		uint64_t lo, hi;
 
 		put(y, 1, A_NORMAL, "%-13s", label[m]);
-		put(y, 15, A_BOLD, "%10s", hsize(a, sizeof(a), now[m]));
-		put(y, 26, A_NORMAL, "%11s", hsize(b, sizeof(b), peak[m]));
+		put(y, 15, A_BOLD, "%10s", am_fmt_size_in(a, sizeof(a), now[m], col_max(now, M__COUNT)));
+		put(y, 26, A_NORMAL, "%11s", am_fmt_size_in(b, sizeof(b), peak[m], col_max(peak, M__COUNT)));
 		if (dt > 0)
 			put(y, 38, da, "%11s", hdelta(c, sizeof(c), d));
 		else
@@ -665,12 +689,12 @@ static int draw_threshold(struct top_view *v, int y)
 		else if (s->threshold_pinned)
 			put(y, x, color(v, CP_DIM), "  (glibc, pinned%s%s)", from ? ", " : "", from ? from : "");
 		else if (!s->thr_start.known)
-			put(y, x, color(v, CP_DIM), "  (glibc dynamic: unknown at attach, moved %" PRIu64 "x)",
-			    s->threshold_changes);
+			put(y, x, color(v, CP_DIM), "  (glibc dynamic: unknown at attach, %s)",
+			    times_moved(c, sizeof(c), s->threshold_changes));
 		else
-			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s%s%s, moved %" PRIu64 "x)",
+			put(y, x, color(v, CP_DIM), "  (glibc dynamic: started at %s%s%s, %s)",
 			    hsize(b, sizeof(b), s->threshold_start), from ? ", " : "", from ? from : "",
-			    s->threshold_changes);
+			    times_moved(c, sizeof(c), s->threshold_changes));
 	}
 	y++;
 	put(y, 1, A_NORMAL, "%-13s", "returned");
@@ -785,7 +809,7 @@ static void draw_events(struct top_view *v, int y, int last)
 	if (y > last)
 		return;
 	x = put(y, 0, A_BOLD, " LATEST OS REQUESTS");
-	put(y, x, color(v, CP_DIM), "  newest first, %" PRIu64 " seen%s", total,
+	put(y, x, color(v, CP_DIM), "  newest first, %" PRIu64 " OS requests seen%s", v->n_os,
 	    v->hide_direct ? ", direct ones hidden (d: show)" : "");
 	y++;
 	if (y > last)

@@ -130,10 +130,12 @@ static const char *ratio_str(char *buf, size_t n, uint64_t a, uint64_t b)
 	return buf;
 }
 
-static const char *val_str(char *buf, size_t n, uint64_t v, bool bytes)
+/* A value of a row whose largest is max: sizes share the row's unit
+ * (am_fmt_size_in); the difference keeps its own three digits. */
+static const char *val_str(char *buf, size_t n, uint64_t v, uint64_t max, bool bytes)
 {
 	if (bytes)
-		return am_fmt_size3(buf, n, v);
+		return am_fmt_size_in(buf, n, v, max);
 	snprintf(buf, n, "%" PRIu64, v);
 	return buf;
 }
@@ -144,8 +146,8 @@ static void trow(FILE *f, const char *indent, const char *label, uint64_t a, uin
 	char pb[256], l[300], va[32], vb[32], vd[32], vr[32];
 
 	snprintf(l, sizeof(l), "%s%s", indent, am_printable(pb, sizeof(pb), label));
-	fprintf(f, "  %-*s %12s %12s %12s %8s\n", LABEL_W, l, val_str(va, sizeof(va), a, bytes),
-		val_str(vb, sizeof(vb), b, bytes), delta_str(vd, sizeof(vd), a, b, bytes),
+	fprintf(f, "  %-*s %12s %12s %12s %8s\n", LABEL_W, l, val_str(va, sizeof(va), a, a > b ? a : b, bytes),
+		val_str(vb, sizeof(vb), b, a > b ? a : b, bytes), delta_str(vd, sizeof(vd), a, b, bytes),
 		ratio_str(vr, sizeof(vr), a, b));
 }
 
@@ -158,8 +160,8 @@ static void trow_opt(FILE *f, const char *label, bool ha, uint64_t a, bool hb, u
 		trow(f, "", label, a, b, bytes);
 		return;
 	}
-	fprintf(f, "  %-*s %12s %12s %12s %8s\n", LABEL_W, label, ha ? val_str(va, sizeof(va), a, bytes) : "unknown",
-		hb ? val_str(vb, sizeof(vb), b, bytes) : "unknown", "-", "-");
+	fprintf(f, "  %-*s %12s %12s %12s %8s\n", LABEL_W, label, ha ? val_str(va, sizeof(va), a, a, bytes) : "unknown",
+		hb ? val_str(vb, sizeof(vb), b, b, bytes) : "unknown", "-", "-");
 }
 
 static void text_notes(FILE *f, const struct am_dtrace *t, char side)
@@ -353,8 +355,8 @@ static void text_sites(FILE *f, const struct am_diff *d)
 		const struct am_dsite *r = &s->rows[i];
 		uint64_t a = am_site_value(&r->f[0], d->sort), b = am_site_value(&r->f[1], d->sort);
 
-		fprintf(f, "  %12s %12s %12s %8s %9" PRIu64 " %9" PRIu64 "  %s\n", val_str(va, sizeof(va), a, bytes),
-			val_str(vb, sizeof(vb), b, bytes), delta_str(vd, sizeof(vd), a, b, bytes),
+		fprintf(f, "  %12s %12s %12s %8s %9" PRIu64 " %9" PRIu64 "  %s\n", val_str(va, sizeof(va), a, a > b ? a : b, bytes),
+			val_str(vb, sizeof(vb), b, a > b ? a : b, bytes), delta_str(vd, sizeof(vd), a, b, bytes),
 			ratio_str(vr, sizeof(vr), a, b), r->f[0].calls, r->f[1].calls,
 			row_label(label, sizeof(label), r));
 	}
@@ -363,8 +365,8 @@ static void text_sites(FILE *f, const struct am_diff *d)
 	{
 		uint64_t a = am_site_value(&s->total[0], d->sort), b = am_site_value(&s->total[1], d->sort);
 
-		fprintf(f, "  %12s %12s %12s %8s %9" PRIu64 " %9" PRIu64 "  total\n", val_str(va, sizeof(va), a, bytes),
-			val_str(vb, sizeof(vb), b, bytes), delta_str(vd, sizeof(vd), a, b, bytes),
+		fprintf(f, "  %12s %12s %12s %8s %9" PRIu64 " %9" PRIu64 "  total\n", val_str(va, sizeof(va), a, a > b ? a : b, bytes),
+			val_str(vb, sizeof(vb), b, a > b ? a : b, bytes), delta_str(vd, sizeof(vd), a, b, bytes),
 			ratio_str(vr, sizeof(vr), a, b), s->total[0].calls, s->total[1].calls);
 	}
 }
