@@ -50,6 +50,9 @@
   function num(v) { return typeof v === 'number' ? String(v) : '–'; }
 
   const S = D.summary || null;
+  const CMD = Array.isArray(D.cmd) ? D.cmd.filter(x => typeof x === 'string') : [];
+  // an argument as a shell would need it quoted (shown as text, never parsed)
+  function shellWord(a) { return /^[\w@%+=:,./-]+$/.test(a) ? a : "'" + a.replace(/'/g, "'\\''") + "'"; }
   const T0 = D.t0;
   const DUR = Math.max(D.duration, 1);
   // the syscall lanes and their colours, the function names: the tables of
@@ -80,8 +83,8 @@
   // ---------- formatting ----------
   // a threshold field of the summary: "196 KiB", or "unknown (128 KiB–32 MiB)"
   function thrText(t, key) {
-    if (t[key] != null) return fmtBytes(t[key]);
-    if (t[key + '_max'] != null) return 'unknown (' + fmtBytes(t[key + '_min']) + '–' + fmtBytes(t[key + '_max']) + ')';
+    if (t[key] != null) return fmtExact(t[key]);
+    if (t[key + '_max'] != null) return 'unknown (' + fmtExact(t[key + '_min']) + '–' + fmtExact(t[key + '_max']) + ')';
     return '–';
   }
   function fmtBytes(n) {
@@ -91,6 +94,15 @@
     while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
     const s = i === 0 ? String(v) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
     return (n < 0 ? '-' : '') + s.replace(/\.0+$|(\.\d*?)0+$/, '$1') + ' ' + u[i];
+  }
+  // a size shown exactly, in the largest unit that divides it: a threshold
+  // of 1028 KiB is "1028 KiB", never "1 MiB" (fmtBytes rounds)
+  function fmtExact(n) {
+    if (typeof n !== 'number' || !isFinite(n)) return '–';
+    const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0, v = Math.abs(n);
+    while (v >= 1024 && v % 1024 === 0 && i < u.length - 1) { v /= 1024; i++; }
+    return (n < 0 ? '-' : '') + (i ? String(v) : v.toLocaleString('en-US')) + ' ' + u[i];
   }
   function fmtTime(ns) {
     if (typeof ns !== 'number' || !isFinite(ns)) return '–';
@@ -220,7 +232,13 @@
     const pids = D.pids.length ? 'pid ' + D.pids.join(', ') : '';
     // traces before the summary named the allocator: glibc is the one with a threshold
     const alloc = S && S.allocator ? S.allocator + ' allocator' : S && S.threshold ? 'glibc allocator' : S ? 'non-glibc allocator' : '';
-    m.textContent = [pids, 'traced ' + fmtTime(S ? S.duration_ns : DUR), alloc, fmtInt(D.counts.records) + ' events'].filter(x => x).join('  ·  ');
+    // events: the call, OS and task records, as the summary's "events" counts them
+    const ev = typeof D.counts.events === 'number' ? D.counts.events : D.counts.records;
+    m.textContent = [pids, 'traced ' + fmtTime(S ? S.duration_ns : DUR), alloc, fmtInt(ev) + ' events'].filter(x => x).join('  ·  ');
+    // the command line, as the trace's "trace" record has it (text from the trace: textContent only)
+    const cmd = document.getElementById('cmdline');
+    if (CMD.length) cmd.textContent = '$ ' + CMD.map(shellWord).join(' ');
+    else cmd.textContent = D.pids.length ? 'attached to pid ' + D.pids.join(', ') + ' (command line not in the trace)' : '';
     document.getElementById('footer').textContent = 'allocmap report · generated ' + D.generated + ' from ' + D.source;
   }
   function cards() {
@@ -237,8 +255,8 @@
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
-    if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtBytes(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
-    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
+    if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtExact(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
+    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtExact(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtExact(S.threshold.end_min) + ' and ' + fmtExact(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
     if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
@@ -687,7 +705,7 @@
       if (D.threshold.start === 0) { g.fillStyle = '#66707d'; g.textAlign = 'left'; g.fillText('mmap threshold unknown until its first move', ML + 4, MT + 14); }
       g.stroke(); g.setLineDash([]);
       g.fillStyle = '#1c2430'; g.textAlign = 'right';
-      g.fillText('mmap threshold ' + fmtBytes(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
+      g.fillText('mmap threshold ' + fmtExact(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
     } else {
       g.fillStyle = '#66707d'; g.textAlign = 'right';
       g.fillText('no mmap threshold (neither glibc nor musl, or no allocating calls)', W - MR - 4, MT + 14);
@@ -705,7 +723,7 @@
         let thv = D.threshold.start;
         for (const m of MOVES) if (m[0] <= D.points[best]) thv = m[2];
         showTip(ev, '<div class="t">' + fmtBytes(D.points[best + 1]) + ' (' + fmtInt(D.points[best + 1]) + ' B) → ' + SERVED[D.points[best + 2]].name + '</div>' +
-          '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + (thv > 0 ? fmtBytes(thv) : 'unknown') : '') + '</div>');
+          '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + (thv > 0 ? fmtExact(thv) : 'unknown') : '') + '</div>');
       });
       cv.c.addEventListener('mouseleave', hideTip);
     }
@@ -956,8 +974,11 @@
   function fnTables() {
     const mine = new Map(D.fns.map(f => [f.fn, f]));
     const rows = [];
-    if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: (mine.get(k) || {}).calls }));
-    else for (const f of D.fns) rows.push(Object.assign({ mcalls: f.calls }, f));
+    // the average is over the calls that have a duration (a free traced at
+    // entry only has none: no return probe); none timed: '–'
+    const timed = f => typeof f.timed === 'number' ? f.timed : f.calls;
+    if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: timed(mine.get(k) || {}) }));
+    else for (const f of D.fns) rows.push(Object.assign({ mcalls: timed(f) }, f));
     rows.sort((a, b) => b.calls - a.calls);
     let h = '<tr><th>function</th><th class="num">calls</th><th class="num">bytes</th><th class="num">made OS requests</th><th class="num">failed</th><th class="num">nested</th><th class="num">avg time</th></tr>';
     for (const r of rows)
