@@ -431,6 +431,81 @@ def t_flame_without_stacks():
     eq(len(frames(page)), 0, "flame frames without stacks")
 
 
+def data_block(html):
+    """The report's embedded data (the am-data JSON) as report.c wrote it."""
+    with open(html) as f:
+        m = re.search(r'<script id="am-data" type="application/json">(.*?)</script>', f.read(), re.S)
+    check(m, "no am-data block in %s" % html)
+    return json.loads(m.group(1))
+
+
+def text_of(page, elem_id):
+    m = re.search(r'<[a-z]+ id="%s"[^>]*>(.*?)</' % elem_id, page, re.S)
+    check(m, "no #%s in the page" % elem_id)
+    return m.group(1)
+
+
+def t_header_numbers():
+    """--stacks: the header counts the summary's events, names the command
+    line (escaped: hostile text), and the time axis ends at the last
+    activity, not when allocmap finished (the leaks/sites records)."""
+    html = os.path.join(TMP, "hdr.html")
+    jl = os.path.join(TMP, "hdr.jsonl")
+    pf = os.path.join(TMP, "hdr.pf.json")
+    evil = "<b id=evil>x</b> 'q'"
+    p = run([TOOL, "trace", "--stacks", "--json", "-o", jl, "--html", html, "--perfetto", pf, "--", STACKS, evil],
+            timeout=120)
+    eq(p.returncode, 0, "allocmap trace --stacks --html exit status (%s)" % p.stderr.strip()[-300:])
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    eq(recs[0]["cmd"], [STACKS, evil], "the trace record's command line")
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    events = [r for r in recs if r["type"] in ("call", "os", "task")]
+    eq(summ["counters"]["events"], len(events), "the summary's events = call, os and task records")
+    page = dom(html)
+    meta = text_of(page, "meta")
+    check(meta.endswith("  ·  %d events" % len(events)), "header does not say %d events: %r" % (len(events), meta))
+    quoted = "'" + evil.replace("'", "'\\''") + "'"
+    shown = ("$ %s %s" % (STACKS, quoted)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    eq(text_of(page, "cmdline"), shown, "the command line shown")
+    check('id="evil"' not in page, "the command line was parsed as HTML")
+    t0 = recs[0]["ts_ns"]
+    end = max(r["ts_ns"] + r.get("dur_ns", 0) for r in events) - t0
+    last = max(r["ts_ns"] for r in recs if r["type"] in ("leaks", "sites")) - t0
+    check(last > end, "the leaks/sites records should come after the last activity (%d <= %d)" % (last, end))
+    eq(data_block(html)["duration"], end, "the report's duration (ns after t = 0)")
+    m = re.search(r'<svg [^>]*id="timeline-svg" data-v0="0" data-v1="(\d+)"', page)
+    check(m, "no timeline svg with its range")
+    eq(int(m.group(1)), end, "the timeline's time axis ends at the last activity")
+    with open(pf) as f:
+        names = {(e["name"], e.get("tid")): e["args"]["name"] for e in json.load(f)["traceEvents"] if e["ph"] == "M"}
+    pid = recs[0]["pid"]
+    eq(names.get(("process_name", None)), "stacks (pid %d)" % pid, "Perfetto process name")
+    eq(names.get(("thread_name", pid)), "stacks", "Perfetto main thread name")
+
+
+def t_threshold_exact_and_untimed():
+    """dyn_threshold's threshold ends at 1028 KiB: shown so, not rounded to
+    1 MiB; a call without dur_ns (a free with no return probe) has no
+    average time ('–'), not 0 ns."""
+    path, recs = trace("dyn_threshold")
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    eq(summ["threshold"]["end"], 1028 * 1024, "dyn_threshold's final threshold")
+    out = os.path.join(TMP, "untimed.jsonl")
+    with open(out, "w") as f:
+        for r in recs:
+            if r["type"] == "call" and r["fn"] == "free":
+                r = {k: v for k, v in r.items() if k != "dur_ns"}
+            f.write(json.dumps(r) + "\n")
+    html, _ = report(out, "untimed")
+    page = dom(html)
+    check(re.search(r'mmap threshold</div><div class="v">1028 KiB</div>', page), "threshold card is not 1028 KiB")
+    check('mmap threshold</td><td class="num">128 KiB → 1028 KiB</td>' in page, "threshold counter row not exact")
+    rows = dict(re.findall(r'<tr class="fn-row"><td><b>(\w+)</b></td>(?:<td[^>]*>[^<]*</td>){5}<td class="num">([^<]*)</td>', page))
+    eq(rows.get("free"), "–", "free's average time without durations")
+    check(rows.get("malloc", "–") not in ("–", "0 ns"), "malloc's average time: %r" % rows.get("malloc"))
+
+
 def t_bad_input():
     bad = os.path.join(TMP, "bad.jsonl")
     with open(bad, "w") as f:
@@ -464,6 +539,8 @@ TESTS = [
     ("flame_stacks_os", t_flame_stacks_os, True),
     ("leaks_stacks_all", t_leaks_stacks_all, True),
     ("flame_without_stacks", t_flame_without_stacks, True),
+    ("header_numbers", t_header_numbers, True),
+    ("threshold_exact_and_untimed", t_threshold_exact_and_untimed, True),
     ("bad_input", t_bad_input, False),
 ]
 

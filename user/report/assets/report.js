@@ -304,7 +304,7 @@
     box.innerHTML = '';
     const W = Math.max(600, box.clientWidth), ML = 78, MR = 70, MT = 12, CH = 250, LANE = 17, LG = 14;
     const lanesY = MT + CH + LG, H = lanesY + LANE * SYS.length + 30;
-    const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
+    const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'timeline-svg', 'data-v0': tl.v0, 'data-v1': tl.v1 });
     box.appendChild(svg);
     const pw = W - ML - MR, v0 = tl.v0, v1 = tl.v1;
     const X = t => ML + (t - v0) / (v1 - v0) * pw;
@@ -1023,7 +1023,8 @@
   function init() {
     header(); cards(); notes();
     legend('timeline-legend', SERIES.map(s => ({ name: s.name, color: s.color })).concat([
-      { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }]));
+      { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }])
+      .concat(D.threshold.moves.length ? [{ name: 'mmap threshold moved', dash: true }] : []));
     legend('map-legend', [{ name: 'brk heap', color: KIND_COLOR.heap }, { name: 'mmap chunk', color: KIND_COLOR.mmap },
       { name: 'arena', color: KIND_COLOR.arena }, { name: 'other', color: KIND_COLOR.other }]);
     legend('threshold-legend', SERVED.map(s => ({ name: s.name, color: s.color, dot: true })).concat([{ name: 'mmap threshold', dash: true }]));
