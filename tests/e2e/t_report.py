@@ -501,9 +501,48 @@ def t_threshold_exact_and_untimed():
     page = dom(html)
     check(re.search(r'mmap threshold</div><div class="v">1028 KiB</div>', page), "threshold card is not 1028 KiB")
     check('mmap threshold</td><td class="num">128 KiB → 1028 KiB</td>' in page, "threshold counter row not exact")
-    rows = dict(re.findall(r'<tr class="fn-row"><td><b>(\w+)</b></td>(?:<td[^>]*>[^<]*</td>){5}<td class="num">([^<]*)</td>', page))
+    rows = dict(re.findall(r'<tr class="fn-row"><td><b>(\w+)</b></td>(?:<td[^>]*>[^<]*</td>){5}<td class="num"[^>]*>([^<]*)</td>', page))
     eq(rows.get("free"), "–", "free's average time without durations")
     check(rows.get("malloc", "–") not in ("–", "0 ns"), "malloc's average time: %r" % rows.get("malloc"))
+
+
+SORT_SEARCH_JS = r"""
+const rowIds = () => Array.from(document.querySelectorAll('#os-table tr.os-row')).map(r => r.id.replace('os-row-', ''));
+document.querySelector('#os-table th[data-sort="dur"]').click();
+document.body.setAttribute('data-os-sorted', rowIds().slice(0, 5).join(','));
+const q = document.getElementById('os-search'); q.value = 'MUNMAP'; q.dispatchEvent(new Event('input'));
+document.body.setAttribute('data-os-found', rowIds().join(','));
+document.querySelector('#fn-table th:nth-child(2)').click();
+document.body.setAttribute('data-fn-calls', Array.from(document.querySelectorAll('#fn-table tr.fn-row')).map(r => r.cells[1].getAttribute('data-v')).join(','));
+document.querySelector('#fn-table th:nth-child(2)').click();
+document.body.setAttribute('data-fn-calls-rev', Array.from(document.querySelectorAll('#fn-table tr.fn-row')).map(r => r.cells[1].getAttribute('data-v')).join(','));
+const c = document.getElementById('counters-search'); c.value = 'lost'; c.dispatchEvent(new Event('input'));
+document.body.setAttribute('data-counters-shown', Array.from(document.querySelectorAll('#counters-table tr.counter-row')).filter(r => !r.hidden).map(r => r.cells[0].textContent).join('|'));
+"""
+
+
+def t_tables_sort_search():
+    """The OS, function and counter tables sort on a header click (again:
+    reversed) and filter with their search boxes: the rows that remain,
+    and their order, are the JSONL's."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "sortsearch")
+    page = dom_after(html, "sortsearch_after", SORT_SEARCH_JS)
+    attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
+    os_recs = [r for r in recs if r["type"] == "os"]
+    check(len(os_recs) >= 5, "thread_arena made %d OS requests" % len(os_recs))
+    want = [str(r["id"]) for r in sorted(os_recs, key=lambda r: (-r.get("dur_ns", 0), r["id"]))[:5]]
+    eq(attr("data-os-sorted").split(","), want, "OS requests sorted by time taken, longest first")
+    found = [str(r["id"]) for r in sorted(os_recs, key=lambda r: (-r.get("dur_ns", 0), r["id"])) if r["syscall"] == "munmap"]
+    check(found, "thread_arena made no munmap")
+    eq(attr("data-os-found").split(","), found, "OS rows found by 'MUNMAP' (case-insensitive), still sorted")
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    calls = sorted((f["calls"] for f in summ["functions"].values()), reverse=True)
+    eq([int(x) for x in attr("data-fn-calls").split(",")], calls, "functions sorted by calls, most first")
+    eq([int(x) for x in attr("data-fn-calls-rev").split(",")], calls[::-1], "a second click reverses")
+    lost = [k.replace("_", " ") for k in summ["counters"] if "lost" in k]
+    check(lost, "no lost_* counter in the summary")
+    eq(attr("data-counters-shown").split("|"), lost, "counter rows left by the search 'lost'")
 
 
 def t_bad_input():
@@ -541,6 +580,7 @@ TESTS = [
     ("flame_without_stacks", t_flame_without_stacks, True),
     ("header_numbers", t_header_numbers, True),
     ("threshold_exact_and_untimed", t_threshold_exact_and_untimed, True),
+    ("tables_sort_search", t_tables_sort_search, True),
     ("bad_input", t_bad_input, False),
 ]
 

@@ -95,6 +95,19 @@
     const s = i === 0 ? String(v) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
     return (n < 0 ? '-' : '') + s.replace(/\.0+$|(\.\d*?)0+$/, '$1') + ' ' + u[i];
   }
+  // a column's unit: the one its largest value is shown in
+  function unitFor(max) {
+    let i = 0, v = Math.abs(max);
+    while (v >= 1024 && i < 4) { v /= 1024; i++; }
+    return i;
+  }
+  // n in unit i (0 B, 1 KiB, ...): three significant digits, at most two decimals
+  function fmtBytesIn(n, i) {
+    if (typeof n !== 'number' || !isFinite(n)) return '–';
+    const v = n / Math.pow(1024, i);
+    const a = Math.abs(v), s = i === 0 ? String(n) : a === 0 ? '0' : a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+    return s + ' ' + ['B', 'KiB', 'MiB', 'GiB', 'TiB'][i];
+  }
   // a size shown exactly, in the largest unit that divides it: a threshold
   // of 1028 KiB is "1028 KiB", never "1 MiB" (fmtBytes rounds)
   function fmtExact(n) {
@@ -933,43 +946,120 @@
       }
       const regs = Object.keys(g.regions || {}).map(r => fmtInt(g.regions[r].count) + ' in ' + esc(r) + ' (' + fmtBytes(g.regions[r].bytes) + ')').join('<br>');
       h += '<tr class="leak-row" data-top="' + esc(top) + '" data-bytes="' + num(g.bytes) + '" data-count="' + num(g.count) + '"><td class="num">' + (i + 1) +
-        '</td><td class="num"><b>' + fmtBytes(g.bytes) + '</b><div class="muted">' + fmtInt(g.bytes) + ' B</div></td><td class="bar-cell"><div class="minibar" style="width:' +
-        (Math.max(2, 100 * g.bytes / max) || 0).toFixed(1) + '%"></div></td><td class="num">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + num(g.pid) + '</div>' : '') +
+        '</td><td class="num" data-v="' + num(g.bytes) + '"><b>' + fmtBytes(g.bytes) + '</b><div class="muted">' + fmtInt(g.bytes) + ' B</div></td><td class="bar-cell"><div class="minibar" style="width:' +
+        (Math.max(2, 100 * g.bytes / max) || 0).toFixed(1) + '%"></div></td><td class="num" data-v="' + num(g.count) + '">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + num(g.pid) + '</div>' : '') +
         '</td><td class="frames">' + fr + '</td></tr>';
     });
     const tb = el('table', { class: 'data leaks', id: 'leaks-table' }, h + '</tbody>');
     box.appendChild(el('div', { class: 'table-wrap' })).appendChild(tb);
+    const q = document.getElementById('leaks-search');
+    q.hidden = false;
+    sortableTable(tb, q, document.getElementById('leaks-match'));
   }
 
   // ---------- tables ----------
   function highlightOsRow(id) {
     let tr = document.getElementById('os-row-' + id);
-    if (!tr) { renderOsTable(true); tr = document.getElementById('os-row-' + id); }
+    if (!tr) {   // not drawn (past the first rows, or filtered out): all, unfiltered
+      ost.q = ''; document.getElementById('os-search').value = '';
+      renderOsTable(true); tr = document.getElementById('os-row-' + id);
+    }
     document.querySelectorAll('#os-table tr.hl, .os-marker.hl').forEach(e => e.classList.remove('hl'));
     if (tr) { tr.classList.add('hl'); tr.scrollIntoView({ behavior: 'smooth', block: 'center' }); }
   }
+  // the OS table's order and search (the Call sites table's way: click a
+  // header to sort, again to reverse; the box filters by any cell's text)
+  const ost = { sort: 'id', dir: 1, q: '', all: false };
+  const OS_COLS = [
+    { key: 'id', name: '#', num: true, v: o => o.id }, { key: 't', name: 'time', num: true, v: o => o.t },
+    { key: 'tid', name: 'tid', num: true, v: o => o.tid }, { key: 'syscall', name: 'syscall', v: o => o.syscall },
+    { key: 'args', name: 'arguments', v: osArgs }, { key: 'ret', name: 'result', v: o => o.error || String(o.ret != null ? o.ret : '') },
+    { key: 'dur', name: 'took', num: true, v: o => o.dur_ns || 0 }, { key: 'cause', name: 'cause', v: o => o.cause && o.cause.kind === 'call' ? o.cause.fn : 'direct' },
+    { key: 'region', name: 'region', v: o => o.region || '' },
+  ];
+  function osRowText(o) {
+    return [o.id, fmtTime(o.t), o.tid, o.syscall, osArgs(o), o.error || o.ret, o.cause && o.cause.kind === 'call' ? o.cause.fn + '(' + o.cause.size + ')' : 'direct', o.region]
+      .join(' ').toLowerCase();
+  }
+  function osRows() {
+    const c = OS_COLS.find(x => x.key === ost.sort), d = ost.dir;
+    const rows = ost.q ? OS.filter(o => osRowText(o).includes(ost.q)) : OS.slice();
+    return rows.sort((a, b) => {
+      const x = c.v(a), y = c.v(b);
+      const r = c.num ? (x || 0) - (y || 0) : String(x).localeCompare(String(y));
+      return r * d || a.id - b.id;
+    });
+  }
   function renderOsTable(all) {
+    if (all) ost.all = true;
     const tb = document.getElementById('os-table');
-    const n = all ? OS.length : Math.min(OS.length, OS_ROWS);
-    let h = '<thead><tr><th class="num">#</th><th class="num">time</th><th class="num">tid</th><th>syscall</th><th>arguments</th><th>result</th>' +
-      '<th class="num">took</th><th>cause</th><th>region</th></tr></thead><tbody>';
+    const rows = osRows();
+    const n = ost.all ? rows.length : Math.min(rows.length, OS_ROWS);
+    let h = '<thead><tr>' + OS_COLS.map(c => '<th class="sortable' + (c.num ? ' num' : '') + '" data-sort="' + c.key + '" aria-sort="' +
+      (ost.sort === c.key ? (ost.dir < 0 ? 'descending' : 'ascending') : 'none') + '" title="sort by ' + c.name + '">' + c.name +
+      (ost.sort === c.key ? (ost.dir < 0 ? ' ▼' : ' ▲') : '') + '</th>').join('') + '</tr></thead><tbody>';
     for (let i = 0; i < n; i++) {
-      const o = OS[i], col = sysColor(o.syscall);
+      const o = rows[i], col = sysColor(o.syscall);
       h += '<tr id="os-row-' + num(o.id) + '" class="os-row"><td class="num">' + num(o.id) + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + num(o.tid) +
-        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono">' + esc(osArgs(o)) +
+        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono"' + (o.len != null ? ' title="' + fmtInt(o.len) + ' bytes"' : '') + '>' + esc(osArgs(o)) +
         '</td><td class="mono">' + osResult(o) + '</td><td class="num">' + fmtTime(o.dur_ns || 0) + '</td><td>' +
         (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + num(o.cause.call_id) + '</span>'
           : '<span class="muted">direct</span>') + '</td><td>' + esc(o.region || '') + '</td></tr>';
     }
+    if (!n) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
     tb.innerHTML = h + '</tbody>';
+    tb.querySelectorAll('th.sortable').forEach(th => th.addEventListener('click', () => {
+      const k = th.getAttribute('data-sort'), c = OS_COLS.find(x => x.key === k);
+      if (ost.sort === k) ost.dir = -ost.dir; else { ost.sort = k; ost.dir = c.num && k !== 'id' && k !== 't' ? -1 : 1; }
+      renderOsTable(false);
+    }));
     const more = document.getElementById('os-more');
     more.innerHTML = '';
-    document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '');
-    if (n < OS.length) {
-      const b = el('button', { type: 'button' }, 'show all ' + fmtInt(OS.length) + ' rows');
+    document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '') +
+      (ost.q ? ', ' + fmtInt(rows.length) + ' match' + (rows.length === 1 ? 'es' : '') : '');
+    if (n < rows.length) {
+      const b = el('button', { type: 'button' }, 'show all ' + fmtInt(rows.length) + ' rows');
       b.addEventListener('click', () => renderOsTable(true));
       more.appendChild(b);
     }
+  }
+  // A fully drawn small table made sortable: a click on a header sorts its
+  // rows by that column (a cell's data-v when it has one: a number; else
+  // its text), again reverses; the search box (optional) hides rows whose
+  // text lacks what was typed.
+  function sortableTable(table, search, countEl) {
+    const head = table.tHead ? table.tHead.rows[0] : table.rows[0];
+    if (!head) return;
+    const body = () => Array.from(table.rows).filter(r => r !== head && r.parentNode !== table.tHead);
+    const st = { col: -1, dir: 1 };
+    const label = Array.from(head.cells).map(th => th.textContent);
+    Array.from(head.cells).forEach((th, ci) => {
+      if (!label[ci]) return;
+      th.classList.add('sortable');
+      th.title = 'sort by ' + label[ci];
+      th.setAttribute('aria-sort', 'none');
+      th.addEventListener('click', () => {
+        const rows = body();
+        const isNum = rows.some(r => r.cells[ci] && r.cells[ci].hasAttribute('data-v'));
+        if (st.col === ci) st.dir = -st.dir; else { st.col = ci; st.dir = isNum ? -1 : 1; }
+        const key = r => { const c = r.cells[ci]; return !c ? '' : isNum ? +(c.getAttribute('data-v') || 0) : c.textContent.toLowerCase(); };
+        rows.sort((a, b) => { const x = key(a), y = key(b); return (isNum ? x - y : x < y ? -1 : x > y ? 1 : 0) * st.dir; });
+        const parent = rows.length ? rows[0].parentNode : null;
+        rows.forEach(r => parent.appendChild(r));
+        Array.from(head.cells).forEach((h, i) => {
+          if (!label[i]) return;
+          h.textContent = label[i] + (i === ci ? (st.dir < 0 ? ' ▼' : ' ▲') : '');
+          h.setAttribute('aria-sort', i === ci ? (st.dir < 0 ? 'descending' : 'ascending') : 'none');
+        });
+      });
+    });
+    if (!search) return;
+    search.addEventListener('input', () => {
+      const q = search.value.trim().toLowerCase(), rows = body();
+      let shown = 0;
+      rows.forEach(r => { const hit = !q || r.textContent.toLowerCase().includes(q); r.hidden = !hit; shown += hit; });
+      if (countEl) countEl.textContent = q ? fmtInt(shown) + ' of ' + fmtInt(rows.length) + ' rows match' : '';
+    });
   }
   function fnTables() {
     const mine = new Map(D.fns.map(f => [f.fn, f]));
@@ -981,25 +1071,32 @@
     else for (const f of D.fns) rows.push(Object.assign({ mcalls: timed(f) }, f));
     rows.sort((a, b) => b.calls - a.calls);
     let h = '<tr><th>function</th><th class="num">calls</th><th class="num">bytes</th><th class="num">made OS requests</th><th class="num">failed</th><th class="num">nested</th><th class="num">avg time</th></tr>';
-    for (const r of rows)
-      h += '<tr class="fn-row"><td><b>' + esc(r.fn) + '</b></td><td class="num">' + fmtInt(r.calls) + '</td><td class="num">' + fmtBytes(r.bytes) +
-        '</td><td class="num">' + fmtInt(r.os_calls) + '</td><td class="num' + (r.failed ? ' warn' : '') + '">' + fmtInt(r.failed) + '</td><td class="num">' + fmtInt(r.nested) +
-        '</td><td class="num">' + (r.dur_ns != null && r.mcalls ? fmtTime(r.dur_ns / r.mcalls) : '–') + '</td></tr>';
+    // one unit for the whole bytes column (the largest value's), exact bytes on hover
+    const bu = unitFor(Math.max(0, ...rows.map(r => r.bytes || 0)));
+    const nv = v => ' data-v="' + (typeof v === 'number' ? v : -1) + '"';
+    for (const r of rows) {
+      const avg = r.dur_ns != null && r.mcalls ? r.dur_ns / r.mcalls : null;
+      h += '<tr class="fn-row"><td><b>' + esc(r.fn) + '</b></td><td class="num"' + nv(r.calls) + '>' + fmtInt(r.calls) + '</td><td class="num"' + nv(r.bytes) +
+        ' title="' + fmtInt(r.bytes) + ' bytes">' + fmtBytesIn(r.bytes, bu) + '</td><td class="num"' + nv(r.os_calls) + '>' + fmtInt(r.os_calls) + '</td><td class="num' + (r.failed ? ' warn' : '') + '"' + nv(r.failed) + '>' +
+        fmtInt(r.failed) + '</td><td class="num"' + nv(r.nested) + '>' + fmtInt(r.nested) + '</td><td class="num"' + nv(avg) + '>' + (avg != null ? fmtTime(avg) : '–') + '</td></tr>';
+    }
     document.getElementById('fn-table').innerHTML = h;
+    sortableTable(document.getElementById('fn-table'));
     h = '<tr><th>syscall</th><th class="num">count</th><th class="num">failed</th><th>by cause</th></tr>';
     if (S && S.syscalls) {
       for (const k in S.syscalls) {
         const s = S.syscalls[k];
         const by = Object.keys(s.by_cause || {}).map(c => esc(c) + ' ' + fmtInt(s.by_cause[c])).join(', ');
-        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(k) + '">' + esc(k) + '</span></td><td class="num">' + fmtInt(s.count) +
-          '</td><td class="num' + (s.failed ? ' warn' : '') + '">' + fmtInt(s.failed) + '</td><td>' + by + '</td></tr>';
+        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(k) + '">' + esc(k) + '</span></td><td class="num" data-v="' + num(s.count) + '">' + fmtInt(s.count) +
+          '</td><td class="num' + (s.failed ? ' warn' : '') + '" data-v="' + num(s.failed) + '">' + fmtInt(s.failed) + '</td><td>' + by + '</td></tr>';
       }
     } else {
       for (const s of D.sys)
-        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(s.sys) + '">' + esc(s.sys) + '</span></td><td class="num">' + fmtInt(s.count) +
-          '</td><td class="num">' + fmtInt(s.failed) + '</td><td>allocator calls ' + fmtInt(s.by_call) + ', direct ' + fmtInt(s.count - s.by_call) + '</td></tr>';
+        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(s.sys) + '">' + esc(s.sys) + '</span></td><td class="num" data-v="' + num(s.count) + '">' + fmtInt(s.count) +
+          '</td><td class="num" data-v="' + num(s.failed) + '">' + fmtInt(s.failed) + '</td><td>allocator calls ' + fmtInt(s.by_call) + ', direct ' + fmtInt(s.count - s.by_call) + '</td></tr>';
     }
     document.getElementById('sys-table').innerHTML = h;
+    sortableTable(document.getElementById('sys-table'));
   }
   function countersTable() {
     const tb = document.getElementById('counters-table');
@@ -1008,15 +1105,17 @@
     const c = S.counters || {};
     for (const k in c) {
       const bad = /^lost|missed|unattached|overflow|full|orphan/.test(k) && c[k] > 0;
-      h += '<tr class="counter-row"><td>' + esc(k.replace(/_/g, ' ')) + '</td><td class="num' + (bad ? ' warn' : '') + '">' + fmtInt(c[k]) + '</td></tr>';
+      h += '<tr class="counter-row"><td>' + esc(k.replace(/_/g, ' ')) + '</td><td class="num' + (bad ? ' warn' : '') + '" data-v="' + (typeof c[k] === 'number' ? c[k] : -1) + '">' +
+        (typeof c[k] === 'boolean' ? String(c[k]) : fmtInt(c[k])) + '</td></tr>';
     }
     const b = S.bytes || {};
-    for (const k in b) h += '<tr><td>bytes: ' + esc(k.replace(/_/g, ' ')) + '</td><td class="num">' + fmtBytes(b[k]) + '</td></tr>';
+    for (const k in b) h += '<tr><td>bytes: ' + esc(k.replace(/_/g, ' ')) + '</td><td class="num" data-v="' + num(b[k]) + '" title="' + fmtInt(b[k]) + ' bytes">' + fmtBytes(b[k]) + '</td></tr>';
     for (const k in (S.live_at_end || {}))
       h += '<tr><td>live at end in ' + esc(k) + '</td><td class="num">' + fmtInt(S.live_at_end[k].count) + ' · ' + fmtBytes(S.live_at_end[k].bytes) + '</td></tr>';
     if (S.threshold) h += '<tr><td>mmap threshold</td><td class="num">' + thrText(S.threshold, 'start') + ' → ' + thrText(S.threshold, 'end') + '</td></tr>';
     h += '<tr><td>trace duration</td><td class="num">' + fmtTime(S.duration_ns) + '</td></tr>';
     tb.innerHTML = h;
+    sortableTable(tb, document.getElementById('counters-search'), document.getElementById('counters-match'));
   }
 
   // ---------- wiring ----------
@@ -1035,6 +1134,8 @@
     flame();
     leaksTable();
     renderOsTable(false);
+    const osq = document.getElementById('os-search');
+    osq.addEventListener('input', () => { ost.q = osq.value.trim().toLowerCase(); renderOsTable(false); });
     fnTables();
     countersTable();
     if (typeof window.amSites === 'function')
