@@ -20,7 +20,7 @@
   // strings, and only the fields that are text may hold text (which esc()
   // escapes wherever it is drawn). Anything else is dropped.
   const TEXT_KEYS = new Set(['type', 'fn', 'role', 'syscall', 'prot', 'flags', 'advice', 'error', 'region',
-    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator']);
+    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator', 'origin']);
   const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr']);
   function clean(v, key, depth) {
     if (v === null || typeof v === 'boolean') return v;
@@ -316,7 +316,7 @@
     const box = document.getElementById('timeline');
     box.innerHTML = '';
     const W = Math.max(600, box.clientWidth), ML = 78, MR = 70, MT = 12, CH = 250, LANE = 17, LG = 14;
-    const lanesY = MT + CH + LG, H = lanesY + LANE * SYS.length + 30;
+    const lanesY = MT + CH + LG, H = lanesY + LANE * SYS.length + 46;
     const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'timeline-svg', 'data-v0': tl.v0, 'data-v1': tl.v1 });
     box.appendChild(svg);
     const pw = W - ML - MR, v0 = tl.v0, v1 = tl.v1;
@@ -344,8 +344,9 @@
     const xs = niceStep(v1 - v0, 8);
     for (let t = Math.ceil(v0 / xs) * xs; t <= v1; t += xs) {
       grid.appendChild(sv('line', { x1: X(t), x2: X(t), y1: MT, y2: lanesY + LANE * SYS.length }));
-      const tx = sv('text', { x: X(t), y: H - 8, 'text-anchor': 'middle' }); tx.textContent = fmtTime(t); axis.appendChild(tx);
+      const tx = sv('text', { x: X(t), y: H - 24, 'text-anchor': 'middle' }); tx.textContent = fmtTime(t); axis.appendChild(tx);
     }
+    axisTitles(axis, ML + pw / 2, H - 4, MT + CH / 2, 'bytes');
     axis.appendChild(sv('line', { x1: ML, x2: W - MR, y1: MT + CH, y2: MT + CH }));
     if (split) {
       const ls = byteStep(lmax, 5);
@@ -460,6 +461,16 @@
       dragX = null; sel.setAttribute('visibility', 'hidden');
     });
     svg.addEventListener('dblclick', () => { tl.v0 = 0; tl.v1 = DUR; timeline(); });
+  }
+
+  // the axes' titles: time at the bottom (from what t = 0 is), the y axis's on its side
+  function axisTitles(parent, xMid, xY, yMid, yTitle) {
+    const xt = sv('text', { x: xMid, y: xY, 'text-anchor': 'middle', class: 'axis-title' });
+    xt.textContent = 'time since ' + (S && S.origin === 'attach' ? 'attach' : S && S.origin === 'exec' ? "the command's exec" : 'the first record');
+    parent.appendChild(xt);
+    const yt = sv('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-title', transform: 'translate(12,' + yMid + ') rotate(-90)' });
+    yt.textContent = yTitle;
+    parent.appendChild(yt);
   }
 
   // ---------- address map ----------
@@ -657,7 +668,7 @@
   function thresholdView() {
     const box = document.getElementById('threshold');
     box.innerHTML = '';
-    const W = Math.max(600, box.clientWidth), H = 300, ML = 78, MR = 70, MT = 12, MB = 28, pw = W - ML - MR, ph = H - MT - MB;
+    const W = Math.max(600, box.clientWidth), H = 316, ML = 78, MR = 70, MT = 12, MB = 44, pw = W - ML - MR, ph = H - MT - MB;
     const cv = canvasFor(box, W, H), g = cv.g;
     const useGrid = D.counts.points > D.caps.points;
     let smin = Infinity, smax = 0;
@@ -683,7 +694,12 @@
     }
     g.textAlign = 'center';
     const xs = niceStep(DUR, 8);
-    for (let t = 0; t <= DUR; t += xs) g.fillText(fmtTime(t), X(t), H - 8);
+    for (let t = 0; t <= DUR; t += xs) g.fillText(fmtTime(t), X(t), H - 24);
+    // axis titles (the canvas's own text: nothing from the trace)
+    g.font = '600 11.5px system-ui, sans-serif';
+    g.fillText('time since ' + (S && S.origin === 'attach' ? 'attach' : S && S.origin === 'exec' ? "the command's exec" : 'the first record'), ML + pw / 2, H - 4);
+    g.save(); g.translate(14, MT + ph / 2); g.rotate(-Math.PI / 2); g.fillText('request size (log scale)', 0, 0); g.restore();
+    g.font = '11.5px system-ui, sans-serif';
     g.strokeStyle = '#c9d0d9'; g.beginPath(); g.moveTo(ML, MT + ph); g.lineTo(W - MR, MT + ph); g.stroke();
     // data
     if (useGrid) {
