@@ -545,6 +545,52 @@ def t_tables_sort_search():
     eq(attr("data-counters-shown").split("|"), lost, "counter rows left by the search 'lost'")
 
 
+RANGE_JS = r"""
+const rows = () => Array.from(document.querySelectorAll('#os-table tr.os-row')).map(r => r.id.replace('os-row-', '')).join(',');
+const sel = document.getElementById('tid-filter');
+sel.value = sel.options[2].value; sel.dispatchEvent(new Event('change'));
+document.body.setAttribute('data-tid', sel.value);
+document.body.setAttribute('data-tid-rows', rows());
+const area = document.querySelector('#timeline-svg rect[style*="crosshair"]'), r = area.getBoundingClientRect();
+const ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: r.left + r.width * x, clientY: r.top + 20, bubbles: true }));
+ev('mousedown', 0.3); ev('mousemove', 0.97); ev('mouseup', 0.97);
+const svg = document.getElementById('timeline-svg');
+document.body.setAttribute('data-range', svg.getAttribute('data-v0') + ',' + svg.getAttribute('data-v1'));
+document.body.setAttribute('data-range-rows', rows());
+document.body.setAttribute('data-range-markers', Array.from(document.querySelectorAll('.os-marker')).map(m => m.getAttribute('data-id')).join(','));
+document.getElementById('range-clear').click();
+document.body.setAttribute('data-cleared-rows', document.querySelectorAll('#os-table tr.os-row').length);
+"""
+
+
+def t_range_and_thread_filter():
+    """Choosing a thread, then dragging a time range on the timeline, leaves
+    exactly that thread's OS requests in that range in the OS table and on
+    the timeline; 'show everything' brings every row back."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "range")
+    page = dom_after(html, "range_after", RANGE_JS)
+    attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
+    os_recs = [r for r in recs if r["type"] == "os"]
+    t0 = recs[0]["ts_ns"]
+    tids = sorted({r["tid"] for r in os_recs} | {r["tid"] for r in recs if r["type"] == "call"})
+    check(len(tids) >= 2, "thread_arena ran %d threads" % len(tids))
+    tid = int(attr("data-tid"))
+    eq(tid, tids[1], "the second thread in the filter")
+    ids = lambda rs: ",".join(str(r["id"]) for r in rs)
+    mine = [r for r in os_recs if r["tid"] == tid]
+    check(mine, "thread %d made no OS request" % tid)
+    eq(attr("data-tid-rows"), ids(mine), "OS rows of thread %d" % tid)
+    v0, v1 = (float(x) for x in attr("data-range").split(","))
+    check(0 < v0 < v1, "no range selected: %r" % attr("data-range"))
+    inr = [r for r in mine if v0 <= max(0, r["ts_ns"] - t0) <= v1]
+    check(inr and len(inr) < len(os_recs), "the range should hold some, not all, requests (%d)" % len(inr))
+    eq(attr("data-range-rows"), ids(inr), "OS rows of thread %d in %.0f..%.0f ns" % (tid, v0, v1))
+    eq(sorted(attr("data-range-markers").split(",")) if inr else [""], sorted(str(r["id"]) for r in inr) or [""],
+       "timeline markers in the range")
+    eq(int(attr("data-cleared-rows")), len(os_recs), "OS rows after 'show everything'")
+
+
 def t_bad_input():
     bad = os.path.join(TMP, "bad.jsonl")
     with open(bad, "w") as f:
@@ -581,6 +627,7 @@ TESTS = [
     ("header_numbers", t_header_numbers, True),
     ("threshold_exact_and_untimed", t_threshold_exact_and_untimed, True),
     ("tables_sort_search", t_tables_sort_search, True),
+    ("range_and_thread_filter", t_range_and_thread_filter, True),
     ("bad_input", t_bad_input, False),
 ]
 

@@ -152,7 +152,7 @@
     const raw = max / Math.max(n, 1);
     let unit = 1;
     while (unit * 1024 <= raw) unit *= 1024;
-    return niceStep(raw / unit, 1) * unit;
+    return Math.max(1, niceStep(raw / unit, 1) * unit);   // never a fraction of a byte
   }
   function legend(id, items) {
     const box = document.getElementById(id);
@@ -311,7 +311,29 @@
     const i = Math.min(NB - 1, Math.max(0, Math.floor(t / BW)));
     return NB ? D.buckets[i * 9 + series * 3 + 2] : 0;
   }
-  const tl = { v0: 0, v1: DUR };
+  // tl: the timeline's range (drag selects it, double-click resets); it and
+  // the thread chosen (tid, null: all) filter the OS table, the timeline's
+  // markers, the threshold view and the address map (rangeChanged)
+  const tl = { v0: 0, v1: DUR, tid: null };
+  const tidOk = tid => tl.tid === null || tid === tl.tid;
+  const ranged = () => tl.v0 > 0 || tl.v1 < DUR;
+  function rangeChanged() {
+    const lo = tl.v0, hi = tl.v1;
+    if (map.t < lo || map.t > hi) map.t = hi;
+    const box = document.getElementById('range-note');
+    box.textContent = '';
+    if (ranged() || tl.tid !== null) {
+      box.appendChild(document.createTextNode('Showing ' + (ranged() ? fmtTime(lo) + ' – ' + fmtTime(hi) : 'the whole trace') +
+        (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests. '));
+      const b = el('button', { type: 'button', id: 'range-clear' }, 'show everything');
+      b.addEventListener('click', () => { tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = ''; timeline(); rangeChanged(); });
+      box.appendChild(b);
+    }
+    box.hidden = !box.firstChild;
+    renderOsTable(false);
+    addressMap();
+    thresholdView();
+  }
   function timeline() {
     const box = document.getElementById('timeline');
     box.innerHTML = '';
@@ -396,7 +418,7 @@
     });
     const mk = sv('g', { 'clip-path': 'url(#tlclip)' });
     svg.appendChild(mk);
-    const vis = OS.filter(o => o.t >= v0 && o.t <= v1);
+    const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid));
     if (vis.length <= MAX_MARKERS) {
       for (const o of vis) {
         const li = Math.max(0, SYS.indexOf(o.syscall)), col = sysColor(o.syscall);
@@ -455,12 +477,12 @@
     area.addEventListener('mouseup', ev => {
       if (dragX !== null && Math.abs(ev.offsetX - dragX) > 4) {
         const a = v0 + (Math.min(dragX, ev.offsetX) - ML) / pw * (v1 - v0), b = v0 + (Math.max(dragX, ev.offsetX) - ML) / pw * (v1 - v0);
-        tl.v0 = Math.max(0, a); tl.v1 = Math.max(tl.v0 + 10, b);
-        dragX = null; hideTip(); timeline(); return;
+        tl.v0 = Math.max(0, a); tl.v1 = Math.min(DUR, Math.max(tl.v0 + 10, b));
+        dragX = null; hideTip(); timeline(); rangeChanged(); return;
       }
       dragX = null; sel.setAttribute('visibility', 'hidden');
     });
-    svg.addEventListener('dblclick', () => { tl.v0 = 0; tl.v1 = DUR; timeline(); });
+    svg.addEventListener('dblclick', () => { tl.v0 = 0; tl.v1 = DUR; timeline(); rangeChanged(); });
   }
 
   // the axes' titles: time at the bottom (from what t = 0 is), the y axis's on its side
@@ -471,6 +493,17 @@
     const yt = sv('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-title', transform: 'translate(12,' + yMid + ') rotate(-90)' });
     yt.textContent = yTitle;
     parent.appendChild(yt);
+  }
+
+  // the thread filter: every thread seen in the OS requests and allocations
+  function tidFilter() {
+    const sel = document.getElementById('tid-filter'), tids = new Set();
+    for (const o of OS) if (typeof o.tid === 'number') tids.add(o.tid);
+    for (let k = 0; k < NA; k++) tids.add(D.allocs[k * 8 + 7]);
+    const list = Array.from(tids).filter(t => t > 0).sort((a, b) => a - b);
+    sel.hidden = list.length < 2;
+    for (const t of list) { const o = el('option', { value: String(t) }); o.textContent = 'thread ' + t; sel.appendChild(o); }
+    sel.addEventListener('change', () => { tl.tid = sel.value === '' ? null : +sel.value; timeline(); rangeChanged(); });
   }
 
   // ---------- address map ----------
@@ -485,7 +518,7 @@
   }
   const A = k => ({ addr: D.allocs[k * 8], size: D.allocs[k * 8 + 1], t0: D.allocs[k * 8 + 2], t1: D.allocs[k * 8 + 3],
     call: D.allocs[k * 8 + 4], region: D.allocs[k * 8 + 5], fn: FN[D.allocs[k * 8 + 6]] || 'other', tid: D.allocs[k * 8 + 7] });
-  const liveAt = (k, t) => D.allocs[k * 8 + 2] <= t && (D.allocs[k * 8 + 3] < 0 || D.allocs[k * 8 + 3] > t);
+  const liveAt = (k, t) => D.allocs[k * 8 + 2] <= t && (D.allocs[k * 8 + 3] < 0 || D.allocs[k * 8 + 3] > t) && tidOk(D.allocs[k * 8 + 7]);
   const regionAlive = (r, t) => r.t0 <= t && (r.t1 == null || r.t1 > t);
   const map = { t: (D.counts.live > 0 || !D.counts.live_peak_t) ? DUR : D.counts.live_peak_t, sel: null, z0: 0, z1: 1, shown: 300 };
   // sites.js: allocMark(call id) -> true draws that allocation marked; regionBadge(region) -> text or null
@@ -520,9 +553,9 @@
     const ov = document.getElementById('overview'), rows = document.getElementById('regions');
     ov.innerHTML = ''; rows.innerHTML = '';
     const t = map.t;
-    document.getElementById('map-time-label').textContent = fmtTime(t) + ' of ' + fmtTime(DUR);
+    document.getElementById('map-time-label').textContent = fmtTime(t) + ' of ' + fmtTime(DUR) + (tl.tid !== null ? ' · thread ' + tl.tid + "'s allocations" : '');
     const slider = document.getElementById('map-time');
-    slider.value = Math.round(t / DUR * 1000);
+    slider.value = Math.round((t - tl.v0) / Math.max(1, tl.v1 - tl.v0) * 1000);
     if (!REG.length) { rows.appendChild(el('div', { class: 'muted' }, 'No allocator regions in this trace.')); return; }
     // overview strip: to scale, broken where the gap is larger than the regions around it
     let prevEnd = null;
@@ -683,7 +716,8 @@
     if (haveTh) for (const v of th) if (v > 0) { smin = Math.min(smin, v); smax = Math.max(smax, v); }
     if (!isFinite(smin)) { smin = 16; smax = 1 << 20; }
     const l0 = Math.floor(Math.log2(smin)) - 0.5, l1 = Math.ceil(Math.log2(Math.max(smax, smin * 2))) + 0.5;
-    const X = t => ML + t / DUR * pw, Y = s => MT + ph - (Math.log2(Math.max(1, s)) - l0) / (l1 - l0) * ph;
+    const V0 = tl.v0, V1 = Math.max(tl.v1, V0 + 1);
+    const X = t => ML + (t - V0) / (V1 - V0) * pw, Y = s => MT + ph - (Math.log2(Math.max(1, s)) - l0) / (l1 - l0) * ph;
     // axes
     g.font = '11.5px system-ui, sans-serif'; g.textAlign = 'right'; g.fillStyle = '#66707d'; g.strokeStyle = '#eef1f5';
     const every = (l1 - l0) > 24 ? 4 : (l1 - l0) > 12 ? 2 : 1;
@@ -693,15 +727,16 @@
       g.fillText(fmtBytes(2 ** e), ML - 8, Y(2 ** e) + 4);
     }
     g.textAlign = 'center';
-    const xs = niceStep(DUR, 8);
-    for (let t = 0; t <= DUR; t += xs) g.fillText(fmtTime(t), X(t), H - 24);
+    const xs = niceStep(V1 - V0, 8);
+    for (let t = Math.ceil(V0 / xs) * xs; t <= V1; t += xs) g.fillText(fmtTime(t), X(t), H - 24);
     // axis titles (the canvas's own text: nothing from the trace)
     g.font = '600 11.5px system-ui, sans-serif';
     g.fillText('time since ' + (S && S.origin === 'attach' ? 'attach' : S && S.origin === 'exec' ? "the command's exec" : 'the first record'), ML + pw / 2, H - 4);
     g.save(); g.translate(14, MT + ph / 2); g.rotate(-Math.PI / 2); g.fillText('request size (log scale)', 0, 0); g.restore();
     g.font = '11.5px system-ui, sans-serif';
     g.strokeStyle = '#c9d0d9'; g.beginPath(); g.moveTo(ML, MT + ph); g.lineTo(W - MR, MT + ph); g.stroke();
-    // data
+    // data, clipped to the plot (the timeline's range)
+    g.save(); g.beginPath(); g.rect(ML, 0, pw, H); g.clip();
     if (useGrid) {
       let maxc = 1;
       for (let i = 3; i < D.grid.length; i += 4) maxc = Math.max(maxc, D.grid[i]);
@@ -731,11 +766,13 @@
         else { v = m[2]; g.moveTo(X(m[0]), Y(v)); }
       }
       g.lineTo(W - MR, Y(v));
+      g.stroke(); g.restore(); g.setLineDash([6, 4]); g.beginPath();
       if (D.threshold.start === 0) { g.fillStyle = '#66707d'; g.textAlign = 'left'; g.fillText('mmap threshold unknown until its first move', ML + 4, MT + 14); }
       g.stroke(); g.setLineDash([]);
       g.fillStyle = '#1c2430'; g.textAlign = 'right';
       g.fillText('mmap threshold ' + fmtExact(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
     } else {
+      g.restore();
       g.fillStyle = '#66707d'; g.textAlign = 'right';
       g.fillText('no mmap threshold (neither glibc nor musl, or no allocating calls)', W - MR - 4, MT + 14);
     }
@@ -978,6 +1015,11 @@
     let tr = document.getElementById('os-row-' + id);
     if (!tr) {   // not drawn (past the first rows, or filtered out): all, unfiltered
       ost.q = ''; document.getElementById('os-search').value = '';
+      const o = OS_BY_ID.get(id);
+      if (o && (!tidOk(o.tid) || o.t < tl.v0 || o.t > tl.v1)) {   // filtered out: show everything
+        tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = '';
+        timeline(); rangeChanged();
+      }
       renderOsTable(true); tr = document.getElementById('os-row-' + id);
     }
     document.querySelectorAll('#os-table tr.hl, .os-marker.hl').forEach(e => e.classList.remove('hl'));
@@ -999,7 +1041,7 @@
   }
   function osRows() {
     const c = OS_COLS.find(x => x.key === ost.sort), d = ost.dir;
-    const rows = ost.q ? OS.filter(o => osRowText(o).includes(ost.q)) : OS.slice();
+    const rows = OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid) && (!ost.q || osRowText(o).includes(ost.q)));
     return rows.sort((a, b) => {
       const x = c.v(a), y = c.v(b);
       const r = c.num ? (x || 0) - (y || 0) : String(x).localeCompare(String(y));
@@ -1032,7 +1074,7 @@
     const more = document.getElementById('os-more');
     more.innerHTML = '';
     document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '') +
-      (ost.q ? ', ' + fmtInt(rows.length) + ' match' + (rows.length === 1 ? 'es' : '') : '');
+      (ost.q || ranged() || tl.tid !== null ? ', ' + fmtInt(rows.length) + ' shown' + (ranged() ? ' (timeline range)' : '') + (tl.tid !== null ? ' (thread ' + tl.tid + ')' : '') : '');
     if (n < rows.length) {
       const b = el('button', { type: 'button' }, 'show all ' + fmtInt(rows.length) + ' rows');
       b.addEventListener('click', () => renderOsTable(true));
@@ -1158,7 +1200,8 @@
       window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, sysColor,
         OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow });
     const slider = document.getElementById('map-time');
-    slider.addEventListener('input', () => { map.t = slider.value / 1000 * DUR; addressMap(); });
+    slider.addEventListener('input', () => { map.t = tl.v0 + slider.value / 1000 * (tl.v1 - tl.v0); addressMap(); });
+    tidFilter();
     document.getElementById('map-peak').addEventListener('click', () => { map.t = D.counts.live_peak_t; addressMap(); });
     document.getElementById('map-end').addEventListener('click', () => { map.t = DUR; addressMap(); });
     let rt = null;
