@@ -551,9 +551,12 @@ const sel = document.getElementById('tid-filter');
 sel.value = sel.options[2].value; sel.dispatchEvent(new Event('change'));
 document.body.setAttribute('data-tid', sel.value);
 document.body.setAttribute('data-tid-rows', rows());
+// 8 px around the thread's first marker: a range that holds it, whatever the timing
 const area = document.querySelector('#timeline-svg rect[style*="crosshair"]'), r = area.getBoundingClientRect();
-const ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: r.left + r.width * x, clientY: r.top + 20, bubbles: true }));
-ev('mousedown', 0.3); ev('mousemove', 0.97); ev('mouseup', 0.97);
+const svgLeft = document.getElementById('timeline-svg').getBoundingClientRect().left;
+const cx = Math.min(...Array.from(document.querySelectorAll('.os-marker')).map(m => +m.getAttribute('cx')));
+const ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: svgLeft + x, clientY: r.top + 20, bubbles: true }));
+ev('mousedown', cx - 4); ev('mousemove', cx + 4); ev('mouseup', cx + 4);
 const svg = document.getElementById('timeline-svg');
 document.body.setAttribute('data-range', svg.getAttribute('data-v0') + ',' + svg.getAttribute('data-v1'));
 document.body.setAttribute('data-range-rows', rows());
