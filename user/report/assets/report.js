@@ -261,10 +261,10 @@
     const b = D.figures, c = S ? S.counters : null;
     const lost = c ? (c.lost_events || 0) + (c.lost_call || 0) + (c.lost_os || 0) + (c.lost_task || 0) : 0;
     const list = [
-      { k: 'peak brk heap', v: fmtBytes(b.heap_peak), s: 'at end ' + fmtBytes(b.heap), sw: SERIES[0].color },
-      { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), s: 'allocator mappings', sw: SERIES[1].color },
-      { k: 'peak from OS', v: fmtBytes(b.committed_peak), s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
-      { k: 'peak live', v: fmtBytes(b.live_peak), s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
+      { k: 'peak brk heap', v: fmtBytes(b.heap_peak), exact: b.heap_peak, s: 'at end ' + fmtBytes(b.heap), sw: SERIES[0].color },
+      { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), exact: b.mmap_peak, s: 'allocator mappings', sw: SERIES[1].color },
+      { k: 'peak from OS', v: fmtBytes(b.committed_peak), exact: b.committed_peak, s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
+      { k: 'peak live', v: fmtBytes(b.live_peak), exact: b.live_peak, s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
@@ -275,7 +275,7 @@
     for (const it of list) {
       const d = el('div', { class: 'card' + (it.bad ? ' bad' : '') });
       d.innerHTML = '<div class="k">' + (it.sw ? '<span class="swatch" style="background:' + it.sw + '"></span>' : '') + esc(it.k) +
-        '</div><div class="v">' + esc(it.v) + '</div><div class="s">' + esc(it.s) + '</div>';
+        '</div><div class="v"' + (typeof it.exact === 'number' ? ' title="' + fmtInt(it.exact) + ' bytes"' : '') + '>' + esc(it.v) + '</div><div class="s">' + esc(it.s) + '</div>';
       box.appendChild(d);
     }
   }
