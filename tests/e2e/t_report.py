@@ -431,6 +431,169 @@ def t_flame_without_stacks():
     eq(len(frames(page)), 0, "flame frames without stacks")
 
 
+def data_block(html):
+    """The report's embedded data (the am-data JSON) as report.c wrote it."""
+    with open(html) as f:
+        m = re.search(r'<script id="am-data" type="application/json">(.*?)</script>', f.read(), re.S)
+    check(m, "no am-data block in %s" % html)
+    return json.loads(m.group(1))
+
+
+def text_of(page, elem_id):
+    m = re.search(r'<[a-z]+ id="%s"[^>]*>(.*?)</' % elem_id, page, re.S)
+    check(m, "no #%s in the page" % elem_id)
+    return m.group(1)
+
+
+def t_header_numbers():
+    """--stacks: the header counts the summary's events, names the command
+    line (escaped: hostile text), and the time axis ends at the last
+    activity, not when allocmap finished (the leaks/sites records)."""
+    html = os.path.join(TMP, "hdr.html")
+    jl = os.path.join(TMP, "hdr.jsonl")
+    pf = os.path.join(TMP, "hdr.pf.json")
+    evil = "<b id=evil>x</b> 'q'"
+    p = run([TOOL, "trace", "--stacks", "--json", "-o", jl, "--html", html, "--perfetto", pf, "--", STACKS, evil],
+            timeout=120)
+    eq(p.returncode, 0, "allocmap trace --stacks --html exit status (%s)" % p.stderr.strip()[-300:])
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    eq(recs[0]["cmd"], [STACKS, evil], "the trace record's command line")
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    events = [r for r in recs if r["type"] in ("call", "os", "task")]
+    eq(summ["counters"]["events"], len(events), "the summary's events = call, os and task records")
+    page = dom(html)
+    meta = text_of(page, "meta")
+    check(meta.endswith("  ·  %d events" % len(events)), "header does not say %d events: %r" % (len(events), meta))
+    quoted = "'" + evil.replace("'", "'\\''") + "'"
+    shown = ("$ %s %s" % (STACKS, quoted)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    eq(text_of(page, "cmdline"), shown, "the command line shown")
+    check('id="evil"' not in page, "the command line was parsed as HTML")
+    t0 = recs[0]["ts_ns"]
+    end = max(r["ts_ns"] + r.get("dur_ns", 0) for r in events) - t0
+    last = max(r["ts_ns"] for r in recs if r["type"] in ("leaks", "sites")) - t0
+    check(last > end, "the leaks/sites records should come after the last activity (%d <= %d)" % (last, end))
+    eq(data_block(html)["duration"], end, "the report's duration (ns after t = 0)")
+    m = re.search(r'<svg [^>]*id="timeline-svg" data-v0="0" data-v1="(\d+)"', page)
+    check(m, "no timeline svg with its range")
+    eq(int(m.group(1)), end, "the timeline's time axis ends at the last activity")
+    with open(pf) as f:
+        names = {(e["name"], e.get("tid")): e["args"]["name"] for e in json.load(f)["traceEvents"] if e["ph"] == "M"}
+    pid = recs[0]["pid"]
+    eq(names.get(("process_name", None)), "stacks (pid %d)" % pid, "Perfetto process name")
+    eq(names.get(("thread_name", pid)), "stacks", "Perfetto main thread name")
+
+
+def t_threshold_exact_and_untimed():
+    """dyn_threshold's threshold ends at 1028 KiB: shown so, not rounded to
+    1 MiB; a call without dur_ns (a free with no return probe) has no
+    average time ('–'), not 0 ns."""
+    path, recs = trace("dyn_threshold")
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    eq(summ["threshold"]["end"], 1028 * 1024, "dyn_threshold's final threshold")
+    out = os.path.join(TMP, "untimed.jsonl")
+    with open(out, "w") as f:
+        for r in recs:
+            if r["type"] == "call" and r["fn"] == "free":
+                r = {k: v for k, v in r.items() if k != "dur_ns"}
+            f.write(json.dumps(r) + "\n")
+    html, _ = report(out, "untimed")
+    page = dom(html)
+    check(re.search(r'mmap threshold</div><div class="v">1028 KiB</div>', page), "threshold card is not 1028 KiB")
+    check('mmap threshold</td><td class="num">128 KiB → 1028 KiB</td>' in page, "threshold counter row not exact")
+    rows = dict(re.findall(r'<tr class="fn-row"><td><b>(\w+)</b></td>(?:<td[^>]*>[^<]*</td>){5}<td class="num"[^>]*>([^<]*)</td>', page))
+    eq(rows.get("free"), "–", "free's average time without durations")
+    check(rows.get("malloc", "–") not in ("–", "0 ns"), "malloc's average time: %r" % rows.get("malloc"))
+
+
+SORT_SEARCH_JS = r"""
+const rowIds = () => Array.from(document.querySelectorAll('#os-table tr.os-row')).map(r => r.id.replace('os-row-', ''));
+document.querySelector('#os-table th[data-sort="dur"]').click();
+document.body.setAttribute('data-os-sorted', rowIds().slice(0, 5).join(','));
+const q = document.getElementById('os-search'); q.value = 'MUNMAP'; q.dispatchEvent(new Event('input'));
+document.body.setAttribute('data-os-found', rowIds().join(','));
+document.querySelector('#fn-table th:nth-child(2)').click();
+document.body.setAttribute('data-fn-calls', Array.from(document.querySelectorAll('#fn-table tr.fn-row')).map(r => r.cells[1].getAttribute('data-v')).join(','));
+document.querySelector('#fn-table th:nth-child(2)').click();
+document.body.setAttribute('data-fn-calls-rev', Array.from(document.querySelectorAll('#fn-table tr.fn-row')).map(r => r.cells[1].getAttribute('data-v')).join(','));
+const c = document.getElementById('counters-search'); c.value = 'lost'; c.dispatchEvent(new Event('input'));
+document.body.setAttribute('data-counters-shown', Array.from(document.querySelectorAll('#counters-table tr.counter-row')).filter(r => !r.hidden).map(r => r.cells[0].textContent).join('|'));
+"""
+
+
+def t_tables_sort_search():
+    """The OS, function and counter tables sort on a header click (again:
+    reversed) and filter with their search boxes: the rows that remain,
+    and their order, are the JSONL's."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "sortsearch")
+    page = dom_after(html, "sortsearch_after", SORT_SEARCH_JS)
+    attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
+    os_recs = [r for r in recs if r["type"] == "os"]
+    check(len(os_recs) >= 5, "thread_arena made %d OS requests" % len(os_recs))
+    want = [str(r["id"]) for r in sorted(os_recs, key=lambda r: (-r.get("dur_ns", 0), r["id"]))[:5]]
+    eq(attr("data-os-sorted").split(","), want, "OS requests sorted by time taken, longest first")
+    found = [str(r["id"]) for r in sorted(os_recs, key=lambda r: (-r.get("dur_ns", 0), r["id"])) if r["syscall"] == "munmap"]
+    check(found, "thread_arena made no munmap")
+    eq(attr("data-os-found").split(","), found, "OS rows found by 'MUNMAP' (case-insensitive), still sorted")
+    summ = [r for r in recs if r["type"] == "summary"][-1]
+    calls = sorted((f["calls"] for f in summ["functions"].values()), reverse=True)
+    eq([int(x) for x in attr("data-fn-calls").split(",")], calls, "functions sorted by calls, most first")
+    eq([int(x) for x in attr("data-fn-calls-rev").split(",")], calls[::-1], "a second click reverses")
+    lost = [k.replace("_", " ") for k in summ["counters"] if "lost" in k]
+    check(lost, "no lost_* counter in the summary")
+    eq(attr("data-counters-shown").split("|"), lost, "counter rows left by the search 'lost'")
+
+
+RANGE_JS = r"""
+const rows = () => Array.from(document.querySelectorAll('#os-table tr.os-row')).map(r => r.id.replace('os-row-', '')).join(',');
+const sel = document.getElementById('tid-filter');
+sel.value = sel.options[2].value; sel.dispatchEvent(new Event('change'));
+document.body.setAttribute('data-tid', sel.value);
+document.body.setAttribute('data-tid-rows', rows());
+// 8 px around the thread's first marker: a range that holds it, whatever the timing
+const area = document.querySelector('#timeline-svg rect[style*="crosshair"]'), r = area.getBoundingClientRect();
+const svgLeft = document.getElementById('timeline-svg').getBoundingClientRect().left;
+const cx = Math.min(...Array.from(document.querySelectorAll('.os-marker')).map(m => +m.getAttribute('cx')));
+const ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: svgLeft + x, clientY: r.top + 20, bubbles: true }));
+ev('mousedown', cx - 4); ev('mousemove', cx + 4); ev('mouseup', cx + 4);
+const svg = document.getElementById('timeline-svg');
+document.body.setAttribute('data-range', svg.getAttribute('data-v0') + ',' + svg.getAttribute('data-v1'));
+document.body.setAttribute('data-range-rows', rows());
+document.body.setAttribute('data-range-markers', Array.from(document.querySelectorAll('.os-marker')).map(m => m.getAttribute('data-id')).join(','));
+document.getElementById('range-clear').click();
+document.body.setAttribute('data-cleared-rows', document.querySelectorAll('#os-table tr.os-row').length);
+"""
+
+
+def t_range_and_thread_filter():
+    """Choosing a thread, then dragging a time range on the timeline, leaves
+    exactly that thread's OS requests in that range in the OS table and on
+    the timeline; 'show everything' brings every row back."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "range")
+    page = dom_after(html, "range_after", RANGE_JS)
+    attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
+    os_recs = [r for r in recs if r["type"] == "os"]
+    t0 = recs[0]["ts_ns"]
+    tids = sorted({r["tid"] for r in os_recs} | {r["tid"] for r in recs if r["type"] == "call"})
+    check(len(tids) >= 2, "thread_arena ran %d threads" % len(tids))
+    tid = int(attr("data-tid"))
+    eq(tid, tids[1], "the second thread in the filter")
+    ids = lambda rs: ",".join(str(r["id"]) for r in rs)
+    mine = [r for r in os_recs if r["tid"] == tid]
+    check(mine, "thread %d made no OS request" % tid)
+    eq(attr("data-tid-rows"), ids(mine), "OS rows of thread %d" % tid)
+    v0, v1 = (float(x) for x in attr("data-range").split(","))
+    check(0 < v0 < v1, "no range selected: %r" % attr("data-range"))
+    inr = [r for r in mine if v0 <= max(0, r["ts_ns"] - t0) <= v1]
+    check(inr and len(inr) < len(os_recs), "the range should hold some, not all, requests (%d)" % len(inr))
+    eq(attr("data-range-rows"), ids(inr), "OS rows of thread %d in %.0f..%.0f ns" % (tid, v0, v1))
+    eq(sorted(attr("data-range-markers").split(",")) if inr else [""], sorted(str(r["id"]) for r in inr) or [""],
+       "timeline markers in the range")
+    eq(int(attr("data-cleared-rows")), len(os_recs), "OS rows after 'show everything'")
+
+
 def t_bad_input():
     bad = os.path.join(TMP, "bad.jsonl")
     with open(bad, "w") as f:
@@ -464,6 +627,10 @@ TESTS = [
     ("flame_stacks_os", t_flame_stacks_os, True),
     ("leaks_stacks_all", t_leaks_stacks_all, True),
     ("flame_without_stacks", t_flame_without_stacks, True),
+    ("header_numbers", t_header_numbers, True),
+    ("threshold_exact_and_untimed", t_threshold_exact_and_untimed, True),
+    ("tables_sort_search", t_tables_sort_search, True),
+    ("range_and_thread_filter", t_range_and_thread_filter, True),
     ("bad_input", t_bad_input, False),
 ]
 

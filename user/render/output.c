@@ -1842,6 +1842,12 @@ static void json_trace_head(struct am_out *o, uint64_t t0, const char *kind, uin
 
 	json_head(w, "trace", t0, pid, pid);
 	jsonw_kstr(w, "origin", kind);
+	if (o->o.cmd) {
+		jsonw_karr_open(w, "cmd");
+		for (char *const *a = o->o.cmd; *a; a++)
+			jsonw_str(w, *a);
+		jsonw_arr_close(w);
+	}
 	json_end(w);
 }
 

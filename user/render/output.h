@@ -30,6 +30,8 @@ struct am_out_opts {
 	bool     ordered;    /* hold records until the sink's progress callback says nothing
 	                        older can come, then write them in time order (else each
 	                        is written as it arrives) */
+	char *const *cmd;    /* the launched command's argv (NULL-terminated), written in
+	                        the JSON "trace" record as "cmd"; NULL when attaching */
 };
 
 struct am_out;

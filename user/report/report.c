@@ -347,7 +347,7 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		  !strcmp(type, "threshold") ? RM_T_THRESHOLD : !strcmp(type, "task") ? RM_T_TASK :
 		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED : RM_T_OTHER;
 	r->ts = jnum(o, "ts_ns", NULL);
-	r->dur = jnum(o, "dur_ns", NULL);
+	r->dur = jnum(o, "dur_ns", &r->has_dur);
 	r->pid = (int)jnum(o, "pid", NULL);
 	r->tid = (int)jnum(o, "tid", NULL);
 	r->region = jstr(o, "region");
@@ -770,9 +770,11 @@ struct html_ctx {
 	struct rawlist os, calls, tasks;
 	char  *summary;            /* the summary record written again, or NULL */
 	char  *leaks;              /* the leaks record, its groups cut to LEAKS_KEEP, or NULL */
+	char  *cmd;                /* the "trace" record's command line (an array), or NULL */
 	int    pids[PIDS_KEEP];
 	size_t npids;
 	uint64_t lines;
+	uint64_t events;           /* call, os and task records: the summary's "events" */
 	uint64_t stacks_kept, stacks_dropped; /* listed records with/without their stack */
 	uint64_t stacks_cut, frames_max;      /* stacks over MAX_FRAMES frames, longest seen */
 	bool   truncated;          /* the input's last line was cut short */
@@ -924,6 +926,7 @@ static void data_counts(struct jsonw *w, const struct html_ctx *c)
 
 	jsonw_kobj_open(w, "counts");
 	jsonw_ku64(w, "records", m->n_records);
+	jsonw_ku64(w, "events", c->events);
 	jsonw_ku64(w, "calls", m->n_calls);
 	jsonw_ku64(w, "os", m->n_os);
 	jsonw_ku64(w, "alloc_calls", m->n_alloc_calls);
@@ -979,6 +982,7 @@ static void data_head(struct jsonw *w, const struct html_ctx *c, const char *in_
 	}
 	jsonw_arr_close(w);
 	put_spliced(w, "summary", c->summary);
+	put_spliced(w, "cmd", c->cmd);
 	data_counts(w, c);
 	jsonw_key(w, "figures");
 	put_figs(w, c->m);
@@ -1150,6 +1154,7 @@ static void data_fns(struct jsonw *w, const struct rm_model *m)
 		jsonw_ku64(w, "failed", s->failed);
 		jsonw_ku64(w, "nested", s->nested);
 		jsonw_ku64(w, "dur_ns", s->dur_ns);
+		jsonw_ku64(w, "timed", s->timed);
 		jsonw_obj_close(w);
 	}
 	jsonw_arr_close(w);
@@ -1258,6 +1263,8 @@ static int html_read(struct html_ctx *c, struct reader *rd, const char *in_path,
 		note_pid(c->pids, &c->npids, rec->pid);
 		rm_feed(c->m, rec);
 		am_rsites__record(c->sites, rd->obj, c->m);   /* before list_record cuts its stack */
+		if (rec->type == RM_T_OS || rec->type == RM_T_CALL || rec->type == RM_T_TASK)
+			c->events++;
 		if (rec->type == RM_T_OS)
 			list_record(c, &c->os, rd);
 		else if (rec->type == RM_T_CALL && rec->n_os)
@@ -1270,6 +1277,11 @@ static int html_read(struct html_ctx *c, struct reader *rd, const char *in_path,
 		} else if (!strcmp(jstr(rd->obj, "type"), "leaks")) {
 			free(c->leaks);
 			c->leaks = leaks_json(rd->obj, rd->groups_total);
+		} else if (!strcmp(jstr(rd->obj, "type"), "trace") && !c->cmd) {
+			json_object *cmd = jget(rd->obj, "cmd");
+
+			if (cmd && json_object_is_type(cmd, json_type_array))
+				c->cmd = json_text(cmd);
 		}
 	}
 	if (r < 0)
@@ -1347,6 +1359,7 @@ cleanup:
 	rawlist_close(&c.calls);
 	rawlist_close(&c.tasks);
 	free(c.summary);
+	free(c.cmd);
 	free(c.leaks);
 	am_rsites__free(c.sites);
 	if (c.m) {
@@ -1360,6 +1373,7 @@ cleanup:
 /* ---- Perfetto ---- */
 
 #define PF_OPEN_MAX 64
+#define PF_TIDS_KEEP 1024   /* threads given a name; later ones show as Perfetto's default */
 
 struct pf_ctx {
 	FILE    *f;
@@ -1380,6 +1394,10 @@ struct pf_ctx {
 	int      cpid;             /* pid the counters go on */
 	int      pids[PIDS_KEEP];
 	size_t   npids;
+	int      tids[PF_TIDS_KEEP]; /* threads named so far */
+	size_t   ntids;
+	int      cmd_pid;          /* the launched command's pid (the "trace" record's), 0: none */
+	char     cmd_name[64];     /* its program's file name (argv[0]), "" unknown */
 };
 
 /* A duration in the trace's microseconds: ns / 1000, exactly. */
@@ -1475,23 +1493,55 @@ static const char *short_sys(const struct rm_rec *r)
 	return rm_sys_names[r->sys];
 }
 
-/* A process seen for the first time: its track's name; the first one also
- * gets the counter tracks, each starting at 0. */
+/* A name ("process_name", "thread_name") for a pid's or a tid's track. */
+static void pf_name(struct pf_ctx *p, const char *what, int pid, int tid, const char *name)
+{
+	pf_event(p, what, NULL, "M");
+	jsonw_ks64(p->w, "pid", pid);
+	if (tid)
+		jsonw_ks64(p->w, "tid", tid);
+	jsonw_kobj_open(p->w, "args");
+	jsonw_kstr(p->w, "name", name);
+	jsonw_obj_close(p->w);
+	jsonw_obj_close(p->w);
+}
+
+/* A thread seen for the first time: "PROG tid N" (main thread: "PROG"),
+ * "tid N" when the program is unknown (attached, or a forked child). */
+static void pf_new_tid(struct pf_ctx *p, const struct rm_rec *rec)
+{
+	size_t nt = p->ntids;
+	char nm[96];
+
+	if (rec->tid <= 0 || rec->pid <= 0)
+		return;
+	note_pid(p->tids, &p->ntids, rec->tid);   /* a set of ints, up to its size */
+	if (p->ntids == nt)
+		return;
+	if (rec->pid == p->cmd_pid && p->cmd_name[0])
+		snprintf(nm, sizeof(nm), rec->tid == rec->pid ? "%s" : "%s tid %d", p->cmd_name, rec->tid);
+	else
+		snprintf(nm, sizeof(nm), rec->tid == rec->pid ? "main thread %d" : "tid %d", rec->tid);
+	pf_name(p, "thread_name", rec->pid, rec->tid, nm);
+}
+
+/* A process seen for the first time: its track's name (the launched
+ * program's, "pid N" otherwise); the first one also gets the counter
+ * tracks, each starting at 0. */
 static void pf_new_pid(struct pf_ctx *p, const struct rm_rec *rec)
 {
 	size_t np = p->npids;
-	char nm[48];
+	char nm[96];
 
+	pf_new_tid(p, rec);
 	note_pid(p->pids, &p->npids, rec->pid);
 	if (p->npids == np)
 		return;
-	snprintf(nm, sizeof(nm), "pid %d (allocmap)", rec->pid);
-	pf_event(p, "process_name", NULL, "M");
-	jsonw_ks64(p->w, "pid", rec->pid);
-	jsonw_kobj_open(p->w, "args");
-	jsonw_kstr(p->w, "name", nm);
-	jsonw_obj_close(p->w);
-	jsonw_obj_close(p->w);
+	if (rec->pid == p->cmd_pid && p->cmd_name[0])
+		snprintf(nm, sizeof(nm), "%s (pid %d)", p->cmd_name, rec->pid);
+	else
+		snprintf(nm, sizeof(nm), "pid %d", rec->pid);
+	pf_name(p, "process_name", rec->pid, 0, nm);
 	if (!p->cpid) {
 		p->cpid = rec->pid;
 		pf_counter(p, "brk heap", rec->ts, 0);
@@ -1603,6 +1653,24 @@ static void pf_threshold(struct pf_ctx *p, const struct rm_rec *rec, json_object
 		pf_counter(p, "mmap threshold", rec->ts, rec->th_new);
 }
 
+/* The "trace" record's command line: its pid and program (argv[0]'s file
+ * name) name that process's tracks. */
+static void pf_cmd_name(struct pf_ctx *p, json_object *trace)
+{
+	json_object *cmd = jget(trace, "cmd");
+	json_object *a0 = cmd && json_object_is_type(cmd, json_type_array) && json_object_array_length(cmd) ?
+			  json_object_array_get_idx(cmd, 0) : NULL;
+	const char *s = a0 && json_object_is_type(a0, json_type_string) ? json_object_get_string(a0) : NULL;
+	const char *base;
+
+	if (!s || !*s)
+		return;
+	base = strrchr(s, '/');
+	base = base && base[1] ? base + 1 : s;
+	snprintf(p->cmd_name, sizeof(p->cmd_name), "%s", base);
+	p->cmd_pid = (int)jnum(trace, "pid", NULL);
+}
+
 /* One trace record: its events, then the counters it moved. */
 static void pf_record(struct pf_ctx *p, struct rm_model *m, const struct reader *rd)
 {
@@ -1662,8 +1730,10 @@ int am_report_perfetto(const char *in_path, const char *out_path, char *err, siz
 	if (r > 0) {
 		const char *ty = jstr(rd.obj, "type");
 
-		if (ty && !strcmp(ty, "trace"))
+		if (ty && !strcmp(ty, "trace")) {
 			p.t0 = rd.rec.ts;
+			pf_cmd_name(&p, rd.obj);
+		}
 	}
 	jsonw_kobj_open(p.w, "otherData");
 	jsonw_kstr(p.w, "tool", "allocmap");

@@ -702,6 +702,8 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 	s->calls++;
 	s->bytes += r->size;
 	s->dur_ns += r->dur;
+	if (r->has_dur)
+		s->timed++;
 	if (r->n_os)
 		s->os_calls++;
 	if (r->nested)
@@ -972,7 +974,10 @@ static void feed_other(struct rm_model *m, const struct rm_rec *r)
 			     region_kind(r->region), r->accessible);
 		tick(m, t);
 	}
-	peak(&m->t_max, t);
+	/* the leaks and sites records are stamped when the tracer ended
+	 * (after draining): no activity, not the trace's end */
+	if (r->type != RM_T_OTHER)
+		peak(&m->t_max, t);
 }
 
 /* Records come in time order: a call (at its entry) before the OS

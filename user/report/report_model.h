@@ -59,6 +59,7 @@ struct rm_rec {
 	bool     has_size;
 	uint64_t ptr, ret;     /* ptr: realloc/free input; ret: result */
 	bool     has_ret;
+	bool     has_dur;     /* "dur_ns" was there (a free has none: no return probe) */
 	size_t   n_os;         /* length of "os" */
 	const char *region;    /* call/os "region" label, or NULL */
 	bool     nested, missed;
@@ -176,6 +177,7 @@ struct rm_flame {
 
 struct rm_fnstat {
 	uint64_t calls, bytes, os_calls, failed, nested, dur_ns;
+	uint64_t timed;            /* calls with a duration: dur_ns is theirs */
 };
 
 struct rm_model {

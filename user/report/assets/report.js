@@ -20,7 +20,7 @@
   // strings, and only the fields that are text may hold text (which esc()
   // escapes wherever it is drawn). Anything else is dropped.
   const TEXT_KEYS = new Set(['type', 'fn', 'role', 'syscall', 'prot', 'flags', 'advice', 'error', 'region',
-    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator']);
+    'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator', 'origin']);
   const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr']);
   function clean(v, key, depth) {
     if (v === null || typeof v === 'boolean') return v;
@@ -50,6 +50,9 @@
   function num(v) { return typeof v === 'number' ? String(v) : '–'; }
 
   const S = D.summary || null;
+  const CMD = Array.isArray(D.cmd) ? D.cmd.filter(x => typeof x === 'string') : [];
+  // an argument as a shell would need it quoted (shown as text, never parsed)
+  function shellWord(a) { return /^[\w@%+=:,./-]+$/.test(a) ? a : "'" + a.replace(/'/g, "'\\''") + "'"; }
   const T0 = D.t0;
   const DUR = Math.max(D.duration, 1);
   // the syscall lanes and their colours, the function names: the tables of
@@ -80,8 +83,8 @@
   // ---------- formatting ----------
   // a threshold field of the summary: "196 KiB", or "unknown (128 KiB–32 MiB)"
   function thrText(t, key) {
-    if (t[key] != null) return fmtBytes(t[key]);
-    if (t[key + '_max'] != null) return 'unknown (' + fmtBytes(t[key + '_min']) + '–' + fmtBytes(t[key + '_max']) + ')';
+    if (t[key] != null) return fmtExact(t[key]);
+    if (t[key + '_max'] != null) return 'unknown (' + fmtExact(t[key + '_min']) + '–' + fmtExact(t[key + '_max']) + ')';
     return '–';
   }
   function fmtBytes(n) {
@@ -91,6 +94,28 @@
     while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
     const s = i === 0 ? String(v) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
     return (n < 0 ? '-' : '') + s.replace(/\.0+$|(\.\d*?)0+$/, '$1') + ' ' + u[i];
+  }
+  // a column's unit: the one its largest value is shown in
+  function unitFor(max) {
+    let i = 0, v = Math.abs(max);
+    while (v >= 1024 && i < 4) { v /= 1024; i++; }
+    return i;
+  }
+  // n in unit i (0 B, 1 KiB, ...): three significant digits, at most two decimals
+  function fmtBytesIn(n, i) {
+    if (typeof n !== 'number' || !isFinite(n)) return '–';
+    const v = n / Math.pow(1024, i);
+    const a = Math.abs(v), s = i === 0 ? String(n) : a === 0 ? '0' : a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+    return s + ' ' + ['B', 'KiB', 'MiB', 'GiB', 'TiB'][i];
+  }
+  // a size shown exactly, in the largest unit that divides it: a threshold
+  // of 1028 KiB is "1028 KiB", never "1 MiB" (fmtBytes rounds)
+  function fmtExact(n) {
+    if (typeof n !== 'number' || !isFinite(n)) return '–';
+    const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0, v = Math.abs(n);
+    while (v >= 1024 && v % 1024 === 0 && i < u.length - 1) { v /= 1024; i++; }
+    return (n < 0 ? '-' : '') + (i ? String(v) : v.toLocaleString('en-US')) + ' ' + u[i];
   }
   function fmtTime(ns) {
     if (typeof ns !== 'number' || !isFinite(ns)) return '–';
@@ -127,7 +152,7 @@
     const raw = max / Math.max(n, 1);
     let unit = 1;
     while (unit * 1024 <= raw) unit *= 1024;
-    return niceStep(raw / unit, 1) * unit;
+    return Math.max(1, niceStep(raw / unit, 1) * unit);   // never a fraction of a byte
   }
   function legend(id, items) {
     const box = document.getElementById(id);
@@ -220,7 +245,13 @@
     const pids = D.pids.length ? 'pid ' + D.pids.join(', ') : '';
     // traces before the summary named the allocator: glibc is the one with a threshold
     const alloc = S && S.allocator ? S.allocator + ' allocator' : S && S.threshold ? 'glibc allocator' : S ? 'non-glibc allocator' : '';
-    m.textContent = [pids, 'traced ' + fmtTime(S ? S.duration_ns : DUR), alloc, fmtInt(D.counts.records) + ' events'].filter(x => x).join('  ·  ');
+    // events: the call, OS and task records, as the summary's "events" counts them
+    const ev = typeof D.counts.events === 'number' ? D.counts.events : D.counts.records;
+    m.textContent = [pids, 'traced ' + fmtTime(S ? S.duration_ns : DUR), alloc, fmtInt(ev) + ' events'].filter(x => x).join('  ·  ');
+    // the command line, as the trace's "trace" record has it (text from the trace: textContent only)
+    const cmd = document.getElementById('cmdline');
+    if (CMD.length) cmd.textContent = '$ ' + CMD.map(shellWord).join(' ');
+    else cmd.textContent = D.pids.length ? 'attached to pid ' + D.pids.join(', ') + ' (command line not in the trace)' : '';
     document.getElementById('footer').textContent = 'allocmap report · generated ' + D.generated + ' from ' + D.source;
   }
   function cards() {
@@ -230,21 +261,21 @@
     const b = D.figures, c = S ? S.counters : null;
     const lost = c ? (c.lost_events || 0) + (c.lost_call || 0) + (c.lost_os || 0) + (c.lost_task || 0) : 0;
     const list = [
-      { k: 'peak brk heap', v: fmtBytes(b.heap_peak), s: 'at end ' + fmtBytes(b.heap), sw: SERIES[0].color },
-      { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), s: 'allocator mappings', sw: SERIES[1].color },
-      { k: 'peak from OS', v: fmtBytes(b.committed_peak), s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
-      { k: 'peak live', v: fmtBytes(b.live_peak), s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
+      { k: 'peak brk heap', v: fmtBytes(b.heap_peak), exact: b.heap_peak, s: 'at end ' + fmtBytes(b.heap), sw: SERIES[0].color },
+      { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), exact: b.mmap_peak, s: 'allocator mappings', sw: SERIES[1].color },
+      { k: 'peak from OS', v: fmtBytes(b.committed_peak), exact: b.committed_peak, s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
+      { k: 'peak live', v: fmtBytes(b.live_peak), exact: b.live_peak, s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
-    if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtBytes(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
-    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtBytes(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtBytes(S.threshold.end_min) + ' and ' + fmtBytes(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
+    if (S && S.threshold && S.threshold.fixed) list.push({ k: 'mmap threshold', v: fmtExact(S.threshold.end), s: 'fixed' + (S.allocator ? ' (' + S.allocator + ')' : '') + ': never moves' });
+    else if (S && S.threshold) list.push({ k: 'mmap threshold', v: S.threshold.end != null ? fmtExact(S.threshold.end) : 'unknown', s: (S.threshold.end == null ? 'between ' + fmtExact(S.threshold.end_min) + ' and ' + fmtExact(S.threshold.end_max) + ', ' : '') + S.threshold.changes + ' moves from ' + thrText(S.threshold, 'start') + (S.threshold.pinned ? ' (pinned)' : '') });
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
     if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
       const d = el('div', { class: 'card' + (it.bad ? ' bad' : '') });
       d.innerHTML = '<div class="k">' + (it.sw ? '<span class="swatch" style="background:' + it.sw + '"></span>' : '') + esc(it.k) +
-        '</div><div class="v">' + esc(it.v) + '</div><div class="s">' + esc(it.s) + '</div>';
+        '</div><div class="v"' + (typeof it.exact === 'number' ? ' title="' + fmtInt(it.exact) + ' bytes"' : '') + '>' + esc(it.v) + '</div><div class="s">' + esc(it.s) + '</div>';
       box.appendChild(d);
     }
   }
@@ -280,13 +311,35 @@
     const i = Math.min(NB - 1, Math.max(0, Math.floor(t / BW)));
     return NB ? D.buckets[i * 9 + series * 3 + 2] : 0;
   }
-  const tl = { v0: 0, v1: DUR };
+  // tl: the timeline's range (drag selects it, double-click resets); it and
+  // the thread chosen (tid, null: all) filter the OS table, the timeline's
+  // markers, the threshold view and the address map (rangeChanged)
+  const tl = { v0: 0, v1: DUR, tid: null };
+  const tidOk = tid => tl.tid === null || tid === tl.tid;
+  const ranged = () => tl.v0 > 0 || tl.v1 < DUR;
+  function rangeChanged() {
+    const lo = tl.v0, hi = tl.v1;
+    if (map.t < lo || map.t > hi) map.t = hi;
+    const box = document.getElementById('range-note');
+    box.textContent = '';
+    if (ranged() || tl.tid !== null) {
+      box.appendChild(document.createTextNode('Showing ' + (ranged() ? fmtTime(lo) + ' – ' + fmtTime(hi) : 'the whole trace') +
+        (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests. '));
+      const b = el('button', { type: 'button', id: 'range-clear' }, 'show everything');
+      b.addEventListener('click', () => { tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = ''; timeline(); rangeChanged(); });
+      box.appendChild(b);
+    }
+    box.hidden = !box.firstChild;
+    renderOsTable(false);
+    addressMap();
+    thresholdView();
+  }
   function timeline() {
     const box = document.getElementById('timeline');
     box.innerHTML = '';
     const W = Math.max(600, box.clientWidth), ML = 78, MR = 70, MT = 12, CH = 250, LANE = 17, LG = 14;
-    const lanesY = MT + CH + LG, H = lanesY + LANE * SYS.length + 30;
-    const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
+    const lanesY = MT + CH + LG, H = lanesY + LANE * SYS.length + 46;
+    const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'timeline-svg', 'data-v0': tl.v0, 'data-v1': tl.v1 });
     box.appendChild(svg);
     const pw = W - ML - MR, v0 = tl.v0, v1 = tl.v1;
     const X = t => ML + (t - v0) / (v1 - v0) * pw;
@@ -313,8 +366,9 @@
     const xs = niceStep(v1 - v0, 8);
     for (let t = Math.ceil(v0 / xs) * xs; t <= v1; t += xs) {
       grid.appendChild(sv('line', { x1: X(t), x2: X(t), y1: MT, y2: lanesY + LANE * SYS.length }));
-      const tx = sv('text', { x: X(t), y: H - 8, 'text-anchor': 'middle' }); tx.textContent = fmtTime(t); axis.appendChild(tx);
+      const tx = sv('text', { x: X(t), y: H - 24, 'text-anchor': 'middle' }); tx.textContent = fmtTime(t); axis.appendChild(tx);
     }
+    axisTitles(axis, ML + pw / 2, H - 4, MT + CH / 2, 'bytes');
     axis.appendChild(sv('line', { x1: ML, x2: W - MR, y1: MT + CH, y2: MT + CH }));
     if (split) {
       const ls = byteStep(lmax, 5);
@@ -364,7 +418,7 @@
     });
     const mk = sv('g', { 'clip-path': 'url(#tlclip)' });
     svg.appendChild(mk);
-    const vis = OS.filter(o => o.t >= v0 && o.t <= v1);
+    const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid));
     if (vis.length <= MAX_MARKERS) {
       for (const o of vis) {
         const li = Math.max(0, SYS.indexOf(o.syscall)), col = sysColor(o.syscall);
@@ -423,12 +477,33 @@
     area.addEventListener('mouseup', ev => {
       if (dragX !== null && Math.abs(ev.offsetX - dragX) > 4) {
         const a = v0 + (Math.min(dragX, ev.offsetX) - ML) / pw * (v1 - v0), b = v0 + (Math.max(dragX, ev.offsetX) - ML) / pw * (v1 - v0);
-        tl.v0 = Math.max(0, a); tl.v1 = Math.max(tl.v0 + 10, b);
-        dragX = null; hideTip(); timeline(); return;
+        tl.v0 = Math.max(0, a); tl.v1 = Math.min(DUR, Math.max(tl.v0 + 10, b));
+        dragX = null; hideTip(); timeline(); rangeChanged(); return;
       }
       dragX = null; sel.setAttribute('visibility', 'hidden');
     });
-    svg.addEventListener('dblclick', () => { tl.v0 = 0; tl.v1 = DUR; timeline(); });
+    svg.addEventListener('dblclick', () => { tl.v0 = 0; tl.v1 = DUR; timeline(); rangeChanged(); });
+  }
+
+  // the axes' titles: time at the bottom (from what t = 0 is), the y axis's on its side
+  function axisTitles(parent, xMid, xY, yMid, yTitle) {
+    const xt = sv('text', { x: xMid, y: xY, 'text-anchor': 'middle', class: 'axis-title' });
+    xt.textContent = 'time since ' + (S && S.origin === 'attach' ? 'attach' : S && S.origin === 'exec' ? "the command's exec" : 'the first record');
+    parent.appendChild(xt);
+    const yt = sv('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-title', transform: 'translate(12,' + yMid + ') rotate(-90)' });
+    yt.textContent = yTitle;
+    parent.appendChild(yt);
+  }
+
+  // the thread filter: every thread seen in the OS requests and allocations
+  function tidFilter() {
+    const sel = document.getElementById('tid-filter'), tids = new Set();
+    for (const o of OS) if (typeof o.tid === 'number') tids.add(o.tid);
+    for (let k = 0; k < NA; k++) tids.add(D.allocs[k * 8 + 7]);
+    const list = Array.from(tids).filter(t => t > 0).sort((a, b) => a - b);
+    sel.hidden = list.length < 2;
+    for (const t of list) { const o = el('option', { value: String(t) }); o.textContent = 'thread ' + t; sel.appendChild(o); }
+    sel.addEventListener('change', () => { tl.tid = sel.value === '' ? null : +sel.value; timeline(); rangeChanged(); });
   }
 
   // ---------- address map ----------
@@ -443,7 +518,7 @@
   }
   const A = k => ({ addr: D.allocs[k * 8], size: D.allocs[k * 8 + 1], t0: D.allocs[k * 8 + 2], t1: D.allocs[k * 8 + 3],
     call: D.allocs[k * 8 + 4], region: D.allocs[k * 8 + 5], fn: FN[D.allocs[k * 8 + 6]] || 'other', tid: D.allocs[k * 8 + 7] });
-  const liveAt = (k, t) => D.allocs[k * 8 + 2] <= t && (D.allocs[k * 8 + 3] < 0 || D.allocs[k * 8 + 3] > t);
+  const liveAt = (k, t) => D.allocs[k * 8 + 2] <= t && (D.allocs[k * 8 + 3] < 0 || D.allocs[k * 8 + 3] > t) && tidOk(D.allocs[k * 8 + 7]);
   const regionAlive = (r, t) => r.t0 <= t && (r.t1 == null || r.t1 > t);
   const map = { t: (D.counts.live > 0 || !D.counts.live_peak_t) ? DUR : D.counts.live_peak_t, sel: null, z0: 0, z1: 1, shown: 300 };
   // sites.js: allocMark(call id) -> true draws that allocation marked; regionBadge(region) -> text or null
@@ -478,9 +553,9 @@
     const ov = document.getElementById('overview'), rows = document.getElementById('regions');
     ov.innerHTML = ''; rows.innerHTML = '';
     const t = map.t;
-    document.getElementById('map-time-label').textContent = fmtTime(t) + ' of ' + fmtTime(DUR);
+    document.getElementById('map-time-label').textContent = fmtTime(t) + ' of ' + fmtTime(DUR) + (tl.tid !== null ? ' · thread ' + tl.tid + "'s allocations" : '');
     const slider = document.getElementById('map-time');
-    slider.value = Math.round(t / DUR * 1000);
+    slider.value = Math.round((t - tl.v0) / Math.max(1, tl.v1 - tl.v0) * 1000);
     if (!REG.length) { rows.appendChild(el('div', { class: 'muted' }, 'No allocator regions in this trace.')); return; }
     // overview strip: to scale, broken where the gap is larger than the regions around it
     let prevEnd = null;
@@ -626,7 +701,7 @@
   function thresholdView() {
     const box = document.getElementById('threshold');
     box.innerHTML = '';
-    const W = Math.max(600, box.clientWidth), H = 300, ML = 78, MR = 70, MT = 12, MB = 28, pw = W - ML - MR, ph = H - MT - MB;
+    const W = Math.max(600, box.clientWidth), H = 316, ML = 78, MR = 70, MT = 12, MB = 44, pw = W - ML - MR, ph = H - MT - MB;
     const cv = canvasFor(box, W, H), g = cv.g;
     const useGrid = D.counts.points > D.caps.points;
     let smin = Infinity, smax = 0;
@@ -641,7 +716,8 @@
     if (haveTh) for (const v of th) if (v > 0) { smin = Math.min(smin, v); smax = Math.max(smax, v); }
     if (!isFinite(smin)) { smin = 16; smax = 1 << 20; }
     const l0 = Math.floor(Math.log2(smin)) - 0.5, l1 = Math.ceil(Math.log2(Math.max(smax, smin * 2))) + 0.5;
-    const X = t => ML + t / DUR * pw, Y = s => MT + ph - (Math.log2(Math.max(1, s)) - l0) / (l1 - l0) * ph;
+    const V0 = tl.v0, V1 = Math.max(tl.v1, V0 + 1);
+    const X = t => ML + (t - V0) / (V1 - V0) * pw, Y = s => MT + ph - (Math.log2(Math.max(1, s)) - l0) / (l1 - l0) * ph;
     // axes
     g.font = '11.5px system-ui, sans-serif'; g.textAlign = 'right'; g.fillStyle = '#66707d'; g.strokeStyle = '#eef1f5';
     const every = (l1 - l0) > 24 ? 4 : (l1 - l0) > 12 ? 2 : 1;
@@ -651,10 +727,16 @@
       g.fillText(fmtBytes(2 ** e), ML - 8, Y(2 ** e) + 4);
     }
     g.textAlign = 'center';
-    const xs = niceStep(DUR, 8);
-    for (let t = 0; t <= DUR; t += xs) g.fillText(fmtTime(t), X(t), H - 8);
+    const xs = niceStep(V1 - V0, 8);
+    for (let t = Math.ceil(V0 / xs) * xs; t <= V1; t += xs) g.fillText(fmtTime(t), X(t), H - 24);
+    // axis titles (the canvas's own text: nothing from the trace)
+    g.font = '600 11.5px system-ui, sans-serif';
+    g.fillText('time since ' + (S && S.origin === 'attach' ? 'attach' : S && S.origin === 'exec' ? "the command's exec" : 'the first record'), ML + pw / 2, H - 4);
+    g.save(); g.translate(14, MT + ph / 2); g.rotate(-Math.PI / 2); g.fillText('request size (log scale)', 0, 0); g.restore();
+    g.font = '11.5px system-ui, sans-serif';
     g.strokeStyle = '#c9d0d9'; g.beginPath(); g.moveTo(ML, MT + ph); g.lineTo(W - MR, MT + ph); g.stroke();
-    // data
+    // data, clipped to the plot (the timeline's range)
+    g.save(); g.beginPath(); g.rect(ML, 0, pw, H); g.clip();
     if (useGrid) {
       let maxc = 1;
       for (let i = 3; i < D.grid.length; i += 4) maxc = Math.max(maxc, D.grid[i]);
@@ -684,11 +766,13 @@
         else { v = m[2]; g.moveTo(X(m[0]), Y(v)); }
       }
       g.lineTo(W - MR, Y(v));
+      g.stroke(); g.restore(); g.setLineDash([6, 4]); g.beginPath();
       if (D.threshold.start === 0) { g.fillStyle = '#66707d'; g.textAlign = 'left'; g.fillText('mmap threshold unknown until its first move', ML + 4, MT + 14); }
       g.stroke(); g.setLineDash([]);
       g.fillStyle = '#1c2430'; g.textAlign = 'right';
-      g.fillText('mmap threshold ' + fmtBytes(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
+      g.fillText('mmap threshold ' + fmtExact(v) + (S && S.threshold && S.threshold.fixed ? ' (fixed)' : D.pids.length > 1 ? ' (pid ' + D.pids[0] + ')' : ''), W - MR - 4, Y(v) - 6);
     } else {
+      g.restore();
       g.fillStyle = '#66707d'; g.textAlign = 'right';
       g.fillText('no mmap threshold (neither glibc nor musl, or no allocating calls)', W - MR - 4, MT + 14);
     }
@@ -705,7 +789,7 @@
         let thv = D.threshold.start;
         for (const m of MOVES) if (m[0] <= D.points[best]) thv = m[2];
         showTip(ev, '<div class="t">' + fmtBytes(D.points[best + 1]) + ' (' + fmtInt(D.points[best + 1]) + ' B) → ' + SERVED[D.points[best + 2]].name + '</div>' +
-          '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + (thv > 0 ? fmtBytes(thv) : 'unknown') : '') + '</div>');
+          '<div class="r">at ' + fmtTime(D.points[best]) + (haveTh ? ' · threshold then ' + (thv > 0 ? fmtExact(thv) : 'unknown') : '') + '</div>');
       });
       cv.c.addEventListener('mouseleave', hideTip);
     }
@@ -915,70 +999,162 @@
       }
       const regs = Object.keys(g.regions || {}).map(r => fmtInt(g.regions[r].count) + ' in ' + esc(r) + ' (' + fmtBytes(g.regions[r].bytes) + ')').join('<br>');
       h += '<tr class="leak-row" data-top="' + esc(top) + '" data-bytes="' + num(g.bytes) + '" data-count="' + num(g.count) + '"><td class="num">' + (i + 1) +
-        '</td><td class="num"><b>' + fmtBytes(g.bytes) + '</b><div class="muted">' + fmtInt(g.bytes) + ' B</div></td><td class="bar-cell"><div class="minibar" style="width:' +
-        (Math.max(2, 100 * g.bytes / max) || 0).toFixed(1) + '%"></div></td><td class="num">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + num(g.pid) + '</div>' : '') +
+        '</td><td class="num" data-v="' + num(g.bytes) + '"><b>' + fmtBytes(g.bytes) + '</b><div class="muted">' + fmtInt(g.bytes) + ' B</div></td><td class="bar-cell"><div class="minibar" style="width:' +
+        (Math.max(2, 100 * g.bytes / max) || 0).toFixed(1) + '%"></div></td><td class="num" data-v="' + num(g.count) + '">' + fmtInt(g.count) + '</td><td>' + regs + (g.pid ? '<div class="muted">pid ' + num(g.pid) + '</div>' : '') +
         '</td><td class="frames">' + fr + '</td></tr>';
     });
     const tb = el('table', { class: 'data leaks', id: 'leaks-table' }, h + '</tbody>');
     box.appendChild(el('div', { class: 'table-wrap' })).appendChild(tb);
+    const q = document.getElementById('leaks-search');
+    q.hidden = false;
+    sortableTable(tb, q, document.getElementById('leaks-match'));
   }
 
   // ---------- tables ----------
   function highlightOsRow(id) {
     let tr = document.getElementById('os-row-' + id);
-    if (!tr) { renderOsTable(true); tr = document.getElementById('os-row-' + id); }
+    if (!tr) {   // not drawn (past the first rows, or filtered out): all, unfiltered
+      ost.q = ''; document.getElementById('os-search').value = '';
+      const o = OS_BY_ID.get(id);
+      if (o && (!tidOk(o.tid) || o.t < tl.v0 || o.t > tl.v1)) {   // filtered out: show everything
+        tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = '';
+        timeline(); rangeChanged();
+      }
+      renderOsTable(true); tr = document.getElementById('os-row-' + id);
+    }
     document.querySelectorAll('#os-table tr.hl, .os-marker.hl').forEach(e => e.classList.remove('hl'));
     if (tr) { tr.classList.add('hl'); tr.scrollIntoView({ behavior: 'smooth', block: 'center' }); }
   }
+  // the OS table's order and search (the Call sites table's way: click a
+  // header to sort, again to reverse; the box filters by any cell's text)
+  const ost = { sort: 'id', dir: 1, q: '', all: false };
+  const OS_COLS = [
+    { key: 'id', name: '#', num: true, v: o => o.id }, { key: 't', name: 'time', num: true, v: o => o.t },
+    { key: 'tid', name: 'tid', num: true, v: o => o.tid }, { key: 'syscall', name: 'syscall', v: o => o.syscall },
+    { key: 'args', name: 'arguments', v: osArgs }, { key: 'ret', name: 'result', v: o => o.error || String(o.ret != null ? o.ret : '') },
+    { key: 'dur', name: 'took', num: true, v: o => o.dur_ns || 0 }, { key: 'cause', name: 'cause', v: o => o.cause && o.cause.kind === 'call' ? o.cause.fn : 'direct' },
+    { key: 'region', name: 'region', v: o => o.region || '' },
+  ];
+  function osRowText(o) {
+    return [o.id, fmtTime(o.t), o.tid, o.syscall, osArgs(o), o.error || o.ret, o.cause && o.cause.kind === 'call' ? o.cause.fn + '(' + o.cause.size + ')' : 'direct', o.region]
+      .join(' ').toLowerCase();
+  }
+  function osRows() {
+    const c = OS_COLS.find(x => x.key === ost.sort), d = ost.dir;
+    const rows = OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid) && (!ost.q || osRowText(o).includes(ost.q)));
+    return rows.sort((a, b) => {
+      const x = c.v(a), y = c.v(b);
+      const r = c.num ? (x || 0) - (y || 0) : String(x).localeCompare(String(y));
+      return r * d || a.id - b.id;
+    });
+  }
   function renderOsTable(all) {
+    if (all) ost.all = true;
     const tb = document.getElementById('os-table');
-    const n = all ? OS.length : Math.min(OS.length, OS_ROWS);
-    let h = '<thead><tr><th class="num">#</th><th class="num">time</th><th class="num">tid</th><th>syscall</th><th>arguments</th><th>result</th>' +
-      '<th class="num">took</th><th>cause</th><th>region</th></tr></thead><tbody>';
+    const rows = osRows();
+    const n = ost.all ? rows.length : Math.min(rows.length, OS_ROWS);
+    let h = '<thead><tr>' + OS_COLS.map(c => '<th class="sortable' + (c.num ? ' num' : '') + '" data-sort="' + c.key + '" aria-sort="' +
+      (ost.sort === c.key ? (ost.dir < 0 ? 'descending' : 'ascending') : 'none') + '" title="sort by ' + c.name + '">' + c.name +
+      (ost.sort === c.key ? (ost.dir < 0 ? ' ▼' : ' ▲') : '') + '</th>').join('') + '</tr></thead><tbody>';
     for (let i = 0; i < n; i++) {
-      const o = OS[i], col = sysColor(o.syscall);
+      const o = rows[i], col = sysColor(o.syscall);
       h += '<tr id="os-row-' + num(o.id) + '" class="os-row"><td class="num">' + num(o.id) + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + num(o.tid) +
-        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono">' + esc(osArgs(o)) +
+        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono"' + (o.len != null ? ' title="' + fmtInt(o.len) + ' bytes"' : '') + '>' + esc(osArgs(o)) +
         '</td><td class="mono">' + osResult(o) + '</td><td class="num">' + fmtTime(o.dur_ns || 0) + '</td><td>' +
         (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + num(o.cause.call_id) + '</span>'
           : '<span class="muted">direct</span>') + '</td><td>' + esc(o.region || '') + '</td></tr>';
     }
+    if (!n) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
     tb.innerHTML = h + '</tbody>';
+    tb.querySelectorAll('th.sortable').forEach(th => th.addEventListener('click', () => {
+      const k = th.getAttribute('data-sort'), c = OS_COLS.find(x => x.key === k);
+      if (ost.sort === k) ost.dir = -ost.dir; else { ost.sort = k; ost.dir = c.num && k !== 'id' && k !== 't' ? -1 : 1; }
+      renderOsTable(false);
+    }));
     const more = document.getElementById('os-more');
     more.innerHTML = '';
-    document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '');
-    if (n < OS.length) {
-      const b = el('button', { type: 'button' }, 'show all ' + fmtInt(OS.length) + ' rows');
+    document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '') +
+      (ost.q || ranged() || tl.tid !== null ? ', ' + fmtInt(rows.length) + ' shown' + (ranged() ? ' (timeline range)' : '') + (tl.tid !== null ? ' (thread ' + tl.tid + ')' : '') : '');
+    if (n < rows.length) {
+      const b = el('button', { type: 'button' }, 'show all ' + fmtInt(rows.length) + ' rows');
       b.addEventListener('click', () => renderOsTable(true));
       more.appendChild(b);
     }
   }
+  // A fully drawn small table made sortable: a click on a header sorts its
+  // rows by that column (a cell's data-v when it has one: a number; else
+  // its text), again reverses; the search box (optional) hides rows whose
+  // text lacks what was typed.
+  function sortableTable(table, search, countEl) {
+    const head = table.tHead ? table.tHead.rows[0] : table.rows[0];
+    if (!head) return;
+    const body = () => Array.from(table.rows).filter(r => r !== head && r.parentNode !== table.tHead);
+    const st = { col: -1, dir: 1 };
+    const label = Array.from(head.cells).map(th => th.textContent);
+    Array.from(head.cells).forEach((th, ci) => {
+      if (!label[ci]) return;
+      th.classList.add('sortable');
+      th.title = 'sort by ' + label[ci];
+      th.setAttribute('aria-sort', 'none');
+      th.addEventListener('click', () => {
+        const rows = body();
+        const isNum = rows.some(r => r.cells[ci] && r.cells[ci].hasAttribute('data-v'));
+        if (st.col === ci) st.dir = -st.dir; else { st.col = ci; st.dir = isNum ? -1 : 1; }
+        const key = r => { const c = r.cells[ci]; return !c ? '' : isNum ? +(c.getAttribute('data-v') || 0) : c.textContent.toLowerCase(); };
+        rows.sort((a, b) => { const x = key(a), y = key(b); return (isNum ? x - y : x < y ? -1 : x > y ? 1 : 0) * st.dir; });
+        const parent = rows.length ? rows[0].parentNode : null;
+        rows.forEach(r => parent.appendChild(r));
+        Array.from(head.cells).forEach((h, i) => {
+          if (!label[i]) return;
+          h.textContent = label[i] + (i === ci ? (st.dir < 0 ? ' ▼' : ' ▲') : '');
+          h.setAttribute('aria-sort', i === ci ? (st.dir < 0 ? 'descending' : 'ascending') : 'none');
+        });
+      });
+    });
+    if (!search) return;
+    search.addEventListener('input', () => {
+      const q = search.value.trim().toLowerCase(), rows = body();
+      let shown = 0;
+      rows.forEach(r => { const hit = !q || r.textContent.toLowerCase().includes(q); r.hidden = !hit; shown += hit; });
+      if (countEl) countEl.textContent = q ? fmtInt(shown) + ' of ' + fmtInt(rows.length) + ' rows match' : '';
+    });
+  }
   function fnTables() {
     const mine = new Map(D.fns.map(f => [f.fn, f]));
     const rows = [];
-    if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: (mine.get(k) || {}).calls }));
-    else for (const f of D.fns) rows.push(Object.assign({ mcalls: f.calls }, f));
+    // the average is over the calls that have a duration (a free traced at
+    // entry only has none: no return probe); none timed: '–'
+    const timed = f => typeof f.timed === 'number' ? f.timed : f.calls;
+    if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: timed(mine.get(k) || {}) }));
+    else for (const f of D.fns) rows.push(Object.assign({ mcalls: timed(f) }, f));
     rows.sort((a, b) => b.calls - a.calls);
     let h = '<tr><th>function</th><th class="num">calls</th><th class="num">bytes</th><th class="num">made OS requests</th><th class="num">failed</th><th class="num">nested</th><th class="num">avg time</th></tr>';
-    for (const r of rows)
-      h += '<tr class="fn-row"><td><b>' + esc(r.fn) + '</b></td><td class="num">' + fmtInt(r.calls) + '</td><td class="num">' + fmtBytes(r.bytes) +
-        '</td><td class="num">' + fmtInt(r.os_calls) + '</td><td class="num' + (r.failed ? ' warn' : '') + '">' + fmtInt(r.failed) + '</td><td class="num">' + fmtInt(r.nested) +
-        '</td><td class="num">' + (r.dur_ns != null && r.mcalls ? fmtTime(r.dur_ns / r.mcalls) : '–') + '</td></tr>';
+    // one unit for the whole bytes column (the largest value's), exact bytes on hover
+    const bu = unitFor(Math.max(0, ...rows.map(r => r.bytes || 0)));
+    const nv = v => ' data-v="' + (typeof v === 'number' ? v : -1) + '"';
+    for (const r of rows) {
+      const avg = r.dur_ns != null && r.mcalls ? r.dur_ns / r.mcalls : null;
+      h += '<tr class="fn-row"><td><b>' + esc(r.fn) + '</b></td><td class="num"' + nv(r.calls) + '>' + fmtInt(r.calls) + '</td><td class="num"' + nv(r.bytes) +
+        ' title="' + fmtInt(r.bytes) + ' bytes">' + fmtBytesIn(r.bytes, bu) + '</td><td class="num"' + nv(r.os_calls) + '>' + fmtInt(r.os_calls) + '</td><td class="num' + (r.failed ? ' warn' : '') + '"' + nv(r.failed) + '>' +
+        fmtInt(r.failed) + '</td><td class="num"' + nv(r.nested) + '>' + fmtInt(r.nested) + '</td><td class="num"' + nv(avg) + '>' + (avg != null ? fmtTime(avg) : '–') + '</td></tr>';
+    }
     document.getElementById('fn-table').innerHTML = h;
+    sortableTable(document.getElementById('fn-table'));
     h = '<tr><th>syscall</th><th class="num">count</th><th class="num">failed</th><th>by cause</th></tr>';
     if (S && S.syscalls) {
       for (const k in S.syscalls) {
         const s = S.syscalls[k];
         const by = Object.keys(s.by_cause || {}).map(c => esc(c) + ' ' + fmtInt(s.by_cause[c])).join(', ');
-        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(k) + '">' + esc(k) + '</span></td><td class="num">' + fmtInt(s.count) +
-          '</td><td class="num' + (s.failed ? ' warn' : '') + '">' + fmtInt(s.failed) + '</td><td>' + by + '</td></tr>';
+        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(k) + '">' + esc(k) + '</span></td><td class="num" data-v="' + num(s.count) + '">' + fmtInt(s.count) +
+          '</td><td class="num' + (s.failed ? ' warn' : '') + '" data-v="' + num(s.failed) + '">' + fmtInt(s.failed) + '</td><td>' + by + '</td></tr>';
       }
     } else {
       for (const s of D.sys)
-        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(s.sys) + '">' + esc(s.sys) + '</span></td><td class="num">' + fmtInt(s.count) +
-          '</td><td class="num">' + fmtInt(s.failed) + '</td><td>allocator calls ' + fmtInt(s.by_call) + ', direct ' + fmtInt(s.count - s.by_call) + '</td></tr>';
+        h += '<tr class="sys-row"><td><span class="sys" style="background:' + sysColor(s.sys) + '">' + esc(s.sys) + '</span></td><td class="num" data-v="' + num(s.count) + '">' + fmtInt(s.count) +
+          '</td><td class="num" data-v="' + num(s.failed) + '">' + fmtInt(s.failed) + '</td><td>allocator calls ' + fmtInt(s.by_call) + ', direct ' + fmtInt(s.count - s.by_call) + '</td></tr>';
     }
     document.getElementById('sys-table').innerHTML = h;
+    sortableTable(document.getElementById('sys-table'));
   }
   function countersTable() {
     const tb = document.getElementById('counters-table');
@@ -987,22 +1163,25 @@
     const c = S.counters || {};
     for (const k in c) {
       const bad = /^lost|missed|unattached|overflow|full|orphan/.test(k) && c[k] > 0;
-      h += '<tr class="counter-row"><td>' + esc(k.replace(/_/g, ' ')) + '</td><td class="num' + (bad ? ' warn' : '') + '">' + fmtInt(c[k]) + '</td></tr>';
+      h += '<tr class="counter-row"><td>' + esc(k.replace(/_/g, ' ')) + '</td><td class="num' + (bad ? ' warn' : '') + '" data-v="' + (typeof c[k] === 'number' ? c[k] : -1) + '">' +
+        (typeof c[k] === 'boolean' ? String(c[k]) : fmtInt(c[k])) + '</td></tr>';
     }
     const b = S.bytes || {};
-    for (const k in b) h += '<tr><td>bytes: ' + esc(k.replace(/_/g, ' ')) + '</td><td class="num">' + fmtBytes(b[k]) + '</td></tr>';
+    for (const k in b) h += '<tr><td>bytes: ' + esc(k.replace(/_/g, ' ')) + '</td><td class="num" data-v="' + num(b[k]) + '" title="' + fmtInt(b[k]) + ' bytes">' + fmtBytes(b[k]) + '</td></tr>';
     for (const k in (S.live_at_end || {}))
       h += '<tr><td>live at end in ' + esc(k) + '</td><td class="num">' + fmtInt(S.live_at_end[k].count) + ' · ' + fmtBytes(S.live_at_end[k].bytes) + '</td></tr>';
     if (S.threshold) h += '<tr><td>mmap threshold</td><td class="num">' + thrText(S.threshold, 'start') + ' → ' + thrText(S.threshold, 'end') + '</td></tr>';
     h += '<tr><td>trace duration</td><td class="num">' + fmtTime(S.duration_ns) + '</td></tr>';
     tb.innerHTML = h;
+    sortableTable(tb, document.getElementById('counters-search'), document.getElementById('counters-match'));
   }
 
   // ---------- wiring ----------
   function init() {
     header(); cards(); notes();
     legend('timeline-legend', SERIES.map(s => ({ name: s.name, color: s.color })).concat([
-      { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }]));
+      { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }])
+      .concat(D.threshold.moves.length ? [{ name: 'mmap threshold moved', dash: true }] : []));
     legend('map-legend', [{ name: 'brk heap', color: KIND_COLOR.heap }, { name: 'mmap chunk', color: KIND_COLOR.mmap },
       { name: 'arena', color: KIND_COLOR.arena }, { name: 'other', color: KIND_COLOR.other }]);
     legend('threshold-legend', SERVED.map(s => ({ name: s.name, color: s.color, dot: true })).concat([{ name: 'mmap threshold', dash: true }]));
@@ -1013,13 +1192,16 @@
     flame();
     leaksTable();
     renderOsTable(false);
+    const osq = document.getElementById('os-search');
+    osq.addEventListener('input', () => { ost.q = osq.value.trim().toLowerCase(); renderOsTable(false); });
     fnTables();
     countersTable();
     if (typeof window.amSites === 'function')
       window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, sysColor,
         OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow });
     const slider = document.getElementById('map-time');
-    slider.addEventListener('input', () => { map.t = slider.value / 1000 * DUR; addressMap(); });
+    slider.addEventListener('input', () => { map.t = tl.v0 + slider.value / 1000 * (tl.v1 - tl.v0); addressMap(); });
+    tidFilter();
     document.getElementById('map-peak').addEventListener('click', () => { map.t = D.counts.live_peak_t; addressMap(); });
     document.getElementById('map-end').addEventListener('click', () => { map.t = DUR; addressMap(); });
     let rt = null;
