@@ -71,7 +71,13 @@ class Pane:
         cmd = ("cd %s && %s LANG=C.UTF-8 %s top %s; echo ALLOCMAP_EXIT=$?; "
                "echo STTY: $(stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$'); sleep 120"
                % (shq(ROOT), env, shq(TOOL), args))
-        r = tmux("new-session", "-d", "-s", self.name, "-x", str(W), "-y", str(H), cmd)
+        for _ in range(5):
+            r = tmux("new-session", "-d", "-s", self.name, "-x", str(W), "-y", str(H), cmd)
+            # a server still shutting down (its last session just closed)
+            # refuses the client: a new one starts on the next try
+            if r.returncode == 0 or b"server exited unexpectedly" not in r.stderr:
+                break
+            time.sleep(0.2)
         if r.returncode:
             raise RuntimeError("tmux new-session: " + r.stderr.decode())
 
