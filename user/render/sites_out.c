@@ -120,7 +120,7 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 
 /* ---- JSON ---- */
 
-static void json_fig(struct jsonw *w, const struct am_site_fig *g)
+void am_site_fig_json(struct jsonw *w, const struct am_site_fig *g)
 {
 	jsonw_ku64(w, "calls", g->calls);
 	jsonw_ku64(w, "bytes", g->bytes);
@@ -131,6 +131,11 @@ static void json_fig(struct jsonw *w, const struct am_site_fig *g)
 	jsonw_ku64(w, "temp_count", g->temp_count);
 	jsonw_ku64(w, "temp_bytes", g->temp_bytes);
 	jsonw_ku64(w, "os_bytes", g->os_bytes);
+}
+
+static void json_fig(struct jsonw *w, const struct am_site_fig *g)
+{
+	am_site_fig_json(w, g);
 	jsonw_kobj_open(w, "regions");
 	for (unsigned r = 0; r < AM_REG__COUNT; r++) {
 		if (!g->region_count[r])

@@ -21,4 +21,8 @@ void am_sites_text(FILE *f, const struct am_sites_report *r, unsigned top,
 /* The "sites" record (ts: its ts_ns), every site and stack. */
 void am_sites_json(struct jsonw *w, const struct am_sites_report *r, uint64_t ts);
 
+/* A site's figures as JSON members (calls, bytes, peak_*, leak_*, temp_*,
+ * os_bytes): the sites record's and the report's. */
+void am_site_fig_json(struct jsonw *w, const struct am_site_fig *g);
+
 #endif /* ALLOCMAP_SITES_OUT_H */

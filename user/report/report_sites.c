@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report_sites.h"
+#include "sites_out.h"
 #include "sites_replay.h"
 #include "stack.h"
 
@@ -718,15 +719,7 @@ static void plan_free(struct plan *p)
 /* The figures of a site, the sum of the rest, the total. */
 static void put_fig(struct jsonw *w, const struct am_site_fig *f)
 {
-	jsonw_ku64(w, "calls", f->calls);
-	jsonw_ku64(w, "bytes", f->bytes);
-	jsonw_ku64(w, "peak_count", f->peak_count);
-	jsonw_ku64(w, "peak_bytes", f->peak_bytes);
-	jsonw_ku64(w, "leak_count", f->leak_count);
-	jsonw_ku64(w, "leak_bytes", f->leak_bytes);
-	jsonw_ku64(w, "temp_count", f->temp_count);
-	jsonw_ku64(w, "temp_bytes", f->temp_bytes);
-	jsonw_ku64(w, "os_bytes", f->os_bytes);
+	am_site_fig_json(w, f);
 }
 
 /* Cursors into the grouped lists while the sites are written in order. */
