@@ -195,7 +195,7 @@ unit: $(UNIT_TESTS)
 # (test_tables checks them in make unit)
 .PHONY: readme-tables
 readme-tables: $(OUTPUT)/tests/test_tables
-	$(Q)$< --update README.md
+	$(Q)$< --update docs/reference.md
 
 e2e: $(BIN) progs
 	$(Q)python3 tests/e2e/e2e.py

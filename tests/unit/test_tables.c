@@ -3,9 +3,9 @@
  * (bpf/allocmap.h: AM_FN_TABLE, AM_ROLE_TABLE, AM_SYSCALL_TABLE): every
  * name goes name -> enum -> name through model.c and the report's reader,
  * the JSON renderer writes each syscall and function under its table name
- * (and "ret" as the table says), and README.md's generated tables are what
- * the tables say. Run from the repository root (make unit does).
- * `test_tables --update README.md` rewrites the README's generated part
+ * (and "ret" as the table says), and docs/reference.md's generated tables
+ * are what the tables say. Run from the repository root (make unit does).
+ * `test_tables --update docs/reference.md` rewrites that generated part
  * (make readme-tables). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,21 +230,21 @@ static int find_part(const char *text, const char **b, const char **e)
 
 static void test_readme(void)
 {
-	char *text = slurp("README.md"), *gen = readme_tables();
+	char *text = slurp("docs/reference.md"), *gen = readme_tables();
 	const char *b, *e;
 
-	CHECK(text != NULL, "README.md readable (run from the repository root)");
+	CHECK(text != NULL, "docs/reference.md readable (run from the repository root)");
 	if (!text) {
 		free(gen);
 		return;
 	}
-	CHECK_EQ(find_part(text, &b, &e), 0, "README.md has the generated tables");
+	CHECK_EQ(find_part(text, &b, &e), 0, "docs/reference.md has the generated tables");
 	if (!find_part(text, &b, &e)) {
 		bool same = (size_t)(e - b) == strlen(gen) && !memcmp(b, gen, strlen(gen));
 
-		CHECK(same, "README.md's tables are the tables' (make readme-tables)");
+		CHECK(same, "docs/reference.md's tables are the tables' (make readme-tables)");
 		if (!same)
-			fprintf(stderr, "README.md's generated tables differ from bpf/allocmap.h's; "
+			fprintf(stderr, "docs/reference.md's generated tables differ from bpf/allocmap.h's; "
 				"run make readme-tables. They should read:\n%s", gen);
 	}
 	free(text);
@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--update"))
 		return update(argv[2]);
 	if (argc != 1) {
-		fprintf(stderr, "usage: test_tables [--update README.md]\n");
+		fprintf(stderr, "usage: test_tables [--update docs/reference.md]\n");
 		return 2;
 	}
 	test_syscalls();
