@@ -13,14 +13,14 @@
 #include "output.h"
 
 static const struct am_frame frames[] = {
-	{ 0x7f0000001000, 16, "malloc", "libc.so.6", NULL, 0 },
-	{ 0x7f0000002000, 32, "_int_malloc", "libc.so.6", "malloc.c", 4100 },
-	{ 0x555555555100, 5, "main", "prog", "prog.c", 12 },
-	{ 0x555555555200, 0x1200, NULL, "prog", NULL, 0 },
-	{ 0x7f0000003000, 8, "operator new(unsigned long)", "libstdc++.so.6", NULL, 0 },
-	{ 0x7f0000004000, 1, "free", "libc.so.6", NULL, 0 },
-	{ 0x7f0000005000, 2, "mmap64", "libc.so.6", NULL, 0 },
-	{ 0x7f0000006000, 3, "__libc_start_main", "libc.so.6", NULL, 0 },
+	{ .addr = 0x7f0000001000, .off = 16, .sym = "malloc", .obj = "libc.so.6", .file = NULL, .line = 0 },
+	{ .addr = 0x7f0000002000, .off = 32, .sym = "_int_malloc", .obj = "libc.so.6", .file = "malloc.c", .line = 4100 },
+	{ .addr = 0x555555555100, .off = 5, .sym = "main", .obj = "prog", .file = "prog.c", .line = 12 },
+	{ .addr = 0x555555555200, .off = 0x1200, .sym = NULL, .obj = "prog", .file = NULL, .line = 0 },
+	{ .addr = 0x7f0000003000, .off = 8, .sym = "operator new(unsigned long)", .obj = "libstdc++.so.6", .file = NULL, .line = 0 },
+	{ .addr = 0x7f0000004000, .off = 1, .sym = "free", .obj = "libc.so.6", .file = NULL, .line = 0 },
+	{ .addr = 0x7f0000005000, .off = 2, .sym = "mmap64", .obj = "libc.so.6", .file = NULL, .line = 0 },
+	{ .addr = 0x7f0000006000, .off = 3, .sym = "__libc_start_main", .obj = "libc.so.6", .file = NULL, .line = 0 },
 };
 
 struct in {
