@@ -150,17 +150,12 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child compare_children[] = {
-	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
-	{ 0 },
-};
-
 static const struct argp compare_argp = {
 	.options = compare_options,
 	.parser = compare_parse,
 	.args_doc = "-- CMD [ARGS...]",
 	.doc = compare_doc,
-	.children = compare_children,
+	.children = am_help_children,
 };
 
 /* musl's column runs the command's musl build: DIR/musl/NAME next to

@@ -478,17 +478,12 @@ static error_t demo_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child demo_children[] = {
-	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
-	{ 0 },
-};
-
 static const struct argp demo_argp = {
 	.options = demo_options,
 	.parser = demo_parse,
 	.args_doc = "threshold",
 	.doc = demo_doc,
-	.children = demo_children,
+	.children = am_help_children,
 };
 
 /* One traced run of the sweep under variant vi. Returns 0, or -1. */

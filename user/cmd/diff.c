@@ -102,17 +102,12 @@ static error_t diff_parse(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static const struct argp_child diff_children[] = {
-	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
-	{ 0 },
-};
-
 static const struct argp diff_argp = {
 	.options = diff_options,
 	.parser = diff_parse,
 	.args_doc = "A.jsonl B.jsonl",
 	.doc = diff_doc,
-	.children = diff_children,
+	.children = am_help_children,
 };
 
 /* The text or JSON to o->out (stdout without it). 0, or -1 with a message. */

@@ -154,6 +154,11 @@ static error_t help_parse(int key, char *arg, struct argp_state *st)
 
 const struct argp am_help_argp = { .options = help_options, .parser = help_parse };
 
+const struct argp_child am_help_children[] = {
+	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
+	{ 0 },
+};
+
 /* ---------- targets: -p, -d, -- CMD ---------- */
 
 static const struct argp_option target_options[] = {

@@ -71,6 +71,9 @@ void am_opts_command(struct argp_state *st, char ***cmd);
 extern const struct argp am_help_argp;
 #define AM_HELP_GROUP 100
 
+/* The children of a subcommand whose only child is am_help_argp. */
+extern const struct argp_child am_help_children[];
+
 /* -p PID (repeatable), -d SECONDS and -- CMD [ARGS...], with the check
  * that exactly one kind of target was given; a child of trace and top,
  * whose input is their struct am_trace_opts. */

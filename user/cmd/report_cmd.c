@@ -77,17 +77,12 @@ static const char report_doc[] =
 "  allocmap trace --json -v --stacks -o t.jsonl -- ./prog\n"
 "  allocmap report t.jsonl --pprof prof.pb.gz        go tool pprof -top prof.pb.gz";
 
-static const struct argp_child report_children[] = {
-	{ &am_help_argp, 0, NULL, AM_HELP_GROUP },
-	{ 0 },
-};
-
 static const struct argp report_argp = {
 	.options = report_options,
 	.parser = report_parse,
 	.args_doc = "EVENTS.jsonl",
 	.doc = report_doc,
-	.children = report_children,
+	.children = am_help_children,
 };
 
 int am_report_main(int argc, char **argv)
