@@ -10,8 +10,10 @@ passing unless it raises; Tally counts named checks one by one (suites whose
 steps share one expensive run)."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -38,6 +40,19 @@ def run(args, timeout=180, **kw):
     kw.setdefault("stdin", subprocess.DEVNULL)
     kw.setdefault("text", True)
     return subprocess.run(args, capture_output=True, timeout=timeout, **kw)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def chromium(args, tmp, timeout=90):
+    """Headless Chromium with a fresh profile under tmp (no network, no
+    first-run work); args: what it does (--dump-dom, --screenshot=...)."""
+    prof = tempfile.mkdtemp(prefix="chromium.", dir=tmp)
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--user-data-dir=" + prof] + args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 def check(cond, msg):

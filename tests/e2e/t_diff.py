@@ -21,16 +21,15 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
-from harness import Fail, PROGS, ROOT, Skip, TOOL, check, eq, needs, run, run_tests
+from harness import CHROMIUM, Fail, PROGS, ROOT, Skip, TOOL, check, eq, needs, run, run_tests
+from harness import chromium as harness_chromium
 
 PROG = os.path.join(PROGS, "sites")
 SRC = os.path.join(ROOT, "tests", "progs", "sites.c")
 TMP = tempfile.mkdtemp(prefix="allocmap-diff-")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def src_line(needle):
@@ -342,11 +341,7 @@ def t_bad_input():
 def chromium(args, timeout=60):
     if not os.path.exists(CHROMIUM):
         raise Skip("chromium not installed (bash scripts/deps.sh)")
-    prof = tempfile.mkdtemp(prefix="chromium.", dir=TMP)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--user-data-dir=" + prof] + args
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return harness_chromium(args, TMP, timeout)
 
 
 def dom(html, script=None):

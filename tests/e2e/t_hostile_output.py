@@ -29,11 +29,10 @@ import sys
 import tempfile
 import time
 
-from harness import Fail, ROOT, Skip, TOOL, check, eq, run, run_tests
+from harness import CHROMIUM, Fail, ROOT, Skip, TOOL, check, chromium, eq, run, run_tests
 
 HOSTILE = os.path.join(ROOT, ".output", "progs", "hostile")
 EXAMPLE = os.path.join(ROOT, ".output", "progs", "example")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TMP = tempfile.mkdtemp(prefix="t_hostile.")
 
 PLACEHOLDER = b"am_hostile_name_placeholder_0123456789"
@@ -47,12 +46,7 @@ PWN = "PWNED"                          # what injected code would put in the tit
 
 def chromium_dom(path):
     """The DOM of the page after its scripts ran (5 s of virtual time)."""
-    prof = tempfile.mkdtemp(prefix="chromium.", dir=TMP)
-    p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--user-data-dir=" + prof, "--dump-dom",
-                        "--virtual-time-budget=5000", "file://" + path],
-                       capture_output=True, text=True, timeout=90)
+    p = chromium(["--dump-dom", "--virtual-time-budget=5000", "file://" + path], TMP, 90)
     check(p.returncode == 0 and "<html" in p.stdout, "chromium --dump-dom failed: %s" % p.stderr[-300:])
     return p.stdout
 

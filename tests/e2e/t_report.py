@@ -29,16 +29,15 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-from harness import CI, Fail, ROOT, Skip, TOOL, check, eq, run, run_tests
+from harness import CHROMIUM, CI, Fail, ROOT, Skip, TOOL, check, eq, run, run_tests
+from harness import chromium as harness_chromium
 
 SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
 STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOT = "/tmp/allocmap-report.png"
 FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
@@ -73,11 +72,7 @@ def trace(scenario, *extra):
 
 
 def chromium(args, timeout=60):
-    prof = tempfile.mkdtemp(prefix="chromium.", dir=TMP)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--user-data-dir=" + prof] + args
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return harness_chromium(args, TMP, timeout)
 
 
 def dom(html_path):

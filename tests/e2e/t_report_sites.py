@@ -29,14 +29,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
-from harness import CI, Fail, PROGS, Skip, TOOL, check, eq, run, run_tests
+from harness import CHROMIUM, CI, Fail, PROGS, Skip, TOOL, check, eq, run, run_tests
+from harness import chromium as harness_chromium
 
 PROG = os.path.join(PROGS, "sites")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOT = "/tmp/allocmap-sites.png"
 TMP = tempfile.mkdtemp(prefix="t_report_sites.")
 PWN = "PWNED-BY-SITE-NAME"
@@ -54,11 +53,7 @@ ATTRS = {"calls": "calls", "bytes": "bytes", "peak": "peak_bytes", "leak": "leak
 
 
 def chromium(args, timeout=90):
-    prof = tempfile.mkdtemp(prefix="chromium.", dir=TMP)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--user-data-dir=" + prof] + args
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return harness_chromium(args, TMP, timeout)
 
 
 def dom(html_path):
