@@ -26,8 +26,9 @@ BPF_HDRS  := bpf/allocmap.h bpf/arch.h bpf/arch/$(ARCH).h
 CFLAGS    ?= -O2 -g
 # user/ is layered: core/ (event model, correlator: plain C, no libbpf),
 # probe/ (where probes go), render/ (text, JSON, folded, top's screen),
-# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), cmd/ (commands)
-USER_DIRS := core probe render report tracer cmd
+# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), serve/ (the daemon),
+# cmd/ (commands)
+USER_DIRS := core probe render report tracer serve cmd
 USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) $(USER_INC) -Ibpf
 LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lpthread
@@ -37,11 +38,11 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
 
-# The unit-test library is the lower layers only; tracer/ and cmd/ (libbpf,
+# The unit-test library is the lower layers only; tracer/, serve/ and cmd/ (libbpf,
 # the skeleton) stay out of it.
 LOWER_DIRS  := core probe render report
 CORE_SRCS   := $(filter-out $(OTHER_ARCH_SRCS),$(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c)))
-LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/cmd/*.c))
+LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/serve/*.c user/cmd/*.c))
 USER_HDRS   := $(wildcard user/*/*.h)
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
