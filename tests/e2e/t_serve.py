@@ -96,6 +96,9 @@ class Daemon:
             self.p.send_signal(signal.SIGTERM)
         rc = self.p.wait(timeout=WAIT)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if rc != 0:
+            time.sleep(0.2)  # the reader thread's last lines (diagnostics only)
+            raise Fail("serve exited %d: %s" % (rc, "".join(l for l in self.log if l)[-3000:]))
         return rc
 
     def bpf_fds(self):

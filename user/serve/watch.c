@@ -66,14 +66,15 @@ int am_watch_read(int fd, pid_t *pids, int max)
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
 		     h = NLMSG_NEXT(h, len)) {
 			struct cn_msg *cn = NLMSG_DATA(h);
-			struct proc_event *ev = (struct proc_event *)cn->data;
+			struct proc_event ev;
 
-			if (h->nlmsg_type != NLMSG_DONE || cn->id.idx != CN_IDX_PROC ||
-			    cn->len < sizeof(*ev) || ev->what != PROC_EVENT_EXEC)
+			/* the event sits at a 4-byte offset: copied out, aligned */
+			if (h->nlmsg_type != NLMSG_DONE || cn->id.idx != CN_IDX_PROC || cn->len < sizeof(ev))
 				continue;
+			memcpy(&ev, cn->data, sizeof(ev));
 			/* the thread group: an exec makes its thread the leader */
-			if (n < max)
-				pids[n++] = ev->event_data.exec.process_tgid;
+			if (ev.what == PROC_EVENT_EXEC && n < max)
+				pids[n++] = (pid_t)ev.event_data.exec.process_tgid;
 		}
 	}
 }
