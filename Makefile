@@ -116,7 +116,11 @@ $(OUTPUT)/report/diff_html.o: $(OUTPUT)/diff_assets.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(UNIT_EXTRA_$*) $(LDLIBS) -o $@
+
+# serve/'s files with no libbpf in them, for their unit test
+UNIT_EXTRA_test_serve := $(OUTPUT)/serve/hist.o $(OUTPUT)/serve/conf.o
+$(OUTPUT)/tests/test_serve: $(UNIT_EXTRA_test_serve)
 
 # test programs: plain C, no optimisation tricks that would elide allocations
 $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs

@@ -335,16 +335,6 @@ static void *target_main(void *arg)
 
 /* ---- the daemon's list ---- */
 
-void am_srv_conf_default(struct am_srv_conf *c)
-{
-	*c = (struct am_srv_conf){
-		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 4,
-		.ringbuf_os_mb = 1,
-		.linger_s = 300, .max_request = 64 << 10, .client_buf = 8u << 20,
-		.pprof_timeout_ms = 5000,
-	};
-}
-
 struct am_srv *am_srv_new(const struct am_srv_conf *conf, int wake_fd)
 {
 	struct am_srv *s = calloc(1, sizeof(*s));
