@@ -16,6 +16,7 @@ control socket, targets, access, signals) against real processes:
   fifty_clients   50 clients at once, each answered
   disconnects     stream clients that leave mid-stream; the daemon serves on
   fork_exec       a target that forks a child that execs, then execs itself
+  top_socket      `top --socket -p` draws the target; q (forwarded) quits it
   watch_rules     comm rules of root and of a user pick up new processes
                   (each only what its owner may trace); removed by owner
   sighup          SIGHUP reloads the config and keeps the targets; a bad
@@ -40,7 +41,7 @@ import tempfile
 import threading
 import time
 
-from harness import Fail, PROGS, TOOL, check, eq, needs, run_tests
+from harness import Fail, PROGS, Skip, TOOL, check, eq, needs, run_tests
 
 THRESH = os.path.join(PROGS, "thresh_wait")
 SPINNER = os.path.join(PROGS, "spinner")
@@ -582,6 +583,35 @@ def test_sighup():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_top_socket():
+    """allocmap top --socket in a tmux pane: the screen of the target, the
+    q key (forwarded to the session), the exit status and closing line."""
+    if not shutil.which("tmux"):
+        raise Skip("no tmux (scripts/deps.sh installs it)")
+    d = Daemon()
+    srv = "amserve-%d" % os.getpid()
+    tm = ["tmux", "-L", srv, "-f", "/dev/null"]
+    sp = subprocess.Popen([SPINNER, "100000"], stdout=subprocess.DEVNULL)
+    try:
+        cmd = "%s top --socket %s -p %d; echo EXIT=$?; sleep 60" % (TOOL, d.sock, sp.pid)
+        subprocess.run(tm + ["new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd], check=True)
+
+        def screen():
+            return subprocess.run(tm + ["capture-pane", "-p", "-t", "t"], capture_output=True,
+                                  text=True).stdout
+        wait_until("top's screen", lambda: "pid %d (spinner)" % sp.pid in screen() and
+                   "mmap threshold" in screen())
+        subprocess.run(tm + ["send-keys", "-t", "t", "q"], check=True)
+        wait_until("top to quit", lambda: "EXIT=" in screen())
+        check("EXIT=0" in screen(), "top's exit: %s" % screen()[-600:])
+        check("allocmap top: pid %d (spinner)" % sp.pid in screen(), "its closing line")
+    finally:
+        subprocess.run(tm + ["kill-server"], capture_output=True)
+        sp.kill()
+        sp.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def test_watch_rules():
     ensure_users()
     d = Daemon()
@@ -663,6 +693,7 @@ TESTS = [
     ("fifty_clients", test_fifty_clients),
     ("disconnects", test_disconnects),
     ("fork_exec", test_fork_exec),
+    ("top_socket", test_top_socket),
     ("watch_rules", test_watch_rules),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
