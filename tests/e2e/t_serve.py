@@ -264,6 +264,8 @@ def test_basics():
         r = add(d, p.pid)
         eq((r["pid"], r["mode"], r["existing"]), (p.pid, "all", False), "add reply")
         eq(add(d, p.pid)["existing"], True, "adding it again")
+        fill = wait_until("a tick", lambda: one(d, op="stats")["ringbuf_fill"] + 1)
+        check(1 <= fill <= 2, "ring buffer fill in 0..1: %r" % (fill - 1))
         ts = targets(d)
         eq([(t["pid"], t["comm"], t["alive"], t["mode"]) for t in ts],
            [(p.pid, "thresh_wait", True, "all")], "list")

@@ -42,6 +42,7 @@ struct am_srv_target {
 	char why[512];                /* attach error, or why tracing ended */
 	struct am_srv_target_info info;
 	struct am_summary sum;        /* pointers into the tracer NULLed */
+	double ring_fill;             /* at the last tick, 0..1 (-1 unknown) */
 	bool have_sum;
 	uint64_t t0_ns;               /* the trace's origin (monotonic) */
 	struct am_hist hist;
@@ -161,6 +162,9 @@ static int hook_tick(void *ctx, const struct am_summary *now, uint64_t now_ns)
 
 	(void)now_ns;
 	keep_summary(t, now);
+	pthread_mutex_lock(&t->mu);
+	t->ring_fill = am_tracer__ring_fill(t->tr);
+	pthread_mutex_unlock(&t->mu);
 	am_out__flush(t->out);
 	return 0;
 }
@@ -788,6 +792,8 @@ void am_srv_stats(struct am_srv *s, struct am_srv_stats *out)
 		events += t->sum.events;
 		dropped += t->hist.dropped;
 		live += t->info.alive;
+		if (t->info.alive && t->ring_fill > fill)
+			fill = t->ring_fill;
 		pthread_mutex_unlock(&t->mu);
 	}
 	if (!s->rate_ns || now - s->rate_ns >= 2000000000ULL) {
