@@ -13,6 +13,8 @@ control socket, targets, access, signals) against real processes:
                   user's, a setuid process's and the daemon's; sees none of
                   root's targets; trace --socket as that user
   setuid_exec     a user's target that execs a setuid program stops
+  parallel_stacks four targets unwinding stacks at once: each one's call
+                  sites exact
   fifty_clients   50 clients at once, each answered
   disconnects     stream clients that leave mid-stream; the daemon serves on
   fork_exec       a target that forks a child that execs, then execs itself
@@ -46,6 +48,7 @@ from harness import Fail, PROGS, Skip, TOOL, check, eq, needs, run_tests
 THRESH = os.path.join(PROGS, "thresh_wait")
 SPINNER = os.path.join(PROGS, "spinner")
 EXAMPLE = os.path.join(PROGS, "example")
+SITES = os.path.join(PROGS, "sites")
 USERS = ("amserve1", "amserve2")
 WAIT = 60  # seconds: a bound on waiting for an event, not a pace
 
@@ -311,7 +314,7 @@ def stream_records(d, pid, user=None):
     c = Client(d.sock)
     try:
         r = c.req(op="stream", pid=pid)
-        check(r.get("ok"), "stream: %r" % r)
+        check(r.get("ok"), "stream: %r (targets: %r)" % (r, targets(d)))
         recs = []
         while True:
             x = c.line()
@@ -497,6 +500,32 @@ def test_setuid_exec():
         eq(sh.wait(timeout=WAIT), 0, "the setuid program ran to its end")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        eq(d.stop(), 0, "serve's exit status")
+
+
+def test_parallel_stacks():
+    """Four targets in mode all unwinding at once, each in its own thread:
+    each one's call sites are exactly tests/progs/sites.c's."""
+    d = Daemon()
+    try:
+        shs = [subprocess.Popen(["sh", "-c", "read x; exec %s" % SITES], stdin=subprocess.PIPE,
+                                text=True) for _ in range(4)]
+        for sh in shs:
+            add(d, sh.pid)
+        for sh in shs:
+            sh.stdin.write("go\n")
+            sh.stdin.close()
+        for sh in shs:
+            eq(sh.wait(timeout=WAIT), 0, "sites' exit")
+            recs, end = stream_records(d, sh.pid)
+            sites = [r for r in recs if r["type"] == "sites"]
+            eq(len(sites), 1, "one sites record")
+            # (the shell's own allocations before its exec have sites of their own)
+            got = sorted((x["frame"]["sym"], x["calls"]) for x in sites[0]["sites"]
+                         if (x["frame"].get("sym") or "").startswith("site_"))
+            eq(got, [("site_big", 1), ("site_leak", 3), ("site_peak", 10), ("site_temp", 100)],
+               "pid %d's call sites" % sh.pid)
+    finally:
         eq(d.stop(), 0, "serve's exit status")
 
 
@@ -692,6 +721,7 @@ TESTS = [
     ("trace_socket", test_trace_socket),
     ("nonroot", test_nonroot),
     ("setuid_exec", test_setuid_exec),
+    ("parallel_stacks", test_parallel_stacks),
     ("fifty_clients", test_fifty_clients),
     ("disconnects", test_disconnects),
     ("fork_exec", test_fork_exec),
@@ -702,4 +732,4 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    sys.exit(run_tests("serve", TESTS, sys.argv[1:], needs(TOOL, THRESH, SPINNER, EXAMPLE)))
+    sys.exit(run_tests("serve", TESTS, sys.argv[1:], needs(TOOL, THRESH, SPINNER, EXAMPLE, SITES)))

@@ -717,7 +717,8 @@ void am_srv_housekeep(struct am_srv *s)
 		bool old;
 
 		pthread_mutex_lock(&t->mu);
-		old = t->state >= T_FAILED && t->done_mono_ns &&
+		/* done after now was read (it just ended): not old */
+		old = t->state >= T_FAILED && t->done_mono_ns && t->done_mono_ns < now &&
 		      now - t->done_mono_ns > (uint64_t)s->conf.linger_s * 1000000000ULL;
 		pthread_mutex_unlock(&t->mu);
 		if (old) {
