@@ -67,6 +67,15 @@ struct rule {
 };
 
 #define MAX_RULES 64
+#define MAX_PENDING 256
+
+/* A process a rule matched at its exec, waiting for its loader. */
+struct pend {
+	pid_t pid;
+	int pidfd;
+	uint32_t rule;
+	uint64_t since;
+};
 
 struct ctl {
 	const struct am_serve_opts *o;
@@ -74,6 +83,8 @@ struct ctl {
 	unsigned n_rules;
 	uint32_t next_rule;
 	int nfd;                  /* exec events (watch.c), once a rule exists */
+	struct pend pend[MAX_PENDING];
+	unsigned n_pend;
 	uint64_t watch_refused;   /* exec'd processes a rule matched but could not add */
 	struct am_srv_conf conf;
 	struct am_srv *srv;
@@ -373,38 +384,97 @@ static bool rule_matches(const struct rule *r, pid_t pid)
 							   r->cgroup[n - 1] == '/');
 }
 
-/* A process exec'd: added for every rule it matches whose owner may trace it. */
+/* Has pid's dynamic loader mapped its C library (the allocator's object is
+ * mapped by then: LD_PRELOADed and needed ones come before or with it)? A
+ * process taken in the middle of its loading would be resolved without
+ * its allocator. */
+static bool loader_done(pid_t pid)
+{
+	char path[64], line[512];
+	bool done = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* gone: the add says so */
+	while (!done && fgets(line, sizeof(line), f))
+		done = strstr(line, "/libc.so") || strstr(line, "/ld-musl-") || strstr(line, "[heap]");
+	fclose(f);
+	return done;
+}
+
+/* Adds pid for rule r, if its owner may trace it. Takes pidfd. */
+static void add_for_rule(struct ctl *c, const struct rule *r, pid_t pid, int pidfd)
+{
+	struct am_srv_viewer v = { .uid = r->uid, .all = r->uid == 0 };
+	struct am_srv_add a = { .pid = pid, .pidfd = pidfd, .mode = r->mode, .uid = r->uid,
+				.gid = r->gid, .owner_check = r->uid != 0 };
+	struct am_srv_target *t = am_srv_find(c->srv, &v, pid);
+	char err[512];
+
+	if (t) {
+		struct am_srv_target_info ti;
+
+		am_srv_target_info(t, &ti);
+		am_srv_put(t);
+		if (ti.alive && ti.uid == r->uid) {
+			close(pidfd); /* followed already (or a second rule) */
+			return;
+		}
+	}
+	if (am_srv_may_trace(pid, pidfd, r->uid, r->gid, 0, err, sizeof(err)) ||
+	    !(t = am_srv_add(c->srv, &a, err, sizeof(err)))) {
+		close(pidfd);
+		c->watch_refused++;
+		return;
+	}
+	am_srv_put(t);
+}
+
+/* A process exec'd: kept for every rule its new comm or its cgroup
+ * matches, until its loader is done (service_pending). */
 static void on_exec(struct ctl *c, pid_t pid)
 {
 	for (unsigned i = 0; i < c->n_rules; i++) {
-		const struct rule *r = &c->rules[i];
-		struct am_srv_viewer v = { .uid = r->uid, .all = r->uid == 0 };
-		struct am_srv_add a = { .pid = pid, .mode = r->mode, .uid = r->uid, .gid = r->gid,
-					.owner_check = r->uid != 0 };
-		struct am_srv_target *t;
-		char err[512];
+		int fd;
 
-		if (pid == getpid() || !rule_matches(r, pid))
+		if (pid == getpid() || !rule_matches(&c->rules[i], pid))
 			continue;
-		t = am_srv_find(c->srv, &v, pid);
-		if (t) {
-			struct am_srv_target_info ti;
-
-			am_srv_target_info(t, &ti);
-			am_srv_put(t);
-			if (ti.alive && ti.uid == r->uid)
-				continue; /* followed already (or a second rule) */
-		}
-		a.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (a.pidfd < 0 || am_srv_may_trace(pid, a.pidfd, r->uid, r->gid, 0, err, sizeof(err)) ||
-		    !(t = am_srv_add(c->srv, &a, err, sizeof(err)))) {
-			if (a.pidfd >= 0)
-				close(a.pidfd);
+		if (c->n_pend >= MAX_PENDING || (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
 			c->watch_refused++;
 			continue;
 		}
-		am_srv_put(t);
+		c->pend[c->n_pend++] = (struct pend){ .pid = pid, .pidfd = fd, .rule = c->rules[i].id,
+						      .since = am_now_ns() };
 	}
+}
+
+/* Processes a rule matched, added once their loader is done (or after
+ * 500 ms: a static program has no C library to wait for). */
+static void service_pending(struct ctl *c)
+{
+	uint64_t now = am_now_ns();
+	unsigned j = 0;
+
+	for (unsigned i = 0; i < c->n_pend; i++) {
+		struct pend *p = &c->pend[i];
+		const struct rule *r = NULL;
+
+		for (unsigned k = 0; k < c->n_rules; k++)
+			if (c->rules[k].id == p->rule)
+				r = &c->rules[k];
+		if (!r || syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0)) {
+			close(p->pidfd); /* the rule was removed, or the process is gone */
+			continue;
+		}
+		if (!loader_done(p->pid) && now - p->since < 500000000ULL) {
+			c->pend[j++] = *p;
+			continue;
+		}
+		add_for_rule(c, r, p->pid, p->pidfd);
+	}
+	c->n_pend = j;
 }
 
 static void on_watch(struct ctl *c)
@@ -936,7 +1006,7 @@ static void loop(struct ctl *c)
 	uint64_t last_house = 0;
 
 	while (!c->stop) {
-		int n = epoll_wait(c->epfd, evs, 64, 1000);
+		int n = epoll_wait(c->epfd, evs, 64, c->n_pend ? 10 : 1000);
 
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
@@ -959,6 +1029,8 @@ static void loop(struct ctl *c)
 					read_client(c, k);
 			}
 		}
+		if (c->n_pend)
+			service_pending(c);
 		sweep(c);
 		if (am_now_ns() - last_house > 1000000000ULL) {
 			am_srv_housekeep(c->srv);
@@ -1119,6 +1191,8 @@ int am_serve_run(const struct am_serve_opts *o)
 	}
 	if (c.nfd >= 0)
 		close(c.nfd);
+	for (unsigned i = 0; i < c.n_pend; i++)
+		close(c.pend[i].pidfd);
 	if (c.srv)
 		am_srv_stop_all(c.srv);
 	am_srv_free(c.srv);
