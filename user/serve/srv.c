@@ -8,6 +8,7 @@
  * pprof requests between two polls of its ring buffer. Everyone else reads
  * copies. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -331,6 +332,9 @@ static void *target_main(void *arg)
 		set_state(t, T_DONE, atomic_load(&t->stop) ? "removed" : "the process exited");
 	am_tracer__free(t->tr); /* probes detached */
 	t->tr = NULL;
+	/* give the freed tracer's memory back (glibc keeps a thread's arena
+	 * otherwise: a daemon's RSS would stay at its busiest) */
+	malloc_trim(0);
 	atomic_fetch_sub(&t->srv->threads, 1);
 	wake(t->srv);
 	am_srv_put(t);
