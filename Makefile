@@ -111,6 +111,14 @@ $(OUTPUT)/diff_assets.h: $(DIFF_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(Q)python3 scripts/embed.py $@ $(DIFF_ASSETS)
 
 $(OUTPUT)/report/diff_html.o: $(OUTPUT)/diff_assets.h
+# `allocmap compare --html`: its own page and script, the report's stylesheet
+COMPARE_ASSETS := user/report/assets/report.css user/report/assets/compare.html user/report/assets/compare.js
+
+$(OUTPUT)/compare_assets.h: $(COMPARE_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(COMPARE_ASSETS)
+
+$(OUTPUT)/cmd/compare_html.o: $(OUTPUT)/compare_assets.h
 # ---------------------------------------------------------------------------
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests

@@ -264,11 +264,7 @@ static bool is_known(const char *name)
 
 static uint64_t outer_calls(const struct am_summary *s)
 {
-	uint64_t n = 0;
-
-	for (int f = 0; f < am_fn_count(); f++)
-		n += s->fn[f].calls - s->fn[f].nested;
-	return n;
+	return am_cmp_outer_calls(s);
 }
 
 static uint64_t os_calls(const struct am_summary *s)
@@ -729,13 +725,8 @@ static void json_noise(struct jsonw *w, const struct am_cmp_run *runs, int n)
 	jsonw_arr_close(w);
 }
 
-/* The comparison as one JSON object (README: compare --json). */
-static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
+void am_cmp_json(struct jsonw *w, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
 {
-	static struct jsonw jw;  /* once per process; its 64 KiB buffer stays off the stack */
-	struct jsonw *w = &jw;
-
-	jsonw_init(w, f);
 	jsonw_obj_open(w);
 	jsonw_karr_open(w, "command");
 	for (int i = 0; cmd[i]; i++)
@@ -763,6 +754,16 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 	}
 	jsonw_arr_close(w);
 	jsonw_obj_close(w);
+}
+
+/* The comparison as one JSON object (README: compare --json). */
+static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
+{
+	static struct jsonw jw;  /* once per process; its 64 KiB buffer stays off the stack */
+	struct jsonw *w = &jw;
+
+	jsonw_init(w, f);
+	am_cmp_json(w, cmd, runs, n, plain);
 	jsonw_eol(w);
 	jsonw_flush(w);
 }
@@ -899,7 +900,9 @@ static int print_result(const struct cmp_opts *o, const char *cmdline, const str
 		       " the probe traps; peak RSS of a traced run includes the held tracer image.)\n");
 	}
 	fflush(stdout);
-	if (o->html && am_cmp_html(o->html, cmdline, runs, n, tab, err, sizeof(err)) < 0) {
+	if (o->html && am_cmp_html(o->html, &(struct am_cmp_page){ .cmd = o->cmd, .cmdline = cmdline,
+				   .runs = runs, .n = n, .table = tab, .plain = !o->no_plain,
+				   .n_plain = o->no_plain ? 0 : o->runs }, err, sizeof(err)) < 0) {
 		am_err("cannot write %s: %s", o->html, err);
 		return 1;
 	}
