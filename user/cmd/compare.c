@@ -7,7 +7,8 @@
  * the share of calls that reached the OS, bytes held from the OS against
  * bytes live (overhead) at peak and at exit, bytes given back, wall time,
  * peak RSS and lost events. --json prints the same as one JSON object,
- * --html writes a page with a timeline per allocator (compare_html.c). */
+ * --html writes a page in the HTML report's look with every allocator's
+ * bytes against the allocator calls made so far (compare_html.c). */
 #include <argp.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -78,7 +79,8 @@ static const char compare_doc[] =
 "  allocmap compare --allocators glibc,mine=/opt/lib/libmymalloc.so -- ./myprog\n"
 "                          NAME=PATH preloads any malloc replacement\n"
 "  allocmap compare --html cmp.html -- .output/workloads/grow_shrink\n"
-"                          also a page with a timeline per allocator\n"
+"                          also a page: every allocator's memory against the\n"
+"                          allocator calls made so far (or wall time), the table\n"
 "  allocmap compare --json -- .output/workloads/prodcons > cmp.json\n"
 "\n"
 "Shipped workloads (make builds them in .output/workloads/, and with musl-gcc\n"
