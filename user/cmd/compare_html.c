@@ -108,6 +108,7 @@ static void json_timeline(struct jsonw *w, const struct am_cmp_run *r)
 	jsonw_obj_open(w);
 	jsonw_kstr(w, "name", r->name);
 	jsonw_ku64(w, "points_every", ps);
+	jsonw_ku64(w, "points_total", r->n_pts);
 	jsonw_ku64(w, "marks_every", ms);
 	jsonw_ku64(w, "marks_total", r->n_marks);
 	jsonw_karr_open(w, "points");

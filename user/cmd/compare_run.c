@@ -23,13 +23,17 @@
 extern char **environ;
 
 /* Sampling: a point at every OS request (bytes from the OS only change
- * there), otherwise at most every 500 µs of trace time. */
+ * there), otherwise after 16 calls or 500 µs of trace time, whichever comes
+ * first (the live line by calls made stays fine-grained when the probe
+ * traps make each call slow). */
 #define SNAP_ANY_NS 500000ull
+#define SNAP_CALLS  16
 
 struct run_ctx {
 	struct am_cmp_run *r;
 	struct am_tracer *tr;
 	uint64_t last_snap;
+	unsigned calls_since;  /* call records since the last point */
 	bool oom;
 };
 
@@ -102,11 +106,12 @@ static void sample(struct run_ctx *x, uint64_t t, bool force)
 
 	if (t < x->last_snap)
 		t = x->last_snap;
-	if (!force && t - x->last_snap < SNAP_ANY_NS && x->r->n_pts)
+	if (!force && t - x->last_snap < SNAP_ANY_NS && x->calls_since < SNAP_CALLS && x->r->n_pts)
 		return;
 	am_tracer__snapshot(x->tr, &s);
 	add_point(x, t, &s);
 	x->last_snap = t;
+	x->calls_since = 0;
 }
 
 /* n OS requests (made by one call, or one direct request) that just
@@ -123,12 +128,14 @@ static void note_os(struct run_ctx *x, const struct am_os_rec *os, size_t n, uin
 		t = x->last_snap;
 	add_point(x, t, &s);
 	x->last_snap = t;
+	x->calls_since = 0;
 }
 
 static void on_call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n)
 {
 	struct run_ctx *x = ctx;
 
+	x->calls_since++;
 	if (n)
 		note_os(x, os, n, rel(x, c->ts_end));
 	else

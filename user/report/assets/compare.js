@@ -195,11 +195,12 @@
   const TL = arr(D.timelines).filter(isObj).map(t => {
     const p = arr(t.points), m = arr(t.marks), n = Math.floor(p.length / 4);
     return { name: str(t.name), p, m, n, every: num(t.points_every) || 1, marksEvery: num(t.marks_every) || 1,
-      marksTotal: num(t.marks_total) || 0 };
+      pointsTotal: num(t.points_total) || n, marksTotal: num(t.marks_total) || 0 };
   });
   const SYS = arr(D.syscalls).map(str);
   const SYS_COLOR = SYS.map(s => cssVar('--' + (s === 'mmap' ? 'mmapc' : s), '#8b95a3'));
   let mode = 'calls';   // or 'wall'
+  const hidden = new Set();   // allocators whose lines the legend hid
   const xOf = (t, i) => mode === 'calls' ? t.p[i * 4 + 1] : t.p[i * 4];
   const xMax = () => Math.max(1, ...TL.map(t => t.n ? xOf(t, t.n - 1) : 0));
   const W = () => Math.max(600, document.getElementById('progress-panel').clientWidth - 36);
@@ -284,7 +285,7 @@
     svg.appendChild(sv('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-title', transform: 'translate(14,' + (MT + CH / 2) + ') rotate(-90)' }, yTitle));
     xAxis(svg, X, x1, MT + CH, true);
     TL.forEach(t => {
-      if (!t.n) return;
+      if (!t.n || hidden.has(t.name)) return;
       let d = 'M' + X(xOf(t, 0)).toFixed(1) + ' ' + Y(t.p[k]).toFixed(1);
       for (let i = 1; i < t.n; i++)
         d += 'H' + X(xOf(t, i)).toFixed(1) + 'V' + Y(t.p[i * 4 + k]).toFixed(1);
@@ -328,12 +329,16 @@
     lineChart('chart-live', 2, 'live', 'bytes live');
     requestChart();
     document.getElementById('progress-panel').setAttribute('data-x', mode);
-    const thin = TL.filter(t => t.every > 1 || t.marksEvery > 1).map(t => t.name);
+    const nth = k => k + (k % 10 === 1 && k % 100 !== 11 ? 'st' : k % 10 === 2 && k % 100 !== 12 ? 'nd' : k % 10 === 3 && k % 100 !== 13 ? 'rd' : 'th');
+    const thin = TL.filter(t => t.every > 1 || t.marksEvery > 1).map(t => t.name + ': ' +
+      (t.every > 1 ? 'every ' + nth(t.every) + ' of ' + fmtInt(t.pointsTotal) + ' points' : '') +
+      (t.every > 1 && t.marksEvery > 1 ? ', ' : '') +
+      (t.marksEvery > 1 ? 'every ' + nth(t.marksEvery) + ' of ' + fmtInt(t.marksTotal) + ' OS requests' : ''));
     document.getElementById('progress-hint').textContent = (mode === 'calls'
       ? 'x: the allocator calls the program has made so far, so the same point of the program lines up across allocators (probe traps and allocator speed do not move it). Each line ends at its allocator\'s total calls, the table\'s "calls (made by the program)".'
       : 'x: traced wall time since each trace started; the probe traps slow every allocator call, so compare shapes, not durations (the untraced wall times are in the cards).') +
-      ' Each line steps at the points sampled: at every OS request and every 0.5 ms of traced time; its last point is the table\'s "at exit". Hover for every allocator\'s bytes at that point.' +
-      (thin.length ? ' Thinned to every n-th point or request on this page: ' + thin.join(', ') + '.' : '');
+      ' Each line steps at the points sampled: at every OS request and every 0.5 ms of traced time; its last point is the table\'s "at exit". Lines that coincide hide each other: hover for every allocator\'s bytes at that point, click a name in the legend to hide or show its lines.' +
+      (thin.length ? ' Thinned on this page (the figures in the cards and tables are exact): ' + thin.join('; ') + '.' : '');
   }
 
   const legend = document.getElementById('alloc-legend');
@@ -341,6 +346,13 @@
     const a = TRACED.find(x => str(x.name) === t.name) || {};
     const it = el('span', 'item');
     it.setAttribute('data-alloc', t.name);
+    it.title = 'click to hide or show its lines';
+    it.style.cursor = 'pointer';
+    it.addEventListener('click', () => {
+      if (hidden.has(t.name)) hidden.delete(t.name); else hidden.add(t.name);
+      it.style.opacity = hidden.has(t.name) ? 0.4 : 1;
+      drawCharts();
+    });
     const s = el('span', 'sw');
     s.style.background = colorOf(t.name);
     it.appendChild(s);
