@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* compare_run.h - one traced run of a command under one allocator, as
  * `allocmap compare` and `allocmap demo` need it: the final summary, a
- * sampled timeline (bytes live in allocations vs bytes obtained from the OS),
- * every OS request as a mark on that timeline, and an optional untraced run
- * of the same command for honest wall time and peak RSS. Also the small
- * HTML helpers both pages share (compare_html.c). */
+ * sampled timeline (bytes live in allocations vs bytes obtained from the OS,
+ * by time and by allocator calls made so far), every OS request as a mark on
+ * that timeline, and an optional untraced run of the same command for honest
+ * wall time and peak RSS. Also compare's page and the small HTML helpers the
+ * demo's page uses (compare_html.c). */
 #ifndef ALLOCMAP_COMPARE_RUN_H
 #define ALLOCMAP_COMPARE_RUN_H
 
@@ -140,7 +141,8 @@ struct am_cmp_page {
  * Returns 0, or -1 with a reason in err. */
 int am_cmp_html(const char *path, const struct am_cmp_page *pg, char *err, size_t errsz);
 
-/* Page head (inline style) up to and including <body>, and the tail. */
+/* The demo's page: its head (inline style) up to and including <body>, and
+ * the tail. */
 void am_html_begin(FILE *f, const char *title);
 void am_html_end(FILE *f);
 /* Writes s with &, <, >, " escaped. */
