@@ -284,23 +284,28 @@ def text_and_page(tmp):
 
 
 def hostile_cmdline(tmp):
-    """An argument that is markup: inert data in the page, shown as text."""
+    """An argument and an allocator name that are markup: inert data in the
+    page, shown as text."""
     arg = "<script>document.title='pwned'</script>\"'&<b>"
+    name = "<i>x\"y"
     html = os.path.join(tmp, "hostile.html")
-    r = run([TOOL, "compare", "--no-untraced", "-a", "glibc", "--html", html, "--", WORKLOAD, arg], timeout=120)
+    r = run([TOOL, "compare", "--no-untraced", "-a", f"glibc,{name}={LIBDIR}/{PRELOADS['jemalloc']}", "--html", html,
+             "--", WORKLOAD, arg], timeout=120)
     if r.returncode != 0:
         fail("hostile_cmdline", f"exit {r.returncode}: {r.stderr[-300:]}")
         return
     raw, data = page_data(html)
-    check("hostile_raw", "<script>document" not in raw and "<b>" not in raw and raw.count("<script") == 2
-          and data is not None and data["compare"]["command"] == [WORKLOAD, arg],
-          "the argument reached the page raw, or the data block lost it")
+    check("hostile_raw", "<script>document" not in raw and "<b>" not in raw and "<i>" not in raw
+          and raw.count("<script") == 2 and data is not None and data["compare"]["command"] == [WORKLOAD, arg]
+          and [a["name"] for a in data["compare"]["allocators"]] == ["glibc", name],
+          "the argument or the name reached the page raw, or the data block lost them")
     page = dom(html, tmp)
     if page is None:
         return
-    # one <b>: the run settings' allocator name
-    check("hostile_dom", "<title>allocmap compare</title>" in page and page.count("<b>") == 1
-          and "$ .output/workloads/small_objects '&lt;script&gt;document.title='\\''pwned'\\''&lt;/script&gt;\"'\\''&amp;&lt;b&gt;'" in page,
+    # one <b> per allocator in the run settings, no <i>
+    check("hostile_dom", "<title>allocmap compare</title>" in page and page.count("<b>") == 2 and "<i>" not in page
+          and "$ .output/workloads/small_objects '&lt;script&gt;document.title='\\''pwned'\\''&lt;/script&gt;\"'\\''&amp;&lt;b&gt;'" in page
+          and 'data-alloc="&lt;i&gt;x&quot;y"' in page and page.count('class="series"') == 4,
           f"cmdline {re.findall(r'<div id=.cmdline[^>]*>[^<]*', page)}")
     shot = os.path.join(tmp, "hostile.png")
     p = chromium(["--screenshot=" + shot, "--window-size=1400,1600", "--virtual-time-budget=5000", "file://" + html], tmp)
