@@ -337,7 +337,7 @@
     document.getElementById('progress-hint').textContent = (mode === 'calls'
       ? 'x: the allocator calls the program has made so far, so the same point of the program lines up across allocators (probe traps and allocator speed do not move it). Each line ends at its allocator\'s total calls, the table\'s "calls (made by the program)".'
       : 'x: traced wall time since each trace started; the probe traps slow every allocator call, so compare shapes, not durations (the untraced wall times are in the cards).') +
-      ' Each line steps at the points sampled: at every OS request and every 0.5 ms of traced time; its last point is the table\'s "at exit". Lines that coincide hide each other: hover for every allocator\'s bytes at that point, click a name in the legend to hide or show its lines.' +
+      ' Each line steps at the points sampled: at every OS request, and every 16 calls or 0.5 ms of traced time in between; its last point is the table\'s "at exit". Lines that coincide hide each other: hover for every allocator\'s bytes at that point, click a name in the legend to hide or show its lines.' +
       (thin.length ? ' Thinned on this page (the figures in the cards and tables are exact): ' + thin.join('; ') + '.' : '');
   }
 
