@@ -92,10 +92,6 @@ static void add_mark(struct run_ctx *x, const struct am_os_rec *o, uint64_t call
 	r->marks[r->n_marks++] = (struct am_cmp_mark){
 		.t_ns = rel(x, o->ev.ts_exit), .calls = calls, .sys = o->ev.sys, .in_call = !o->direct,
 	};
-	if (o->ev.sys == AM_SYS_BRK && o->ev.args[0]) {
-		r->brk_set++;
-		r->brk_set_in_calls += !o->direct;
-	}
 }
 
 /* A point from the tracer's summary now, when the throttle allows it (or
@@ -122,8 +118,13 @@ static void note_os(struct run_ctx *x, const struct am_os_rec *os, size_t n, uin
 	struct am_summary s;
 
 	am_tracer__snapshot(x->tr, &s);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		add_mark(x, &os[i], am_cmp_outer_calls(&s));
+		if (os[i].ev.sys == AM_SYS_BRK && os[i].ev.args[0]) {
+			x->r->brk_set++;
+			x->r->brk_set_in_calls += !os[i].direct;
+		}
+	}
 	if (t < x->last_snap)
 		t = x->last_snap;
 	add_point(x, t, &s);
@@ -220,15 +221,17 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 		dup2(saved, STDOUT_FILENO);
 		close(saved);
 	}
+	if (r->traced) {
+		/* the last point is the summary's: each line ends at the table's figures */
+		t_end = x.last_snap;
+		for (size_t i = 0; i < r->n_marks; i++)
+			t_end = r->marks[i].t_ns > t_end ? r->marks[i].t_ns : t_end;
+		add_point(&x, t_end, &r->sum);
+	}
 	if (x.oom)
 		am_warn("%s: out of memory while sampling: the timeline is incomplete", r->name);
 	if (!r->traced)
 		return -1;
-	/* the last point is the summary's: each line ends at the table's figures */
-	t_end = x.last_snap;
-	for (size_t i = 0; i < r->n_marks; i++)
-		t_end = r->marks[i].t_ns > t_end ? r->marks[i].t_ns : t_end;
-	add_point(&x, t_end, &r->sum);
 	r->os_peak = r->sum.committed_bytes_peak;
 	r->os_exit = r->sum.committed_bytes;
 	r->live_exit = r->sum.live_bytes;
