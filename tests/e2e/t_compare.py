@@ -290,13 +290,15 @@ def hostile_cmdline(tmp):
     name = "<i>x\"y"
     html = os.path.join(tmp, "hostile.html")
     r = run([TOOL, "compare", "--no-untraced", "-a", f"glibc,{name}={LIBDIR}/{PRELOADS['jemalloc']}", "--html", html,
-             "--", WORKLOAD, arg], timeout=120)
+             "--", WORKLOAD, arg, "x\n\x1b[31m"], timeout=120)
     if r.returncode != 0:
         fail("hostile_cmdline", f"exit {r.returncode}: {r.stderr[-300:]}")
         return
+    check("hostile_text", "\x1b" not in r.stdout and r.stdout.splitlines()[0] ==
+          f"allocmap compare: {WORKLOAD} {arg} x\\x0a\\x1b[31m", f"text head {r.stdout.splitlines()[:1]!r}")
     raw, data = page_data(html)
     check("hostile_raw", "<script>document" not in raw and "<b>" not in raw and "<i>" not in raw
-          and raw.count("<script") == 2 and data is not None and data["compare"]["command"] == [WORKLOAD, arg]
+          and raw.count("<script") == 2 and data is not None and data["compare"]["command"] == [WORKLOAD, arg, "x\n\x1b[31m"]
           and [a["name"] for a in data["compare"]["allocators"]] == ["glibc", name],
           "the argument or the name reached the page raw, or the data block lost them")
     page = dom(html, tmp)
@@ -304,7 +306,7 @@ def hostile_cmdline(tmp):
         return
     # one <b> per allocator in the run settings, no <i>
     check("hostile_dom", "<title>allocmap compare</title>" in page and page.count("<b>") == 2 and "<i>" not in page
-          and "$ .output/workloads/small_objects '&lt;script&gt;document.title='\\''pwned'\\''&lt;/script&gt;\"'\\''&amp;&lt;b&gt;'" in page
+          and "$ .output/workloads/small_objects '&lt;script&gt;document.title='\\''pwned'\\''&lt;/script&gt;\"'\\''&amp;&lt;b&gt;' $'x\\x0a\\x1b[31m'" in page
           and 'data-alloc="&lt;i&gt;x&quot;y"' in page and page.count('class="series"') == 4,
           f"cmdline {re.findall(r'<div id=.cmdline[^>]*>[^<]*', page)}")
     shot = os.path.join(tmp, "hostile.png")

@@ -893,7 +893,10 @@ static int print_result(const struct cmp_opts *o, const char *cmdline, const str
 	if (o->json) {
 		print_json(stdout, o->cmd, runs, n, !o->no_plain);
 	} else {
-		printf("allocmap compare: %s\n", cmdline);
+		char pb[4096];
+
+		/* the command line is the user's, but a terminal takes no escape from it */
+		printf("allocmap compare: %s\n", am_printable(pb, sizeof(pb), cmdline));
 		print_table(stdout, tab);
 		if (tab->note[0])
 			printf("%s\n", tab->note);

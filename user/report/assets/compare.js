@@ -131,7 +131,11 @@
     (SET.untraced ? nUntraced + ' untraced run' + (nUntraced === 1 ? '' : 's') + ' each (--runs ' + fmtInt(num(SET.runs)) + ')'
       : 'no untraced runs (--no-untraced)');
   // the command as a shell would take it back: quoted where it needs to be
-  const quote = s => /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
+  // (control characters as $'\xNN', so a newline or an escape in an argument shows as such)
+  const quote = s => /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s
+    : /[\x00-\x1f\x7f]/.test(s) ? "$'" + s.replace(/[\\']/g, c => '\\' + c)
+      .replace(/[\x00-\x1f\x7f]/g, c => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0')) + "'"
+      : "'" + s.replace(/'/g, "'\\''") + "'";
   const cmdline = document.getElementById('cmdline');
   cmdline.textContent = '$ ' + arr(C.command).map(x => quote(str(x))).join(' ');
   const runset = document.getElementById('runset');
