@@ -16,6 +16,11 @@ included ("all"); the part made inside allocator calls is checked apart
 (glibc grows its brk heap inside malloc; jemalloc and mimalloc never move the
 break). uprobes and ptrace coexist: the probe traps never reach strace.
 
+The --html page is read back in headless Chromium: its cards, tables and
+lines show the same run's JSON and text figures exactly, every allocator's
+lines end at its total calls on the progress axis, the wall-time toggle
+redraws them, and a command line or allocator name holding markup stays text.
+
 Prints "ok NAME" / "FAIL NAME: why", ends with "compare: N passed, N failed".
 """
 import json
