@@ -27,10 +27,10 @@ CFLAGS    ?= -O2 -g
 # user/ is layered: core/ (event model, correlator: plain C, no libbpf),
 # probe/ (where probes go), render/ (text, JSON, folded, top's screen),
 # report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), cmd/ (commands)
-USER_DIRS := core probe render report tracer cmd
+USER_DIRS := core probe render report tracer serve cmd
 USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) $(USER_INC) -Ibpf
-LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lpthread
+LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lmicrohttpd -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
@@ -41,7 +41,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall
 # the skeleton) stay out of it.
 LOWER_DIRS  := core probe render report
 CORE_SRCS   := $(filter-out $(OTHER_ARCH_SRCS),$(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c)))
-LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/cmd/*.c))
+# user/serve/: the daemon (its HTTP side waits for its core, srv.c)
+LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/cmd/*.c) $(if $(wildcard user/serve/srv.c),$(wildcard user/serve/*.c)))
 USER_HDRS   := $(wildcard user/*/*.h)
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
@@ -111,11 +112,25 @@ $(OUTPUT)/diff_assets.h: $(DIFF_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(Q)python3 scripts/embed.py $@ $(DIFF_ASSETS)
 
 $(OUTPUT)/report/diff_html.o: $(OUTPUT)/diff_assets.h
+# `allocmap serve`'s live page, its script and the index's stylesheet
+LIVE_ASSETS := user/serve/assets/live.html user/serve/assets/live.js user/serve/assets/live.css
+
+$(OUTPUT)/live_assets.h: $(LIVE_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(LIVE_ASSETS)
+
+$(OUTPUT)/serve/http_routes.o: $(OUTPUT)/live_assets.h
 # ---------------------------------------------------------------------------
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
+
+# the HTTP side is tested against a fake daemon (the test defines srv.h)
+HTTP_OBJS := $(OUTPUT)/serve/http.o $(OUTPUT)/serve/http_routes.o
+$(OUTPUT)/tests/test_http: tests/unit/test_http.c tests/unit/check.h $(CORE_OBJS) $(HTTP_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(HTTP_OBJS) $(CORE_OBJS) $(LDLIBS) -o $@
 
 # test programs: plain C, no optimisation tricks that would elide allocations
 $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
