@@ -289,6 +289,8 @@ static void route_sd(struct am_http *h, struct MHD_Connection *c, const struct a
 		jsonw_kstr(w, "pid", u);
 		jsonw_key(w, "comm");
 		jsonw_strn(w, in->comm, strnlen(in->comm, sizeof(in->comm)));
+		jsonw_key(w, "service_name");   /* Pyroscope's required label */
+		jsonw_strn(w, in->comm, strnlen(in->comm, sizeof(in->comm)));
 		jsonw_kstr(w, "allocator", in->allocator[0] ? in->allocator : "unknown");
 		jsonw_kstr(w, "mode", mode_name(in->mode));
 		jsonw_obj_close(w);
