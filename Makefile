@@ -163,6 +163,8 @@ $(OUTPUT)/progs/cxxgrow_O2: tests/progs/cxxgrow.cpp | $(OUTPUT)/progs
 $(OUTPUT)/progs/stacks: PROG_CFLAGS_stacks = -fno-omit-frame-pointer
 # sites: known call sites (t_sites.py), -O0 so every call stays where it is
 $(OUTPUT)/progs/sites: PROG_CFLAGS_sites = -O0 -fno-omit-frame-pointer
+# served: known call sites for allocmap serve's pprof endpoint (t_serve_http.py)
+$(OUTPUT)/progs/served: PROG_CFLAGS_served = -O0 -fno-omit-frame-pointer
 STACK_VARIANTS := $(OUTPUT)/progs/stacks_nofp $(OUTPUT)/progs/stacks_stripped
 $(OUTPUT)/progs/stacks_nofp: tests/progs/stacks.c | $(OUTPUT)/progs
 	$(call msg,PROG,$@)

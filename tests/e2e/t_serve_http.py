@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""t_serve_http.py - `allocmap serve`'s HTTP side with real components: the
+daemon traces progs/served (known calls: 300000 + 3 x 1000 bytes live, one
+mmap made by malloc) and
+
+  prometheus   a real Prometheus (Debian's) scrapes /metrics every second;
+               its HTTP API returns the target's series with those values;
+               `promtool check metrics` accepts /metrics (a hostile comm in it)
+  pprof        `go tool pprof -top` reads /debug/pprof/heap?pid=N over HTTP
+               and shows the program's allocation sites with their bytes
+  live_page    headless Chromium loads /live?pid=N and its figures change
+               while the program allocates
+  non_root     a user of its own traces its own process through the socket:
+               over HTTP it sees it and not root's (metrics, 404 on root's
+               pprof and live page, no daemon figures)
+  refusals     bad pids (400), unknown pids (404), a non-loopback address
+               without --http-access=open (exit 64)"""
+
+import json
+import os
+import pwd
+import grp
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (CI, PROGS, ROOT, TOOL, Fail, Skip, check, chromium, eq, needs,  # noqa: E402
+                     run, run_tests)
+
+SERVED = os.path.join(PROGS, "served")
+USER = "amhttp"           # the non-root user the test creates
+LIVE = 300000 + 3 * 1000  # served's bytes live after "go"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http_get(port, path, timeout=30):
+    """(status, headers, body bytes) of GET http://127.0.0.1:port/path."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def wait_for(what, fn, timeout=60.0):
+    """fn() until it returns a true value (the daemon's state is polled: it
+    says nothing when a tick lands); Fail after timeout seconds."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise Fail("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def read_line(proc, timeout=30):
+    """One line of proc's stdout, or Fail."""
+    r, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not r:
+        raise Fail("no line from pid %d in %ds" % (proc.pid, timeout))
+    return proc.stdout.readline().strip()
+
+
+class Daemon:
+    """allocmap serve in the foreground, its socket in tmp, HTTP on a free
+    loopback port; extra: more options."""
+
+    def __init__(self, tmp, extra=()):
+        self.sock = os.path.join(tmp, "serve.sock")
+        self.port = free_port()
+        self.err = open(os.path.join(tmp, "serve.err"), "w+")
+        self.p = subprocess.Popen([TOOL, "serve", "--foreground", "--socket", self.sock,
+                                   "--http", "127.0.0.1:%d" % self.port] + list(extra),
+                                  stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err)
+        wait_for("the daemon's HTTP port", lambda: self._up(), 30)
+
+    def _up(self):
+        if self.p.poll() is not None:
+            self.err.seek(0)
+            raise Fail("allocmap serve exited %d: %s" % (self.p.returncode, self.err.read()[-2000:]))
+        try:
+            return http_get(self.port, "/targets.json", 2)[0] == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.err.close()
+
+
+def ctl(sock_path, req, timeout=60):
+    """One request on the control socket (JSON lines): the reply object
+    (after the hello). The connection is returned too, open."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    f = s.makefile("rw")
+    f.write(json.dumps(req) + "\n")
+    f.flush()
+    while True:
+        line = f.readline()
+        if not line:
+            raise Fail("control socket closed after %r" % req)
+        obj = json.loads(line)
+        if obj.get("op") != "hello":
+            return obj, (s, f)
+
+
+def start_served(user=None):
+    """progs/served, as user (a name) or root: (Popen, pid)."""
+    pre = None
+    if user:
+        pw = pwd.getpwnam(user)
+
+        def pre():
+            os.setgroups([])
+            os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
+            os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
+    p = subprocess.Popen([SERVED], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         preexec_fn=pre, bufsize=1)
+    line = read_line(p)
+    check(line.startswith("ready "), "served said %r" % line)
+    return p, int(line.split()[1])
+
+
+def trace_served(d, user=None, mode="all"):
+    """Starts served, has the daemon trace it (as user's client when given),
+    lets it run its calls: (Popen, pid, control connection)."""
+    p, pid = start_served(user)
+    if user:
+        res = add_as(user, d.sock, pid, mode)
+        conn = None
+    else:
+        res, conn = ctl(d.sock, {"op": "add", "pid": pid, "mode": mode})
+    check(res.get("ok", True) and res.get("op") == "add", "add pid %d: %r" % (pid, res))
+    p.stdin.write("go\n")
+    eq(read_line(p), "done", "served's calls")
+    return p, pid, conn
+
+
+def add_as(user, sock_path, pid, mode):
+    """The add request made by a client running as user."""
+    code = ("import json,socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX);s.settimeout(60);s.connect(sys.argv[1]);f=s.makefile('rw')\n"
+            "f.write(json.dumps({'op':'add','pid':int(sys.argv[2]),'mode':sys.argv[3]})+'\\n');f.flush()\n"
+            "while True:\n"
+            "  o=json.loads(f.readline())\n"
+            "  if o.get('op')!='hello': print(json.dumps(o)); break\n")
+    r = run(["runuser", "-u", user, "--", sys.executable, "-c", code, sock_path, str(pid), mode], timeout=90)
+    check(r.returncode == 0, "add as %s: %s" % (user, r.stderr))
+    return json.loads(r.stdout)
+
+
+def get_as(user, port, path):
+    """(status, body text) of GET path made by a process of user."""
+    code = ("import sys,urllib.request,urllib.error\n"
+            "try:\n"
+            "  r=urllib.request.urlopen('http://127.0.0.1:%s%s'%(sys.argv[1],sys.argv[2]),timeout=30)\n"
+            "  print(r.status);sys.stdout.write(r.read().decode('utf-8','replace'))\n"
+            "except urllib.error.HTTPError as e:\n"
+            "  print(e.code);sys.stdout.write(e.read().decode('utf-8','replace'))\n")
+    r = run(["runuser", "-u", user, "--", sys.executable, "-c", code, str(port), path], timeout=60)
+    check(r.returncode == 0, "GET %s as %s: %s" % (path, user, r.stderr))
+    status, _, body = r.stdout.partition("\n")
+    return int(status), body
+
+
+def metric(text, name, **labels):
+    """The value of the sample name{labels...} (a subset of its labels), or
+    None."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        lab = line[len(name) + 1:line.rindex("}")]
+        if all('%s="%s"' % (k, v) in lab for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def end(p):
+    if p and p.poll() is None:
+        p.stdin.close()
+        p.wait(timeout=30)
+
+
+def with_daemon(fn, extra=()):
+    tmp = tempfile.mkdtemp(prefix="am-http.")
+    d = Daemon(tmp, extra)
+    try:
+        fn(d, tmp)
+    finally:
+        d.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def live_now(d, pid):
+    st, _, body = http_get(d.port, "/metrics")
+    return st == 200 and metric(body.decode(), "allocmap_live_bytes", pid=pid) == LIVE and body.decode()
+
+
+def t_prometheus():
+    def body(d, tmp):
+        p, pid, conn = trace_served(d)
+        try:
+            text = wait_for("live bytes %d in /metrics" % LIVE, lambda: live_now(d, pid))
+            eq(metric(text, "allocmap_os_requests_total", pid=pid, syscall="mmap", cause="malloc"), 1,
+               "mmap requests caused by malloc")
+            eq(metric(text, "allocmap_allocator_calls_total", pid=pid, function="malloc"), 4, "malloc calls")
+            check(metric(text, "allocmap_daemon_targets") is None, "daemon figures carry no labels")
+            check("allocmap_daemon_targets 1" in text, "root sees the daemon's figures")
+            path = os.path.join(tmp, "metrics.txt")
+            open(path, "w").write(text)
+            r = run(["promtool", "check", "metrics"], stdin=open(path))
+            eq(r.returncode, 0, "promtool check metrics: %s%s" % (r.stdout, r.stderr))
+            prometheus(d, tmp, pid)
+        finally:
+            end(p)
+    with_daemon(body)
+
+
+def prometheus(d, tmp, pid):
+    """A real Prometheus scrapes the daemon; its API has the series."""
+    port = free_port()
+    cfg = os.path.join(tmp, "prometheus.yml")
+    open(cfg, "w").write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: allocmap\n"
+                         "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % d.port)
+    r = run(["promtool", "check", "config", cfg])
+    eq(r.returncode, 0, "promtool check config: %s" % r.stdout)
+    r = run(["promtool", "check", "config", os.path.join(ROOT, "contrib", "fleet", "prometheus.yml")])
+    eq(r.returncode, 0, "promtool check config contrib/fleet/prometheus.yml: %s" % r.stdout)
+    log = open(os.path.join(tmp, "prometheus.log"), "w")
+    prom = subprocess.Popen(["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "tsdb"),
+                             "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=log)
+    try:
+        def value(q):
+            try:
+                st, _, b = http_get(port, "/api/v1/query?query=" + urllib.request.quote(q), 5)
+            except OSError:
+                return None
+            if st != 200:
+                return None
+            res = json.loads(b)["data"]["result"]
+            return res[0]["value"][1] if res else None
+        got = wait_for("Prometheus to have the target's live bytes",
+                       lambda: value('allocmap_live_bytes{pid="%d"}' % pid), 90)
+        eq(got, str(LIVE), "allocmap_live_bytes in Prometheus")
+        eq(value('allocmap_os_requests_total{pid="%d",syscall="mmap",cause="malloc"}' % pid), "1",
+           "allocmap_os_requests_total in Prometheus")
+        eq(value('allocmap_mmap_threshold_bytes{pid="%d"}' % pid), "131072", "the threshold in Prometheus")
+        eq(value('up{job="allocmap"}'), "1", "scrape health")
+    finally:
+        prom.terminate()
+        prom.wait(timeout=60)
+        log.close()
+
+
+def t_pprof():
+    def body(d, tmp):
+        p, pid, conn = trace_served(d)
+        try:
+            wait_for("live bytes", lambda: live_now(d, pid))
+            st, h, b = http_get(d.port, "/debug/pprof/heap?pid=%d" % pid)
+            eq(st, 200, "heap status")
+            eq(h.get("Content-Type"), "application/octet-stream", "heap content type")
+            check(b[:2] == b"\x1f\x8b", "heap is gzipped")
+            env = dict(os.environ, PPROF_TMPDIR=tmp, HOME=tmp)
+            r = run(["go", "tool", "pprof", "-top", "-unit=B", "-sample_index=inuse_space",
+                     "http://127.0.0.1:%d/debug/pprof/heap?pid=%d" % (d.port, pid)], env=env, timeout=120)
+            eq(r.returncode, 0, "go tool pprof: %s" % r.stderr)
+            rows = {ln.split()[-1]: ln.split()[0] for ln in r.stdout.splitlines()
+                    if ln.strip().endswith("_site")}
+            eq(rows.get("big_site"), "300000B", "big_site inuse in pprof -top (%s)" % r.stdout)
+            eq(rows.get("small_site"), "3000B", "small_site inuse in pprof -top")
+            r = run(["go", "tool", "pprof", "-top", "-unit=B",
+                     "http://127.0.0.1:%d/debug/pprof/allocs?pid=%d" % (d.port, pid)], env=env, timeout=120)
+            eq(r.returncode, 0, "go tool pprof allocs: %s" % r.stderr)
+            check("alloc_space" in r.stdout or "big_site" in r.stdout, "allocs profile read: %s" % r.stdout)
+            eq(http_get(d.port, "/debug/pprof/heap?pid=x")[0], 400, "bad pid")
+            eq(http_get(d.port, "/debug/pprof/heap?pid=%d" % (4 << 20))[0], 404, "untraced pid")
+        finally:
+            end(p)
+    with_daemon(body)
+
+
+def dump(port, pid, tmp):
+    r = chromium(["--virtual-time-budget=6000", "--dump-dom", "http://127.0.0.1:%d/live?pid=%d" % (port, pid)], tmp)
+    check(r.returncode == 0, "chromium: %s" % r.stderr[-500:])
+    return r.stdout
+
+
+def field(dom, ident):
+    i = dom.find('id="%s">' % ident)
+    check(i >= 0, "no #%s in the live page's DOM" % ident)
+    return dom[i + len('id="%s">' % ident):dom.index("<", i + len(ident) + 5)]
+
+
+def t_live_page():
+    def body(d, tmp):
+        p, pid, conn = trace_served(d)
+        try:
+            wait_for("live bytes", lambda: live_now(d, pid))
+            st, h, page = http_get(d.port, "/live?pid=%d" % pid)
+            eq(st, 200, "live page status")
+            check("script-src 'self'" in h.get("Content-Security-Policy", ""), "live page CSP")
+            eq(h.get("X-Content-Type-Options"), "nosniff", "nosniff")
+            dom1 = dump(d.port, pid, tmp)
+            rec1 = int(field(dom1, "records"))
+            eq(field(dom1, "live_bytes"), "296 KiB", "live bytes on the page (303000 B)")
+            check('id="report-a" title="report" src="/report?pid=%d' % pid in dom1, "the report frame loads")
+            for i in range(1, 4):
+                p.stdin.write("more\n")
+                eq(read_line(p), "more %d" % i, "served's more")
+            wait_for("the daemon to see 3 more calls",
+                     lambda: metric(http_get(d.port, "/metrics")[2].decode(), "allocmap_live_bytes",
+                                    pid=pid) == LIVE + 15000)
+            dom2 = dump(d.port, pid, tmp)
+            rec2 = int(field(dom2, "records"))
+            check(rec2 > rec1, "records on the page: %d then %d" % (rec1, rec2))
+            eq(field(dom2, "live_bytes"), "311 KiB", "live bytes on the page (318000 B)")
+            st, h, rep = http_get(d.port, "/report?pid=%d" % pid)
+            eq(st, 200, "report status")
+            check(b"am-data" in rep, "the report page")
+        finally:
+            end(p)
+    with_daemon(body)
+
+
+def ensure_user():
+    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
+        r = run(["useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", USER])
+        check(r.returncode == 0, "useradd: %s" % r.stderr)
+
+
+def t_non_root():
+    ensure_user()
+
+    def body(d, tmp):
+        os.chmod(tmp, 0o755)
+        mine, mine_pid, _ = trace_served(d, user=USER)
+        roots, root_pid, conn = trace_served(d)
+        try:
+            wait_for("both targets", lambda: live_now(d, mine_pid) and live_now(d, root_pid))
+            st, text = get_as(USER, d.port, "/metrics")
+            eq(st, 200, "metrics for %s" % USER)
+            eq(metric(text, "allocmap_live_bytes", pid=mine_pid), LIVE, "its own target's live bytes")
+            eq(metric(text, "allocmap_live_bytes", pid=root_pid), None, "root's target in its metrics")
+            check('pid="%d"' % root_pid not in text, "root's pid nowhere in its metrics")
+            check("allocmap_daemon_" not in text, "no daemon figures for a user")
+            eq(get_as(USER, d.port, "/debug/pprof/heap?pid=%d" % root_pid)[0], 404, "root's heap")
+            eq(get_as(USER, d.port, "/debug/pprof/heap?pid=%d" % mine_pid)[0], 200, "its own heap")
+            eq(get_as(USER, d.port, "/live?pid=%d" % root_pid)[0], 404, "root's live page")
+            eq(get_as(USER, d.port, "/live.json?pid=%d" % root_pid)[0], 404, "root's live data")
+            eq(get_as(USER, d.port, "/report?pid=%d" % root_pid)[0], 404, "root's report")
+            st, text = get_as(USER, d.port, "/targets.json")
+            eq([t["pid"] for t in json.loads(text)], [mine_pid], "targets.json for a user")
+            st, text = get_as(USER, d.port, "/sd.json")
+            check(str(root_pid) not in text, "root's target not in sd.json")
+        finally:
+            end(mine)
+            end(roots)
+    with_daemon(body, ["--group", USER])
+
+
+def t_refusals():
+    r = run([TOOL, "serve", "--foreground", "--socket", "/nonexistent/x.sock", "--http", "0.0.0.0:1"], timeout=30)
+    eq(r.returncode, 64, "non-loopback without --http-access=open: exit status")
+    eq(len(r.stderr.strip().splitlines()), 1, "one line on stderr (%r)" % r.stderr)
+    check("--http-access=open" in r.stderr, "it names the option: %r" % r.stderr)
+    r = run([TOOL, "serve", "--http", "localhost"], timeout=30)
+    eq(r.returncode, 64, "--http without a port")
+
+
+def main():
+    if not shutil.which("promtool") or not shutil.which("prometheus"):
+        raise SystemExit(run_tests("t_serve_http", [("deps", lambda: (_ for _ in ()).throw(
+            Skip("prometheus is not installed (scripts/deps.sh)")))]))
+    tests = [("refusals", t_refusals), ("prometheus", t_prometheus), ("pprof", t_pprof),
+             ("live_page", t_live_page), ("non_root", t_non_root)]
+    return run_tests("t_serve_http", tests, only=sys.argv[1:], before=needs(TOOL, SERVED))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
