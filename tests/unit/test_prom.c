@@ -127,8 +127,37 @@ static void test_escaping_and_daemon(void)
 	free(out);
 }
 
+/* Every metric family written is documented in docs/guide.md (run from the
+ * repository root, as run-unit.sh does). */
+static void test_documented(void)
+{
+	static struct am_summary s;
+	struct am_prom_target t = { .pid = 1, .comm = "x", .comm_len = 16, .mode = "all", .s = &s };
+	struct am_prom_daemon d = { 0 };
+	char *out = render(&t, 1, &d), *doc = NULL, name[128];
+	size_t n = 0;
+	FILE *f = fopen("docs/guide.md", "r");
+
+	CHECK(f != NULL, "docs/guide.md");
+	if (!f)
+		return;
+	if (getdelim(&doc, &n, 0, f) < 0)
+		doc = NULL;
+	fclose(f);
+	for (const char *p = out; doc && (p = strstr(p, "# TYPE ")); p++) {
+		char want[140];
+
+		sscanf(p + 7, "%127s", name);
+		snprintf(want, sizeof(want), "| `%s` |", name);
+		CHECK(strstr(doc, want) != NULL, name);
+	}
+	free(doc);
+	free(out);
+}
+
 int main(void)
 {
+	test_documented();
 	test_values();
 	test_escaping_and_daemon();
 	return check_report("test_prom");
