@@ -422,6 +422,7 @@ struct am_http *am_http_start(struct am_srv *s, const struct am_http_opts *o, ch
 	h->d = MHD_start_daemon(flags, o->port, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)AM_HTTP_THREADS,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)AM_HTTP_CONN_LIMIT,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)AM_HTTP_CONN_LIMIT,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)AM_HTTP_TIMEOUT_S,

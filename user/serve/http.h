@@ -2,7 +2,7 @@
 /* http.h - `allocmap serve`'s HTTP side: /metrics (Prometheus),
  * /debug/pprof/{heap,allocs}?pid=N (gzipped pprof), /targets.json,
  * /sd.json (Prometheus HTTP service discovery), and a live page per
- * target (/live?pid=N). libmicrohttpd with its own polling thread; it
+ * target (/live?pid=N). libmicrohttpd with its own polling threads; it
  * reads the daemon only through srv.h. Who may see what: a loopback peer's
  * uid is the owner of its socket (sock_diag); root, and the users and
  * groups named with --http-allow, see everything; any other uid sees its
@@ -22,6 +22,7 @@
 #define AM_HTTP_DEFAULT_PORT 6061       /* not in /etc/services (Debian 12) */
 #define AM_HTTP_MAX_ALLOW    32
 #define AM_HTTP_CONN_LIMIT   64         /* connections at once */
+#define AM_HTTP_THREADS      2          /* a slow report or profile does not hold up /metrics */
 #define AM_HTTP_TIMEOUT_S    10         /* idle seconds before a connection is closed */
 #define AM_HTTP_REQ_MEM      (32 * 1024) /* per connection: request line and headers */
 
