@@ -26,7 +26,8 @@ BPF_HDRS  := bpf/allocmap.h bpf/arch.h bpf/arch/$(ARCH).h
 CFLAGS    ?= -O2 -g
 # user/ is layered: core/ (event model, correlator: plain C, no libbpf),
 # probe/ (where probes go), render/ (text, JSON, folded, top's screen),
-# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), cmd/ (commands)
+# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), serve/ (the daemon),
+# cmd/ (commands)
 USER_DIRS := core probe render report tracer serve cmd
 USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) $(USER_INC) -Ibpf
@@ -37,12 +38,11 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
 
-# The unit-test library is the lower layers only; tracer/ and cmd/ (libbpf,
+# The unit-test library is the lower layers only; tracer/, serve/ and cmd/ (libbpf,
 # the skeleton) stay out of it.
 LOWER_DIRS  := core probe render report
 CORE_SRCS   := $(filter-out $(OTHER_ARCH_SRCS),$(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c)))
-# user/serve/: the daemon (its HTTP side waits for its core, srv.c)
-LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/cmd/*.c) $(if $(wildcard user/serve/srv.c),$(wildcard user/serve/*.c)))
+LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/serve/*.c user/cmd/*.c))
 USER_HDRS   := $(wildcard user/*/*.h)
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))

@@ -180,6 +180,16 @@ static bool sa_loopback(const struct sockaddr *sa)
 	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
+bool am_http_addr_loopback(const char *addr)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return v4_loopback(&a4);
+	return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 /* Puts sa's address and port in the 4-tuple side (src or dst) of id;
  * the family it has there (mapped addresses as IPv4). */
 static int diag_side(const struct sockaddr *sa, __be16 *port, __be32 addr[4])

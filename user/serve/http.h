@@ -46,6 +46,9 @@ int am_http_parse_allow(struct am_http_opts *o, const char *arg, char *err, size
 /* --http-access loopback|open. 0, or -1. */
 int am_http_parse_access(struct am_http_opts *o, const char *arg, char *err, size_t errlen);
 
+/* Whether addr (numeric IPv4 or IPv6) is a loopback address. */
+bool am_http_addr_loopback(const char *addr);
+
 struct am_http;
 /* Starts serving s (which must outlive the server). NULL with a one-line
  * reason in err: refused (a non-loopback address without open), the

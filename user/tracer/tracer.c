@@ -444,7 +444,7 @@ static void detach_all(struct am_tracer *tr)
 	free(late);
 	for (int i = 0; i < tr->n_targets; i++)
 		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
-	if (!alive && n > 1 && handoff_links(links, n) == 0) {
+	if (!alive && n > 1 && !tr->opts.embedded && handoff_links(links, n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			plink_destroy(&links[i]);
 	} else {
@@ -629,7 +629,7 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 	}
 	/* once tracing, processes that exited before their probes were in
 	 * (short-lived -f children) are counted in one line at the end */
-	am_warnagg__flush(tr->warns, stderr, tr->running);
+	am_warnagg__flush(tr->warns, am_log_stream(), tr->running);
 	return attached;
 }
 
@@ -1638,8 +1638,10 @@ int am_tracer__activate(struct am_tracer *tr)
 	if (bad_phase(tr, PH_ATTACHED, "activate"))
 		return 1;
 	tr->running = true;
-	catch_signals();
-	announce(tr);
+	if (!tr->opts.embedded) {
+		catch_signals();
+		announce(tr);
+	}
 	/* -d counts from now, when every probe is in */
 	if (tr->opts.duration > 0)
 		tr->deadline = am_now_ns() + (uint64_t)(tr->opts.duration * 1e9);
@@ -1771,7 +1773,7 @@ int am_tracer__finish(struct am_tracer *tr)
 	if (tr->child > 0)
 		ret = reap_child(tr);
 	flush_noret(tr);
-	am_warnagg__flush(tr->warns, stderr, false);
+	am_warnagg__flush(tr->warns, am_log_stream(), false);
 	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
 		if (!tr->probed[fn] && !tr->opts.os_only)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
@@ -1816,7 +1818,7 @@ void am_tracer__free(struct am_tracer *tr)
 		free(tr->targets[i].res);
 	allocmap_bpf__destroy(tr->skel);
 	am_corr__free(tr->corr);
-	am_warnagg__flush(tr->warns, stderr, false); /* an error path left some */
+	am_warnagg__flush(tr->warns, am_log_stream(), false); /* an error path left some */
 	am_warnagg__free(tr->warns);
 	am_unw__free(tr->unw); /* last: the stacks above point at its strings */
 	am_guard__free(tr->guard); /* after the detach: nothing can stop a target any more */

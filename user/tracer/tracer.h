@@ -71,6 +71,11 @@ struct am_tracer_opts {
 	                             once an eighth of the ring is full, or it polls every
 	                             100 ms */
 	const struct am_trace_hooks *hooks; /* may be NULL */
+	/* embedded in a process that runs several tracers (`allocmap serve`):
+	 * no signal handlers (the caller stops it through hooks->stop), no
+	 * "tracing ..." line, exited targets' probes detached here rather than
+	 * handed to a forked process */
+	bool     embedded;
 };
 
 struct am_tracer;
