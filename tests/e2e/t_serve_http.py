@@ -37,6 +37,8 @@ from harness import (CI, PROGS, ROOT, TOOL, Fail, Skip, check, chromium, eq, nee
 
 SERVED = os.path.join(PROGS, "served")
 USER = "amhttp"           # the non-root user the test creates
+# the user's python: the system's (the one running this may be in root's home)
+UPY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 LIVE = 300000 + 3 * 1000  # served's bytes live after "go"
 
 
@@ -154,7 +156,7 @@ def trace_served(d, user=None, mode="all"):
         res = add_as(user, d.sock, pid, mode)
         conn = None
     else:
-        res, conn = ctl(d.sock, {"op": "add", "pid": pid, "mode": mode})
+        res, conn = ctl(d.sock, {"v": 1, "op": "add", "pid": pid, "mode": mode})
     check(res.get("ok", True) and res.get("op") == "add", "add pid %d: %r" % (pid, res))
     p.stdin.write("go\n")
     eq(read_line(p), "done", "served's calls")
@@ -165,11 +167,11 @@ def add_as(user, sock_path, pid, mode):
     """The add request made by a client running as user."""
     code = ("import json,socket,sys\n"
             "s=socket.socket(socket.AF_UNIX);s.settimeout(60);s.connect(sys.argv[1]);f=s.makefile('rw')\n"
-            "f.write(json.dumps({'op':'add','pid':int(sys.argv[2]),'mode':sys.argv[3]})+'\\n');f.flush()\n"
+            "f.write(json.dumps({'v':1,'op':'add','pid':int(sys.argv[2]),'mode':sys.argv[3]})+'\\n');f.flush()\n"
             "while True:\n"
             "  o=json.loads(f.readline())\n"
             "  if o.get('op')!='hello': print(json.dumps(o)); break\n")
-    r = run(["runuser", "-u", user, "--", sys.executable, "-c", code, sock_path, str(pid), mode], timeout=90)
+    r = run(["runuser", "-u", user, "--", UPY, "-c", code, sock_path, str(pid), mode], timeout=90)
     check(r.returncode == 0, "add as %s: %s" % (user, r.stderr))
     return json.loads(r.stdout)
 
@@ -182,7 +184,7 @@ def get_as(user, port, path):
             "  print(r.status);sys.stdout.write(r.read().decode('utf-8','replace'))\n"
             "except urllib.error.HTTPError as e:\n"
             "  print(e.code);sys.stdout.write(e.read().decode('utf-8','replace'))\n")
-    r = run(["runuser", "-u", user, "--", sys.executable, "-c", code, str(port), path], timeout=60)
+    r = run(["runuser", "-u", user, "--", UPY, "-c", code, str(port), path], timeout=60)
     check(r.returncode == 0, "GET %s as %s: %s" % (path, user, r.stderr))
     status, _, body = r.stdout.partition("\n")
     return int(status), body
@@ -312,9 +314,11 @@ def dump(port, pid, tmp):
 
 
 def field(dom, ident):
-    i = dom.find('id="%s">' % ident)
+    """The text of the element with id ident in a dumped DOM."""
+    i = dom.find('id="%s"' % ident)
     check(i >= 0, "no #%s in the live page's DOM" % ident)
-    return dom[i + len('id="%s">' % ident):dom.index("<", i + len(ident) + 5)]
+    j = dom.index(">", i) + 1
+    return dom[j:dom.index("<", j)]
 
 
 def t_live_page():
