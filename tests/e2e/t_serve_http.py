@@ -103,6 +103,7 @@ class Daemon:
             return False
 
     def stop(self):
+        """SIGTERM; Fail unless it exits 0 with no sanitizer report."""
         if self.p.poll() is None:
             self.p.terminate()
             try:
@@ -110,7 +111,11 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        self.err.seek(0)
+        log = self.err.read()
         self.err.close()
+        check("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: %s" % log[-3000:])
+        eq(self.p.returncode, 0, "allocmap serve's exit status after SIGTERM (%s)" % log[-1000:])
 
 
 def ctl(sock_path, req, timeout=60):
@@ -213,8 +218,15 @@ def with_daemon(fn, extra=()):
     d = Daemon(tmp, extra)
     try:
         fn(d, tmp)
-    finally:
+    except BaseException:
+        try:
+            d.stop()
+        except Fail:
+            pass        # the test's own failure says more
+        raise
+    else:
         d.stop()
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
