@@ -136,8 +136,9 @@ def ctl(sock_path, req, timeout=60):
             return obj, (s, f)
 
 
-def start_served(user=None):
-    """progs/served, as user (a name) or root: (Popen, pid)."""
+def start_served(user=None, comm=None):
+    """progs/served, as user (a name) or root, named comm (bytes) when
+    given: (Popen, pid)."""
     pre = None
     if user:
         pw = pwd.getpwnam(user)
@@ -146,17 +147,17 @@ def start_served(user=None):
             os.setgroups([])
             os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
             os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
-    p = subprocess.Popen([SERVED], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    p = subprocess.Popen([SERVED] + ([comm] if comm else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                          preexec_fn=pre, bufsize=1)
     line = read_line(p)
     check(line.startswith("ready "), "served said %r" % line)
     return p, int(line.split()[1])
 
 
-def trace_served(d, user=None, mode="all"):
+def trace_served(d, user=None, mode="all", comm=None):
     """Starts served, has the daemon trace it (as user's client when given),
     lets it run its calls: (Popen, pid, control connection)."""
-    p, pid = start_served(user)
+    p, pid = start_served(user, comm)
     if user:
         res = add_as(user, d.sock, pid, mode)
         conn = None
@@ -238,13 +239,17 @@ def live_now(d, pid):
 def t_prometheus():
     def body(d, tmp):
         p, pid, conn = trace_served(d)
+        # a name with a quote, a backslash, markup, a byte that is not UTF-8 and a tab
+        h, hpid, hconn = trace_served(d, comm=b'q"\\<x>\xff\t')
         try:
-            text = wait_for("live bytes %d in /metrics" % LIVE, lambda: live_now(d, pid))
+            text = wait_for("live bytes %d in /metrics" % LIVE, lambda: live_now(d, pid) and live_now(d, hpid))
+            check('allocmap_live_bytes{pid="%d",comm="q\\"\\\\<x>\ufffd\ufffd",allocator="glibc",mode="all"} %d\n'
+                  % (hpid, LIVE) in text, "the hostile comm escaped in its labels")
             eq(metric(text, "allocmap_os_requests_total", pid=pid, syscall="mmap", cause="malloc"), 1,
                "mmap requests caused by malloc")
             eq(metric(text, "allocmap_allocator_calls_total", pid=pid, function="malloc"), 4, "malloc calls")
             check(metric(text, "allocmap_daemon_targets") is None, "daemon figures carry no labels")
-            check("allocmap_daemon_targets 1" in text, "root sees the daemon's figures")
+            check("allocmap_daemon_targets 2\n" in text, "root sees the daemon's figures (2 targets)")
             path = os.path.join(tmp, "metrics.txt")
             open(path, "w").write(text)
             r = run(["promtool", "check", "metrics"], stdin=open(path))
@@ -252,6 +257,7 @@ def t_prometheus():
             prometheus(d, tmp, pid)
         finally:
             end(p)
+            end(h)
     with_daemon(body)
 
 
@@ -259,8 +265,14 @@ def prometheus(d, tmp, pid):
     """A real Prometheus scrapes the daemon; its API has the series."""
     port = free_port()
     cfg = os.path.join(tmp, "prometheus.yml")
+    # a second job discovers the targets through /sd.json (the format Alloy's
+    # discovery.http and Parca's http_sd_configs read): one per traced process,
+    # its URL carrying ?pid=N from __param_pid
     open(cfg, "w").write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: allocmap\n"
-                         "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % d.port)
+                         "    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                         "  - job_name: allocmap_sd\n    http_sd_configs:\n"
+                         "      - url: http://127.0.0.1:%d/sd.json\n        refresh_interval: 1s\n"
+                         % (d.port, d.port))
     r = run(["promtool", "check", "config", cfg])
     eq(r.returncode, 0, "promtool check config: %s" % r.stdout)
     r = run(["promtool", "check", "config", os.path.join(ROOT, "contrib", "fleet", "prometheus.yml")])
@@ -279,12 +291,23 @@ def prometheus(d, tmp, pid):
             res = json.loads(b)["data"]["result"]
             return res[0]["value"][1] if res else None
         got = wait_for("Prometheus to have the target's live bytes",
-                       lambda: value('allocmap_live_bytes{pid="%d"}' % pid), 90)
+                       lambda: value('allocmap_live_bytes{job="allocmap",pid="%d"}' % pid), 90)
         eq(got, str(LIVE), "allocmap_live_bytes in Prometheus")
-        eq(value('allocmap_os_requests_total{pid="%d",syscall="mmap",cause="malloc"}' % pid), "1",
+        eq(value('allocmap_os_requests_total{job="allocmap",pid="%d",syscall="mmap",cause="malloc"}' % pid), "1",
            "allocmap_os_requests_total in Prometheus")
-        eq(value('allocmap_mmap_threshold_bytes{pid="%d"}' % pid), "131072", "the threshold in Prometheus")
+        eq(value('allocmap_mmap_threshold_bytes{job="allocmap",pid="%d"}' % pid), "131072",
+           "the threshold in Prometheus")
         eq(value('up{job="allocmap"}'), "1", "scrape health")
+
+        def discovered():
+            st, _, b = http_get(port, "/api/v1/targets", 5)
+            return st == 200 and [t for t in json.loads(b)["data"]["activeTargets"]
+                                  if t["labels"].get("job") == "allocmap_sd"]
+        sd = wait_for("Prometheus to discover the target through /sd.json", discovered, 60)
+        sd = [t for t in sd if t["labels"].get("pid") == str(pid)]
+        eq(len(sd), 1, "the target discovered")
+        eq(sd[0]["labels"].get("comm"), "served", "its comm label")
+        check(sd[0]["scrapeUrl"].endswith("?pid=%d" % pid), "its URL asks for the pid: %s" % sd[0]["scrapeUrl"])
     finally:
         prom.terminate()
         prom.wait(timeout=60)

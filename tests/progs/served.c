@@ -6,10 +6,12 @@
  *   small_site(): malloc(1000) three times, from the heap
  * so 303000 bytes live, one mmap caused by malloc; prints "done". Each
  * further line "more" makes one more_site() malloc(5000) (kept), answered
- * "more N"; it exits when stdin closes. */
+ * "more N"; it exits when stdin closes. An argument becomes its comm
+ * (prctl PR_SET_NAME: any bytes, for the escaping of hostile names). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static void *volatile keep[1024];
@@ -31,11 +33,13 @@ __attribute__((noinline)) static void more_site(void)
 		keep[nkeep++] = malloc(5000);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char line[64];
 	int more = 0;
 
+	if (argc > 1)
+		prctl(PR_SET_NAME, argv[1]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready %d\n", (int)getpid());
 	if (!fgets(line, sizeof(line), stdin))
