@@ -58,7 +58,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test unit e2e progs
+.PHONY: all clean test unit e2e progs install
 .DELETE_ON_ERROR:
 
 all: $(BIN) progs
@@ -220,6 +220,22 @@ e2e: $(BIN) progs
 test: all $(UNIT_TESTS)
 	$(Q)bash tests/run-all.sh
 
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the binary, the systemd
+# unit (scripts/allocmap.service.in with its paths filled in) and the docs;
+# nothing is written outside $(DESTDIR), nothing is started or enabled.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/allocmap
+install: $(BIN)
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/allocmap)
+	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/allocmap
+	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' scripts/allocmap.service.in \
+		> $(DESTDIR)$(UNITDIR)/allocmap.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/allocmap.service
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) README.md docs/guide.md docs/reference.md docs/design.md
+
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf .output .output-san .output-fuzz allocmap
@@ -280,3 +296,11 @@ SOAK_SECONDS ?= 1800
 soak: all
 	$(Q)$(MAKE) -s SAN=1
 	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) SOAK_FORK_MS=3000 SOAK_EXEC_MS=9000 python3 tests/e2e/t_soak.py
+
+# --- the daemon's soak (issue 13) ---------------------------------------------
+# `allocmap serve` with targets churning and clients coming and going for
+# SOAK_MINUTES, its RSS printed every 30 s (scripts/serve-soak).
+SOAK_MINUTES ?= 10
+.PHONY: serve-soak
+serve-soak: all
+	$(Q)python3 scripts/serve-soak -m $(SOAK_MINUTES)

@@ -23,6 +23,7 @@ static const struct key keys[] = {
 	K("max_clients", 1, 65536, 1, max_clients, false),
 	K("history_kb", 64, 1 << 20, 1024, history_bytes, true),
 	K("ringbuf_mb", 1, 1024, 1, ringbuf_mb, false),
+	K("ringbuf_os_mb", 1, 1024, 1, ringbuf_os_mb, false),
 	K("linger_s", 0, 86400 * 7, 1, linger_s, false),
 	K("max_request_kb", 1, 1024, 1024, max_request, true),
 	K("client_buf_kb", 64, 1 << 20, 1024, client_buf, true),
@@ -56,6 +57,10 @@ static int set_key(struct am_srv_conf *c, char *k, char *v, char *err, size_t er
 		if (!*v || *end || errno || *v == '-' || n < kk->lo || n > kk->hi) {
 			snprintf(err, errlen, "invalid %s '%s' (%llu..%llu)", k, v,
 				 (unsigned long long)kk->lo, (unsigned long long)kk->hi);
+			return -1;
+		}
+		if (!strncmp(k, "ringbuf", 7) && (n & (n - 1))) {
+			snprintf(err, errlen, "invalid %s '%s' (a power of two)", k, v);
 			return -1;
 		}
 		if (kk->is_size)

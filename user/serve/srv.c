@@ -338,7 +338,8 @@ static void *target_main(void *arg)
 void am_srv_conf_default(struct am_srv_conf *c)
 {
 	*c = (struct am_srv_conf){
-		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 8,
+		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 4,
+		.ringbuf_os_mb = 1,
 		.linger_s = 300, .max_request = 64 << 10, .client_buf = 8u << 20,
 		.pprof_timeout_ms = 5000,
 	};
@@ -431,7 +432,7 @@ struct am_srv_target *am_srv_add(struct am_srv *s, const struct am_srv_add *a, c
 	pthread_cond_init(&t->cv, NULL);
 	t->srv = s;
 	t->add = *a;
-	t->ringbuf_mb = s->conf.ringbuf_mb;
+	t->ringbuf_mb = a->mode == AM_SRV_OS ? s->conf.ringbuf_os_mb : s->conf.ringbuf_mb;
 	atomic_init(&t->refs, 3); /* the list, the thread, the caller */
 	fill_info(t, s->next_id++);
 	t->next = s->list;
