@@ -430,6 +430,21 @@ def t_refusals():
     check("--http-access=open" in r.stderr, "it names the option: %r" % r.stderr)
     r = run([TOOL, "serve", "--http", "localhost"], timeout=30)
     eq(r.returncode, 64, "--http without a port")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    tmp = tempfile.mkdtemp(prefix="am-http.")
+    try:
+        r = run([TOOL, "serve", "--foreground", "--socket", os.path.join(tmp, "s.sock"),
+                 "--http", "127.0.0.1:%d" % taken.getsockname()[1]], timeout=60)
+    finally:
+        taken.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    eq(r.returncode, 1, "--http on a port in use: exit status")
+    check("cannot listen on 127.0.0.1:" in r.stderr and "Address already in use" in r.stderr,
+          "it says why: %r" % r.stderr)
+    eq(len([ln for ln in r.stderr.splitlines() if ln.startswith("allocmap: ")]), 1,
+       "one error line (%r)" % r.stderr)
 
 
 def main():

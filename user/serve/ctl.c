@@ -922,6 +922,10 @@ int am_serve_run(const struct am_serve_opts *o)
 	}
 	if (setup(&c) == 0 && (c.srv = am_srv_new(&c.conf, c.wfd))) {
 		http = am_http_start(c.srv, &o->http, err, sizeof(err));
+		if (!http && err[0] && !o->http.given) {
+			am_warn("serve: no HTTP: %s (--http ADDR:PORT to choose, --http off)", err);
+			err[0] = 0;
+		}
 		if (http || !err[0]) {
 			am_info("serve: listening on %s", o->socket);
 			if (http)

@@ -55,6 +55,7 @@ int am_http_parse_listen(struct am_http_opts *o, const char *arg, char *err, siz
 	struct in_addr a4;
 	size_t n;
 
+	o->given = true;
 	if (!strcmp(arg, "off")) {
 		o->off = true;
 		return 0;
@@ -389,9 +390,17 @@ static int bind_addr(const struct am_http_opts *o, struct sockaddr_storage *ss, 
 	return -1;
 }
 
+/* libmicrohttpd's messages: while starting, the reason kept for the one
+ * error line; then on stderr. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
+	struct am_http *h = cls;
+
+	if (h->starting) {
+		vsnprintf(h->why, sizeof(h->why), fmt, ap);
+		h->why[strcspn(h->why, "\n")] = 0;
+		return;
+	}
 	fputs("allocmap: serve: http: ", stderr);
 	vfprintf(stderr, fmt, ap);
 }
@@ -429,8 +438,9 @@ struct am_http *am_http_start(struct am_srv *s, const struct am_http_opts *o, ch
 	h->loopback = sa_loopback((struct sockaddr *)&ss);
 	if (fam == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	h->starting = true;
 	h->d = MHD_start_daemon(flags, o->port, NULL, NULL, on_request, h,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)AM_HTTP_THREADS,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)AM_HTTP_CONN_LIMIT,
@@ -438,9 +448,10 @@ struct am_http *am_http_start(struct am_srv *s, const struct am_http_opts *o, ch
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)AM_HTTP_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)AM_HTTP_REQ_MEM,
 				MHD_OPTION_END);
+	h->starting = false;
 	if (!h->d) {
-		snprintf(err, errlen, "cannot listen on %s%s%s:%u (in use?)", fam == AF_INET6 ? "[" : "",
-			 o->addr, fam == AF_INET6 ? "]" : "", o->port);
+		snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s", fam == AF_INET6 ? "[" : "",
+			 o->addr, fam == AF_INET6 ? "]" : "", o->port, h->why[0] ? h->why : "libmicrohttpd failed");
 		free(h);
 		return NULL;
 	}

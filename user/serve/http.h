@@ -28,6 +28,8 @@
 
 struct am_http_opts {
 	bool     off;                      /* --http off */
+	bool     given;                    /* --http was given (else the default: serve runs on
+	                                      without HTTP when its port is taken) */
 	char     addr[64];                 /* numeric IPv4 or IPv6 address */
 	uint16_t port;                     /* 0: any free port (tests) */
 	bool     open;                     /* --http-access=open */

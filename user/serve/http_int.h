@@ -13,6 +13,8 @@ struct am_http {
 	struct am_http_opts o;
 	uint16_t port;
 	bool loopback;                 /* listening on a loopback address */
+	volatile bool starting;        /* in am_http_start: libmicrohttpd's complaint goes in why */
+	char why[160];
 };
 
 /* A finished response: status, type, body (malloc'ed, owned by the
