@@ -3,12 +3,16 @@
 // /live.json?pid=N every 2 s, shows the figures (text only: every string
 // from the target goes through textContent), and when records arrived
 // loads /report?pid=N into the hidden frame, then swaps the frames keeping
-// the scroll position, so the report's views follow the process.
+// the scroll position, so the report's views follow the process. The
+// report is rebuilt from the whole history (up to seconds for a full one):
+// the next reload waits at least five times as long as the last one took,
+// so an open page costs the daemon at most a fifth of a core.
 'use strict';
 (function () {
   const pid = new URLSearchParams(location.search).get('pid') || '';
   const $ = (id) => document.getElementById(id);
   let shown = -1, loading = false, front = $('report-a'), back = $('report-b');
+  let nextAt = 0;    // Date.now() before which no reload starts
 
   function size(v) {
     if (v === null || v === undefined) return 'unknown';
@@ -19,8 +23,10 @@
   }
 
   function reload() {
+    const t0 = Date.now();
     loading = true;
     back.onload = function () {
+      nextAt = Date.now() + Math.max(2000, 5 * (Date.now() - t0));
       const y = front.contentWindow ? front.contentWindow.scrollY : 0;
       back.hidden = false; front.hidden = true;
       try { back.contentWindow.scrollTo(0, y); } catch (e) { /* not loaded */ }
@@ -49,7 +55,7 @@
       : 'No record dropped: the report covers the whole trace.';
     $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     document.body.dataset.records = String(j.records);
-    if (j.records !== shown && $('follow').checked && !loading && j.records > 0) {
+    if (j.records !== shown && $('follow').checked && !loading && j.records > 0 && Date.now() >= nextAt) {
       shown = j.records;
       reload();
     }
