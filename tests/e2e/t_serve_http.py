@@ -428,8 +428,11 @@ def t_refusals():
     eq(r.returncode, 64, "non-loopback without --http-access=open: exit status")
     eq(len(r.stderr.strip().splitlines()), 1, "one line on stderr (%r)" % r.stderr)
     check("--http-access=open" in r.stderr, "it names the option: %r" % r.stderr)
-    r = run([TOOL, "serve", "--http", "localhost"], timeout=30)
-    eq(r.returncode, 64, "--http without a port")
+    for bad in (["--http", "localhost"], ["--http", "127.0.0.1:70000"], ["--http-allow", "no-such-user-am"],
+                ["--http-allow", "@no-such-group-am"], ["--http-access", "sideways"]):
+        r = run([TOOL, "serve"] + bad, timeout=30)
+        eq(r.returncode, 64, "serve %s: exit status" % " ".join(bad))
+        eq(len(r.stderr.strip().splitlines()), 1, "serve %s: one line (%r)" % (" ".join(bad), r.stderr))
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
