@@ -16,6 +16,8 @@ control socket, targets, access, signals) against real processes:
   fifty_clients   50 clients at once, each answered
   disconnects     stream clients that leave mid-stream; the daemon serves on
   fork_exec       a target that forks a child that execs, then execs itself
+  watch_rules     comm rules of root and of a user pick up new processes
+                  (each only what its owner may trace); removed by owner
   sighup          SIGHUP reloads the config and keeps the targets; a bad
                   config is refused and the old one kept
   sigterm         SIGTERM: exit 0, socket removed, every BPF program the
@@ -94,6 +96,9 @@ class Daemon:
             self.p.send_signal(signal.SIGTERM)
         rc = self.p.wait(timeout=WAIT)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if rc != 0:
+            time.sleep(0.2)  # the reader thread's last lines (diagnostics only)
+            raise Fail("serve exited %d: %s" % (rc, "".join(l for l in self.log if l)[-3000:]))
         return rc
 
     def bpf_fds(self):
@@ -577,6 +582,47 @@ def test_sighup():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_watch_rules():
+    ensure_users()
+    d = Daemon()
+    u1 = USERS[0]
+    procs = []
+    try:
+        r = one(d, op="add", comm="thresh_w*", mode="all")
+        check(r.get("ok") and r["rule"] >= 1, "root's rule: %r" % r)
+        r1 = one(d, u1, op="add", comm="thresh_wait", mode="os")
+        check(r1.get("ok"), "u1's rule: %r" % r1)
+        eq([x["comm"] for x in one(d, op="list")["rules"]], ["thresh_w*", "thresh_wait"], "root's rules")
+        eq([x["uid"] for x in one(d, u1, op="list")["rules"]], [pwd.getpwnam(u1).pw_uid], "u1's rules")
+        p = held_thresh()
+        procs.append(p)
+        mine = held_thresh(u1)
+        procs.append(mine)
+
+        def tracing(user, pid):
+            return [t for t in targets(d, user) if t["pid"] == pid and t["state"] == "tracing"]
+        wait_until("root's rule to pick up thresh_wait", lambda: tracing(None, p.pid))
+        wait_until("u1's rule to pick up its thresh_wait", lambda: tracing(u1, mine.pid))
+        eq(sorted(t["pid"] for t in targets(d, u1)), [mine.pid], "u1 sees its own only")
+        finish(p)
+        wait_until("the snapshot", lambda: summary_of(d, p.pid)["functions"].get("malloc", {})
+                   .get("calls") == 4)
+        check_thresh_summary(summary_of(d, p.pid))
+        finish(mine)
+        wait_until("u1's target to end", lambda: not tracing(u1, mine.pid))
+        eq(summary_of(d, mine.pid, u1)["syscalls"]["brk"]["count"], 3, "u1's target: brk")
+        eq(one(d, u1, op="remove", rule=r["rule"])["error"], "no such rule", "u1 removes root's rule")
+        eq(one(d, op="remove", rule=r["rule"])["ok"], True, "root removes its rule")
+        eq(one(d, u1, op="remove", rule=r1["rule"])["ok"], True, "u1 removes its rule")
+        eq(one(d, op="list")["rules"], [], "no rules left")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def prog_exists(pid):
     return subprocess.run(["bpftool", "prog", "show", "id", str(pid)], capture_output=True).returncode == 0
 
@@ -617,6 +663,7 @@ TESTS = [
     ("fifty_clients", test_fifty_clients),
     ("disconnects", test_disconnects),
     ("fork_exec", test_fork_exec),
+    ("watch_rules", test_watch_rules),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
 ]

@@ -66,7 +66,7 @@ int am_srv_may_trace(pid_t pid, int pidfd, uid_t uid, gid_t gid, pid_t cpid, cha
 	}
 	if (uid == 0)
 		return 0;
-	if (!same_pidns(cpid)) {
+	if (cpid > 0 && !same_pidns(cpid)) {
 		snprintf(err, errlen, "clients in another pid namespace are not supported");
 		return -1;
 	}

@@ -9,6 +9,7 @@
  * off and counted. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,8 +55,26 @@ struct client {
 	pid_t session;            /* trace session: its process */
 };
 
+/* A watch rule: new processes whose comm matches a pattern, or that start
+ * in a cgroup (or below it), are added for its owner (checked as an add). */
+struct rule {
+	uint32_t id;
+	uid_t uid;
+	gid_t gid;
+	enum am_srv_mode mode;
+	char *comm;               /* fnmatch pattern, or NULL */
+	char *cgroup;             /* cgroup v2 path ("/system.slice/x.service"), or NULL */
+};
+
+#define MAX_RULES 64
+
 struct ctl {
 	const struct am_serve_opts *o;
+	struct rule rules[MAX_RULES];
+	unsigned n_rules;
+	uint32_t next_rule;
+	int nfd;                  /* exec events (watch.c), once a rule exists */
+	uint64_t watch_refused;   /* exec'd processes a rule matched but could not add */
 	struct am_srv_conf conf;
 	struct am_srv *srv;
 	int lfd, epfd, sfd, wfd;
@@ -285,6 +304,118 @@ static struct am_srv_target *existing(struct ctl *c, struct client *k, pid_t pid
 	return NULL;
 }
 
+static void add_rule(struct ctl *c, struct client *k, const char *comm, const char *cg,
+		     enum am_srv_mode mode)
+{
+	struct rule *r;
+	struct reply rp;
+
+	if ((comm && cg) || (comm && (!*comm || strlen(comm) > 255)) ||
+	    (cg && (cg[0] != '/' || strlen(cg) > 4095))) {
+		reply_err(c, k, "a rule is one \"comm\" pattern (1..255 bytes) or one \"cgroup\" path "
+			  "(absolute)");
+		return;
+	}
+	if (c->n_rules >= MAX_RULES) {
+		reply_err(c, k, "too many watch rules (%d)", MAX_RULES);
+		return;
+	}
+	if (c->nfd < 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->nfd };
+
+		c->nfd = am_watch_open();
+		if (c->nfd < 0) {
+			reply_err(c, k, "cannot listen to exec events: %s", strerror(errno));
+			return;
+		}
+		epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->nfd, &ev);
+	}
+	r = &c->rules[c->n_rules];
+	*r = (struct rule){ .id = ++c->next_rule, .uid = k->cred.uid, .gid = k->cred.gid, .mode = mode,
+			    .comm = comm ? strdup(comm) : NULL, .cgroup = cg ? strdup(cg) : NULL };
+	if (!r->comm && !r->cgroup) {
+		reply_err(c, k, "out of memory");
+		return;
+	}
+	c->n_rules++;
+	if (reply_open(&rp, true)) {
+		jsonw_kstr(rp.w, "op", "add");
+		jsonw_ku64(rp.w, "rule", r->id);
+		jsonw_kstr(rp.w, "mode", mode == AM_SRV_OS ? "os" : "all");
+	}
+	reply_send(c, k, &rp);
+}
+
+/* Does pid's comm or cgroup match r? */
+static bool rule_matches(const struct rule *r, pid_t pid)
+{
+	char path[64], buf[4200];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), r->comm ? "/proc/%d/comm" : "/proc/%d/cgroup", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	if (r->comm)
+		return fnmatch(r->comm, buf, 0) == 0;
+	/* cgroup v2: "0::/path" */
+	if (strncmp(buf, "0::", 3))
+		return false;
+	n = (ssize_t)strlen(r->cgroup);
+	return !strncmp(buf + 3, r->cgroup, (size_t)n) && (buf[3 + n] == 0 || buf[3 + n] == '/' ||
+							   r->cgroup[n - 1] == '/');
+}
+
+/* A process exec'd: added for every rule it matches whose owner may trace it. */
+static void on_exec(struct ctl *c, pid_t pid)
+{
+	for (unsigned i = 0; i < c->n_rules; i++) {
+		const struct rule *r = &c->rules[i];
+		struct am_srv_viewer v = { .uid = r->uid, .all = r->uid == 0 };
+		struct am_srv_add a = { .pid = pid, .mode = r->mode, .uid = r->uid, .gid = r->gid,
+					.owner_check = r->uid != 0 };
+		struct am_srv_target *t;
+		char err[512];
+
+		if (pid == getpid() || !rule_matches(r, pid))
+			continue;
+		t = am_srv_find(c->srv, &v, pid);
+		if (t) {
+			struct am_srv_target_info ti;
+
+			am_srv_target_info(t, &ti);
+			am_srv_put(t);
+			if (ti.alive && ti.uid == r->uid)
+				continue; /* followed already (or a second rule) */
+		}
+		a.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (a.pidfd < 0 || am_srv_may_trace(pid, a.pidfd, r->uid, r->gid, 0, err, sizeof(err)) ||
+		    !(t = am_srv_add(c->srv, &a, err, sizeof(err)))) {
+			if (a.pidfd >= 0)
+				close(a.pidfd);
+			c->watch_refused++;
+			continue;
+		}
+		am_srv_put(t);
+	}
+}
+
+static void on_watch(struct ctl *c)
+{
+	pid_t pids[256];
+	int n = am_watch_read(c->nfd, pids, 256);
+
+	for (int i = 0; i < n; i++)
+		on_exec(c, pids[i]);
+}
+
 static void op_add(struct ctl *c, struct client *k, json_object *req)
 {
 	int64_t pid = jint(req, "pid", INT32_MAX);
@@ -293,18 +424,18 @@ static void op_add(struct ctl *c, struct client *k, json_object *req)
 	struct am_srv_target *t;
 	char err[512];
 
-	if (jstr(req, "comm") || jstr(req, "cgroup")) {
-		reply_err(c, k, "watch rules (comm, cgroup) are not implemented: add a \"pid\"");
-		return;
-	}
 	if (mode && !strcmp(mode, "all"))
 		a.mode = AM_SRV_ALL;
 	else if (mode && strcmp(mode, "os")) {
 		reply_err(c, k, "invalid mode (os or all)");
 		return;
 	}
+	if (jstr(req, "comm") || jstr(req, "cgroup")) {
+		add_rule(c, k, jstr(req, "comm"), jstr(req, "cgroup"), a.mode);
+		return;
+	}
 	if (pid <= 0) {
-		reply_err(c, k, "add needs \"pid\" (a positive integer)");
+		reply_err(c, k, "add needs \"pid\" (a positive integer), \"comm\" or \"cgroup\"");
 		return;
 	}
 	a.pid = (pid_t)pid;
@@ -336,11 +467,37 @@ static void op_add(struct ctl *c, struct client *k, json_object *req)
 	k->t = t;
 }
 
-static void op_remove(struct ctl *c, struct client *k, json_object *req)
+/* remove {"rule": ID}: the owner's rule (root: any) */
+static void remove_rule(struct ctl *c, struct client *k, int64_t id)
 {
-	struct am_srv_target *t = req_target(c, k, req);
 	struct reply r;
 
+	for (unsigned i = 0; i < c->n_rules; i++) {
+		if (c->rules[i].id != id || (k->cred.uid && c->rules[i].uid != k->cred.uid))
+			continue;
+		free(c->rules[i].comm);
+		free(c->rules[i].cgroup);
+		memmove(&c->rules[i], &c->rules[i + 1], (c->n_rules - i - 1) * sizeof(c->rules[0]));
+		c->n_rules--;
+		if (reply_open(&r, true))
+			jsonw_kstr(r.w, "op", "remove");
+		reply_send(c, k, &r);
+		return;
+	}
+	reply_err(c, k, "no such rule");
+}
+
+static void op_remove(struct ctl *c, struct client *k, json_object *req)
+{
+	int64_t rule = jint(req, "rule", UINT32_MAX);
+	struct am_srv_target *t;
+	struct reply r;
+
+	if (rule) {
+		remove_rule(c, k, rule);
+		return;
+	}
+	t = req_target(c, k, req);
 	if (!t)
 		return;
 	am_srv_remove(c->srv, t);
@@ -367,6 +524,7 @@ static void list_one(void *ctx, struct am_srv_target *t)
 	jsonw_kstr(w, "mode", ti.mode == AM_SRV_OS ? "os" : "all");
 	jsonw_ku64(w, "started_unix_ns", ti.started_unix_ns);
 	jsonw_kbool(w, "alive", ti.alive);
+	jsonw_kstr(w, "state", am_srv_target_state(t));
 	jsonw_ku64(w, "history_dropped", ti.history_dropped);
 	if (why[0])
 		jsonw_kstr(w, "ended", why);
@@ -381,6 +539,23 @@ static void op_list(struct ctl *c, struct client *k)
 		jsonw_kstr(r.w, "op", "list");
 		jsonw_karr_open(r.w, "targets");
 		am_srv_each(c->srv, &k->v, list_one, r.w);
+		jsonw_arr_close(r.w);
+		jsonw_karr_open(r.w, "rules");
+		for (unsigned i = 0; i < c->n_rules; i++) {
+			const struct rule *ru = &c->rules[i];
+
+			if (!k->v.all && ru->uid != k->cred.uid)
+				continue;
+			jsonw_obj_open(r.w);
+			jsonw_ku64(r.w, "rule", ru->id);
+			jsonw_ku64(r.w, "uid", ru->uid);
+			if (ru->comm)
+				jsonw_kstr(r.w, "comm", ru->comm);
+			else
+				jsonw_kstr(r.w, "cgroup", ru->cgroup);
+			jsonw_kstr(r.w, "mode", ru->mode == AM_SRV_OS ? "os" : "all");
+			jsonw_obj_close(r.w);
+		}
 		jsonw_arr_close(r.w);
 	}
 	reply_send(c, k, &r);
@@ -461,6 +636,7 @@ static void op_stats(struct ctl *c, struct client *k)
 		jsonw_ku64(r.w, "dropped", st.dropped);
 		jsonw_ku64(r.w, "clients", st.clients);
 		jsonw_ku64(r.w, "clients_cut_off", c->cut_off);
+		jsonw_ku64(r.w, "watch_refused", c->watch_refused);
 	}
 	reply_send(c, k, &r);
 }
@@ -768,6 +944,8 @@ static void loop(struct ctl *c)
 				accept_clients(c);
 			} else if (p == &c->sfd) {
 				on_signal(c);
+			} else if (p == &c->nfd) {
+				on_watch(c);
 			} else if (p == &c->wfd) {
 				uint64_t cnt;
 
@@ -910,7 +1088,7 @@ static int setup(struct ctl *c)
 
 int am_serve_run(const struct am_serve_opts *o)
 {
-	struct ctl c = { .o = o, .lfd = -1, .epfd = -1, .sfd = -1, .wfd = -1 };
+	struct ctl c = { .o = o, .lfd = -1, .epfd = -1, .sfd = -1, .wfd = -1, .nfd = -1 };
 	struct am_http *http = NULL;
 	char err[512];
 	int rc = 1;
@@ -948,6 +1126,12 @@ int am_serve_run(const struct am_serve_opts *o)
 				;
 	}
 	free(c.cl);
+	for (unsigned i = 0; i < c.n_rules; i++) {
+		free(c.rules[i].comm);
+		free(c.rules[i].cgroup);
+	}
+	if (c.nfd >= 0)
+		close(c.nfd);
 	if (c.srv)
 		am_srv_stop_all(c.srv);
 	am_srv_free(c.srv);

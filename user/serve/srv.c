@@ -693,6 +693,17 @@ int am_srv_target_read(struct am_srv_target *t, uint64_t *cursor, char **buf, si
 	return rc;
 }
 
+const char *am_srv_target_state(struct am_srv_target *t)
+{
+	static const char *const names[] = { "attaching", "tracing", "failed", "ended" };
+	enum tstate st;
+
+	pthread_mutex_lock(&t->mu);
+	st = t->state;
+	pthread_mutex_unlock(&t->mu);
+	return names[st];
+}
+
 void am_srv_target_end_reason(struct am_srv_target *t, char *out, size_t len)
 {
 	pthread_mutex_lock(&t->mu);

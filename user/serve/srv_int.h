@@ -88,11 +88,21 @@ int  am_srv_target_read(struct am_srv_target *t, uint64_t *cursor, char **buf, s
 			uint64_t *gap, bool *over);
 /* The latest summary as the JSON "summary" record (one line, malloc'ed). */
 int  am_srv_target_summary_json(struct am_srv_target *t, char **buf, size_t *len);
+/* "attaching", "tracing", "failed" or "ended". */
+const char *am_srv_target_state(struct am_srv_target *t);
 /* Why the target ended ("" while running). */
 void am_srv_target_end_reason(struct am_srv_target *t, char *out, size_t len);
 
+/* ---- watch rules' exec events (watch.c) ---- */
+/* A netlink socket on the kernel's process events (root, initial network
+ * namespace), non-blocking; -1 with errno. */
+int am_watch_open(void);
+/* The pids that exec'd since the last read (at most max). */
+int am_watch_read(int fd, pid_t *pids, int max);
+
 /* ---- access (access.c) ---- */
-/* May uid/gid (a client in pid namespace of pid cpid) trace pid? pidfd:
+/* May uid/gid (a client in pid namespace of pid cpid; 0: not checked, a
+ * watch rule's owner was when the rule was made) trace pid? pidfd:
  * opened on pid before the check, still that process after it. 0, or -1
  * with the reason in err (the same words whether it exists or not when it
  * is not the client's). Root: always, but never the daemon itself. */
