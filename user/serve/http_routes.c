@@ -67,12 +67,19 @@ static int snap_cmp(const void *a, const void *b)
 	return x->info.pid < y->info.pid ? -1 : x->info.pid > y->info.pid;
 }
 
-static void snaps_take(struct am_http *h, const struct am_srv_viewer *v, struct snaps *s)
+/* 0, or -1 with 500 in r (out of memory: a partial list is never served). */
+static int snaps_take(struct am_http *h, const struct am_srv_viewer *v, struct snaps *s,
+		      struct am_http_resp *r)
 {
 	memset(s, 0, sizeof(*s));
 	am_srv_each(h->srv, v, snap_one, s);
+	if (s->oom) {
+		am_http_text(r, 500, "out of memory\n");
+		return -1;
+	}
 	if (s->n)
 		qsort(s->v, s->n, sizeof(*s->v), snap_cmp);
+	return 0;
 }
 
 static const char *mode_name(enum am_srv_mode m)
@@ -146,14 +153,15 @@ static struct am_srv_target *find_target(struct am_http *h, struct MHD_Connectio
 static void route_metrics(struct am_http *h, const struct am_srv_viewer *v, struct am_http_resp *r)
 {
 	struct snaps s;
-	struct am_prom_target *pt;
+	struct am_prom_target *pt = NULL;
 	struct am_srv_stats st;
 	struct am_prom_daemon d;
 	struct mbuf b;
 
-	snaps_take(h, v, &s);
+	if (snaps_take(h, v, &s, r) < 0)
+		goto out;
 	pt = calloc(s.n ? s.n : 1, sizeof(*pt));
-	if (!pt || s.oom || mbuf_open(&b, r) < 0) {
+	if (!pt || mbuf_open(&b, r) < 0) {
 		if (!r->body)
 			am_http_text(r, 500, "out of memory\n");
 		goto out;
@@ -205,8 +213,7 @@ static void route_targets(struct am_http *h, const struct am_srv_viewer *v, stru
 	struct mbuf b;
 	char u[64];
 
-	snaps_take(h, v, &s);
-	if (mbuf_open(&b, r) < 0)
+	if (snaps_take(h, v, &s, r) < 0 || mbuf_open(&b, r) < 0)
 		goto out;
 	w = jsonw_new(b.f);
 	if (!w) {
@@ -263,7 +270,8 @@ static void route_sd(struct am_http *h, struct MHD_Connection *c, const struct a
 	char self[300], u[32];
 
 	self_address(h, c, self, sizeof(self));
-	snaps_take(h, v, &s);
+	if (snaps_take(h, v, &s, r) < 0)
+		goto out;
 	if (mbuf_open(&b, r) < 0 || !(w = jsonw_new(b.f))) {
 		if (!r->body) {
 			fclose(b.f);
@@ -336,8 +344,7 @@ static void route_index(struct am_http *h, const struct am_srv_viewer *v, struct
 	struct snaps s;
 	struct mbuf b;
 
-	snaps_take(h, v, &s);
-	if (mbuf_open(&b, r) < 0)
+	if (snaps_take(h, v, &s, r) < 0 || mbuf_open(&b, r) < 0)
 		goto out;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>allocmap serve</title>"
 	      "<link rel=\"stylesheet\" href=\"/live.css\"></head><body><h1>allocmap serve</h1>\n"
