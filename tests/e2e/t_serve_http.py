@@ -9,8 +9,9 @@ mmap made by malloc) and
                `promtool check metrics` accepts /metrics (a hostile comm in it)
   pprof        `go tool pprof -top` reads /debug/pprof/heap?pid=N over HTTP
                and shows the program's allocation sites with their bytes
-  live_page    headless Chromium loads /live?pid=N and its figures change
-               while the program allocates
+  live_page    headless Chromium loads /live?pid=N, its figures change
+               while the program allocates, and it says how many records the
+               bounded history dropped (history_kb = 64)
   non_root     a user of its own traces its own process through the socket:
                over HTTP it sees it and not root's (metrics, 404 on root's
                pprof and live page, no daemon figures)
@@ -382,9 +383,35 @@ def t_live_page():
             st, h, rep = http_get(d.port, "/report?pid=%d" % pid)
             eq(st, 200, "report status")
             check(b"am-data" in rep, "the report page")
+            check(field(dom2, "dropped").startswith("No record dropped"), "nothing dropped yet")
+            # past the history's bound (64 KiB, the config file's): the page says how many were dropped
+            for i in range(4, 400):
+                p.stdin.write("more\n")
+                eq(read_line(p), "more %d" % i, "served's more")
+            j = wait_for("the daemon to drop old records", lambda: dropped(d, pid))
+            dom3 = dump(d.port, pid, tmp)
+            eq(field(dom3, "dropped"), "%d older records were dropped from the bounded history: the report "
+               "starts after them." % j["history_dropped"], "the page says what was dropped")
+            eq(int(field(dom3, "records")), j["records"], "records kept on the page")
         finally:
             end(p)
-    with_daemon(body)
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+    cfg.write("history_kb = 64\n")
+    cfg.close()
+    try:
+        with_daemon(body, ["--config", cfg.name])
+    finally:
+        os.unlink(cfg.name)
+
+
+def dropped(d, pid):
+    """/live.json once the daemon saw served's 399 "more" calls and dropped
+    records (None before)."""
+    st, _, b = http_get(d.port, "/live.json?pid=%d" % pid)
+    j = json.loads(b) if st == 200 else {}
+    text = http_get(d.port, "/metrics")[2].decode()
+    done = metric(text, "allocmap_live_bytes", pid=pid) == LIVE + 399 * 5000
+    return j if done and j.get("history_dropped", 0) > 0 else None
 
 
 def ensure_user():
