@@ -124,7 +124,11 @@ $(OUTPUT)/serve/http_routes.o: $(OUTPUT)/live_assets.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(UNIT_EXTRA_$*) $(LDLIBS) -o $@
+
+# serve/'s files with no libbpf in them, for their unit test
+UNIT_EXTRA_test_serve := $(OUTPUT)/serve/hist.o $(OUTPUT)/serve/conf.o
+$(OUTPUT)/tests/test_serve: $(UNIT_EXTRA_test_serve)
 
 # the HTTP side is tested against a fake daemon (the test defines srv.h)
 HTTP_OBJS := $(OUTPUT)/serve/http.o $(OUTPUT)/serve/http_routes.o

@@ -13,9 +13,12 @@ control socket, targets, access, signals) against real processes:
                   user's, a setuid process's and the daemon's; sees none of
                   root's targets; trace --socket as that user
   setuid_exec     a user's target that execs a setuid program stops
+  parallel_stacks four targets unwinding stacks at once: each one's call
+                  sites exact
   fifty_clients   50 clients at once, each answered
   disconnects     stream clients that leave mid-stream; the daemon serves on
   fork_exec       a target that forks a child that execs, then execs itself
+  top_socket      `top --socket -p` draws the target; q (forwarded) quits it
   watch_rules     comm rules of root and of a user pick up new processes
                   (each only what its owner may trace); removed by owner
   sighup          SIGHUP reloads the config and keeps the targets; a bad
@@ -40,11 +43,12 @@ import tempfile
 import threading
 import time
 
-from harness import Fail, PROGS, TOOL, check, eq, needs, run_tests
+from harness import Fail, PROGS, Skip, TOOL, check, eq, needs, run_tests
 
 THRESH = os.path.join(PROGS, "thresh_wait")
 SPINNER = os.path.join(PROGS, "spinner")
 EXAMPLE = os.path.join(PROGS, "example")
+SITES = os.path.join(PROGS, "sites")
 USERS = ("amserve1", "amserve2")
 WAIT = 60  # seconds: a bound on waiting for an event, not a pace
 
@@ -263,6 +267,8 @@ def test_basics():
         r = add(d, p.pid)
         eq((r["pid"], r["mode"], r["existing"]), (p.pid, "all", False), "add reply")
         eq(add(d, p.pid)["existing"], True, "adding it again")
+        fill = wait_until("a tick", lambda: one(d, op="stats")["ringbuf_fill"] + 1)
+        check(1 <= fill <= 2, "ring buffer fill in 0..1: %r" % (fill - 1))
         ts = targets(d)
         eq([(t["pid"], t["comm"], t["alive"], t["mode"]) for t in ts],
            [(p.pid, "thresh_wait", True, "all")], "list")
@@ -308,7 +314,7 @@ def stream_records(d, pid, user=None):
     c = Client(d.sock)
     try:
         r = c.req(op="stream", pid=pid)
-        check(r.get("ok"), "stream: %r" % r)
+        check(r.get("ok"), "stream: %r (targets: %r)" % (r, targets(d)))
         recs = []
         while True:
             x = c.line()
@@ -497,6 +503,32 @@ def test_setuid_exec():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_parallel_stacks():
+    """Four targets in mode all unwinding at once, each in its own thread:
+    each one's call sites are exactly tests/progs/sites.c's."""
+    d = Daemon()
+    try:
+        shs = [subprocess.Popen(["sh", "-c", "read x; exec %s" % SITES], stdin=subprocess.PIPE,
+                                text=True) for _ in range(4)]
+        for sh in shs:
+            add(d, sh.pid)
+        for sh in shs:
+            sh.stdin.write("go\n")
+            sh.stdin.close()
+        for sh in shs:
+            eq(sh.wait(timeout=WAIT), 0, "sites' exit")
+            recs, end = stream_records(d, sh.pid)
+            sites = [r for r in recs if r["type"] == "sites"]
+            eq(len(sites), 1, "one sites record")
+            # (the shell's own allocations before its exec have sites of their own)
+            got = sorted((x["frame"]["sym"], x["calls"]) for x in sites[0]["sites"]
+                         if (x["frame"].get("sym") or "").startswith("site_"))
+            eq(got, [("site_big", 1), ("site_leak", 3), ("site_peak", 10), ("site_temp", 100)],
+               "pid %d's call sites" % sh.pid)
+    finally:
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def test_fifty_clients():
     d = Daemon()
     try:
@@ -582,6 +614,35 @@ def test_sighup():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_top_socket():
+    """allocmap top --socket in a tmux pane: the screen of the target, the
+    q key (forwarded to the session), the exit status and closing line."""
+    if not shutil.which("tmux"):
+        raise Skip("no tmux (scripts/deps.sh installs it)")
+    d = Daemon()
+    srv = "amserve-%d" % os.getpid()
+    tm = ["tmux", "-L", srv, "-f", "/dev/null"]
+    sp = subprocess.Popen([SPINNER, "100000"], stdout=subprocess.DEVNULL)
+    try:
+        cmd = "%s top --socket %s -p %d; echo EXIT=$?; sleep 60" % (TOOL, d.sock, sp.pid)
+        subprocess.run(tm + ["new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd], check=True)
+
+        def screen():
+            return subprocess.run(tm + ["capture-pane", "-p", "-t", "t"], capture_output=True,
+                                  text=True).stdout
+        wait_until("top's screen", lambda: "pid %d (spinner)" % sp.pid in screen() and
+                   "mmap threshold" in screen())
+        subprocess.run(tm + ["send-keys", "-t", "t", "q"], check=True)
+        wait_until("top to quit", lambda: "EXIT=" in screen())
+        check("EXIT=0" in screen(), "top's exit: %s" % screen()[-600:])
+        check("allocmap top: pid %d (spinner)" % sp.pid in screen(), "its closing line")
+    finally:
+        subprocess.run(tm + ["kill-server"], capture_output=True)
+        sp.kill()
+        sp.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def test_watch_rules():
     ensure_users()
     d = Daemon()
@@ -660,13 +721,15 @@ TESTS = [
     ("trace_socket", test_trace_socket),
     ("nonroot", test_nonroot),
     ("setuid_exec", test_setuid_exec),
+    ("parallel_stacks", test_parallel_stacks),
     ("fifty_clients", test_fifty_clients),
     ("disconnects", test_disconnects),
     ("fork_exec", test_fork_exec),
+    ("top_socket", test_top_socket),
     ("watch_rules", test_watch_rules),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
 ]
 
 if __name__ == "__main__":
-    sys.exit(run_tests("serve", TESTS, sys.argv[1:], needs(TOOL, THRESH, SPINNER, EXAMPLE)))
+    sys.exit(run_tests("serve", TESTS, sys.argv[1:], needs(TOOL, THRESH, SPINNER, EXAMPLE, SITES)))

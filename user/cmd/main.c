@@ -317,7 +317,7 @@ static int cmd_trace(int argc, char **argv)
 	if (!sock && !am_session_active() && geteuid() != 0 && !access(AM_SERVE_SOCKET, F_OK))
 		sock = AM_SERVE_SOCKET;
 	if (sock && !am_session_active())
-		return am_trace_remote(sock, argc, argv, &o);
+		return am_remote(sock, "trace", argc, argv, &o);
 	return am_trace_cmd(&o);
 }
 
@@ -384,6 +384,10 @@ int main(int argc, char **argv)
 
 		if (am_session_setup(argc, argv, &next))
 			return 1;
+		if (!strcmp(argv[next], "top")) {
+			argv[next] = "allocmap top";
+			return am_top_main(argc - next, argv + next);
+		}
 		argv[next] = "allocmap trace";
 		return cmd_trace(argc - next, argv + next);
 	}

@@ -7,6 +7,8 @@
  * Ctrl-C the client asks the session to stop (its summary is still
  * written), then exits with the session's status. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +68,9 @@ static int file_list(const struct am_trace_opts *o, const char **out)
 	return n;
 }
 
-/* The request line: {"v":1,"op":"trace","argv":[...],"files":[...]} */
-static char *request(int argc, char **argv, const char **files, int nf, size_t *len)
+/* The request line: {"v":1,"op":"trace","argv":[SUB,...],"files":[...]}, and
+ * for top its terminal: "stdin": true, "term": $TERM. */
+static char *request(const char *sub, int argc, char **argv, const char **files, int nf, size_t *len)
 {
 	char *mem = NULL;
 	FILE *f = open_memstream(&mem, len);
@@ -83,7 +86,7 @@ static char *request(int argc, char **argv, const char **files, int nf, size_t *
 	jsonw_ku64(w, "v", 1);
 	jsonw_kstr(w, "op", "trace");
 	jsonw_karr_open(w, "argv");
-	jsonw_str(w, "trace");
+	jsonw_str(w, sub);
 	for (int i = 1; i < argc; i++)
 		jsonw_str(w, argv[i]);
 	jsonw_arr_close(w);
@@ -91,6 +94,10 @@ static char *request(int argc, char **argv, const char **files, int nf, size_t *
 	for (int i = 0; i < nf; i++)
 		jsonw_str(w, files[i]);
 	jsonw_arr_close(w);
+	if (!strcmp(sub, "top")) {
+		jsonw_kbool(w, "stdin", true);
+		jsonw_kstr(w, "term", getenv("TERM"));
+	}
 	jsonw_obj_close(w);
 	jsonw_eol(w);
 	jsonw_flush(w);
@@ -120,7 +127,7 @@ static int send_request(int sock, const char *req, size_t len, const int *fds, i
 
 /* One line from the daemon: an error (1), the end with a status, or
  * nothing yet (-1). */
-static int handle_reply(const char *line)
+static int handle_reply(const char *sub, const char *line)
 {
 	json_object *r = json_tokener_parse(line), *v;
 	int rc = -1;
@@ -130,7 +137,7 @@ static int handle_reply(const char *line)
 	if (json_object_object_get_ex(r, "ok", &v) && !json_object_get_boolean(v)) {
 		const char *e = json_object_object_get_ex(r, "error", &v) ? json_object_get_string(v) : "?";
 
-		am_err("trace: the daemon refused: %s", e);
+		am_err("%s: the daemon refused: %s", sub, e);
 		rc = 1;
 	} else if (json_object_object_get_ex(r, "end", &v) && json_object_get_boolean(v)) {
 		rc = json_object_object_get_ex(r, "status", &v) ? json_object_get_int(v) : 1;
@@ -139,24 +146,45 @@ static int handle_reply(const char *line)
 	return rc;
 }
 
+/* top: the terminal's input, forwarded to the session (which cannot read
+ * a terminal whose foreground is this process). */
+static void forward_keys(int *keys)
+{
+	char buf[256];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n <= 0 || write(*keys, buf, (size_t)n) != n) {
+		close(*keys);
+		*keys = -1;
+	}
+}
+
 /* Waits for the session's end line; Ctrl-C/SIGTERM ask it to stop. */
-static int wait_end(int sock)
+static int wait_end(const char *sub, int sock, int keys)
 {
 	char buf[4096], line[4096];
 	size_t ll = 0;
 	bool asked = false;
 
 	for (;;) {
+		struct pollfd pf[2] = { { .fd = sock, .events = POLLIN }, { .fd = keys >= 0 ? 0 : -1,
+								     .events = POLLIN } };
 		ssize_t n;
 
 		if (stop_asked && !asked) {
 			asked = send(sock, "{\"v\":1,\"op\":\"stop\"}\n", 20, MSG_NOSIGNAL) == 20;
 		}
+		if (poll(pf, 2, -1) < 0)
+			continue; /* EINTR: a signal, asked above */
+		if (pf[1].revents)
+			forward_keys(&keys);
+		if (!pf[0].revents)
+			continue;
 		n = recv(sock, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			am_err("trace: the daemon closed the connection");
+			am_err("%s: the daemon closed the connection", sub);
 			return 1;
 		}
 		for (ssize_t i = 0; i < n; i++) {
@@ -169,57 +197,78 @@ static int wait_end(int sock)
 			}
 			line[ll] = 0;
 			ll = 0;
-			if ((rc = handle_reply(line)) >= 0)
+			if ((rc = handle_reply(sub, line)) >= 0)
 				return rc;
 		}
 	}
 }
 
-int am_trace_remote(const char *path, int argc, char **argv, const struct am_trace_opts *o)
+int am_remote(const char *path, const char *sub, int argc, char **argv, const struct am_trace_opts *o)
 {
 	const char *files[8];
-	int fds[AM_SESSION_MAX_FDS] = { 1, 2 }, nf, sock, rc = 1;
+	bool top = !strcmp(sub, "top");
+	int fds[AM_SESSION_MAX_FDS] = { 0, 1, 2 }, std = top ? 3 : 2, nf, sock, rc = 1;
+	int keys[2] = { -1, -1 };
 	struct sigaction sa = { .sa_handler = on_stop };
 	char *req = NULL;
 	size_t len;
 
+	if (!top) {
+		fds[0] = 1;
+		fds[1] = 2;
+	}
 	if (o->cmd) {
-		am_err("trace: launching a command through the daemon is not supported: start it "
-		       "yourself and attach with -p PID");
+		am_err("%s: launching a command through the daemon is not supported: start it "
+		       "yourself and attach with -p PID", sub);
 		return 1;
 	}
-	nf = file_list(o, files);
+	nf = top ? 0 : file_list(o, files);
+	if (top && pipe2(keys, O_CLOEXEC)) {
+		am_err("%s: %s", sub, strerror(errno));
+		return 1;
+	}
+	if (top)
+		fds[0] = keys[0];
 	sock = connect_to(path);
 	if (sock < 0) {
-		am_err("trace: cannot connect to the allocmap daemon at %s: %s", path, strerror(errno));
+		am_err("%s: cannot connect to the allocmap daemon at %s: %s", sub, path, strerror(errno));
 		return 1;
 	}
 	for (int i = 0; i < nf; i++) {
 		char why[512];
 
-		fds[2 + i] = am_open_output(files[i], why, sizeof(why));
-		if (fds[2 + i] < 0) {
+		fds[std + i] = am_open_output(files[i], why, sizeof(why));
+		if (fds[std + i] < 0) {
 			am_err("cannot open %s: %s", files[i], why);
 			nf = i;
 			goto out;
 		}
 	}
-	req = request(argc, argv, files, nf, &len);
-	if (!req || send_request(sock, req, len, fds, 2 + nf)) {
-		am_err("trace: cannot talk to the allocmap daemon at %s: %s", path,
+	req = request(sub, argc, argv, files, nf, &len);
+	if (!req || send_request(sock, req, len, fds, std + nf)) {
+		am_err("%s: cannot talk to the allocmap daemon at %s: %s", sub, path,
 		       req ? strerror(errno) : "out of memory");
 		goto out;
 	}
 	for (int i = 0; i < nf; i++)
-		close(fds[2 + i]);
+		close(fds[std + i]);
 	nf = 0;
+	if (keys[0] >= 0)
+		close(keys[0]);
+	keys[0] = -1;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = wait_end(sock);
+	if (top)
+		signal(SIGTSTP, SIG_IGN); /* the session draws on the terminal, not this process */
+	rc = wait_end(sub, sock, keys[1]);
+	keys[1] = -1;
 out:
+	for (int k = 0; k < 2; k++)
+		if (keys[k] >= 0)
+			close(keys[k]);
 	for (int i = 0; i < nf; i++)
-		close(fds[2 + i]);
+		close(fds[std + i]);
 	free(req);
 	close(sock);
 	return rc;

@@ -30,6 +30,16 @@ static const struct key keys[] = {
 	K("pprof_timeout_ms", 100, 600000, 1, pprof_timeout_ms, false),
 };
 
+void am_srv_conf_default(struct am_srv_conf *c)
+{
+	*c = (struct am_srv_conf){
+		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 4,
+		.ringbuf_os_mb = 1,
+		.linger_s = 300, .max_request = 64 << 10, .client_buf = 8u << 20,
+		.pprof_timeout_ms = 5000,
+	};
+}
+
 static char *trim(char *s)
 {
 	char *e;

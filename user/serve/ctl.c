@@ -631,6 +631,7 @@ static void op_stats(struct ctl *c, struct client *k)
 		jsonw_kstr(r.w, "op", "stats");
 		jsonw_ku64(r.w, "events", st.events);
 		jsonw_kf64(r.w, "events_per_s", st.events_per_s, 1);
+		jsonw_kf64(r.w, "ringbuf_fill", st.ringbuf_fill, 4);
 		jsonw_ku64(r.w, "rss_bytes", st.rss_bytes);
 		jsonw_ku64(r.w, "targets", st.targets);
 		jsonw_ku64(r.w, "dropped", st.dropped);

@@ -65,8 +65,8 @@ static char **session_argv(json_object *argv, json_object *files, uid_t uid, gid
 		}
 		a[k++] = (char *)s;
 	}
-	if (strcmp(a[7 + nf], "trace")) {
-		snprintf(err, errlen, "only 'trace' runs through the daemon");
+	if (strcmp(a[7 + nf], "trace") && strcmp(a[7 + nf], "top")) {
+		snprintf(err, errlen, "only 'trace' and 'top' run through the daemon");
 		free(a);
 		return NULL;
 	}
@@ -75,28 +75,63 @@ static char **session_argv(json_object *argv, json_object *files, uid_t uid, gid
 
 /* In the child, between fork and exec (async-signal-safe calls only):
  * the descriptors in place, the signals as a fresh process has them. */
-static void child_exec(char **argv, const int *hi, int n, int null_fd)
+static void child_exec(char **argv, char **envp, const int *hi, int n, int null_fd, bool tty)
 {
 	sigset_t all;
 
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	/* top sets the client's terminal's modes from outside its foreground */
+	signal(SIGTTOU, tty ? SIG_IGN : SIG_DFL);
 	setpgid(0, 0); /* the daemon's terminal signals are not its */
-	if (dup2(null_fd, 0) < 0)
+	if (!tty && dup2(null_fd, 0) < 0)
 		_exit(127);
 	for (int i = 0; i < n; i++)
-		if (dup2(hi[i], i + 1) < 0)
+		if (dup2(hi[i], i + !tty) < 0)
 			_exit(127);
-	execv("/proc/self/exe", argv);
+	execve("/proc/self/exe", argv, envp);
 	_exit(127);
+}
+
+/* The session's environment: the daemon's, with the client's TERM for
+ * top (a plain name only). envp[0] is the one string allocated here. */
+static char **session_env(json_object *req, bool tty, char *err, size_t errlen)
+{
+	extern char **environ;
+	const char *term = NULL;
+	json_object *v;
+	size_t n = 0;
+	char **e;
+
+	if (tty && json_object_object_get_ex(req, "term", &v) && json_object_is_type(v, json_type_string))
+		term = json_object_get_string(v);
+	if (term && (!*term || strlen(term) > 64 || strspn(term, "abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-_") != strlen(term))) {
+		snprintf(err, errlen, "invalid term");
+		return NULL;
+	}
+	while (environ[n])
+		n++;
+	e = calloc(n + 2, sizeof(*e));
+	if (!e || asprintf(&e[0], "TERM=%s", term ? term : "dumb") < 0) {
+		free(e);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0, k = 1; i < n; i++)
+		if (strncmp(environ[i], "TERM=", 5))
+			e[k++] = environ[i];
+	return e;
 }
 
 pid_t am_session_start(json_object *req, int *fds, int n_fds, uid_t uid, gid_t gid, pid_t cpid,
 		       char *err, size_t errlen)
 {
-	json_object *argv = NULL, *files = NULL;
+	json_object *argv = NULL, *files = NULL, *v;
 	int hi[AM_SESSION_MAX_FDS], n_hi = 0, null_fd = -1;
+	bool tty = json_object_object_get_ex(req, "stdin", &v) && json_object_get_boolean(v);
+	char **envp = NULL;
 	char nums[5][24], **a = NULL;
 	pid_t pid = -1;
 
@@ -108,9 +143,9 @@ pid_t am_session_start(json_object *req, int *fds, int n_fds, uid_t uid, gid_t g
 		snprintf(err, errlen, "\"files\" must be an array of paths");
 		goto out;
 	}
-	if (n_fds < 2 || (size_t)n_fds - 2 != (files ? json_object_array_length(files) : 0)) {
-		snprintf(err, errlen, "trace needs its stdout, stderr and one descriptor per file "
-			 "(SCM_RIGHTS)");
+	if (n_fds < 2 + tty || (size_t)n_fds - 2 - tty != (files ? json_object_array_length(files) : 0)) {
+		snprintf(err, errlen, "trace needs its %sstdout, stderr and one descriptor per file "
+			 "(SCM_RIGHTS)", tty ? "stdin, " : "");
 		goto out;
 	}
 	a = session_argv(argv, files, uid, gid, cpid, nums, err, errlen);
@@ -127,9 +162,11 @@ pid_t am_session_start(json_object *req, int *fds, int n_fds, uid_t uid, gid_t g
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto out;
 	}
+	if (!(envp = session_env(req, tty, err, errlen)))
+		goto out;
 	pid = fork();
 	if (pid == 0)
-		child_exec(a, hi, n_hi, null_fd);
+		child_exec(a, envp, hi, n_hi, null_fd, tty);
 	if (pid < 0)
 		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
 out:
@@ -140,6 +177,10 @@ out:
 	if (null_fd >= 0)
 		close(null_fd);
 	free(a);
+	if (envp) {
+		free(envp[0]);
+		free(envp);
+	}
 	return pid;
 }
 

@@ -42,6 +42,7 @@ struct am_srv_target {
 	char why[512];                /* attach error, or why tracing ended */
 	struct am_srv_target_info info;
 	struct am_summary sum;        /* pointers into the tracer NULLed */
+	double ring_fill;             /* at the last tick, 0..1 (-1 unknown) */
 	bool have_sum;
 	uint64_t t0_ns;               /* the trace's origin (monotonic) */
 	struct am_hist hist;
@@ -161,6 +162,9 @@ static int hook_tick(void *ctx, const struct am_summary *now, uint64_t now_ns)
 
 	(void)now_ns;
 	keep_summary(t, now);
+	pthread_mutex_lock(&t->mu);
+	t->ring_fill = am_tracer__ring_fill(t->tr);
+	pthread_mutex_unlock(&t->mu);
 	am_out__flush(t->out);
 	return 0;
 }
@@ -334,16 +338,6 @@ static void *target_main(void *arg)
 }
 
 /* ---- the daemon's list ---- */
-
-void am_srv_conf_default(struct am_srv_conf *c)
-{
-	*c = (struct am_srv_conf){
-		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 4,
-		.ringbuf_os_mb = 1,
-		.linger_s = 300, .max_request = 64 << 10, .client_buf = 8u << 20,
-		.pprof_timeout_ms = 5000,
-	};
-}
 
 struct am_srv *am_srv_new(const struct am_srv_conf *conf, int wake_fd)
 {
@@ -723,7 +717,8 @@ void am_srv_housekeep(struct am_srv *s)
 		bool old;
 
 		pthread_mutex_lock(&t->mu);
-		old = t->state >= T_FAILED && t->done_mono_ns &&
+		/* done after now was read (it just ended): not old */
+		old = t->state >= T_FAILED && t->done_mono_ns && t->done_mono_ns < now &&
 		      now - t->done_mono_ns > (uint64_t)s->conf.linger_s * 1000000000ULL;
 		pthread_mutex_unlock(&t->mu);
 		if (old) {
@@ -798,6 +793,8 @@ void am_srv_stats(struct am_srv *s, struct am_srv_stats *out)
 		events += t->sum.events;
 		dropped += t->hist.dropped;
 		live += t->info.alive;
+		if (t->info.alive && t->ring_fill > fill)
+			fill = t->ring_fill;
 		pthread_mutex_unlock(&t->mu);
 	}
 	if (!s->rate_ns || now - s->rate_ns >= 2000000000ULL) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -249,6 +250,9 @@ struct am_tracer {
 	uint64_t t0, deadline, last_tick;
 	struct am_trace_info info;
 	pid_t info_pids[AM_MAX_PIDS];
+	/* the ring's positions, mapped read-only (am_tracer__ring_fill) */
+	const volatile unsigned long *rb_cons, *rb_prod;
+	size_t rb_size;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -1813,6 +1817,10 @@ void am_tracer__free(struct am_tracer *tr)
 	if (tr->child > 0 && !tr->child_done && !tr->released)
 		waitpid(tr->child, NULL, 0);
 	ring_buffer__free(tr->rb);
+	if (tr->rb_cons) {
+		munmap((void *)tr->rb_cons, (size_t)sysconf(_SC_PAGESIZE));
+		munmap((void *)tr->rb_prod, (size_t)sysconf(_SC_PAGESIZE));
+	}
 	detach_all(tr);
 	for (int i = 0; i < tr->n_targets; i++)
 		free(tr->targets[i].res);
@@ -1856,6 +1864,32 @@ void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out)
 		return;
 	}
 	snapshot_at(tr, am_now_ns(), out);
+}
+
+double am_tracer__ring_fill(struct am_tracer *tr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long used;
+
+	if (!tr->skel)
+		return -1;
+	if (!tr->rb_cons) {
+		int fd = bpf_map__fd(tr->skel->maps.rb);
+		void *c = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+		void *p = c == MAP_FAILED ? MAP_FAILED :
+			  mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+
+		if (p == MAP_FAILED) {
+			if (c != MAP_FAILED)
+				munmap(c, (size_t)page);
+			return -1;
+		}
+		tr->rb_cons = c;
+		tr->rb_prod = p;
+		tr->rb_size = bpf_map__max_entries(tr->skel->maps.rb);
+	}
+	used = *tr->rb_prod - *tr->rb_cons;
+	return tr->rb_size ? (double)used / (double)tr->rb_size : -1;
 }
 
 const struct am_sites_report *am_tracer__sites(struct am_tracer *tr)

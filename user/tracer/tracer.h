@@ -112,6 +112,11 @@ const struct am_trace_info *am_tracer__info(const struct am_tracer *tr);
  * sink callback. */
 void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out);
 
+/* How full the ring buffer is now, 0..1 (its producer and consumer
+ * positions, read from the kernel's pages); -1 before __load or when they
+ * cannot be mapped. */
+double am_tracer__ring_fill(struct am_tracer *tr);
+
 /* The call sites so far (am_corr__sites: NULL without stacks), from a
  * hook or a sink callback. */
 const struct am_sites_report *am_tracer__sites(struct am_tracer *tr);
