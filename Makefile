@@ -31,7 +31,7 @@ CFLAGS    ?= -O2 -g
 USER_DIRS := core probe render report tracer serve cmd
 USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) $(USER_INC) -Ibpf
-LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lpthread
+LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lmicrohttpd -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
@@ -112,6 +112,23 @@ $(OUTPUT)/diff_assets.h: $(DIFF_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(Q)python3 scripts/embed.py $@ $(DIFF_ASSETS)
 
 $(OUTPUT)/report/diff_html.o: $(OUTPUT)/diff_assets.h
+# `allocmap compare --html`: its own page and script, the report's stylesheet
+COMPARE_ASSETS := user/report/assets/report.css user/report/assets/compare.html user/report/assets/compare.js
+
+$(OUTPUT)/compare_assets.h: $(COMPARE_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(COMPARE_ASSETS)
+
+$(OUTPUT)/cmd/compare_html.o: $(OUTPUT)/compare_assets.h
+
+# `allocmap serve`'s live page, its script and the index's stylesheet
+LIVE_ASSETS := user/serve/assets/live.html user/serve/assets/live.js user/serve/assets/live.css
+
+$(OUTPUT)/live_assets.h: $(LIVE_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(LIVE_ASSETS)
+
+$(OUTPUT)/serve/http_routes.o: $(OUTPUT)/live_assets.h
 # ---------------------------------------------------------------------------
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
@@ -121,6 +138,12 @@ $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/te
 # serve/'s files with no libbpf in them, for their unit test
 UNIT_EXTRA_test_serve := $(OUTPUT)/serve/hist.o $(OUTPUT)/serve/conf.o
 $(OUTPUT)/tests/test_serve: $(UNIT_EXTRA_test_serve)
+
+# the HTTP side is tested against a fake daemon (the test defines srv.h)
+HTTP_OBJS := $(OUTPUT)/serve/http.o $(OUTPUT)/serve/http_routes.o
+$(OUTPUT)/tests/test_http: tests/unit/test_http.c tests/unit/check.h $(CORE_OBJS) $(HTTP_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(HTTP_OBJS) $(CORE_OBJS) $(LDLIBS) -o $@
 
 # test programs: plain C, no optimisation tricks that would elide allocations
 $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
@@ -153,6 +176,8 @@ $(OUTPUT)/progs/cxxgrow_O2: tests/progs/cxxgrow.cpp | $(OUTPUT)/progs
 $(OUTPUT)/progs/stacks: PROG_CFLAGS_stacks = -fno-omit-frame-pointer
 # sites: known call sites (t_sites.py), -O0 so every call stays where it is
 $(OUTPUT)/progs/sites: PROG_CFLAGS_sites = -O0 -fno-omit-frame-pointer
+# served: known call sites for allocmap serve's pprof endpoint (t_serve_http.py)
+$(OUTPUT)/progs/served: PROG_CFLAGS_served = -O0 -fno-omit-frame-pointer
 STACK_VARIANTS := $(OUTPUT)/progs/stacks_nofp $(OUTPUT)/progs/stacks_stripped
 $(OUTPUT)/progs/stacks_nofp: tests/progs/stacks.c | $(OUTPUT)/progs
 	$(call msg,PROG,$@)

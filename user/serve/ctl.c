@@ -1162,6 +1162,7 @@ static int setup(struct ctl *c)
 int am_serve_run(const struct am_serve_opts *o)
 {
 	struct ctl c = { .o = o, .lfd = -1, .epfd = -1, .sfd = -1, .wfd = -1, .nfd = -1 };
+	struct am_http *http = NULL;
 	char err[512];
 	int rc = 1;
 
@@ -1171,10 +1172,23 @@ int am_serve_run(const struct am_serve_opts *o)
 		return AM_SERVE_EX_CONFIG;
 	}
 	if (setup(&c) == 0 && (c.srv = am_srv_new(&c.conf, c.wfd))) {
-		am_info("serve: listening on %s", o->socket);
-		loop(&c);
-		rc = 0;
+		http = am_http_start(c.srv, &o->http, err, sizeof(err));
+		if (!http && err[0] && !o->http.given) {
+			am_warn("serve: no HTTP: %s (--http ADDR:PORT to choose, --http off)", err);
+			err[0] = 0;
+		}
+		if (http || !err[0]) {
+			am_info("serve: listening on %s", o->socket);
+			if (http)
+				am_info("serve: HTTP on %s%s%s:%u", strchr(o->http.addr, ':') ? "[" : "",
+					o->http.addr, strchr(o->http.addr, ':') ? "]" : "", am_http_port(http));
+			loop(&c);
+			rc = 0;
+		} else {
+			am_err("serve: %s", err);
+		}
 	}
+	am_http_stop(http);   /* before the targets go: its threads read them */
 	/* SIGTERM: every target stopped and detached, every client gone */
 	for (unsigned i = 0; i < c.n_cl; i++) {
 		pid_t sp = c.cl[i]->session;

@@ -5,6 +5,7 @@
 #define ALLOCMAP_CTL_H
 
 #include <stdbool.h>
+#include "http.h"
 
 #define AM_SERVE_SOCKET "/run/allocmap/allocmap.sock"
 #define AM_SERVE_CONFIG "/etc/allocmap/serve.conf"
@@ -17,6 +18,7 @@ struct am_serve_opts {
 	const char *group;        /* --group NAME: the socket's group (default "allocmap" if it exists) */
 	const char *config;       /* --config PATH, or the default one when present, or NULL */
 	bool foreground;          /* --foreground (serve never forks: see docs) */
+	struct am_http_opts http; /* --http, --http-allow, --http-access (http.h) */
 };
 
 /* Runs until SIGTERM/SIGINT: 0, or 1 after one line on stderr (78 for a
