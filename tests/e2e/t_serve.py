@@ -12,7 +12,8 @@ control socket, targets, access, signals) against real processes:
   nonroot         a user traces its own process; is refused root's, another
                   user's, a setuid process's and the daemon's; sees none of
                   root's targets; trace --socket as that user
-  setuid_exec     a user's target that execs a setuid program stops
+  setuid_exec     a user's target that execs a setuid program stops; so
+                  does a user's trace --socket session
   parallel_stacks four targets unwinding stacks at once: each one's call
                   sites exact
   fifty_clients   50 clients at once, each answered
@@ -494,6 +495,30 @@ def test_setuid_exec():
         recs, end = stream_records(d, sh.pid, u1)
         check(not [r for r in recs if r["type"] == "call" and r.get("size") == 196 * 1024 - 100],
               "u1 saw the setuid program's calls")
+        sh.stdin.write("go\n")
+        sh.stdin.close()
+        sh.stdout.readline()
+        eq(sh.wait(timeout=WAIT), 0, "the setuid program ran to its end")
+        # the same through trace --socket: the session ends at the exec
+        home = os.path.join(tmp, u1)
+        os.mkdir(home)
+        os.chown(home, pwd.getpwnam(u1).pw_uid, pwd.getpwnam(u1).pw_gid)
+        out = os.path.join(home, "t.txt")
+        sh = subprocess.Popen(["sh", "-c", "read x; exec %s" % suid], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, **as_user(u1))
+        t = subprocess.Popen([TOOL, "trace", "--socket", d.sock, "-p", str(sh.pid), "-o", out],
+                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             **as_user(u1))
+        check("tracing 1 process" in t.stderr.readline(), "trace --socket attached")
+        sh.stdin.write("go\n")
+        sh.stdin.flush()
+        check(sh.stdout.readline().startswith("ready"), "the setuid program runs")
+        err = t.stderr.read()
+        eq(t.wait(timeout=WAIT), 1, "trace --socket's exit")
+        check("exec'd a program that is not yours" in err, "its message: %r" % err)
+        with open(out) as f:
+            text = f.read()
+        check("malloc(200604)" not in text, "the setuid program's calls in u1's file")
         sh.stdin.write("go\n")
         sh.stdin.close()
         sh.stdout.readline()
