@@ -718,6 +718,50 @@ def test_watch_rules():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_conf_watch():
+    """`watch` lines of the config file: root's rules, made at start (a
+    matching process running already is taken), replaced on SIGHUP; a bad
+    one refuses the file."""
+    old = held_thresh()
+    procs = [old]
+    d = Daemon("watch = comm thresh_wait all\n")
+    try:
+        eq([(x["comm"], x["mode"], x["config"], x["uid"]) for x in one(d, op="list")["rules"]],
+           [("thresh_wait", "all", True, 0)], "the config's rule")
+
+        def tracing(pid):
+            return [t for t in targets(d) if t["pid"] == pid and t["state"] == "tracing"]
+        wait_until("the rule to take the running thresh_wait", lambda: tracing(old.pid))
+        new = held_thresh()
+        procs.append(new)
+        wait_until("the rule to take a new thresh_wait", lambda: tracing(new.pid))
+        finish(old)
+        wait_until("the summary", lambda: summary_of(d, old.pid)["functions"].get("malloc", {})
+                   .get("calls") == 4)
+        check_thresh_summary(summary_of(d, old.pid))
+        with open(d.conf, "w") as f:
+            f.write("watch = comm\n")
+        n = len(d.log)
+        d.p.send_signal(signal.SIGHUP)
+        line = d.wait_log("kept the previous settings", n)
+        check("line 1: invalid watch" in line, "message: %r" % line)
+        eq(len(one(d, op="list")["rules"]), 1, "the rule kept")
+        with open(d.conf, "w") as f:
+            f.write("# no rules\n")
+        n = len(d.log)
+        d.p.send_signal(signal.SIGHUP)
+        d.wait_log("reloaded", n)
+        eq(one(d, op="list")["rules"], [], "the rule gone with its line")
+        check(tracing(new.pid), "its target stays")
+        finish(new)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def prog_exists(pid):
     return subprocess.run(["bpftool", "prog", "show", "id", str(pid)], capture_output=True).returncode == 0
 
@@ -761,6 +805,7 @@ TESTS = [
     ("fork_exec", test_fork_exec),
     ("top_socket", test_top_socket),
     ("watch_rules", test_watch_rules),
+    ("conf_watch", test_conf_watch),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
 ]

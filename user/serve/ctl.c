@@ -7,6 +7,7 @@
  * from SO_PEERCRED only. Nothing here blocks on a client: output is
  * buffered per client, and a client whose buffer passes its bound is cut
  * off and counted. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -64,6 +65,7 @@ struct rule {
 	enum am_srv_mode mode;
 	char *comm;               /* fnmatch pattern, or NULL */
 	char *cgroup;             /* cgroup v2 path ("/system.slice/x.service"), or NULL */
+	bool conf;                /* a `watch` line of the config file (root's) */
 };
 
 #define MAX_RULES 64
@@ -315,46 +317,111 @@ static struct am_srv_target *existing(struct ctl *c, struct client *k, pid_t pid
 	return NULL;
 }
 
-static void add_rule(struct ctl *c, struct client *k, const char *comm, const char *cg,
-		     enum am_srv_mode mode)
+static bool rule_matches(const struct rule *r, pid_t pid);
+static void pend_add(struct ctl *c, const struct rule *r, pid_t pid);
+
+/* Processes running already that r matches: taken as if they had just
+ * exec'd (their loader is long done). */
+static void rule_scan(struct ctl *c, const struct rule *r)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == getpid() || !rule_matches(r, (pid_t)pid))
+			continue;
+		pend_add(c, r, (pid_t)pid);
+	}
+	closedir(d);
+}
+
+/* A new rule (the exec events listened to from the first one on), and
+ * the processes it matches already. NULL with err. */
+static struct rule *rule_new(struct ctl *c, uid_t uid, gid_t gid, const char *comm, const char *cg,
+			     enum am_srv_mode mode, bool conf, char *err, size_t errlen)
 {
 	struct rule *r;
-	struct reply rp;
 
-	if ((comm && cg) || (comm && (!*comm || strlen(comm) > 255)) ||
+	if ((comm && cg) || (!comm && !cg) || (comm && (!*comm || strlen(comm) > 255)) ||
 	    (cg && (cg[0] != '/' || strlen(cg) > 4095))) {
-		reply_err(c, k, "a rule is one \"comm\" pattern (1..255 bytes) or one \"cgroup\" path "
-			  "(absolute)");
-		return;
+		snprintf(err, errlen, "a rule is one \"comm\" pattern (1..255 bytes) or one \"cgroup\" "
+			 "path (absolute)");
+		return NULL;
 	}
 	if (c->n_rules >= MAX_RULES) {
-		reply_err(c, k, "too many watch rules (%d)", MAX_RULES);
-		return;
+		snprintf(err, errlen, "too many watch rules (%d)", MAX_RULES);
+		return NULL;
 	}
 	if (c->nfd < 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->nfd };
 
 		c->nfd = am_watch_open();
 		if (c->nfd < 0) {
-			reply_err(c, k, "cannot listen to exec events: %s", strerror(errno));
-			return;
+			snprintf(err, errlen, "cannot listen to exec events: %s", strerror(errno));
+			return NULL;
 		}
 		epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->nfd, &ev);
 	}
 	r = &c->rules[c->n_rules];
-	*r = (struct rule){ .id = ++c->next_rule, .uid = k->cred.uid, .gid = k->cred.gid, .mode = mode,
+	*r = (struct rule){ .id = ++c->next_rule, .uid = uid, .gid = gid, .mode = mode, .conf = conf,
 			    .comm = comm ? strdup(comm) : NULL, .cgroup = cg ? strdup(cg) : NULL };
 	if (!r->comm && !r->cgroup) {
-		reply_err(c, k, "out of memory");
-		return;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
 	c->n_rules++;
+	rule_scan(c, r);
+	return r;
+}
+
+static void add_rule(struct ctl *c, struct client *k, const char *comm, const char *cg,
+		     enum am_srv_mode mode)
+{
+	char err[256];
+	struct rule *r = rule_new(c, k->cred.uid, k->cred.gid, comm, cg, mode, false, err, sizeof(err));
+	struct reply rp;
+
+	if (!r) {
+		reply_err(c, k, "%s", err);
+		return;
+	}
 	if (reply_open(&rp, true)) {
 		jsonw_kstr(rp.w, "op", "add");
 		jsonw_ku64(rp.w, "rule", r->id);
 		jsonw_kstr(rp.w, "mode", mode == AM_SRV_OS ? "os" : "all");
 	}
 	reply_send(c, k, &rp);
+}
+
+static void rule_free(struct ctl *c, unsigned i)
+{
+	free(c->rules[i].comm);
+	free(c->rules[i].cgroup);
+	memmove(&c->rules[i], &c->rules[i + 1], (c->n_rules - i - 1) * sizeof(c->rules[0]));
+	c->n_rules--;
+}
+
+/* The config file's watch lines, as root's rules: the previous ones
+ * replaced (their targets stay: a target is removed by remove, or its exit). */
+static void conf_rules(struct ctl *c)
+{
+	char err[256];
+
+	for (unsigned i = c->n_rules; i-- > 0;)
+		if (c->rules[i].conf)
+			rule_free(c, i);
+	for (unsigned i = 0; i < c->conf.n_watch; i++) {
+		const struct am_conf_watch *w = &c->conf.watch[i];
+
+		if (!rule_new(c, 0, 0, w->cgroup ? NULL : w->pat, w->cgroup ? w->pat : NULL,
+			      w->all ? AM_SRV_ALL : AM_SRV_OS, true, err, sizeof(err)))
+			am_err("serve: watch %s %s: %s", w->cgroup ? "cgroup" : "comm", w->pat, err);
+	}
 }
 
 /* Does pid's comm or cgroup match r? */
@@ -432,22 +499,26 @@ static void add_for_rule(struct ctl *c, const struct rule *r, pid_t pid, int pid
 	am_srv_put(t);
 }
 
+/* pid, which r matched, kept until its loader is done (service_pending). */
+static void pend_add(struct ctl *c, const struct rule *r, pid_t pid)
+{
+	int fd;
+
+	if (c->n_pend >= MAX_PENDING || (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+		c->watch_refused++;
+		return;
+	}
+	c->pend[c->n_pend++] = (struct pend){ .pid = pid, .pidfd = fd, .rule = r->id,
+					      .since = am_now_ns() };
+}
+
 /* A process exec'd: kept for every rule its new comm or its cgroup
  * matches, until its loader is done (service_pending). */
 static void on_exec(struct ctl *c, pid_t pid)
 {
-	for (unsigned i = 0; i < c->n_rules; i++) {
-		int fd;
-
-		if (pid == getpid() || !rule_matches(&c->rules[i], pid))
-			continue;
-		if (c->n_pend >= MAX_PENDING || (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
-			c->watch_refused++;
-			continue;
-		}
-		c->pend[c->n_pend++] = (struct pend){ .pid = pid, .pidfd = fd, .rule = c->rules[i].id,
-						      .since = am_now_ns() };
-	}
+	for (unsigned i = 0; i < c->n_rules; i++)
+		if (pid != getpid() && rule_matches(&c->rules[i], pid))
+			pend_add(c, &c->rules[i], pid);
 }
 
 /* Processes a rule matched, added once their loader is done (or after
@@ -545,10 +616,7 @@ static void remove_rule(struct ctl *c, struct client *k, int64_t id)
 	for (unsigned i = 0; i < c->n_rules; i++) {
 		if (c->rules[i].id != id || (k->cred.uid && c->rules[i].uid != k->cred.uid))
 			continue;
-		free(c->rules[i].comm);
-		free(c->rules[i].cgroup);
-		memmove(&c->rules[i], &c->rules[i + 1], (c->n_rules - i - 1) * sizeof(c->rules[0]));
-		c->n_rules--;
+		rule_free(c, i);
 		if (reply_open(&r, true))
 			jsonw_kstr(r.w, "op", "remove");
 		reply_send(c, k, &r);
@@ -624,6 +692,7 @@ static void op_list(struct ctl *c, struct client *k)
 			else
 				jsonw_kstr(r.w, "cgroup", ru->cgroup);
 			jsonw_kstr(r.w, "mode", ru->mode == AM_SRV_OS ? "os" : "all");
+			jsonw_kbool(r.w, "config", ru->conf);
 			jsonw_obj_close(r.w);
 		}
 		jsonw_arr_close(r.w);
@@ -943,6 +1012,7 @@ static void reload(struct ctl *c)
 	}
 	c->conf = conf;
 	am_srv_set_conf(c->srv, &conf);
+	conf_rules(c);
 	am_info("serve: reloaded %s", c->o->config);
 }
 
@@ -1178,6 +1248,7 @@ int am_serve_run(const struct am_serve_opts *o)
 			err[0] = 0;
 		}
 		if (http || !err[0]) {
+			conf_rules(&c);
 			am_info("serve: listening on %s", o->socket);
 			if (http)
 				am_info("serve: HTTP on %s%s%s:%u", strchr(o->http.addr, ':') ? "[" : "",

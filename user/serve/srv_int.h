@@ -15,6 +15,7 @@
 
 /* The daemon's settings: command line, then the config file (reloaded on
  * SIGHUP: the limits apply to what comes next). */
+#define AM_CONF_WATCH_MAX 32
 struct am_srv_conf {
 	unsigned max_targets;     /* targets kept (alive or lingering), 256 */
 	unsigned max_clients;     /* control-socket clients, 256 */
@@ -25,6 +26,14 @@ struct am_srv_conf {
 	size_t   max_request;     /* request line, 64 KiB */
 	size_t   client_buf;      /* a client's unsent output, 8 MiB: beyond, it is cut off */
 	unsigned pprof_timeout_ms;/* a profile built in the target's thread, 5000 */
+	/* `watch = comm PATTERN [os|all]` / `watch = cgroup /PATH [os|all]`:
+	 * root's rules, replaced as a whole on every reload */
+	struct am_conf_watch {
+		char pat[256];
+		bool cgroup;
+		bool all;
+	} watch[AM_CONF_WATCH_MAX];
+	unsigned n_watch;
 };
 
 void am_srv_conf_default(struct am_srv_conf *c);
