@@ -38,6 +38,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -447,6 +448,9 @@ def test_nonroot():
         eq([(t["pid"], t["uid"]) for t in ts], [(mine.pid, pwd.getpwnam(u1).pw_uid)], "u1's list")
         eq(len(targets(d)), 2, "root's list")
         eq(targets(d, u2), [], "u2's list")
+        r = one(d, u1, op="stats")
+        check(not r.get("ok") and "root" in r.get("error", ""), "u1's stats refused: %r" % r)
+        eq(one(d, op="stats")["targets"], 2, "root's stats")
         eq(one(d, u1, op="snapshot", pid=rootp.pid)["error"], "no such target", "root's snapshot")
         eq(one(d, u1, op="stream", pid=rootp.pid)["error"], "no such target", "root's stream")
         eq(one(d, u1, op="remove", pid=rootp.pid)["error"], "no such target", "root's remove")
@@ -762,6 +766,26 @@ def test_conf_watch():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_watch_forged():
+    """The exec-event socket takes the kernel's messages only: one sent to
+    its port by a process (root here: the kernel refuses other users) is
+    counted and ignored."""
+    d = Daemon()
+    try:
+        check(one(d, op="add", comm="thresh_wait").get("ok"), "a rule (opens the socket)")
+        nl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 11)  # NETLINK_CONNECTOR
+        nl.bind((0, 0))
+        ev = struct.pack("=IIQii", 0x2, 0, 0, d.p.pid, d.p.pid)    # PROC_EVENT_EXEC
+        cn = struct.pack("=IIIIHH", 1, 1, 0, 0, len(ev), 0) + ev    # CN_IDX_PROC, CN_VAL_PROC
+        nl.sendto(struct.pack("=IHHII", 16 + len(cn), 3, 0, 0, os.getpid()) + cn, (d.p.pid, 0))
+        nl.close()
+        eq(wait_until("the forged message", lambda: one(d, op="stats")["watch_forged"]), 1,
+           "forged messages counted")
+        eq(targets(d), [], "nothing added")
+    finally:
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def prog_exists(pid):
     return subprocess.run(["bpftool", "prog", "show", "id", str(pid)], capture_output=True).returncode == 0
 
@@ -806,6 +830,7 @@ TESTS = [
     ("top_socket", test_top_socket),
     ("watch_rules", test_watch_rules),
     ("conf_watch", test_conf_watch),
+    ("watch_forged", test_watch_forged),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
 ]

@@ -88,6 +88,8 @@ struct ctl {
 	struct pend pend[MAX_PENDING];
 	unsigned n_pend;
 	uint64_t watch_refused;   /* exec'd processes a rule matched but could not add */
+	uint64_t watch_overruns;  /* exec events the kernel dropped (a rescan followed) */
+	uint64_t watch_forged;    /* netlink messages on the exec socket not from the kernel */
 	struct am_srv_conf conf;
 	struct am_srv *srv;
 	int lfd, epfd, sfd, wfd;
@@ -548,13 +550,21 @@ static void service_pending(struct ctl *c)
 	c->n_pend = j;
 }
 
+static void exec_cb(void *ctx, pid_t pid)
+{
+	on_exec(ctx, pid);
+}
+
+/* Exec events; after an overrun (events lost) every rule rescans /proc,
+ * so that only a process that came and went in between is missed. */
 static void on_watch(struct ctl *c)
 {
-	pid_t pids[256];
-	int n = am_watch_read(c->nfd, pids, 256);
+	uint64_t over = c->watch_overruns;
 
-	for (int i = 0; i < n; i++)
-		on_exec(c, pids[i]);
+	am_watch_read(c->nfd, exec_cb, c, &c->watch_overruns, &c->watch_forged);
+	if (c->watch_overruns != over)
+		for (unsigned i = 0; i < c->n_rules; i++)
+			rule_scan(c, &c->rules[i]);
 }
 
 static void op_add(struct ctl *c, struct client *k, json_object *req)
@@ -765,6 +775,11 @@ static void op_stats(struct ctl *c, struct client *k)
 	struct am_srv_stats st;
 	struct reply r;
 
+	/* every user's targets are in these figures (events, rates, counts) */
+	if (!k->v.all) {
+		reply_err(c, k, "stats is root's (the daemon's figures cover every user's targets)");
+		return;
+	}
 	am_srv_stats(c->srv, &st);
 	if (reply_open(&r, true)) {
 		jsonw_kstr(r.w, "op", "stats");
@@ -777,6 +792,8 @@ static void op_stats(struct ctl *c, struct client *k)
 		jsonw_ku64(r.w, "clients", st.clients);
 		jsonw_ku64(r.w, "clients_cut_off", c->cut_off);
 		jsonw_ku64(r.w, "watch_refused", c->watch_refused);
+		jsonw_ku64(r.w, "watch_overruns", c->watch_overruns);
+		jsonw_ku64(r.w, "watch_forged", c->watch_forged);
 	}
 	reply_send(c, k, &r);
 }

@@ -106,8 +106,11 @@ void am_srv_target_end_reason(struct am_srv_target *t, char *out, size_t len);
 /* A netlink socket on the kernel's process events (root, initial network
  * namespace), non-blocking; -1 with errno. */
 int am_watch_open(void);
-/* The pids that exec'd since the last read (at most max). */
-int am_watch_read(int fd, pid_t *pids, int max);
+/* fn for every pid that exec'd since the last read; the count of them.
+ * *overruns counts the times the kernel dropped events (socket full: the
+ * caller rescans), *forged the messages not from the kernel (ignored). */
+int am_watch_read(int fd, void (*fn)(void *ctx, pid_t pid), void *ctx, uint64_t *overruns,
+		  uint64_t *forged);
 
 /* ---- access (access.c) ---- */
 /* May uid/gid (a client in pid namespace of pid cpid; 0: not checked, a
