@@ -532,6 +532,51 @@ def test_setuid_exec():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_top_setuid():
+    """top --socket of a user who is not root ends, its terminal put back,
+    when the process it watches execs a setuid program."""
+    if not shutil.which("tmux"):
+        raise Skip("no tmux (scripts/deps.sh installs it)")
+    ensure_users()
+    d = Daemon()
+    tmp = tempfile.mkdtemp(prefix="amserve.")
+    os.chmod(tmp, 0o755)
+    u1 = USERS[0]
+    srv = "amserve-suid-%d" % os.getpid()
+    tm = ["tmux", "-L", srv, "-f", "/dev/null"]
+    sh = None
+    try:
+        suid = setuid_copy(tmp)
+        sh = subprocess.Popen(["sh", "-c", "read x; exec %s" % suid], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, **as_user(u1))
+        cmd = "runuser -u %s -- %s top --socket %s -p %d; echo EXIT=$?; sleep 60" % (
+            u1, TOOL, d.sock, sh.pid)
+        subprocess.run(tm + ["new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd], check=True)
+
+        def screen():
+            return subprocess.run(tm + ["capture-pane", "-p", "-t", "t"], capture_output=True,
+                                  text=True).stdout
+        wait_until("top's screen", lambda: "pid %d (sh)" % sh.pid in screen())
+        sh.stdin.write("go\n")
+        sh.stdin.flush()
+        check(sh.stdout.readline().startswith("ready"), "the setuid program runs")
+        wait_until("top to end", lambda: "EXIT=" in screen())
+        check("EXIT=1" in screen(), "top's exit: %s" % screen()[-600:])
+        check("exec'd a program that is not yours" in screen(), "its message: %s" % screen()[-600:])
+        check("mmap threshold" not in screen(), "the screen put back: %s" % screen()[-600:])
+        sh.stdin.write("go\n")
+        sh.stdin.close()
+        sh.stdout.readline()
+        eq(sh.wait(timeout=WAIT), 0, "the setuid program ran to its end")
+    finally:
+        subprocess.run(tm + ["kill-server"], capture_output=True)
+        if sh and sh.poll() is None:
+            sh.kill()
+            sh.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def test_parallel_stacks():
     """Four targets in mode all unwinding at once, each in its own thread:
     each one's call sites are exactly tests/progs/sites.c's."""
@@ -831,6 +876,7 @@ TESTS = [
     ("watch_rules", test_watch_rules),
     ("conf_watch", test_conf_watch),
     ("watch_forged", test_watch_forged),
+    ("top_setuid", test_top_setuid),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
 ]

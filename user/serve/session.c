@@ -294,11 +294,16 @@ int am_session_recheck(void)
 	return 0;
 }
 
+bool am_session_exec_refused(const struct am_task_event *e)
+{
+	return sess.on && sess.uid && e->kind == AM_TASK_EXEC &&
+	       !am_srv_same_owner((pid_t)e->pid, sess.uid, sess.gid);
+}
+
 void am_session_task(void *ctx, const struct am_task_event *e)
 {
 	(void)ctx;
-	if (!sess.on || !sess.uid || e->kind != AM_TASK_EXEC ||
-	    am_srv_same_owner((pid_t)e->pid, sess.uid, sess.gid))
+	if (!am_session_exec_refused(e))
 		return;
 	/* the records after it are still held by the renderers: they die here */
 	am_err("pid %u exec'd a program that is not yours (setuid, or not dumpable): trace stopped",

@@ -41,5 +41,8 @@ int am_session_recheck(void);
  * is written (one line on stderr, exit 1). Nothing outside a session. */
 struct am_task_event;
 void am_session_task(void *ctx, const struct am_task_event *e);
+/* Is e an exec of a traced process into a program the session's user may
+ * not trace (setuid, not dumpable)? Then the session must end at once. */
+bool am_session_exec_refused(const struct am_task_event *e);
 
 #endif /* ALLOCMAP_SESSION_H */
