@@ -56,6 +56,10 @@ struct am_srv_target {
 	uint8_t *pp_buf;
 	size_t pp_len;
 	char pp_err[128];
+	/* the profiles at the end of the trace ([0] heap, [1] allocs), served
+	 * while an ended target lingers */
+	uint8_t *pp_final[2];
+	size_t pp_final_len[2];
 	/* the target thread's own */
 	struct am_tracer *tr;
 	struct am_out *out;
@@ -155,6 +159,30 @@ static void serve_pprof(struct am_srv_target *t)
 	t->pp_ready = true;
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* The profiles as the trace ended, kept for /debug/pprof while the target
+ * lingers (its tracer, where the sites live, is freed next). */
+static void keep_final_profiles(struct am_srv_target *t)
+{
+	const struct am_sites_report *r = am_tracer__sites(t->tr);
+
+	for (int i = 0; r && i < 2; i++) {
+		struct am_pprof_meta m = {
+			.period = r->sample_every, .duration_ns = mono_ns() - t->t0_ns,
+			.time_ns = t->info.started_unix_ns,
+			.default_type = i == 0 ? "inuse_space" : "alloc_space",
+		};
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		if (am_pprof_gzip(r, &m, &buf, &len))
+			continue; /* out of memory: "no longer traced", as before */
+		pthread_mutex_lock(&t->mu);
+		t->pp_final[i] = buf;
+		t->pp_final_len[i] = len;
+		pthread_mutex_unlock(&t->mu);
+	}
 }
 
 static int hook_tick(void *ctx, const struct am_summary *now, uint64_t now_ns)
@@ -321,6 +349,7 @@ static void *target_main(void *arg)
 		am_tracer__finish(t->tr); /* the summary record goes to the history */
 		am_tracer__snapshot(t->tr, &last);
 		keep_summary(t, &last);
+		keep_final_profiles(t);
 		ran = true;
 	}
 	am_out__free(t->out);
@@ -369,6 +398,8 @@ static void target_free(struct am_srv_target *t)
 		close(t->add.pidfd);
 	am_hist_free(&t->hist);
 	free(t->pp_buf);
+	free(t->pp_final[0]);
+	free(t->pp_final[1]);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
@@ -638,7 +669,17 @@ int am_srv_target_pprof(struct am_srv_target *t, bool heap, uint8_t **out, size_
 	/* one request at a time per target */
 	while (t->pp_want && !t->pp_ready && w != ETIMEDOUT && t->state <= T_RUNNING)
 		w = pthread_cond_timedwait(&t->cv, &t->mu, &until);
-	if (t->state > T_RUNNING) {
+	if (t->state > T_RUNNING && t->pp_final[!heap]) {
+		/* ended: the profile as the trace ended */
+		*out = malloc(t->pp_final_len[!heap]);
+		if (*out) {
+			memcpy(*out, t->pp_final[!heap], t->pp_final_len[!heap]);
+			*len = t->pp_final_len[!heap];
+			rc = 0;
+		} else {
+			snprintf(err, errlen, "out of memory");
+		}
+	} else if (t->state > T_RUNNING) {
 		snprintf(err, errlen, "%s", "the target is no longer traced");
 	} else if (w != ETIMEDOUT) {
 		t->pp_want = heap ? 1 : 2;
