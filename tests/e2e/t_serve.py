@@ -281,8 +281,12 @@ def test_basics():
         wait_until("the snapshot to show 4 mallocs", lambda: summary_of(d, p.pid)
                    ["functions"].get("malloc", {}).get("calls") == 4)
         check_thresh_summary(summary_of(d, p.pid))
+        events = summary_of(d, p.pid)["counters"]["events"]
+        check(one(d, op="stats")["events"] >= events > 0, "the daemon's events count the target's")
         eq(one(d, op="remove", pid=p.pid)["ok"], True, "remove")
         eq(targets(d), [], "list after remove")
+        check(one(d, op="stats")["events"] >= events, "events_total is a counter: the removed "
+              "target's events stay in it")
         eq(one(d, op="snapshot", pid=p.pid)["error"], "no such target", "snapshot after remove")
         wait_until("the daemon to hold no BPF object", lambda: d.bpf_fds() == 0)
         p.stdin.close()

@@ -79,6 +79,9 @@ struct am_srv {
 	/* events/s */
 	uint64_t rate_ns, rate_events;
 	double rate;
+	/* what the targets no longer listed had counted (the totals are counters:
+	 * they never go down) */
+	uint64_t events_gone, dropped_gone;
 };
 
 static uint64_t mono_ns(void)
@@ -509,6 +512,10 @@ void am_srv_remove(struct am_srv *s, struct am_srv_target *t)
 			*pp = t->next;
 			s->n_targets--;
 			found = true;
+			pthread_mutex_lock(&t->mu);
+			s->events_gone += t->sum.events;
+			s->dropped_gone += t->hist.dropped;
+			pthread_mutex_unlock(&t->mu);
 			break;
 		}
 	pthread_mutex_unlock(&s->mu);
@@ -755,7 +762,10 @@ void am_srv_housekeep(struct am_srv *s)
 {
 	uint64_t now = mono_ns();
 	struct am_srv_target *drop[64];
+	struct am_srv_stats st;
 	size_t n = 0;
+
+	am_srv_stats(s, &st); /* the events/s window moves on whether or not anyone asks */
 
 	pthread_mutex_lock(&s->mu);
 	for (struct am_srv_target *t = s->list; t && n < 64; t = t->next) {
@@ -828,11 +838,13 @@ static uint64_t self_rss(void)
 
 void am_srv_stats(struct am_srv *s, struct am_srv_stats *out)
 {
-	uint64_t events = 0, dropped = 0, now = mono_ns();
+	uint64_t events, dropped, now = mono_ns();
 	unsigned live = 0;
 	double fill = 0;
 
 	pthread_mutex_lock(&s->mu);
+	events = s->events_gone;
+	dropped = s->dropped_gone;
 	for (struct am_srv_target *t = s->list; t; t = t->next) {
 		pthread_mutex_lock(&t->mu);
 		events += t->sum.events;
