@@ -800,6 +800,7 @@ static __always_inline void emit_task(__u8 kind, __u32 pid, __u32 tid, __u32 chi
 	e->child = child;
 	e->code = code;
 	e->ts = bpf_ktime_get_ns();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* rare and time-critical (the tracer reacts to them): always wake */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }

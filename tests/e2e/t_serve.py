@@ -664,6 +664,8 @@ def test_fork_exec():
               "after its exec: %r" % big)
         execs = [r["pid"] for r in recs if r["type"] == "task" and r["kind"] == "exec"]
         eq(sorted(set(execs)), sorted(set(big)), "the execs seen")
+        eq([t["comm"] for t in targets(d) if t["pid"] == sh.pid], ["example"],
+           "the target's name after its exec")
     finally:
         eq(d.stop(), 0, "serve's exit status")
 

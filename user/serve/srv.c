@@ -212,11 +212,39 @@ static bool hook_stop(void *ctx)
 /* An exec in the traced process: a non-root owner keeps seeing it only
  * while it is still theirs (a setuid program is not). Checked as the
  * record arrives, before anything after it reaches the history. */
+/* The target's comm, from procfs (the target's own name: raw bytes, a
+ * renderer escapes them). */
+static void read_comm(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
+}
+
 static void hook_task(void *ctx, const struct am_task_event *e)
 {
 	struct am_srv_target *t = ctx;
+	char comm[sizeof(t->info.comm)] = "";
 
-	if (e->kind != AM_TASK_EXEC || !t->add.owner_check)
+	if (e->kind != AM_TASK_EXEC)
+		return;
+	/* the target's own process took a new name (metrics, lists follow),
+	 * as the kernel had it at the exec (the process may be gone by now) */
+	if ((pid_t)e->pid == t->add.pid) {
+		memcpy(comm, e->comm, sizeof(comm) - 1);
+		pthread_mutex_lock(&t->mu);
+		if (comm[0])
+			memcpy(t->info.comm, comm, sizeof(comm));
+		pthread_mutex_unlock(&t->mu);
+	}
+	if (!t->add.owner_check)
 		return;
 	if (am_srv_same_owner((pid_t)e->pid, t->add.uid, t->add.gid))
 		return;
@@ -422,8 +450,6 @@ static void get(struct am_srv_target *t)
 static void fill_info(struct am_srv_target *t, uint32_t id)
 {
 	struct timespec now;
-	char path[64];
-	FILE *f;
 
 	t->info.id = id;
 	t->info.pid = t->add.pid;
@@ -432,13 +458,7 @@ static void fill_info(struct am_srv_target *t, uint32_t id)
 	t->info.alive = true;
 	clock_gettime(CLOCK_REALTIME, &now);
 	t->info.started_unix_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
-	snprintf(path, sizeof(path), "/proc/%d/comm", t->add.pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(t->info.comm, sizeof(t->info.comm), f))
-			t->info.comm[strcspn(t->info.comm, "\n")] = 0;
-		fclose(f);
-	}
+	read_comm(t->add.pid, t->info.comm, sizeof(t->info.comm));
 }
 
 struct am_srv_target *am_srv_add(struct am_srv *s, const struct am_srv_add *a, char *err, size_t errlen)
