@@ -744,7 +744,9 @@ def test_watch_rules():
             return [t for t in targets(d, user) if t["pid"] == pid and t["state"] == "tracing"]
         wait_until("root's rule to pick up thresh_wait", lambda: tracing(None, p.pid))
         wait_until("u1's rule to pick up its thresh_wait", lambda: tracing(u1, mine.pid))
-        eq(sorted(t["pid"] for t in targets(d, u1)), [mine.pid], "u1 sees its own only")
+        ts = targets(d, u1)
+        eq(sorted(t["pid"] for t in ts), [mine.pid], "u1 sees its own only (%r; root's rules %r)" %
+           (ts, one(d, op="list")))
         finish(p)
         # picked up after its loader: whether its calls before "ready" are
         # seen depends on when; its calls after "go" are seen, each once
