@@ -609,6 +609,9 @@ def t_bad_input():
     check(p.returncode != 0 and "nothing to write" in p.stderr, "no output given: %r" % p.stderr)
     p = run([TOOL, "report", "--help"])
     check(p.returncode == 0 and "EXAMPLES" in p.stdout, "--help lacks an EXAMPLES section")
+    # JSON is complete without -v: the help must not say otherwise
+    check(" -v" not in p.stdout.split("EXAMPLES")[1] and "only calls that made OS requests" not in p.stdout,
+          "--help still ties the JSON's completeness to -v: %r" % p.stdout)
 
 
 TESTS = [
