@@ -589,6 +589,73 @@ def t_range_and_thread_filter():
     eq(int(attr("data-cleared-rows")), len(os_recs), "OS rows after 'show everything'")
 
 
+def accessible_pages(recs, pid):
+    """Page -> accessible, the process's map replayed from its mmap, munmap
+    and mprotect records (the model's rule, written again)."""
+    pg, m = 4096, {}
+    for r in recs:
+        if r["type"] != "os" or r["pid"] != pid or "error" in r:
+            continue
+        sc = r["syscall"]
+        if sc == "mmap":
+            a, n = int(r["ret"], 16) // pg, (r["len"] + pg - 1) // pg
+            for i in range(a, a + n):
+                m[i] = r["prot"] != "PROT_NONE"
+        elif sc in ("munmap", "mprotect"):
+            a, n = int(r["addr"], 16) // pg, (r["len"] + pg - 1) // pg
+            for i in range(a, a + n):
+                if sc == "munmap":
+                    m.pop(i, None)
+                elif i in m:
+                    m[i] = r["prot"] != "PROT_NONE"
+    return m
+
+
+ARENA_JS = """
+setTimeout(() => {
+  const row = document.querySelector('.region[data-kind="arena"]');
+  const cv = row.querySelector('.bar canvas');
+  // the drawing: the reserved end of the bar is hatched, its committed start tinted
+  const px = (f) => { const g = cv.getContext('2d'), x = Math.floor(cv.width * f); return g.getImageData(x, Math.floor(cv.height / 2), 1, 1).data[3]; };
+  document.body.setAttribute('data-px', px(0.002) + ',' + px(0.9));
+  row.click();
+  document.body.setAttribute('data-detail', document.getElementById('region-commit').textContent);
+  const heap = document.querySelector('.region[data-kind="heap"]');
+  document.body.setAttribute('data-heap-commit', heap.hasAttribute('data-committed') ? 'yes' : 'no');
+}, 300);
+"""
+
+
+def t_arena_committed_reserved():
+    """glibc's thread arena reserves 64 MiB PROT_NONE and commits a piece with
+    mprotect: its row, tooltip text and detail show exactly the committed
+    bytes the records make accessible and the reserved rest, summing to the
+    region's size, and the bar hatches the reserved part."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "arena_commit")
+    page = dom_after(html, "arena_commit_after", ARENA_JS)
+    arena = [r for r in recs if r["type"] == "os" and r["syscall"] == "mmap" and r.get("region") == "arena"]
+    eq(len(arena), 1, "arena mappings")
+    a = arena[0]
+    pages = accessible_pages(recs, a["pid"])
+    lo, hi = int(a["ret"], 16) // 4096, (int(a["ret"], 16) + a["len"]) // 4096
+    mapped = [i for i in range(lo, hi) if i in pages]
+    committed = 4096 * sum(1 for i in mapped if pages[i])
+    reserved = 4096 * len(mapped) - committed
+    eq(4096 * len(mapped), 64 << 20, "the arena's heap after the trim (64 MiB)")
+    check(0 < committed < 1 << 20, "committed %d B: glibc commits a small piece at first" % committed)
+    m = re.search(r'<div class="region[^"]*" data-region="\d+" data-kind="arena" data-committed="(\d+)" data-reserved="(\d+)"', page)
+    check(m, "the arena row has no committed/reserved figures")
+    eq((int(m.group(1)), int(m.group(2))), (committed, reserved), "the arena row's committed and reserved bytes")
+    exact = "committed {:,} B + reserved {:,} B = {:,} B".format(committed, reserved, committed + reserved)
+    check('<span class="commit" title="%s">committed ' % exact in page, "the row's text lacks %r" % exact)
+    detail = re.search(r'<body[^>]* data-detail="([^"]*)"', page).group(1)
+    check(detail.endswith(": " + exact), "region detail: %r" % detail)
+    px = re.search(r'<body[^>]* data-px="(\d+),(\d+)"', page)
+    check(int(px.group(1)) > 0 and int(px.group(2)) > 0, "the committed start and the hatched reserved end are drawn (alpha %s)" % px.group(0))
+    eq(re.search(r'data-heap-commit="(\w+)"', page).group(1), "no", "the brk heap has no reserved part")
+
+
 def t_bad_input():
     bad = os.path.join(TMP, "bad.jsonl")
     with open(bad, "w") as f:
@@ -629,6 +696,7 @@ TESTS = [
     ("threshold_exact_and_untimed", t_threshold_exact_and_untimed, True),
     ("tables_sort_search", t_tables_sort_search, True),
     ("range_and_thread_filter", t_range_and_thread_filter, True),
+    ("arena_committed_reserved", t_arena_committed_reserved, True),
     ("bad_input", t_bad_input, False),
 ]
 

@@ -460,7 +460,7 @@ static int read_record(struct reader *rd, char *err, size_t errlen)
 				return 0;
 			}
 			snprintf(err, errlen, "%s:%lu: not an allocmap JSON Lines record "
-				 "(make one with: allocmap trace --json -v -o FILE -- CMD)", rd->path, rd->lineno);
+				 "(make one with: allocmap trace --json -o FILE -- CMD)", rd->path, rd->lineno);
 			return -1;
 		}
 		fill_rec(rd->obj, &rd->rec, rd->frames);
@@ -1073,6 +1073,25 @@ static void data_threshold(struct jsonw *w, const struct rm_model *m)
 }
 
 /* One region of the address map (i: its index in the model). */
+/* A mapped allocator region's committed (accessible) parts at the end,
+ * [from, to) pairs flat in "acc", the first RM_ACC_CAP of "acc_n"; the rest
+ * of it is reserved (PROT_NONE), as glibc's thread arenas and jemalloc's
+ * and mimalloc's reservations are until the allocator commits a piece. */
+static void put_committed_ranges(struct jsonw *w, const struct rm_model *m, const struct rm_region *g)
+{
+	uint64_t r[RM_ACC_CAP][2];
+	size_t n = rm_region_committed_ranges(m, g, r, RM_ACC_CAP);
+
+	jsonw_key(w, "acc");
+	jsonw_arr_open(w);
+	for (size_t i = 0; i < n && i < RM_ACC_CAP; i++) {
+		jsonw_u64(w, r[i][0]);
+		jsonw_u64(w, r[i][1]);
+	}
+	jsonw_arr_close(w);
+	jsonw_ku64(w, "acc_n", n);
+}
+
 static void data_region(struct jsonw *w, const struct rm_model *m, const struct rm_region *g, size_t i)
 {
 	jsonw_obj_open(w);
@@ -1097,6 +1116,7 @@ static void data_region(struct jsonw *w, const struct rm_model *m, const struct 
 	jsonw_ku64(w, "size", g->cause_size);
 	jsonw_ks64(w, "tid", g->tid);
 	jsonw_ku64(w, "committed", rm_region_committed(m, g));
+	put_committed_ranges(w, m, g);
 	jsonw_ku64(w, "n", g->n_allocs);
 	jsonw_ku64(w, "bytes", g->alloc_bytes);
 	jsonw_ku64(w, "live_n", g->live_count);

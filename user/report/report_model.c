@@ -1117,6 +1117,17 @@ uint64_t rm_region_committed(const struct rm_model *m, const struct rm_region *g
 	return p ? am_acct_accessible(p, g->start, g->end) : 0;
 }
 
+size_t rm_region_committed_ranges(const struct rm_model *m, const struct rm_region *g,
+				  uint64_t (*out)[2], size_t max)
+{
+	struct am_acct_proc *p;
+
+	if (!g->mapped || g->kind == RM_K_HEAP || g->kind == RM_K_OTHER)
+		return 0;
+	p = am_acct_proc(m->acct, (uint32_t)g->pid);
+	return p ? am_acct_accessible_ranges(p, g->start, g->end, out, max) : 0;
+}
+
 size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max)
 {
 	size_t n = 0;

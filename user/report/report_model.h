@@ -31,6 +31,7 @@
 #define RM_NFN        (AM_FN_MAX + 1) /* the function table (model.h), then "other" */
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
+#define RM_ACC_CAP    64        /* address map: committed ranges drawn per region */
 
 enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY, RM_T_SEED };
 /* the memory syscalls of AM_SYSCALL_TABLE (bpf/allocmap.h), then "other" */
@@ -265,6 +266,10 @@ const struct am_acct_figs *rm_figs(const struct rm_model *m);
 /* Accessible bytes of a mapped region now (0 once unmapped, and for the
  * heap and the synthetic regions): what it counts in "mmapped". */
 uint64_t rm_region_committed(const struct rm_model *m, const struct rm_region *g);
+/* Its accessible (committed) parts now, as am_acct_accessible_ranges: at
+ * most max into out; returns how many there are (0 where committed is 0). */
+size_t rm_region_committed_ranges(const struct rm_model *m, const struct rm_region *g,
+				  uint64_t (*out)[2], size_t max);
 /* Bytes an OS request obtained from the OS, as --folded weighs it:
  * anonymous accessible mmap length, mremap growth, brk growth over prev_brk
  * (the pid's last break, 0 unknown), writable mprotect of an allocator

@@ -157,8 +157,8 @@
   function legend(id, items) {
     const box = document.getElementById(id);
     for (const it of items) {
-      const cls = 'sw' + (it.dot ? ' dot' : '') + (it.dash ? ' dash' : '');
-      const style = it.dash ? '' : (it.hollow ? 'border:2px solid ' + it.color + ';background:#fff' : 'background:' + it.color);
+      const cls = 'sw' + (it.dot ? ' dot' : '') + (it.dash ? ' dash' : '') + (it.hatch ? ' hatch' : '');
+      const style = it.dash || it.hatch ? '' : (it.hollow ? 'border:2px solid ' + it.color + ';background:#fff' : 'background:' + it.color);
       box.appendChild(el('span', { class: 'item' }, '<span class="' + cls + '" style="' + style + '"></span>' + esc(it.name)));
     }
   }
@@ -532,8 +532,58 @@
     const by = r.call ? r.fn + '(' + fmtInt(r.size) + ') · call #' + r.call + ' · tid ' + r.tid : 'direct';
     return (o ? o.syscall : 'OS request') + ' #' + r.os + ' by ' + by;
   }
-  function drawAllocs(g, w, h, r, lo, hi, t, color) {
+  // A mapped allocator region's committed part at the end of the trace (its
+  // accessible pages, the model's "acc" ranges) and the rest of it, reserved
+  // (PROT_NONE: glibc's thread arenas, jemalloc's and mimalloc's
+  // reservations); null for the heap, synthetic and unmapped regions.
+  function commitOf(r) {
+    if (r.t1 != null || (r.kind !== 'arena' && r.kind !== 'mmap') || typeof r.committed !== 'number') return null;
+    const acc = Array.isArray(r.acc) ? r.acc : [];
+    return { committed: r.committed, reserved: r.end - r.start - r.committed, acc: acc, cut: r.acc_n > acc.length / 2 };
+  }
+  function commitText(c) {
+    return 'committed ' + fmtBytes(c.committed) + ' · reserved ' + fmtBytes(c.reserved) + ' (PROT_NONE), at the end';
+  }
+  function commitExact(c) {
+    return 'committed ' + fmtInt(c.committed) + ' B + reserved ' + fmtInt(c.reserved) + ' B = ' + fmtInt(c.committed + c.reserved) + ' B' +
+      (c.cut ? ' (the first ' + fmtInt(c.acc.length / 2) + ' committed ranges drawn)' : '');
+  }
+  let hatch = null;
+  function hatchOf(g) {
+    if (!hatch) {
+      const c = document.createElement('canvas'), x = c.getContext('2d');
+      c.width = c.height = 8;
+      x.strokeStyle = 'rgba(60,70,85,.45)'; x.lineWidth = 1.2;
+      x.beginPath(); x.moveTo(-2, 10); x.lineTo(10, -2); x.moveTo(-2, 2); x.lineTo(2, -2); x.moveTo(6, 10); x.lineTo(10, 6); x.stroke();
+      hatch = c;
+    }
+    return g.createPattern(hatch, 'repeat');
+  }
+  // hatches the reserved parts of [lo, hi) (what no committed range covers)
+  function drawReserved(g, w, h, c, lo, hi, color) {
+    const span = Math.max(1, hi - lo), X = a => (Math.min(hi, Math.max(lo, a)) - lo) / span * w;
+    g.save(); g.fillStyle = '#f3f4f6';
+    const gaps = [];
+    let at = lo;
+    for (let i = 0; i + 1 < c.acc.length; i += 2) {
+      if (c.acc[i] > at) gaps.push([at, c.acc[i]]);
+      at = Math.max(at, c.acc[i + 1]);
+    }
+    if (at < hi && !c.cut) gaps.push([at, hi]);
+    for (const [a, b] of gaps) if (b > lo && a < hi) g.fillRect(X(a), 0, Math.max(1, X(b) - X(a)), h);
+    g.fillStyle = hatchOf(g);
+    for (const [a, b] of gaps) if (b > lo && a < hi) g.fillRect(X(a), 0, Math.max(1, X(b) - X(a)), h);
+    // the committed ranges: tinted, at least 2 px wide (132 KiB of a 64 MiB arena is a sliver)
+    g.fillStyle = color + '80';
+    for (let i = 0; i + 1 < c.acc.length; i += 2)
+      if (c.acc[i + 1] > lo && c.acc[i] < hi) g.fillRect(X(c.acc[i]), 0, Math.max(2, X(c.acc[i + 1]) - X(c.acc[i])), h);
+    g.restore();
+  }
+  // the allocations of region r live at t in [lo, hi); cm: commitOf(r) to
+  // hatch its reserved parts under them (null: none)
+  function drawAllocs(g, w, h, r, lo, hi, t, color, cm) {
     g.clearRect(0, 0, w, h);
+    if (cm && regionAlive(r, t)) drawReserved(g, w, h, cm, lo, hi, color);
     const list = ALLOCS_OF.get(r.i) || [];
     const span = Math.max(1, hi - lo);
     let n = 0;
@@ -565,7 +615,8 @@
         const g = el('div', { class: 'ov-gap', title: 'gap of ' + fmtBytes(r.start - prevEnd) }, '//');
         ov.appendChild(g);
       }
-      const seg = el('div', { class: 'ov-seg' + (regionAlive(r, t) ? '' : ' dead'), title: r.kind + ' ' + hex(r.start) + ' · ' + fmtBytes(size) });
+      const oc = commitOf(r);
+      const seg = el('div', { class: 'ov-seg' + (regionAlive(r, t) ? '' : ' dead'), title: r.kind + ' ' + hex(r.start) + ' · ' + fmtBytes(size) + (oc ? ' · ' + commitText(oc) : '') });
       seg.style.flex = size + ' 1 0'; seg.style.background = KIND_COLOR[r.kind];
       seg.addEventListener('click', () => selectRegion(r));
       ov.appendChild(seg);
@@ -578,6 +629,8 @@
       prevEnd = Math.max(prevEnd || 0, r.end);
       const alive = regionAlive(r, t), size = r.end - r.start;
       const row = el('div', { class: 'region' + (alive ? '' : ' dead') + (map.sel === r.i ? ' sel' : ''), 'data-region': r.i, 'data-kind': r.kind });
+      const cm = commitOf(r);
+      if (cm) { row.setAttribute('data-committed', cm.committed); row.setAttribute('data-reserved', cm.reserved); }
       const col = KIND_COLOR[r.kind];
       let live = 0, liveB = 0;
       for (const k of (ALLOCS_OF.get(r.i) || [])) if (liveAt(k, t)) { live++; liveB += D.allocs[k * 8 + 1]; }
@@ -585,7 +638,8 @@
         fmtInt(live) + ' live · ' + fmtBytes(liveB);
       row.innerHTML = '<div class="lbl"><span class="kind-tag" style="background:' + col + '">' + esc(r.label) + '</span>' +
         '<b class="mono">' + hex(r.start) + '</b> · <b>' + fmtBytes(size) + '</b><br><span class="muted">' + esc(state) +
-        ' · ' + esc(regionCause(r)) + '</span></div>';
+        ' · ' + esc(regionCause(r)) + '</span>' + (cm && (cm.reserved || r.kind === 'arena') ? '<br><span class="commit" title="' + esc(commitExact(cm)) + '">' +
+        esc(commitText(cm)) + '</span>' : '') + '</div>';
       const badge = hooks.regionBadge && hooks.regionBadge(r.i);
       if (badge) {
         row.classList.add('site-mark');
@@ -607,8 +661,19 @@
             cv.g.fillStyle = 'rgba(0,0,0,.06)'; cv.g.fillRect(x, 0, w - x, h);
           }
         }
-        drawAllocs(cv.g, w, h, r, r.start, r.end, t, col);
+        drawAllocs(cv.g, w, h, r, r.start, r.end, t, col, cm);
       });
+      if (cm) {
+        bar.addEventListener('mousemove', ev => {
+          const a = r.start + ev.offsetX / Math.max(1, bar.clientWidth) * size;
+          let inAcc = false;
+          for (let i = 0; i + 1 < cm.acc.length; i += 2) if (cm.acc[i] <= a && a < cm.acc[i + 1]) inAcc = true;
+          showTip(ev, '<div class="t">' + esc(r.label) + ' <span class="mono">' + hex(r.start) + ' – ' + hex(r.end) + '</span> · ' + fmtBytes(size) + '</div>' +
+            '<div class="r">' + esc(commitText(cm)) + '</div><div class="r">' + esc(commitExact(cm)) + '</div>' +
+            '<div class="r">at <span class="mono">' + hex(Math.floor(a)) + '</span>: <b>' + (inAcc ? 'committed' : cm.cut ? 'not among the ranges drawn' : 'reserved (PROT_NONE)') + '</b></div>');
+        });
+        bar.addEventListener('mouseleave', hideTip);
+      }
     });
     if (REG.length > map.shown) {
       const b = el('button', { type: 'button' }, 'show ' + fmtInt(REG.length - map.shown) + ' more regions');
@@ -634,7 +699,9 @@
     if (call && call.stack) h += stackHtml(call.stack).replace('class="stack mono"', 'class="mono"');
     h += '<div class="muted">mapped at ' + fmtTime(r.t0) + (r.t1 != null ? ', unmapped at ' + fmtTime(r.t1) : ', still mapped at the end') +
       ' · ' + fmtInt(r.n) + ' allocations made here (' + fmtBytes(r.bytes) + '), peak live ' + fmtBytes(r.peak) +
-      ', live at end ' + fmtInt(r.live_n) + ' (' + fmtBytes(r.live_b) + ')' + (r.kind !== 'heap' && r.kind !== 'other' ? ', accessible ' + fmtBytes(r.committed) : '') + '</div>';
+      ', live at end ' + fmtInt(r.live_n) + ' (' + fmtBytes(r.live_b) + ')' + '</div>';
+    const dc = commitOf(r);
+    if (dc) h += '<div class="commit" id="region-commit">' + esc(commitText(dc)) + ': ' + esc(commitExact(dc)) + '</div>';
     h += '<div class="zoom-info" id="zoom-info"></div>';
     box.innerHTML = h;
     const wrap = el('div');
@@ -646,7 +713,7 @@
       const lo = r.start + map.z0 * size, hi = r.start + map.z1 * size;
       cv.g.fillStyle = col + '18'; cv.g.fillRect(0, 0, W, H);
       cv.g.clearRect(0, 0, 0, 0);
-      const n = drawAllocs(cv.g, W, H, r, lo, hi, t, col);
+      const n = drawAllocs(cv.g, W, H, r, lo, hi, t, col, dc);
       cv.g.fillStyle = col + '18'; cv.g.globalCompositeOperation = 'destination-over'; cv.g.fillRect(0, 0, W, H); cv.g.globalCompositeOperation = 'source-over';
       document.getElementById('zoom-info').innerHTML = '<span class="mono">' + hex(Math.floor(lo)) + '</span> … <span class="mono">' + hex(Math.ceil(hi)) +
         '</span> · ' + fmtBytes(hi - lo) + ' in view (×' + (1 / (map.z1 - map.z0)).toFixed(1) + ') · ' + fmtInt(n) + ' allocations drawn at ' + fmtTime(t);
@@ -1183,7 +1250,8 @@
       { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }])
       .concat(D.threshold.moves.length ? [{ name: 'mmap threshold moved', dash: true }] : []));
     legend('map-legend', [{ name: 'brk heap', color: KIND_COLOR.heap }, { name: 'mmap chunk', color: KIND_COLOR.mmap },
-      { name: 'arena', color: KIND_COLOR.arena }, { name: 'other', color: KIND_COLOR.other }]);
+      { name: 'arena', color: KIND_COLOR.arena }, { name: 'other', color: KIND_COLOR.other },
+      { name: 'reserved, not committed (PROT_NONE) at the end', hatch: true }]);
     legend('threshold-legend', SERVED.map(s => ({ name: s.name, color: s.color, dot: true })).concat([{ name: 'mmap threshold', dash: true }]));
     timeline();
     addressMap();
