@@ -112,8 +112,13 @@ def expected(recs):
 
 def check_dom(recs, page):
     os_recs, calls, summ, regions, allocating = expected(recs)
-    eq(count(r'class="os-marker"', page), len(os_recs), "OS-request markers on the timeline")
-    eq(count(r'class="os-row', page), len(os_recs), "OS table rows")
+    # the loader's startup requests are folded by default: one row / band per process
+    shown = [r for r in os_recs if not r.get("startup")]
+    startup = [r for r in os_recs if r.get("startup")]
+    check(startup, "no startup request in a launched command's trace")
+    eq(count(r'class="os-marker"', page), len(shown), "OS-request markers on the timeline (startup folded)")
+    eq(count(r'class="os-row', page), len(shown), "OS table rows (startup folded)")
+    eq(re.findall(r'<tr class="startup-row" data-n="(\d+)"', page), [str(len(startup))], "the folded startup row")
     eq(count(r'<div class="region[ "]', page), regions, "regions on the address map")
     eq(count(r'class="fn-row"', page), len(summ["functions"]), "function table rows")
     eq(count(r'class="sys-row"', page), len(summ["syscalls"]), "syscall table rows")
@@ -136,7 +141,7 @@ def t_thread_arena_dom():
     check(count(r'data-kind="heap"', page) == 1, "one heap region expected")
     check("by malloc(100)" in page, "region rows do not name the creating call")
     # filled markers = OS requests caused by calls, hollow = direct
-    direct = sum(1 for r in recs if r["type"] == "os" and r["cause"]["kind"] == "direct")
+    direct = sum(1 for r in recs if r["type"] == "os" and r["cause"]["kind"] == "direct" and not r.get("startup"))
     eq(count(r'class="os-marker"[^>]*fill="#fff"', page), direct, "hollow (direct) markers")
     p = chromium(["--screenshot=" + SHOT, "--window-size=1400,2000", "--virtual-time-budget=5000", "file://" + html])
     check(os.path.exists(SHOT) and os.path.getsize(SHOT) > 20000, "no screenshot written: %s" % p.stderr[-200:])
@@ -524,7 +529,7 @@ def t_tables_sort_search():
     html, _ = report(path, "sortsearch")
     page = dom_after(html, "sortsearch_after", SORT_SEARCH_JS)
     attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
-    os_recs = [r for r in recs if r["type"] == "os"]
+    os_recs = [r for r in recs if r["type"] == "os" and not r.get("startup")]   # startup: folded
     check(len(os_recs) >= 5, "thread_arena made %d OS requests" % len(os_recs))
     want = [str(r["id"]) for r in sorted(os_recs, key=lambda r: (-r.get("dur_ns", 0), r["id"]))[:5]]
     eq(attr("data-os-sorted").split(","), want, "OS requests sorted by time taken, longest first")
@@ -569,7 +574,7 @@ def t_range_and_thread_filter():
     html, _ = report(path, "range")
     page = dom_after(html, "range_after", RANGE_JS)
     attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
-    os_recs = [r for r in recs if r["type"] == "os"]
+    os_recs = [r for r in recs if r["type"] == "os" and not r.get("startup")]   # startup: folded
     t0 = recs[0]["ts_ns"]
     tids = sorted({r["tid"] for r in os_recs} | {r["tid"] for r in recs if r["type"] == "call"})
     check(len(tids) >= 2, "thread_arena ran %d threads" % len(tids))
@@ -587,6 +592,57 @@ def t_range_and_thread_filter():
     eq(sorted(attr("data-range-markers").split(",")) if inr else [""], sorted(str(r["id"]) for r in inr) or [""],
        "timeline markers in the range")
     eq(int(attr("data-cleared-rows")), len(os_recs), "OS rows after 'show everything'")
+
+
+STARTUP_JS = r"""
+const ids = sel => Array.from(document.querySelectorAll(sel)).map(e => e.id ? e.id.replace('os-row-', '') : e.getAttribute('data-id')).join(',');
+const snap = k => {
+  document.body.setAttribute('data-' + k + '-rows', ids('#os-table tr.os-row'));
+  document.body.setAttribute('data-' + k + '-markers', ids('.os-marker'));
+  document.body.setAttribute('data-' + k + '-group', Array.from(document.querySelectorAll('#os-table tr.startup-row')).map(r => r.getAttribute('data-n') + ':' + r.textContent).join('|'));
+  document.body.setAttribute('data-' + k + '-band', Array.from(document.querySelectorAll('.startup-band')).map(r => r.getAttribute('data-n')).join(','));
+  document.body.setAttribute('data-' + k + '-buttons', ['tl-startup', 'os-startup'].map(i => document.getElementById(i).getAttribute('data-folded') + ':' + document.getElementById(i).textContent).join('|'));
+};
+snap('folded');
+document.getElementById('tl-startup').click();
+snap('open');
+document.getElementById('os-startup').click();
+snap('again');
+"""
+
+
+def t_startup_fold():
+    """The loader's startup requests ("startup":true) are folded by default
+    into one table row and one timeline band with their count; either
+    control (timeline or table) unfolds both, and folds them again."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "startup")
+    page = dom_after(html, "startup_after", STARTUP_JS)
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    os_recs = [r for r in recs if r["type"] == "os"]
+    startup = [r for r in os_recs if r.get("startup")]
+    rest = [r for r in os_recs if not r.get("startup")]
+    check(len(startup) >= 5 and rest, "thread_arena: %d startup requests, %d others" % (len(startup), len(rest)))
+    # the records' order: startup ones come first, before main
+    eq([r["id"] for r in os_recs[:len(startup)]], [r["id"] for r in startup], "startup requests first")
+    ids = lambda rs: ",".join(str(r["id"]) for r in rs)
+    n = len(startup)
+    label = "the %d startup requests" % n
+    for state in ("folded", "again"):
+        eq(attr(state + "-rows"), ids(rest), "OS rows, %s" % state)
+        eq(sorted(attr(state + "-markers").split(",")), sorted(str(r["id"]) for r in rest), "markers, %s" % state)
+        eq(attr(state + "-band"), str(n), "the timeline's startup band, %s" % state)
+        group = attr(state + "-group")
+        check(group.startswith("%d:" % n) and ("startup: %d requests by the dynamic loader, until " % n) in group,
+              "the folded row, %s: %r" % (state, group))
+        by = collections.Counter(r["syscall"] for r in startup)
+        for sc, k in by.items():
+            check("%s %d" % (sc, k) in group, "the folded row lacks %s %d: %r" % (sc, k, group))
+        eq(attr(state + "-buttons"), "1:\u25b8 show %s|1:\u25b8 show %s" % (label, label), "both controls, %s" % state)
+    eq(attr("open-rows"), ids(os_recs), "OS rows, unfolded")
+    eq(sorted(attr("open-markers").split(",")), sorted(str(r["id"]) for r in os_recs), "markers, unfolded")
+    eq((attr("open-band"), attr("open-group")), ("", ""), "no band nor folded row, unfolded")
+    eq(attr("open-buttons"), "0:\u25be fold %s|0:\u25be fold %s" % (label, label), "both controls, unfolded")
 
 
 def accessible_pages(recs, pid):
@@ -697,6 +753,7 @@ TESTS = [
     ("tables_sort_search", t_tables_sort_search, True),
     ("range_and_thread_filter", t_range_and_thread_filter, True),
     ("arena_committed_reserved", t_arena_committed_reserved, True),
+    ("startup_fold", t_startup_fold, True),
     ("bad_input", t_bad_input, False),
 ]
 

@@ -190,6 +190,50 @@
   const OS = D.os.map(o => Object.assign(o, { t: Math.max(0, (o.ts_ns || 0) - T0) }));
   const OS_BY_ID = new Map(OS.map(o => [o.id, o]));
   const CALLS = new Map(D.calls.map(c => [c.id, c]));
+  // The dynamic loader's requests as each process started ("startup":true):
+  // folded by default into one group per process, as the text output's
+  // "startup:" line (trace --startup lists them there); st.folded is the
+  // timeline's and the OS table's state (either control toggles both).
+  const st = { folded: true };
+  const isStartup = o => o.startup === true;
+  const STARTUP = OS.some(isStartup);
+  const shownOs = o => !st.folded || !isStartup(o);
+  // the groups of the startup requests in list (per pid, first seen first)
+  function startupGroups(list) {
+    const by = new Map();
+    for (const o of list) {
+      if (!isStartup(o)) continue;
+      let g = by.get(o.pid);
+      if (!g) by.set(o.pid, g = { pid: o.pid, tid: o.tid, n: 0, t0: o.t, t1: o.t, sys: new Map(), mapped: 0 });
+      g.n++; g.t0 = Math.min(g.t0, o.t); g.t1 = Math.max(g.t1, o.t);
+      g.sys.set(o.syscall, (g.sys.get(o.syscall) || 0) + 1);
+      if (o.syscall === 'mmap' && !o.error && typeof o.len === 'number') g.mapped += Math.ceil(o.len / 4096) * 4096;
+    }
+    return Array.from(by.values());
+  }
+  // "startup: 13 requests by the dynamic loader, until 2.48 ms (brk 1, mmap 8, ...; 3.68 MiB mapped)"
+  function startupText(g) {
+    const order = SYS.filter(k => g.sys.has(k)).concat(Array.from(g.sys.keys()).filter(k => !SYS.includes(k)));
+    return 'startup: ' + fmtInt(g.n) + ' request' + (g.n === 1 ? '' : 's') + ' by the dynamic loader, until ' + fmtTime(g.t1) +
+      ' (' + order.map(k => k + ' ' + fmtInt(g.sys.get(k))).join(', ') + '; ' + fmtBytes(g.mapped) + ' mapped)';
+  }
+  function startupWire() {
+    const n = OS.filter(isStartup).length;
+    const set = () => {
+      for (const id of ['tl-startup', 'os-startup']) {
+        const b = document.getElementById(id);
+        b.hidden = !STARTUP;
+        b.setAttribute('aria-pressed', st.folded ? 'false' : 'true');
+        b.setAttribute('data-folded', st.folded ? '1' : '0');
+        b.textContent = (st.folded ? '▸ show the ' : '▾ fold the ') + fmtInt(n) + ' startup request' + (n === 1 ? '' : 's');
+        b.title = "the dynamic loader's requests as the program started (mapping its libraries)";
+      }
+    };
+    const toggle = () => { st.folded = !st.folded; set(); timeline(); renderOsTable(false); };
+    for (const id of ['tl-startup', 'os-startup']) document.getElementById(id).addEventListener('click', toggle);
+    st.toggle = toggle;
+    set();
+  }
   const NB = D.buckets.length / 9;
   const BW = D.bucket_ns;
 
@@ -418,7 +462,23 @@
     });
     const mk = sv('g', { 'clip-path': 'url(#tlclip)' });
     svg.appendChild(mk);
-    const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid));
+    const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid) && shownOs(o));
+    if (st.folded) {   // each process's startup requests: one band across the lanes
+      for (const g of startupGroups(OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid)))) {
+        const x = X(g.t0), w = Math.max(6, X(g.t1) - x);
+        const band = sv('g', { class: 'startup-band', 'data-n': g.n, 'data-pid': g.pid, style: 'cursor:pointer' });
+        band.appendChild(sv('rect', { x: x - 3, y: lanesY, width: w + 6, height: LANE * SYS.length, rx: 4, fill: '#566173', 'fill-opacity': 0.1,
+          stroke: '#566173', 'stroke-opacity': 0.45, 'stroke-dasharray': '3 2' }));
+        const lt = sv('text', { x: x - 3, y: lanesY - 3, 'text-anchor': 'start', class: 'startup-label' });
+        lt.textContent = 'startup: ' + fmtInt(g.n) + ' request' + (g.n === 1 ? '' : 's') + ' (click to show)';
+        band.appendChild(lt);
+        band.addEventListener('mousemove', ev => showTip(ev, '<div class="t">' + esc(startupText(g)) + '</div><div class="r">pid ' + num(g.pid) +
+          ' · folded: click to show each request</div>'));
+        band.addEventListener('mouseleave', hideTip);
+        band.addEventListener('click', () => { hideTip(); st.toggle(); });
+        mk.appendChild(band);
+      }
+    }
     if (vis.length <= MAX_MARKERS) {
       for (const o of vis) {
         const li = Math.max(0, SYS.indexOf(o.syscall)), col = sysColor(o.syscall);
@@ -1083,6 +1143,7 @@
     if (!tr) {   // not drawn (past the first rows, or filtered out): all, unfiltered
       ost.q = ''; document.getElementById('os-search').value = '';
       const o = OS_BY_ID.get(id);
+      if (o && isStartup(o) && st.folded) st.toggle();
       if (o && (!tidOk(o.tid) || o.t < tl.v0 || o.t > tl.v1)) {   // filtered out: show everything
         tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = '';
         timeline(); rangeChanged();
@@ -1108,7 +1169,7 @@
   }
   function osRows() {
     const c = OS_COLS.find(x => x.key === ost.sort), d = ost.dir;
-    const rows = OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid) && (!ost.q || osRowText(o).includes(ost.q)));
+    const rows = OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid) && shownOs(o) && (!ost.q || osRowText(o).includes(ost.q)));
     return rows.sort((a, b) => {
       const x = c.v(a), y = c.v(b);
       const r = c.num ? (x || 0) - (y || 0) : String(x).localeCompare(String(y));
@@ -1123,6 +1184,11 @@
     let h = '<thead><tr>' + OS_COLS.map(c => '<th class="sortable' + (c.num ? ' num' : '') + '" data-sort="' + c.key + '" aria-sort="' +
       (ost.sort === c.key ? (ost.dir < 0 ? 'descending' : 'ascending') : 'none') + '" title="sort by ' + c.name + '">' + c.name +
       (ost.sort === c.key ? (ost.dir < 0 ? ' ▼' : ' ▲') : '') + '</th>').join('') + '</tr></thead><tbody>';
+    // folded: a row per process for its startup requests (those the range and thread filters keep)
+    const folded = st.folded ? startupGroups(OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid))) : [];
+    for (const g of folded)
+      h += '<tr class="startup-row" data-n="' + g.n + '"><td></td><td class="num">' + fmtTime(g.t0) + '</td><td class="num">' + num(g.tid) +
+        '</td><td colspan="6"><button type="button" class="startup-show">▸ ' + esc(startupText(g)) + '</button></td></tr>';
     for (let i = 0; i < n; i++) {
       const o = rows[i], col = sysColor(o.syscall);
       h += '<tr id="os-row-' + num(o.id) + '" class="os-row"><td class="num">' + num(o.id) + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + num(o.tid) +
@@ -1131,8 +1197,9 @@
         (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + num(o.cause.call_id) + '</span>'
           : '<span class="muted">direct</span>') + '</td><td>' + esc(o.region || '') + '</td></tr>';
     }
-    if (!n) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
+    if (!n && !folded.length) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
     tb.innerHTML = h + '</tbody>';
+    tb.querySelectorAll('.startup-show').forEach(b => b.addEventListener('click', () => st.toggle()));
     tb.querySelectorAll('th.sortable').forEach(th => th.addEventListener('click', () => {
       const k = th.getAttribute('data-sort'), c = OS_COLS.find(x => x.key === k);
       if (ost.sort === k) ost.dir = -ost.dir; else { ost.sort = k; ost.dir = c.num && k !== 'id' && k !== 't' ? -1 : 1; }
@@ -1140,8 +1207,10 @@
     }));
     const more = document.getElementById('os-more');
     more.innerHTML = '';
+    const nf = folded.reduce((a, g) => a + g.n, 0);
     document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '') +
-      (ost.q || ranged() || tl.tid !== null ? ', ' + fmtInt(rows.length) + ' shown' + (ranged() ? ' (timeline range)' : '') + (tl.tid !== null ? ' (thread ' + tl.tid + ')' : '') : '');
+      (ost.q || ranged() || tl.tid !== null || nf ? ', ' + fmtInt(rows.length) + ' shown' + (nf ? ' (' + fmtInt(nf) + ' startup folded)' : '') +
+        (ranged() ? ' (timeline range)' : '') + (tl.tid !== null ? ' (thread ' + tl.tid + ')' : '') : '');
     if (n < rows.length) {
       const b = el('button', { type: 'button' }, 'show all ' + fmtInt(rows.length) + ' rows');
       b.addEventListener('click', () => renderOsTable(true));
@@ -1246,6 +1315,7 @@
   // ---------- wiring ----------
   function init() {
     header(); cards(); notes();
+    startupWire();
     legend('timeline-legend', SERIES.map(s => ({ name: s.name, color: s.color })).concat([
       { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }])
       .concat(D.threshold.moves.length ? [{ name: 'mmap threshold moved', dash: true }] : []));
