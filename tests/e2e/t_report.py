@@ -25,6 +25,7 @@ leak_buffer with its bytes; the flame graph section is saved to
 """
 
 import collections
+import html as htmlmod
 import json
 import os
 import re
@@ -38,6 +39,7 @@ from harness import chromium as harness_chromium
 
 SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
 STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
+ALLFNS = os.path.join(ROOT, ".output", "progs", "allfns")
 SHOT = "/tmp/allocmap-report.png"
 FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
@@ -645,6 +647,82 @@ def t_startup_fold():
     eq(attr("open-buttons"), "0:\u25be fold %s|0:\u25be fold %s" % (label, label), "both controls, unfolded")
 
 
+SYSCALL_NAMES = ("brk", "mmap", "munmap", "mremap", "mprotect", "madvise")
+ADDR = re.compile(r"0x[0-9a-f]{8,}")   # addresses differ between two runs; offsets and sizes do not
+
+
+def text_notation(path):
+    """The calls and the OS requests of a `trace -v --startup` text file, in
+    order, as it writes them (tags in [...] and brk's growth left out)."""
+    calls, oss = [], []
+    tail = re.compile(r" \((?:[+-][^)]*|refused|arena)\)$")
+    for line in open(path):
+        m = re.match(r"^\s*-?\d+\.\d+ \[\d+(?:/\d+)?\] (.*)$", line) or re.match(r"^\s+-> (.*)$", line)
+        if not m:
+            continue
+        body = m.group(1).rstrip("\n")
+        if re.match(r"(\+\+\+|---|threshold |startup: )", body):
+            continue
+        body = body.split("  [")[0]
+        pieces = body.split(" -> ")
+        first = pieces[0]
+        if line.lstrip().startswith("->") or first.split("(")[0] in SYSCALL_NAMES:
+            oss += [tail.sub("", p) for p in pieces]
+        else:
+            calls.append(first)
+            oss += [tail.sub("", p) for p in pieces[1:]]
+    return calls, oss
+
+
+NOTATION_JS = r"""
+const recs = %s;
+const out = recs.map(r => r.type === 'call' ? window.amReport.callText(r) : window.amReport.osText(r));
+const pre = document.createElement('pre'); pre.id = 'notation'; pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+"""
+
+
+def t_call_notation():
+    """Every function of AM_FN_TABLE called (tests/progs/allfns.cpp), every
+    OS request (the loader's too): the page writes each call and request
+    exactly as the text output does (calloc(50, 8000), realloc(0x..., 5000),
+    posix_memalign([0x...], 64, 1000) = 0, a failed one's memptr, sized
+    delete's size, mmap offsets in hex), addresses aside (two runs)."""
+    txt = os.path.join(TMP, "allfns.txt")
+    p = run([TOOL, "trace", "-v", "--startup", "-o", txt, "--", ALLFNS], timeout=120)
+    check(p.returncode == 0, "trace allfns (text) exited %d: %s" % (p.returncode, p.stderr[-300:]))
+    jl = os.path.join(TMP, "allfns.jsonl")
+    p = run([TOOL, "trace", "--json", "-o", jl, "--", ALLFNS], timeout=120)
+    check(p.returncode == 0, "trace allfns (json) exited %d: %s" % (p.returncode, p.stderr[-300:]))
+    recs = [json.loads(l) for l in open(jl) if l.strip()]
+    mine = [r for r in recs if r["type"] in ("call", "os")]
+    html, _ = report(jl, "allfns")
+    page = dom_after(html, "allfns_after", NOTATION_JS % json.dumps(mine))
+    m = re.search(r'<pre id="notation">(.*?)</pre>', page, re.S)
+    check(m, "the page's formatter did not run")
+    got = json.loads(htmlmod.unescape(m.group(1)))
+    page_calls = [g for g, r in zip(got, mine) if r["type"] == "call"]
+    page_os = [g for g, r in zip(got, mine) if r["type"] == "os"]
+    text_calls, text_os = text_notation(txt)
+    # every function of the table was called (memalign is glibc's aligned_alloc: one address, the first name)
+    with open(os.path.join(ROOT, "bpf", "allocmap.h")) as f:
+        table = re.findall(r'^\s*X\(\w+,\s*"[^"]*",\s*"([^"]*)",\s*\w+\)', f.read().split("#define AM_FN_TABLE")[1].split("\n\n")[0], re.M)
+    check(len(table) >= 30, "AM_FN_TABLE parsed: %r" % table)
+    seen = {r["fn"] for r in mine if r["type"] == "call"}
+    eq(sorted(set(table) - seen), ["memalign"], "functions of AM_FN_TABLE not called (memalign: reported as aligned_alloc)")
+    norm = lambda xs: [ADDR.sub("ADDR", x) for x in xs]
+    eq(len(page_calls), len(text_calls), "calls in the page and the text")
+    for i, (a, b) in enumerate(zip(norm(page_calls), norm(text_calls))):
+        eq(a, b, "call %d (%s) in the page vs the text" % (i + 1, page_calls[i]))
+    eq(len(page_os), len(text_os), "OS requests in the page and the text")
+    for i, (a, b) in enumerate(zip(norm(page_os), norm(text_os))):
+        eq(a, b, "OS request %d in the page vs the text" % (i + 1))
+    for want in ("calloc(50, 8000) = ADDR", "calloc(0, 24) = ADDR", "posix_memalign([ADDR], 64, 1000) = 0",
+                 "posix_memalign(ADDR, 3, 1000) = EINVAL", "operator delete(sized)(ADDR, 999)", "realloc(NULL, 1000) = ADDR <nested>"):
+        check(want in norm(page_calls), "the page lacks %r" % want)
+    check(any(re.search(r", 3, 0x[0-9a-f]+\) = ADDR$", x) for x in norm(page_os)), "no mmap offset in hex")
+
+
 def accessible_pages(recs, pid):
     """Page -> accessible, the process's map replayed from its mmap, munmap
     and mprotect records (the model's rule, written again)."""
@@ -754,6 +832,7 @@ TESTS = [
     ("range_and_thread_filter", t_range_and_thread_filter, True),
     ("arena_committed_reserved", t_arena_committed_reserved, True),
     ("startup_fold", t_startup_fold, True),
+    ("call_notation", t_call_notation, True),
     ("bad_input", t_bad_input, False),
 ]
 
@@ -763,7 +842,7 @@ def main(argv):
     if problem:
         print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
               file=sys.stderr)
-    missing = [p for p in (TOOL, SCEN, STACKS) if not os.path.exists(p)]
+    missing = [p for p in (TOOL, SCEN, STACKS, ALLFNS) if not os.path.exists(p)]
     needs_bpf = {name: bpf for name, _, bpf in TESTS}
 
     def before(name):

@@ -359,8 +359,13 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	/* free: the size of the freed allocation, only when it is known */
 	if (!is_free || (c->ptr_in && !c->free_unknown))
 		jsonw_ku64(w, "size", c->size);
-	if (role == AM_ROLE_CALLOC || role == AM_ROLE_REALLOCARRAY)
+	if (role == AM_ROLE_CALLOC || role == AM_ROLE_REALLOCARRAY) {
 		jsonw_ku64(w, "nmemb", c->nmemb);
+		/* the element size as passed (size is the product, 0 for nmemb 0) */
+		jsonw_ku64(w, "elem_size", (uint64_t)e->args[role == AM_ROLE_CALLOC ? 1 : 2]);
+	}
+	if (role == AM_ROLE_FREE_SIZED)   /* the caller's claim, as the text prints it */
+		jsonw_ku64(w, "size_arg", (uint64_t)e->args[1]);
 	if (role == AM_ROLE_POSIX_MEMALIGN || role == AM_ROLE_MEMALIGN || role == AM_ROLE_NEW_ALIGNED)
 		jsonw_ku64(w, "align", c->align);
 	if (role == AM_ROLE_REALLOC || role == AM_ROLE_REALLOCARRAY || is_free)
@@ -370,6 +375,9 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		if (role == AM_ROLE_POSIX_MEMALIGN)
 			jsonw_ks64(w, "rc", (int32_t)e->ret);
 	}
+	/* posix_memalign that wrote no pointer: where it would have (the text's first argument) */
+	if (role == AM_ROLE_POSIX_MEMALIGN && (no_ret || (int32_t)e->ret != 0))
+		jsonw_khex(w, "memptr", (uint64_t)e->args[0]);
 	if (!no_ret)
 		jsonw_ku64(w, "dur_ns", dur(e->ts_enter, e->ts_exit));
 	jsonw_karr_open(w, "os");

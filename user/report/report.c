@@ -973,6 +973,10 @@ static void data_head(struct jsonw *w, const struct html_ctx *c, const char *in_
 	for (int i = 0; i < am_fn_count(); i++)
 		jsonw_str(w, am_fn_name(i));
 	jsonw_arr_close(w);
+	jsonw_karr_open(w, "fn_roles");   /* how each decodes its arguments (the text's notation) */
+	for (int i = 0; i < am_fn_count(); i++)
+		jsonw_str(w, am_role_name(am_fn_role(i)));
+	jsonw_arr_close(w);
 	jsonw_karr_open(w, "syscalls");
 	for (int i = 0; i < AM_SYS__COUNT; i++) {
 		jsonw_obj_open(w);

@@ -21,7 +21,7 @@
   // escapes wherever it is drawn). Anything else is dropped.
   const TEXT_KEYS = new Set(['type', 'fn', 'role', 'syscall', 'prot', 'flags', 'advice', 'error', 'region',
     'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator', 'origin']);
-  const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr']);
+  const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr', 'memptr']);
   function clean(v, key, depth) {
     if (v === null || typeof v === 'boolean') return v;
     if (typeof v === 'number') return isFinite(v) ? v : undefined;
@@ -77,6 +77,8 @@
     { name: 'thread arena', color: '#8a4fd8' }, { name: 'other', color: '#8b95a3' },
   ];
   const FN = strs(D.fn_names);   // index: the "fn" of an allocation lifetime (past the end: other)
+  const FN_ROLE = Object.create(null);   // function name -> its role (the table's; --alloc ones too)
+  strs(D.fn_roles).forEach((r, i) => { if (i < FN.length) FN_ROLE[FN[i]] = r; });
   const MAX_MARKERS = 4000;     // beyond this many in view, markers are binned per pixel column
   const OS_ROWS = 500;          // OS table rows rendered before "show all"
 
@@ -245,34 +247,98 @@
     });
     return '<div class="stack mono">' + lines.join('<br>') + (st.length > 12 ? '<br>…' : '') + '</div>';
   }
+  // ---------- the text output's notation (render/output.c) ----------
+  // A pointer as text_ptr writes it: NULL for 0.
+  const tptr = v => typeof v !== 'string' || /^0x0*$/i.test(v) ? 'NULL' : v.toLowerCase();
+  const tnum = v => typeof v === 'number' ? String(v) : '?';
+  // an offset as the text writes it: hex, 0 as 0 (a negative one as its 64-bit pattern)
+  const toff = v => typeof v !== 'number' || v === 0 ? '0' : '0x' + (v < 0 ? BigInt.asUintN(64, BigInt(v)) : BigInt(v)).toString(16);
+  const ERRNO = { 1: 'EPERM', 12: 'ENOMEM', 14: 'EFAULT', 22: 'EINVAL', 75: 'EOVERFLOW' };
+  // An OS request's arguments as the text writes them (text_os_piece): sizes
+  // in decimal, addresses and offsets in hex, as strace.
   function osArgs(o) {
-    const len = o.len != null ? fmtBytes(o.len) : '';
     switch (o.syscall) {
-      case 'brk': return o.addr === '0x0' ? 'NULL' : o.addr;
-      case 'mmap': return [o.addr === '0x0' ? 'NULL' : o.addr, len, o.prot, o.flags, o.fd != null && o.fd >= 0 ? 'fd ' + o.fd : null,
-        o.offset ? 'off ' + o.offset : null].filter(x => x).join(', ');
-      case 'mremap': return [o.addr, len + ' → ' + fmtBytes(o.new_len || 0), o.flags, o.new_addr].filter(x => x).join(', ');
-      case 'mprotect': return [o.addr, len, o.prot].join(', ');
-      case 'madvise': return [o.addr, len, o.advice].join(', ');
-      default: return [o.addr, len].filter(x => x).join(', ');
+      case 'brk': return tptr(o.addr);
+      case 'mmap': return [tptr(o.addr), tnum(o.len), o.prot, o.flags, tnum(o.fd), toff(o.offset)].join(', ');
+      case 'mremap': return [o.addr, tnum(o.len), tnum(o.new_len), o.flags].concat(o.new_addr ? [o.new_addr] : []).join(', ');
+      case 'mprotect': return [o.addr, tnum(o.len), o.prot].join(', ');
+      case 'madvise': return [o.addr, tnum(o.len), o.advice].join(', ');
+      default: return [o.addr, tnum(o.len)].join(', ');
     }
   }
-  function osResult(o) {
-    if (o.error) return '<span class="warn">' + esc(o.error) + '</span>';
-    return esc(o.ret != null ? String(o.ret) : '');
+  // "= 0x7f..." / "= 0" / "= -1 ENOMEM", as the text (brk's growth aside)
+  function osRet(o) {
+    if (o.error && o.syscall !== 'brk') return '-1 ' + o.error;
+    return typeof o.ret === 'string' ? o.ret.toLowerCase() : tnum(o.ret);
   }
+  function osText(o) { return o.syscall + '(' + osArgs(o) + ') = ' + osRet(o); }
+  function osResult(o) {
+    if (o.error) return '<span class="warn">' + esc(osRet(o)) + '</span>';
+    return esc(osRet(o));
+  }
+  function roleOf(c) {
+    if (typeof c.role === 'string') return c.role;
+    return Object.prototype.hasOwnProperty.call(FN_ROLE, c.fn) ? FN_ROLE[c.fn] : 'malloc';
+  }
+  // An allocator call's name and arguments as the text writes them
+  // (text_call_body): "calloc(50, 8000)", "realloc(0x55d0..., 300)",
+  // "posix_memalign([0x55d0...], 64, 1000)", "operator delete(sized)(0x55d0..., 999)".
+  function callSig(c) {
+    const role = roleOf(c);
+    // traces before "elem_size": the product's factor when it divides
+    const elem = () => typeof c.elem_size === 'number' ? tnum(c.elem_size) :
+      c.nmemb > 0 && typeof c.size === 'number' && c.size % c.nmemb === 0 ? String(c.size / c.nmemb) : '?';
+    let a;
+    switch (role) {
+      case 'calloc': a = tnum(c.nmemb) + ', ' + elem(); break;
+      case 'realloc': a = tptr(c.ptr) + ', ' + tnum(c.size); break;
+      case 'reallocarray': a = tptr(c.ptr) + ', ' + tnum(c.nmemb) + ', ' + elem(); break;
+      case 'free': a = tptr(c.ptr); break;
+      case 'free_sized': a = tptr(c.ptr) + ', ' + tnum(typeof c.size_arg === 'number' ? c.size_arg : c.size); break;
+      case 'posix_memalign':
+        a = (typeof c.ret === 'string' && c.rc === 0 ? '[' + c.ret.toLowerCase() + ']' : c.memptr ? c.memptr.toLowerCase() : '?') + ', ' + tnum(c.align) + ', ' + tnum(c.size);
+        break;
+      case 'memalign': a = tnum(c.align) + ', ' + tnum(c.size); break;
+      case 'new_aligned': a = tnum(c.size) + ', ' + tnum(c.align); break;
+      default: a = tnum(c.size);
+    }
+    return c.fn + '(' + a + ')';
+  }
+  // ... then its result and markers: "calloc(50, 8000) = 0x7f3a1c2b6010 <nested>"
+  function callText(c) {
+    const role = roleOf(c);
+    let s = callSig(c);
+    if (role !== 'free' && role !== 'free_sized') {
+      if (c.missed === true || typeof c.ret !== 'string') s += ' = ?';
+      else if (role === 'posix_memalign') s += ' = ' + (c.rc === 0 ? '0' : ERRNO[c.rc] || 'errno ' + tnum(c.rc));
+      else s += ' = ' + tptr(c.ret);
+    }
+    if (c.missed === true) s += ' <return missed>';
+    if (c.nested === true) s += ' <nested>';
+    if (c.unknown_ptr === true) s += c.own === true ? " <unknown ptr: the allocator's own free>" : ' <unknown ptr>';
+    else if (c.own === true) s += " <from the allocator's own object>";
+    return s;
+  }
+  // the call behind an OS request or a region: its record when listed, else what the cause says
+  function causeSig(id, fn, size) {
+    const c = CALLS.get(id);
+    return c ? callSig(c) : esc0(fn) + '(' + tnum(size) + ')';
+  }
+  const esc0 = v => typeof v === 'string' ? v : '?';
   function causeText(o) {
     const c = o.cause || {};
     if (c.kind !== 'call') return 'direct (the program or libc itself)';
-    return c.fn + '(' + fmtInt(c.size) + ') · call #' + num(c.call_id) + ' · tid ' + num(o.tid);
+    return causeSig(c.call_id, c.fn, c.size) + ' · call #' + num(c.call_id) + ' · tid ' + num(o.tid);
   }
+  // the page's notation, for the tests and the browser's console
+  window.amReport = { callText: c => callText(clean(c, null, 0)), osText: o => osText(clean(o, null, 0)) };
   function osTip(o) {
     const c = o.cause || {}, call = c.kind === 'call' ? CALLS.get(c.call_id) : null;
-    let h = '<div class="t">' + esc(o.syscall) + '(' + esc(osArgs(o)) + ') = ' + osResult(o) + '</div>';
+    let h = '<div class="t mono">' + esc(o.syscall) + '(' + esc(osArgs(o)) + ') = ' + osResult(o) + '</div>';
     h += '<div class="r">OS request #' + num(o.id) + ' at ' + fmtTime(o.t) + ', took ' + fmtTime(o.dur_ns || 0) + ', tid ' + num(o.tid) + '</div>';
     h += '<div class="r">cause: <b>' + esc(causeText(o)) + '</b></div>';
     if (call) {
-      h += '<div class="r">→ ' + esc(call.fn) + ' returned ' + esc(call.ret || '') + (call.region ? ' in ' + esc(call.region) : '') +
+      h += '<div class="r">→ <span class="mono">' + esc(callText(call)) + '</span>' + (call.region ? ' in ' + esc(call.region) : '') +
         (call.reason ? ' (' + esc(call.reason.replace(/_/g, ' ')) + ')' : '') +
         (call.threshold ? ', threshold ' + fmtBytes(call.threshold) :
          call.threshold_max ? ', threshold unknown (' + fmtBytes(call.threshold_min) + '–' + fmtBytes(call.threshold_max) + ')' : '') + '</div>';
@@ -589,7 +655,7 @@
     if (!r.os && r.kind === 'other') return 'seen only through its allocations (' + r.label + ')';
     if (!r.os) return 'existed before the trace';
     const o = OS_BY_ID.get(r.os);
-    const by = r.call ? r.fn + '(' + fmtInt(r.size) + ') · call #' + r.call + ' · tid ' + r.tid : 'direct';
+    const by = r.call ? causeSig(r.call, r.fn, r.size) + ' · call #' + r.call + ' · tid ' + r.tid : 'direct';
     return (o ? o.syscall : 'OS request') + ' #' + r.os + ' by ' + by;
   }
   // A mapped allocator region's committed part at the end of the trace (its
@@ -800,7 +866,8 @@
       const hit = (ALLOCS_OF.get(r.i) || []).find(k => liveAt(k, t) && D.allocs[k * 8] - tol <= addr && addr <= D.allocs[k * 8] + D.allocs[k * 8 + 1] + tol);
       if (hit != null) {
         const a = A(hit);
-        showTip(ev, '<div class="t">' + esc(a.fn) + '(' + fmtInt(a.size) + ') = <span class="mono">' + hex(a.addr) + '</span></div><div class="r">call #' + a.call +
+        const ac = CALLS.get(a.call);
+        showTip(ev, '<div class="t mono">' + esc(ac ? callText(ac) : a.fn + '(' + a.size + ') = ' + hex(a.addr)) + '</div><div class="r">call #' + a.call +
           ' · tid ' + a.tid + ' · allocated at ' + fmtTime(a.t0) + (a.t1 >= 0 ? ', freed at ' + fmtTime(a.t1) : ', live at the end') + '</div>');
       } else hideTip();
     });
@@ -815,7 +882,7 @@
       const a = A(k);
       const c = CALLS.get(a.call);
       const tr = el('tr');
-      tr.innerHTML = '<td class="mono">' + hex(a.addr) + '</td><td class="num">' + fmtBytes(a.size) + '</td><td>' + esc(a.fn) + '(' + fmtInt(a.size) + ')' +
+      tr.innerHTML = '<td class="mono">' + hex(a.addr) + '</td><td class="num">' + fmtBytes(a.size) + '</td><td class="mono">' + esc(c ? callSig(c) : a.fn + '(' + a.size + ')') +
         (c && c.os && c.os.length ? ' <span class="muted">→ OS #' + c.os.join(', #') + '</span>' : '') + '</td><td class="num">' + a.call +
         '</td><td class="num">' + a.tid + '</td><td class="num">' + fmtTime(a.t0) + '</td>';
       tb.appendChild(tr);
@@ -1164,8 +1231,13 @@
     { key: 'region', name: 'region', v: o => o.region || '' },
   ];
   function osRowText(o) {
-    return [o.id, fmtTime(o.t), o.tid, o.syscall, osArgs(o), o.error || o.ret, o.cause && o.cause.kind === 'call' ? o.cause.fn + '(' + o.cause.size + ')' : 'direct', o.region]
+    return [o.id, fmtTime(o.t), o.tid, o.syscall, osArgs(o), o.error || o.ret, o.cause && o.cause.kind === 'call' ? causeSig(o.cause.call_id, o.cause.fn, o.cause.size) : 'direct', o.region]
       .join(' ').toLowerCase();
+  }
+  // the cause column: the call in the text's notation, its name in bold
+  function causeCell(c) {
+    const sig = causeSig(c.call_id, c.fn, c.size), fn = esc0(c.fn);
+    return sig.startsWith(fn) ? '<b>' + esc(fn) + '</b>' + esc(sig.slice(fn.length)) : esc(sig);
   }
   function osRows() {
     const c = OS_COLS.find(x => x.key === ost.sort), d = ost.dir;
@@ -1192,9 +1264,9 @@
     for (let i = 0; i < n; i++) {
       const o = rows[i], col = sysColor(o.syscall);
       h += '<tr id="os-row-' + num(o.id) + '" class="os-row"><td class="num">' + num(o.id) + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + num(o.tid) +
-        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono"' + (o.len != null ? ' title="' + fmtInt(o.len) + ' bytes"' : '') + '>' + esc(osArgs(o)) +
+        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono"' + (typeof o.len === 'number' ? ' title="' + fmtBytes(o.len) + (o.syscall === 'mremap' ? ' → ' + fmtBytes(o.new_len) : '') + '"' : '') + '>' + esc(osArgs(o)) +
         '</td><td class="mono">' + osResult(o) + '</td><td class="num">' + fmtTime(o.dur_ns || 0) + '</td><td>' +
-        (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + num(o.cause.call_id) + '</span>'
+        (o.cause && o.cause.kind === 'call' ? causeCell(o.cause) + ' <span class="muted">#' + num(o.cause.call_id) + '</span>'
           : '<span class="muted">direct</span>') + '</td><td>' + esc(o.region || '') + '</td></tr>';
     }
     if (!n && !folded.length) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
@@ -1335,7 +1407,7 @@
     fnTables();
     countersTable();
     if (typeof window.amSites === 'function')
-      window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, sysColor,
+      window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, osRet, causeSig, sysColor,
         OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow });
     const slider = document.getElementById('map-time');
     slider.addEventListener('input', () => { map.t = tl.v0 + slider.value / 1000 * (tl.v1 - tl.v0); addressMap(); });
