@@ -723,6 +723,60 @@ def t_call_notation():
     check(any(re.search(r", 3, 0x[0-9a-f]+\) = ADDR$", x) for x in norm(page_os)), "no mmap offset in hex")
 
 
+RSS_JS = r"""
+const p = document.querySelector('#timeline-svg path[data-series="rss"]');
+document.body.setAttribute('data-rss-path', p ? p.getAttribute('data-n') + ',' + p.getAttribute('data-max') : 'none');
+document.body.setAttribute('data-rss-legend', document.getElementById('timeline-legend').textContent);
+const area = document.querySelector('#timeline-svg rect[style*="crosshair"]'), r = area.getBoundingClientRect();
+area.dispatchEvent(new MouseEvent('mousemove', { clientX: r.right - 2, clientY: r.top + 20, bubbles: true }));
+document.body.setAttribute('data-rss-tip', document.getElementById('tip').textContent);
+"""
+
+
+def t_rss_over_time():
+    """The tracer samples the command's RSS every 50 ms ("rss" records): a
+    program that touches 32 MiB after its malloc shows a rise of at least
+    32 MiB in the JSON and on the page (the peak card, exact; the timeline's
+    RSS line and legend); the text summary keeps its peak RSS; a trace
+    without samples (an older allocmap) says RSS unknown, never 0."""
+    path, recs = trace("touch", "32")
+    rss = [r for r in recs if r["type"] == "rss"]
+    check(len(rss) >= 5, "%d RSS samples over a run of at least 650 ms" % len(rss))
+    pid = [r for r in recs if r["type"] == "trace"][0]["pid"]
+    eq({r["pid"] for r in rss}, {pid}, "the samples are the command's")
+    ts = [r["ts_ns"] for r in recs]
+    check(all(a <= b for a, b in zip(ts, ts[1:])), "records (the samples too) in time order")
+    mall = [r for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 32 << 20]
+    eq(len(mall), 1, "the 32 MiB malloc")
+    before = [r["rss"] for r in rss if r["ts_ns"] <= mall[0]["ts_ns"]]
+    check(before, "no sample before the malloc")
+    top = max(r["rss"] for r in rss)
+    check(top - before[-1] >= 32 << 20, "RSS rose by %d B, not by 32 MiB" % (top - before[-1]))
+    html, _ = report(path, "rss")
+    page = dom_after(html, "rss_after", RSS_JS)
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    card = re.search(r'<div class="card" id="card-rss">.*?<div class="v" title="([\d,]+) bytes">', page)
+    check(card, "no peak RSS card with exact bytes")
+    eq(int(card.group(1).replace(",", "")), top, "the peak RSS card (exact bytes)")
+    # the line: every sample and the exit's drop to 0, up to the largest in view
+    eq(attr("rss-path"), "%d,%d" % (len(rss) + 1, top), "the timeline's RSS line: points, largest")
+    check("RSS (resident, sampled every 50 ms)" in attr("rss-legend"), "legend: %r" % attr("rss-legend"))
+    check(re.search(r"RSS: \d", attr("rss-tip")), "the hover readout lacks RSS: %r" % attr("rss-tip"))
+    # an older trace: no samples, RSS unknown
+    old = os.path.join(TMP, "norss.jsonl")
+    with open(path) as f, open(old, "w") as g:
+        g.writelines(l for l in f if '"type":"rss"' not in l)
+    html, _ = report(old, "norss")
+    page = dom_after(html, "norss_after", RSS_JS)
+    check(re.search(r'<div class="card" id="card-rss">.*?<div class="v">unknown</div>', page), "no 'unknown' peak RSS card without samples")
+    eq(attr("rss-path"), "none", "no RSS line without samples")
+    check("RSS unknown (not sampled in this trace)" in attr("rss-legend"), "legend without samples: %r" % attr("rss-legend"))
+    check("RSS: unknown (not sampled in this trace)" in attr("rss-tip"), "readout without samples: %r" % attr("rss-tip"))
+    # the text summary keeps its peak RSS
+    p = run([TOOL, "trace", "-q", "--", SCEN, "touch", "8"], timeout=120)
+    check(p.returncode == 0 and re.search(r"peak RSS \d", p.stderr), "text summary without peak RSS: %r" % p.stderr[-400:])
+
+
 def accessible_pages(recs, pid):
     """Page -> accessible, the process's map replayed from its mmap, munmap
     and mprotect records (the model's rule, written again)."""
@@ -833,6 +887,7 @@ TESTS = [
     ("arena_committed_reserved", t_arena_committed_reserved, True),
     ("startup_fold", t_startup_fold, True),
     ("call_notation", t_call_notation, True),
+    ("rss_over_time", t_rss_over_time, True),
     ("bad_input", t_bad_input, False),
 ]
 

@@ -66,6 +66,7 @@ void am_out__threshold(void *ctx, const struct am_threshold_rec *t);
 void am_out__task(void *ctx, const struct am_task_event *t);
 void am_out__summary(void *ctx, const struct am_summary *s);
 void am_out__seed(void *ctx, const struct am_seed_rec *r);
+void am_out__rss(void *ctx, const struct am_rss_rec *r);
 void am_out__origin(void *ctx, uint64_t t0_ns, const char *kind, uint32_t pid);
 void am_out__progress(void *ctx, uint64_t upto_ns);
 

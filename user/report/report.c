@@ -345,7 +345,8 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	r->cause_fn = -1;
 	r->type = !type ? RM_T_OTHER : !strcmp(type, "call") ? RM_T_CALL : !strcmp(type, "os") ? RM_T_OS :
 		  !strcmp(type, "threshold") ? RM_T_THRESHOLD : !strcmp(type, "task") ? RM_T_TASK :
-		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED : RM_T_OTHER;
+		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED :
+		  !strcmp(type, "rss") ? RM_T_RSS : RM_T_OTHER;
 	r->ts = jnum(o, "ts_ns", NULL);
 	r->dur = jnum(o, "dur_ns", &r->has_dur);
 	r->pid = (int)jnum(o, "pid", NULL);
@@ -401,6 +402,9 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		break;
 	case RM_T_TASK:
 		r->task_kind = jstr(o, "kind");
+		break;
+	case RM_T_RSS:
+		r->rss = jnum(o, "rss", NULL);
 		break;
 	case RM_T_SEED:
 		r->addr = jnum(o, "start", NULL);
@@ -1030,6 +1034,19 @@ static void data_timeline(struct jsonw *w, const struct rm_model *m)
 		}
 	}
 	jsonw_arr_close(w);
+	/* RSS: [t, bytes] flat, every process's sum; none: unknown (a trace
+	 * without "rss" records, from an allocmap before them) */
+	jsonw_karr_open(w, "rss");
+	for (size_t i = 0; i < m->nrss; i++) {
+		jsonw_u64(w, m->rss[i].t);
+		jsonw_u64(w, m->rss[i].bytes);
+	}
+	jsonw_arr_close(w);
+	jsonw_ku64(w, "rss_samples", m->rss_samples);
+	jsonw_ku64(w, "rss_stride", m->rss_stride ? m->rss_stride : 1);
+	jsonw_ku64(w, "rss_peak", m->rss_peak);
+	jsonw_ku64(w, "rss_peak_t", m->rss_peak_t);
+	jsonw_ku64(w, "rss_pids_dropped", m->rss_pids_dropped);
 }
 
 /* The threshold view: the grid's non-empty cells (column, row, served,

@@ -114,6 +114,7 @@ void rm_free(struct rm_model *m)
 	free(m->fl.n);
 	am_acct_free_all(m->acct);
 	free(m->dfr);
+	free(m->rss);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -961,7 +962,66 @@ static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 		f->cut++;
 }
 
-/* A task record (exec drops the process's image) or a seed record. */
+/* Appends one RSS point, merging pairs (the larger stays) to keep at most
+ * RM_RSS_CAP of them: past it a point stands for rss_stride samples. */
+static void rss_point(struct rm_model *m, uint64_t t, uint64_t bytes)
+{
+	struct rm_rss_pt p = { t, bytes };
+
+	if (!m->rss && !(m->rss = malloc(RM_RSS_CAP * sizeof(*m->rss)))) {
+		m->oom = true;
+		return;
+	}
+	if (!m->rss_stride)
+		m->rss_stride = 1;
+	if (m->rss_npend && m->rss_pend.bytes > p.bytes)
+		p = m->rss_pend;
+	if (++m->rss_npend < m->rss_stride) {
+		m->rss_pend = p;
+		return;
+	}
+	m->rss_npend = 0;
+	if (m->nrss == RM_RSS_CAP) {
+		for (size_t i = 0; i < RM_RSS_CAP / 2; i++) {
+			const struct rm_rss_pt *a = &m->rss[2 * i], *b = &m->rss[2 * i + 1];
+
+			m->rss[i] = a->bytes > b->bytes ? *a : *b;
+		}
+		m->nrss = RM_RSS_CAP / 2;
+		m->rss_stride *= 2;
+	}
+	m->rss[m->nrss++] = p;
+}
+
+/* pid's RSS is now bytes (a sample, or 0 at its exit): the total's new point. */
+static void rss_set(struct rm_model *m, int pid, uint64_t bytes, uint64_t t)
+{
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < m->nrss_pid && m->rss_pid[i].pid != pid; i++)
+		;
+	if (i == m->nrss_pid) {
+		if (!bytes)
+			return;   /* an exit of a process never sampled */
+		if (i == RM_RSS_PIDS) {
+			m->rss_pids_dropped++;
+			return;
+		}
+		m->nrss_pid++;
+		m->rss_pid[i].pid = pid;
+	}
+	m->rss_pid[i].bytes = bytes;
+	for (i = 0; i < m->nrss_pid; i++)
+		total += m->rss_pid[i].bytes;
+	if (total > m->rss_peak) {
+		m->rss_peak = total;
+		m->rss_peak_t = t;
+	}
+	rss_point(m, t, total);
+}
+
+/* A task record (exec drops the process's image), a seed record or an RSS sample. */
 static void feed_other(struct rm_model *m, const struct rm_rec *r)
 {
 	uint64_t t = rm_rel(m, r->ts);
@@ -969,6 +1029,11 @@ static void feed_other(struct rm_model *m, const struct rm_rec *r)
 	if (r->type == RM_T_TASK && r->task_kind && !strcmp(r->task_kind, "exec")) {
 		am_acct_exec(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid));
 		tick(m, t);
+	} else if (r->type == RM_T_TASK && r->task_kind && !strcmp(r->task_kind, "exit") && r->tid == r->pid) {
+		rss_set(m, r->pid, 0, t);
+	} else if (r->type == RM_T_RSS) {
+		m->rss_samples++;
+		rss_set(m, r->pid, r->rss, t);
 	} else if (r->type == RM_T_SEED) {
 		am_acct_seed(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid), r->addr, r->end,
 			     region_kind(r->region), r->accessible);
@@ -976,7 +1041,7 @@ static void feed_other(struct rm_model *m, const struct rm_rec *r)
 	}
 	/* the leaks and sites records are stamped when the tracer ended
 	 * (after draining): no activity, not the trace's end */
-	if (r->type != RM_T_OTHER)
+	if (r->type != RM_T_OTHER && r->type != RM_T_RSS)   /* a sample is no activity */
 		peak(&m->t_max, t);
 }
 

@@ -32,8 +32,10 @@
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 #define RM_ACC_CAP    64        /* address map: committed ranges drawn per region */
+#define RM_RSS_CAP    4096      /* RSS points kept (beyond: pairs merged, the larger kept) */
+#define RM_RSS_PIDS   64        /* processes whose last RSS is summed */
 
-enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY, RM_T_SEED };
+enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY, RM_T_SEED, RM_T_RSS };
 /* the memory syscalls of AM_SYSCALL_TABLE (bpf/allocmap.h), then "other" */
 #define RM_SYS_ENUM_(e, name, ret_addr, color, args) RM_SYS_##e = AM_SYS_##e,
 enum rm_sys { AM_SYSCALL_TABLE(RM_SYS_ENUM_) RM_SYS_OTHER = AM_SYS__COUNT, RM_NSYS };
@@ -80,6 +82,8 @@ struct rm_rec {
 	uint64_t cause_size;
 	/* threshold */
 	uint64_t th_old, th_new;
+	/* rss: the resident bytes sampled */
+	uint64_t rss;
 	/* task: its kind ("fork", "exec", "exit"), or NULL */
 	const char *task_kind;
 	/* seed: a mapping there before the trace, [addr, end) ("region": heap or
@@ -222,6 +226,16 @@ struct rm_model {
 	uint64_t allocs_seen;      /* allocations offered to the sample */
 	uint64_t rng;
 	/* per function / syscall */
+	/* RSS over time (rss records): the sum of every process's last sample,
+	 * a point per sample (per rss_stride samples, their largest, once
+	 * RM_RSS_CAP points were reached); a process's exit drops its share */
+	struct rm_rss_pt { uint64_t t, bytes; } *rss;
+	size_t   nrss;
+	uint32_t rss_stride, rss_npend;
+	struct rm_rss_pt rss_pend;
+	struct { int pid; uint64_t bytes; } rss_pid[RM_RSS_PIDS];
+	size_t   nrss_pid;
+	uint64_t rss_samples, rss_peak, rss_peak_t, rss_pids_dropped;
 	struct rm_fnstat fn[RM_NFN];
 	uint64_t sys_count[RM_NSYS], sys_failed[RM_NSYS], sys_by_call[RM_NSYS];
 	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */

@@ -69,6 +69,18 @@
     { key: 'mmap', name: 'mmapped (allocator)', color: '#e08a00' },
     { key: 'live', name: 'live in allocations', color: '#12976b' },
   ];
+  // RSS over time: [t, bytes] pairs, the traced processes' sum as sampled
+  // (every 50 ms); none in a trace from an allocmap before the samples: unknown
+  const RSS = Array.isArray(D.rss) ? D.rss.filter(v => typeof v === 'number') : [];
+  const NRSS = Math.floor(RSS.length / 2);
+  const RSS_COLOR = '#b23a48';
+  // RSS at t: the last point at or before it; null before the first (or none)
+  function rssAt(t) {
+    let lo = 0, hi = NRSS - 1, k = -1;
+    while (lo <= hi) { const mid = (lo + hi) >> 1; if (RSS[mid * 2] <= t) { k = mid; lo = mid + 1; } else hi = mid - 1; }
+    return k < 0 ? null : RSS[k * 2 + 1];
+  }
+  const rssTip = t => { const v = rssAt(t); return v != null ? fmtBytes(v) : NRSS ? 'unknown (not sampled yet)' : 'unknown (not sampled in this trace)'; };
   // a name from the trace is never a property lookup on the prototype
   const sysColor = k => Object.prototype.hasOwnProperty.call(SYS_COLOR, k) ? SYS_COLOR[k] : SYS_COLOR.other;
   const KIND_COLOR = { heap: '#2f6fdb', mmap: '#e08a00', arena: '#8a4fd8', other: '#8b95a3' };
@@ -375,6 +387,8 @@
       { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), exact: b.mmap_peak, s: 'allocator mappings', sw: SERIES[1].color },
       { k: 'peak from OS', v: fmtBytes(b.committed_peak), exact: b.committed_peak, s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
       { k: 'peak live', v: fmtBytes(b.live_peak), exact: b.live_peak, s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
+      NRSS ? { k: 'peak RSS', v: fmtBytes(D.rss_peak), exact: D.rss_peak, s: 'resident, sampled every 50 ms; at ' + fmtTime(D.rss_peak_t), sw: RSS_COLOR, id: 'card-rss' }
+        : { k: 'peak RSS', v: 'unknown', s: 'not sampled in this trace (an allocmap before RSS samples)', sw: RSS_COLOR, id: 'card-rss' },
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
@@ -383,7 +397,7 @@
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
     if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
-      const d = el('div', { class: 'card' + (it.bad ? ' bad' : '') });
+      const d = el('div', Object.assign({ class: 'card' + (it.bad ? ' bad' : '') }, it.id ? { id: it.id } : {}));
       d.innerHTML = '<div class="k">' + (it.sw ? '<span class="swatch" style="background:' + it.sw + '"></span>' : '') + esc(it.k) +
         '</div><div class="v"' + (typeof it.exact === 'number' ? ' title="' + fmtInt(it.exact) + ' bytes"' : '') + '>' + esc(it.v) + '</div><div class="s">' + esc(it.s) + '</div>';
       box.appendChild(d);
@@ -406,6 +420,8 @@
     if (D.stacks_dropped) n.push('Tooltips show the stacks of the first ' + fmtInt(D.stacks_listed) + ' listed records (' + fmtInt(D.stacks_dropped) + ' more have theirs only in the flame graph).');
     if (D.stacks_cut) n.push(fmtInt(D.stacks_cut) + ' stack' + (D.stacks_cut === 1 ? ' was' : 's were') + ' longer than ' + fmtInt(D.frames_cap) +
       ' frames (the longest ' + fmtInt(D.frames_max) + '): only their innermost ' + fmtInt(D.frames_cap) + ' frames were read.');
+    if (D.rss_stride > 1) n.push('RSS: ' + fmtInt(D.rss_samples) + ' samples drawn as ' + fmtInt(NRSS) + ' points, each the largest of ' + fmtInt(D.rss_stride) + '.');
+    if (D.rss_pids_dropped) n.push('RSS: the samples of more than 64 processes at once are not all summed (' + fmtInt(D.rss_pids_dropped) + ' left out).');
     if (C.oom) n.push('Report generation ran out of memory: some detail is missing.');
     if (S && isRec(S.counters) && S.counters.out_of_memory === true) n.push('The tracer ran out of memory: some records or state were dropped and its figures are incomplete.');
     if (S && isRec(S.bytes)) {
@@ -460,6 +476,13 @@
       for (let s = 0; s < 2; s++) ymax = Math.max(ymax, D.buckets[i * 9 + s * 3 + 1]);
       lmax = Math.max(lmax, D.buckets[i * 9 + 7]);
     }
+    // RSS in view (and the value it holds from before v0) shares the bytes axis
+    let rssMax = 0;
+    for (let k = 0; k < NRSS; k++) {
+      const t = RSS[k * 2], nx = k + 1 < NRSS ? RSS[k * 2 + 2] : Infinity;
+      if (t <= v1 && nx >= v0) rssMax = Math.max(rssMax, RSS[k * 2 + 1]);
+    }
+    ymax = Math.max(ymax, rssMax);
     // live bytes get their own right-hand axis when they would be a flat line
     const split = lmax < ymax * 0.2;
     if (!split) ymax = Math.max(ymax, lmax);
@@ -515,6 +538,17 @@
       if (band) lines.appendChild(sv('path', { d: band, stroke: s.color, 'stroke-opacity': 0.35, 'stroke-width': Math.max(1, pw / (b1 - b0 + 1) * step), fill: 'none' }));
       lines.appendChild(sv('path', { d: d, stroke: s.color, 'stroke-width': 2, fill: 'none', class: 'series', 'data-series': s.key }));
     });
+    // RSS: a step line through its samples (to the trace's end after the last one)
+    if (NRSS) {
+      let d = '';
+      for (let k = 0; k < NRSS; k++) {
+        const x = X(RSS[k * 2]), y = Yh(RSS[k * 2 + 1]);
+        d += (k ? 'H' + x.toFixed(1) + 'V' : 'M' + x.toFixed(1) + ' ') + y.toFixed(1);
+      }
+      d += 'H' + X(Math.max(RSS[(NRSS - 1) * 2], DUR)).toFixed(1);
+      lines.appendChild(sv('path', { d: d, stroke: RSS_COLOR, 'stroke-width': 1.6, 'stroke-dasharray': '6 2', fill: 'none', class: 'series',
+        'data-series': 'rss', 'data-n': NRSS, 'data-max': rssMax }));
+    }
     // threshold moves as thin vertical rules on the chart
     for (const m of D.threshold.moves) {
       if (m[0] < v0 || m[0] > v1) continue;
@@ -597,7 +631,8 @@
         sel.setAttribute('visibility', 'visible');
       }
       showTip(ev, '<div class="t">' + fmtTime(t) + '</div>' + SERIES.map((s, i) =>
-        '<div class="r"><span style="color:' + s.color + '">■</span> ' + esc(s.name) + ': <b>' + fmtBytes(valueAt(i, t)) + '</b></div>').join(''));
+        '<div class="r"><span style="color:' + s.color + '">■</span> ' + esc(s.name) + ': <b>' + fmtBytes(valueAt(i, t)) + '</b></div>').join('') +
+        '<div class="r"><span style="color:' + RSS_COLOR + '">■</span> RSS: <b>' + esc(rssTip(t)) + '</b></div>');
     });
     area.addEventListener('mouseleave', () => { hover.setAttribute('visibility', 'hidden'); hideTip(); });
     area.addEventListener('mouseup', ev => {
@@ -1389,6 +1424,7 @@
     header(); cards(); notes();
     startupWire();
     legend('timeline-legend', SERIES.map(s => ({ name: s.name, color: s.color })).concat([
+      NRSS ? { name: 'RSS (resident, sampled every 50 ms)', color: RSS_COLOR } : { name: 'RSS unknown (not sampled in this trace)', color: RSS_COLOR, hollow: true },
       { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }])
       .concat(D.threshold.moves.length ? [{ name: 'mmap threshold moved', dash: true }] : []));
     legend('map-legend', [{ name: 'brk heap', color: KIND_COLOR.heap }, { name: 'mmap chunk', color: KIND_COLOR.mmap },
