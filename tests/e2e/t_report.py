@@ -40,6 +40,7 @@ from harness import chromium as harness_chromium
 SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
 STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
 ALLFNS = os.path.join(ROOT, ".output", "progs", "allfns")
+PHASES = os.path.join(ROOT, ".output", "progs", "phases")
 SHOT = "/tmp/allocmap-report.png"
 FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
@@ -58,13 +59,13 @@ def environment_problem():
 _traces = {}
 
 
-def trace(scenario, *extra):
+def trace(scenario, *extra, prog=SCEN):
     """JSONL records of `allocmap trace --json -v -- scenarios SCENARIO`."""
     key = (scenario,) + extra
     if key in _traces:
         return _traces[key]
     path = os.path.join(TMP, "%s.jsonl" % "_".join(key))
-    p = run([TOOL, "trace", "--json", "-v", "-o", path, "--", SCEN, scenario] + list(extra), timeout=120)
+    p = run([TOOL, "trace", "--json", "-v", "-o", path, "--", prog, scenario] + list(extra), timeout=120)
     if p.returncode != 0:
         raise Fail("allocmap trace %s exited %d: %s" % (scenario, p.returncode, p.stderr.strip()[-400:]))
     with open(path) as f:
@@ -739,7 +740,7 @@ def t_rss_over_time():
     32 MiB in the JSON and on the page (the peak card, exact; the timeline's
     RSS line and legend); the text summary keeps its peak RSS; a trace
     without samples (an older allocmap) says RSS unknown, never 0."""
-    path, recs = trace("touch", "32")
+    path, recs = trace("touch", "32", prog=PHASES)
     rss = [r for r in recs if r["type"] == "rss"]
     check(len(rss) >= 5, "%d RSS samples over a run of at least 650 ms" % len(rss))
     pid = [r for r in recs if r["type"] == "trace"][0]["pid"]
@@ -773,8 +774,73 @@ def t_rss_over_time():
     check("RSS unknown (not sampled in this trace)" in attr("rss-legend"), "legend without samples: %r" % attr("rss-legend"))
     check("RSS: unknown (not sampled in this trace)" in attr("rss-tip"), "readout without samples: %r" % attr("rss-tip"))
     # the text summary keeps its peak RSS
-    p = run([TOOL, "trace", "-q", "--", SCEN, "touch", "8"], timeout=120)
+    p = run([TOOL, "trace", "-q", "--", PHASES, "touch", "8"], timeout=120)
     check(p.returncode == 0 and re.search(r"peak RSS \d", p.stderr), "text summary without peak RSS: %r" % p.stderr[-400:])
+
+
+FN_RANGE_JS = r"""
+const drag = (a, b) => {
+  const area = document.querySelector('#timeline-svg rect[style*="crosshair"]');   // redrawn after each range
+  const r = area.getBoundingClientRect(), ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: r.top + 20, bubbles: true }));
+  ev('mousedown', r.left + a * r.width); ev('mousemove', r.left + b * r.width); ev('mouseup', r.left + b * r.width);
+};
+const snap = k => {
+  const t = document.getElementById('fn-table');
+  const rows = Array.from(t.querySelectorAll('tr.fn-row')).map(r => [r.cells[0].textContent].concat([1, 2, 3, 4, 5].map(i => r.cells[i].getAttribute('data-v'))).join(':'));
+  document.body.setAttribute('data-' + k, (t.getAttribute('data-f0') || '') + ',' + (t.getAttribute('data-f1') || '') + '|' + rows.sort().join(' '));
+  document.body.setAttribute('data-' + k + '-note', document.getElementById('range-note').textContent);
+};
+snap('all');
+drag(0.01, 0.45); snap('r1');
+document.getElementById('range-clear').click();
+drag(0.55, 0.99); snap('r2');
+document.getElementById('range-clear').click(); snap('again');
+"""
+
+
+def fn_rows(calls):
+    """Function table rows (fn: calls, bytes, made OS requests, failed, nested) of calls."""
+    rows = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    for c in calls:
+        r = rows[c["fn"]]
+        free = c["fn"] in ("free",) or c["fn"].startswith("operator delete")
+        r[0] += 1
+        r[1] += c.get("size", 0)
+        r[2] += 1 if c["os"] else 0
+        r[3] += 1 if not free and c.get("ret") == "0x0" and c.get("size", 0) > 0 else 0
+        r[4] += 1 if c.get("nested") else 0
+    return " ".join(sorted("%s:%s" % (k, ":".join(map(str, v))) for k, v in rows.items()))
+
+
+def t_fn_table_range():
+    """The allocator functions table follows the timeline's range: with two
+    ranges over a program of two phases (tests/progs/phases.c: mallocs and
+    reallocs, then 400 ms later callocs and frees) each holds exactly the calls that began
+    in the range the table says it used (its time steps), summed per
+    function; cleared, the whole trace's again."""
+    path, recs = trace("phases", prog=PHASES)
+    html, _ = report(path, "fnrange")
+    page = dom_after(html, "fnrange_after", FN_RANGE_JS)
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    t0 = recs[0]["ts_ns"]
+    calls = [r for r in recs if r["type"] == "call"]
+    eq(attr("all").split("|")[1], fn_rows(calls), "the whole trace's function rows")
+    seen = 0
+    for k in ("r1", "r2"):
+        span, rows = attr(k).split("|")
+        f0, f1 = (int(x) for x in span.split(","))
+        check(f0 < f1, "%s: no range on the table (%r)" % (k, span))
+        mine = [c for c in calls if f0 <= max(0, c["ts_ns"] - t0) < f1]
+        eq(rows, fn_rows(mine), "%s: rows of the calls that began in %d..%d ns" % (k, f0, f1))
+        seen += len(mine)
+        check("allocator functions table: the calls that began in the range" in attr(k + "-note"), "%s: the range note" % k)
+    # the phases: one in each range (the gap between them is most of the run)
+    r1 = attr("r1").split("|")[1]
+    r2 = attr("r2").split("|")[1]
+    check("realloc:20:" in r1 and "calloc" not in r1, "phase 1 in range 1: %r" % r1)
+    check("calloc:100:" in r2 and "realloc" not in r2, "phase 2 in range 2: %r" % r2)
+    check(seen <= len(calls), "the ranges overlap")
+    eq(attr("again"), attr("all"), "the whole trace after 'show everything'")
 
 
 def accessible_pages(recs, pid):
@@ -888,6 +954,7 @@ TESTS = [
     ("startup_fold", t_startup_fold, True),
     ("call_notation", t_call_notation, True),
     ("rss_over_time", t_rss_over_time, True),
+    ("fn_table_range", t_fn_table_range, True),
     ("bad_input", t_bad_input, False),
 ]
 
@@ -897,7 +964,7 @@ def main(argv):
     if problem:
         print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
               file=sys.stderr)
-    missing = [p for p in (TOOL, SCEN, STACKS, ALLFNS) if not os.path.exists(p)]
+    missing = [p for p in (TOOL, SCEN, STACKS, ALLFNS, PHASES) if not os.path.exists(p)]
     needs_bpf = {name: bpf for name, _, bpf in TESTS}
 
     def before(name):

@@ -36,10 +36,6 @@
  *   wait_then SCEN [ARGS]  print "pid=N" to stderr, wait for SIGUSR1 or a line on
  *                   stdin, then run SCEN (for attach-mode tests)
  *   exit_soon [MS]  sleep MS milliseconds (default 5) and exit 0
- *   touch N         malloc(N MiB) (an mmap chunk: its pages not resident yet), 150 ms,
- *                   touch every page, 500 ms, free: the RSS the tracer samples every
- *                   50 ms rises by N MiB while "bytes from the OS" rise at the malloc
- *                   (the holds give it periods to sample in: RSS has no event)
  *   slow_loop [N]   every 100 ms: malloc(200000) (over the 128 KiB threshold: mmap, unless
  *                   the threshold moved), malloc(1000) kept (the last 600 are kept: live
  *                   bytes grow for 60 s), sleep, free(200000 B block); N rounds, 0 or none =
@@ -373,21 +369,6 @@ static int sc_slow_loop(long n)
 	return 0;
 }
 
-static int sc_touch(long mib)
-{
-	struct timespec before = { 0, 150 * 1000000L }, after = { 0, 500 * 1000000L };
-	size_t n = (size_t)(mib > 0 ? mib : 32) << 20;
-	char *p = xmalloc("touch_malloc", n);
-
-	if (!p)
-		return 1;
-	nanosleep(&before, NULL);
-	touch(p, n);
-	nanosleep(&after, NULL);
-	xfree("touch_free", p);
-	return 0;
-}
-
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) { (void)sig; got_usr1 = 1; }
 
@@ -429,7 +410,7 @@ static int usage(void)
 {
 	fdline(2, "usage: scenarios [-l LOGFILE] heap_small|mmap_128k|dyn_threshold|realloc_mremap|"
 	       "calloc|thread_arena|direct_mmap|big_alloc|aligned|churn N|wait_then SCENARIO|exit_soon [MS]|"
-	       "slow_loop [N]|touch N|free_then_direct");
+	       "slow_loop [N]|free_then_direct");
 	return 2;
 }
 
@@ -452,8 +433,6 @@ static int run(int argc, char **argv)
 	if (!strcmp(s, "free_then_direct")) return sc_free_then_direct();
 	if (!strcmp(s, "churn"))
 		return sc_churn(argc > 1 ? strtol(argv[1], NULL, 10) : 1000000);
-	if (!strcmp(s, "touch"))
-		return sc_touch(argc > 1 ? strtol(argv[1], NULL, 10) : 32);
 	if (!strcmp(s, "slow_loop"))
 		return sc_slow_loop(argc > 1 ? strtol(argv[1], NULL, 10) : 0);
 	if (!strcmp(s, "exit_soon")) {

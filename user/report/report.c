@@ -1199,6 +1199,29 @@ static void data_fns(struct jsonw *w, const struct rm_model *m)
 		jsonw_obj_close(w);
 	}
 	jsonw_arr_close(w);
+	/* by time (a range selects columns): names[i] is index i's function;
+	 * each cell: column, function index, calls, bytes, os_calls, failed,
+	 * nested, dur_ns, timed */
+	jsonw_kobj_open(w, "fn_cols");
+	jsonw_ku64(w, "w", m->fcw);
+	jsonw_karr_open(w, "names");
+	for (int i = 0; i < RM_NFN; i++)
+		put_jstr(w, rm_fn_name(i));
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "cells");
+	for (size_t c = 0; c < RM_FN_COLS; c++)
+		for (int i = 0; i < RM_NFN; i++) {
+			const struct rm_fnstat *s = &m->fcol[c * RM_NFN + i];
+			uint64_t v[9] = { c, (uint64_t)i, s->calls, s->bytes, s->os_calls, s->failed, s->nested,
+					  s->dur_ns, s->timed };
+
+			if (!s->calls)
+				continue;
+			for (int k = 0; k < 9; k++)
+				jsonw_u64(w, v[k]);
+		}
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
 }
 
 static void data_sys(struct jsonw *w, const struct rm_model *m)

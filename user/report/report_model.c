@@ -78,6 +78,7 @@ int rm_init(struct rm_model *m)
 	memset(m, 0, sizeof(*m));
 	m->bw = 1000;
 	m->gw = 1000;
+	m->fcw = 1000;
 	m->heap_reg = -1;
 	m->synth[0] = m->synth[1] = m->synth[2] = -1;
 	m->rng = 0x9e3779b97f4a7c15ull;
@@ -87,7 +88,8 @@ int rm_init(struct rm_model *m)
 	m->hcap = 1024;
 	m->h = calloc(m->hcap, sizeof(*m->h));
 	m->acct = am_acct_new();
-	if (!m->grid || !m->points || !m->sample || !m->h || !m->acct) {
+	m->fcol = calloc((size_t)RM_FN_COLS * RM_NFN, sizeof(*m->fcol));
+	if (!m->grid || !m->points || !m->sample || !m->h || !m->acct || !m->fcol) {
 		rm_free(m);
 		return -1;
 	}
@@ -115,6 +117,7 @@ void rm_free(struct rm_model *m)
 	am_acct_free_all(m->acct);
 	free(m->dfr);
 	free(m->rss);
+	free(m->fcol);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -690,6 +693,35 @@ static void acct_call(struct rm_model *m, const struct rm_rec *r, enum am_role r
 		am_acct_alloc(m->acct, p, out, r->size, r->ts + r->dur);
 }
 
+static void fnstat_add(struct rm_fnstat *s, const struct rm_fnstat *a)
+{
+	s->calls += a->calls;
+	s->bytes += a->bytes;
+	s->os_calls += a->os_calls;
+	s->failed += a->failed;
+	s->nested += a->nested;
+	s->dur_ns += a->dur_ns;
+	s->timed += a->timed;
+}
+
+/* The column of the function table by time holding a call that began at t
+ * (relative), the columns merged pairwise until one does. */
+static struct rm_fnstat *fn_col(struct rm_model *m, uint64_t t, int fn)
+{
+	while (t / m->fcw >= RM_FN_COLS) {
+		for (size_t c = 0; c < RM_FN_COLS / 2; c++)
+			for (int f = 0; f < RM_NFN; f++) {
+				struct rm_fnstat x = m->fcol[2 * c * RM_NFN + f];
+
+				fnstat_add(&x, &m->fcol[(2 * c + 1) * RM_NFN + f]);
+				m->fcol[c * RM_NFN + f] = x;
+			}
+		memset(&m->fcol[(size_t)RM_FN_COLS / 2 * RM_NFN], 0, sizeof(*m->fcol) * RM_FN_COLS / 2 * RM_NFN);
+		m->fcw *= 2;
+	}
+	return &m->fcol[t / m->fcw * RM_NFN + fn];
+}
+
 static void feed_call(struct rm_model *m, const struct rm_rec *r)
 {
 	uint64_t t = rm_rel(m, r->ts + r->dur);
@@ -711,6 +743,13 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 		s->nested++;
 	if (!is_free && r->has_ret && r->ret == 0 && r->size > 0)
 		s->failed++;
+	{   /* the same counts in the call's time column */
+		struct rm_fnstat one = { .calls = 1, .bytes = r->size, .dur_ns = r->dur, .timed = r->has_dur,
+					 .os_calls = r->n_os != 0, .nested = r->nested,
+					 .failed = !is_free && r->has_ret && r->ret == 0 && r->size > 0 };
+
+		fnstat_add(fn_col(m, rm_rel(m, r->ts), fn), &one);
+	}
 	if (!m->th_start_set && (r->threshold || r->thr_unknown)) {
 		/* unknown at the first call (attached without glibc's debug
 		 * info): the line starts at the first move that makes it known */

@@ -32,6 +32,7 @@
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
 #define RM_ACC_CAP    64        /* address map: committed ranges drawn per region */
+#define RM_FN_COLS    256       /* function table by time: columns (adaptive width) */
 #define RM_RSS_CAP    4096      /* RSS points kept (beyond: pairs merged, the larger kept) */
 #define RM_RSS_PIDS   64        /* processes whose last RSS is summed */
 
@@ -237,6 +238,10 @@ struct rm_model {
 	size_t   nrss_pid;
 	uint64_t rss_samples, rss_peak, rss_peak_t, rss_pids_dropped;
 	struct rm_fnstat fn[RM_NFN];
+	/* the same by time, for a time range: [RM_FN_COLS][RM_NFN], a call in
+	 * the column its entry falls in (fcw wide, doubled as the trace grows) */
+	struct rm_fnstat *fcol;
+	uint64_t fcw;
 	uint64_t sys_count[RM_NSYS], sys_failed[RM_NSYS], sys_by_call[RM_NSYS];
 	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */
 	size_t   nth, capth;

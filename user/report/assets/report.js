@@ -450,7 +450,8 @@
     box.textContent = '';
     if (ranged() || tl.tid !== null) {
       box.appendChild(document.createTextNode('Showing ' + (ranged() ? fmtTime(lo) + ' – ' + fmtTime(hi) : 'the whole trace') +
-        (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests. '));
+        (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests' +
+        (ranged() ? '; the allocator functions table: the calls that began in the range (every thread); the flame graphs and call sites: the whole trace' : '') + '. '));
       const b = el('button', { type: 'button', id: 'range-clear' }, 'show everything');
       b.addEventListener('click', () => { tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = ''; timeline(); rangeChanged(); });
       box.appendChild(b);
@@ -459,6 +460,7 @@
     renderOsTable(false);
     addressMap();
     thresholdView();
+    fnTables();
   }
   function timeline() {
     const box = document.getElementById('timeline');
@@ -1362,13 +1364,36 @@
       if (countEl) countEl.textContent = q ? fmtInt(shown) + ' of ' + fmtInt(rows.length) + ' rows match' : '';
     });
   }
+  // The function table's rows for the calls that began in the timeline's
+  // range: the model's time columns (fn_cols, w ns wide) the range touches,
+  // summed; {rows, f0, f1} with the columns' span, or null for the whole trace.
+  function fnRangeRows() {
+    const F = isRec(D.fn_cols) ? D.fn_cols : null;
+    if (!ranged() || !F || !(F.w > 0) || !Array.isArray(F.cells)) return null;
+    const names = strs(F.names), c0 = Math.floor(tl.v0 / F.w), c1 = Math.max(c0 + 1, Math.ceil(tl.v1 / F.w));
+    const by = new Map();
+    for (let i = 0; i + 8 < F.cells.length; i += 9) {
+      const c = F.cells;
+      if (c[i] < c0 || c[i] >= c1) continue;
+      const fn = names[c[i + 1]] || 'other';
+      const r = by.get(fn) || { fn: fn, calls: 0, bytes: 0, os_calls: 0, failed: 0, nested: 0, dur_ns: 0, mcalls: 0 };
+      r.calls += c[i + 2]; r.bytes += c[i + 3]; r.os_calls += c[i + 4]; r.failed += c[i + 5]; r.nested += c[i + 6];
+      r.dur_ns += c[i + 7]; r.mcalls += c[i + 8];
+      by.set(fn, r);
+    }
+    return { rows: Array.from(by.values()), f0: c0 * F.w, f1: c1 * F.w };
+  }
   function fnTables() {
     const mine = new Map(D.fns.map(f => [f.fn, f]));
-    const rows = [];
+    let rows = [];
     // the average is over the calls that have a duration (a free traced at
     // entry only has none: no return probe); none timed: '–'
     const timed = f => typeof f.timed === 'number' ? f.timed : f.calls;
-    if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: timed(mine.get(k) || {}) }));
+    const rr = fnRangeRows(), note = document.getElementById('fn-range'), ft = document.getElementById('fn-table');
+    note.textContent = rr ? 'calls that began in ' + fmtTime(rr.f0) + ' – ' + fmtTime(rr.f1) + ' (the range, to the table\'s ' + fmtTime(D.fn_cols.w) + ' steps), every thread' : '';
+    if (rr) { ft.setAttribute('data-f0', rr.f0); ft.setAttribute('data-f1', rr.f1); } else { ft.removeAttribute('data-f0'); ft.removeAttribute('data-f1'); }
+    if (rr) rows = rr.rows;
+    else if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: timed(mine.get(k) || {}) }));
     else for (const f of D.fns) rows.push(Object.assign({ mcalls: timed(f) }, f));
     rows.sort((a, b) => b.calls - a.calls);
     let h = '<tr><th>function</th><th class="num">calls</th><th class="num">bytes</th><th class="num">made OS requests</th><th class="num">failed</th><th class="num">nested</th><th class="num">avg time</th></tr>';
@@ -1381,6 +1406,7 @@
         ' title="' + fmtInt(r.bytes) + ' bytes">' + fmtBytesIn(r.bytes, bu) + '</td><td class="num"' + nv(r.os_calls) + '>' + fmtInt(r.os_calls) + '</td><td class="num' + (r.failed ? ' warn' : '') + '"' + nv(r.failed) + '>' +
         fmtInt(r.failed) + '</td><td class="num"' + nv(r.nested) + '>' + fmtInt(r.nested) + '</td><td class="num"' + nv(avg) + '>' + (avg != null ? fmtTime(avg) : '–') + '</td></tr>';
     }
+    if (!rows.length) h += '<tr><td colspan="7" class="muted">no allocator call began in this range</td></tr>';
     document.getElementById('fn-table').innerHTML = h;
     sortableTable(document.getElementById('fn-table'));
     h = '<tr><th>syscall</th><th class="num">count</th><th class="num">failed</th><th>by cause</th></tr>';
