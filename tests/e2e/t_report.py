@@ -791,9 +791,9 @@ const snap = k => {
   document.body.setAttribute('data-' + k + '-note', document.getElementById('range-note').textContent);
 };
 snap('all');
-drag(0.01, 0.45); snap('r1');
+drag(0, %(mid)f); snap('r1');
 document.getElementById('range-clear').click();
-drag(0.55, 0.99); snap('r2');
+drag(%(mid)f, 1); snap('r2');
 document.getElementById('range-clear').click(); snap('again');
 """
 
@@ -820,9 +820,14 @@ def t_fn_table_range():
     function; cleared, the whole trace's again."""
     path, recs = trace("phases", prog=PHASES)
     html, _ = report(path, "fnrange")
-    page = dom_after(html, "fnrange_after", FN_RANGE_JS)
-    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    # the two ranges meet in the middle of the gap between the phases
     t0 = recs[0]["ts_ns"]
+    last1 = max(r["ts_ns"] for r in recs if r["type"] == "call" and r["fn"] == "realloc") - t0
+    first2 = min(r["ts_ns"] for r in recs if r["type"] == "call" and r["fn"] == "calloc") - t0
+    check(first2 - last1 > 300e6, "the phases are %d ns apart" % (first2 - last1))
+    mid = (last1 + first2) / 2 / data_block(html)["duration"]
+    page = dom_after(html, "fnrange_after", FN_RANGE_JS % {"mid": mid})
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
     calls = [r for r in recs if r["type"] == "call"]
     eq(attr("all").split("|")[1], fn_rows(calls), "the whole trace's function rows")
     seen = 0
@@ -833,7 +838,8 @@ def t_fn_table_range():
         mine = [c for c in calls if f0 <= max(0, c["ts_ns"] - t0) < f1]
         eq(rows, fn_rows(mine), "%s: rows of the calls that began in %d..%d ns" % (k, f0, f1))
         seen += len(mine)
-        check("allocator functions table: the calls that began in the range" in attr(k + "-note"), "%s: the range note" % k)
+        check("the allocator functions table and the flame graph of OS requests: what began in the range" in attr(k + "-note"),
+              "%s: the range note" % k)
     # the phases: one in each range (the gap between them is most of the run)
     r1 = attr("r1").split("|")[1]
     r2 = attr("r2").split("|")[1]
@@ -841,6 +847,76 @@ def t_fn_table_range():
     check("calloc:100:" in r2 and "realloc" not in r2, "phase 2 in range 2: %r" % r2)
     check(seen <= len(calls), "the ranges overlap")
     eq(attr("again"), attr("all"), "the whole trace after 'show everything'")
+
+
+FLAME_RANGE_JS = r"""
+const drag = (a, b) => {
+  const area = document.querySelector('#timeline-svg rect[style*="crosshair"]');
+  const r = area.getBoundingClientRect(), ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: r.top + 20, bubbles: true }));
+  ev('mousedown', r.left + a * r.width); ev('mousemove', r.left + b * r.width); ev('mouseup', r.left + b * r.width);
+};
+const snap = k => {
+  const svg = document.getElementById('flame-svg');
+  const fr = Array.from(document.querySelectorAll('#flame-svg .fg-frame:not(.anc)')).map(g => [g.getAttribute('data-name'), g.getAttribute('data-obj'), g.getAttribute('data-bytes'), g.getAttribute('data-count')].join('\t'));
+  const pre = document.createElement('pre'); pre.id = 'flame-' + k;
+  pre.textContent = JSON.stringify({ range: svg.getAttribute('data-range'), total: svg.getAttribute('data-total'), frames: fr });
+  document.body.appendChild(pre);
+};
+drag(0, %(mid)f); snap('r1');
+document.getElementById('range-clear').click();
+drag(%(mid)f, 1); snap('r2');
+document.getElementById('range-clear').click(); snap('all');
+"""
+
+
+def t_flame_range():
+    """The flame graph of OS requests follows the timeline's range: for two
+    ranges (the stacks program's run cut in its largest gap between OS
+    requests that obtained bytes) every
+    program function's frame weighs exactly the bytes (and requests) of the
+    OS requests made in the range whose stack holds it, the root their sum;
+    cleared, the whole trace's again."""
+    html, recs = trace_stacks("os")
+    t0 = recs[0]["ts_ns"]
+    prog = os.path.basename(STACKS)
+    weights, brk = [], {}
+    for r in recs:   # each request's weight, the break before it as the model tracks it
+        if r["type"] != "os":
+            continue
+        prev = 0
+        if r["syscall"] == "brk" and "error" not in r:
+            prev = brk.get(r["pid"], 0)
+            brk[r["pid"]] = int(r["ret"], 16) or prev
+        if r.get("stack"):
+            weights.append((max(0, r["ts_ns"] - t0), os_bytes(r, prev), set(f.get("sym") for f in r["stack"] if f.get("sym"))))
+    ts = sorted(w[0] for w in weights if w[1])
+    check(len(ts) >= 2, "the stacks program obtained bytes %d times" % len(ts))
+    gap = max(range(len(ts) - 1), key=lambda i: ts[i + 1] - ts[i])
+    mid = (ts[gap] + ts[gap + 1]) / 2 / data_block(html)["duration"]
+    page = dom_after(html, "flame_range", FLAME_RANGE_JS % {"mid": mid})
+    nonempty = 0
+    for k in ("r1", "r2", "all"):
+        m = re.search(r'<pre id="flame-%s">(.*?)</pre>' % k, page, re.S)
+        check(m, "no flame snapshot %s" % k)
+        got = json.loads(htmlmod.unescape(m.group(1)))
+        if k == "all":
+            check(got["range"] == "", "the flame graph still ranged after 'show everything'")
+            lo, hi = 0, float("inf")
+        else:
+            lo, hi = (float(x) for x in got["range"].split(","))
+        mine = [w for w in weights if lo <= w[0] <= hi]
+        eq(int(got["total"]), sum(w[1] for w in mine), "%s: the root's bytes" % k)
+        frames_ = collections.defaultdict(lambda: [0, 0])
+        for line in got["frames"]:
+            name, obj, b, c = line.split("\t")
+            if obj == prog:
+                frames_[name][0] += int(b)
+                frames_[name][1] += int(c)
+        for name in ("parse_config", "load_table", "init_heap", "direct_map", "run_steps", "main"):
+            want = [sum(w[1] for w in mine if name in w[2]), sum(1 for w in mine if name in w[2])]
+            eq(frames_[name], want if want[0] else [0, 0], "%s: %s's bytes and requests" % (k, name))
+        nonempty += k != "all" and sum(w[1] for w in mine) > 0
+    eq(nonempty, 2, "both halves hold OS requests with bytes")
 
 
 def accessible_pages(recs, pid):
@@ -955,6 +1031,7 @@ TESTS = [
     ("call_notation", t_call_notation, True),
     ("rss_over_time", t_rss_over_time, True),
     ("fn_table_range", t_fn_table_range, True),
+    ("flame_range", t_flame_range, True),
     ("bad_input", t_bad_input, False),
 ]
 

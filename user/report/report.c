@@ -887,6 +887,15 @@ static void write_flame(struct jsonw *w, const struct rm_model *m)
 		jsonw_u64(w, n->count);
 	}
 	jsonw_arr_close(w);
+	/* [node, t, bytes] of each folded request (the first RM_FLAME_ENDS) */
+	jsonw_karr_open(w, "ends");
+	for (size_t i = 0; i < fl->nends; i++) {
+		jsonw_u64(w, fl->ends[i].node);
+		jsonw_u64(w, fl->ends[i].t);
+		jsonw_u64(w, fl->ends[i].bytes);
+	}
+	jsonw_arr_close(w);
+	jsonw_ku64(w, "ends_over", fl->ends_over);
 	jsonw_obj_close(w);
 }
 

@@ -114,6 +114,7 @@ void rm_free(struct rm_model *m)
 	free(m->fl.shash);
 	free(m->fl.chash);
 	free(m->fl.n);
+	free(m->fl.ends);
 	am_acct_free_all(m->acct);
 	free(m->dfr);
 	free(m->rss);
@@ -949,11 +950,13 @@ static bool fl_step(struct rm_model *m, uint32_t *cur, const char *name, const c
 	return true;
 }
 
+static void fl_end(struct rm_model *m, uint32_t node, uint64_t t, uint64_t w);
+static void fold_path(struct rm_model *m, const struct rm_rec *r, uint64_t w, uint32_t *curp);
+
 static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 {
 	struct rm_flame *f = &m->fl;
 	uint64_t prev = 0;
-	char buf[512];
 
 	if (r->sys == RM_SYS_BRK && !r->failed)
 		prev = fl_brk_swap(f, r->pid, r->ret);
@@ -981,6 +984,33 @@ static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 	f->stacks++;
 	f->n[0].bytes += w;
 	f->n[0].count++;
+	fold_path(m, r, w, &cur);
+	fl_end(m, cur, rm_rel(m, r->ts), w);
+}
+
+/* Remembers where a folded request's path ended (the node that got its
+ * weight last), its time and its weight: the tree of a time range. */
+static void fl_end(struct rm_model *m, uint32_t node, uint64_t t, uint64_t w)
+{
+	struct rm_flame *f = &m->fl;
+
+	if (!f->ends && !(f->ends = malloc(RM_FLAME_ENDS * sizeof(*f->ends))))
+		m->oom = true;
+	if (!f->ends || f->nends == RM_FLAME_ENDS) {
+		f->ends_over++;
+		return;
+	}
+	f->ends[f->nends++] = (struct rm_fend){ node, t, w };
+}
+
+/* Folds r's stack, root first, then its syscall, under *cur (the root):
+ * *cur ends at the last node that took the weight. */
+static void fold_path(struct rm_model *m, const struct rm_rec *r, uint64_t w, uint32_t *curp)
+{
+	struct rm_flame *f = &m->fl;
+	uint32_t cur = *curp;
+	char buf[512];
+
 	for (size_t k = r->n_stack; k-- > 0;) {   /* root first */
 		const struct rm_frame *fr = &r->stack[k];
 		const char *name = fr->sym;
@@ -994,11 +1024,13 @@ static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 		uint8_t fl = r->alloc_frames > 0 && k < (size_t)r->alloc_frames ? RM_FN_ALLOC : 0;
 		if (!fl_step(m, &cur, name, fr->obj, fr->file, fr->line, fl, w)) {
 			f->cut++;
+			*curp = cur;
 			return;
 		}
 	}
 	if (!fl_step(m, &cur, rm_sys_names[r->sys], "kernel", NULL, 0, RM_FN_SYS, w))
 		f->cut++;
+	*curp = cur;
 }
 
 /* Appends one RSS point, merging pairs (the larger stays) to keep at most

@@ -31,6 +31,7 @@
 #define RM_NFN        (AM_FN_MAX + 1) /* the function table (model.h), then "other" */
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
+#define RM_FLAME_ENDS 20000     /* flame graph: requests remembered with their time (a range) */
 #define RM_ACC_CAP    64        /* address map: committed ranges drawn per region */
 #define RM_FN_COLS    256       /* function table by time: columns (adaptive width) */
 #define RM_RSS_CAP    4096      /* RSS points kept (beyond: pairs merged, the larger kept) */
@@ -177,6 +178,11 @@ struct rm_flame {
 	uint64_t no_stack;         /* OS requests without a stack */
 	uint64_t cut;              /* requests whose path hit the node cap (weight kept by the deepest node) */
 	struct { int pid; uint64_t brk; } brk[RM_FLAME_PIDS];
+	/* each folded request's time, weight and the node its path ended at
+	 * (the first RM_FLAME_ENDS: a time range re-weighs the tree from them) */
+	struct rm_fend { uint32_t node; uint64_t t, bytes; } *ends;
+	size_t   nends;
+	uint64_t ends_over;        /* folded requests past the cap */
 };
 
 #define RM_EARLY_MAX 256          /* calls whose OS requests came first, remembered */

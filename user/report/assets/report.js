@@ -451,7 +451,7 @@
     if (ranged() || tl.tid !== null) {
       box.appendChild(document.createTextNode('Showing ' + (ranged() ? fmtTime(lo) + ' – ' + fmtTime(hi) : 'the whole trace') +
         (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests' +
-        (ranged() ? '; the allocator functions table: the calls that began in the range (every thread); the flame graphs and call sites: the whole trace' : '') + '. '));
+        (ranged() ? '; the allocator functions table and the flame graph of OS requests: what began in the range (every thread); the call sites: the whole trace' : '') + '. '));
       const b = el('button', { type: 'button', id: 'range-clear' }, 'show everything');
       b.addEventListener('click', () => { tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = ''; timeline(); rangeChanged(); });
       box.appendChild(b);
@@ -461,6 +461,7 @@
     addressMap();
     thresholdView();
     fnTables();
+    if (D.flame && D.flame.stacks) flame();
   }
   function timeline() {
     const box = document.getElementById('timeline');
@@ -1038,12 +1039,31 @@
     const str = i => i >= 0 ? S_[i] : null;
     for (let i = 0; i < N.length; i += 8) {
       const n = { name: str(N[i + 1]), obj: str(N[i + 2]), file: str(N[i + 3]), line: N[i + 4], flags: N[i + 5],
-        bytes: N[i + 6], count: N[i + 7], children: [], parent: null };
+        bytes: N[i + 6], count: N[i + 7], children: [], parent: null, i: nodes.length };
       const p = N[i];
       if (p >= 0 && nodes[p]) { n.parent = nodes[p]; nodes[p].children.push(n); }
       nodes.push(n);
     }
+    fg.nodes = nodes;
     return nodes[0] || null;
+  }
+  // The tree of the OS requests in the timeline's range: the same nodes,
+  // weighed again from each folded request's end node, time and weight
+  // (D.flame.ends); null when the range is the whole trace or the trace has
+  // more requests than the page remembers times of (then the whole tree).
+  function fgRangeTree() {
+    const F = D.flame, E = Array.isArray(F.ends) ? F.ends : [];
+    if (!ranged() || F.ends_over > 0 || !fg.nodes) return null;
+    const key = tl.v0 + ',' + tl.v1;
+    if (fg.rkey === key) return fg.rtree;
+    const copy = fg.nodes.map(n => Object.assign({}, n, { bytes: 0, count: 0, children: [], parent: null }));
+    fg.nodes.forEach((n, i) => { if (n.parent) { const p = copy[n.parent.i]; copy[i].parent = p; p.children.push(copy[i]); } });
+    for (let i = 0; i + 2 < E.length; i += 3) {
+      if (E[i + 1] < tl.v0 || E[i + 1] > tl.v1) continue;
+      for (let n = copy[E[i]]; n; n = n.parent) { n.bytes += E[i + 2]; n.count++; }
+    }
+    fg.rkey = key; fg.rtree = copy[0] || null; fg.rctree = null;
+    return fg.rtree;
   }
   // Allocator internals folded into their outermost frame (malloc, calloc):
   // what lies under it is the syscalls it made, merged by name.
@@ -1121,7 +1141,9 @@
       return;
     }
     if (!fg.tree) fg.tree = fgBuild();
-    const root = fg.collapse ? (fg.ctree || (fg.ctree = fgCollapse(fg.tree, null))) : fg.tree;
+    const rt = fgRangeTree();
+    const root = rt ? (fg.collapse ? (fg.rctree || (fg.rctree = fgCollapse(rt, null))) : rt) :
+      fg.collapse ? (fg.ctree || (fg.ctree = fgCollapse(fg.tree, null))) : fg.tree;
     if (fg.zoom && fg.zoom.__root !== root) fg.zoom = null;
     const zoom = fg.zoom || root;
     flameHint(F);
@@ -1144,7 +1166,7 @@
     if (zv > 0) lay(zoom, 0, anc.length);
     const H = (maxDepth + 1) * FG_ROW + 2;
     const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'flame-svg', 'data-mode': fg.mode,
-      'data-total': fgVal(root), 'data-stacks': F.stacks });
+      'data-total': fgVal(root), 'data-stacks': F.stacks, 'data-range': rt ? tl.v0 + ',' + tl.v1 : '' });
     box.appendChild(svg);
     const nodeOf = new Map();
     rows.forEach(([n, x, w, d, isAnc], i) => {
@@ -1181,6 +1203,8 @@
     const notes = [];
     if (F.no_stack) notes.push(fmtInt(F.no_stack) + ' OS requests had no stack and are not in the graph');
     if (F.cut) notes.push(fmtInt(F.cut) + ' stacks were cut where the tree reached its ' + fmtInt(F.cap) + '-frame cap (their weight stays with the deepest frame kept)');
+    if (rt) notes.push('the OS requests made in ' + fmtTime(tl.v0) + ' – ' + fmtTime(tl.v1) + ' (the timeline\'s range; every thread)');
+    else if (ranged()) notes.push('the whole trace: its ' + fmtInt(F.stacks) + ' stacked OS requests are more than the ' + fmtInt(F.ends ? F.ends.length / 3 : 0) + ' whose times the page keeps, so the range does not filter it');
     if (notes.length) cr.appendChild(el('div', { class: 'muted' }, esc(notes.join('; ') + '.')));
   }
   function flameWire() {
