@@ -463,6 +463,34 @@
     fnTables();
     if (D.flame && D.flame.stacks) flame();
   }
+  // RSS: a step line through its points (to the trace's end after the last one)
+  function rssPath(X, Y, max) {
+    let d = '';
+    for (let k = 0; k < NRSS; k++) {
+      const x = X(RSS[k * 2]), y = Y(RSS[k * 2 + 1]);
+      d += (k ? 'H' + x.toFixed(1) + 'V' : 'M' + x.toFixed(1) + ' ') + y.toFixed(1);
+    }
+    d += 'H' + X(Math.max(RSS[(NRSS - 1) * 2], DUR)).toFixed(1);
+    return sv('path', { d: d, stroke: RSS_COLOR, 'stroke-width': 1.6, 'stroke-dasharray': '6 2', fill: 'none', class: 'series',
+      'data-series': 'rss', 'data-n': NRSS, 'data-max': max });
+  }
+  // the folded startup requests: one band per process across the lanes (y, height h), click to unfold
+  function startupBands(parent, X, v0, v1, y, h) {
+    for (const g of startupGroups(OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid)))) {
+      const x = X(g.t0), w = Math.max(6, X(g.t1) - x);
+      const band = sv('g', { class: 'startup-band', 'data-n': g.n, 'data-pid': g.pid, style: 'cursor:pointer' });
+      band.appendChild(sv('rect', { x: x - 3, y: y, width: w + 6, height: h, rx: 4, fill: '#566173', 'fill-opacity': 0.1,
+        stroke: '#566173', 'stroke-opacity': 0.45, 'stroke-dasharray': '3 2' }));
+      const lt = sv('text', { x: x - 3, y: y - 3, 'text-anchor': 'start', class: 'startup-label' });
+      lt.textContent = 'startup: ' + fmtInt(g.n) + ' request' + (g.n === 1 ? '' : 's') + ' (click to show)';
+      band.appendChild(lt);
+      band.addEventListener('mousemove', ev => showTip(ev, '<div class="t">' + esc(startupText(g)) + '</div><div class="r">pid ' + num(g.pid) +
+        ' · folded: click to show each request</div>'));
+      band.addEventListener('mouseleave', hideTip);
+      band.addEventListener('click', () => { hideTip(); st.toggle(); });
+      parent.appendChild(band);
+    }
+  }
   function timeline() {
     const box = document.getElementById('timeline');
     box.innerHTML = '';
@@ -541,17 +569,7 @@
       if (band) lines.appendChild(sv('path', { d: band, stroke: s.color, 'stroke-opacity': 0.35, 'stroke-width': Math.max(1, pw / (b1 - b0 + 1) * step), fill: 'none' }));
       lines.appendChild(sv('path', { d: d, stroke: s.color, 'stroke-width': 2, fill: 'none', class: 'series', 'data-series': s.key }));
     });
-    // RSS: a step line through its samples (to the trace's end after the last one)
-    if (NRSS) {
-      let d = '';
-      for (let k = 0; k < NRSS; k++) {
-        const x = X(RSS[k * 2]), y = Yh(RSS[k * 2 + 1]);
-        d += (k ? 'H' + x.toFixed(1) + 'V' : 'M' + x.toFixed(1) + ' ') + y.toFixed(1);
-      }
-      d += 'H' + X(Math.max(RSS[(NRSS - 1) * 2], DUR)).toFixed(1);
-      lines.appendChild(sv('path', { d: d, stroke: RSS_COLOR, 'stroke-width': 1.6, 'stroke-dasharray': '6 2', fill: 'none', class: 'series',
-        'data-series': 'rss', 'data-n': NRSS, 'data-max': rssMax }));
-    }
+    if (NRSS) lines.appendChild(rssPath(X, Yh, rssMax));
     // threshold moves as thin vertical rules on the chart
     for (const m of D.threshold.moves) {
       if (m[0] < v0 || m[0] > v1) continue;
@@ -566,22 +584,7 @@
     const mk = sv('g', { 'clip-path': 'url(#tlclip)' });
     svg.appendChild(mk);
     const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid) && shownOs(o));
-    if (st.folded) {   // each process's startup requests: one band across the lanes
-      for (const g of startupGroups(OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid)))) {
-        const x = X(g.t0), w = Math.max(6, X(g.t1) - x);
-        const band = sv('g', { class: 'startup-band', 'data-n': g.n, 'data-pid': g.pid, style: 'cursor:pointer' });
-        band.appendChild(sv('rect', { x: x - 3, y: lanesY, width: w + 6, height: LANE * SYS.length, rx: 4, fill: '#566173', 'fill-opacity': 0.1,
-          stroke: '#566173', 'stroke-opacity': 0.45, 'stroke-dasharray': '3 2' }));
-        const lt = sv('text', { x: x - 3, y: lanesY - 3, 'text-anchor': 'start', class: 'startup-label' });
-        lt.textContent = 'startup: ' + fmtInt(g.n) + ' request' + (g.n === 1 ? '' : 's') + ' (click to show)';
-        band.appendChild(lt);
-        band.addEventListener('mousemove', ev => showTip(ev, '<div class="t">' + esc(startupText(g)) + '</div><div class="r">pid ' + num(g.pid) +
-          ' · folded: click to show each request</div>'));
-        band.addEventListener('mouseleave', hideTip);
-        band.addEventListener('click', () => { hideTip(); st.toggle(); });
-        mk.appendChild(band);
-      }
-    }
+    if (st.folded) startupBands(mk, X, v0, v1, lanesY, LANE * SYS.length);
     if (vis.length <= MAX_MARKERS) {
       for (const o of vis) {
         const li = Math.max(0, SYS.indexOf(o.syscall)), col = sysColor(o.syscall);
