@@ -26,22 +26,23 @@ BPF_HDRS  := bpf/allocmap.h bpf/arch.h bpf/arch/$(ARCH).h
 CFLAGS    ?= -O2 -g
 # user/ is layered: core/ (event model, correlator: plain C, no libbpf),
 # probe/ (where probes go), render/ (text, JSON, folded, top's screen),
-# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), cmd/ (commands)
-USER_DIRS := core probe render report tracer cmd
+# report/ (JSONL -> HTML/Perfetto), tracer/ (libbpf runtime), serve/ (the daemon),
+# cmd/ (commands)
+USER_DIRS := core probe render report tracer serve cmd
 USER_INC  := $(addprefix -Iuser/,$(USER_DIRS))
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) $(USER_INC) -Ibpf
-LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lpthread
+LDLIBS    := -lbpf -ldw -lelf -lz -lcapstone -ljson-c -lncursesw -liberty -lmicrohttpd -lpthread
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
 
-# The unit-test library is the lower layers only; tracer/ and cmd/ (libbpf,
+# The unit-test library is the lower layers only; tracer/, serve/ and cmd/ (libbpf,
 # the skeleton) stay out of it.
 LOWER_DIRS  := core probe render report
 CORE_SRCS   := $(filter-out $(OTHER_ARCH_SRCS),$(foreach d,$(LOWER_DIRS),$(wildcard user/$(d)/*.c)))
-LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/cmd/*.c))
+LIBBPF_SRCS := $(filter-out $(OTHER_ARCH_SRCS),$(wildcard user/tracer/*.c user/serve/*.c user/cmd/*.c))
 USER_HDRS   := $(wildcard user/*/*.h)
 CORE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 MAIN_OBJS   := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIBBPF_SRCS))
@@ -57,7 +58,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test unit e2e progs
+.PHONY: all clean test unit e2e progs install
 .DELETE_ON_ERROR:
 
 all: $(BIN) progs
@@ -111,11 +112,38 @@ $(OUTPUT)/diff_assets.h: $(DIFF_ASSETS) scripts/embed.py | $(OUTPUT)
 	$(Q)python3 scripts/embed.py $@ $(DIFF_ASSETS)
 
 $(OUTPUT)/report/diff_html.o: $(OUTPUT)/diff_assets.h
+# `allocmap compare --html`: its own page and script, the report's stylesheet
+COMPARE_ASSETS := user/report/assets/report.css user/report/assets/compare.html user/report/assets/compare.js
+
+$(OUTPUT)/compare_assets.h: $(COMPARE_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(COMPARE_ASSETS)
+
+$(OUTPUT)/cmd/compare_html.o: $(OUTPUT)/compare_assets.h
+
+# `allocmap serve`'s live page, its script and the index's stylesheet
+LIVE_ASSETS := user/serve/assets/live.html user/serve/assets/live.js user/serve/assets/live.css
+
+$(OUTPUT)/live_assets.h: $(LIVE_ASSETS) scripts/embed.py | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)python3 scripts/embed.py $@ $(LIVE_ASSETS)
+
+$(OUTPUT)/serve/http_routes.o: $(OUTPUT)/live_assets.h
 # ---------------------------------------------------------------------------
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJS) $(UNIT_EXTRA_$*) $(LDLIBS) -o $@
+
+# serve/'s files with no libbpf in them, for their unit test
+UNIT_EXTRA_test_serve := $(OUTPUT)/serve/hist.o $(OUTPUT)/serve/conf.o
+$(OUTPUT)/tests/test_serve: $(UNIT_EXTRA_test_serve)
+
+# the HTTP side is tested against a fake daemon (the test defines srv.h)
+HTTP_OBJS := $(OUTPUT)/serve/http.o $(OUTPUT)/serve/http_routes.o
+$(OUTPUT)/tests/test_http: tests/unit/test_http.c tests/unit/check.h $(CORE_OBJS) $(HTTP_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(HTTP_OBJS) $(CORE_OBJS) $(LDLIBS) -o $@
 
 # test programs: plain C, no optimisation tricks that would elide allocations
 $(OUTPUT)/progs/%: tests/progs/%.c | $(OUTPUT)/progs
@@ -148,6 +176,8 @@ $(OUTPUT)/progs/cxxgrow_O2: tests/progs/cxxgrow.cpp | $(OUTPUT)/progs
 $(OUTPUT)/progs/stacks: PROG_CFLAGS_stacks = -fno-omit-frame-pointer
 # sites: known call sites (t_sites.py), -O0 so every call stays where it is
 $(OUTPUT)/progs/sites: PROG_CFLAGS_sites = -O0 -fno-omit-frame-pointer
+# served: known call sites for allocmap serve's pprof endpoint (t_serve_http.py)
+$(OUTPUT)/progs/served: PROG_CFLAGS_served = -O0 -fno-omit-frame-pointer
 STACK_VARIANTS := $(OUTPUT)/progs/stacks_nofp $(OUTPUT)/progs/stacks_stripped
 $(OUTPUT)/progs/stacks_nofp: tests/progs/stacks.c | $(OUTPUT)/progs
 	$(call msg,PROG,$@)
@@ -202,6 +232,22 @@ e2e: $(BIN) progs
 
 test: all $(UNIT_TESTS)
 	$(Q)bash tests/run-all.sh
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the binary, the systemd
+# unit (scripts/allocmap.service.in with its paths filled in) and the docs;
+# nothing is written outside $(DESTDIR), nothing is started or enabled.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/allocmap
+install: $(BIN)
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/allocmap)
+	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/allocmap
+	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' scripts/allocmap.service.in \
+		> $(DESTDIR)$(UNITDIR)/allocmap.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/allocmap.service
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(DOCDIR) README.md docs/guide.md docs/reference.md docs/design.md
 
 clean:
 	$(call msg,CLEAN,)
@@ -263,3 +309,11 @@ SOAK_SECONDS ?= 1800
 soak: all
 	$(Q)$(MAKE) -s SAN=1
 	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) SOAK_FORK_MS=3000 SOAK_EXEC_MS=9000 python3 tests/e2e/t_soak.py
+
+# --- the daemon's soak (issue 13) ---------------------------------------------
+# `allocmap serve` with targets churning and clients coming and going for
+# SOAK_MINUTES, its RSS printed every 30 s (scripts/serve-soak).
+SOAK_MINUTES ?= 10
+.PHONY: serve-soak
+serve-soak: all
+	$(Q)python3 scripts/serve-soak -m $(SOAK_MINUTES)

@@ -4,20 +4,22 @@
 # build, test and benchmark, and mounts nothing: the tool itself needs no
 # tracefs. Safe to run again: only missing packages are installed. musl and
 # musl-tools (musl-gcc) build and run the musl tests (tests/e2e/t_musl.py);
-# golang-go brings `go tool pprof`, which reads --pprof files in tests/e2e/t_sites.py.
+# golang-go brings `go tool pprof`, which reads --pprof files in tests/e2e/t_sites.py;
+# libmicrohttpd-dev is `allocmap serve`'s HTTP server; prometheus (server and
+# promtool) scrapes it in tests/e2e/t_serve_http.py.
 set -euo pipefail
 
 PKGS=(
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev libdw-dev elfutils zlib1g-dev libcapstone-dev
-	libjson-c-dev libncurses-dev libiberty-dev
+	libjson-c-dev libncurses-dev libiberty-dev libmicrohttpd-dev
 	python3 strace ltrace util-linux procps tmux chromium bpftrace
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	g++ git sqlite3 redis-server redis-tools
 	libc6-dbg
 	musl musl-tools musl-dev
 	libclang-rt-14-dev
-	golang-go
+	golang-go prometheus
 )
 
 if [ "$(id -u)" -ne 0 ]; then

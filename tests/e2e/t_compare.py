@@ -16,6 +16,11 @@ included ("all"); the part made inside allocator calls is checked apart
 (glibc grows its brk heap inside malloc; jemalloc and mimalloc never move the
 break). uprobes and ptrace coexist: the probe traps never reach strace.
 
+The --html page is read back in headless Chromium: its cards, tables and
+lines show the same run's JSON and text figures exactly, every allocator's
+lines end at its total calls on the progress axis, the wall-time toggle
+redraws them, and a command line or allocator name holding markup stays text.
+
 Prints "ok NAME" / "FAIL NAME: why", ends with "compare: N passed, N failed".
 """
 import json
@@ -23,7 +28,7 @@ import os
 import re
 import tempfile
 
-from harness import CI, TOOL, Tally, run
+from harness import CHROMIUM, CI, TOOL, Tally, chromium, run
 
 SUITE = "compare"
 WORKLOAD = ".output/workloads/small_objects"
@@ -84,6 +89,236 @@ def noisy_pairs(allocs):
     return out
 
 
+# ---------------------------------------------------------------- the page
+
+UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+
+
+def size3(n):
+    """am_fmt_size3 (fmt.c): the size a person reads."""
+    if n < 1024:
+        return f"{n} B"
+    d, k = float(n), 0
+    while k < 6 and d >= 999.5:
+        d /= 1024
+        k += 1
+    dec = 2 if d < 9.995 else 1 if d < 99.95 else 0
+    return "%.*f %s" % (dec, n / (1 << (10 * k)), UNITS[k])
+
+
+def page_data(path):
+    """The page's data block (the --json document, the table, the timelines)."""
+    with open(path) as f:
+        page = f.read()
+    m = re.search(r'<script id="am-data" type="application/json">(.*?)</script>', page, re.S)
+    return page, json.loads(m.group(1)) if m else None
+
+
+def dom(html, tmp, script=None):
+    """The page's DOM after its script ran (and script, when given, after it),
+    without the script elements' own text; None when Chromium is missing
+    (a failure under CI=true) or the page's script failed."""
+    if not os.path.exists(CHROMIUM):
+        if CI:
+            fail("chromium", "chromium missing and CI=true (bash scripts/deps.sh)")
+        else:
+            print("note: chromium not installed: the page's DOM is not checked")
+        return None
+    if script:
+        with open(html) as f:
+            text = f.read()
+        html = html + ".run.html"
+        with open(html, "w") as f:
+            f.write(text.replace("</body>", "<script>" + script + "</script></body>"))
+    p = chromium(["--dump-dom", "--virtual-time-budget=5000", "file://" + html], tmp)
+    errs = re.findall(r'data-error="[^"]*"', p.stdout)
+    if p.returncode != 0 or errs or 'data-ready="1"' not in p.stdout:
+        fail("page_script", f"exit {p.returncode}, errors {errs}, {p.stderr[-300:]!r}")
+        return None
+    return re.sub(r"<script\b.*?</script>", "", p.stdout, flags=re.S)
+
+
+def attrs(tag_re, page):
+    """Every element matching tag_re (a start tag), as a dict of its attributes."""
+    return [dict(re.findall(r'([\w-]+)="([^"]*)"', m)) for m in re.findall(tag_re, page)]
+
+
+def progress_page(html, doc, tmp):
+    """The timelines: a line per allocator compared in both byte charts and a
+    lane of OS requests, on the progress axis (allocator calls made) that ends
+    at each allocator's total calls, with the table's figures at exit; the
+    wall-time toggle redraws them on traced time."""
+    _, data = page_data(html)
+    traced = [a for a in doc["allocators"] if "skipped" not in a]
+    names = [a["name"] for a in traced]
+    check("page_json", data is not None and data["compare"] == doc,
+          "the page's data block is not the --json document of the same run")
+    if data is None:
+        return
+    tl = {t["name"]: t for t in data["timelines"]}
+    for a in traced:
+        p = tl.get(a["name"], {}).get("points", [])
+        calls = p[1::4]
+        check(f"timeline_{a['name']}", len(p) >= 8 and calls == sorted(calls) and p[-3] == a["calls"]
+              and p[-2] == a["bytes"]["live_exit"] and p[-1] == a["bytes"]["os_exit"]
+              and p[0::4] == sorted(p[0::4]),
+              f"{len(p) // 4} points, last {p[-4:]}, calls {a['calls']}, bytes {a['bytes']}")
+    page = dom(html, tmp)
+    if page is None:
+        return
+    series = attrs(r'<path [^>]*class="series"[^>]*>', page)
+    for key, fig in (("os", "os_exit"), ("live", "live_exit")):
+        got = {s["data-alloc"]: s for s in series if s.get("data-series") == key}
+        check(f"page_lines_{key}", sorted(got) == sorted(names), f"lines {sorted(got)} for {names}")
+        for a in traced:
+            s = got.get(a["name"], {})
+            check(f"page_axis_end_{key}_{a['name']}", s.get("data-mode") == "calls"
+                  and s.get("data-last-x") == str(a["calls"]) and s.get("data-last-y") == str(a["bytes"][fig]),
+                  f"line {s}, calls {a['calls']}, {fig} {a['bytes'][fig]}")
+    lanes = {l["data-alloc"]: l for l in attrs(r'<g [^>]*class="lane"[^>]*>', page)}
+    check("page_lanes", sorted(lanes) == sorted(names) and all(
+        lanes[a["name"]]["data-marks"] == str(sum(v["all"] for v in a["os_requests"].values())) for a in traced),
+          f"lanes {lanes}")
+    check("page_axis_title", "allocator calls made by the program so far" in page
+          and 'data-x="calls"' in page, "no progress axis title")
+    # the toggle: the same lines on traced wall time
+    page = dom(html, tmp, "document.querySelector('button[data-x=wall]').click();")
+    if page is None:
+        return
+    series = attrs(r'<path [^>]*class="series"[^>]*>', page)
+    last_t = {n: t["points"][-4] for n, t in tl.items()}
+    check("page_toggle_wall", 'id="progress-panel" data-x="wall"' in page.replace('class="panel" ', '')
+          and len(series) == 2 * len(names)
+          and all(s["data-mode"] == "wall" and s["data-last-x"] == str(last_t[s["data-alloc"]]) for s in series)
+          and "traced wall time since each trace started" in page
+          and re.search(r'<button type="button" id="x-wall" data-x="wall" class="on">', page),
+          f"after the toggle: {[(s.get('data-alloc'), s.get('data-mode'), s.get('data-last-x')) for s in series]}")
+
+
+def runs_page(html, doc, tmp):
+    """The cards, the allocators' table and the side-by-side table of a
+    --runs page show the --json document's figures of the same run: the
+    median and range of the untraced runs, sizes as am_fmt_size3 with the
+    exact bytes in their tooltips."""
+    page = dom(html, tmp)
+    if page is None:
+        return
+    for a in (a for a in doc["allocators"] if "skipped" not in a):
+        n, u, b = a["name"], a["untraced"], a["bytes"]
+        card = re.search(r'<div class="card" data-card="%s">(.*?)</div></div>' % re.escape(n), page + "</div>", re.S)
+        card = card.group(1) if card else ""
+        check(f"card_{n}", f'<div class="v" data-wall-ns="{u["wall_ns"]}"' in card
+              and f'>{u["wall_ns"] / 1e9:.3f} s</div>' in card
+              and f'data-range="{u["wall_ns_min"]}-{u["wall_ns_max"]}"' in card
+              and f'title="{b["os_peak"]:,} bytes" data-bytes="{b["os_peak"]}">from OS, peak {size3(b["os_peak"])}' in card,
+              f"card {card[:600]!r}, untraced {u}, os_peak {b['os_peak']}")
+        row = re.search(r'<tr class="alloc-row" data-alloc="%s">(.*?)</tr>' % re.escape(n), page, re.S)
+        vals = re.findall(r'data-v="([^"]*)"', row.group(1)) if row else []
+        want = [a["calls"], sum(v["all"] for v in a["os_requests"].values()), a["calls_reaching_os"],
+                b["live_peak"], b["os_peak"], b["overhead_peak"], b["os_exit"], u["wall_ns"], u["wall_ns_min"],
+                u["wall_ns_max"], u["max_rss_kb"] * 1024, a["traced"]["wall_ns"], a["lost"]["events"]]
+        check(f"rank_row_{n}", [float(v) for v in vals] == [float(w) for w in want if w is not None],
+              f"row {vals}, want {want}")
+    # the side-by-side table: its size cells carry the exact bytes
+    check("side_exact_bytes", all(f'title="{a["bytes"]["live_peak"]:,} bytes" data-bytes="{a["bytes"]["live_peak"]}"' in page
+                                  and f'title="{a["bytes"]["os_peak"]:,} bytes" data-bytes="{a["bytes"]["os_peak"]}"' in page
+                                  for a in doc["allocators"] if "skipped" not in a),
+          "no cell with the exact live/os peak bytes")
+    # sortable: a click on "from OS, peak" sorts the allocators by it, again reverses
+    page = dom(html, tmp, "document.querySelector('#rank-table th[data-col=\"5\"]').click();")
+    order = re.findall(r'<tr class="alloc-row" data-alloc="([^"]*)"', page or "")
+    want = [a["name"] for a in sorted((a for a in doc["allocators"] if "skipped" not in a),
+                                      key=lambda a: -a["bytes"]["os_peak"])]
+    check("rank_sort", page is not None and [doc_os(doc, n) for n in order] == [doc_os(doc, n) for n in want],
+          f"order {order}, want {want}")
+
+
+def doc_os(doc, name):
+    return next(a["bytes"]["os_peak"] for a in doc["allocators"] if a["name"] == name)
+
+
+def text_table(out):
+    """The text table's rows: (label, [cells]) (sections: (label, None)), the
+    column titles, and the note under it."""
+    lines = out.splitlines()
+    head = lines[1].split()
+    rows, note = [], ""
+    for line in lines[2:]:
+        if line.startswith("too noisy") or line.startswith("one untraced run"):
+            note = line
+            continue
+        if line.startswith("(all ="):
+            break
+        if not line.startswith(" "):
+            rows.append((line, None))
+            continue
+        parts = re.split(r"\s{2,}", line.strip())
+        rows.append((parts[0], parts[1:]))
+    return head, rows, note
+
+
+def text_and_page(tmp):
+    """The text output and the page of one run: the page's side-by-side table
+    is the text's, cell for cell, its note ("too noisy to rank ...") the
+    text's, and the cards' medians the text's."""
+    html = os.path.join(tmp, "text.html")
+    r = run([TOOL, "compare", "--runs", "2", "-a", "glibc,jemalloc", "--html", html, "--", WORKLOAD, "3000"],
+            timeout=150)
+    if r.returncode != 0:
+        fail("text_page", f"exit {r.returncode}: {r.stderr[-500:]}")
+        return
+    head, rows, note = text_table(r.stdout)
+    page = dom(html, tmp)
+    if page is None:
+        return
+    side = re.search(r'<table id="side-table" class="data side">(.*?)</table>', page, re.S).group(1)
+    got = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", side, re.S)[1:]:
+        cells = [re.sub(r"<[^>]*>", "", c).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+        got.append((cells[0], None) if 'class="sec"' in tr else (cells[0], cells[1:]))
+    check("text_page_table", got == rows, f"page {got[:6]} ... != text {rows[:6]} ...")
+    notes = re.findall(r'<div class="note" id="noise-note">([^<]*)</div>', page)
+    check("text_page_note", (notes == [note]) if note else
+          (notes == ["ranked by untraced wall time: no two allocators' min–max ranges overlap"]),
+          f"page note {notes}, text note {note!r}")
+    medians = dict(zip(head, next(c for l, c in rows if l.startswith("wall time, untraced"))))
+    for n, v in medians.items():
+        check(f"text_page_card_{n}", re.search(r'<div class="card" data-card="%s">.*?<div class="v" [^>]*>%s</div>'
+                                               % (n, re.escape(v)), page, re.S), f"no card {n} with {v}")
+
+
+def hostile_cmdline(tmp):
+    """An argument and an allocator name that are markup: inert data in the
+    page, shown as text."""
+    arg = "<script>document.title='pwned'</script>\"'&<b>"
+    name = "<i>x\"y"
+    html = os.path.join(tmp, "hostile.html")
+    r = run([TOOL, "compare", "--no-untraced", "-a", f"glibc,{name}={LIBDIR}/{PRELOADS['jemalloc']}", "--html", html,
+             "--", WORKLOAD, arg, "x\n\x1b[31m"], timeout=120)
+    if r.returncode != 0:
+        fail("hostile_cmdline", f"exit {r.returncode}: {r.stderr[-300:]}")
+        return
+    check("hostile_text", "\x1b" not in r.stdout and r.stdout.splitlines()[0] ==
+          f"allocmap compare: {WORKLOAD} {arg} x\\x0a\\x1b[31m", f"text head {r.stdout.splitlines()[:1]!r}")
+    raw, data = page_data(html)
+    check("hostile_raw", "<script>document" not in raw and "<b>" not in raw and "<i>" not in raw
+          and raw.count("<script") == 2 and data is not None and data["compare"]["command"] == [WORKLOAD, arg, "x\n\x1b[31m"]
+          and [a["name"] for a in data["compare"]["allocators"]] == ["glibc", name],
+          "the argument or the name reached the page raw, or the data block lost them")
+    page = dom(html, tmp)
+    if page is None:
+        return
+    # one <b> per allocator in the run settings, no <i>
+    check("hostile_dom", "<title>allocmap compare</title>" in page and page.count("<b>") == 2 and "<i>" not in page
+          and "$ .output/workloads/small_objects '&lt;script&gt;document.title='\\''pwned'\\''&lt;/script&gt;\"'\\''&amp;&lt;b&gt;' $'x\\x0a\\x1b[31m'" in page
+          and 'data-alloc="&lt;i&gt;x&quot;y"' in page and page.count('class="series"') == 4,
+          f"cmdline {re.findall(r'<div id=.cmdline[^>]*>[^<]*', page)}")
+    shot = os.path.join(tmp, "hostile.png")
+    p = chromium(["--screenshot=" + shot, "--window-size=1400,1600", "--virtual-time-budget=5000", "file://" + html], tmp)
+    check("page_screenshot", os.path.exists(shot) and os.path.getsize(shot) > 20000, f"no screenshot: {p.stderr[-200:]}")
+
+
 def runs_benchmark(installed):
     """--runs N: N untraced runs recorded per allocator, the medians and ranges
     are those of the recorded runs, the noisy pairs follow the rule, the HTML
@@ -127,10 +362,10 @@ def runs_benchmark(installed):
     check("runs_html", "wall time, untraced (median of 3)" in page and "range (min-max)" in page
           and (note in page) == bool(want)
           and all(f"{x} and {y}" in page for x, y in want), "html table or note disagree with JSON")
-    # the page's size cells carry the exact bytes as a tooltip
-    check("runs_html_exact_bytes", all(f'title="{a["bytes"]["live_peak"]} bytes"' in page
-                                       and f'title="{a["bytes"]["os_peak"]} bytes"' in page for a in allocs),
-          "no title with the exact live/os peak bytes")
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "cmp.html"), "w") as f:
+            f.write(page)
+        runs_page(os.path.join(tmp, "cmp.html"), doc, tmp)
 
 
 def main():
@@ -217,30 +452,16 @@ def main():
                   and (b["overhead_exit"] is None) == (b["live_exit"] < b["overhead_floor"]),
                   f"bytes {b}")
 
-        try:
-            page = open(html).read()
-        except OSError as e:
-            page = ""
-            fail("html", str(e))
-        if page:
-            n_svg = page.count("<svg")
-            ext = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//', page)
-            check("html", n_svg == len(traced) and not ext and "<table" in page
-                  and page.rstrip().endswith("</html>"),
-                  f"{n_svg} timelines for {len(traced)} runs, external refs {ext}")
-            # the cursor's data is JSON (jsonw, html-safe): one entry per allocator
-            m = re.search(r"const RUNS=(.*?);\nfunction sz", page, re.S)
-            try:
-                cur = json.loads(m.group(1)) if m else None
-            except ValueError as e:
-                cur = None
-                fail("html_cursor_data", f"not JSON: {e}")
-            if cur is not None:
-                check("html_cursor_data", [c["name"] for c in cur] == [a["name"] for a in doc["allocators"]]
-                      and all(len(c["live"]) == len(c["os"]) == 860 for c in cur),
-                      f"names {[c.get('name') for c in cur]}, lengths {[len(c.get('live', [])) for c in cur]}")
+        page, _ = page_data(html)
+        ext = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//', page)
+        check("html", not ext and "--heap: #2f6fdb" in page and "/*@" not in page
+              and page.rstrip().endswith("</html>"), f"external refs {ext}, or not the report's stylesheet")
+        progress_page(html, doc, tmp)
 
     runs_benchmark(installed)
+    with tempfile.TemporaryDirectory() as tmp:
+        text_and_page(tmp)
+        hostile_cmdline(tmp)
 
     # --- a missing allocator is reported and skipped; the text table ---
     r = run([TOOL, "compare", "--no-untraced", "-a", "glibc,ghost=/nonexistent/libghost.so",

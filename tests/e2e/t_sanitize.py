@@ -90,6 +90,11 @@ def main():
         # the cause link: holds, exec, longjmp, C++, --alloc, attach
         report("causes under sanitizers",
                check_suite("causes", run([sys.executable, "tests/e2e/t_causes.py"], 900)))
+        # compare: untraced and traced runs, the table, the JSON and the page's data
+        html = os.path.join(ROOT, ".output-san", "compare.html")
+        report("compare --html under sanitizers",
+               check_suite("compare", run([SAN_TOOL, "compare", "--runs", "2", "-a", "glibc,jemalloc,musl",
+                                           "--html", html, "--", ".output/workloads/small_objects", "2000"], 300)))
     print("sanitize: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -7,7 +7,8 @@
  * the share of calls that reached the OS, bytes held from the OS against
  * bytes live (overhead) at peak and at exit, bytes given back, wall time,
  * peak RSS and lost events. --json prints the same as one JSON object,
- * --html writes a page with a timeline per allocator (compare_html.c). */
+ * --html writes a page in the HTML report's look with every allocator's
+ * bytes against the allocator calls made so far (compare_html.c). */
 #include <argp.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -78,7 +79,8 @@ static const char compare_doc[] =
 "  allocmap compare --allocators glibc,mine=/opt/lib/libmymalloc.so -- ./myprog\n"
 "                          NAME=PATH preloads any malloc replacement\n"
 "  allocmap compare --html cmp.html -- .output/workloads/grow_shrink\n"
-"                          also a page with a timeline per allocator\n"
+"                          also a page: every allocator's memory against the\n"
+"                          allocator calls made so far (or wall time), the table\n"
 "  allocmap compare --json -- .output/workloads/prodcons > cmp.json\n"
 "\n"
 "Shipped workloads (make builds them in .output/workloads/, and with musl-gcc\n"
@@ -264,11 +266,7 @@ static bool is_known(const char *name)
 
 static uint64_t outer_calls(const struct am_summary *s)
 {
-	uint64_t n = 0;
-
-	for (int f = 0; f < am_fn_count(); f++)
-		n += s->fn[f].calls - s->fn[f].nested;
-	return n;
+	return am_cmp_outer_calls(s);
 }
 
 static uint64_t os_calls(const struct am_summary *s)
@@ -729,13 +727,8 @@ static void json_noise(struct jsonw *w, const struct am_cmp_run *runs, int n)
 	jsonw_arr_close(w);
 }
 
-/* The comparison as one JSON object (README: compare --json). */
-static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
+void am_cmp_json(struct jsonw *w, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
 {
-	static struct jsonw jw;  /* once per process; its 64 KiB buffer stays off the stack */
-	struct jsonw *w = &jw;
-
-	jsonw_init(w, f);
 	jsonw_obj_open(w);
 	jsonw_karr_open(w, "command");
 	for (int i = 0; cmd[i]; i++)
@@ -763,6 +756,16 @@ static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n
 	}
 	jsonw_arr_close(w);
 	jsonw_obj_close(w);
+}
+
+/* The comparison as one JSON object (README: compare --json). */
+static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
+{
+	static struct jsonw jw;  /* once per process; its 64 KiB buffer stays off the stack */
+	struct jsonw *w = &jw;
+
+	jsonw_init(w, f);
+	am_cmp_json(w, cmd, runs, n, plain);
 	jsonw_eol(w);
 	jsonw_flush(w);
 }
@@ -890,7 +893,10 @@ static int print_result(const struct cmp_opts *o, const char *cmdline, const str
 	if (o->json) {
 		print_json(stdout, o->cmd, runs, n, !o->no_plain);
 	} else {
-		printf("allocmap compare: %s\n", cmdline);
+		char pb[4096];
+
+		/* the command line is the user's, but a terminal takes no escape from it */
+		printf("allocmap compare: %s\n", am_printable(pb, sizeof(pb), cmdline));
 		print_table(stdout, tab);
 		if (tab->note[0])
 			printf("%s\n", tab->note);
@@ -899,7 +905,9 @@ static int print_result(const struct cmp_opts *o, const char *cmdline, const str
 		       " the probe traps; peak RSS of a traced run includes the held tracer image.)\n");
 	}
 	fflush(stdout);
-	if (o->html && am_cmp_html(o->html, cmdline, runs, n, tab, err, sizeof(err)) < 0) {
+	if (o->html && am_cmp_html(o->html, &(struct am_cmp_page){ .cmd = o->cmd, .cmdline = cmdline,
+				   .runs = runs, .n = n, .table = tab, .plain = !o->no_plain,
+				   .n_plain = o->no_plain ? 0 : o->runs }, err, sizeof(err)) < 0) {
 		am_err("cannot write %s: %s", o->html, err);
 		return 1;
 	}

@@ -1,28 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
-/* compare_html.c - the self-contained page of `allocmap compare --html`:
- * one timeline per allocator on a shared time axis (bytes live in
- * allocations vs bytes held from the OS, and a strip with a tick per OS
- * request, one row per syscall), a cursor that reads every timeline at the
- * same instant, and the side-by-side table. Inline SVG drawn here, a few
- * lines of inline JS for the cursor; no network. Also the page head/tail
- * and escaping shared with the demo's page. */
+/* compare_html.c - the self-contained page of `allocmap compare --html`, in
+ * the report's look: user/report/assets/compare.{html,js} and the report's
+ * report.css, embedded at build time (generated header
+ * .output/compare_assets.h), with one JSON data block written by jsonw in
+ * its html mode (no string from the command line can end or open the
+ * <script> element): the --json document, the table as the text prints it,
+ * and each traced run's timeline (points: time, allocator calls made so
+ * far, bytes live, bytes from the OS; a mark per OS request). compare.js
+ * draws it and only ever inserts text. Also the page head/tail and escaping
+ * the demo's page uses. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include "compare_run.h"
-#include "fmt.h"
+#include "compare_assets.h"
 #include "jsonw.h"
 #include "safeio.h"
 
-#define W       960          /* svg width */
-#define PX0     80           /* plot left */
-#define PW      860          /* plot width: one column per pixel */
-#define PH      150          /* plot height */
-#define STRIP_Y (PH + 18)    /* syscall strip top */
-#define ROW_H   6
-#define SVG_H   (STRIP_Y + AM_SYS__COUNT * ROW_H + 22)
-
+/* Points and marks per run on the page: past these, every k-th (the last
+ * point, the summary's, always kept). */
+#define PAGE_POINTS 20000
+#define PAGE_MARKS  20000
 
 void am_html_esc(FILE *f, const char *s)
 {
@@ -61,306 +60,163 @@ void am_html_end(FILE *f)
 	fputs("</body></html>\n", f);
 }
 
-void am_cmp_html_table(FILE *f, const struct am_cmp_table *t)
+/* The table as the text prints it: titles, rows (a section has no cells),
+ * the exact bytes of a size row, the note. */
+static void json_table(struct jsonw *w, const struct am_cmp_table *t)
 {
-	fputs("<table><tr><th></th>", f);
-	for (int c = 0; c < t->n_cols; c++) {
-		fputs("<th>", f);
-		am_html_esc(f, t->head[c]);
-		fputs("</th>", f);
-	}
-	fputs("</tr>\n", f);
+	jsonw_kobj_open(w, "table");
+	jsonw_karr_open(w, "head");
+	for (int c = 0; c < t->n_cols; c++)
+		jsonw_str(w, t->head[c]);
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "rows");
 	for (int r = 0; r < t->n_rows; r++) {
-		if (t->section[r]) {
-			fprintf(f, "<tr class=\"sec\"><th colspan=\"%d\">", t->n_cols + 1);
-			am_html_esc(f, t->label[r]);
-			fputs("</th></tr>\n", f);
-			continue;
-		}
-		fputs("<tr><td>", f);
-		am_html_esc(f, t->label[r]);
-		fputs("</td>", f);
-		for (int c = 0; c < t->n_cols; c++) {
-			if (t->is_bytes[r] && t->cell[r][c][0] && strcmp(t->cell[r][c], "-"))
-				fprintf(f, "<td class=\"n\" title=\"%" PRIu64 " bytes\">", t->exact[r][c]);
-			else
-				fputs("<td class=\"n\">", f);
-			am_html_esc(f, t->cell[r][c]);
-			fputs("</td>", f);
-		}
-		fputs("</tr>\n", f);
-	}
-	fputs("</table>\n", f);
-	if (t->note[0]) {
-		fputs("<p class=\"note\">", f);
-		am_html_esc(f, t->note);
-		fputs("</p>\n", f);
-	}
-}
-
-/* A "nice" tick step (1, 2, 5 x 10^k) giving about n ticks over span. */
-static uint64_t nice_step(uint64_t span, int n)
-{
-	uint64_t raw = span / (uint64_t)n, p = 1;
-
-	if (!raw)
-		return 1;
-	while (p * 10 <= raw)
-		p *= 10;
-	if (raw >= 5 * p)
-		return 5 * p;
-	if (raw >= 2 * p)
-		return 2 * p;
-	return p;
-}
-
-static void fmt_t(char *buf, size_t sz, uint64_t ns)
-{
-	if (ns >= 1000000000ull)
-		snprintf(buf, sz, "%.2f s", ns / 1e9);
-	else
-		snprintf(buf, sz, "%.1f ms", ns / 1e6);
-}
-
-/* Column maxima of one run's samples, carried forward over empty columns. */
-static void columns(const struct am_cmp_run *r, uint64_t tmax, uint64_t *live, uint64_t *os)
-{
-	uint64_t cl = 0, co = 0;
-	bool seen[PW] = { false };
-
-	memset(live, 0, PW * sizeof(*live));
-	memset(os, 0, PW * sizeof(*os));
-	for (size_t i = 0; i < r->n_pts; i++) {
-		const struct am_cmp_point *p = &r->pts[i];
-		size_t x = tmax ? (size_t)((double)p->t_ns / (double)tmax * (PW - 1)) : 0;
-
-		if (x >= PW)
-			x = PW - 1;
-		if (!seen[x] || p->live > live[x])
-			live[x] = p->live;
-		if (!seen[x] || p->os > os[x])
-			os[x] = p->os;
-		seen[x] = true;
-	}
-	/* the last sample of the run ends its line: nothing is drawn after it */
-	for (size_t x = 0; x < PW; x++) {
-		if (seen[x]) {
-			cl = live[x];
-			co = os[x];
-		} else {
-			live[x] = cl;
-			os[x] = co;
-		}
-	}
-}
-
-static int y_of(uint64_t v, uint64_t ymax)
-{
-	return PH - (int)((double)v / (double)ymax * (PH - 4));
-}
-
-static void polyline(FILE *f, const uint64_t *v, size_t ncol, uint64_t ymax, const char *color)
-{
-	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
-	for (size_t x = 0; x < ncol; x++)
-		fprintf(f, "%zu,%d ", PX0 + x, y_of(v[x], ymax));
-	fputs("\"/>\n", f);
-}
-
-static void timeline(FILE *f, const struct am_cmp_run *r, int idx, uint64_t tmax, uint64_t ymax,
-		     uint64_t *live, uint64_t *os)
-{
-	char b[AM_FMT_BUF];
-	uint64_t step, last_t = 0;
-	size_t ncol;
-	static unsigned char hit[AM_SYS__COUNT][PW];
-
-	columns(r, tmax, live, os);
-	for (size_t i = 0; i < r->n_pts; i++)
-		if (r->pts[i].t_ns > last_t)
-			last_t = r->pts[i].t_ns;
-	ncol = tmax ? (size_t)((double)last_t / (double)tmax * (PW - 1)) + 1 : 1;
-	if (ncol > PW)
-		ncol = PW;
-
-	fprintf(f, "<h2>");
-	am_html_esc(f, r->name);
-	fprintf(f, "</h2>\n<svg class=\"tl\" data-run=\"%d\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\">\n", idx, W, SVG_H, W, SVG_H);
-	fprintf(f, "<rect x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" "
-		"stroke=\"#ccc\"/>\n", PX0, PW, PH);
-	/* y axis: 0, half, max */
-	for (int k = 0; k <= 2; k++) {
-		uint64_t v = ymax / 2 * (uint64_t)k;
-		int y = y_of(v, ymax);
-
-		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%s</text>\n",
-			PX0 - 4, y + 3, am_fmt_size(b, sizeof(b), v));
-		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#eee\"/>\n",
-			PX0, PX0 + PW, y, y);
-	}
-	/* x axis ticks (shared scale) */
-	step = nice_step(tmax, 8);
-	for (uint64_t t = 0; t <= tmax; t += step) {
-		int x = PX0 + (int)((double)t / (double)tmax * (PW - 1));
-
-		fmt_t(b, sizeof(b), t);
-		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
-			"<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s</text>\n",
-			x, x, 0, STRIP_Y + AM_SYS__COUNT * ROW_H, x, SVG_H - 6, b);
-	}
-	polyline(f, os, ncol, ymax, "#e07b00");
-	polyline(f, live, ncol, ymax, "#1f5fbf");
-	/* syscall strip: one row per syscall, a tick per column that saw one */
-	memset(hit, 0, sizeof(hit));
-	for (size_t i = 0; i < r->n_marks; i++) {
-		const struct am_cmp_mark *m = &r->marks[i];
-		size_t x = (size_t)((double)m->t_ns / (double)tmax * (PW - 1));
-
-		if (x < PW && m->sys < AM_SYS__COUNT)
-			hit[m->sys][x] |= m->in_call ? 1 : 2;
-	}
-	for (int s = 0; s < AM_SYS__COUNT; s++) {
-		int y = STRIP_Y + s * ROW_H;
-
-		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"7\" text-anchor=\"end\">%s</text>\n",
-			PX0 - 4, y + 5, am_sys_names[s]);
-		for (int x = 0; x < PW; x++)
-			if (hit[s][x])
-				fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"1\" height=\"%d\" "
-					"fill=\"%s\"%s/>", PX0 + x, y, ROW_H - 1, am_sys_info_[s].color,
-					hit[s][x] & 1 ? "" : " opacity=\"0.35\"");
-		fputc('\n', f);
-	}
-	fprintf(f, "<line class=\"cur\" x1=\"-10\" x2=\"-10\" y1=\"0\" y2=\"%d\" stroke=\"#000\" "
-		"stroke-dasharray=\"3,2\"/>\n</svg>\n", STRIP_Y + AM_SYS__COUNT * ROW_H);
-}
-
-/* The cursor's data, a JSON array (html-safe: inert in the <script>
- * element): per run its name and, per pixel column, the bytes live and
- * the bytes held from the OS. 0, or -1 when out of memory. */
-static int cursor_data(FILE *f, const struct am_cmp_run *runs, int n, const uint64_t *live,
-		       const uint64_t *os)
-{
-	struct jsonw *w = jsonw_new(f);
-
-	if (!w)
-		return -1;
-	jsonw_set_html(w, true);
-	jsonw_arr_open(w);
-	for (int i = 0; i < n; i++) {
-		const uint64_t *l = live + (size_t)i * PW, *o = os + (size_t)i * PW;
-
 		jsonw_nl(w);
 		jsonw_obj_open(w);
-		jsonw_kstr(w, "name", runs[i].name);
-		jsonw_karr_open(w, "live");
-		for (int x = 0; x < PW; x++)
-			jsonw_u64(w, l[x]);
+		jsonw_kstr(w, "label", t->label[r]);
+		if (t->section[r]) {
+			jsonw_kbool(w, "section", true);
+			jsonw_obj_close(w);
+			continue;
+		}
+		jsonw_karr_open(w, "cells");
+		for (int c = 0; c < t->n_cols; c++)
+			jsonw_str(w, t->cell[r][c]);
 		jsonw_arr_close(w);
-		jsonw_karr_open(w, "os");
-		for (int x = 0; x < PW; x++)
-			jsonw_u64(w, o[x]);
-		jsonw_arr_close(w);
+		if (t->is_bytes[r]) {
+			jsonw_karr_open(w, "bytes");
+			for (int c = 0; c < t->n_cols; c++)
+				jsonw_u64(w, t->exact[r][c]);
+			jsonw_arr_close(w);
+		}
 		jsonw_obj_close(w);
 	}
-	jsonw_eol(w);
 	jsonw_arr_close(w);
-	jsonw_flush(w);   /* a failed write shows in ferror(f), checked at the end */
-	free(w);
-	return 0;
+	jsonw_kstr(w, "note", t->note);
+	jsonw_obj_close(w);
 }
 
-int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *runs,
-		int n, const struct am_cmp_table *t, char *err, size_t errsz)
+/* One run's timeline: flat arrays, points [t_ns, calls, live, os]... and
+ * marks [t_ns, calls, syscall, in_call]...; every step-th of each when
+ * there are more than the page holds (the last point always). */
+static void json_timeline(struct jsonw *w, const struct am_cmp_run *r)
 {
-	uint64_t tmax = 1, ymax = 1;
-	uint64_t *live = NULL, *os = NULL;
-	FILE *f;
-	char b[AM_FMT_BUF];
+	size_t ps = r->n_pts > PAGE_POINTS ? (r->n_pts + PAGE_POINTS - 1) / PAGE_POINTS : 1;
+	size_t ms = r->n_marks > PAGE_MARKS ? (r->n_marks + PAGE_MARKS - 1) / PAGE_MARKS : 1;
 
-	f = am_fopen_output(path, err, errsz);
+	jsonw_nl(w);
+	jsonw_obj_open(w);
+	jsonw_kstr(w, "name", r->name);
+	jsonw_ku64(w, "points_every", ps);
+	jsonw_ku64(w, "points_total", r->n_pts);
+	jsonw_ku64(w, "marks_every", ms);
+	jsonw_ku64(w, "marks_total", r->n_marks);
+	jsonw_karr_open(w, "points");
+	for (size_t i = 0; i < r->n_pts; i++) {
+		const struct am_cmp_point *p = &r->pts[i];
+
+		if (i % ps && i + 1 != r->n_pts)
+			continue;
+		jsonw_u64(w, p->t_ns);
+		jsonw_u64(w, p->calls);
+		jsonw_u64(w, p->live);
+		jsonw_u64(w, p->os);
+	}
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "marks");
+	for (size_t i = 0; i < r->n_marks; i += ms) {
+		const struct am_cmp_mark *m = &r->marks[i];
+
+		jsonw_u64(w, m->t_ns);
+		jsonw_u64(w, m->calls);
+		jsonw_u64(w, m->sys);
+		jsonw_u64(w, m->in_call);
+	}
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
+}
+
+/* The page's data block. */
+static void json_page(struct jsonw *w, const struct am_cmp_page *pg)
+{
+	jsonw_obj_open(w);
+	jsonw_key(w, "compare");
+	am_cmp_json(w, pg->cmd, pg->runs, pg->n, pg->plain);
+	jsonw_nl(w);
+	jsonw_kobj_open(w, "settings");
+	jsonw_ku64(w, "runs", pg->n_plain);
+	jsonw_kbool(w, "untraced", pg->plain);
+	jsonw_obj_close(w);
+	jsonw_karr_open(w, "syscalls");
+	for (int s = 0; s < AM_SYS__COUNT; s++)
+		jsonw_str(w, am_sys_names[s]);
+	jsonw_arr_close(w);
+	jsonw_nl(w);
+	json_table(w, pg->table);
+	jsonw_karr_open(w, "timelines");
+	for (int i = 0; i < pg->n; i++)
+		if (pg->runs[i].traced)
+			json_timeline(w, &pg->runs[i]);
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
+	jsonw_eol(w);
+}
+
+/* The script, with any "</" as "<\/" so it cannot end its element. */
+static void put_script(FILE *f, const char *s)
+{
+	for (const char *p; (p = strstr(s, "</")); s = p + 2) {
+		fwrite(s, 1, (size_t)(p - s), f);
+		fputs("<\\/", f);
+	}
+	fputs(s, f);
+}
+
+int am_cmp_html(const char *path, const struct am_cmp_page *pg, char *err, size_t errsz)
+{
+	static const char *const marks[3] = { "/*@CSS@*/", "/*@DATA@*/", "/*@JS@*/" };
+	const char *p = am_asset_compare_html;
+	struct jsonw *w;
+	FILE *f = am_fopen_output(path, err, errsz);   /* as root: no symlink, no FIFO */
+	int e = 0;
+
 	if (!f)
 		return -1;
-	live = calloc((size_t)n * PW, sizeof(*live));
-	os = calloc((size_t)n * PW, sizeof(*os));
-	if (!live || !os) {
-		snprintf(err, errsz, "out of memory");
-		free(live);
-		free(os);
+	w = jsonw_new(f);
+	if (!w) {
 		fclose(f);
+		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	for (int i = 0; i < n; i++) {
-		const struct am_cmp_run *r = &runs[i];
+	jsonw_set_html(w, true);
+	for (int i = 0; i < 3; i++) {
+		const char *q = strstr(p, marks[i]);
 
-		for (size_t k = 0; k < r->n_pts; k++) {
-			if (r->pts[k].t_ns > tmax)
-				tmax = r->pts[k].t_ns;
-			if (r->pts[k].os > ymax)
-				ymax = r->pts[k].os;
-			if (r->pts[k].live > ymax)
-				ymax = r->pts[k].live;
+		if (!q) {
+			e = EINVAL;   /* not reached: the template is ours */
+			break;
 		}
-		for (size_t k = 0; k < r->n_marks; k++)
-			if (r->marks[k].t_ns > tmax)
-				tmax = r->marks[k].t_ns;
+		fwrite(p, 1, (size_t)(q - p), f);
+		if (i == 0) {
+			fputs(am_asset_report_css, f);
+		} else if (i == 1) {
+			json_page(w, pg);
+			if (jsonw_flush(w) < 0)
+				e = w->errnum;
+		} else {
+			put_script(f, am_asset_compare_js);
+		}
+		p = q + strlen(marks[i]);
 	}
-	ymax += ymax / 20;
-
-	am_html_begin(f, "allocmap compare");
-	fputs("<h1>allocmap compare</h1>\n<p>Command: <code>", f);
-	am_html_esc(f, cmdline);
-	fputs("</code>, traced once per allocator. Time is since each trace started "
-	      "(traced time: probe traps slow every allocator call, so compare shapes, not "
-	      "durations).</p>\n<p class=\"legend\">"
-	      "<span><i class=\"sw\" style=\"background:#1f5fbf\"></i>bytes live in allocations</span>"
-	      "<span><i class=\"sw\" style=\"background:#e07b00\"></i>bytes held from the OS "
-	      "(brk heap + allocator mappings)</span>", f);
-	for (int s = 0; s < AM_SYS__COUNT; s++)
-		fprintf(f, "<span><i class=\"sw\" style=\"background:%s\"></i>%s</span>",
-			am_sys_info_[s].color, am_sys_names[s]);
-	fputs("<span>(faint ticks: OS requests made outside allocator calls)</span></p>\n"
-	      "<div id=\"readout\">move the mouse over a timeline</div>\n", f);
-	for (int i = 0; i < n; i++)
-		if (runs[i].traced)
-			timeline(f, &runs[i], i, tmax, ymax, live + (size_t)i * PW, os + (size_t)i * PW);
-	fputs("<h2>Side by side</h2>\n", f);
-	am_cmp_html_table(f, t);
-
-	/* cursor data: per run, per pixel column, [live, os] */
-	fprintf(f, "<script>\nconst TMAX=%llu, PX0=%d, PW=%d;\nconst RUNS=",
-		(unsigned long long)tmax, PX0, PW);
-	if (cursor_data(f, runs, n, live, os) < 0) {
-		snprintf(err, errsz, "out of memory");
-		free(live);
-		free(os);
-		fclose(f);
-		return -1;
-	}
-	fputs(";\n"
-	      "function sz(v){const u=['B','KiB','MiB','GiB'];let i=0;"
-	      "while(v>=1024&&i<3){v/=1024;i++;}return (i?v.toFixed(1):v)+' '+u[i];}\n"
-	      "const svgs=document.querySelectorAll('svg.tl');\n"
-	      "svgs.forEach(s=>s.addEventListener('mousemove',e=>{\n"
-	      " const r=s.getBoundingClientRect();\n"
-	      " let x=Math.round((e.clientX-r.left)*s.viewBox.baseVal.width/r.width)-PX0;\n"
-	      " if(x<0||x>=PW)return;\n"
-	      " svgs.forEach(o=>{const c=o.querySelector('.cur');c.setAttribute('x1',x+PX0);"
-	      "c.setAttribute('x2',x+PX0);});\n"
-	      " let t='t = '+(x/(PW-1)*TMAX/1e6).toFixed(2)+' ms\\n';\n"
-	      " svgs.forEach(o=>{const R=RUNS[+o.dataset.run];"
-	      "t+=R.name.padEnd(10)+' live '+sz(R.live[x]).padStart(10)+'   from OS '+"
-	      "sz(R.os[x]).padStart(10)+'\\n';});\n"
-	      " document.getElementById('readout').textContent=t;}));\n"
-	      "</script>\n", f);
-	fprintf(f, "<p>Peak of the y axis: %s.</p>\n", am_fmt_size(b, sizeof(b), ymax));
-	am_html_end(f);
-	free(live);
-	free(os);
+	fputs(p, f);
+	free(w);
 	errno = 0;
-	if (ferror(f) | fclose(f)) {
-		snprintf(err, errsz, "%s", errno ? strerror(errno) : "write error");
+	if (ferror(f) && !e)
+		e = errno ? errno : EIO;
+	if (fclose(f) && !e)
+		e = errno ? errno : EIO;
+	if (e) {
+		snprintf(err, errsz, "%s", strerror(e));
 		return -1;
 	}
 	return 0;

@@ -22,16 +22,18 @@
 
 extern char **environ;
 
-/* Sampling: after an OS request at most every 20 µs of trace time (OS bytes
- * only change there), otherwise every 500 µs. */
-#define SNAP_OS_NS   20000ull
+/* Sampling: a point at every OS request (bytes from the OS only change
+ * there), otherwise after 16 calls or 500 µs of trace time, whichever comes
+ * first (the live line by calls made stays fine-grained when the probe
+ * traps make each call slow). */
 #define SNAP_ANY_NS 500000ull
+#define SNAP_CALLS  16
 
 struct run_ctx {
 	struct am_cmp_run *r;
 	struct am_tracer *tr;
 	uint64_t last_snap;
-	bool dirty;         /* an OS request since the last sample */
+	unsigned calls_since;  /* call records since the last point */
 	bool oom;
 };
 
@@ -43,7 +45,16 @@ static uint64_t rel(const struct run_ctx *x, uint64_t ts)
 	return ts > t0 ? ts - t0 : 0;
 }
 
-static void add_point(struct run_ctx *x, uint64_t t, uint64_t live, uint64_t os)
+uint64_t am_cmp_outer_calls(const struct am_summary *s)
+{
+	uint64_t n = 0;
+
+	for (int f = 0; f < am_fn_count(); f++)
+		n += s->fn[f].calls - s->fn[f].nested;
+	return n;
+}
+
+static void add_point(struct run_ctx *x, uint64_t t, const struct am_summary *s)
 {
 	struct am_cmp_run *r = x->r;
 
@@ -58,10 +69,12 @@ static void add_point(struct run_ctx *x, uint64_t t, uint64_t live, uint64_t os)
 		r->pts = p;
 		r->cap_pts = cap;
 	}
-	r->pts[r->n_pts++] = (struct am_cmp_point){ .t_ns = t, .live = live, .os = os };
+	r->pts[r->n_pts++] = (struct am_cmp_point){
+		.t_ns = t, .calls = am_cmp_outer_calls(s), .live = s->live_bytes, .os = s->committed_bytes,
+	};
 }
 
-static void add_mark(struct run_ctx *x, const struct am_os_rec *o)
+static void add_mark(struct run_ctx *x, const struct am_os_rec *o, uint64_t calls)
 {
 	struct am_cmp_run *r = x->r;
 
@@ -77,52 +90,64 @@ static void add_mark(struct run_ctx *x, const struct am_os_rec *o)
 		r->cap_marks = cap;
 	}
 	r->marks[r->n_marks++] = (struct am_cmp_mark){
-		.t_ns = rel(x, o->ev.ts_exit), .sys = o->ev.sys, .in_call = !o->direct,
+		.t_ns = rel(x, o->ev.ts_exit), .calls = calls, .sys = o->ev.sys, .in_call = !o->direct,
 	};
 }
 
-/* Takes a sample of the tracer's summary when the throttle allows it (or
- * always when force); t is never before the last sample. */
+/* A point from the tracer's summary now, when the throttle allows it (or
+ * always when force); t is never before the last point. */
 static void sample(struct run_ctx *x, uint64_t t, bool force)
 {
 	struct am_summary s;
 
 	if (t < x->last_snap)
 		t = x->last_snap;
-	if (!force && !(x->dirty && t - x->last_snap >= SNAP_OS_NS) &&
-	    t - x->last_snap < SNAP_ANY_NS && x->r->n_pts)
+	if (!force && t - x->last_snap < SNAP_ANY_NS && x->calls_since < SNAP_CALLS && x->r->n_pts)
 		return;
 	am_tracer__snapshot(x->tr, &s);
-	add_point(x, t, s.live_bytes, s.committed_bytes);
+	add_point(x, t, &s);
 	x->last_snap = t;
-	x->dirty = false;
+	x->calls_since = 0;
 }
 
-static void note_os(struct run_ctx *x, const struct am_os_rec *o)
+/* n OS requests (made by one call, or one direct request) that just
+ * reached the correlator: a mark each, placed at the calls counted so far
+ * (the call that made them included), and a point. */
+static void note_os(struct run_ctx *x, const struct am_os_rec *os, size_t n, uint64_t t)
 {
-	add_mark(x, o);
-	if (o->ev.sys == AM_SYS_BRK && o->ev.args[0]) {
-		x->r->brk_set++;
-		x->r->brk_set_in_calls += !o->direct;
+	struct am_summary s;
+
+	am_tracer__snapshot(x->tr, &s);
+	for (size_t i = 0; i < n; i++) {
+		add_mark(x, &os[i], am_cmp_outer_calls(&s));
+		if (os[i].ev.sys == AM_SYS_BRK && os[i].ev.args[0]) {
+			x->r->brk_set++;
+			x->r->brk_set_in_calls += !os[i].direct;
+		}
 	}
-	x->dirty = true;
+	if (t < x->last_snap)
+		t = x->last_snap;
+	add_point(x, t, &s);
+	x->last_snap = t;
+	x->calls_since = 0;
 }
 
 static void on_call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n)
 {
 	struct run_ctx *x = ctx;
 
-	for (size_t i = 0; i < n; i++)
-		note_os(x, &os[i]);
-	sample(x, rel(x, c->ts_end), false);
+	x->calls_since++;
+	if (n)
+		note_os(x, os, n, rel(x, c->ts_end));
+	else
+		sample(x, rel(x, c->ts_end), false);
 }
 
 static void on_os(void *ctx, const struct am_os_rec *o)
 {
 	struct run_ctx *x = ctx;
 
-	note_os(x, o);
-	sample(x, rel(x, o->ev.ts_exit), false);
+	note_os(x, o, 1, rel(x, o->ev.ts_exit));
 }
 
 static void on_task(void *ctx, const struct am_task_event *t)
@@ -183,6 +208,7 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 		.cmd = cmd, .env = env, .verbosity = verbosity, .ringbuf_mb = 32, .hooks = extra,
 		.wake_each = r->wake_each,
 	};
+	uint64_t t_end;
 	int saved;
 
 	/* the command's stdout would mix with the table (or JSON) on ours */
@@ -194,6 +220,13 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
 	if (saved >= 0) {
 		dup2(saved, STDOUT_FILENO);
 		close(saved);
+	}
+	if (r->traced) {
+		/* the last point is the summary's: each line ends at the table's figures */
+		t_end = x.last_snap;
+		for (size_t i = 0; i < r->n_marks; i++)
+			t_end = r->marks[i].t_ns > t_end ? r->marks[i].t_ns : t_end;
+		add_point(&x, t_end, &r->sum);
 	}
 	if (x.oom)
 		am_warn("%s: out of memory while sampling: the timeline is incomplete", r->name);

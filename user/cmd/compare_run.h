@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* compare_run.h - one traced run of a command under one allocator, as
  * `allocmap compare` and `allocmap demo` need it: the final summary, a
- * sampled timeline (bytes live in allocations vs bytes obtained from the OS),
- * every OS request as a mark on that timeline, and an optional untraced run
- * of the same command for honest wall time and peak RSS. Also the small
- * HTML helpers both pages share (compare_html.c). */
+ * sampled timeline (bytes live in allocations vs bytes obtained from the OS,
+ * by time and by allocator calls made so far), every OS request as a mark on
+ * that timeline, and an optional untraced run of the same command for honest
+ * wall time and peak RSS. Also compare's page and the small HTML helpers the
+ * demo's page uses (compare_html.c). */
 #ifndef ALLOCMAP_COMPARE_RUN_H
 #define ALLOCMAP_COMPARE_RUN_H
 
@@ -17,6 +18,8 @@
 /* One timeline sample: the correlator's view at t_ns (ns since trace start). */
 struct am_cmp_point {
 	uint64_t t_ns;
+	uint64_t calls;    /* allocator calls the program made so far (outermost: the
+	                      table's "calls"): the progress axis */
 	uint64_t live;     /* bytes live in user allocations */
 	uint64_t os;       /* bytes the allocator holds from the OS: brk heap + its mappings */
 };
@@ -24,6 +27,7 @@ struct am_cmp_point {
 /* One OS request on the timeline. */
 struct am_cmp_mark {
 	uint64_t t_ns;     /* its exit, ns since trace start */
+	uint64_t calls;    /* allocator calls made so far, the one that made it included */
 	uint8_t  sys;      /* enum am_sys */
 	bool     in_call;  /* made inside an allocator call (else direct: ld.so, constructors) */
 };
@@ -78,6 +82,10 @@ int am_cmp_run_trace(struct am_cmp_run *r, char **cmd, char *const *env,
  * (wait4) in r. Returns 0, or -1 if it could not be started. */
 int am_cmp_run_plain(struct am_cmp_run *r, char **cmd, char *const *env);
 
+/* Allocator calls the program made (outermost calls: not those an
+ * allocator function made inside another one): the table's "calls". */
+uint64_t am_cmp_outer_calls(const struct am_summary *s);
+
 /* Frees the timeline and the untraced runs' arrays. Accepts NULL. */
 void am_cmp_run_free(struct am_cmp_run *r);
 
@@ -106,17 +114,35 @@ struct am_cmp_table {
 	char note[1024];                             /* printed under the table ("" = none) */
 };
 
+struct jsonw;
+
+/* The comparison as one JSON object, the --json document (compare.c):
+ * cmd, then per run (n, skipped ones included) its figures; plain: with
+ * the untraced runs and the pairs too noisy to rank. */
+void am_cmp_json(struct jsonw *w, char **cmd, const struct am_cmp_run *runs, int n, bool plain);
+
 /* ---- HTML pieces (compare_html.c) ---- */
 
-/* Writes the comparison page: one timeline per traced run on a shared time
- * axis, then the table. cmdline is escaped. Returns 0, or -1 with a reason
- * in err. */
-int am_cmp_html(const char *path, const char *cmdline, const struct am_cmp_run *runs,
-		int n, const struct am_cmp_table *t, char *err, size_t errsz);
-/* The table alone, as an HTML <table>. */
-void am_cmp_html_table(FILE *f, const struct am_cmp_table *t);
+/* What the page of compare --html shows. */
+struct am_cmp_page {
+	char **cmd;                    /* the command, argv-style */
+	const char *cmdline;           /* the same joined by spaces (for the title) */
+	const struct am_cmp_run *runs; /* every run planned, skipped ones included */
+	int n;
+	const struct am_cmp_table *table; /* the text's table, cell for cell */
+	bool plain;                    /* the untraced runs were made */
+	unsigned n_plain;              /* --runs */
+};
 
-/* Page head (inline style) up to and including <body>, and the tail. */
+/* Writes the comparison page: the report's stylesheet and components, the
+ * --json document, the table as the text shows it, and per traced run its
+ * timeline (points and OS requests, by time and by allocator calls made).
+ * Every string from the command line is data, only ever inserted as text.
+ * Returns 0, or -1 with a reason in err. */
+int am_cmp_html(const char *path, const struct am_cmp_page *pg, char *err, size_t errsz);
+
+/* The demo's page: its head (inline style) up to and including <body>, and
+ * the tail. */
 void am_html_begin(FILE *f, const char *title);
 void am_html_end(FILE *f);
 /* Writes s with &, <, >, " escaped. */

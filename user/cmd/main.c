@@ -9,11 +9,14 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include "compare.h"
+#include "ctl.h"
 #include "demo.h"
 #include "diff.h"
 #include "log.h"
 #include "opts.h"
+#include "remote.h"
 #include "report_cmd.h"
+#include "session.h"
 #include "sites_out.h"
 #include "top.h"
 #include "trace_cmd.h"
@@ -74,7 +77,7 @@ static const char trace_doc[] =
 
 enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OPT_STACKS, OPT_SAMPLE, OPT_UNWIND,
        OPT_STACK_SIZE, OPT_MODE, OPT_FOLDED, OPT_FOLDED_ALLOC, OPT_FREE_NORET, OPT_ALLOC,
-       OPT_TOP, OPT_SORT, OPT_PPROF, OPT_STARTUP };
+       OPT_TOP, OPT_SORT, OPT_PPROF, OPT_STARTUP, OPT_SOCKET };
 
 /* -p, -d and -- CMD are am_target_argp's (opts.c) */
 static const struct argp_option trace_options[] = {
@@ -102,6 +105,9 @@ static const struct argp_option trace_options[] = {
 	  "later calls can then be counted as nested in the free", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB (a power of two, 1..1024, "
 	  "default 32)", 0 },
+	{ "socket", OPT_SOCKET, "PATH", 0, "Trace through the allocmap daemon (allocmap serve) "
+	  "listening on PATH, as the user you are (processes you could ptrace; -p only). Without it, "
+	  "a user who is not root uses " AM_SERVE_SOCKET " when it exists", 0 },
 	{ 0 },
 };
 
@@ -270,6 +276,9 @@ static error_t trace_parse(int key, char *arg, struct argp_state *state)
 	case OPT_PERFETTO:
 		o->perfetto = arg;
 		break;
+	case OPT_SOCKET:
+		o->socket = arg;
+		break;
 	case OPT_RINGBUF:
 		if ((e = am_opts_uint(state, &ringbuf_opt, arg, &n)))
 			return e;
@@ -300,8 +309,16 @@ static int cmd_trace(int argc, char **argv)
 {
 	struct am_trace_opts o = { .ringbuf_mb = 32, .sites_top = AM_SITES_TOP_DEFAULT };
 	int rc = am_opts_parse(&trace_argp, argc, argv, &o);
+	const char *sock = o.socket;
 
-	return rc ? rc : am_trace_cmd(&o);
+	if (rc)
+		return rc;
+	/* a session of the daemon runs the trace itself */
+	if (!sock && !am_session_active() && geteuid() != 0 && !access(AM_SERVE_SOCKET, F_OK))
+		sock = AM_SERVE_SOCKET;
+	if (sock && !am_session_active())
+		return am_remote(sock, "trace", argc, argv, &o);
+	return am_trace_cmd(&o);
 }
 
 static void usage(void)
@@ -318,6 +335,7 @@ static void usage(void)
 "  compare   run one command under glibc, jemalloc, tcmalloc, mimalloc, side by side\n"
 "  diff      what changed between two JSON Lines traces (A.jsonl B.jsonl)\n"
 "  demo      guided tours (demo threshold: glibc's brk-versus-mmap choice)\n"
+"  serve     the daemon: traces processes added at run time, for root and other users\n"
 "\n"
 "Examples:\n"
 "  allocmap trace -- ./myprog            launch and trace ./myprog\n"
@@ -360,6 +378,19 @@ int main(int argc, char **argv)
 		usage();
 		return 0;
 	}
+	if (!strcmp(argv[1], "__session")) {
+		/* a trace run by allocmap serve for a client (serve/session.c) */
+		int next;
+
+		if (am_session_setup(argc, argv, &next))
+			return 1;
+		if (!strcmp(argv[next], "top")) {
+			argv[next] = "allocmap top";
+			return am_top_main(argc - next, argv + next);
+		}
+		argv[next] = "allocmap trace";
+		return cmd_trace(argc - next, argv + next);
+	}
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 		printf("%s\n", argp_program_version);
 		return 0;
@@ -374,6 +405,7 @@ int main(int argc, char **argv)
 		{ "compare", am_compare_main },
 		{ "demo", am_demo_main },
 		{ "diff", am_diff_main },
+		{ "serve", am_serve_main },
 	};
 	static char names[sizeof(cmds) / sizeof(cmds[0])][32];
 

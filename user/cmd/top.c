@@ -25,6 +25,9 @@
 #include <unistd.h>
 #include "log.h"
 #include "top.h"
+#include "ctl.h"
+#include "remote.h"
+#include "session.h"
 #include "top_view.h"
 #include "trace_cmd.h"
 #include "tracer.h"
@@ -410,7 +413,7 @@ static const char top_doc[] =
 "leaves it running untraced, Ctrl-C stops both. stdout must be a terminal.\n"
 "Needs root (CAP_BPF, CAP_PERFMON) and a kernel with BTF.";
 
-enum { OPT_CMD_OUTPUT = 1000, OPT_STACKS };
+enum { OPT_CMD_OUTPUT = 1000, OPT_STACKS, OPT_SOCKET };
 
 /* -p, -d and -- CMD are am_target_argp's (opts.c) */
 static const struct argp_option top_options[] = {
@@ -419,6 +422,9 @@ static const struct argp_option top_options[] = {
 	  "go to FILE (default /dev/null)", 0 },
 	{ "stacks", OPT_STACKS, NULL, 0, "Take every allocation's stack, for the call-site pane (key s); "
 	  "costs the target more per call", 0 },
+	{ "socket", OPT_SOCKET, "PATH", 0, "Through the allocmap daemon listening on PATH, as the user "
+	  "you are (-p only); without it, a user who is not root uses " AM_SERVE_SOCKET " when it exists",
+	  0 },
 	{ 0 },
 };
 
@@ -446,6 +452,9 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STACKS:
 		o->trace.stack_mode = AM_STACKS_ALL;
+		break;
+	case OPT_SOCKET:
+		o->trace.socket = arg;
 		break;
 	case ARGP_KEY_END:
 		if (o->cmd_output && !o->trace.cmd)
@@ -484,6 +493,12 @@ int am_top_main(int argc, char **argv)
 
 	o.trace.ringbuf_mb = 32;
 	if ((err = am_opts_parse(&top_argp, argc, argv, &o)))
+		return err;
+	if (!o.trace.socket && !am_session_active() && geteuid() != 0 && !access(AM_SERVE_SOCKET, F_OK))
+		o.trace.socket = AM_SERVE_SOCKET;
+	if (o.trace.socket && !am_session_active())
+		return am_remote(o.trace.socket, "top", argc, argv, &o.trace);
+	if ((err = am_session_check(o.trace.pids, o.trace.n_pids, o.trace.cmd)))
 		return err;
 	if (!isatty(STDOUT_FILENO)) {
 		am_err("top draws on a terminal and stdout is not one (for a text stream: allocmap trace)");

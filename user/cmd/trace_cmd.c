@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "report.h"
 #include "safeio.h"
+#include "session.h"
 #include "trace_cmd.h"
 #include "tracer.h"
 
@@ -341,6 +342,8 @@ int am_trace_cmd(const struct am_trace_opts *o)
 	struct am_tracer *tr;
 	int ret;
 
+	if ((ret = am_session_check(o->pids, o->n_pids, o->cmd)))
+		return ret;
 	am_trace_tracer_opts(o, &to);
 	to.hooks = &hooks;
 	tr = am_tracer__new(&to);
@@ -353,6 +356,8 @@ int am_trace_cmd(const struct am_trace_opts *o)
 		ret = open_outputs(&c, tr);
 	if (!ret)
 		ret = am_tracer__attach(tr);
+	if (!ret && am_session_active())
+		ret = am_session_recheck(); /* the pids checked are still those processes */
 	if (!ret)
 		ret = am_tracer__activate(tr);
 	if (!ret) {

@@ -38,6 +38,7 @@ struct am_trace_opts {
 	unsigned sites_top;       /* --top N: rows of the summary's call-site table */
 	int      sites_sort;      /* --sort COL: enum am_site_sort */
 	const char *pprof;        /* --pprof FILE: gzipped profile.proto of the call sites */
+	const char *socket;       /* --socket PATH: through the allocmap daemon (remote.c) */
 };
 
 /* Runs the trace. Returns the process exit status for allocmap: the launched

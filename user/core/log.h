@@ -6,8 +6,18 @@
 
 #include <stdio.h>
 
-#define am_err(fmt, ...)  fprintf(stderr, "allocmap: " fmt "\n", ##__VA_ARGS__)
-#define am_warn(fmt, ...) fprintf(stderr, "allocmap: warning: " fmt "\n", ##__VA_ARGS__)
-#define am_info(fmt, ...) fprintf(stderr, "allocmap: " fmt "\n", ##__VA_ARGS__)
+/* Where this thread's messages go: stderr unless set (`allocmap serve`
+ * gives each target's thread its own, so that an attach error reaches the
+ * client that asked and the rest the daemon's log). */
+extern __thread FILE *am_log_fp;
+
+static inline FILE *am_log_stream(void)
+{
+	return am_log_fp ? am_log_fp : stderr;
+}
+
+#define am_err(fmt, ...)  fprintf(am_log_stream(), "allocmap: " fmt "\n", ##__VA_ARGS__)
+#define am_warn(fmt, ...) fprintf(am_log_stream(), "allocmap: warning: " fmt "\n", ##__VA_ARGS__)
+#define am_info(fmt, ...) fprintf(am_log_stream(), "allocmap: " fmt "\n", ##__VA_ARGS__)
 
 #endif /* ALLOCMAP_LOG_H */

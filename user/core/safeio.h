@@ -35,4 +35,11 @@ int am_open_output(const char *path, char *err, size_t errlen);
 /* The same, as a stdio stream ("w" with close-on-exec); NULL after err. */
 FILE *am_fopen_output(const char *path, char *err, size_t errlen);
 
+/* A run on behalf of another user (`allocmap serve`'s trace sessions): the
+ * output files are the ones that user opened and passed, paths[i] being
+ * fds[i]; am_open_output then returns a copy of that descriptor, and
+ * refuses any other path (the daemon never opens a user's path as root).
+ * The arrays must outlive every later call. */
+void am_output_redirect(const char *const *paths, const int *fds, size_t n);
+
 #endif /* ALLOCMAP_SAFEIO_H */

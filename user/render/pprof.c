@@ -406,7 +406,7 @@ int am_pprof_encode(const struct am_sites_report *r, const struct am_pprof_meta 
 	pb_uint(&e.out, 12, m->period ? m->period : 1);
 	pb_uint(&e.out, 13, str_ix(&e, "allocmap call-site profile: inuse = live at the end of the trace, "
 				   "os_space = bytes obtained from the OS by the stack's calls"));
-	pb_uint(&e.out, 14, str_ix(&e, "alloc_space"));
+	pb_uint(&e.out, 14, str_ix(&e, m->default_type ? m->default_type : "alloc_space"));
 	for (size_t i = 0; i < e.n_str; i++)
 		pb_bytes(&e.out, 6, e.str[i], strlen(e.str[i]));
 	if (!e.oom && !e.out.oom && !e.msg.oom && !e.tmp.oom) {
@@ -457,6 +457,21 @@ static int gzip(const uint8_t *d, size_t n, uint8_t **out, size_t *len)
 	*len = z.total_out;
 	deflateEnd(&z);
 	return 0;
+}
+
+int am_pprof_gzip(const struct am_sites_report *r, const struct am_pprof_meta *m,
+		  uint8_t **out, size_t *len)
+{
+	uint8_t *raw = NULL;
+	size_t nraw;
+	int rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	if (am_pprof_encode(r, m, &raw, &nraw) == 0 && nraw <= UINT32_MAX)
+		rc = gzip(raw, nraw, out, len);
+	free(raw);
+	return rc;
 }
 
 int am_pprof_write(const char *path, const struct am_sites_report *r, const struct am_pprof_meta *m,

@@ -25,12 +25,20 @@ struct am_pprof_meta {
 	 * (a trace read back), NULL unknown; build_id itself may be NULL */
 	const char *(*build_id)(void *ctx, uint32_t pid, const char *obj);
 	void *ctx;
+	const char *default_type; /* the sample type shown by default: NULL
+	                             "alloc_space", or "inuse_space" (a heap
+	                             profile) */
 };
 
 /* Encodes r as an uncompressed profile.proto message into *out
  * (malloc'ed, *len bytes). 0, or -1 when memory runs out. */
 int am_pprof_encode(const struct am_sites_report *r, const struct am_pprof_meta *m,
 		    uint8_t **out, size_t *len);
+
+/* Encodes and gzips the profile into *out (malloc'ed, *len bytes). 0, or
+ * -1 when memory runs out. */
+int am_pprof_gzip(const struct am_sites_report *r, const struct am_pprof_meta *m,
+		  uint8_t **out, size_t *len);
 
 /* Encodes, gzips and writes the profile to path (opened as an output file,
  * safeio.h; a partial regular file is removed). 0, or -1 with a one-line

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,14 @@ struct am_guard *am_guard__new(void)
 	if (g->child == 0) {
 		char c;
 
-		close(p[1]);
+		/* nothing but its pipe: in a process with several tracers
+		 * (serve) another tracer's probe links, or another
+		 * guardian's pipe, would otherwise live as long as this */
+		for (int fd = 0; fd < 3; fd++)
+			if (fd != p[0])
+				close(fd);
+		syscall(SYS_close_range, 3, p[0] > 3 ? p[0] - 1 : 2, 0);
+		syscall(SYS_close_range, p[0] + 1, ~0U, 0);
 		signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group: outlive the tracer */
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);

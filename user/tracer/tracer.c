@@ -16,6 +16,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -269,6 +270,9 @@ struct am_tracer {
 	uint64_t t0, deadline, last_tick;
 	struct am_trace_info info;
 	pid_t info_pids[AM_MAX_PIDS];
+	/* the ring's positions, mapped read-only (am_tracer__ring_fill) */
+	const volatile unsigned long *rb_cons, *rb_prod;
+	size_t rb_size;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -464,7 +468,7 @@ static void detach_all(struct am_tracer *tr)
 	free(late);
 	for (int i = 0; i < tr->n_targets; i++)
 		alive |= tr->targets[i].alive && am_proc_alive(tr->targets[i].pid);
-	if (!alive && n > 1 && handoff_links(links, n) == 0) {
+	if (!alive && n > 1 && !tr->opts.embedded && handoff_links(links, n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			plink_destroy(&links[i]);
 	} else {
@@ -649,7 +653,7 @@ static int attach_target(struct am_tracer *tr, struct target *t)
 	}
 	/* once tracing, processes that exited before their probes were in
 	 * (short-lived -f children) are counted in one line at the end */
-	am_warnagg__flush(tr->warns, stderr, tr->running);
+	am_warnagg__flush(tr->warns, am_log_stream(), tr->running);
 	return attached;
 }
 
@@ -1660,8 +1664,10 @@ int am_tracer__activate(struct am_tracer *tr)
 	if (bad_phase(tr, PH_ATTACHED, "activate"))
 		return 1;
 	tr->running = true;
-	catch_signals();
-	announce(tr);
+	if (!tr->opts.embedded) {
+		catch_signals();
+		announce(tr);
+	}
 	if (tee_wants_rss(&tr->tee) && !(tr->rss = am_rss__new()))
 		return oom();
 	/* -d counts from now, when every probe is in */
@@ -1813,7 +1819,7 @@ int am_tracer__finish(struct am_tracer *tr)
 	if (tr->child > 0)
 		ret = reap_child(tr);
 	flush_noret(tr);
-	am_warnagg__flush(tr->warns, stderr, false);
+	am_warnagg__flush(tr->warns, am_log_stream(), false);
 	for (int fn = AM_FN__COUNT; fn < am_fn_count(); fn++)
 		if (!tr->probed[fn] && !tr->opts.os_only)
 			am_warn("--alloc %s: no traced image defined it: never probed", am_fn_info(fn)->sym);
@@ -1853,12 +1859,16 @@ void am_tracer__free(struct am_tracer *tr)
 	if (tr->child > 0 && !tr->child_done && !tr->released)
 		waitpid(tr->child, NULL, 0);
 	ring_buffer__free(tr->rb);
+	if (tr->rb_cons) {
+		munmap((void *)tr->rb_cons, (size_t)sysconf(_SC_PAGESIZE));
+		munmap((void *)tr->rb_prod, (size_t)sysconf(_SC_PAGESIZE));
+	}
 	detach_all(tr);
 	for (int i = 0; i < tr->n_targets; i++)
 		free(tr->targets[i].res);
 	allocmap_bpf__destroy(tr->skel);
 	am_corr__free(tr->corr);
-	am_warnagg__flush(tr->warns, stderr, false); /* an error path left some */
+	am_warnagg__flush(tr->warns, am_log_stream(), false); /* an error path left some */
 	am_warnagg__free(tr->warns);
 	am_rss__free(tr->rss);
 	am_unw__free(tr->unw); /* last: the stacks above point at its strings */
@@ -1897,6 +1907,32 @@ void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out)
 		return;
 	}
 	snapshot_at(tr, am_now_ns(), out);
+}
+
+double am_tracer__ring_fill(struct am_tracer *tr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long used;
+
+	if (!tr->skel)
+		return -1;
+	if (!tr->rb_cons) {
+		int fd = bpf_map__fd(tr->skel->maps.rb);
+		void *c = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+		void *p = c == MAP_FAILED ? MAP_FAILED :
+			  mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+
+		if (p == MAP_FAILED) {
+			if (c != MAP_FAILED)
+				munmap(c, (size_t)page);
+			return -1;
+		}
+		tr->rb_cons = c;
+		tr->rb_prod = p;
+		tr->rb_size = bpf_map__max_entries(tr->skel->maps.rb);
+	}
+	used = *tr->rb_prod - *tr->rb_cons;
+	return tr->rb_size ? (double)used / (double)tr->rb_size : -1;
 }
 
 const struct am_sites_report *am_tracer__sites(struct am_tracer *tr)

@@ -71,6 +71,11 @@ struct am_tracer_opts {
 	                             once an eighth of the ring is full, or it polls every
 	                             100 ms */
 	const struct am_trace_hooks *hooks; /* may be NULL */
+	/* embedded in a process that runs several tracers (`allocmap serve`):
+	 * no signal handlers (the caller stops it through hooks->stop), no
+	 * "tracing ..." line, exited targets' probes detached here rather than
+	 * handed to a forked process */
+	bool     embedded;
 };
 
 struct am_tracer;
@@ -106,6 +111,11 @@ const struct am_trace_info *am_tracer__info(const struct am_tracer *tr);
 /* The summary so far (as hooks->tick gets it); after __load, also from a
  * sink callback. */
 void am_tracer__snapshot(struct am_tracer *tr, struct am_summary *out);
+
+/* How full the ring buffer is now, 0..1 (its producer and consumer
+ * positions, read from the kernel's pages); -1 before __load or when they
+ * cannot be mapped. */
+double am_tracer__ring_fill(struct am_tracer *tr);
 
 /* The call sites so far (am_corr__sites: NULL without stacks), from a
  * hook or a sink callback. */

@@ -164,7 +164,7 @@ struct uctx {
 	bool read_failed;        /* a read fell outside the copy: libdwfl takes a return
 				    address it cannot read for the outermost frame's */
 };
-static struct uctx *cur;
+static __thread struct uctx *cur; /* per thread: serve runs a tracer (and its unwinder) per target thread */
 
 /* The one copy of s that lives until am_unw__free; NULL stays NULL. */
 static const char *intern(struct am_unw *u, const char *s)
