@@ -1930,7 +1930,7 @@ void am_out__sink(struct am_out *o, struct am_sink *sink)
 	sink->task = am_out__task;
 	sink->summary = am_out__summary;
 	sink->seed = am_out__seed;
-	sink->rss = am_out__rss;
+	sink->rss = o->o.json && o->o.rss ? am_out__rss : NULL;
 	sink->origin = am_out__origin;
 	sink->progress = am_out__progress;
 }
