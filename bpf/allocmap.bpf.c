@@ -335,16 +335,23 @@ static __always_inline void emit_ended(struct frame *f, __u32 depth, __u64 pid_t
  * deeper code (sp below its entry sp) can be inside it, and only while its
  * return-address slot still holds its return address: once it has returned,
  * the next call made at its caller's level overwrites that slot, and no
- * syscall or allocator call can happen deeper without such a call. */
-static __always_inline bool noret_running(struct frame *f, __u64 sp)
+ * syscall or allocator call can happen deeper without such a call. Another
+ * tracer's return probe on the same function (another allocmap tracing
+ * another process: a uprobe_multi consumer filtered by pid still hijacks
+ * every process's return) puts the kernel's uretprobe trampoline in that
+ * slot after our entry probe ran; the same rule holds for it. */
+static __always_inline bool noret_running(struct thread_state *st, struct frame *f, __u64 sp)
 {
-	__u64 slot = 0;
+	__u64 slot = 0, tramp;
 
 	if (f->sp <= sp)
 		return false;
 	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)AM_ENTRY_RA_SLOT(f->sp)))
 		return false;
-	return slot == f->ra;
+	if (slot == f->ra)
+		return true;
+	tramp = tramp_of(st);
+	return tramp && slot == tramp;
 }
 
 /* Is frame f (with a return probe) still running, seen from stack pointer
@@ -377,7 +384,7 @@ static __always_inline void pop_stale(struct thread_state *st, __u64 limit, __u6
 		if ((__u32)i >= st->depth)
 			continue;
 		if (limit != ~0ULL &&
-		    (st->f[i].noret ? noret_running(&st->f[i], limit) :
+		    (st->f[i].noret ? noret_running(st, &st->f[i], limit) :
 		     slot ? ret_running(st, &st->f[i], limit) : st->f[i].sp >= limit))
 			break;
 		emit_ended(&st->f[i], i, pid_tgid);
@@ -793,6 +800,7 @@ static __always_inline void emit_task(__u8 kind, __u32 pid, __u32 tid, __u32 chi
 	e->child = child;
 	e->code = code;
 	e->ts = bpf_ktime_get_ns();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* rare and time-critical (the tracer reacts to them): always wake */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }

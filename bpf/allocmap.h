@@ -266,6 +266,8 @@ struct am_task_event {
 	__u32 child;     /* AM_TASK_FORK: child tgid */
 	__s32 code;      /* AM_TASK_EXIT: exit code (wait status) */
 	__u64 ts;
+	char  comm[16];  /* the reporting task's name (AM_TASK_EXEC: the new
+	                    program's; raw bytes from the target) */
 };
 
 /* Counters kept in the BPF object's .bss (struct am_counters am_cnt),

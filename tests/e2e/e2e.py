@@ -581,7 +581,30 @@ def t_free_end_inferred():
     direct mmap/munmap one call deeper, and another right after a free at the
     same level, must be direct either way (only the default gives free a
     dur_ns)."""
-    for opts in (("-v",), ("-v", "--free-noret")):
+    check_free_end(((("-v",), ("-v", "--free-noret"))))
+
+
+def t_free_end_inferred_beside():
+    """The same while another allocmap traces another process with free's
+    return probed: its uretprobe (a uprobe_multi consumer filtered by pid)
+    still puts the kernel's trampoline in free's return-address slot in our
+    target, which the inference must take for free still running."""
+    other = subprocess.Popen([TOOL, "trace", "-q", "--", "sleep", "30"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    try:
+        for line in other.stderr:
+            if b"tracing" in line:
+                break
+        else:
+            check(False, "the other tracer did not start")
+        check_free_end(((("-v", "--free-noret"),)))
+    finally:
+        other.terminate()
+        other.wait()
+
+
+def check_free_end(runs):
+    for opts in runs:
         r = scenario("free_then_direct", opts=opts)
         calls = [c for c in r.trace.calls if c.get("pid") == r.pid]
         big = [c for c in calls if c.get("fn") == "malloc" and c.get("size") == 300000]
@@ -991,6 +1014,7 @@ TESTS = [
     ("aligned", t_aligned),
     ("direct_mmap", t_direct_mmap),
     ("free_end_inferred", t_free_end_inferred),
+    ("free_end_inferred_beside", t_free_end_inferred_beside),
     ("attach", t_attach),
     ("jemalloc", t_jemalloc),
     ("strace_same_syscalls", t_strace_same_syscalls),

@@ -12,7 +12,8 @@ control socket, targets, access, signals) against real processes:
   nonroot         a user traces its own process; is refused root's, another
                   user's, a setuid process's and the daemon's; sees none of
                   root's targets; trace --socket as that user
-  setuid_exec     a user's target that execs a setuid program stops
+  setuid_exec     a user's target that execs a setuid program stops; so
+                  does a user's trace --socket session
   parallel_stacks four targets unwinding stacks at once: each one's call
                   sites exact
   fifty_clients   50 clients at once, each answered
@@ -37,6 +38,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -279,8 +281,12 @@ def test_basics():
         wait_until("the snapshot to show 4 mallocs", lambda: summary_of(d, p.pid)
                    ["functions"].get("malloc", {}).get("calls") == 4)
         check_thresh_summary(summary_of(d, p.pid))
+        events = summary_of(d, p.pid)["counters"]["events"]
+        check(one(d, op="stats")["events"] >= events > 0, "the daemon's events count the target's")
         eq(one(d, op="remove", pid=p.pid)["ok"], True, "remove")
         eq(targets(d), [], "list after remove")
+        check(one(d, op="stats")["events"] >= events, "events_total is a counter: the removed "
+              "target's events stay in it")
         eq(one(d, op="snapshot", pid=p.pid)["error"], "no such target", "snapshot after remove")
         wait_until("the daemon to hold no BPF object", lambda: d.bpf_fds() == 0)
         p.stdin.close()
@@ -446,6 +452,9 @@ def test_nonroot():
         eq([(t["pid"], t["uid"]) for t in ts], [(mine.pid, pwd.getpwnam(u1).pw_uid)], "u1's list")
         eq(len(targets(d)), 2, "root's list")
         eq(targets(d, u2), [], "u2's list")
+        r = one(d, u1, op="stats")
+        check(not r.get("ok") and "root" in r.get("error", ""), "u1's stats refused: %r" % r)
+        eq(one(d, op="stats")["targets"], 2, "root's stats")
         eq(one(d, u1, op="snapshot", pid=rootp.pid)["error"], "no such target", "root's snapshot")
         eq(one(d, u1, op="stream", pid=rootp.pid)["error"], "no such target", "root's stream")
         eq(one(d, u1, op="remove", pid=rootp.pid)["error"], "no such target", "root's remove")
@@ -498,7 +507,76 @@ def test_setuid_exec():
         sh.stdin.close()
         sh.stdout.readline()
         eq(sh.wait(timeout=WAIT), 0, "the setuid program ran to its end")
+        # the same through trace --socket: the session ends at the exec
+        home = os.path.join(tmp, u1)
+        os.mkdir(home)
+        os.chown(home, pwd.getpwnam(u1).pw_uid, pwd.getpwnam(u1).pw_gid)
+        out = os.path.join(home, "t.txt")
+        sh = subprocess.Popen(["sh", "-c", "read x; exec %s" % suid], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, **as_user(u1))
+        t = subprocess.Popen([TOOL, "trace", "--socket", d.sock, "-p", str(sh.pid), "-o", out],
+                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             **as_user(u1))
+        check("tracing 1 process" in t.stderr.readline(), "trace --socket attached")
+        sh.stdin.write("go\n")
+        sh.stdin.flush()
+        check(sh.stdout.readline().startswith("ready"), "the setuid program runs")
+        err = t.stderr.read()
+        eq(t.wait(timeout=WAIT), 1, "trace --socket's exit")
+        check("exec'd a program that is not yours" in err, "its message: %r" % err)
+        with open(out) as f:
+            text = f.read()
+        check("malloc(200604)" not in text, "the setuid program's calls in u1's file")
+        sh.stdin.write("go\n")
+        sh.stdin.close()
+        sh.stdout.readline()
+        eq(sh.wait(timeout=WAIT), 0, "the setuid program ran to its end")
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        eq(d.stop(), 0, "serve's exit status")
+
+
+def test_top_setuid():
+    """top --socket of a user who is not root ends, its terminal put back,
+    when the process it watches execs a setuid program."""
+    if not shutil.which("tmux"):
+        raise Skip("no tmux (scripts/deps.sh installs it)")
+    ensure_users()
+    d = Daemon()
+    tmp = tempfile.mkdtemp(prefix="amserve.")
+    os.chmod(tmp, 0o755)
+    u1 = USERS[0]
+    srv = "amserve-suid-%d" % os.getpid()
+    tm = ["tmux", "-L", srv, "-f", "/dev/null"]
+    sh = None
+    try:
+        suid = setuid_copy(tmp)
+        sh = subprocess.Popen(["sh", "-c", "read x; exec %s" % suid], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, **as_user(u1))
+        cmd = "runuser -u %s -- %s top --socket %s -p %d; echo EXIT=$?; sleep 60" % (
+            u1, TOOL, d.sock, sh.pid)
+        subprocess.run(tm + ["new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd], check=True)
+
+        def screen():
+            return subprocess.run(tm + ["capture-pane", "-p", "-t", "t"], capture_output=True,
+                                  text=True).stdout
+        wait_until("top's screen", lambda: "pid %d (sh)" % sh.pid in screen())
+        sh.stdin.write("go\n")
+        sh.stdin.flush()
+        check(sh.stdout.readline().startswith("ready"), "the setuid program runs")
+        wait_until("top to end", lambda: "EXIT=" in screen())
+        check("EXIT=1" in screen(), "top's exit: %s" % screen()[-600:])
+        check("exec'd a program that is not yours" in screen(), "its message: %s" % screen()[-600:])
+        check("mmap threshold" not in screen(), "the screen put back: %s" % screen()[-600:])
+        sh.stdin.write("go\n")
+        sh.stdin.close()
+        sh.stdout.readline()
+        eq(sh.wait(timeout=WAIT), 0, "the setuid program ran to its end")
+    finally:
+        subprocess.run(tm + ["kill-server"], capture_output=True)
+        if sh and sh.poll() is None:
+            sh.kill()
+            sh.wait()
         shutil.rmtree(tmp, ignore_errors=True)
         eq(d.stop(), 0, "serve's exit status")
 
@@ -586,6 +664,8 @@ def test_fork_exec():
               "after its exec: %r" % big)
         execs = [r["pid"] for r in recs if r["type"] == "task" and r["kind"] == "exec"]
         eq(sorted(set(execs)), sorted(set(big)), "the execs seen")
+        eq([t["comm"] for t in targets(d) if t["pid"] == sh.pid], ["example"],
+           "the target's name after its exec")
     finally:
         eq(d.stop(), 0, "serve's exit status")
 
@@ -666,12 +746,21 @@ def test_watch_rules():
         wait_until("u1's rule to pick up its thresh_wait", lambda: tracing(u1, mine.pid))
         eq(sorted(t["pid"] for t in targets(d, u1)), [mine.pid], "u1 sees its own only")
         finish(p)
-        wait_until("the snapshot", lambda: summary_of(d, p.pid)["functions"].get("malloc", {})
-                   .get("calls") == 4)
-        check_thresh_summary(summary_of(d, p.pid))
+        # picked up after its loader: whether its calls before "ready" are
+        # seen depends on when; its calls after "go" are seen, each once
+        recs, end = stream_records(d, p.pid)
+        eq([r["size"] for r in recs if r["type"] == "call" and r["fn"] == "malloc" and
+            r["size"] in (200000, 1048576, 600000)], [200000, 200000, 1048576, 600000],
+           "thresh_wait's steps")
+        s = [r for r in recs if r["type"] == "summary"][0]
+        eq(s["allocator"], "glibc", "the allocator, resolved after the loader")
+        eq(s["threshold"]["end"], 1052672, "threshold at the end")
         finish(mine)
         wait_until("u1's target to end", lambda: not tracing(u1, mine.pid))
-        eq(summary_of(d, mine.pid, u1)["syscalls"]["brk"]["count"], 3, "u1's target: brk")
+        recs, end = stream_records(d, mine.pid, u1)
+        eq([(r["syscall"], r.get("len")) for r in recs if r["type"] == "os" and
+            r["syscall"] in ("mmap", "munmap") and r.get("len") == 1052672],
+           [("mmap", 1052672), ("munmap", 1052672)], "u1's target: the 1 MiB chunk's mmap, munmap")
         eq(one(d, u1, op="remove", rule=r["rule"])["error"], "no such rule", "u1 removes root's rule")
         eq(one(d, op="remove", rule=r["rule"])["ok"], True, "root removes its rule")
         eq(one(d, u1, op="remove", rule=r1["rule"])["ok"], True, "u1 removes its rule")
@@ -681,6 +770,70 @@ def test_watch_rules():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
+def test_conf_watch():
+    """`watch` lines of the config file: root's rules, made at start (a
+    matching process running already is taken), replaced on SIGHUP; a bad
+    one refuses the file."""
+    old = held_thresh()
+    procs = [old]
+    d = Daemon("watch = comm thresh_wait all\n")
+    try:
+        eq([(x["comm"], x["mode"], x["config"], x["uid"]) for x in one(d, op="list")["rules"]],
+           [("thresh_wait", "all", True, 0)], "the config's rule")
+
+        def tracing(pid):
+            return [t for t in targets(d) if t["pid"] == pid and t["state"] == "tracing"]
+        wait_until("the rule to take the running thresh_wait", lambda: tracing(old.pid))
+        new = held_thresh()
+        procs.append(new)
+        wait_until("the rule to take a new thresh_wait", lambda: tracing(new.pid))
+        finish(old)
+        wait_until("the summary", lambda: summary_of(d, old.pid)["functions"].get("malloc", {})
+                   .get("calls") == 4)
+        check_thresh_summary(summary_of(d, old.pid))
+        with open(d.conf, "w") as f:
+            f.write("watch = comm\n")
+        n = len(d.log)
+        d.p.send_signal(signal.SIGHUP)
+        line = d.wait_log("kept the previous settings", n)
+        check("line 1: invalid watch" in line, "message: %r" % line)
+        eq(len(one(d, op="list")["rules"]), 1, "the rule kept")
+        with open(d.conf, "w") as f:
+            f.write("# no rules\n")
+        n = len(d.log)
+        d.p.send_signal(signal.SIGHUP)
+        d.wait_log("reloaded", n)
+        eq(one(d, op="list")["rules"], [], "the rule gone with its line")
+        check(tracing(new.pid), "its target stays")
+        finish(new)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
+def test_watch_forged():
+    """The exec-event socket takes the kernel's messages only: one sent to
+    its port by a process (root here: the kernel refuses other users) is
+    counted and ignored."""
+    d = Daemon()
+    try:
+        check(one(d, op="add", comm="thresh_wait").get("ok"), "a rule (opens the socket)")
+        nl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 11)  # NETLINK_CONNECTOR
+        nl.bind((0, 0))
+        ev = struct.pack("=IIQii", 0x2, 0, 0, d.p.pid, d.p.pid)    # PROC_EVENT_EXEC
+        cn = struct.pack("=IIIIHH", 1, 1, 0, 0, len(ev), 0) + ev    # CN_IDX_PROC, CN_VAL_PROC
+        nl.sendto(struct.pack("=IHHII", 16 + len(cn), 3, 0, 0, os.getpid()) + cn, (d.p.pid, 0))
+        nl.close()
+        eq(wait_until("the forged message", lambda: one(d, op="stats")["watch_forged"]), 1,
+           "forged messages counted")
+        eq(targets(d), [], "nothing added")
+    finally:
         eq(d.stop(), 0, "serve's exit status")
 
 
@@ -727,6 +880,9 @@ TESTS = [
     ("fork_exec", test_fork_exec),
     ("top_socket", test_top_socket),
     ("watch_rules", test_watch_rules),
+    ("conf_watch", test_conf_watch),
+    ("watch_forged", test_watch_forged),
+    ("top_setuid", test_top_setuid),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),
 ]

@@ -338,6 +338,20 @@ def t_pprof():
             check("alloc_space" in r.stdout or "big_site" in r.stdout, "allocs profile read: %s" % r.stdout)
             eq(http_get(d.port, "/debug/pprof/heap?pid=x")[0], 400, "bad pid")
             eq(http_get(d.port, "/debug/pprof/heap?pid=%d" % (4 << 20))[0], 404, "untraced pid")
+            # once it exits, the profiles as the trace ended, while it lingers
+            end(p)
+
+            def ended():
+                st, _, b = http_get(d.port, "/targets.json")
+                return st == 200 and [t for t in json.loads(b)
+                                      if t["pid"] == pid and not t["alive"]]
+            wait_for("the target to end", ended)
+            r = run(["go", "tool", "pprof", "-top", "-unit=B", "-sample_index=alloc_space",
+                     "http://127.0.0.1:%d/debug/pprof/allocs?pid=%d" % (d.port, pid)], env=env, timeout=120)
+            eq(r.returncode, 0, "go tool pprof allocs of the ended target: %s" % r.stderr)
+            rows = {ln.split()[-1]: ln.split()[0] for ln in r.stdout.splitlines()
+                    if ln.strip().endswith("_site")}
+            eq(rows.get("big_site"), "300000B", "big_site allocated, after the exit (%s)" % r.stdout)
         finally:
             end(p)
     with_daemon(body)

@@ -65,6 +65,7 @@ static struct top {
 	bool     dirty;              /* redraw at the next tick */
 	bool     sites_due;          /* copy the call sites at the next tick */
 	struct am_tracer *tr;        /* the trace (its call sites, for the pane) */
+	void (*view_task)(void *ctx, const struct am_task_event *e); /* the view's sink's */
 	pid_t    child;              /* launched command, or -1 */
 	uint64_t t0_ns, next_sample_ns;
 	char     fatal[256];         /* an error of ours, printed after the restore */
@@ -223,6 +224,21 @@ static void on_final_signal(int sig)
 }
 
 /* ---------- trace hooks ---------- */
+
+/* A session through the daemon ends at once, its screen put back, when a
+ * traced process execs a program its user may not trace (setuid): what
+ * follows is not theirs to see. */
+static void top_task(void *ctx, const struct am_task_event *e)
+{
+	if (am_session_exec_refused(e)) {
+		restore_all();
+		am_err("pid %u exec'd a program that is not yours (setuid, or not dumpable): top stopped",
+		       e->pid);
+		_exit(1);
+	}
+	if (T.view_task)
+		T.view_task(ctx, e);
+}
 
 static void read_comm(pid_t pid, char *buf, size_t sz)
 {
@@ -520,6 +536,8 @@ int am_top_main(int argc, char **argv)
 		return 1;
 	}
 	hooks.sink = top_view__sink(T.v);
+	T.view_task = hooks.sink.task;
+	hooks.sink.task = top_task;
 	am_trace_tracer_opts(&o.trace, &to);
 	to.hooks = &hooks;
 	atexit(restore_all);

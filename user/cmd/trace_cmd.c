@@ -337,7 +337,8 @@ void am_trace_tracer_opts(const struct am_trace_opts *o, struct am_tracer_opts *
 int am_trace_cmd(const struct am_trace_opts *o)
 {
 	struct trace_cmd c = { .o = o };
-	struct am_trace_hooks hooks = { .ctx = &c, .stop = outputs_failed };
+	struct am_trace_hooks hooks = { .ctx = &c, .stop = outputs_failed,
+					.sink = { .task = am_session_task } };
 	struct am_tracer_opts to;
 	struct am_tracer *tr;
 	int ret;

@@ -52,9 +52,39 @@ static char *trim(char *s)
 	return s;
 }
 
+/* `watch = comm PATTERN [os|all]` or `watch = cgroup /PATH [os|all]` (mode
+ * os by default). 0, or -1 with err. */
+static int set_watch(struct am_srv_conf *c, char *v, char *err, size_t errlen)
+{
+	char *kind = strtok(v, " \t"), *pat = strtok(NULL, " \t"), *mode = strtok(NULL, " \t");
+	struct am_conf_watch *w = &c->watch[c->n_watch];
+
+	if (!kind || !pat || strtok(NULL, " \t") || (strcmp(kind, "comm") && strcmp(kind, "cgroup")) ||
+	    (mode && strcmp(mode, "os") && strcmp(mode, "all"))) {
+		snprintf(err, errlen, "invalid watch (comm PATTERN [os|all], or cgroup /PATH [os|all])");
+		return -1;
+	}
+	if (strlen(pat) >= sizeof(w->pat) || (kind[0] == 'c' && kind[1] == 'g' && pat[0] != '/')) {
+		snprintf(err, errlen, "invalid watch %s '%s' (a cgroup path is absolute; at most 255 bytes)",
+			 kind, pat);
+		return -1;
+	}
+	if (c->n_watch >= AM_CONF_WATCH_MAX) {
+		snprintf(err, errlen, "too many watch lines (at most %d)", AM_CONF_WATCH_MAX);
+		return -1;
+	}
+	snprintf(w->pat, sizeof(w->pat), "%s", pat);
+	w->cgroup = !strcmp(kind, "cgroup");
+	w->all = mode && !strcmp(mode, "all");
+	c->n_watch++;
+	return 0;
+}
+
 /* One `key = value` line into c. 0, or -1 with err. */
 static int set_key(struct am_srv_conf *c, char *k, char *v, char *err, size_t errlen)
 {
+	if (!strcmp(k, "watch"))
+		return set_watch(c, v, err, errlen);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const struct key *kk = &keys[i];
 		char *end;
@@ -94,6 +124,7 @@ int am_srv_conf_load(const char *path, struct am_srv_conf *out, char *err, size_
 		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
 		return -1;
 	}
+	c.n_watch = 0; /* the file's watch lines replace the previous ones */
 	while (!rc && fgets(line, sizeof(line), f)) {
 		char *s = trim(line), *eq;
 

@@ -7,6 +7,7 @@
  * from SO_PEERCRED only. Nothing here blocks on a client: output is
  * buffered per client, and a client whose buffer passes its bound is cut
  * off and counted. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -64,9 +65,19 @@ struct rule {
 	enum am_srv_mode mode;
 	char *comm;               /* fnmatch pattern, or NULL */
 	char *cgroup;             /* cgroup v2 path ("/system.slice/x.service"), or NULL */
+	bool conf;                /* a `watch` line of the config file (root's) */
 };
 
 #define MAX_RULES 64
+#define MAX_PENDING 256
+
+/* A process a rule matched at its exec, waiting for its loader. */
+struct pend {
+	pid_t pid;
+	int pidfd;
+	uint32_t rule;
+	uint64_t since;
+};
 
 struct ctl {
 	const struct am_serve_opts *o;
@@ -74,7 +85,11 @@ struct ctl {
 	unsigned n_rules;
 	uint32_t next_rule;
 	int nfd;                  /* exec events (watch.c), once a rule exists */
+	struct pend pend[MAX_PENDING];
+	unsigned n_pend;
 	uint64_t watch_refused;   /* exec'd processes a rule matched but could not add */
+	uint64_t watch_overruns;  /* exec events the kernel dropped (a rescan followed) */
+	uint64_t watch_forged;    /* netlink messages on the exec socket not from the kernel */
 	struct am_srv_conf conf;
 	struct am_srv *srv;
 	int lfd, epfd, sfd, wfd;
@@ -304,46 +319,111 @@ static struct am_srv_target *existing(struct ctl *c, struct client *k, pid_t pid
 	return NULL;
 }
 
-static void add_rule(struct ctl *c, struct client *k, const char *comm, const char *cg,
-		     enum am_srv_mode mode)
+static bool rule_matches(const struct rule *r, pid_t pid);
+static void pend_add(struct ctl *c, const struct rule *r, pid_t pid);
+
+/* Processes running already that r matches: taken as if they had just
+ * exec'd (their loader is long done). */
+static void rule_scan(struct ctl *c, const struct rule *r)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == getpid() || !rule_matches(r, (pid_t)pid))
+			continue;
+		pend_add(c, r, (pid_t)pid);
+	}
+	closedir(d);
+}
+
+/* A new rule (the exec events listened to from the first one on), and
+ * the processes it matches already. NULL with err. */
+static struct rule *rule_new(struct ctl *c, uid_t uid, gid_t gid, const char *comm, const char *cg,
+			     enum am_srv_mode mode, bool conf, char *err, size_t errlen)
 {
 	struct rule *r;
-	struct reply rp;
 
-	if ((comm && cg) || (comm && (!*comm || strlen(comm) > 255)) ||
+	if ((comm && cg) || (!comm && !cg) || (comm && (!*comm || strlen(comm) > 255)) ||
 	    (cg && (cg[0] != '/' || strlen(cg) > 4095))) {
-		reply_err(c, k, "a rule is one \"comm\" pattern (1..255 bytes) or one \"cgroup\" path "
-			  "(absolute)");
-		return;
+		snprintf(err, errlen, "a rule is one \"comm\" pattern (1..255 bytes) or one \"cgroup\" "
+			 "path (absolute)");
+		return NULL;
 	}
 	if (c->n_rules >= MAX_RULES) {
-		reply_err(c, k, "too many watch rules (%d)", MAX_RULES);
-		return;
+		snprintf(err, errlen, "too many watch rules (%d)", MAX_RULES);
+		return NULL;
 	}
 	if (c->nfd < 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->nfd };
 
 		c->nfd = am_watch_open();
 		if (c->nfd < 0) {
-			reply_err(c, k, "cannot listen to exec events: %s", strerror(errno));
-			return;
+			snprintf(err, errlen, "cannot listen to exec events: %s", strerror(errno));
+			return NULL;
 		}
 		epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->nfd, &ev);
 	}
 	r = &c->rules[c->n_rules];
-	*r = (struct rule){ .id = ++c->next_rule, .uid = k->cred.uid, .gid = k->cred.gid, .mode = mode,
+	*r = (struct rule){ .id = ++c->next_rule, .uid = uid, .gid = gid, .mode = mode, .conf = conf,
 			    .comm = comm ? strdup(comm) : NULL, .cgroup = cg ? strdup(cg) : NULL };
 	if (!r->comm && !r->cgroup) {
-		reply_err(c, k, "out of memory");
-		return;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
 	c->n_rules++;
+	rule_scan(c, r);
+	return r;
+}
+
+static void add_rule(struct ctl *c, struct client *k, const char *comm, const char *cg,
+		     enum am_srv_mode mode)
+{
+	char err[256];
+	struct rule *r = rule_new(c, k->cred.uid, k->cred.gid, comm, cg, mode, false, err, sizeof(err));
+	struct reply rp;
+
+	if (!r) {
+		reply_err(c, k, "%s", err);
+		return;
+	}
 	if (reply_open(&rp, true)) {
 		jsonw_kstr(rp.w, "op", "add");
 		jsonw_ku64(rp.w, "rule", r->id);
 		jsonw_kstr(rp.w, "mode", mode == AM_SRV_OS ? "os" : "all");
 	}
 	reply_send(c, k, &rp);
+}
+
+static void rule_free(struct ctl *c, unsigned i)
+{
+	free(c->rules[i].comm);
+	free(c->rules[i].cgroup);
+	memmove(&c->rules[i], &c->rules[i + 1], (c->n_rules - i - 1) * sizeof(c->rules[0]));
+	c->n_rules--;
+}
+
+/* The config file's watch lines, as root's rules: the previous ones
+ * replaced (their targets stay: a target is removed by remove, or its exit). */
+static void conf_rules(struct ctl *c)
+{
+	char err[256];
+
+	for (unsigned i = c->n_rules; i-- > 0;)
+		if (c->rules[i].conf)
+			rule_free(c, i);
+	for (unsigned i = 0; i < c->conf.n_watch; i++) {
+		const struct am_conf_watch *w = &c->conf.watch[i];
+
+		if (!rule_new(c, 0, 0, w->cgroup ? NULL : w->pat, w->cgroup ? w->pat : NULL,
+			      w->all ? AM_SRV_ALL : AM_SRV_OS, true, err, sizeof(err)))
+			am_err("serve: watch %s %s: %s", w->cgroup ? "cgroup" : "comm", w->pat, err);
+	}
 }
 
 /* Does pid's comm or cgroup match r? */
@@ -373,47 +453,118 @@ static bool rule_matches(const struct rule *r, pid_t pid)
 							   r->cgroup[n - 1] == '/');
 }
 
-/* A process exec'd: added for every rule it matches whose owner may trace it. */
-static void on_exec(struct ctl *c, pid_t pid)
+/* Has pid's dynamic loader mapped its C library (the allocator's object is
+ * mapped by then: LD_PRELOADed and needed ones come before or with it)? A
+ * process taken in the middle of its loading would be resolved without
+ * its allocator. */
+static bool loader_done(pid_t pid)
 {
-	for (unsigned i = 0; i < c->n_rules; i++) {
-		const struct rule *r = &c->rules[i];
-		struct am_srv_viewer v = { .uid = r->uid, .all = r->uid == 0 };
-		struct am_srv_add a = { .pid = pid, .mode = r->mode, .uid = r->uid, .gid = r->gid,
-					.owner_check = r->uid != 0 };
-		struct am_srv_target *t;
-		char err[512];
+	char path[64], line[512];
+	bool done = false;
+	FILE *f;
 
-		if (pid == getpid() || !rule_matches(r, pid))
-			continue;
-		t = am_srv_find(c->srv, &v, pid);
-		if (t) {
-			struct am_srv_target_info ti;
-
-			am_srv_target_info(t, &ti);
-			am_srv_put(t);
-			if (ti.alive && ti.uid == r->uid)
-				continue; /* followed already (or a second rule) */
-		}
-		a.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (a.pidfd < 0 || am_srv_may_trace(pid, a.pidfd, r->uid, r->gid, 0, err, sizeof(err)) ||
-		    !(t = am_srv_add(c->srv, &a, err, sizeof(err)))) {
-			if (a.pidfd >= 0)
-				close(a.pidfd);
-			c->watch_refused++;
-			continue;
-		}
-		am_srv_put(t);
-	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* gone: the add says so */
+	while (!done && fgets(line, sizeof(line), f))
+		done = strstr(line, "/libc.so") || strstr(line, "/ld-musl-") || strstr(line, "[heap]");
+	fclose(f);
+	return done;
 }
 
+/* Adds pid for rule r, if its owner may trace it. Takes pidfd. */
+static void add_for_rule(struct ctl *c, const struct rule *r, pid_t pid, int pidfd)
+{
+	struct am_srv_viewer v = { .uid = r->uid, .all = r->uid == 0 };
+	struct am_srv_add a = { .pid = pid, .pidfd = pidfd, .mode = r->mode, .uid = r->uid,
+				.gid = r->gid, .owner_check = r->uid != 0 };
+	struct am_srv_target *t = am_srv_find(c->srv, &v, pid);
+	char err[512];
+
+	if (t) {
+		struct am_srv_target_info ti;
+
+		am_srv_target_info(t, &ti);
+		am_srv_put(t);
+		if (ti.alive && ti.uid == r->uid) {
+			close(pidfd); /* followed already (or a second rule) */
+			return;
+		}
+	}
+	if (am_srv_may_trace(pid, pidfd, r->uid, r->gid, 0, err, sizeof(err)) ||
+	    !(t = am_srv_add(c->srv, &a, err, sizeof(err)))) {
+		close(pidfd);
+		c->watch_refused++;
+		return;
+	}
+	am_srv_put(t);
+}
+
+/* pid, which r matched, kept until its loader is done (service_pending). */
+static void pend_add(struct ctl *c, const struct rule *r, pid_t pid)
+{
+	int fd;
+
+	if (c->n_pend >= MAX_PENDING || (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+		c->watch_refused++;
+		return;
+	}
+	c->pend[c->n_pend++] = (struct pend){ .pid = pid, .pidfd = fd, .rule = r->id,
+					      .since = am_now_ns() };
+}
+
+/* A process exec'd: kept for every rule its new comm or its cgroup
+ * matches, until its loader is done (service_pending). */
+static void on_exec(struct ctl *c, pid_t pid)
+{
+	for (unsigned i = 0; i < c->n_rules; i++)
+		if (pid != getpid() && rule_matches(&c->rules[i], pid))
+			pend_add(c, &c->rules[i], pid);
+}
+
+/* Processes a rule matched, added once their loader is done (or after
+ * 500 ms: a static program has no C library to wait for). */
+static void service_pending(struct ctl *c)
+{
+	uint64_t now = am_now_ns();
+	unsigned j = 0;
+
+	for (unsigned i = 0; i < c->n_pend; i++) {
+		struct pend *p = &c->pend[i];
+		const struct rule *r = NULL;
+
+		for (unsigned k = 0; k < c->n_rules; k++)
+			if (c->rules[k].id == p->rule)
+				r = &c->rules[k];
+		if (!r || syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0)) {
+			close(p->pidfd); /* the rule was removed, or the process is gone */
+			continue;
+		}
+		if (!loader_done(p->pid) && now - p->since < 500000000ULL) {
+			c->pend[j++] = *p;
+			continue;
+		}
+		add_for_rule(c, r, p->pid, p->pidfd);
+	}
+	c->n_pend = j;
+}
+
+static void exec_cb(void *ctx, pid_t pid)
+{
+	on_exec(ctx, pid);
+}
+
+/* Exec events; after an overrun (events lost) every rule rescans /proc,
+ * so that only a process that came and went in between is missed. */
 static void on_watch(struct ctl *c)
 {
-	pid_t pids[256];
-	int n = am_watch_read(c->nfd, pids, 256);
+	uint64_t over = c->watch_overruns;
 
-	for (int i = 0; i < n; i++)
-		on_exec(c, pids[i]);
+	am_watch_read(c->nfd, exec_cb, c, &c->watch_overruns, &c->watch_forged);
+	if (c->watch_overruns != over)
+		for (unsigned i = 0; i < c->n_rules; i++)
+			rule_scan(c, &c->rules[i]);
 }
 
 static void op_add(struct ctl *c, struct client *k, json_object *req)
@@ -475,10 +626,7 @@ static void remove_rule(struct ctl *c, struct client *k, int64_t id)
 	for (unsigned i = 0; i < c->n_rules; i++) {
 		if (c->rules[i].id != id || (k->cred.uid && c->rules[i].uid != k->cred.uid))
 			continue;
-		free(c->rules[i].comm);
-		free(c->rules[i].cgroup);
-		memmove(&c->rules[i], &c->rules[i + 1], (c->n_rules - i - 1) * sizeof(c->rules[0]));
-		c->n_rules--;
+		rule_free(c, i);
 		if (reply_open(&r, true))
 			jsonw_kstr(r.w, "op", "remove");
 		reply_send(c, k, &r);
@@ -554,6 +702,7 @@ static void op_list(struct ctl *c, struct client *k)
 			else
 				jsonw_kstr(r.w, "cgroup", ru->cgroup);
 			jsonw_kstr(r.w, "mode", ru->mode == AM_SRV_OS ? "os" : "all");
+			jsonw_kbool(r.w, "config", ru->conf);
 			jsonw_obj_close(r.w);
 		}
 		jsonw_arr_close(r.w);
@@ -626,6 +775,11 @@ static void op_stats(struct ctl *c, struct client *k)
 	struct am_srv_stats st;
 	struct reply r;
 
+	/* every user's targets are in these figures (events, rates, counts) */
+	if (!k->v.all) {
+		reply_err(c, k, "stats is root's (the daemon's figures cover every user's targets)");
+		return;
+	}
 	am_srv_stats(c->srv, &st);
 	if (reply_open(&r, true)) {
 		jsonw_kstr(r.w, "op", "stats");
@@ -638,6 +792,8 @@ static void op_stats(struct ctl *c, struct client *k)
 		jsonw_ku64(r.w, "clients", st.clients);
 		jsonw_ku64(r.w, "clients_cut_off", c->cut_off);
 		jsonw_ku64(r.w, "watch_refused", c->watch_refused);
+		jsonw_ku64(r.w, "watch_overruns", c->watch_overruns);
+		jsonw_ku64(r.w, "watch_forged", c->watch_forged);
 	}
 	reply_send(c, k, &r);
 }
@@ -873,6 +1029,7 @@ static void reload(struct ctl *c)
 	}
 	c->conf = conf;
 	am_srv_set_conf(c->srv, &conf);
+	conf_rules(c);
 	am_info("serve: reloaded %s", c->o->config);
 }
 
@@ -936,7 +1093,7 @@ static void loop(struct ctl *c)
 	uint64_t last_house = 0;
 
 	while (!c->stop) {
-		int n = epoll_wait(c->epfd, evs, 64, 1000);
+		int n = epoll_wait(c->epfd, evs, 64, c->n_pend ? 10 : 1000);
 
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
@@ -959,6 +1116,8 @@ static void loop(struct ctl *c)
 					read_client(c, k);
 			}
 		}
+		if (c->n_pend)
+			service_pending(c);
 		sweep(c);
 		if (am_now_ns() - last_house > 1000000000ULL) {
 			am_srv_housekeep(c->srv);
@@ -1106,6 +1265,7 @@ int am_serve_run(const struct am_serve_opts *o)
 			err[0] = 0;
 		}
 		if (http || !err[0]) {
+			conf_rules(&c);
 			am_info("serve: listening on %s", o->socket);
 			if (http)
 				am_info("serve: HTTP on %s%s%s:%u", strchr(o->http.addr, ':') ? "[" : "",
@@ -1133,6 +1293,8 @@ int am_serve_run(const struct am_serve_opts *o)
 	}
 	if (c.nfd >= 0)
 		close(c.nfd);
+	for (unsigned i = 0; i < c.n_pend; i++)
+		close(c.pend[i].pidfd);
 	if (c.srv)
 		am_srv_stop_all(c.srv);
 	am_srv_free(c.srv);

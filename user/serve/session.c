@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "log.h"
+#include "model.h"
 #include "safeio.h"
 #include "session.h"
 #include "srv_int.h"
@@ -291,4 +292,21 @@ int am_session_recheck(void)
 			return 1;
 		}
 	return 0;
+}
+
+bool am_session_exec_refused(const struct am_task_event *e)
+{
+	return sess.on && sess.uid && e->kind == AM_TASK_EXEC &&
+	       !am_srv_same_owner((pid_t)e->pid, sess.uid, sess.gid);
+}
+
+void am_session_task(void *ctx, const struct am_task_event *e)
+{
+	(void)ctx;
+	if (!am_session_exec_refused(e))
+		return;
+	/* the records after it are still held by the renderers: they die here */
+	am_err("pid %u exec'd a program that is not yours (setuid, or not dumpable): trace stopped",
+	       e->pid);
+	_exit(1);
 }

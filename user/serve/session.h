@@ -35,5 +35,14 @@ bool am_session_active(void);
 int am_session_check(const pid_t *pids, int n, char **cmd);
 /* After the attach: each checked pid is still the process checked. */
 int am_session_recheck(void);
+/* A sink's task callback: in a session of a user who is not root, a traced
+ * process that execs a program that is not the user's (setuid, not
+ * dumpable) ends the session at once, before any record after that exec
+ * is written (one line on stderr, exit 1). Nothing outside a session. */
+struct am_task_event;
+void am_session_task(void *ctx, const struct am_task_event *e);
+/* Is e an exec of a traced process into a program the session's user may
+ * not trace (setuid, not dumpable)? Then the session must end at once. */
+bool am_session_exec_refused(const struct am_task_event *e);
 
 #endif /* ALLOCMAP_SESSION_H */

@@ -8,6 +8,7 @@
  * pprof requests between two polls of its ring buffer. Everyone else reads
  * copies. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,6 +56,10 @@ struct am_srv_target {
 	uint8_t *pp_buf;
 	size_t pp_len;
 	char pp_err[128];
+	/* the profiles at the end of the trace ([0] heap, [1] allocs), served
+	 * while an ended target lingers */
+	uint8_t *pp_final[2];
+	size_t pp_final_len[2];
 	/* the target thread's own */
 	struct am_tracer *tr;
 	struct am_out *out;
@@ -74,6 +79,9 @@ struct am_srv {
 	/* events/s */
 	uint64_t rate_ns, rate_events;
 	double rate;
+	/* what the targets no longer listed had counted (the totals are counters:
+	 * they never go down) */
+	uint64_t events_gone, dropped_gone;
 };
 
 static uint64_t mono_ns(void)
@@ -156,6 +164,30 @@ static void serve_pprof(struct am_srv_target *t)
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* The profiles as the trace ended, kept for /debug/pprof while the target
+ * lingers (its tracer, where the sites live, is freed next). */
+static void keep_final_profiles(struct am_srv_target *t)
+{
+	const struct am_sites_report *r = am_tracer__sites(t->tr);
+
+	for (int i = 0; r && i < 2; i++) {
+		struct am_pprof_meta m = {
+			.period = r->sample_every, .duration_ns = mono_ns() - t->t0_ns,
+			.time_ns = t->info.started_unix_ns,
+			.default_type = i == 0 ? "inuse_space" : "alloc_space",
+		};
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		if (am_pprof_gzip(r, &m, &buf, &len))
+			continue; /* out of memory: "no longer traced", as before */
+		pthread_mutex_lock(&t->mu);
+		t->pp_final[i] = buf;
+		t->pp_final_len[i] = len;
+		pthread_mutex_unlock(&t->mu);
+	}
+}
+
 static int hook_tick(void *ctx, const struct am_summary *now, uint64_t now_ns)
 {
 	struct am_srv_target *t = ctx;
@@ -180,11 +212,39 @@ static bool hook_stop(void *ctx)
 /* An exec in the traced process: a non-root owner keeps seeing it only
  * while it is still theirs (a setuid program is not). Checked as the
  * record arrives, before anything after it reaches the history. */
+/* The target's comm, from procfs (the target's own name: raw bytes, a
+ * renderer escapes them). */
+static void read_comm(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
+}
+
 static void hook_task(void *ctx, const struct am_task_event *e)
 {
 	struct am_srv_target *t = ctx;
+	char comm[sizeof(t->info.comm)] = "";
 
-	if (e->kind != AM_TASK_EXEC || !t->add.owner_check)
+	if (e->kind != AM_TASK_EXEC)
+		return;
+	/* the target's own process took a new name (metrics, lists follow),
+	 * as the kernel had it at the exec (the process may be gone by now) */
+	if ((pid_t)e->pid == t->add.pid) {
+		memcpy(comm, e->comm, sizeof(comm) - 1);
+		pthread_mutex_lock(&t->mu);
+		if (comm[0])
+			memcpy(t->info.comm, comm, sizeof(comm));
+		pthread_mutex_unlock(&t->mu);
+	}
+	if (!t->add.owner_check)
 		return;
 	if (am_srv_same_owner((pid_t)e->pid, t->add.uid, t->add.gid))
 		return;
@@ -320,6 +380,7 @@ static void *target_main(void *arg)
 		am_tracer__finish(t->tr); /* the summary record goes to the history */
 		am_tracer__snapshot(t->tr, &last);
 		keep_summary(t, &last);
+		keep_final_profiles(t);
 		ran = true;
 	}
 	am_out__free(t->out);
@@ -331,6 +392,9 @@ static void *target_main(void *arg)
 		set_state(t, T_DONE, atomic_load(&t->stop) ? "removed" : "the process exited");
 	am_tracer__free(t->tr); /* probes detached */
 	t->tr = NULL;
+	/* give the freed tracer's memory back (glibc keeps a thread's arena
+	 * otherwise: a daemon's RSS would stay at its busiest) */
+	malloc_trim(0);
 	atomic_fetch_sub(&t->srv->threads, 1);
 	wake(t->srv);
 	am_srv_put(t);
@@ -365,6 +429,8 @@ static void target_free(struct am_srv_target *t)
 		close(t->add.pidfd);
 	am_hist_free(&t->hist);
 	free(t->pp_buf);
+	free(t->pp_final[0]);
+	free(t->pp_final[1]);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
@@ -384,8 +450,6 @@ static void get(struct am_srv_target *t)
 static void fill_info(struct am_srv_target *t, uint32_t id)
 {
 	struct timespec now;
-	char path[64];
-	FILE *f;
 
 	t->info.id = id;
 	t->info.pid = t->add.pid;
@@ -394,13 +458,7 @@ static void fill_info(struct am_srv_target *t, uint32_t id)
 	t->info.alive = true;
 	clock_gettime(CLOCK_REALTIME, &now);
 	t->info.started_unix_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
-	snprintf(path, sizeof(path), "/proc/%d/comm", t->add.pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(t->info.comm, sizeof(t->info.comm), f))
-			t->info.comm[strcspn(t->info.comm, "\n")] = 0;
-		fclose(f);
-	}
+	read_comm(t->add.pid, t->info.comm, sizeof(t->info.comm));
 }
 
 struct am_srv_target *am_srv_add(struct am_srv *s, const struct am_srv_add *a, char *err, size_t errlen)
@@ -474,6 +532,10 @@ void am_srv_remove(struct am_srv *s, struct am_srv_target *t)
 			*pp = t->next;
 			s->n_targets--;
 			found = true;
+			pthread_mutex_lock(&t->mu);
+			s->events_gone += t->sum.events;
+			s->dropped_gone += t->hist.dropped;
+			pthread_mutex_unlock(&t->mu);
 			break;
 		}
 	pthread_mutex_unlock(&s->mu);
@@ -634,7 +696,17 @@ int am_srv_target_pprof(struct am_srv_target *t, bool heap, uint8_t **out, size_
 	/* one request at a time per target */
 	while (t->pp_want && !t->pp_ready && w != ETIMEDOUT && t->state <= T_RUNNING)
 		w = pthread_cond_timedwait(&t->cv, &t->mu, &until);
-	if (t->state > T_RUNNING) {
+	if (t->state > T_RUNNING && t->pp_final[!heap]) {
+		/* ended: the profile as the trace ended */
+		*out = malloc(t->pp_final_len[!heap]);
+		if (*out) {
+			memcpy(*out, t->pp_final[!heap], t->pp_final_len[!heap]);
+			*len = t->pp_final_len[!heap];
+			rc = 0;
+		} else {
+			snprintf(err, errlen, "out of memory");
+		}
+	} else if (t->state > T_RUNNING) {
 		snprintf(err, errlen, "%s", "the target is no longer traced");
 	} else if (w != ETIMEDOUT) {
 		t->pp_want = heap ? 1 : 2;
@@ -710,7 +782,10 @@ void am_srv_housekeep(struct am_srv *s)
 {
 	uint64_t now = mono_ns();
 	struct am_srv_target *drop[64];
+	struct am_srv_stats st;
 	size_t n = 0;
+
+	am_srv_stats(s, &st); /* the events/s window moves on whether or not anyone asks */
 
 	pthread_mutex_lock(&s->mu);
 	for (struct am_srv_target *t = s->list; t && n < 64; t = t->next) {
@@ -783,11 +858,13 @@ static uint64_t self_rss(void)
 
 void am_srv_stats(struct am_srv *s, struct am_srv_stats *out)
 {
-	uint64_t events = 0, dropped = 0, now = mono_ns();
+	uint64_t events, dropped, now = mono_ns();
 	unsigned live = 0;
 	double fill = 0;
 
 	pthread_mutex_lock(&s->mu);
+	events = s->events_gone;
+	dropped = s->dropped_gone;
 	for (struct am_srv_target *t = s->list; t; t = t->next) {
 		pthread_mutex_lock(&t->mu);
 		events += t->sum.events;

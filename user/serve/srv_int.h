@@ -15,6 +15,7 @@
 
 /* The daemon's settings: command line, then the config file (reloaded on
  * SIGHUP: the limits apply to what comes next). */
+#define AM_CONF_WATCH_MAX 32
 struct am_srv_conf {
 	unsigned max_targets;     /* targets kept (alive or lingering), 256 */
 	unsigned max_clients;     /* control-socket clients, 256 */
@@ -25,6 +26,14 @@ struct am_srv_conf {
 	size_t   max_request;     /* request line, 64 KiB */
 	size_t   client_buf;      /* a client's unsent output, 8 MiB: beyond, it is cut off */
 	unsigned pprof_timeout_ms;/* a profile built in the target's thread, 5000 */
+	/* `watch = comm PATTERN [os|all]` / `watch = cgroup /PATH [os|all]`:
+	 * root's rules, replaced as a whole on every reload */
+	struct am_conf_watch {
+		char pat[256];
+		bool cgroup;
+		bool all;
+	} watch[AM_CONF_WATCH_MAX];
+	unsigned n_watch;
 };
 
 void am_srv_conf_default(struct am_srv_conf *c);
@@ -97,8 +106,11 @@ void am_srv_target_end_reason(struct am_srv_target *t, char *out, size_t len);
 /* A netlink socket on the kernel's process events (root, initial network
  * namespace), non-blocking; -1 with errno. */
 int am_watch_open(void);
-/* The pids that exec'd since the last read (at most max). */
-int am_watch_read(int fd, pid_t *pids, int max);
+/* fn for every pid that exec'd since the last read; the count of them.
+ * *overruns counts the times the kernel dropped events (socket full: the
+ * caller rescans), *forged the messages not from the kernel (ignored). */
+int am_watch_read(int fd, void (*fn)(void *ctx, pid_t pid), void *ctx, uint64_t *overruns,
+		  uint64_t *forged);
 
 /* ---- access (access.c) ---- */
 /* May uid/gid (a client in pid namespace of pid cpid; 0: not checked, a

@@ -32,6 +32,14 @@ int am_watch_open(void)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto fail;
+	/* room for a burst of execs (root may pass rmem_max); an overrun is
+	 * counted and recovered by a rescan */
+	{
+		int sz = 4 << 20;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	memset(&m, 0, sizeof(m));
 	m.nl.nlmsg_len = sizeof(m.nl) + sizeof(m.cn) + sizeof(m.op);
 	m.nl.nlmsg_type = NLMSG_DONE;
@@ -53,16 +61,28 @@ fail:
 	return -1;
 }
 
-int am_watch_read(int fd, pid_t *pids, int max)
+int am_watch_read(int fd, void (*fn)(void *ctx, pid_t pid), void *ctx, uint64_t *overruns,
+		  uint64_t *forged)
 {
 	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int n = 0;
 
 	for (;;) {
-		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		struct sockaddr_nl from;
+		socklen_t fl = sizeof(from);
+		ssize_t len = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 
+		if (len < 0 && errno == ENOBUFS) {
+			(*overruns)++; /* events lost: the caller rescans */
+			continue;
+		}
 		if (len <= 0)
-			return n; /* EAGAIN: all read (ENOBUFS: some lost, nothing to do) */
+			return n; /* EAGAIN: all read */
+		/* only the kernel's messages: a local process may send to our port */
+		if (fl != sizeof(from) || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
+			(*forged)++;
+			continue;
+		}
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
 		     h = NLMSG_NEXT(h, len)) {
 			struct cn_msg *cn = NLMSG_DATA(h);
@@ -73,8 +93,10 @@ int am_watch_read(int fd, pid_t *pids, int max)
 				continue;
 			memcpy(&ev, cn->data, sizeof(ev));
 			/* the thread group: an exec makes its thread the leader */
-			if (ev.what == PROC_EVENT_EXEC && n < max)
-				pids[n++] = (pid_t)ev.event_data.exec.process_tgid;
+			if (ev.what == PROC_EVENT_EXEC) {
+				fn(ctx, (pid_t)ev.event_data.exec.process_tgid);
+				n++;
+			}
 		}
 	}
 }
