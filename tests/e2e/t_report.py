@@ -25,6 +25,7 @@ leak_buffer with its bytes; the flame graph section is saved to
 """
 
 import collections
+import html as htmlmod
 import json
 import os
 import re
@@ -38,6 +39,8 @@ from harness import chromium as harness_chromium
 
 SCEN = os.path.join(ROOT, ".output", "progs", "scenarios")
 STACKS = os.path.join(ROOT, ".output", "progs", "stacks")
+ALLFNS = os.path.join(ROOT, ".output", "progs", "allfns")
+PHASES = os.path.join(ROOT, ".output", "progs", "phases")
 SHOT = "/tmp/allocmap-report.png"
 FLAME_SHOT = "/tmp/allocmap-flame.png"
 TMP = tempfile.mkdtemp(prefix="t_report.")
@@ -56,13 +59,13 @@ def environment_problem():
 _traces = {}
 
 
-def trace(scenario, *extra):
+def trace(scenario, *extra, prog=SCEN):
     """JSONL records of `allocmap trace --json -v -- scenarios SCENARIO`."""
     key = (scenario,) + extra
     if key in _traces:
         return _traces[key]
     path = os.path.join(TMP, "%s.jsonl" % "_".join(key))
-    p = run([TOOL, "trace", "--json", "-v", "-o", path, "--", SCEN, scenario] + list(extra), timeout=120)
+    p = run([TOOL, "trace", "--json", "-v", "-o", path, "--", prog, scenario] + list(extra), timeout=120)
     if p.returncode != 0:
         raise Fail("allocmap trace %s exited %d: %s" % (scenario, p.returncode, p.stderr.strip()[-400:]))
     with open(path) as f:
@@ -112,8 +115,13 @@ def expected(recs):
 
 def check_dom(recs, page):
     os_recs, calls, summ, regions, allocating = expected(recs)
-    eq(count(r'class="os-marker"', page), len(os_recs), "OS-request markers on the timeline")
-    eq(count(r'class="os-row', page), len(os_recs), "OS table rows")
+    # the loader's startup requests are folded by default: one row / band per process
+    shown = [r for r in os_recs if not r.get("startup")]
+    startup = [r for r in os_recs if r.get("startup")]
+    check(startup, "no startup request in a launched command's trace")
+    eq(count(r'class="os-marker"', page), len(shown), "OS-request markers on the timeline (startup folded)")
+    eq(count(r'class="os-row', page), len(shown), "OS table rows (startup folded)")
+    eq(re.findall(r'<tr class="startup-row" data-n="(\d+)"', page), [str(len(startup))], "the folded startup row")
     eq(count(r'<div class="region[ "]', page), regions, "regions on the address map")
     eq(count(r'class="fn-row"', page), len(summ["functions"]), "function table rows")
     eq(count(r'class="sys-row"', page), len(summ["syscalls"]), "syscall table rows")
@@ -136,7 +144,7 @@ def t_thread_arena_dom():
     check(count(r'data-kind="heap"', page) == 1, "one heap region expected")
     check("by malloc(100)" in page, "region rows do not name the creating call")
     # filled markers = OS requests caused by calls, hollow = direct
-    direct = sum(1 for r in recs if r["type"] == "os" and r["cause"]["kind"] == "direct")
+    direct = sum(1 for r in recs if r["type"] == "os" and r["cause"]["kind"] == "direct" and not r.get("startup"))
     eq(count(r'class="os-marker"[^>]*fill="#fff"', page), direct, "hollow (direct) markers")
     p = chromium(["--screenshot=" + SHOT, "--window-size=1400,2000", "--virtual-time-budget=5000", "file://" + html])
     check(os.path.exists(SHOT) and os.path.getsize(SHOT) > 20000, "no screenshot written: %s" % p.stderr[-200:])
@@ -524,7 +532,7 @@ def t_tables_sort_search():
     html, _ = report(path, "sortsearch")
     page = dom_after(html, "sortsearch_after", SORT_SEARCH_JS)
     attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
-    os_recs = [r for r in recs if r["type"] == "os"]
+    os_recs = [r for r in recs if r["type"] == "os" and not r.get("startup")]   # startup: folded
     check(len(os_recs) >= 5, "thread_arena made %d OS requests" % len(os_recs))
     want = [str(r["id"]) for r in sorted(os_recs, key=lambda r: (-r.get("dur_ns", 0), r["id"]))[:5]]
     eq(attr("data-os-sorted").split(","), want, "OS requests sorted by time taken, longest first")
@@ -569,7 +577,7 @@ def t_range_and_thread_filter():
     html, _ = report(path, "range")
     page = dom_after(html, "range_after", RANGE_JS)
     attr = lambda k: re.search(r'<body[^>]* %s="([^"]*)"' % k, page).group(1)
-    os_recs = [r for r in recs if r["type"] == "os"]
+    os_recs = [r for r in recs if r["type"] == "os" and not r.get("startup")]   # startup: folded
     t0 = recs[0]["ts_ns"]
     tids = sorted({r["tid"] for r in os_recs} | {r["tid"] for r in recs if r["type"] == "call"})
     check(len(tids) >= 2, "thread_arena ran %d threads" % len(tids))
@@ -587,6 +595,395 @@ def t_range_and_thread_filter():
     eq(sorted(attr("data-range-markers").split(",")) if inr else [""], sorted(str(r["id"]) for r in inr) or [""],
        "timeline markers in the range")
     eq(int(attr("data-cleared-rows")), len(os_recs), "OS rows after 'show everything'")
+
+
+STARTUP_JS = r"""
+const ids = sel => Array.from(document.querySelectorAll(sel)).map(e => e.id ? e.id.replace('os-row-', '') : e.getAttribute('data-id')).join(',');
+const snap = k => {
+  document.body.setAttribute('data-' + k + '-rows', ids('#os-table tr.os-row'));
+  document.body.setAttribute('data-' + k + '-markers', ids('.os-marker'));
+  document.body.setAttribute('data-' + k + '-group', Array.from(document.querySelectorAll('#os-table tr.startup-row')).map(r => r.getAttribute('data-n') + ':' + r.textContent).join('|'));
+  document.body.setAttribute('data-' + k + '-band', Array.from(document.querySelectorAll('.startup-band')).map(r => r.getAttribute('data-n')).join(','));
+  document.body.setAttribute('data-' + k + '-buttons', ['tl-startup', 'os-startup'].map(i => document.getElementById(i).getAttribute('data-folded') + ':' + document.getElementById(i).textContent).join('|'));
+};
+snap('folded');
+document.getElementById('tl-startup').click();
+snap('open');
+document.getElementById('os-startup').click();
+snap('again');
+"""
+
+
+def t_startup_fold():
+    """The loader's startup requests ("startup":true) are folded by default
+    into one table row and one timeline band with their count; either
+    control (timeline or table) unfolds both, and folds them again."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "startup")
+    page = dom_after(html, "startup_after", STARTUP_JS)
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    os_recs = [r for r in recs if r["type"] == "os"]
+    startup = [r for r in os_recs if r.get("startup")]
+    rest = [r for r in os_recs if not r.get("startup")]
+    check(len(startup) >= 5 and rest, "thread_arena: %d startup requests, %d others" % (len(startup), len(rest)))
+    # the records' order: startup ones come first, before main
+    eq([r["id"] for r in os_recs[:len(startup)]], [r["id"] for r in startup], "startup requests first")
+    ids = lambda rs: ",".join(str(r["id"]) for r in rs)
+    n = len(startup)
+    label = "the %d startup requests" % n
+    for state in ("folded", "again"):
+        eq(attr(state + "-rows"), ids(rest), "OS rows, %s" % state)
+        eq(sorted(attr(state + "-markers").split(",")), sorted(str(r["id"]) for r in rest), "markers, %s" % state)
+        eq(attr(state + "-band"), str(n), "the timeline's startup band, %s" % state)
+        group = attr(state + "-group")
+        check(group.startswith("%d:" % n) and ("startup: %d requests by the dynamic loader, until " % n) in group,
+              "the folded row, %s: %r" % (state, group))
+        by = collections.Counter(r["syscall"] for r in startup)
+        for sc, k in by.items():
+            check("%s %d" % (sc, k) in group, "the folded row lacks %s %d: %r" % (sc, k, group))
+        eq(attr(state + "-buttons"), "1:\u25b8 show %s|1:\u25b8 show %s" % (label, label), "both controls, %s" % state)
+    eq(attr("open-rows"), ids(os_recs), "OS rows, unfolded")
+    eq(sorted(attr("open-markers").split(",")), sorted(str(r["id"]) for r in os_recs), "markers, unfolded")
+    eq((attr("open-band"), attr("open-group")), ("", ""), "no band nor folded row, unfolded")
+    eq(attr("open-buttons"), "0:\u25be fold %s|0:\u25be fold %s" % (label, label), "both controls, unfolded")
+
+
+SYSCALL_NAMES = ("brk", "mmap", "munmap", "mremap", "mprotect", "madvise")
+ADDR = re.compile(r"0x[0-9a-f]{8,}")   # addresses differ between two runs; offsets and sizes do not
+
+
+def text_notation(path):
+    """The calls and the OS requests of a `trace -v --startup` text file, in
+    order, as it writes them (tags in [...] and brk's growth left out)."""
+    calls, oss = [], []
+    tail = re.compile(r" \((?:[+-][^)]*|refused|arena)\)$")
+    for line in open(path):
+        m = re.match(r"^\s*-?\d+\.\d+ \[\d+(?:/\d+)?\] (.*)$", line) or re.match(r"^\s+-> (.*)$", line)
+        if not m:
+            continue
+        body = m.group(1).rstrip("\n")
+        if re.match(r"(\+\+\+|---|threshold |startup: )", body):
+            continue
+        body = body.split("  [")[0]
+        pieces = body.split(" -> ")
+        first = pieces[0]
+        if line.lstrip().startswith("->") or first.split("(")[0] in SYSCALL_NAMES:
+            oss += [tail.sub("", p) for p in pieces]
+        else:
+            calls.append(first)
+            oss += [tail.sub("", p) for p in pieces[1:]]
+    return calls, oss
+
+
+NOTATION_JS = r"""
+const recs = %s;
+const out = recs.map(r => r.type === 'call' ? window.amReport.callText(r) : window.amReport.osText(r));
+const pre = document.createElement('pre'); pre.id = 'notation'; pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+"""
+
+
+def t_call_notation():
+    """Every function of AM_FN_TABLE called (tests/progs/allfns.cpp), every
+    OS request (the loader's too): the page writes each call and request
+    exactly as the text output does (calloc(50, 8000), realloc(0x..., 5000),
+    posix_memalign([0x...], 64, 1000) = 0, a failed one's memptr, sized
+    delete's size, mmap offsets in hex), addresses aside (two runs)."""
+    txt = os.path.join(TMP, "allfns.txt")
+    p = run([TOOL, "trace", "-v", "--startup", "-o", txt, "--", ALLFNS], timeout=120)
+    check(p.returncode == 0, "trace allfns (text) exited %d: %s" % (p.returncode, p.stderr[-300:]))
+    jl = os.path.join(TMP, "allfns.jsonl")
+    p = run([TOOL, "trace", "--json", "-o", jl, "--", ALLFNS], timeout=120)
+    check(p.returncode == 0, "trace allfns (json) exited %d: %s" % (p.returncode, p.stderr[-300:]))
+    recs = [json.loads(l) for l in open(jl) if l.strip()]
+    mine = [r for r in recs if r["type"] in ("call", "os")]
+    html, _ = report(jl, "allfns")
+    page = dom_after(html, "allfns_after", NOTATION_JS % json.dumps(mine))
+    m = re.search(r'<pre id="notation">(.*?)</pre>', page, re.S)
+    check(m, "the page's formatter did not run")
+    got = json.loads(htmlmod.unescape(m.group(1)))
+    page_calls = [g for g, r in zip(got, mine) if r["type"] == "call"]
+    page_os = [g for g, r in zip(got, mine) if r["type"] == "os"]
+    text_calls, text_os = text_notation(txt)
+    # every function of the table was called (memalign is glibc's aligned_alloc: one address, the first name)
+    with open(os.path.join(ROOT, "bpf", "allocmap.h")) as f:
+        table = re.findall(r'^\s*X\(\w+,\s*"[^"]*",\s*"([^"]*)",\s*\w+\)', f.read().split("#define AM_FN_TABLE")[1].split("\n\n")[0], re.M)
+    check(len(table) >= 30, "AM_FN_TABLE parsed: %r" % table)
+    seen = {r["fn"] for r in mine if r["type"] == "call"}
+    eq(sorted(set(table) - seen), ["memalign"], "functions of AM_FN_TABLE not called (memalign: reported as aligned_alloc)")
+    norm = lambda xs: [ADDR.sub("ADDR", x) for x in xs]
+    eq(len(page_calls), len(text_calls), "calls in the page and the text")
+    for i, (a, b) in enumerate(zip(norm(page_calls), norm(text_calls))):
+        eq(a, b, "call %d (%s) in the page vs the text" % (i + 1, page_calls[i]))
+    eq(len(page_os), len(text_os), "OS requests in the page and the text")
+    for i, (a, b) in enumerate(zip(norm(page_os), norm(text_os))):
+        eq(a, b, "OS request %d in the page vs the text" % (i + 1))
+    for want in ("calloc(50, 8000) = ADDR", "calloc(0, 24) = ADDR", "posix_memalign([ADDR], 64, 1000) = 0",
+                 "posix_memalign(ADDR, 3, 1000) = EINVAL", "operator delete(sized)(ADDR, 999)", "realloc(NULL, 1000) = ADDR <nested>"):
+        check(want in norm(page_calls), "the page lacks %r" % want)
+    check(any(re.search(r", 3, 0x[0-9a-f]+\) = ADDR$", x) for x in norm(page_os)), "no mmap offset in hex")
+
+
+RSS_JS = r"""
+const p = document.querySelector('#timeline-svg path[data-series="rss"]');
+document.body.setAttribute('data-rss-path', p ? p.getAttribute('data-n') + ',' + p.getAttribute('data-max') : 'none');
+document.body.setAttribute('data-rss-legend', document.getElementById('timeline-legend').textContent);
+const area = document.querySelector('#timeline-svg rect[style*="crosshair"]'), r = area.getBoundingClientRect();
+area.dispatchEvent(new MouseEvent('mousemove', { clientX: r.right - 2, clientY: r.top + 20, bubbles: true }));
+document.body.setAttribute('data-rss-tip', document.getElementById('tip').textContent);
+"""
+
+
+def t_rss_over_time():
+    """The tracer samples the command's RSS every 50 ms ("rss" records): a
+    program that touches 32 MiB after its malloc shows a rise of at least
+    32 MiB in the JSON and on the page (the peak card, exact; the timeline's
+    RSS line and legend); the text summary keeps its peak RSS; a trace
+    without samples (an older allocmap) says RSS unknown, never 0."""
+    path, recs = trace("touch", "32", prog=PHASES)
+    rss = [r for r in recs if r["type"] == "rss"]
+    check(len(rss) >= 5, "%d RSS samples over a run of at least 650 ms" % len(rss))
+    pid = [r for r in recs if r["type"] == "trace"][0]["pid"]
+    eq({r["pid"] for r in rss}, {pid}, "the samples are the command's")
+    ts = [r["ts_ns"] for r in recs]
+    check(all(a <= b for a, b in zip(ts, ts[1:])), "records (the samples too) in time order")
+    mall = [r for r in recs if r["type"] == "call" and r["fn"] == "malloc" and r.get("size") == 32 << 20]
+    eq(len(mall), 1, "the 32 MiB malloc")
+    before = [r["rss"] for r in rss if r["ts_ns"] <= mall[0]["ts_ns"]]
+    check(before, "no sample before the malloc")
+    top = max(r["rss"] for r in rss)
+    check(top - before[-1] >= 32 << 20, "RSS rose by %d B, not by 32 MiB" % (top - before[-1]))
+    html, _ = report(path, "rss")
+    page = dom_after(html, "rss_after", RSS_JS)
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    card = re.search(r'<div class="card" id="card-rss">.*?<div class="v" title="([\d,]+) bytes">', page)
+    check(card, "no peak RSS card with exact bytes")
+    eq(int(card.group(1).replace(",", "")), top, "the peak RSS card (exact bytes)")
+    # the line: every sample and the exit's drop to 0, up to the largest in view
+    eq(attr("rss-path"), "%d,%d" % (len(rss) + 1, top), "the timeline's RSS line: points, largest")
+    check("RSS (resident, sampled every 50 ms)" in attr("rss-legend"), "legend: %r" % attr("rss-legend"))
+    check(re.search(r"RSS: \d", attr("rss-tip")), "the hover readout lacks RSS: %r" % attr("rss-tip"))
+    # an older trace: no samples, RSS unknown
+    old = os.path.join(TMP, "norss.jsonl")
+    with open(path) as f, open(old, "w") as g:
+        g.writelines(l for l in f if '"type":"rss"' not in l)
+    html, _ = report(old, "norss")
+    page = dom_after(html, "norss_after", RSS_JS)
+    check(re.search(r'<div class="card" id="card-rss">.*?<div class="v">unknown</div>', page), "no 'unknown' peak RSS card without samples")
+    eq(attr("rss-path"), "none", "no RSS line without samples")
+    check("RSS unknown (not sampled in this trace)" in attr("rss-legend"), "legend without samples: %r" % attr("rss-legend"))
+    check("RSS: unknown (not sampled in this trace)" in attr("rss-tip"), "readout without samples: %r" % attr("rss-tip"))
+    # the text summary keeps its peak RSS
+    p = run([TOOL, "trace", "-q", "--", PHASES, "touch", "8"], timeout=120)
+    check(p.returncode == 0 and re.search(r"peak RSS \d", p.stderr), "text summary without peak RSS: %r" % p.stderr[-400:])
+
+
+FN_RANGE_JS = r"""
+const drag = (a, b) => {
+  const area = document.querySelector('#timeline-svg rect[style*="crosshair"]');   // redrawn after each range
+  const r = area.getBoundingClientRect(), ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: r.top + 20, bubbles: true }));
+  ev('mousedown', r.left + a * r.width); ev('mousemove', r.left + b * r.width); ev('mouseup', r.left + b * r.width);
+};
+const snap = k => {
+  const t = document.getElementById('fn-table');
+  const rows = Array.from(t.querySelectorAll('tr.fn-row')).map(r => [r.cells[0].textContent].concat([1, 2, 3, 4, 5].map(i => r.cells[i].getAttribute('data-v'))).join(':'));
+  document.body.setAttribute('data-' + k, (t.getAttribute('data-f0') || '') + ',' + (t.getAttribute('data-f1') || '') + '|' + rows.sort().join(' '));
+  document.body.setAttribute('data-' + k + '-note', document.getElementById('range-note').textContent);
+};
+snap('all');
+drag(0, %(mid)f); snap('r1');
+document.getElementById('range-clear').click();
+drag(%(mid)f, 1); snap('r2');
+document.getElementById('range-clear').click(); snap('again');
+"""
+
+
+def fn_rows(calls):
+    """Function table rows (fn: calls, bytes, made OS requests, failed, nested) of calls."""
+    rows = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    for c in calls:
+        r = rows[c["fn"]]
+        free = c["fn"] in ("free",) or c["fn"].startswith("operator delete")
+        r[0] += 1
+        r[1] += c.get("size", 0)
+        r[2] += 1 if c["os"] else 0
+        r[3] += 1 if not free and c.get("ret") == "0x0" and c.get("size", 0) > 0 else 0
+        r[4] += 1 if c.get("nested") else 0
+    return " ".join(sorted("%s:%s" % (k, ":".join(map(str, v))) for k, v in rows.items()))
+
+
+def t_fn_table_range():
+    """The allocator functions table follows the timeline's range: with two
+    ranges over a program of two phases (tests/progs/phases.c: mallocs and
+    reallocs, then 400 ms later callocs and frees) each holds exactly the calls that began
+    in the range the table says it used (its time steps), summed per
+    function; cleared, the whole trace's again."""
+    path, recs = trace("phases", prog=PHASES)
+    html, _ = report(path, "fnrange")
+    # the two ranges meet in the middle of the gap between the phases
+    t0 = recs[0]["ts_ns"]
+    last1 = max(r["ts_ns"] for r in recs if r["type"] == "call" and r["fn"] == "realloc") - t0
+    first2 = min(r["ts_ns"] for r in recs if r["type"] == "call" and r["fn"] == "calloc") - t0
+    check(first2 - last1 > 300e6, "the phases are %d ns apart" % (first2 - last1))
+    mid = (last1 + first2) / 2 / data_block(html)["duration"]
+    page = dom_after(html, "fnrange_after", FN_RANGE_JS % {"mid": mid})
+    attr = lambda k: re.search(r'<body[^>]* data-%s="([^"]*)"' % k, page).group(1)
+    calls = [r for r in recs if r["type"] == "call"]
+    eq(attr("all").split("|")[1], fn_rows(calls), "the whole trace's function rows")
+    seen = 0
+    for k in ("r1", "r2"):
+        span, rows = attr(k).split("|")
+        f0, f1 = (int(x) for x in span.split(","))
+        check(f0 < f1, "%s: no range on the table (%r)" % (k, span))
+        mine = [c for c in calls if f0 <= max(0, c["ts_ns"] - t0) < f1]
+        eq(rows, fn_rows(mine), "%s: rows of the calls that began in %d..%d ns" % (k, f0, f1))
+        seen += len(mine)
+        check("the allocator functions table and the flame graph of OS requests: what began in the range" in attr(k + "-note"),
+              "%s: the range note" % k)
+    # the phases: one in each range (the gap between them is most of the run)
+    r1 = attr("r1").split("|")[1]
+    r2 = attr("r2").split("|")[1]
+    check("realloc:20:" in r1 and "calloc" not in r1, "phase 1 in range 1: %r" % r1)
+    check("calloc:100:" in r2 and "realloc" not in r2, "phase 2 in range 2: %r" % r2)
+    check(seen <= len(calls), "the ranges overlap")
+    eq(attr("again"), attr("all"), "the whole trace after 'show everything'")
+
+
+FLAME_RANGE_JS = r"""
+const drag = (a, b) => {
+  const area = document.querySelector('#timeline-svg rect[style*="crosshair"]');
+  const r = area.getBoundingClientRect(), ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: r.top + 20, bubbles: true }));
+  ev('mousedown', r.left + a * r.width); ev('mousemove', r.left + b * r.width); ev('mouseup', r.left + b * r.width);
+};
+const snap = k => {
+  const svg = document.getElementById('flame-svg');
+  const fr = Array.from(document.querySelectorAll('#flame-svg .fg-frame:not(.anc)')).map(g => [g.getAttribute('data-name'), g.getAttribute('data-obj'), g.getAttribute('data-bytes'), g.getAttribute('data-count')].join('\t'));
+  const pre = document.createElement('pre'); pre.id = 'flame-' + k;
+  pre.textContent = JSON.stringify({ range: svg.getAttribute('data-range'), total: svg.getAttribute('data-total'), frames: fr });
+  document.body.appendChild(pre);
+};
+drag(0, %(mid)f); snap('r1');
+document.getElementById('range-clear').click();
+drag(%(mid)f, 1); snap('r2');
+document.getElementById('range-clear').click(); snap('all');
+"""
+
+
+def t_flame_range():
+    """The flame graph of OS requests follows the timeline's range: for two
+    ranges (the stacks program's run cut in its largest gap between OS
+    requests that obtained bytes) every
+    program function's frame weighs exactly the bytes (and requests) of the
+    OS requests made in the range whose stack holds it, the root their sum;
+    cleared, the whole trace's again."""
+    html, recs = trace_stacks("os")
+    t0 = recs[0]["ts_ns"]
+    prog = os.path.basename(STACKS)
+    weights, brk = [], {}
+    for r in recs:   # each request's weight, the break before it as the model tracks it
+        if r["type"] != "os":
+            continue
+        prev = 0
+        if r["syscall"] == "brk" and "error" not in r:
+            prev = brk.get(r["pid"], 0)
+            brk[r["pid"]] = int(r["ret"], 16) or prev
+        if r.get("stack"):
+            weights.append((max(0, r["ts_ns"] - t0), os_bytes(r, prev), set(f.get("sym") for f in r["stack"] if f.get("sym"))))
+    ts = sorted(w[0] for w in weights if w[1])
+    check(len(ts) >= 2, "the stacks program obtained bytes %d times" % len(ts))
+    gap = max(range(len(ts) - 1), key=lambda i: ts[i + 1] - ts[i])
+    mid = (ts[gap] + ts[gap + 1]) / 2 / data_block(html)["duration"]
+    page = dom_after(html, "flame_range", FLAME_RANGE_JS % {"mid": mid})
+    nonempty = 0
+    for k in ("r1", "r2", "all"):
+        m = re.search(r'<pre id="flame-%s">(.*?)</pre>' % k, page, re.S)
+        check(m, "no flame snapshot %s" % k)
+        got = json.loads(htmlmod.unescape(m.group(1)))
+        if k == "all":
+            check(got["range"] == "", "the flame graph still ranged after 'show everything'")
+            lo, hi = 0, float("inf")
+        else:
+            lo, hi = (float(x) for x in got["range"].split(","))
+        mine = [w for w in weights if lo <= w[0] <= hi]
+        eq(int(got["total"]), sum(w[1] for w in mine), "%s: the root's bytes" % k)
+        frames_ = collections.defaultdict(lambda: [0, 0])
+        for line in got["frames"]:
+            name, obj, b, c = line.split("\t")
+            if obj == prog:
+                frames_[name][0] += int(b)
+                frames_[name][1] += int(c)
+        for name in ("parse_config", "load_table", "init_heap", "direct_map", "run_steps", "main"):
+            want = [sum(w[1] for w in mine if name in w[2]), sum(1 for w in mine if name in w[2])]
+            eq(frames_[name], want if want[0] else [0, 0], "%s: %s's bytes and requests" % (k, name))
+        nonempty += k != "all" and sum(w[1] for w in mine) > 0
+    eq(nonempty, 2, "both halves hold OS requests with bytes")
+
+
+def accessible_pages(recs, pid):
+    """Page -> accessible, the process's map replayed from its mmap, munmap
+    and mprotect records (the model's rule, written again)."""
+    pg, m = 4096, {}
+    for r in recs:
+        if r["type"] != "os" or r["pid"] != pid or "error" in r:
+            continue
+        sc = r["syscall"]
+        if sc == "mmap":
+            a, n = int(r["ret"], 16) // pg, (r["len"] + pg - 1) // pg
+            for i in range(a, a + n):
+                m[i] = r["prot"] != "PROT_NONE"
+        elif sc in ("munmap", "mprotect"):
+            a, n = int(r["addr"], 16) // pg, (r["len"] + pg - 1) // pg
+            for i in range(a, a + n):
+                if sc == "munmap":
+                    m.pop(i, None)
+                elif i in m:
+                    m[i] = r["prot"] != "PROT_NONE"
+    return m
+
+
+ARENA_JS = """
+setTimeout(() => {
+  const row = document.querySelector('.region[data-kind="arena"]');
+  const cv = row.querySelector('.bar canvas');
+  // the drawing: the reserved end of the bar is hatched, its committed start tinted
+  const px = (f) => { const g = cv.getContext('2d'), x = Math.floor(cv.width * f); return g.getImageData(x, Math.floor(cv.height / 2), 1, 1).data[3]; };
+  document.body.setAttribute('data-px', px(0.002) + ',' + px(0.9));
+  row.click();
+  document.body.setAttribute('data-detail', document.getElementById('region-commit').textContent);
+  const heap = document.querySelector('.region[data-kind="heap"]');
+  document.body.setAttribute('data-heap-commit', heap.hasAttribute('data-committed') ? 'yes' : 'no');
+}, 300);
+"""
+
+
+def t_arena_committed_reserved():
+    """glibc's thread arena reserves 64 MiB PROT_NONE and commits a piece with
+    mprotect: its row, tooltip text and detail show exactly the committed
+    bytes the records make accessible and the reserved rest, summing to the
+    region's size, and the bar hatches the reserved part."""
+    path, recs = trace("thread_arena")
+    html, _ = report(path, "arena_commit")
+    page = dom_after(html, "arena_commit_after", ARENA_JS)
+    arena = [r for r in recs if r["type"] == "os" and r["syscall"] == "mmap" and r.get("region") == "arena"]
+    eq(len(arena), 1, "arena mappings")
+    a = arena[0]
+    pages = accessible_pages(recs, a["pid"])
+    lo, hi = int(a["ret"], 16) // 4096, (int(a["ret"], 16) + a["len"]) // 4096
+    mapped = [i for i in range(lo, hi) if i in pages]
+    committed = 4096 * sum(1 for i in mapped if pages[i])
+    reserved = 4096 * len(mapped) - committed
+    eq(4096 * len(mapped), 64 << 20, "the arena's heap after the trim (64 MiB)")
+    check(0 < committed < 1 << 20, "committed %d B: glibc commits a small piece at first" % committed)
+    m = re.search(r'<div class="region[^"]*" data-region="\d+" data-kind="arena" data-committed="(\d+)" data-reserved="(\d+)"', page)
+    check(m, "the arena row has no committed/reserved figures")
+    eq((int(m.group(1)), int(m.group(2))), (committed, reserved), "the arena row's committed and reserved bytes")
+    exact = "committed {:,} B + reserved {:,} B = {:,} B".format(committed, reserved, committed + reserved)
+    check('<span class="commit" title="%s">committed ' % exact in page, "the row's text lacks %r" % exact)
+    detail = re.search(r'<body[^>]* data-detail="([^"]*)"', page).group(1)
+    check(detail.endswith(": " + exact), "region detail: %r" % detail)
+    px = re.search(r'<body[^>]* data-px="(\d+),(\d+)"', page)
+    check(int(px.group(1)) > 0 and int(px.group(2)) > 0, "the committed start and the hatched reserved end are drawn (alpha %s)" % px.group(0))
+    eq(re.search(r'data-heap-commit="(\w+)"', page).group(1), "no", "the brk heap has no reserved part")
 
 
 def t_bad_input():
@@ -609,6 +1006,9 @@ def t_bad_input():
     check(p.returncode != 0 and "nothing to write" in p.stderr, "no output given: %r" % p.stderr)
     p = run([TOOL, "report", "--help"])
     check(p.returncode == 0 and "EXAMPLES" in p.stdout, "--help lacks an EXAMPLES section")
+    # JSON is complete without -v: the help must not say otherwise
+    check(" -v" not in p.stdout.split("EXAMPLES")[1] and "only calls that made OS requests" not in p.stdout,
+          "--help still ties the JSON's completeness to -v: %r" % p.stdout)
 
 
 TESTS = [
@@ -626,6 +1026,12 @@ TESTS = [
     ("threshold_exact_and_untimed", t_threshold_exact_and_untimed, True),
     ("tables_sort_search", t_tables_sort_search, True),
     ("range_and_thread_filter", t_range_and_thread_filter, True),
+    ("arena_committed_reserved", t_arena_committed_reserved, True),
+    ("startup_fold", t_startup_fold, True),
+    ("call_notation", t_call_notation, True),
+    ("rss_over_time", t_rss_over_time, True),
+    ("fn_table_range", t_fn_table_range, True),
+    ("flame_range", t_flame_range, True),
     ("bad_input", t_bad_input, False),
 ]
 
@@ -635,7 +1041,7 @@ def main(argv):
     if problem:
         print("report: SKIPPING the tracing tests: %s%s" % (problem, " (CI=true: skips fail)" if CI else ""),
               file=sys.stderr)
-    missing = [p for p in (TOOL, SCEN, STACKS) if not os.path.exists(p)]
+    missing = [p for p in (TOOL, SCEN, STACKS, ALLFNS, PHASES) if not os.path.exists(p)]
     needs_bpf = {name: bpf for name, _, bpf in TESTS}
 
     def before(name):

@@ -318,7 +318,7 @@ def t_without_stacks():
     check(p.returncode == 0, "allocmap trace: %s" % p.stderr[-300:])
     page = dom(report(jl, "nostacks"))
     check(re.search(r'<div class="empty" id="sites-empty"><div>No call sites in this report: the trace has no call sites '
-                    r'\(no "sites" record\): record it with allocmap trace --json -v --stacks\.</div>', page),
+                    r'\(no "sites" record\): record it with allocmap trace --json --stacks\.</div>', page),
           "the page does not say why there are no sites")
     eq(rows(page), [], "site rows without stacks")
 

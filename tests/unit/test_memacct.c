@@ -86,6 +86,20 @@ static void test_overlapping_mprotect(void)
 	CHECK_EQ(F()->mmap, 1 * MiB, "a decommit in the middle");
 	CHECK_EQ(am_acct_accessible(P, S, S + 32 * MiB), 1 * MiB, "accessible bytes of the segment");
 	CHECK_EQ(am_acct_accessible(P, S + 256 * KiB, S + 768 * KiB), 256 * KiB, "accessible bytes of a window");
+	{   /* the same as ranges: [S, S + 512K) and [S + 1.5M, S + 2M), split pieces merged */
+		uint64_t r[3][2] = { { 0 } };
+
+		mprotect_(S + 1792 * KiB, 256 * KiB, RW);   /* splits a segment: still one range */
+		CHECK_EQ(am_acct_accessible_ranges(P, S, S + 32 * MiB, r, 3), 2, "two accessible ranges");
+		CHECK_EQ(r[0][0], S, "first from");
+		CHECK_EQ(r[0][1], S + 512 * KiB, "first to");
+		CHECK_EQ(r[1][0], S + 1536 * KiB, "second from");
+		CHECK_EQ(r[1][1], S + 2 * MiB, "second to");
+		CHECK_EQ(am_acct_accessible_ranges(P, S + 256 * KiB, S + 1600 * KiB, r, 1), 2, "a window: both counted");
+		CHECK_EQ(r[0][0], S + 256 * KiB, "clipped to the window");
+		CHECK_EQ(r[1][1], S + 2 * MiB, "past max: not written");
+		CHECK_EQ(am_acct_accessible_ranges(P, S + 1 * MiB, S, r, 3), 0, "an empty window");
+	}
 	mprotect_(S, 1, PROT_READ);   /* a length under a page is a page */
 	CHECK_EQ(F()->mmap, 1 * MiB, "read-only pages stay accessible");
 	mprotect_(S + 30 * MiB, 8 * MiB, RW); /* past the mapping: only its pages change */

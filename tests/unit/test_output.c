@@ -416,9 +416,28 @@ static void test_json_calls(void)
 	am_out__call(o, &c, NULL, 0);
 	s = out_done(o, &m, true);
 	CHECK_STR(s, "{\"type\":\"call\",\"ts_ns\":1412000,\"pid\":4242,\"tid\":4242,\"seq\":1,\"id\":5,\"fn\":\"calloc\","
-		  "\"size\":40,\"nmemb\":10,\"ret\":\"0x5581d6f3f2c0\",\"dur_ns\":5000,\"os\":[],"
+		  "\"size\":40,\"nmemb\":10,\"elem_size\":4,\"ret\":\"0x5581d6f3f2c0\",\"dur_ns\":5000,\"os\":[],"
 		  "\"region\":\"heap\",\"reason\":\"under_threshold\",\"threshold\":131072,\"nested\":true}\n",
 		  "json calloc nested");
+	free(s);
+
+	/* the arguments the text prints that no other field holds: a failed
+	 * posix_memalign's memptr, a sized delete's size argument */
+	o = out_new(&m, true, 0, false);
+	c = call_rec(6, AM_FN_POSIX_MEMALIGN, 1000, 22);
+	c.ev.args[0] = 0x7ffd0010;
+	c.align = 3;
+	c.ptr_out = 0;
+	am_out__call(o, &c, NULL, 0);
+	c = call_rec(7, AM_FN_DELETE_SZ, 999, 0);
+	c.ev.args[0] = 0x5581d6f3f2c0ULL;
+	c.ev.args[1] = 999;
+	c.ptr_in = 0x5581d6f3f2c0ULL;
+	c.has_ptr_in = true;
+	am_out__call(o, &c, NULL, 0);
+	s = out_done(o, &m, true);
+	CHECK(strstr(s, "\"rc\":22,\"memptr\":\"0x7ffd0010\"") != NULL, "json failed posix_memalign: memptr");
+	CHECK(strstr(s, "\"size_arg\":999") != NULL, "json sized delete: size_arg");
 	free(s);
 
 	/* free(ptr) -> munmap */

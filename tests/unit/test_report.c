@@ -164,6 +164,46 @@ static void test_flame(void)
 /* Time order: a call (at its entry) comes before the mmap it made; it
  * applies once that is in, in the region the mmap made, never in a
  * synthetic one. A call whose requests never come applies at the end. */
+/* RSS samples: the processes' sum at each sample, an exit drops a share,
+ * past RM_RSS_CAP points pairs merge to the larger (the peak survives). */
+static void test_rss(void)
+{
+	struct rm_model *m = calloc(1, sizeof(*m));
+	struct rm_rec r;
+
+	CHECK(m && rm_init(m) == 0, "rss: init");
+	if (!m)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.type = RM_T_RSS; r.pid = 10; r.tid = 10; r.ts = 1000; r.rss = 4096; rm_feed(m, &r);
+	r.pid = 11; r.tid = 11; r.ts = 2000; r.rss = 8192; rm_feed(m, &r);
+	r.pid = 10; r.tid = 10; r.ts = 3000; r.rss = 12288; rm_feed(m, &r);
+	CHECK_EQ(m->nrss, 3, "rss: a point per sample");
+	CHECK_EQ(m->rss[1].bytes, 4096 + 8192, "rss: the sum of the processes' last samples");
+	CHECK_EQ(m->rss[2].bytes, 12288 + 8192, "rss: a process's new sample replaces its share");
+	CHECK_EQ(m->rss[2].t, 2000, "rss: relative time");
+	r.type = RM_T_TASK; r.task_kind = "exit"; r.pid = 11; r.tid = 11; r.ts = 4000; rm_feed(m, &r);
+	CHECK_EQ(m->nrss, 4, "rss: an exit is a point");
+	CHECK_EQ(m->rss[3].bytes, 12288, "rss: the exited process's share is gone");
+	CHECK_EQ(m->t_max, 3000, "rss: samples are no activity (the exit is)");
+	r.type = RM_T_RSS; r.pid = 10; r.tid = 10;
+	for (uint64_t i = 0; i < 3 * RM_RSS_CAP; i++) {
+		r.ts = 5000 + i;
+		r.rss = i == 777 ? 1 << 30 : 4096 * (i % 7 + 1);
+		rm_feed(m, &r);
+	}
+	CHECK(m->nrss <= RM_RSS_CAP && m->rss_stride > 1, "rss: points capped, stride grown");
+	CHECK_EQ(m->rss_samples, 3 * RM_RSS_CAP + 3, "rss: every sample counted");
+	CHECK_EQ(m->rss_peak, 1 << 30, "rss: peak");
+	CHECK_EQ(m->rss_peak_t, 5000 + 777 - 1000, "rss: peak time");
+	uint64_t top = 0;
+	for (size_t i = 0; i < m->nrss; i++)
+		top = m->rss[i].bytes > top ? m->rss[i].bytes : top;
+	CHECK_EQ(top, 1 << 30, "rss: the peak survives the merging");
+	rm_free(m);
+	free(m);
+}
+
 static void test_time_order(void)
 {
 	struct rm_model *m = malloc(sizeof(*m));
@@ -273,5 +313,6 @@ int main(void)
 	free(m);
 	test_flame();
 	test_time_order();
+	test_rss();
 	return check_report("report_unit");
 }

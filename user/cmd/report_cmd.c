@@ -20,7 +20,7 @@ static const struct argp_option report_options[] = {
 	{ "figures", 'F', NULL, 0, "Print the byte figures the report shows (the records replayed through "
 	  "the tracer's accounting model) as one JSON line on stdout", 0 },
 	{ "pprof", 'G', "FILE", 0, "Write the call sites as a gzipped pprof profile to FILE (the trace "
-	  "written with --json -v --stacks)", 0 },
+	  "written with --json --stacks)", 0 },
 	{ 0 },
 };
 
@@ -49,7 +49,7 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!o->in)
 			return am_opts_error(state, "missing EVENTS.jsonl (a trace from: allocmap trace "
-					     "--json -v -o FILE -- CMD)");
+					     "--json -o FILE -- CMD)");
 		if (!o->html && !o->perfetto && !o->figures && !o->pprof)
 			return am_opts_error(state, "nothing to write: give -o FILE.html, --perfetto "
 					     "FILE.json, --pprof FILE.pb.gz and/or --figures");
@@ -64,18 +64,20 @@ static const char report_doc[] =
 "Turn a JSON Lines trace into a self-contained HTML report (timeline, address map, "
 "threshold view, tables) and/or a Chrome trace for ui.perfetto.dev.\n"
 "\v"
-"The input is what `allocmap trace --json -v` writes (-v keeps every allocator call; without it "
-"only calls that made OS requests are in the trace and the live-bytes line is partial). "
-"`allocmap trace --html FILE` / `--perfetto FILE` produce the same files directly.\n\n"
+"The input is what `allocmap trace --json` writes: every record, whatever -v or -q (they shape "
+"the text output only). `allocmap trace --html FILE` / `--perfetto FILE` / `--pprof FILE` produce "
+"the same files directly.\n\n"
 "EXAMPLES:\n"
-"  allocmap trace --json -v -o t.jsonl -- ./prog\n"
-"  allocmap report t.jsonl -o report.html           open report.html in a browser\n"
-"  allocmap report t.jsonl --perfetto t.json        open t.json in ui.perfetto.dev\n"
-"  allocmap report t.jsonl -o r.html --perfetto t.json\n"
-"  allocmap report t.jsonl --figures                the byte figures as JSON (equal to the\n"
-"                                                   summary's for a -v trace)\n"
-"  allocmap trace --json -v --stacks -o t.jsonl -- ./prog\n"
-"  allocmap report t.jsonl --pprof prof.pb.gz        go tool pprof -top prof.pb.gz";
+"  allocmap trace --json -o t.jsonl -- ./prog\n"
+"  allocmap report t.jsonl -o report.html\n"
+"      the HTML report: open report.html in a browser\n"
+"  allocmap report t.jsonl --perfetto t.json\n"
+"      open t.json in ui.perfetto.dev\n"
+"  allocmap report t.jsonl --figures\n"
+"      the byte figures as one JSON line (equal to the trace summary's)\n"
+"  allocmap trace --json --stacks -o t.jsonl -- ./prog\n"
+"  allocmap report t.jsonl -o r.html --pprof prof.pb.gz\n"
+"      call sites in the page; then: go tool pprof -top prof.pb.gz";
 
 static const struct argp report_argp = {
 	.options = report_options,

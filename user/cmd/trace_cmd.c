@@ -161,7 +161,7 @@ static int open_stream(struct trace_cmd *c, struct am_tracer *tr)
 		.verbosity = o->verbosity > 1 ? 1 : o->verbosity,
 		.multi_pid = o->n_pids > 1 || o->follow_forks,
 		.sites_top = o->sites_top, .sites_sort = o->sites_sort,
-		.ordered = true, .startup_each = o->startup_each, .cmd = o->cmd,
+		.ordered = true, .startup_each = o->startup_each, .cmd = o->cmd, .rss = true,
 	};
 	struct am_sink s;
 
@@ -191,7 +191,7 @@ static int open_capture(struct trace_cmd *c, struct am_tracer *tr)
 	struct am_out_opts oo = {
 		.json = true, .verbosity = 1, .t0_ns = am_tracer__t0(tr),
 		.multi_pid = c->o->n_pids > 1 || c->o->follow_forks, .ordered = true,
-		.cmd = c->o->cmd,
+		.cmd = c->o->cmd, .rss = true,
 	};
 	struct am_sink s;
 

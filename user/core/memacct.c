@@ -373,6 +373,31 @@ uint64_t am_acct_accessible(const struct am_acct_proc *p, uint64_t start, uint64
 	return n;
 }
 
+size_t am_acct_accessible_ranges(const struct am_acct_proc *p, uint64_t start, uint64_t end,
+				 uint64_t (*out)[2], size_t max)
+{
+	size_t n = 0;
+	uint64_t from = 0, to = 0;   /* the range being merged, to == 0: none */
+
+	for (size_t i = end > start ? seg_lower(p, start) : p->n_seg; i < p->n_seg && p->seg[i].start < end; i++) {
+		uint64_t s = umax(p->seg[i].start, start), e = umin(p->seg[i].end, end);
+
+		if (!p->seg[i].acc)
+			continue;
+		if (to && s == to) {
+			to = e;
+			continue;
+		}
+		if (to && n < max)
+			out[n][0] = from, out[n][1] = to;
+		n += to != 0;
+		from = s, to = e;
+	}
+	if (to && n < max)
+		out[n][0] = from, out[n][1] = to;
+	return n + (to != 0);
+}
+
 /* mremap: the pages of the old range move to the new one, keeping their
  * protection; growth takes the protection of the old range's last page
  * (the kernel extends that mapping). Pages of the old range not in the map

@@ -143,5 +143,10 @@ uint32_t am_acct_pid(const struct am_acct_proc *p);
 
 /* Accessible bytes of p's map in [start, end), all kinds. */
 uint64_t am_acct_accessible(const struct am_acct_proc *p, uint64_t start, uint64_t end);
+/* The accessible parts of [start, end), adjacent pages merged, in address
+ * order: the first max of them into out[i][0..1] ([from, to)); returns how
+ * many there are (more than max: the rest were not written). */
+size_t am_acct_accessible_ranges(const struct am_acct_proc *p, uint64_t start, uint64_t end,
+				 uint64_t (*out)[2], size_t max);
 
 #endif /* ALLOCMAP_MEMACCT_H */

@@ -240,6 +240,13 @@ struct am_seed_rec {
 	bool     accessible;     /* its protection is not PROT_NONE */
 };
 
+/* A traced process's resident set size, sampled (rss.h). */
+struct am_rss_rec {
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint64_t bytes;          /* resident: /proc/PID/statm's second field, in bytes */
+};
+
 /* glibc's dynamic mmap threshold moved. */
 struct am_threshold_rec {
 	uint64_t ts_ns;
@@ -360,6 +367,7 @@ struct am_sink {
 	void (*task)(void *ctx, const struct am_task_event *t);
 	void (*summary)(void *ctx, const struct am_summary *s);
 	void (*seed)(void *ctx, const struct am_seed_rec *s); /* a mapping there before the trace */
+	void (*rss)(void *ctx, const struct am_rss_rec *r);   /* a process's RSS, sampled */
 	/* The run's time origin (t = 0 of every time shown), once, before any
 	 * record: the launched command's exec (kind "exec", pid: the command),
 	 * or the moment the first -p process was taken (kind "attach", pid 0). */

@@ -80,7 +80,7 @@ struct am_out {
 
 /* A queued record (order.c): its kind, then the record; a call is followed
  * by the OS requests it made. */
-enum qkind { Q_CALL = 1, Q_OS, Q_THRESHOLD, Q_TASK };
+enum qkind { Q_CALL = 1, Q_OS, Q_THRESHOLD, Q_TASK, Q_RSS };
 
 struct qitem {
 	uint8_t kind;            /* enum qkind */
@@ -91,6 +91,7 @@ struct qitem {
 		struct am_os_rec os;
 		struct am_threshold_rec thr;
 		struct am_task_event task;
+		struct am_rss_rec rss;
 	} u;
 	struct am_os_rec os[];   /* Q_CALL: its OS requests */
 };
@@ -359,8 +360,13 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 	/* free: the size of the freed allocation, only when it is known */
 	if (!is_free || (c->ptr_in && !c->free_unknown))
 		jsonw_ku64(w, "size", c->size);
-	if (role == AM_ROLE_CALLOC || role == AM_ROLE_REALLOCARRAY)
+	if (role == AM_ROLE_CALLOC || role == AM_ROLE_REALLOCARRAY) {
 		jsonw_ku64(w, "nmemb", c->nmemb);
+		/* the element size as passed (size is the product, 0 for nmemb 0) */
+		jsonw_ku64(w, "elem_size", (uint64_t)e->args[role == AM_ROLE_CALLOC ? 1 : 2]);
+	}
+	if (role == AM_ROLE_FREE_SIZED)   /* the caller's claim, as the text prints it */
+		jsonw_ku64(w, "size_arg", (uint64_t)e->args[1]);
 	if (role == AM_ROLE_POSIX_MEMALIGN || role == AM_ROLE_MEMALIGN || role == AM_ROLE_NEW_ALIGNED)
 		jsonw_ku64(w, "align", c->align);
 	if (role == AM_ROLE_REALLOC || role == AM_ROLE_REALLOCARRAY || is_free)
@@ -370,6 +376,9 @@ static void json_call(struct am_out *o, const struct am_call_rec *c,
 		if (role == AM_ROLE_POSIX_MEMALIGN)
 			jsonw_ks64(w, "rc", (int32_t)e->ret);
 	}
+	/* posix_memalign that wrote no pointer: where it would have (the text's first argument) */
+	if (role == AM_ROLE_POSIX_MEMALIGN && (no_ret || (int32_t)e->ret != 0))
+		jsonw_khex(w, "memptr", (uint64_t)e->args[0]);
 	if (!no_ret)
 		jsonw_ku64(w, "dur_ns", dur(e->ts_enter, e->ts_exit));
 	jsonw_karr_open(w, "os");
@@ -410,6 +419,17 @@ static void json_threshold(struct am_out *o, const struct am_threshold_rec *t)
 	json_bounded(w, "new", t->new_value != 0, t->new_value, t->new_lo, t->new_hi);
 	jsonw_ku64(w, "call_id", t->call_id);
 	jsonw_ku64(w, "chunk", t->freed_chunk);
+	json_end(w);
+}
+
+/* {"type":"rss",...,"rss":BYTES}: a process's resident set size, sampled */
+static void json_rss(struct am_out *o, const struct am_rss_rec *r)
+{
+	struct jsonw *w = &o->jw;
+
+	json_head(w, "rss", r->ts_ns, r->pid, r->pid);
+	json_seq(o);
+	jsonw_ku64(w, "rss", r->bytes);
 	json_end(w);
 }
 
@@ -1603,6 +1623,7 @@ static uint32_t item_pid(const struct qitem *it)
 	case Q_CALL:      return it->u.call.ev.pid;
 	case Q_OS:        return it->u.os.ev.pid;
 	case Q_THRESHOLD: return it->u.thr.pid;
+	case Q_RSS:       return it->u.rss.pid;
 	default:          return it->u.task.pid;
 	}
 }
@@ -1643,6 +1664,10 @@ static void write_item(struct am_out *o, const struct qitem *it)
 			json_task(o, &it->u.task);
 		else
 			text_task(o, &it->u.task);
+		break;
+	case Q_RSS:
+		if (o->o.json)
+			json_rss(o, &it->u.rss);
 		break;
 	}
 }
@@ -1813,6 +1838,18 @@ void am_out__task(void *ctx, const struct am_task_event *t)
 		put(o, t->ts, &h, NULL, 0);
 }
 
+void am_out__rss(void *ctx, const struct am_rss_rec *r)
+{
+	struct am_out *o = ctx;
+	struct qitem h = { .kind = Q_RSS, .u.rss = *r };
+
+	if (!o->o.json)
+		return;   /* the text keeps the summary's peak (max RSS) */
+	h.seq = o->seq_next++;
+	seen(o, r->ts_ns);
+	put(o, r->ts_ns, &h, NULL, 0);
+}
+
 void am_out__seed(void *ctx, const struct am_seed_rec *r)
 {
 	struct am_out *o = ctx;
@@ -1893,6 +1930,7 @@ void am_out__sink(struct am_out *o, struct am_sink *sink)
 	sink->task = am_out__task;
 	sink->summary = am_out__summary;
 	sink->seed = am_out__seed;
+	sink->rss = o->o.json && o->o.rss ? am_out__rss : NULL;
 	sink->origin = am_out__origin;
 	sink->progress = am_out__progress;
 }

@@ -32,13 +32,17 @@ struct am_out_opts {
 	                        is written as it arrives) */
 	char *const *cmd;    /* the launched command's argv (NULL-terminated), written in
 	                        the JSON "trace" record as "cmd"; NULL when attaching */
+	bool     rss;        /* JSON: take the RSS samples ("rss" records: the tracer then
+	                        samples every 50 ms); serve's bounded history leaves them
+	                        out, they would push its records out of it */
 };
 
 struct am_out;
 
 /* Returns NULL on allocation failure (errno set). */
 struct am_out *am_out__new(const struct am_out_opts *o);
-/* Fills sink->ctx and every callback of sink with this renderer. */
+/* Fills sink->ctx and every callback of sink with this renderer (rss only
+ * with the rss option). */
 void am_out__sink(struct am_out *o, struct am_sink *sink);
 /* Pushes everything written so far to the FILE and fflush()es it. */
 void am_out__flush(struct am_out *o);
@@ -66,6 +70,7 @@ void am_out__threshold(void *ctx, const struct am_threshold_rec *t);
 void am_out__task(void *ctx, const struct am_task_event *t);
 void am_out__summary(void *ctx, const struct am_summary *s);
 void am_out__seed(void *ctx, const struct am_seed_rec *r);
+void am_out__rss(void *ctx, const struct am_rss_rec *r);
 void am_out__origin(void *ctx, uint64_t t0_ns, const char *kind, uint32_t pid);
 void am_out__progress(void *ctx, uint64_t upto_ns);
 

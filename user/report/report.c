@@ -345,7 +345,8 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 	r->cause_fn = -1;
 	r->type = !type ? RM_T_OTHER : !strcmp(type, "call") ? RM_T_CALL : !strcmp(type, "os") ? RM_T_OS :
 		  !strcmp(type, "threshold") ? RM_T_THRESHOLD : !strcmp(type, "task") ? RM_T_TASK :
-		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED : RM_T_OTHER;
+		  !strcmp(type, "summary") ? RM_T_SUMMARY : !strcmp(type, "seed") ? RM_T_SEED :
+		  !strcmp(type, "rss") ? RM_T_RSS : RM_T_OTHER;
 	r->ts = jnum(o, "ts_ns", NULL);
 	r->dur = jnum(o, "dur_ns", &r->has_dur);
 	r->pid = (int)jnum(o, "pid", NULL);
@@ -401,6 +402,9 @@ static void fill_rec(json_object *o, struct rm_rec *r, struct rm_frame *frames)
 		break;
 	case RM_T_TASK:
 		r->task_kind = jstr(o, "kind");
+		break;
+	case RM_T_RSS:
+		r->rss = jnum(o, "rss", NULL);
 		break;
 	case RM_T_SEED:
 		r->addr = jnum(o, "start", NULL);
@@ -460,7 +464,7 @@ static int read_record(struct reader *rd, char *err, size_t errlen)
 				return 0;
 			}
 			snprintf(err, errlen, "%s:%lu: not an allocmap JSON Lines record "
-				 "(make one with: allocmap trace --json -v -o FILE -- CMD)", rd->path, rd->lineno);
+				 "(make one with: allocmap trace --json -o FILE -- CMD)", rd->path, rd->lineno);
 			return -1;
 		}
 		fill_rec(rd->obj, &rd->rec, rd->frames);
@@ -883,6 +887,15 @@ static void write_flame(struct jsonw *w, const struct rm_model *m)
 		jsonw_u64(w, n->count);
 	}
 	jsonw_arr_close(w);
+	/* [node, t, bytes] of each folded request (the first RM_FLAME_ENDS) */
+	jsonw_karr_open(w, "ends");
+	for (size_t i = 0; i < fl->nends; i++) {
+		jsonw_u64(w, fl->ends[i].node);
+		jsonw_u64(w, fl->ends[i].t);
+		jsonw_u64(w, fl->ends[i].bytes);
+	}
+	jsonw_arr_close(w);
+	jsonw_ku64(w, "ends_over", fl->ends_over);
 	jsonw_obj_close(w);
 }
 
@@ -973,6 +986,10 @@ static void data_head(struct jsonw *w, const struct html_ctx *c, const char *in_
 	for (int i = 0; i < am_fn_count(); i++)
 		jsonw_str(w, am_fn_name(i));
 	jsonw_arr_close(w);
+	jsonw_karr_open(w, "fn_roles");   /* how each decodes its arguments (the text's notation) */
+	for (int i = 0; i < am_fn_count(); i++)
+		jsonw_str(w, am_role_name(am_fn_role(i)));
+	jsonw_arr_close(w);
 	jsonw_karr_open(w, "syscalls");
 	for (int i = 0; i < AM_SYS__COUNT; i++) {
 		jsonw_obj_open(w);
@@ -1026,6 +1043,19 @@ static void data_timeline(struct jsonw *w, const struct rm_model *m)
 		}
 	}
 	jsonw_arr_close(w);
+	/* RSS: [t, bytes] flat, every process's sum; none: unknown (a trace
+	 * without "rss" records, from an allocmap before them) */
+	jsonw_karr_open(w, "rss");
+	for (size_t i = 0; i < m->nrss; i++) {
+		jsonw_u64(w, m->rss[i].t);
+		jsonw_u64(w, m->rss[i].bytes);
+	}
+	jsonw_arr_close(w);
+	jsonw_ku64(w, "rss_samples", m->rss_samples);
+	jsonw_ku64(w, "rss_stride", m->rss_stride ? m->rss_stride : 1);
+	jsonw_ku64(w, "rss_peak", m->rss_peak);
+	jsonw_ku64(w, "rss_peak_t", m->rss_peak_t);
+	jsonw_ku64(w, "rss_pids_dropped", m->rss_pids_dropped);
 }
 
 /* The threshold view: the grid's non-empty cells (column, row, served,
@@ -1073,6 +1103,25 @@ static void data_threshold(struct jsonw *w, const struct rm_model *m)
 }
 
 /* One region of the address map (i: its index in the model). */
+/* A mapped allocator region's committed (accessible) parts at the end,
+ * [from, to) pairs flat in "acc", the first RM_ACC_CAP of "acc_n"; the rest
+ * of it is reserved (PROT_NONE), as glibc's thread arenas and jemalloc's
+ * and mimalloc's reservations are until the allocator commits a piece. */
+static void put_committed_ranges(struct jsonw *w, const struct rm_model *m, const struct rm_region *g)
+{
+	uint64_t r[RM_ACC_CAP][2];
+	size_t n = rm_region_committed_ranges(m, g, r, RM_ACC_CAP);
+
+	jsonw_key(w, "acc");
+	jsonw_arr_open(w);
+	for (size_t i = 0; i < n && i < RM_ACC_CAP; i++) {
+		jsonw_u64(w, r[i][0]);
+		jsonw_u64(w, r[i][1]);
+	}
+	jsonw_arr_close(w);
+	jsonw_ku64(w, "acc_n", n);
+}
+
 static void data_region(struct jsonw *w, const struct rm_model *m, const struct rm_region *g, size_t i)
 {
 	jsonw_obj_open(w);
@@ -1097,6 +1146,7 @@ static void data_region(struct jsonw *w, const struct rm_model *m, const struct 
 	jsonw_ku64(w, "size", g->cause_size);
 	jsonw_ks64(w, "tid", g->tid);
 	jsonw_ku64(w, "committed", rm_region_committed(m, g));
+	put_committed_ranges(w, m, g);
 	jsonw_ku64(w, "n", g->n_allocs);
 	jsonw_ku64(w, "bytes", g->alloc_bytes);
 	jsonw_ku64(w, "live_n", g->live_count);
@@ -1158,6 +1208,29 @@ static void data_fns(struct jsonw *w, const struct rm_model *m)
 		jsonw_obj_close(w);
 	}
 	jsonw_arr_close(w);
+	/* by time (a range selects columns): names[i] is index i's function;
+	 * each cell: column, function index, calls, bytes, os_calls, failed,
+	 * nested, dur_ns, timed */
+	jsonw_kobj_open(w, "fn_cols");
+	jsonw_ku64(w, "w", m->fcw);
+	jsonw_karr_open(w, "names");
+	for (int i = 0; i < RM_NFN; i++)
+		put_jstr(w, rm_fn_name(i));
+	jsonw_arr_close(w);
+	jsonw_karr_open(w, "cells");
+	for (size_t c = 0; c < RM_FN_COLS; c++)
+		for (int i = 0; i < RM_NFN; i++) {
+			const struct rm_fnstat *s = &m->fcol[c * RM_NFN + i];
+			uint64_t v[9] = { c, (uint64_t)i, s->calls, s->bytes, s->os_calls, s->failed, s->nested,
+					  s->dur_ns, s->timed };
+
+			if (!s->calls)
+				continue;
+			for (int k = 0; k < 9; k++)
+				jsonw_u64(w, v[k]);
+		}
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
 }
 
 static void data_sys(struct jsonw *w, const struct rm_model *m)

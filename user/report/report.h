@@ -23,7 +23,7 @@ int am_report_html_named(const char *in_path, const char *source, const char *ou
  * ui.perfetto.dev) to out_path. Returns 0, or -1 with a message in err. */
 int am_report_perfetto(const char *in_path, const char *out_path, char *err, size_t errlen);
 
-/* Reads the JSONL trace at in_path (written with --json -v --stacks),
+/* Reads the JSONL trace at in_path (written with --json --stacks),
  * rebuilds its call sites (sites_replay.h) and writes them to out_path as
  * a gzipped pprof profile (pprof.h). Returns 0, or -1 with a message in err. */
 int am_report_pprof(const char *in_path, const char *out_path, char *err, size_t errlen);

@@ -78,6 +78,7 @@ int rm_init(struct rm_model *m)
 	memset(m, 0, sizeof(*m));
 	m->bw = 1000;
 	m->gw = 1000;
+	m->fcw = 1000;
 	m->heap_reg = -1;
 	m->synth[0] = m->synth[1] = m->synth[2] = -1;
 	m->rng = 0x9e3779b97f4a7c15ull;
@@ -87,7 +88,8 @@ int rm_init(struct rm_model *m)
 	m->hcap = 1024;
 	m->h = calloc(m->hcap, sizeof(*m->h));
 	m->acct = am_acct_new();
-	if (!m->grid || !m->points || !m->sample || !m->h || !m->acct) {
+	m->fcol = calloc((size_t)RM_FN_COLS * RM_NFN, sizeof(*m->fcol));
+	if (!m->grid || !m->points || !m->sample || !m->h || !m->acct || !m->fcol) {
 		rm_free(m);
 		return -1;
 	}
@@ -112,8 +114,11 @@ void rm_free(struct rm_model *m)
 	free(m->fl.shash);
 	free(m->fl.chash);
 	free(m->fl.n);
+	free(m->fl.ends);
 	am_acct_free_all(m->acct);
 	free(m->dfr);
+	free(m->rss);
+	free(m->fcol);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -689,6 +694,35 @@ static void acct_call(struct rm_model *m, const struct rm_rec *r, enum am_role r
 		am_acct_alloc(m->acct, p, out, r->size, r->ts + r->dur);
 }
 
+static void fnstat_add(struct rm_fnstat *s, const struct rm_fnstat *a)
+{
+	s->calls += a->calls;
+	s->bytes += a->bytes;
+	s->os_calls += a->os_calls;
+	s->failed += a->failed;
+	s->nested += a->nested;
+	s->dur_ns += a->dur_ns;
+	s->timed += a->timed;
+}
+
+/* The column of the function table by time holding a call that began at t
+ * (relative), the columns merged pairwise until one does. */
+static struct rm_fnstat *fn_col(struct rm_model *m, uint64_t t, int fn)
+{
+	while (t / m->fcw >= RM_FN_COLS) {
+		for (size_t c = 0; c < RM_FN_COLS / 2; c++)
+			for (int f = 0; f < RM_NFN; f++) {
+				struct rm_fnstat x = m->fcol[2 * c * RM_NFN + f];
+
+				fnstat_add(&x, &m->fcol[(2 * c + 1) * RM_NFN + f]);
+				m->fcol[c * RM_NFN + f] = x;
+			}
+		memset(&m->fcol[(size_t)RM_FN_COLS / 2 * RM_NFN], 0, sizeof(*m->fcol) * RM_FN_COLS / 2 * RM_NFN);
+		m->fcw *= 2;
+	}
+	return &m->fcol[t / m->fcw * RM_NFN + fn];
+}
+
 static void feed_call(struct rm_model *m, const struct rm_rec *r)
 {
 	uint64_t t = rm_rel(m, r->ts + r->dur);
@@ -710,6 +744,13 @@ static void feed_call(struct rm_model *m, const struct rm_rec *r)
 		s->nested++;
 	if (!is_free && r->has_ret && r->ret == 0 && r->size > 0)
 		s->failed++;
+	{   /* the same counts in the call's time column */
+		struct rm_fnstat one = { .calls = 1, .bytes = r->size, .dur_ns = r->dur, .timed = r->has_dur,
+					 .os_calls = r->n_os != 0, .nested = r->nested,
+					 .failed = !is_free && r->has_ret && r->ret == 0 && r->size > 0 };
+
+		fnstat_add(fn_col(m, rm_rel(m, r->ts), fn), &one);
+	}
 	if (!m->th_start_set && (r->threshold || r->thr_unknown)) {
 		/* unknown at the first call (attached without glibc's debug
 		 * info): the line starts at the first move that makes it known */
@@ -909,11 +950,13 @@ static bool fl_step(struct rm_model *m, uint32_t *cur, const char *name, const c
 	return true;
 }
 
+static void fl_end(struct rm_model *m, uint32_t node, uint64_t t, uint64_t w);
+static void fold_path(struct rm_model *m, const struct rm_rec *r, uint64_t w, uint32_t *curp);
+
 static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 {
 	struct rm_flame *f = &m->fl;
 	uint64_t prev = 0;
-	char buf[512];
 
 	if (r->sys == RM_SYS_BRK && !r->failed)
 		prev = fl_brk_swap(f, r->pid, r->ret);
@@ -941,6 +984,33 @@ static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 	f->stacks++;
 	f->n[0].bytes += w;
 	f->n[0].count++;
+	fold_path(m, r, w, &cur);
+	fl_end(m, cur, rm_rel(m, r->ts), w);
+}
+
+/* Remembers where a folded request's path ended (the node that got its
+ * weight last), its time and its weight: the tree of a time range. */
+static void fl_end(struct rm_model *m, uint32_t node, uint64_t t, uint64_t w)
+{
+	struct rm_flame *f = &m->fl;
+
+	if (!f->ends && !(f->ends = malloc(RM_FLAME_ENDS * sizeof(*f->ends))))
+		m->oom = true;
+	if (!f->ends || f->nends == RM_FLAME_ENDS) {
+		f->ends_over++;
+		return;
+	}
+	f->ends[f->nends++] = (struct rm_fend){ node, t, w };
+}
+
+/* Folds r's stack, root first, then its syscall, under *cur (the root):
+ * *cur ends at the last node that took the weight. */
+static void fold_path(struct rm_model *m, const struct rm_rec *r, uint64_t w, uint32_t *curp)
+{
+	struct rm_flame *f = &m->fl;
+	uint32_t cur = *curp;
+	char buf[512];
+
 	for (size_t k = r->n_stack; k-- > 0;) {   /* root first */
 		const struct rm_frame *fr = &r->stack[k];
 		const char *name = fr->sym;
@@ -954,14 +1024,75 @@ static void feed_flame(struct rm_model *m, const struct rm_rec *r)
 		uint8_t fl = r->alloc_frames > 0 && k < (size_t)r->alloc_frames ? RM_FN_ALLOC : 0;
 		if (!fl_step(m, &cur, name, fr->obj, fr->file, fr->line, fl, w)) {
 			f->cut++;
+			*curp = cur;
 			return;
 		}
 	}
 	if (!fl_step(m, &cur, rm_sys_names[r->sys], "kernel", NULL, 0, RM_FN_SYS, w))
 		f->cut++;
+	*curp = cur;
 }
 
-/* A task record (exec drops the process's image) or a seed record. */
+/* Appends one RSS point, merging pairs (the larger stays) to keep at most
+ * RM_RSS_CAP of them: past it a point stands for rss_stride samples. */
+static void rss_point(struct rm_model *m, uint64_t t, uint64_t bytes)
+{
+	struct rm_rss_pt p = { t, bytes };
+
+	if (!m->rss && !(m->rss = malloc(RM_RSS_CAP * sizeof(*m->rss)))) {
+		m->oom = true;
+		return;
+	}
+	if (!m->rss_stride)
+		m->rss_stride = 1;
+	if (m->rss_npend && m->rss_pend.bytes > p.bytes)
+		p = m->rss_pend;
+	if (++m->rss_npend < m->rss_stride) {
+		m->rss_pend = p;
+		return;
+	}
+	m->rss_npend = 0;
+	if (m->nrss == RM_RSS_CAP) {
+		for (size_t i = 0; i < RM_RSS_CAP / 2; i++) {
+			const struct rm_rss_pt *a = &m->rss[2 * i], *b = &m->rss[2 * i + 1];
+
+			m->rss[i] = a->bytes > b->bytes ? *a : *b;
+		}
+		m->nrss = RM_RSS_CAP / 2;
+		m->rss_stride *= 2;
+	}
+	m->rss[m->nrss++] = p;
+}
+
+/* pid's RSS is now bytes (a sample, or 0 at its exit): the total's new point. */
+static void rss_set(struct rm_model *m, int pid, uint64_t bytes, uint64_t t)
+{
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < m->nrss_pid && m->rss_pid[i].pid != pid; i++)
+		;
+	if (i == m->nrss_pid) {
+		if (!bytes)
+			return;   /* an exit of a process never sampled */
+		if (i == RM_RSS_PIDS) {
+			m->rss_pids_dropped++;
+			return;
+		}
+		m->nrss_pid++;
+		m->rss_pid[i].pid = pid;
+	}
+	m->rss_pid[i].bytes = bytes;
+	for (i = 0; i < m->nrss_pid; i++)
+		total += m->rss_pid[i].bytes;
+	if (total > m->rss_peak) {
+		m->rss_peak = total;
+		m->rss_peak_t = t;
+	}
+	rss_point(m, t, total);
+}
+
+/* A task record (exec drops the process's image), a seed record or an RSS sample. */
 static void feed_other(struct rm_model *m, const struct rm_rec *r)
 {
 	uint64_t t = rm_rel(m, r->ts);
@@ -969,6 +1100,11 @@ static void feed_other(struct rm_model *m, const struct rm_rec *r)
 	if (r->type == RM_T_TASK && r->task_kind && !strcmp(r->task_kind, "exec")) {
 		am_acct_exec(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid));
 		tick(m, t);
+	} else if (r->type == RM_T_TASK && r->task_kind && !strcmp(r->task_kind, "exit") && r->tid == r->pid) {
+		rss_set(m, r->pid, 0, t);
+	} else if (r->type == RM_T_RSS) {
+		m->rss_samples++;
+		rss_set(m, r->pid, r->rss, t);
 	} else if (r->type == RM_T_SEED) {
 		am_acct_seed(m->acct, am_acct_proc(m->acct, (uint32_t)r->pid), r->addr, r->end,
 			     region_kind(r->region), r->accessible);
@@ -976,7 +1112,7 @@ static void feed_other(struct rm_model *m, const struct rm_rec *r)
 	}
 	/* the leaks and sites records are stamped when the tracer ended
 	 * (after draining): no activity, not the trace's end */
-	if (r->type != RM_T_OTHER)
+	if (r->type != RM_T_OTHER && r->type != RM_T_RSS)   /* a sample is no activity */
 		peak(&m->t_max, t);
 }
 
@@ -1115,6 +1251,17 @@ uint64_t rm_region_committed(const struct rm_model *m, const struct rm_region *g
 		return 0;
 	p = am_acct_proc(m->acct, (uint32_t)g->pid);
 	return p ? am_acct_accessible(p, g->start, g->end) : 0;
+}
+
+size_t rm_region_committed_ranges(const struct rm_model *m, const struct rm_region *g,
+				  uint64_t (*out)[2], size_t max)
+{
+	struct am_acct_proc *p;
+
+	if (!g->mapped || g->kind == RM_K_HEAP || g->kind == RM_K_OTHER)
+		return 0;
+	p = am_acct_proc(m->acct, (uint32_t)g->pid);
+	return p ? am_acct_accessible_ranges(p, g->start, g->end, out, max) : 0;
 }
 
 size_t rm_live_extra(const struct rm_model *m, struct rm_alloc *out, size_t max)

@@ -31,8 +31,13 @@
 #define RM_NFN        (AM_FN_MAX + 1) /* the function table (model.h), then "other" */
 #define RM_FLAME_CAP  10000     /* flame graph: frame-tree nodes kept */
 #define RM_FLAME_PIDS 64        /* flame graph: last break tracked per pid */
+#define RM_FLAME_ENDS 20000     /* flame graph: requests remembered with their time (a range) */
+#define RM_ACC_CAP    64        /* address map: committed ranges drawn per region */
+#define RM_FN_COLS    256       /* function table by time: columns (adaptive width) */
+#define RM_RSS_CAP    4096      /* RSS points kept (beyond: pairs merged, the larger kept) */
+#define RM_RSS_PIDS   64        /* processes whose last RSS is summed */
 
-enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY, RM_T_SEED };
+enum rm_type { RM_T_OTHER, RM_T_CALL, RM_T_OS, RM_T_THRESHOLD, RM_T_TASK, RM_T_SUMMARY, RM_T_SEED, RM_T_RSS };
 /* the memory syscalls of AM_SYSCALL_TABLE (bpf/allocmap.h), then "other" */
 #define RM_SYS_ENUM_(e, name, ret_addr, color, args) RM_SYS_##e = AM_SYS_##e,
 enum rm_sys { AM_SYSCALL_TABLE(RM_SYS_ENUM_) RM_SYS_OTHER = AM_SYS__COUNT, RM_NSYS };
@@ -79,6 +84,8 @@ struct rm_rec {
 	uint64_t cause_size;
 	/* threshold */
 	uint64_t th_old, th_new;
+	/* rss: the resident bytes sampled */
+	uint64_t rss;
 	/* task: its kind ("fork", "exec", "exit"), or NULL */
 	const char *task_kind;
 	/* seed: a mapping there before the trace, [addr, end) ("region": heap or
@@ -171,6 +178,11 @@ struct rm_flame {
 	uint64_t no_stack;         /* OS requests without a stack */
 	uint64_t cut;              /* requests whose path hit the node cap (weight kept by the deepest node) */
 	struct { int pid; uint64_t brk; } brk[RM_FLAME_PIDS];
+	/* each folded request's time, weight and the node its path ended at
+	 * (the first RM_FLAME_ENDS: a time range re-weighs the tree from them) */
+	struct rm_fend { uint32_t node; uint64_t t, bytes; } *ends;
+	size_t   nends;
+	uint64_t ends_over;        /* folded requests past the cap */
 };
 
 #define RM_EARLY_MAX 256          /* calls whose OS requests came first, remembered */
@@ -221,7 +233,21 @@ struct rm_model {
 	uint64_t allocs_seen;      /* allocations offered to the sample */
 	uint64_t rng;
 	/* per function / syscall */
+	/* RSS over time (rss records): the sum of every process's last sample,
+	 * a point per sample (per rss_stride samples, their largest, once
+	 * RM_RSS_CAP points were reached); a process's exit drops its share */
+	struct rm_rss_pt { uint64_t t, bytes; } *rss;
+	size_t   nrss;
+	uint32_t rss_stride, rss_npend;
+	struct rm_rss_pt rss_pend;
+	struct { int pid; uint64_t bytes; } rss_pid[RM_RSS_PIDS];
+	size_t   nrss_pid;
+	uint64_t rss_samples, rss_peak, rss_peak_t, rss_pids_dropped;
 	struct rm_fnstat fn[RM_NFN];
+	/* the same by time, for a time range: [RM_FN_COLS][RM_NFN], a call in
+	 * the column its entry falls in (fcw wide, doubled as the trace grows) */
+	struct rm_fnstat *fcol;
+	uint64_t fcw;
 	uint64_t sys_count[RM_NSYS], sys_failed[RM_NSYS], sys_by_call[RM_NSYS];
 	struct rm_th { uint64_t t, old, new_, call_id; int pid; } *th;  /* threshold moves (each process's only ever rise: few) */
 	size_t   nth, capth;
@@ -265,6 +291,10 @@ const struct am_acct_figs *rm_figs(const struct rm_model *m);
 /* Accessible bytes of a mapped region now (0 once unmapped, and for the
  * heap and the synthetic regions): what it counts in "mmapped". */
 uint64_t rm_region_committed(const struct rm_model *m, const struct rm_region *g);
+/* Its accessible (committed) parts now, as am_acct_accessible_ranges: at
+ * most max into out; returns how many there are (0 where committed is 0). */
+size_t rm_region_committed_ranges(const struct rm_model *m, const struct rm_region *g,
+				  uint64_t (*out)[2], size_t max);
 /* Bytes an OS request obtained from the OS, as --folded weighs it:
  * anonymous accessible mmap length, mremap growth, brk growth over prev_brk
  * (the pid's last break, 0 unknown), writable mprotect of an allocator

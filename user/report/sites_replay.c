@@ -369,12 +369,12 @@ const struct am_sites_report *am_replay__finish(struct am_replay *r, struct am_p
 	r->n_pend = 0;
 	if (!r->has_sites) {
 		snprintf(err, errlen, "the trace has no call sites (no \"sites\" record): record it with "
-			 "allocmap trace --json -v --stacks");
+			 "allocmap trace --json --stacks");
 		return NULL;
 	}
 	if (r->has_summary && r->calls < r->sum_calls) {
 		snprintf(err, errlen, "the trace has %llu of the %llu allocator calls its summary counts: "
-			 "record it with -v (allocmap trace --json -v --stacks)",
+			 "record it again (allocmap trace --json --stacks)",
 			 (unsigned long long)r->calls, (unsigned long long)r->sum_calls);
 		return NULL;
 	}

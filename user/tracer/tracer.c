@@ -37,6 +37,7 @@
 #include "guard.h"
 #include "umulti.h"
 #include "fmt.h"
+#include "rss.h"
 
 extern char **environ;
 
@@ -105,6 +106,24 @@ static void tee_seed(void *ctx, const struct am_seed_rec *r)
 			t->s[i].seed(t->s[i].ctx, r);
 }
 
+static void tee_rss(void *ctx, const struct am_rss_rec *r)
+{
+	struct tee *t = ctx;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].rss)
+			t->s[i].rss(t->s[i].ctx, r);
+}
+
+/* Does a sink want RSS samples? */
+static bool tee_wants_rss(const struct tee *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->s[i].rss)
+			return true;
+	return false;
+}
+
 static void tee_origin(void *ctx, uint64_t t0, const char *kind, uint32_t pid)
 {
 	struct tee *t = ctx;
@@ -137,7 +156,7 @@ static struct am_sink tee_sink(struct tee *t)
 	return (struct am_sink){
 		.ctx = t, .call = tee_call, .os = tee_os, .threshold = tee_threshold,
 		.task = tee_task, .summary = tee_summary, .seed = tee_seed, .origin = tee_origin,
-		.progress = tee_progress,
+		.progress = tee_progress, .rss = tee_rss,
 	};
 }
 
@@ -233,6 +252,7 @@ struct am_tracer {
 	struct reaper reaper;     /* detaches the probes of exited processes */
 	struct am_guard *guard;   /* continues held targets if we die */
 	struct am_warnagg *warns; /* failed attaches, one line per errno (warnagg.h) */
+	struct am_rss *rss;       /* RSS sampler (rss.h), NULL when no sink wants samples */
 	bool running;          /* past the initial attach: in the event loop */
 	/* the launched command */
 	pid_t child;              /* -1 in attach mode */
@@ -930,6 +950,8 @@ static void handle_task(struct am_tracer *tr, const struct am_task_event *e)
 			 * kernel's serialized unregistration (~50 ms a probe)
 			 * is then off the path back to the shell. */
 			t->alive = false;
+			if (tr->rss)
+				am_rss__forget(tr->rss, t->pid);
 			if (others_alive(tr, t))
 				reaper_add(&tr->reaper, t);
 			free(t->res);
@@ -1646,6 +1668,8 @@ int am_tracer__activate(struct am_tracer *tr)
 		catch_signals();
 		announce(tr);
 	}
+	if (tee_wants_rss(&tr->tee) && !(tr->rss = am_rss__new()))
+		return oom();
 	/* -d counts from now, when every probe is in */
 	if (tr->opts.duration > 0)
 		tr->deadline = am_now_ns() + (uint64_t)(tr->opts.duration * 1e9);
@@ -1699,17 +1723,35 @@ static bool tick(struct am_tracer *tr)
 	return h->tick(h->ctx, &snap, now) != 0;
 }
 
+/* Every AM_RSS_PERIOD_MS: each live target's RSS to the sinks (from t = 0:
+ * a held command has not run yet). */
+static void sample_rss(struct am_tracer *tr)
+{
+	uint64_t now = am_now_ns();
+
+	if (!tr->rss || !tr->origin || !am_rss__due(tr->rss, now))
+		return;
+	for (int i = 0; i < tr->n_targets; i++) {
+		struct am_rss_rec r = { .ts_ns = now, .pid = (uint32_t)tr->targets[i].pid };
+
+		/* 0 resident pages: it exited, its exit event is on its way */
+		if (tr->targets[i].alive && am_rss__read(tr->rss, tr->targets[i].pid, &r.bytes) && r.bytes)
+			tee_rss(&tr->tee, &r);
+	}
+}
+
 /* One turn of the event loop. false: the trace is over. */
 static bool loop_once(struct am_tracer *tr)
 {
 	const struct am_trace_hooks *h = tr->opts.hooks;
-	int err = ring_buffer__poll(tr->rb, 100);
+	int err = ring_buffer__poll(tr->rb, tr->rss ? AM_RSS_PERIOD_MS : 100);
 
 	if (err < 0 && err != -EINTR) {
 		am_err("reading the ring buffer: %s", strerror(-err));
 		return false;
 	}
 	ring_buffer__consume(tr->rb);
+	sample_rss(tr);
 	advance(tr);
 	if (!tr->opts.os_only)
 		sweep_held(tr);
@@ -1828,6 +1870,7 @@ void am_tracer__free(struct am_tracer *tr)
 	am_corr__free(tr->corr);
 	am_warnagg__flush(tr->warns, am_log_stream(), false); /* an error path left some */
 	am_warnagg__free(tr->warns);
+	am_rss__free(tr->rss);
 	am_unw__free(tr->unw); /* last: the stacks above point at its strings */
 	am_guard__free(tr->guard); /* after the detach: nothing can stop a target any more */
 	pthread_cond_destroy(&tr->reaper.cv);

@@ -21,7 +21,7 @@
   // escapes wherever it is drawn). Anything else is dropped.
   const TEXT_KEYS = new Set(['type', 'fn', 'role', 'syscall', 'prot', 'flags', 'advice', 'error', 'region',
     'reason', 'kind', 'why', 'sym', 'obj', 'file', 'signal', 'source', 'mode', 'allocator', 'origin']);
-  const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr']);
+  const HEX_KEYS = new Set(['addr', 'ptr', 'ret', 'new_addr', 'memptr']);
   function clean(v, key, depth) {
     if (v === null || typeof v === 'boolean') return v;
     if (typeof v === 'number') return isFinite(v) ? v : undefined;
@@ -69,6 +69,18 @@
     { key: 'mmap', name: 'mmapped (allocator)', color: '#e08a00' },
     { key: 'live', name: 'live in allocations', color: '#12976b' },
   ];
+  // RSS over time: [t, bytes] pairs, the traced processes' sum as sampled
+  // (every 50 ms); none in a trace from an allocmap before the samples: unknown
+  const RSS = Array.isArray(D.rss) ? D.rss.filter(v => typeof v === 'number') : [];
+  const NRSS = Math.floor(RSS.length / 2);
+  const RSS_COLOR = '#b23a48';
+  // RSS at t: the last point at or before it; null before the first (or none)
+  function rssAt(t) {
+    let lo = 0, hi = NRSS - 1, k = -1;
+    while (lo <= hi) { const mid = (lo + hi) >> 1; if (RSS[mid * 2] <= t) { k = mid; lo = mid + 1; } else hi = mid - 1; }
+    return k < 0 ? null : RSS[k * 2 + 1];
+  }
+  const rssTip = t => { const v = rssAt(t); return v != null ? fmtBytes(v) : NRSS ? 'unknown (not sampled yet)' : 'unknown (not sampled in this trace)'; };
   // a name from the trace is never a property lookup on the prototype
   const sysColor = k => Object.prototype.hasOwnProperty.call(SYS_COLOR, k) ? SYS_COLOR[k] : SYS_COLOR.other;
   const KIND_COLOR = { heap: '#2f6fdb', mmap: '#e08a00', arena: '#8a4fd8', other: '#8b95a3' };
@@ -77,6 +89,8 @@
     { name: 'thread arena', color: '#8a4fd8' }, { name: 'other', color: '#8b95a3' },
   ];
   const FN = strs(D.fn_names);   // index: the "fn" of an allocation lifetime (past the end: other)
+  const FN_ROLE = Object.create(null);   // function name -> its role (the table's; --alloc ones too)
+  strs(D.fn_roles).forEach((r, i) => { if (i < FN.length) FN_ROLE[FN[i]] = r; });
   const MAX_MARKERS = 4000;     // beyond this many in view, markers are binned per pixel column
   const OS_ROWS = 500;          // OS table rows rendered before "show all"
 
@@ -157,8 +171,8 @@
   function legend(id, items) {
     const box = document.getElementById(id);
     for (const it of items) {
-      const cls = 'sw' + (it.dot ? ' dot' : '') + (it.dash ? ' dash' : '');
-      const style = it.dash ? '' : (it.hollow ? 'border:2px solid ' + it.color + ';background:#fff' : 'background:' + it.color);
+      const cls = 'sw' + (it.dot ? ' dot' : '') + (it.dash ? ' dash' : '') + (it.hatch ? ' hatch' : '');
+      const style = it.dash || it.hatch ? '' : (it.hollow ? 'border:2px solid ' + it.color + ';background:#fff' : 'background:' + it.color);
       box.appendChild(el('span', { class: 'item' }, '<span class="' + cls + '" style="' + style + '"></span>' + esc(it.name)));
     }
   }
@@ -190,6 +204,50 @@
   const OS = D.os.map(o => Object.assign(o, { t: Math.max(0, (o.ts_ns || 0) - T0) }));
   const OS_BY_ID = new Map(OS.map(o => [o.id, o]));
   const CALLS = new Map(D.calls.map(c => [c.id, c]));
+  // The dynamic loader's requests as each process started ("startup":true):
+  // folded by default into one group per process, as the text output's
+  // "startup:" line (trace --startup lists them there); st.folded is the
+  // timeline's and the OS table's state (either control toggles both).
+  const st = { folded: true };
+  const isStartup = o => o.startup === true;
+  const STARTUP = OS.some(isStartup);
+  const shownOs = o => !st.folded || !isStartup(o);
+  // the groups of the startup requests in list (per pid, first seen first)
+  function startupGroups(list) {
+    const by = new Map();
+    for (const o of list) {
+      if (!isStartup(o)) continue;
+      let g = by.get(o.pid);
+      if (!g) by.set(o.pid, g = { pid: o.pid, tid: o.tid, n: 0, t0: o.t, t1: o.t, sys: new Map(), mapped: 0 });
+      g.n++; g.t0 = Math.min(g.t0, o.t); g.t1 = Math.max(g.t1, o.t);
+      g.sys.set(o.syscall, (g.sys.get(o.syscall) || 0) + 1);
+      if (o.syscall === 'mmap' && !o.error && typeof o.len === 'number') g.mapped += Math.ceil(o.len / 4096) * 4096;
+    }
+    return Array.from(by.values());
+  }
+  // "startup: 13 requests by the dynamic loader, until 2.48 ms (brk 1, mmap 8, ...; 3.68 MiB mapped)"
+  function startupText(g) {
+    const order = SYS.filter(k => g.sys.has(k)).concat(Array.from(g.sys.keys()).filter(k => !SYS.includes(k)));
+    return 'startup: ' + fmtInt(g.n) + ' request' + (g.n === 1 ? '' : 's') + ' by the dynamic loader, until ' + fmtTime(g.t1) +
+      ' (' + order.map(k => k + ' ' + fmtInt(g.sys.get(k))).join(', ') + '; ' + fmtBytes(g.mapped) + ' mapped)';
+  }
+  function startupWire() {
+    const n = OS.filter(isStartup).length;
+    const set = () => {
+      for (const id of ['tl-startup', 'os-startup']) {
+        const b = document.getElementById(id);
+        b.hidden = !STARTUP;
+        b.setAttribute('aria-pressed', st.folded ? 'false' : 'true');
+        b.setAttribute('data-folded', st.folded ? '1' : '0');
+        b.textContent = (st.folded ? '▸ show the ' : '▾ fold the ') + fmtInt(n) + ' startup request' + (n === 1 ? '' : 's');
+        b.title = "the dynamic loader's requests as the program started (mapping its libraries)";
+      }
+    };
+    const toggle = () => { st.folded = !st.folded; set(); timeline(); renderOsTable(false); };
+    for (const id of ['tl-startup', 'os-startup']) document.getElementById(id).addEventListener('click', toggle);
+    st.toggle = toggle;
+    set();
+  }
   const NB = D.buckets.length / 9;
   const BW = D.bucket_ns;
 
@@ -201,34 +259,98 @@
     });
     return '<div class="stack mono">' + lines.join('<br>') + (st.length > 12 ? '<br>…' : '') + '</div>';
   }
+  // ---------- the text output's notation (render/output.c) ----------
+  // A pointer as text_ptr writes it: NULL for 0.
+  const tptr = v => typeof v !== 'string' || /^0x0*$/i.test(v) ? 'NULL' : v.toLowerCase();
+  const tnum = v => typeof v === 'number' ? String(v) : '?';
+  // an offset as the text writes it: hex, 0 as 0 (a negative one as its 64-bit pattern)
+  const toff = v => typeof v !== 'number' || v === 0 ? '0' : '0x' + (v < 0 ? BigInt.asUintN(64, BigInt(v)) : BigInt(v)).toString(16);
+  const ERRNO = { 1: 'EPERM', 12: 'ENOMEM', 14: 'EFAULT', 22: 'EINVAL', 75: 'EOVERFLOW' };
+  // An OS request's arguments as the text writes them (text_os_piece): sizes
+  // in decimal, addresses and offsets in hex, as strace.
   function osArgs(o) {
-    const len = o.len != null ? fmtBytes(o.len) : '';
     switch (o.syscall) {
-      case 'brk': return o.addr === '0x0' ? 'NULL' : o.addr;
-      case 'mmap': return [o.addr === '0x0' ? 'NULL' : o.addr, len, o.prot, o.flags, o.fd != null && o.fd >= 0 ? 'fd ' + o.fd : null,
-        o.offset ? 'off ' + o.offset : null].filter(x => x).join(', ');
-      case 'mremap': return [o.addr, len + ' → ' + fmtBytes(o.new_len || 0), o.flags, o.new_addr].filter(x => x).join(', ');
-      case 'mprotect': return [o.addr, len, o.prot].join(', ');
-      case 'madvise': return [o.addr, len, o.advice].join(', ');
-      default: return [o.addr, len].filter(x => x).join(', ');
+      case 'brk': return tptr(o.addr);
+      case 'mmap': return [tptr(o.addr), tnum(o.len), o.prot, o.flags, tnum(o.fd), toff(o.offset)].join(', ');
+      case 'mremap': return [o.addr, tnum(o.len), tnum(o.new_len), o.flags].concat(o.new_addr ? [o.new_addr] : []).join(', ');
+      case 'mprotect': return [o.addr, tnum(o.len), o.prot].join(', ');
+      case 'madvise': return [o.addr, tnum(o.len), o.advice].join(', ');
+      default: return [o.addr, tnum(o.len)].join(', ');
     }
   }
-  function osResult(o) {
-    if (o.error) return '<span class="warn">' + esc(o.error) + '</span>';
-    return esc(o.ret != null ? String(o.ret) : '');
+  // "= 0x7f..." / "= 0" / "= -1 ENOMEM", as the text (brk's growth aside)
+  function osRet(o) {
+    if (o.error && o.syscall !== 'brk') return '-1 ' + o.error;
+    return typeof o.ret === 'string' ? o.ret.toLowerCase() : tnum(o.ret);
   }
+  function osText(o) { return o.syscall + '(' + osArgs(o) + ') = ' + osRet(o); }
+  function osResult(o) {
+    if (o.error) return '<span class="warn">' + esc(osRet(o)) + '</span>';
+    return esc(osRet(o));
+  }
+  function roleOf(c) {
+    if (typeof c.role === 'string') return c.role;
+    return Object.prototype.hasOwnProperty.call(FN_ROLE, c.fn) ? FN_ROLE[c.fn] : 'malloc';
+  }
+  // An allocator call's name and arguments as the text writes them
+  // (text_call_body): "calloc(50, 8000)", "realloc(0x55d0..., 300)",
+  // "posix_memalign([0x55d0...], 64, 1000)", "operator delete(sized)(0x55d0..., 999)".
+  function callSig(c) {
+    const role = roleOf(c);
+    // traces before "elem_size": the product's factor when it divides
+    const elem = () => typeof c.elem_size === 'number' ? tnum(c.elem_size) :
+      c.nmemb > 0 && typeof c.size === 'number' && c.size % c.nmemb === 0 ? String(c.size / c.nmemb) : '?';
+    let a;
+    switch (role) {
+      case 'calloc': a = tnum(c.nmemb) + ', ' + elem(); break;
+      case 'realloc': a = tptr(c.ptr) + ', ' + tnum(c.size); break;
+      case 'reallocarray': a = tptr(c.ptr) + ', ' + tnum(c.nmemb) + ', ' + elem(); break;
+      case 'free': a = tptr(c.ptr); break;
+      case 'free_sized': a = tptr(c.ptr) + ', ' + tnum(typeof c.size_arg === 'number' ? c.size_arg : c.size); break;
+      case 'posix_memalign':
+        a = (typeof c.ret === 'string' && c.rc === 0 ? '[' + c.ret.toLowerCase() + ']' : c.memptr ? c.memptr.toLowerCase() : '?') + ', ' + tnum(c.align) + ', ' + tnum(c.size);
+        break;
+      case 'memalign': a = tnum(c.align) + ', ' + tnum(c.size); break;
+      case 'new_aligned': a = tnum(c.size) + ', ' + tnum(c.align); break;
+      default: a = tnum(c.size);
+    }
+    return c.fn + '(' + a + ')';
+  }
+  // ... then its result and markers: "calloc(50, 8000) = 0x7f3a1c2b6010 <nested>"
+  function callText(c) {
+    const role = roleOf(c);
+    let s = callSig(c);
+    if (role !== 'free' && role !== 'free_sized') {
+      if (c.missed === true || typeof c.ret !== 'string') s += ' = ?';
+      else if (role === 'posix_memalign') s += ' = ' + (c.rc === 0 ? '0' : ERRNO[c.rc] || 'errno ' + tnum(c.rc));
+      else s += ' = ' + tptr(c.ret);
+    }
+    if (c.missed === true) s += ' <return missed>';
+    if (c.nested === true) s += ' <nested>';
+    if (c.unknown_ptr === true) s += c.own === true ? " <unknown ptr: the allocator's own free>" : ' <unknown ptr>';
+    else if (c.own === true) s += " <from the allocator's own object>";
+    return s;
+  }
+  // the call behind an OS request or a region: its record when listed, else what the cause says
+  function causeSig(id, fn, size) {
+    const c = CALLS.get(id);
+    return c ? callSig(c) : esc0(fn) + '(' + tnum(size) + ')';
+  }
+  const esc0 = v => typeof v === 'string' ? v : '?';
   function causeText(o) {
     const c = o.cause || {};
     if (c.kind !== 'call') return 'direct (the program or libc itself)';
-    return c.fn + '(' + fmtInt(c.size) + ') · call #' + num(c.call_id) + ' · tid ' + num(o.tid);
+    return causeSig(c.call_id, c.fn, c.size) + ' · call #' + num(c.call_id) + ' · tid ' + num(o.tid);
   }
+  // the page's notation, for the tests and the browser's console
+  window.amReport = { callText: c => callText(clean(c, null, 0)), osText: o => osText(clean(o, null, 0)) };
   function osTip(o) {
     const c = o.cause || {}, call = c.kind === 'call' ? CALLS.get(c.call_id) : null;
-    let h = '<div class="t">' + esc(o.syscall) + '(' + esc(osArgs(o)) + ') = ' + osResult(o) + '</div>';
+    let h = '<div class="t mono">' + esc(o.syscall) + '(' + esc(osArgs(o)) + ') = ' + osResult(o) + '</div>';
     h += '<div class="r">OS request #' + num(o.id) + ' at ' + fmtTime(o.t) + ', took ' + fmtTime(o.dur_ns || 0) + ', tid ' + num(o.tid) + '</div>';
     h += '<div class="r">cause: <b>' + esc(causeText(o)) + '</b></div>';
     if (call) {
-      h += '<div class="r">→ ' + esc(call.fn) + ' returned ' + esc(call.ret || '') + (call.region ? ' in ' + esc(call.region) : '') +
+      h += '<div class="r">→ <span class="mono">' + esc(callText(call)) + '</span>' + (call.region ? ' in ' + esc(call.region) : '') +
         (call.reason ? ' (' + esc(call.reason.replace(/_/g, ' ')) + ')' : '') +
         (call.threshold ? ', threshold ' + fmtBytes(call.threshold) :
          call.threshold_max ? ', threshold unknown (' + fmtBytes(call.threshold_min) + '–' + fmtBytes(call.threshold_max) + ')' : '') + '</div>';
@@ -265,6 +387,8 @@
       { k: 'peak mmapped', v: fmtBytes(b.mmap_peak), exact: b.mmap_peak, s: 'allocator mappings', sw: SERIES[1].color },
       { k: 'peak from OS', v: fmtBytes(b.committed_peak), exact: b.committed_peak, s: 'heap + mmapped, at end ' + fmtBytes(b.committed) },
       { k: 'peak live', v: fmtBytes(b.live_peak), exact: b.live_peak, s: 'at end ' + fmtBytes(b.live), sw: SERIES[2].color },
+      NRSS ? { k: 'peak RSS', v: fmtBytes(D.rss_peak), exact: D.rss_peak, s: 'resident, sampled every 50 ms; at ' + fmtTime(D.rss_peak_t), sw: RSS_COLOR, id: 'card-rss' }
+        : { k: 'peak RSS', v: 'unknown', s: 'not sampled in this trace (an allocmap before RSS samples)', sw: RSS_COLOR, id: 'card-rss' },
       { k: 'allocator calls', v: fmtInt(D.counts.calls), s: fmtInt(D.counts.calls_with_os) + ' made OS requests' },
       { k: 'OS requests', v: fmtInt(D.counts.os), s: fmtInt(OS.filter(o => o.cause && o.cause.kind === 'call').length) + ' caused by calls' },
     ];
@@ -273,7 +397,7 @@
     list.push({ k: 'lost events', v: c ? fmtInt(lost) : '?', s: c ? 'missed returns ' + fmtInt(c.missed_returns) : 'no summary', bad: !c || lost > 0 });
     if (S && S.target) list.push({ k: 'target', v: S.target.signal ? 'killed by ' + S.target.signal : 'exit ' + num(S.target.exit), s: 'max RSS ' + fmtBytes(S.target.max_rss_kb * 1024) + ', ' + fmtTime(S.target.wall_ns) });
     for (const it of list) {
-      const d = el('div', { class: 'card' + (it.bad ? ' bad' : '') });
+      const d = el('div', Object.assign({ class: 'card' + (it.bad ? ' bad' : '') }, it.id ? { id: it.id } : {}));
       d.innerHTML = '<div class="k">' + (it.sw ? '<span class="swatch" style="background:' + it.sw + '"></span>' : '') + esc(it.k) +
         '</div><div class="v"' + (typeof it.exact === 'number' ? ' title="' + fmtInt(it.exact) + ' bytes"' : '') + '>' + esc(it.v) + '</div><div class="s">' + esc(it.s) + '</div>';
       box.appendChild(d);
@@ -296,6 +420,8 @@
     if (D.stacks_dropped) n.push('Tooltips show the stacks of the first ' + fmtInt(D.stacks_listed) + ' listed records (' + fmtInt(D.stacks_dropped) + ' more have theirs only in the flame graph).');
     if (D.stacks_cut) n.push(fmtInt(D.stacks_cut) + ' stack' + (D.stacks_cut === 1 ? ' was' : 's were') + ' longer than ' + fmtInt(D.frames_cap) +
       ' frames (the longest ' + fmtInt(D.frames_max) + '): only their innermost ' + fmtInt(D.frames_cap) + ' frames were read.');
+    if (D.rss_stride > 1) n.push('RSS: ' + fmtInt(D.rss_samples) + ' samples drawn as ' + fmtInt(NRSS) + ' points, each the largest of ' + fmtInt(D.rss_stride) + '.');
+    if (D.rss_pids_dropped) n.push('RSS: the samples of more than 64 processes at once are not all summed (' + fmtInt(D.rss_pids_dropped) + ' left out).');
     if (C.oom) n.push('Report generation ran out of memory: some detail is missing.');
     if (S && isRec(S.counters) && S.counters.out_of_memory === true) n.push('The tracer ran out of memory: some records or state were dropped and its figures are incomplete.');
     if (S && isRec(S.bytes)) {
@@ -324,7 +450,8 @@
     box.textContent = '';
     if (ranged() || tl.tid !== null) {
       box.appendChild(document.createTextNode('Showing ' + (ranged() ? fmtTime(lo) + ' – ' + fmtTime(hi) : 'the whole trace') +
-        (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests. '));
+        (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests' +
+        (ranged() ? '; the allocator functions table and the flame graph of OS requests: what began in the range (every thread); the call sites: the whole trace' : '') + '. '));
       const b = el('button', { type: 'button', id: 'range-clear' }, 'show everything');
       b.addEventListener('click', () => { tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = ''; timeline(); rangeChanged(); });
       box.appendChild(b);
@@ -333,6 +460,36 @@
     renderOsTable(false);
     addressMap();
     thresholdView();
+    fnTables();
+    if (D.flame && D.flame.stacks) flame();
+  }
+  // RSS: a step line through its points (to the trace's end after the last one)
+  function rssPath(X, Y, max) {
+    let d = '';
+    for (let k = 0; k < NRSS; k++) {
+      const x = X(RSS[k * 2]), y = Y(RSS[k * 2 + 1]);
+      d += (k ? 'H' + x.toFixed(1) + 'V' : 'M' + x.toFixed(1) + ' ') + y.toFixed(1);
+    }
+    d += 'H' + X(Math.max(RSS[(NRSS - 1) * 2], DUR)).toFixed(1);
+    return sv('path', { d: d, stroke: RSS_COLOR, 'stroke-width': 1.6, 'stroke-dasharray': '6 2', fill: 'none', class: 'series',
+      'data-series': 'rss', 'data-n': NRSS, 'data-max': max });
+  }
+  // the folded startup requests: one band per process across the lanes (y, height h), click to unfold
+  function startupBands(parent, X, v0, v1, y, h) {
+    for (const g of startupGroups(OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid)))) {
+      const x = X(g.t0), w = Math.max(6, X(g.t1) - x);
+      const band = sv('g', { class: 'startup-band', 'data-n': g.n, 'data-pid': g.pid, style: 'cursor:pointer' });
+      band.appendChild(sv('rect', { x: x - 3, y: y, width: w + 6, height: h, rx: 4, fill: '#566173', 'fill-opacity': 0.1,
+        stroke: '#566173', 'stroke-opacity': 0.45, 'stroke-dasharray': '3 2' }));
+      const lt = sv('text', { x: x - 3, y: y - 3, 'text-anchor': 'start', class: 'startup-label' });
+      lt.textContent = 'startup: ' + fmtInt(g.n) + ' request' + (g.n === 1 ? '' : 's') + ' (click to show)';
+      band.appendChild(lt);
+      band.addEventListener('mousemove', ev => showTip(ev, '<div class="t">' + esc(startupText(g)) + '</div><div class="r">pid ' + num(g.pid) +
+        ' · folded: click to show each request</div>'));
+      band.addEventListener('mouseleave', hideTip);
+      band.addEventListener('click', () => { hideTip(); st.toggle(); });
+      parent.appendChild(band);
+    }
   }
   function timeline() {
     const box = document.getElementById('timeline');
@@ -350,6 +507,13 @@
       for (let s = 0; s < 2; s++) ymax = Math.max(ymax, D.buckets[i * 9 + s * 3 + 1]);
       lmax = Math.max(lmax, D.buckets[i * 9 + 7]);
     }
+    // RSS in view (and the value it holds from before v0) shares the bytes axis
+    let rssMax = 0;
+    for (let k = 0; k < NRSS; k++) {
+      const t = RSS[k * 2], nx = k + 1 < NRSS ? RSS[k * 2 + 2] : Infinity;
+      if (t <= v1 && nx >= v0) rssMax = Math.max(rssMax, RSS[k * 2 + 1]);
+    }
+    ymax = Math.max(ymax, rssMax);
     // live bytes get their own right-hand axis when they would be a flat line
     const split = lmax < ymax * 0.2;
     if (!split) ymax = Math.max(ymax, lmax);
@@ -405,6 +569,7 @@
       if (band) lines.appendChild(sv('path', { d: band, stroke: s.color, 'stroke-opacity': 0.35, 'stroke-width': Math.max(1, pw / (b1 - b0 + 1) * step), fill: 'none' }));
       lines.appendChild(sv('path', { d: d, stroke: s.color, 'stroke-width': 2, fill: 'none', class: 'series', 'data-series': s.key }));
     });
+    if (NRSS) lines.appendChild(rssPath(X, Yh, rssMax));
     // threshold moves as thin vertical rules on the chart
     for (const m of D.threshold.moves) {
       if (m[0] < v0 || m[0] > v1) continue;
@@ -418,7 +583,8 @@
     });
     const mk = sv('g', { 'clip-path': 'url(#tlclip)' });
     svg.appendChild(mk);
-    const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid));
+    const vis = OS.filter(o => o.t >= v0 && o.t <= v1 && tidOk(o.tid) && shownOs(o));
+    if (st.folded) startupBands(mk, X, v0, v1, lanesY, LANE * SYS.length);
     if (vis.length <= MAX_MARKERS) {
       for (const o of vis) {
         const li = Math.max(0, SYS.indexOf(o.syscall)), col = sysColor(o.syscall);
@@ -471,7 +637,8 @@
         sel.setAttribute('visibility', 'visible');
       }
       showTip(ev, '<div class="t">' + fmtTime(t) + '</div>' + SERIES.map((s, i) =>
-        '<div class="r"><span style="color:' + s.color + '">■</span> ' + esc(s.name) + ': <b>' + fmtBytes(valueAt(i, t)) + '</b></div>').join(''));
+        '<div class="r"><span style="color:' + s.color + '">■</span> ' + esc(s.name) + ': <b>' + fmtBytes(valueAt(i, t)) + '</b></div>').join('') +
+        '<div class="r"><span style="color:' + RSS_COLOR + '">■</span> RSS: <b>' + esc(rssTip(t)) + '</b></div>');
     });
     area.addEventListener('mouseleave', () => { hover.setAttribute('visibility', 'hidden'); hideTip(); });
     area.addEventListener('mouseup', ev => {
@@ -529,11 +696,61 @@
     if (!r.os && r.kind === 'other') return 'seen only through its allocations (' + r.label + ')';
     if (!r.os) return 'existed before the trace';
     const o = OS_BY_ID.get(r.os);
-    const by = r.call ? r.fn + '(' + fmtInt(r.size) + ') · call #' + r.call + ' · tid ' + r.tid : 'direct';
+    const by = r.call ? causeSig(r.call, r.fn, r.size) + ' · call #' + r.call + ' · tid ' + r.tid : 'direct';
     return (o ? o.syscall : 'OS request') + ' #' + r.os + ' by ' + by;
   }
-  function drawAllocs(g, w, h, r, lo, hi, t, color) {
+  // A mapped allocator region's committed part at the end of the trace (its
+  // accessible pages, the model's "acc" ranges) and the rest of it, reserved
+  // (PROT_NONE: glibc's thread arenas, jemalloc's and mimalloc's
+  // reservations); null for the heap, synthetic and unmapped regions.
+  function commitOf(r) {
+    if (r.t1 != null || (r.kind !== 'arena' && r.kind !== 'mmap') || typeof r.committed !== 'number') return null;
+    const acc = Array.isArray(r.acc) ? r.acc : [];
+    return { committed: r.committed, reserved: r.end - r.start - r.committed, acc: acc, cut: r.acc_n > acc.length / 2 };
+  }
+  function commitText(c) {
+    return 'committed ' + fmtBytes(c.committed) + ' · reserved ' + fmtBytes(c.reserved) + ' (PROT_NONE), at the end';
+  }
+  function commitExact(c) {
+    return 'committed ' + fmtInt(c.committed) + ' B + reserved ' + fmtInt(c.reserved) + ' B = ' + fmtInt(c.committed + c.reserved) + ' B' +
+      (c.cut ? ' (the first ' + fmtInt(c.acc.length / 2) + ' committed ranges drawn)' : '');
+  }
+  let hatch = null;
+  function hatchOf(g) {
+    if (!hatch) {
+      const c = document.createElement('canvas'), x = c.getContext('2d');
+      c.width = c.height = 8;
+      x.strokeStyle = 'rgba(60,70,85,.45)'; x.lineWidth = 1.2;
+      x.beginPath(); x.moveTo(-2, 10); x.lineTo(10, -2); x.moveTo(-2, 2); x.lineTo(2, -2); x.moveTo(6, 10); x.lineTo(10, 6); x.stroke();
+      hatch = c;
+    }
+    return g.createPattern(hatch, 'repeat');
+  }
+  // hatches the reserved parts of [lo, hi) (what no committed range covers)
+  function drawReserved(g, w, h, c, lo, hi, color) {
+    const span = Math.max(1, hi - lo), X = a => (Math.min(hi, Math.max(lo, a)) - lo) / span * w;
+    g.save(); g.fillStyle = '#f3f4f6';
+    const gaps = [];
+    let at = lo;
+    for (let i = 0; i + 1 < c.acc.length; i += 2) {
+      if (c.acc[i] > at) gaps.push([at, c.acc[i]]);
+      at = Math.max(at, c.acc[i + 1]);
+    }
+    if (at < hi && !c.cut) gaps.push([at, hi]);
+    for (const [a, b] of gaps) if (b > lo && a < hi) g.fillRect(X(a), 0, Math.max(1, X(b) - X(a)), h);
+    g.fillStyle = hatchOf(g);
+    for (const [a, b] of gaps) if (b > lo && a < hi) g.fillRect(X(a), 0, Math.max(1, X(b) - X(a)), h);
+    // the committed ranges: tinted, at least 2 px wide (132 KiB of a 64 MiB arena is a sliver)
+    g.fillStyle = color + '80';
+    for (let i = 0; i + 1 < c.acc.length; i += 2)
+      if (c.acc[i + 1] > lo && c.acc[i] < hi) g.fillRect(X(c.acc[i]), 0, Math.max(2, X(c.acc[i + 1]) - X(c.acc[i])), h);
+    g.restore();
+  }
+  // the allocations of region r live at t in [lo, hi); cm: commitOf(r) to
+  // hatch its reserved parts under them (null: none)
+  function drawAllocs(g, w, h, r, lo, hi, t, color, cm) {
     g.clearRect(0, 0, w, h);
+    if (cm && regionAlive(r, t)) drawReserved(g, w, h, cm, lo, hi, color);
     const list = ALLOCS_OF.get(r.i) || [];
     const span = Math.max(1, hi - lo);
     let n = 0;
@@ -565,7 +782,8 @@
         const g = el('div', { class: 'ov-gap', title: 'gap of ' + fmtBytes(r.start - prevEnd) }, '//');
         ov.appendChild(g);
       }
-      const seg = el('div', { class: 'ov-seg' + (regionAlive(r, t) ? '' : ' dead'), title: r.kind + ' ' + hex(r.start) + ' · ' + fmtBytes(size) });
+      const oc = commitOf(r);
+      const seg = el('div', { class: 'ov-seg' + (regionAlive(r, t) ? '' : ' dead'), title: r.kind + ' ' + hex(r.start) + ' · ' + fmtBytes(size) + (oc ? ' · ' + commitText(oc) : '') });
       seg.style.flex = size + ' 1 0'; seg.style.background = KIND_COLOR[r.kind];
       seg.addEventListener('click', () => selectRegion(r));
       ov.appendChild(seg);
@@ -578,6 +796,8 @@
       prevEnd = Math.max(prevEnd || 0, r.end);
       const alive = regionAlive(r, t), size = r.end - r.start;
       const row = el('div', { class: 'region' + (alive ? '' : ' dead') + (map.sel === r.i ? ' sel' : ''), 'data-region': r.i, 'data-kind': r.kind });
+      const cm = commitOf(r);
+      if (cm) { row.setAttribute('data-committed', cm.committed); row.setAttribute('data-reserved', cm.reserved); }
       const col = KIND_COLOR[r.kind];
       let live = 0, liveB = 0;
       for (const k of (ALLOCS_OF.get(r.i) || [])) if (liveAt(k, t)) { live++; liveB += D.allocs[k * 8 + 1]; }
@@ -585,7 +805,8 @@
         fmtInt(live) + ' live · ' + fmtBytes(liveB);
       row.innerHTML = '<div class="lbl"><span class="kind-tag" style="background:' + col + '">' + esc(r.label) + '</span>' +
         '<b class="mono">' + hex(r.start) + '</b> · <b>' + fmtBytes(size) + '</b><br><span class="muted">' + esc(state) +
-        ' · ' + esc(regionCause(r)) + '</span></div>';
+        ' · ' + esc(regionCause(r)) + '</span>' + (cm && (cm.reserved || r.kind === 'arena') ? '<br><span class="commit" title="' + esc(commitExact(cm)) + '">' +
+        esc(commitText(cm)) + '</span>' : '') + '</div>';
       const badge = hooks.regionBadge && hooks.regionBadge(r.i);
       if (badge) {
         row.classList.add('site-mark');
@@ -607,8 +828,19 @@
             cv.g.fillStyle = 'rgba(0,0,0,.06)'; cv.g.fillRect(x, 0, w - x, h);
           }
         }
-        drawAllocs(cv.g, w, h, r, r.start, r.end, t, col);
+        drawAllocs(cv.g, w, h, r, r.start, r.end, t, col, cm);
       });
+      if (cm) {
+        bar.addEventListener('mousemove', ev => {
+          const a = r.start + ev.offsetX / Math.max(1, bar.clientWidth) * size;
+          let inAcc = false;
+          for (let i = 0; i + 1 < cm.acc.length; i += 2) if (cm.acc[i] <= a && a < cm.acc[i + 1]) inAcc = true;
+          showTip(ev, '<div class="t">' + esc(r.label) + ' <span class="mono">' + hex(r.start) + ' – ' + hex(r.end) + '</span> · ' + fmtBytes(size) + '</div>' +
+            '<div class="r">' + esc(commitText(cm)) + '</div><div class="r">' + esc(commitExact(cm)) + '</div>' +
+            '<div class="r">at <span class="mono">' + hex(Math.floor(a)) + '</span>: <b>' + (inAcc ? 'committed' : cm.cut ? 'not among the ranges drawn' : 'reserved (PROT_NONE)') + '</b></div>');
+        });
+        bar.addEventListener('mouseleave', hideTip);
+      }
     });
     if (REG.length > map.shown) {
       const b = el('button', { type: 'button' }, 'show ' + fmtInt(REG.length - map.shown) + ' more regions');
@@ -634,7 +866,9 @@
     if (call && call.stack) h += stackHtml(call.stack).replace('class="stack mono"', 'class="mono"');
     h += '<div class="muted">mapped at ' + fmtTime(r.t0) + (r.t1 != null ? ', unmapped at ' + fmtTime(r.t1) : ', still mapped at the end') +
       ' · ' + fmtInt(r.n) + ' allocations made here (' + fmtBytes(r.bytes) + '), peak live ' + fmtBytes(r.peak) +
-      ', live at end ' + fmtInt(r.live_n) + ' (' + fmtBytes(r.live_b) + ')' + (r.kind !== 'heap' && r.kind !== 'other' ? ', accessible ' + fmtBytes(r.committed) : '') + '</div>';
+      ', live at end ' + fmtInt(r.live_n) + ' (' + fmtBytes(r.live_b) + ')' + '</div>';
+    const dc = commitOf(r);
+    if (dc) h += '<div class="commit" id="region-commit">' + esc(commitText(dc)) + ': ' + esc(commitExact(dc)) + '</div>';
     h += '<div class="zoom-info" id="zoom-info"></div>';
     box.innerHTML = h;
     const wrap = el('div');
@@ -646,7 +880,7 @@
       const lo = r.start + map.z0 * size, hi = r.start + map.z1 * size;
       cv.g.fillStyle = col + '18'; cv.g.fillRect(0, 0, W, H);
       cv.g.clearRect(0, 0, 0, 0);
-      const n = drawAllocs(cv.g, W, H, r, lo, hi, t, col);
+      const n = drawAllocs(cv.g, W, H, r, lo, hi, t, col, dc);
       cv.g.fillStyle = col + '18'; cv.g.globalCompositeOperation = 'destination-over'; cv.g.fillRect(0, 0, W, H); cv.g.globalCompositeOperation = 'source-over';
       document.getElementById('zoom-info').innerHTML = '<span class="mono">' + hex(Math.floor(lo)) + '</span> … <span class="mono">' + hex(Math.ceil(hi)) +
         '</span> · ' + fmtBytes(hi - lo) + ' in view (×' + (1 / (map.z1 - map.z0)).toFixed(1) + ') · ' + fmtInt(n) + ' allocations drawn at ' + fmtTime(t);
@@ -673,7 +907,8 @@
       const hit = (ALLOCS_OF.get(r.i) || []).find(k => liveAt(k, t) && D.allocs[k * 8] - tol <= addr && addr <= D.allocs[k * 8] + D.allocs[k * 8 + 1] + tol);
       if (hit != null) {
         const a = A(hit);
-        showTip(ev, '<div class="t">' + esc(a.fn) + '(' + fmtInt(a.size) + ') = <span class="mono">' + hex(a.addr) + '</span></div><div class="r">call #' + a.call +
+        const ac = CALLS.get(a.call);
+        showTip(ev, '<div class="t mono">' + esc(ac ? callText(ac) : a.fn + '(' + a.size + ') = ' + hex(a.addr)) + '</div><div class="r">call #' + a.call +
           ' · tid ' + a.tid + ' · allocated at ' + fmtTime(a.t0) + (a.t1 >= 0 ? ', freed at ' + fmtTime(a.t1) : ', live at the end') + '</div>');
       } else hideTip();
     });
@@ -688,7 +923,7 @@
       const a = A(k);
       const c = CALLS.get(a.call);
       const tr = el('tr');
-      tr.innerHTML = '<td class="mono">' + hex(a.addr) + '</td><td class="num">' + fmtBytes(a.size) + '</td><td>' + esc(a.fn) + '(' + fmtInt(a.size) + ')' +
+      tr.innerHTML = '<td class="mono">' + hex(a.addr) + '</td><td class="num">' + fmtBytes(a.size) + '</td><td class="mono">' + esc(c ? callSig(c) : a.fn + '(' + a.size + ')') +
         (c && c.os && c.os.length ? ' <span class="muted">→ OS #' + c.os.join(', #') + '</span>' : '') + '</td><td class="num">' + a.call +
         '</td><td class="num">' + a.tid + '</td><td class="num">' + fmtTime(a.t0) + '</td>';
       tb.appendChild(tr);
@@ -807,12 +1042,31 @@
     const str = i => i >= 0 ? S_[i] : null;
     for (let i = 0; i < N.length; i += 8) {
       const n = { name: str(N[i + 1]), obj: str(N[i + 2]), file: str(N[i + 3]), line: N[i + 4], flags: N[i + 5],
-        bytes: N[i + 6], count: N[i + 7], children: [], parent: null };
+        bytes: N[i + 6], count: N[i + 7], children: [], parent: null, i: nodes.length };
       const p = N[i];
       if (p >= 0 && nodes[p]) { n.parent = nodes[p]; nodes[p].children.push(n); }
       nodes.push(n);
     }
+    fg.nodes = nodes;
     return nodes[0] || null;
+  }
+  // The tree of the OS requests in the timeline's range: the same nodes,
+  // weighed again from each folded request's end node, time and weight
+  // (D.flame.ends); null when the range is the whole trace or the trace has
+  // more requests than the page remembers times of (then the whole tree).
+  function fgRangeTree() {
+    const F = D.flame, E = Array.isArray(F.ends) ? F.ends : [];
+    if (!ranged() || F.ends_over > 0 || !fg.nodes) return null;
+    const key = tl.v0 + ',' + tl.v1;
+    if (fg.rkey === key) return fg.rtree;
+    const copy = fg.nodes.map(n => Object.assign({}, n, { bytes: 0, count: 0, children: [], parent: null }));
+    fg.nodes.forEach((n, i) => { if (n.parent) { const p = copy[n.parent.i]; copy[i].parent = p; p.children.push(copy[i]); } });
+    for (let i = 0; i + 2 < E.length; i += 3) {
+      if (E[i + 1] < tl.v0 || E[i + 1] > tl.v1) continue;
+      for (let n = copy[E[i]]; n; n = n.parent) { n.bytes += E[i + 2]; n.count++; }
+    }
+    fg.rkey = key; fg.rtree = copy[0] || null; fg.rctree = null;
+    return fg.rtree;
   }
   // Allocator internals folded into their outermost frame (malloc, calloc):
   // what lies under it is the syscalls it made, merged by name.
@@ -890,7 +1144,9 @@
       return;
     }
     if (!fg.tree) fg.tree = fgBuild();
-    const root = fg.collapse ? (fg.ctree || (fg.ctree = fgCollapse(fg.tree, null))) : fg.tree;
+    const rt = fgRangeTree();
+    const root = rt ? (fg.collapse ? (fg.rctree || (fg.rctree = fgCollapse(rt, null))) : rt) :
+      fg.collapse ? (fg.ctree || (fg.ctree = fgCollapse(fg.tree, null))) : fg.tree;
     if (fg.zoom && fg.zoom.__root !== root) fg.zoom = null;
     const zoom = fg.zoom || root;
     flameHint(F);
@@ -913,7 +1169,7 @@
     if (zv > 0) lay(zoom, 0, anc.length);
     const H = (maxDepth + 1) * FG_ROW + 2;
     const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'flame-svg', 'data-mode': fg.mode,
-      'data-total': fgVal(root), 'data-stacks': F.stacks });
+      'data-total': fgVal(root), 'data-stacks': F.stacks, 'data-range': rt ? tl.v0 + ',' + tl.v1 : '' });
     box.appendChild(svg);
     const nodeOf = new Map();
     rows.forEach(([n, x, w, d, isAnc], i) => {
@@ -950,6 +1206,8 @@
     const notes = [];
     if (F.no_stack) notes.push(fmtInt(F.no_stack) + ' OS requests had no stack and are not in the graph');
     if (F.cut) notes.push(fmtInt(F.cut) + ' stacks were cut where the tree reached its ' + fmtInt(F.cap) + '-frame cap (their weight stays with the deepest frame kept)');
+    if (rt) notes.push('the OS requests made in ' + fmtTime(tl.v0) + ' – ' + fmtTime(tl.v1) + ' (the timeline\'s range; every thread)');
+    else if (ranged()) notes.push('the whole trace: its ' + fmtInt(F.stacks) + ' stacked OS requests are more than the ' + fmtInt(F.ends ? F.ends.length / 3 : 0) + ' whose times the page keeps, so the range does not filter it');
     if (notes.length) cr.appendChild(el('div', { class: 'muted' }, esc(notes.join('; ') + '.')));
   }
   function flameWire() {
@@ -1016,6 +1274,7 @@
     if (!tr) {   // not drawn (past the first rows, or filtered out): all, unfiltered
       ost.q = ''; document.getElementById('os-search').value = '';
       const o = OS_BY_ID.get(id);
+      if (o && isStartup(o) && st.folded) st.toggle();
       if (o && (!tidOk(o.tid) || o.t < tl.v0 || o.t > tl.v1)) {   // filtered out: show everything
         tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = '';
         timeline(); rangeChanged();
@@ -1036,12 +1295,17 @@
     { key: 'region', name: 'region', v: o => o.region || '' },
   ];
   function osRowText(o) {
-    return [o.id, fmtTime(o.t), o.tid, o.syscall, osArgs(o), o.error || o.ret, o.cause && o.cause.kind === 'call' ? o.cause.fn + '(' + o.cause.size + ')' : 'direct', o.region]
+    return [o.id, fmtTime(o.t), o.tid, o.syscall, osArgs(o), o.error || o.ret, o.cause && o.cause.kind === 'call' ? causeSig(o.cause.call_id, o.cause.fn, o.cause.size) : 'direct', o.region]
       .join(' ').toLowerCase();
+  }
+  // the cause column: the call in the text's notation, its name in bold
+  function causeCell(c) {
+    const sig = causeSig(c.call_id, c.fn, c.size), fn = esc0(c.fn);
+    return sig.startsWith(fn) ? '<b>' + esc(fn) + '</b>' + esc(sig.slice(fn.length)) : esc(sig);
   }
   function osRows() {
     const c = OS_COLS.find(x => x.key === ost.sort), d = ost.dir;
-    const rows = OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid) && (!ost.q || osRowText(o).includes(ost.q)));
+    const rows = OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid) && shownOs(o) && (!ost.q || osRowText(o).includes(ost.q)));
     return rows.sort((a, b) => {
       const x = c.v(a), y = c.v(b);
       const r = c.num ? (x || 0) - (y || 0) : String(x).localeCompare(String(y));
@@ -1056,16 +1320,22 @@
     let h = '<thead><tr>' + OS_COLS.map(c => '<th class="sortable' + (c.num ? ' num' : '') + '" data-sort="' + c.key + '" aria-sort="' +
       (ost.sort === c.key ? (ost.dir < 0 ? 'descending' : 'ascending') : 'none') + '" title="sort by ' + c.name + '">' + c.name +
       (ost.sort === c.key ? (ost.dir < 0 ? ' ▼' : ' ▲') : '') + '</th>').join('') + '</tr></thead><tbody>';
+    // folded: a row per process for its startup requests (those the range and thread filters keep)
+    const folded = st.folded ? startupGroups(OS.filter(o => o.t >= tl.v0 && o.t <= tl.v1 && tidOk(o.tid))) : [];
+    for (const g of folded)
+      h += '<tr class="startup-row" data-n="' + g.n + '"><td></td><td class="num">' + fmtTime(g.t0) + '</td><td class="num">' + num(g.tid) +
+        '</td><td colspan="6"><button type="button" class="startup-show">▸ ' + esc(startupText(g)) + '</button></td></tr>';
     for (let i = 0; i < n; i++) {
       const o = rows[i], col = sysColor(o.syscall);
       h += '<tr id="os-row-' + num(o.id) + '" class="os-row"><td class="num">' + num(o.id) + '</td><td class="num">' + fmtTime(o.t) + '</td><td class="num">' + num(o.tid) +
-        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono"' + (o.len != null ? ' title="' + fmtInt(o.len) + ' bytes"' : '') + '>' + esc(osArgs(o)) +
+        '</td><td><span class="sys" style="background:' + col + '">' + esc(o.syscall) + '</span></td><td class="mono"' + (typeof o.len === 'number' ? ' title="' + fmtBytes(o.len) + (o.syscall === 'mremap' ? ' → ' + fmtBytes(o.new_len) : '') + '"' : '') + '>' + esc(osArgs(o)) +
         '</td><td class="mono">' + osResult(o) + '</td><td class="num">' + fmtTime(o.dur_ns || 0) + '</td><td>' +
-        (o.cause && o.cause.kind === 'call' ? '<b>' + esc(o.cause.fn) + '</b>(' + fmtInt(o.cause.size) + ') <span class="muted">#' + num(o.cause.call_id) + '</span>'
+        (o.cause && o.cause.kind === 'call' ? causeCell(o.cause) + ' <span class="muted">#' + num(o.cause.call_id) + '</span>'
           : '<span class="muted">direct</span>') + '</td><td>' + esc(o.region || '') + '</td></tr>';
     }
-    if (!n) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
+    if (!n && !folded.length) h += '<tr><td colspan="9" class="muted">' + (OS.length ? 'no request matches the search' : 'no OS requests in this trace') + '</td></tr>';
     tb.innerHTML = h + '</tbody>';
+    tb.querySelectorAll('.startup-show').forEach(b => b.addEventListener('click', () => st.toggle()));
     tb.querySelectorAll('th.sortable').forEach(th => th.addEventListener('click', () => {
       const k = th.getAttribute('data-sort'), c = OS_COLS.find(x => x.key === k);
       if (ost.sort === k) ost.dir = -ost.dir; else { ost.sort = k; ost.dir = c.num && k !== 'id' && k !== 't' ? -1 : 1; }
@@ -1073,8 +1343,10 @@
     }));
     const more = document.getElementById('os-more');
     more.innerHTML = '';
+    const nf = folded.reduce((a, g) => a + g.n, 0);
     document.getElementById('os-count').textContent = fmtInt(D.counts.os) + ' requests' + (D.counts.os > OS.length ? ' (' + fmtInt(OS.length) + ' listed)' : '') +
-      (ost.q || ranged() || tl.tid !== null ? ', ' + fmtInt(rows.length) + ' shown' + (ranged() ? ' (timeline range)' : '') + (tl.tid !== null ? ' (thread ' + tl.tid + ')' : '') : '');
+      (ost.q || ranged() || tl.tid !== null || nf ? ', ' + fmtInt(rows.length) + ' shown' + (nf ? ' (' + fmtInt(nf) + ' startup folded)' : '') +
+        (ranged() ? ' (timeline range)' : '') + (tl.tid !== null ? ' (thread ' + tl.tid + ')' : '') : '');
     if (n < rows.length) {
       const b = el('button', { type: 'button' }, 'show all ' + fmtInt(rows.length) + ' rows');
       b.addEventListener('click', () => renderOsTable(true));
@@ -1119,13 +1391,36 @@
       if (countEl) countEl.textContent = q ? fmtInt(shown) + ' of ' + fmtInt(rows.length) + ' rows match' : '';
     });
   }
+  // The function table's rows for the calls that began in the timeline's
+  // range: the model's time columns (fn_cols, w ns wide) the range touches,
+  // summed; {rows, f0, f1} with the columns' span, or null for the whole trace.
+  function fnRangeRows() {
+    const F = isRec(D.fn_cols) ? D.fn_cols : null;
+    if (!ranged() || !F || !(F.w > 0) || !Array.isArray(F.cells)) return null;
+    const names = strs(F.names), c0 = Math.floor(tl.v0 / F.w), c1 = Math.max(c0 + 1, Math.ceil(tl.v1 / F.w));
+    const by = new Map();
+    for (let i = 0; i + 8 < F.cells.length; i += 9) {
+      const c = F.cells;
+      if (c[i] < c0 || c[i] >= c1) continue;
+      const fn = names[c[i + 1]] || 'other';
+      const r = by.get(fn) || { fn: fn, calls: 0, bytes: 0, os_calls: 0, failed: 0, nested: 0, dur_ns: 0, mcalls: 0 };
+      r.calls += c[i + 2]; r.bytes += c[i + 3]; r.os_calls += c[i + 4]; r.failed += c[i + 5]; r.nested += c[i + 6];
+      r.dur_ns += c[i + 7]; r.mcalls += c[i + 8];
+      by.set(fn, r);
+    }
+    return { rows: Array.from(by.values()), f0: c0 * F.w, f1: c1 * F.w };
+  }
   function fnTables() {
     const mine = new Map(D.fns.map(f => [f.fn, f]));
-    const rows = [];
+    let rows = [];
     // the average is over the calls that have a duration (a free traced at
     // entry only has none: no return probe); none timed: '–'
     const timed = f => typeof f.timed === 'number' ? f.timed : f.calls;
-    if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: timed(mine.get(k) || {}) }));
+    const rr = fnRangeRows(), note = document.getElementById('fn-range'), ft = document.getElementById('fn-table');
+    note.textContent = rr ? 'calls that began in ' + fmtTime(rr.f0) + ' – ' + fmtTime(rr.f1) + ' (the range, to the table\'s ' + fmtTime(D.fn_cols.w) + ' steps), every thread' : '';
+    if (rr) { ft.setAttribute('data-f0', rr.f0); ft.setAttribute('data-f1', rr.f1); } else { ft.removeAttribute('data-f0'); ft.removeAttribute('data-f1'); }
+    if (rr) rows = rr.rows;
+    else if (S && S.functions) for (const k in S.functions) rows.push(Object.assign({ fn: k }, S.functions[k], { dur_ns: (mine.get(k) || {}).dur_ns, mcalls: timed(mine.get(k) || {}) }));
     else for (const f of D.fns) rows.push(Object.assign({ mcalls: timed(f) }, f));
     rows.sort((a, b) => b.calls - a.calls);
     let h = '<tr><th>function</th><th class="num">calls</th><th class="num">bytes</th><th class="num">made OS requests</th><th class="num">failed</th><th class="num">nested</th><th class="num">avg time</th></tr>';
@@ -1138,6 +1433,7 @@
         ' title="' + fmtInt(r.bytes) + ' bytes">' + fmtBytesIn(r.bytes, bu) + '</td><td class="num"' + nv(r.os_calls) + '>' + fmtInt(r.os_calls) + '</td><td class="num' + (r.failed ? ' warn' : '') + '"' + nv(r.failed) + '>' +
         fmtInt(r.failed) + '</td><td class="num"' + nv(r.nested) + '>' + fmtInt(r.nested) + '</td><td class="num"' + nv(avg) + '>' + (avg != null ? fmtTime(avg) : '–') + '</td></tr>';
     }
+    if (!rows.length) h += '<tr><td colspan="7" class="muted">no allocator call began in this range</td></tr>';
     document.getElementById('fn-table').innerHTML = h;
     sortableTable(document.getElementById('fn-table'));
     h = '<tr><th>syscall</th><th class="num">count</th><th class="num">failed</th><th>by cause</th></tr>';
@@ -1179,11 +1475,14 @@
   // ---------- wiring ----------
   function init() {
     header(); cards(); notes();
+    startupWire();
     legend('timeline-legend', SERIES.map(s => ({ name: s.name, color: s.color })).concat([
+      NRSS ? { name: 'RSS (resident, sampled every 50 ms)', color: RSS_COLOR } : { name: 'RSS unknown (not sampled in this trace)', color: RSS_COLOR, hollow: true },
       { name: 'by an allocator call', color: '#566173', dot: true }, { name: 'direct', color: '#566173', dot: true, hollow: true }])
       .concat(D.threshold.moves.length ? [{ name: 'mmap threshold moved', dash: true }] : []));
     legend('map-legend', [{ name: 'brk heap', color: KIND_COLOR.heap }, { name: 'mmap chunk', color: KIND_COLOR.mmap },
-      { name: 'arena', color: KIND_COLOR.arena }, { name: 'other', color: KIND_COLOR.other }]);
+      { name: 'arena', color: KIND_COLOR.arena }, { name: 'other', color: KIND_COLOR.other },
+      { name: 'reserved, not committed (PROT_NONE) at the end', hatch: true }]);
     legend('threshold-legend', SERVED.map(s => ({ name: s.name, color: s.color, dot: true })).concat([{ name: 'mmap threshold', dash: true }]));
     timeline();
     addressMap();
@@ -1197,7 +1496,7 @@
     fnTables();
     countersTable();
     if (typeof window.amSites === 'function')
-      window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, sysColor,
+      window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, osRet, causeSig, sysColor,
         OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow });
     const slider = document.getElementById('map-time');
     slider.addEventListener('input', () => { map.t = tl.v0 + slider.value / 1000 * (tl.v1 - tl.v0); addressMap(); });

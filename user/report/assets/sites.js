@@ -392,9 +392,9 @@
           tag.style.background = R.sysColor(o.syscall);
           tr.appendChild(sc);
           tr.appendChild(mk('td', 'mono', R.osArgs(o)));
-          tr.appendChild(mk('td', 'mono' + (o.error ? ' warn' : ''), o.error ? String(o.error) : o.ret != null ? String(o.ret) : ''));
+          tr.appendChild(mk('td', 'mono' + (o.error ? ' warn' : ''), R.osRet(o)));
           const c = o.cause || {};
-          tr.appendChild(mk('td', null, c.kind === 'call' ? c.fn + '(' + fmtN(c.size) + ') #' + c.call_id : 'direct'));
+          tr.appendChild(mk('td', null, c.kind === 'call' ? R.causeSig(c.call_id, c.fn, c.size) + ' #' + c.call_id : 'direct'));
           tr.appendChild(mk('td', null, o.region || ''));
           tr.addEventListener('click', () => R.highlightOsRow(id));
         }
