@@ -16,7 +16,7 @@
 #include "sites_out.h"
 
 static const char diff_doc[] =
-"What changed between two traces (allocmap trace --json -v --stacks): the memory "
+"What changed between two traces (allocmap trace --json --stacks): the memory "
 "figures and their peaks, calls per allocator function, OS requests per syscall and "
 "cause, regions, the mmap threshold, and the call sites, each as A, B, B - A and "
 "B / A. Typical use: the same program before and after a change, or under two "
@@ -25,14 +25,14 @@ static const char diff_doc[] =
 "`allocmap report --figures`; call sites need every call (-v) and stacks (--stacks), "
 "else they are not compared (the rest is).\n\n"
 "EXAMPLES:\n"
-"  allocmap trace --json -v --stacks -o a.jsonl -- ./prog\n"
-"  allocmap trace --json -v --stacks -o b.jsonl -- ./prog.new\n"
+"  allocmap trace --json --stacks -o a.jsonl -- ./prog\n"
+"  allocmap trace --json --stacks -o b.jsonl -- ./prog.new\n"
 "  allocmap diff a.jsonl b.jsonl                  text: the top 10 sites by change\n"
 "  allocmap diff a.jsonl b.jsonl --sort peak --top 20\n"
 "  allocmap diff a.jsonl b.jsonl --json -o d.json\n"
 "  allocmap diff a.jsonl b.jsonl --html d.html    open d.html in a browser\n"
 "  LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \\\n"
-"    allocmap trace --json -v --stacks -o je.jsonl -- ./prog\n"
+"    allocmap trace --json --stacks -o je.jsonl -- ./prog\n"
 "  allocmap diff a.jsonl je.jsonl --match stack   glibc against jemalloc";
 
 struct diff_opts {
