@@ -758,7 +758,7 @@ void am_cmp_json(struct jsonw *w, char **cmd, const struct am_cmp_run *runs, int
 	jsonw_obj_close(w);
 }
 
-/* The comparison as one JSON object (README: compare --json). */
+/* The comparison as one JSON object (docs/guide.md: compare --json). */
 static void print_json(FILE *f, char **cmd, const struct am_cmp_run *runs, int n, bool plain)
 {
 	static struct jsonw jw;  /* once per process; its 64 KiB buffer stays off the stack */

@@ -46,7 +46,7 @@ struct diff_opts {
 enum { O_JSON = 1000, O_HTML, O_TOP, O_SORT, O_MATCH };
 
 static const struct argp_option diff_options[] = {
-	{ "json", O_JSON, NULL, 0, "One JSON document instead of text (schema in README.md)", 0 },
+	{ "json", O_JSON, NULL, 0, "One JSON document instead of text (described in docs/guide.md)", 0 },
 	{ "output", 'o', "FILE", 0, "Write the text or JSON to FILE instead of stdout", 0 },
 	{ "html", O_HTML, "FILE", 0, "Also write a self-contained HTML page to FILE", 0 },
 	{ "top", O_TOP, "N", 0, "Call-site rows of the text (default 10, 0: none)", 0 },

@@ -49,7 +49,7 @@ static const char trace_doc[] =
 "  allocmap trace -p 1234 -d 10 -q\n"
 "      10 seconds, summary only\n"
 "  allocmap trace --json -o t.jsonl -- ./myprog\n"
-"      JSON Lines (schema in README.md)\n"
+"      JSON Lines (schema in docs/reference.md)\n"
 "  allocmap trace --html report.html -- ./myprog\n"
 "      also a self-contained HTML report\n"
 "  LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \\\n"
@@ -83,7 +83,7 @@ enum { OPT_JSON = 1000, OPT_RINGBUF, OPT_HTML, OPT_PERFETTO, OPT_FREE_RETURN, OP
 static const struct argp_option trace_options[] = {
 	{ "output", 'o', "FILE", 0, "Write the trace to FILE (default: stderr for a launched command, "
 	  "stdout with -p)", 0 },
-	{ "json", OPT_JSON, NULL, 0, "JSON Lines output (schema in README.md)", 0 },
+	{ "json", OPT_JSON, NULL, 0, "JSON Lines output (schema in docs/reference.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print every allocator call and each probe's placement; "
 	  "twice: libbpf debug messages too", 0 },
 	{ "quiet", 'q', NULL, 0, "Print only the summary (text; --json keeps every record)", 0 },

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* report.c - the back ends of `allocmap report` (its command line is
  * cmd/report_cmd.c) and of trace --html/--perfetto: reads a
- * JSON Lines trace (README schema) line by line with json-c, feeds the
+ * JSON Lines trace (docs/reference.md schema) line by line with json-c, feeds the
  * bounded model of report_model.c, and writes either
  *  - one self-contained HTML file: the page, stylesheet and scripts are
  *    user/report/assets/report.{html,css,js} and sites.js embedded at build
