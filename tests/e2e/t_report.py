@@ -919,6 +919,100 @@ def t_flame_range():
     eq(nonempty, 2, "both halves hold OS requests with bytes")
 
 
+SITES_RANGE_JS = r"""
+const drag = (a, b) => {
+  const area = document.querySelector('#timeline-svg rect[style*="crosshair"]');
+  const r = area.getBoundingClientRect(), ev = (type, x) => area.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: r.top + 20, bubbles: true }));
+  ev('mousedown', r.left + a * r.width); ev('mousemove', r.left + b * r.width); ev('mouseup', r.left + b * r.width);
+};
+const snap = k => {
+  const t = document.getElementById('sites-table'), svg = document.getElementById('afg-svg');
+  const rows = Array.from(t.querySelectorAll('tr.site-row')).map(r => [r.getAttribute('data-name'), (r.querySelector('.where') || { textContent: '' }).textContent.trim(),
+    r.getAttribute('data-calls'), r.getAttribute('data-bytes'), r.cells[3].textContent].join('\t'));
+  const tot = t.querySelector('tr.site-total');
+  const pre = document.createElement('pre'); pre.id = 'sites-' + k;
+  pre.textContent = JSON.stringify({ f0: t.getAttribute('data-f0'), f1: t.getAttribute('data-f1'), rows: rows,
+    total: [tot.cells[1].textContent, tot.cells[3].textContent], flame: [svg.getAttribute('data-range'), svg.getAttribute('data-total'), svg.getAttribute('data-calls')],
+    note: document.getElementById('range-note').textContent, head: document.getElementById('sites-table-head').textContent });
+  document.body.appendChild(pre);
+};
+snap('all');
+drag(0, %(mid)f); snap('r1');
+document.getElementById('range-clear').click();
+drag(%(mid)f, 1); snap('r2');
+document.getElementById('range-clear').click(); snap('again');
+"""
+
+
+def site_sums(calls):
+    """{(caller function, file:line): [calls, bytes]} of the allocations in calls."""
+    out = collections.defaultdict(lambda: [0, 0])
+    for c in calls:
+        f = c["stack"][1]
+        s = out[(f["sym"], "%s:%d" % (os.path.basename(f["file"]), f["line"]))]
+        s[0] += 1
+        s[1] += c["size"]
+    return out
+
+
+def t_sites_range():
+    """The call sites table and the allocation flame graph (bytes allocated)
+    follow the timeline's range: with two ranges over tests/progs/phases
+    (traced --stacks), each site's calls and bytes, the table's total and the
+    flame graph's root are exactly those of the allocations whose call began
+    in the columns the table says it used; live at peak (a state) shows –;
+    cleared, the whole trace's figures again."""
+    jl = os.path.join(TMP, "phases_stacks.jsonl")
+    p = run([TOOL, "trace", "--stacks", "--json", "-o", jl, "--", PHASES, "phases"], timeout=120)
+    check(p.returncode == 0, "allocmap trace --stacks phases exited %d: %s" % (p.returncode, p.stderr.strip()[-400:]))
+    with open(jl) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    html, _ = report(jl, "sitesrange")
+    t0 = recs[0]["ts_ns"]
+    calls = [r for r in recs if r["type"] == "call"]
+    allocs = [c for c in calls if c["fn"] in ("malloc", "calloc", "realloc") and c.get("ret", "0x0") != "0x0" and c.get("stack")]
+    last1 = max(c["ts_ns"] for c in calls if c["fn"] == "realloc") - t0
+    first2 = min(c["ts_ns"] for c in calls if c["fn"] == "calloc") - t0
+    check(first2 - last1 > 300e6, "the phases are %d ns apart" % (first2 - last1))
+    mid = (last1 + first2) / 2 / data_block(html)["duration"]
+    page = dom_after(html, "sitesrange_after", SITES_RANGE_JS % {"mid": mid})
+    got = {}
+    for k in ("all", "r1", "r2", "again"):
+        m = re.search(r'<pre id="sites-%s">(.*?)</pre>' % k, page, re.S)
+        check(m, "no sites snapshot %s" % k)
+        got[k] = json.loads(htmlmod.unescape(m.group(1)))
+    whole = site_sums(allocs)
+    for k in ("all", "again"):
+        g = got[k]
+        check(g["f0"] is None and g["flame"][0] == "", "%s: still ranged" % k)
+        for line in g["rows"]:
+            name, where, c, b, peak = line.split("\t")
+            if (name, where) in whole:
+                eq([int(c), int(b)], whole[(name, where)], "%s: %s %s calls, bytes" % (k, name, where))
+                check(peak != "–", "%s: live at peak shown whole" % k)
+        eq(int(g["flame"][1]), sum(c["size"] for c in allocs), "%s: the flame graph's bytes" % k)
+    eq(got["again"]["rows"], got["all"]["rows"], "the whole trace's rows after 'show everything'")
+    for k, want_fn in (("r1", "realloc"), ("r2", "calloc")):
+        g = got[k]
+        f0, f1 = int(g["f0"]), int(g["f1"])
+        check(f0 < f1, "%s: no range on the table" % k)
+        mine = [c for c in allocs if f0 <= max(0, c["ts_ns"] - t0) < f1]
+        check(any(c["fn"] == want_fn for c in mine), "%s holds no %s" % (k, want_fn))
+        want = site_sums(mine)
+        seen = {}
+        for line in g["rows"]:
+            name, where, c, b, peak = line.split("\t")
+            seen[(name, where)] = [int(c), int(b)]
+            eq(peak, "–", "%s: live at peak under a range" % k)
+        for key in set(want) | set(k2 for k2 in seen if k2 in whole):
+            eq(seen.get(key, [0, 0]), want.get(key, [0, 0]), "%s: site %s calls, bytes in %d..%d ns" % (k, key, f0, f1))
+        eq(g["total"], ["{:,}".format(len(mine)), "–"], "%s: the total row" % k)
+        eq([int(g["flame"][1]), int(g["flame"][2])], [sum(c["size"] for c in mine), len(mine)], "%s: the flame graph's bytes, calls" % k)
+        check(g["flame"][0] == "%d,%d" % (f0, f1), "%s: the flame graph's range %r" % (k, g["flame"][0]))
+        check("the call sites: calls and bytes allocated of the calls that began in the range" in g["note"], "%s: the range note" % k)
+        check("shown as –" in g["head"], "%s: the table says what – means" % k)
+
+
 def accessible_pages(recs, pid):
     """Page -> accessible, the process's map replayed from its mmap, munmap
     and mprotect records (the model's rule, written again)."""
@@ -1032,6 +1126,7 @@ TESTS = [
     ("rss_over_time", t_rss_over_time, True),
     ("fn_table_range", t_fn_table_range, True),
     ("flame_range", t_flame_range, True),
+    ("sites_range", t_sites_range, True),
     ("bad_input", t_bad_input, False),
 ]
 

@@ -40,6 +40,8 @@
 #define RS_FLAME_FRAMES     150000
 #define RS_LIVE_CAP         65536   /* kept-live slots: > 3 x RS_ALLOCS_KEPT, never rehashed */
 #define RS_TOMB             UINT32_MAX
+#define RS_TCOLS            256     /* allocations by time: columns (adaptive width) */
+#define RS_TCELLS           (1u << 20) /* (stack, column) cells kept; beyond: no range */
 
 /* One allocation stack's key, as sites.c keys its entries. */
 static uint64_t stack_key(const struct am_stack *st, uint32_t pid)
@@ -86,6 +88,12 @@ struct am_rsites {
 	struct rs_os *os;             /* RS_OS_KEPT */
 	size_t   n_os;
 	uint32_t *live;               /* (pid, ptr) -> al index + 1; RS_TOMB removed */
+	/* allocations by the column (tw ns wide, doubled as the trace grows)
+	 * their call began in, per stack key: hash of cells (key, column) */
+	struct rs_tcell { uint64_t key, col, calls, bytes; } *tc;
+	size_t   n_tc, cap_tc;
+	uint64_t tw;
+	bool     t_over;              /* more cells than RS_TCELLS: no range */
 };
 
 /* ---------- feeding ---------- */
@@ -168,6 +176,73 @@ static void keep_alloc(struct am_rsites *s, const struct am_call_rec *c, uint64_
 	s->live[j] = (uint32_t)s->n_al;
 }
 
+/* Re-files the cells into a table of nc slots, each column c as c / div. */
+static bool tc_rehash(struct am_rsites *s, size_t nc, uint64_t div)
+{
+	struct rs_tcell *n = calloc(nc, sizeof(*n));
+	size_t cnt = 0;
+
+	if (!n)
+		return false;
+	for (size_t i = 0; i < s->cap_tc; i++) {
+		struct rs_tcell c = s->tc[i];
+		size_t j;
+
+		if (!c.key)
+			continue;
+		c.col /= div;
+		for (j = mix64(c.key ^ mix64(c.col)) & (nc - 1); n[j].key; j = (j + 1) & (nc - 1))
+			if (n[j].key == c.key && n[j].col == c.col)
+				break;
+		if (!n[j].key)
+			cnt++;
+		n[j].key = c.key;
+		n[j].col = c.col;
+		n[j].calls += c.calls;
+		n[j].bytes += c.bytes;
+	}
+	free(s->tc);
+	s->tc = n;
+	s->cap_tc = nc;
+	s->n_tc = cnt;
+	return true;
+}
+
+/* Counts an allocation of size bytes whose call began at t (relative). */
+static void tc_add(struct am_rsites *s, uint64_t key, uint64_t t, uint64_t size)
+{
+	size_t j;
+
+	if (s->t_over)
+		return;
+	while (t / s->tw >= RS_TCOLS) {
+		if (s->cap_tc && !tc_rehash(s, s->cap_tc, 2))
+			goto oom;
+		s->tw *= 2;
+	}
+	if ((s->n_tc + 1) * 2 > s->cap_tc) {
+		if (s->n_tc >= RS_TCELLS) {
+			s->t_over = true;
+			return;
+		}
+		if (!tc_rehash(s, s->cap_tc ? s->cap_tc * 2 : 1024, 1))
+			goto oom;
+	}
+	for (j = mix64(key ^ mix64(t / s->tw)) & (s->cap_tc - 1); s->tc[j].key; j = (j + 1) & (s->cap_tc - 1))
+		if (s->tc[j].key == key && s->tc[j].col == t / s->tw)
+			break;
+	if (!s->tc[j].key) {
+		s->tc[j].key = key;
+		s->tc[j].col = t / s->tw;
+		s->n_tc++;
+	}
+	s->tc[j].calls++;
+	s->tc[j].bytes += size;
+	return;
+oom:
+	s->t_over = true;
+}
+
 static void on_call(void *ctx, const struct am_call_rec *c, const struct am_os_rec *os, size_t n_os,
 		    unsigned done)
 {
@@ -192,6 +267,8 @@ static void on_call(void *ctx, const struct am_call_rec *c, const struct am_os_r
 		s->os[s->n_os++] = (struct rs_os){ .key = key, .id = os[i].ev.id };
 		e->os_kept++;
 	}
+	if (done & AM_SITE_ALLOC)
+		tc_add(s, key, rm_rel(s->m, c->ev.ts_enter), c->size);
 	if ((done & AM_SITE_ALLOC) && e->allocs_kept < RS_ALLOCS_STACK && s->n_al < RS_ALLOCS_KEPT) {
 		keep_alloc(s, c, key, t);
 		e->allocs_kept++;
@@ -234,6 +311,7 @@ struct am_rsites *am_rsites__new(void)
 	s->al = malloc(RS_ALLOCS_KEPT * sizeof(*s->al));
 	s->os = malloc(RS_OS_KEPT * sizeof(*s->os));
 	s->live = calloc(RS_LIVE_CAP, sizeof(*s->live));
+	s->tw = 1000;
 	if (!s->rp || !s->al || !s->os || !s->live) {
 		am_rsites__free(s);
 		return NULL;
@@ -251,6 +329,7 @@ void am_rsites__free(struct am_rsites *s)
 	free(s->al);
 	free(s->os);
 	free(s->live);
+	free(s->tc);
 	free(s);
 }
 
@@ -405,7 +484,7 @@ struct plan {
 	int32_t  *out;            /* [site] index in the page, -1 not kept */
 	uint32_t *kept;           /* page index -> site */
 	size_t    n_kept;
-	struct skey { uint64_t key; uint32_t site; } *keys; /* the stacks' keys, sorted */
+	struct skey { uint64_t key; uint32_t site; uint32_t stack; } *keys; /* the stacks' keys, sorted */
 	int64_t  *site_frame;     /* [page index] frame id, -1 none */
 	uint64_t *os_count;       /* [page index] OS requests its calls caused */
 	int64_t  *stack_frames;   /* [stack] first frame's index in sframes, -1 not drawn */
@@ -481,6 +560,7 @@ static bool plan_sites(struct plan *p)
 	for (size_t i = 0; i < r->n_stacks; i++) {
 		p->keys[i].key = stack_key(r->stacks[i].stack, r->stacks[i].pid);
 		p->keys[i].site = r->stacks[i].site;
+		p->keys[i].stack = (uint32_t)i;
 	}
 	if (r->n_stacks > 1)
 		qsort(p->keys, r->n_stacks, sizeof(*p->keys), key_cmp);
@@ -849,6 +929,37 @@ static void write_stacks(struct jsonw *w, const struct plan *p)
 	jsonw_arr_close(w);
 }
 
+/* Allocations by time: "w" ns columns; cells of page site (-1 not in the
+ * page), drawn stack (its index in "stacks", -1 not drawn), column, calls,
+ * bytes, the calls that began in the column. "over": too many cells, none. */
+static void write_by_time(struct jsonw *w, const struct plan *p, const struct am_rsites *s)
+{
+	const struct am_sites_report *r = p->r;
+	int64_t *drawn = malloc((r->n_stacks ? r->n_stacks : 1) * sizeof(*drawn)), nd = 0;
+
+	jsonw_kobj_open(w, "by_time");
+	jsonw_ku64(w, "w", s->tw);
+	jsonw_kbool(w, "over", s->t_over || !drawn);
+	jsonw_karr_open(w, "cells");
+	for (size_t i = 0; drawn && i < r->n_stacks; i++)
+		drawn[i] = p->stack_frames[i] >= 0 ? nd++ : -1;
+	for (size_t i = 0; drawn && !s->t_over && i < s->cap_tc; i++) {
+		const struct rs_tcell *c = &s->tc[i];
+		const struct skey *hit = c->key ? bsearch(&c->key, p->keys, r->n_stacks, sizeof(*p->keys), key_cmp) : NULL;
+
+		if (!c->key)
+			continue;
+		jsonw_s64(w, hit ? p->out[hit->site] : -1);
+		jsonw_s64(w, hit ? drawn[hit->stack] : -1);
+		jsonw_u64(w, c->col);
+		jsonw_u64(w, c->calls);
+		jsonw_u64(w, c->bytes);
+	}
+	jsonw_arr_close(w);
+	jsonw_obj_close(w);
+	free(drawn);
+}
+
 /* The tables: strings, then frames (4 numbers each: name, obj, file as
  * string ids, -1 absent; line). */
 static void write_tables(struct jsonw *w, const struct tab *t)
@@ -933,6 +1044,7 @@ void am_rsites__write(struct am_rsites *s, struct jsonw *w, const struct rm_mode
 		write_site(w, &p, s, k, &c);
 	jsonw_arr_close(w);
 	write_stacks(w, &p);
+	write_by_time(w, &p, s);
 	jsonw_obj_close(w);
 	plan_free(&p);
 }

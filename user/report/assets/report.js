@@ -451,7 +451,7 @@
     if (ranged() || tl.tid !== null) {
       box.appendChild(document.createTextNode('Showing ' + (ranged() ? fmtTime(lo) + ' – ' + fmtTime(hi) : 'the whole trace') +
         (tl.tid !== null ? ', thread ' + tl.tid : ', every thread') + ' in the timeline, the address map, the threshold view and the OS requests' +
-        (ranged() ? '; the allocator functions table and the flame graph of OS requests: what began in the range (every thread); the call sites: the whole trace' : '') + '. '));
+        (ranged() ? '; the allocator functions table and the flame graph of OS requests: what began in the range (every thread); the call sites: calls and bytes allocated of the calls that began in the range (every thread), their other columns and the flame graph\'s other weights are states of the whole trace, shown as – or labelled whole trace' : '') + '. '));
       const b = el('button', { type: 'button', id: 'range-clear' }, 'show everything');
       b.addEventListener('click', () => { tl.v0 = 0; tl.v1 = DUR; tl.tid = null; document.getElementById('tid-filter').value = ''; timeline(); rangeChanged(); });
       box.appendChild(b);
@@ -462,6 +462,7 @@
     thresholdView();
     fnTables();
     if (D.flame && D.flame.stacks) flame();
+    if (hooks.rangeChanged) hooks.rangeChanged();
   }
   // RSS: a step line through its points (to the trace's end after the last one)
   function rssPath(X, Y, max) {
@@ -689,7 +690,7 @@
   const regionAlive = (r, t) => r.t0 <= t && (r.t1 == null || r.t1 > t);
   const map = { t: (D.counts.live > 0 || !D.counts.live_peak_t) ? DUR : D.counts.live_peak_t, sel: null, z0: 0, z1: 1, shown: 300 };
   // sites.js: allocMark(call id) -> true draws that allocation marked; regionBadge(region) -> text or null
-  const hooks = { allocMark: null, regionBadge: null };
+  const hooks = { allocMark: null, regionBadge: null, rangeChanged: null };
   const MARK = '#d6336c';
 
   function regionCause(r) {
@@ -1497,7 +1498,7 @@
     countersTable();
     if (typeof window.amSites === 'function')
       window.amSites({ D, hooks, map, fmtBytes, fmtTime, fmtInt, hex, el, sv, showTip, hideTip, osArgs, osRet, causeSig, sysColor,
-        OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow });
+        OS_BY_ID, REG_BY_I, KIND_COLOR, addressMap, selectRegion, highlightOsRow, range: () => ranged() ? [tl.v0, tl.v1] : null });
     const slider = document.getElementById('map-time');
     slider.addEventListener('input', () => { map.t = tl.v0 + slider.value / 1000 * (tl.v1 - tl.v0); addressMap(); });
     tidFilter();

@@ -76,6 +76,34 @@
     });
     const matches = s => !st.q || s.hay.includes(st.q);
 
+    // ---------- the timeline's range ----------
+    // S.by_time: w ns columns; cells of page site (-1 not in the page),
+    // drawn stack (-1 not drawn), column, calls, bytes of the allocations
+    // whose call began in the column. Under a range: those sums over the
+    // columns the range touches ({f0, f1} their span), or null (no range,
+    // or the trace had more cells than were kept: the whole trace).
+    const BT = isRec(S.by_time) ? S.by_time : null, BTC = BT ? nums(BT.cells) : [];
+    let rfKey = null, rfVal = null;
+    function rangeFigs() {
+      const r = typeof R.range === 'function' ? R.range() : null;
+      if (!r || !BT || BT.over || !(n0(BT.w) > 0)) return null;
+      const key = r[0] + ',' + r[1];
+      if (key === rfKey) return rfVal;
+      const w = BT.w, c0 = Math.floor(r[0] / w), c1 = Math.max(c0 + 1, Math.ceil(r[1] / w));
+      const v = { f0: c0 * w, f1: c1 * w, site: new Map(), stack: new Map(), rest: { calls: 0, bytes: 0 }, frest: { calls: 0, bytes: 0 }, total: { calls: 0, bytes: 0 } };
+      const add = (m, k, calls, bytes) => { let o = m.get(k); if (!o) m.set(k, o = { calls: 0, bytes: 0 }); o.calls += calls; o.bytes += bytes; };
+      for (let i = 0; i + 4 < BTC.length; i += 5) {
+        if (BTC[i + 2] < c0 || BTC[i + 2] >= c1) continue;
+        const calls = BTC[i + 3], bytes = BTC[i + 4];
+        if (BTC[i] >= 0) add(v.site, BTC[i], calls, bytes); else { v.rest.calls += calls; v.rest.bytes += bytes; }
+        if (BTC[i + 1] >= 0) add(v.stack, BTC[i + 1], calls, bytes); else { v.frest.calls += calls; v.frest.bytes += bytes; }
+        v.total.calls += calls; v.total.bytes += bytes;
+      }
+      rfKey = key; rfVal = v;
+      return v;
+    }
+    const rangeNote = rf => 'the calls that began in ' + R.fmtTime(rf.f0) + ' – ' + R.fmtTime(rf.f1) + ' (the timeline\'s range, to ' + R.fmtTime(BT.w) + ' steps; every thread)';
+
     // ---------- tooltip: text nodes only ----------
     const tip = $('tip');
     function showTip(ev, lines) {
@@ -106,20 +134,28 @@
       if (extra.length) td.appendChild(mk('span', 'muted', ' · ' + extra.join(' · ')));
       tr.appendChild(td);
     }
-    function figRow(tb, cls, label, f) {
+    function figRow(tb, cls, label, f, rf) {
       const tr = mk('tr', cls);
       tr.appendChild(mk('td', null, label));
       cellNum(tr, R.fmtInt(f.calls));
       cellNum(tr, R.fmtBytes(f.bytes));
+      if (rf) {
+        for (let k = 0; k < 4; k++) cellNum(tr, '–');
+        tr.setAttribute('data-calls', f.calls);
+        tr.setAttribute('data-bytes', f.bytes);
+        tb.appendChild(tr);
+        return;
+      }
       cellNum(tr, R.fmtBytes(f.peak_bytes));
       cellNum(tr, R.fmtBytes(f.leak_bytes));
       cellNum(tr, R.fmtInt(f.temp_count), R.fmtBytes(f.temp_bytes));
       cellNum(tr, R.fmtBytes(f.os_bytes));
       tb.appendChild(tr);
     }
-    function sorted() {
+    function sorted(rf) {
       const k = st.sort, d = st.dir;
-      return SITES.filter(matches).sort((a, b) => {
+      const rows = rf ? SITES.map(s => Object.assign({}, s, rf.site.get(s.i) || { calls: 0, bytes: 0 })) : SITES;
+      return rows.filter(matches).sort((a, b) => {
         const x = a[k], y = b[k];
         if (x !== y) return (typeof x === 'string' ? (x < y ? -1 : 1) : x < y ? -1 : 1) * d;
         return a.i - b.i;
@@ -143,15 +179,24 @@
       const thead = mk('thead');
       thead.appendChild(head);
       tb.appendChild(thead);
-      const body = mk('tbody'), rows = sorted();
+      const rf = rangeFigs(), body = mk('tbody'), rows = sorted(rf);
+      tb.toggleAttribute('data-ranged', !!rf);
+      if (rf) { tb.setAttribute('data-f0', rf.f0); tb.setAttribute('data-f1', rf.f1); } else { tb.removeAttribute('data-f0'); tb.removeAttribute('data-f1'); }
       for (const s of rows) {
         const tr = mk('tr', 'site-row' + (s.i === st.sel ? ' sel' : ''));
-        const data = { site: s.i, name: s.name, calls: s.calls, bytes: s.bytes, peak: s.peak_bytes, leak: s.leak_bytes,
-          temp: s.temp_count, 'temp-bytes': s.temp_bytes, os: s.os_bytes };
+        const data = rf ? { site: s.i, name: s.name, calls: s.calls, bytes: s.bytes } :
+          { site: s.i, name: s.name, calls: s.calls, bytes: s.bytes, peak: s.peak_bytes, leak: s.leak_bytes,
+            temp: s.temp_count, 'temp-bytes': s.temp_bytes, os: s.os_bytes };
         for (const k in data) tr.setAttribute('data-' + k, data[k]);
         siteCell(tr, s);
         cellNum(tr, R.fmtInt(s.calls));
         cellNum(tr, R.fmtBytes(s.bytes));
+        if (rf) {
+          for (let k = 0; k < 4; k++) cellNum(tr, '–');
+          tr.addEventListener('click', () => select(s.i, true));
+          body.appendChild(tr);
+          continue;
+        }
         cellNum(tr, R.fmtBytes(s.peak_bytes), s.peak_count ? R.fmtInt(s.peak_count) + ' live' : null);
         cellNum(tr, R.fmtBytes(s.leak_bytes), s.leak_count ? R.fmtInt(s.leak_count) + (s.leak_count === 1 ? ' block' : ' blocks') : null);
         cellNum(tr, R.fmtInt(s.temp_count), s.temp_count ? R.fmtBytes(s.temp_bytes) : null);
@@ -168,19 +213,22 @@
       }
       tb.appendChild(body);
       const foot = mk('tfoot');
-      if (REST.calls || REST.os_bytes) figRow(foot, 'site-rest', fmtN(n0(S.n_sites) - SITES.length) + ' other sites (not in the page)', REST);
-      figRow(foot, 'site-total', 'total, ' + fmtN(n0(S.n_sites)) + ' sites', TOTAL);
+      if (REST.calls || REST.os_bytes) figRow(foot, 'site-rest', fmtN(n0(S.n_sites) - SITES.length) + ' other sites (not in the page)', rf ? rf.rest : REST, rf);
+      figRow(foot, 'site-total', 'total, ' + fmtN(n0(S.n_sites)) + ' sites', rf ? rf.total : TOTAL, rf);
       tb.appendChild(foot);
       $('sites-table-head').textContent = 'Sites: ' + (st.q ? fmtN(rows.length) + ' of ' + fmtN(SITES.length) + ' match' : fmtN(SITES.length) +
         (SITES.length < n0(S.n_sites) ? ' of ' + fmtN(n0(S.n_sites)) : '')) + ', sorted by ' + COLS.find(c => c.key === st.sort).name +
-        ' (' + (st.dir < 0 ? 'largest' : 'smallest') + ' first; click a header to sort)';
+        ' (' + (st.dir < 0 ? 'largest' : 'smallest') + ' first; click a header to sort)' +
+        (rf ? '. Calls and bytes allocated: ' + rangeNote(rf) + '; live at peak, leaked, temporaries and bytes from the OS are states or sums of the whole trace, shown as –' :
+          R.range && R.range() ? '. The whole trace (the range cannot be applied: ' + (BT ? 'more allocation cells than the page keeps' : 'no times in the data') + ')' : '');
     }
 
     // ---------- the allocation flame graph ----------
     // S.stacks, flat: site, bytes, peak, leaked, temporary bytes, calls,
     // truncated, n, then n frame ids root first; the site is the leaf.
-    function build() {
+    function build(rf) {
       const A = nums(S.stacks);
+      let si = 0;
       const node = (name, obj, file, line, site, parent) => ({ name, obj, file, line, site, parent, w: [0, 0, 0, 0], calls: 0, children: new Map(), lines: false });
       const root = node('all', '', '', 0, -1, null);
       const step = (cur, key, make, w, calls) => {
@@ -191,8 +239,10 @@
         return c;
       };
       for (let i = 0; i + 8 <= A.length;) {
-        const site = A[i], w = [A[i + 1], A[i + 2], A[i + 3], A[i + 4]], calls = A[i + 5], trunc = A[i + 6], n = A[i + 7];
+        const rs = rf ? rf.stack.get(si) || { calls: 0, bytes: 0 } : null;
+        const site = A[i], w = rs ? [rs.bytes, 0, 0, 0] : [A[i + 1], A[i + 2], A[i + 3], A[i + 4]], calls = rs ? rs.calls : A[i + 5], trunc = A[i + 6], n = A[i + 7];
         i += 8;
+        si++;
         for (let k = 0; k < 4; k++) root.w[k] += w[k];
         root.calls += calls;
         let cur = root;
@@ -206,15 +256,16 @@
         const s = SITES[site], parent = cur;
         cur = step(cur, '\u0002' + site, () => node(s ? s.name : '?', s ? s.obj : '', s ? s.file : '', s ? s.line : 0, site, parent), w, calls);
       }
-      if (FREST.stacks) {
+      if (FREST.stacks || (rf && rf.frest.calls)) {
         const rest = node(fmtN(FREST.stacks) + ' more stacks (not drawn)', '', '', 0, -1, root);
         rest.rest = true;
-        rest.w = [FREST.bytes, FREST.peak_bytes, FREST.leak_bytes, FREST.temp_bytes];
-        rest.calls = FREST.calls;
+        rest.w = rf ? [rf.frest.bytes, 0, 0, 0] : [FREST.bytes, FREST.peak_bytes, FREST.leak_bytes, FREST.temp_bytes];
+        rest.calls = rf ? rf.frest.calls : FREST.calls;
         root.children.set('\u0003rest', rest);
         for (let k = 0; k < 4; k++) root.w[k] += rest.w[k];
         root.calls += rest.calls;
       }
+      root.ranged = !!rf;
       return root;
     }
     const nodeHit = n => st.q && (n.name + '\u0000' + n.file + '\u0000' + n.obj).toLowerCase().includes(st.q);
@@ -235,15 +286,19 @@
       if (n.file && n.site < 0) lines.push(n.file + (n.line ? ':' + n.line : '') + (n.lines ? ' (and other lines)' : ''));
       lines.push(W.name + ': ' + R.fmtBytes(v) + ' (' + fmtN(v) + ' B)' + (tot ? ', ' + (100 * v / tot).toFixed(1) + '% of all' : ''));
       lines.push('allocations through here: ' + fmtN(n.calls));
-      for (let k = 0; k < 4; k++) if (k !== st.w) lines.push(WEIGHTS[k].name + ': ' + R.fmtBytes(n.w[k]));
+      if (!root.ranged) for (let k = 0; k < 4; k++) if (k !== st.w) lines.push(WEIGHTS[k].name + ': ' + R.fmtBytes(n.w[k]));
       if (n.site < 0 && !n.rest && n !== root) lines.push('click to zoom');
       showTip(ev, lines);
     }
     function flame() {
       const box = $('afg');
       box.replaceChildren();
-      if (!st.tree) st.tree = build();
-      const root = st.tree, zoom = st.zoom || root, wk = st.w, val = n => n.w[wk];
+      if (!st.tree) st.tree = build(null);
+      const rf = st.w === 0 ? rangeFigs() : null;
+      if (rf && st.rkey !== rfKey) { st.rtree = build(rf); st.rkey = rfKey; st.zoom = null; }
+      const root = rf ? st.rtree : st.tree;
+      if (st.zoom) { let z = st.zoom; while (z.parent) z = z.parent; if (z !== root) st.zoom = null; }
+      const zoom = st.zoom || root, wk = st.w, val = n => n.w[wk];
       const anc = [];
       for (let p = zoom.parent; p; p = p.parent) anc.unshift(p);
       const W = Math.max(600, box.clientWidth), zv = val(zoom), rows = [];
@@ -263,7 +318,7 @@
       if (zv > 0) lay(zoom, 0, anc.length, false);
       const H = (depth + 1) * ROW + 2, SVGNS = 'http://www.w3.org/2000/svg';
       const svg = R.sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, id: 'afg-svg', 'data-weight': WEIGHTS[wk].key,
-        'data-total': val(root), 'data-matched': matched, class: st.q ? 'searching' : '' });
+        'data-total': val(root), 'data-calls': root.calls, 'data-range': rf ? rf.f0 + ',' + rf.f1 : '', 'data-matched': matched, class: st.q ? 'searching' : '' });
       box.appendChild(svg);
       const nodeOf = [];
       rows.forEach(([n, x, w, d, isAnc, hit]) => {
@@ -313,6 +368,7 @@
       const W = WEIGHTS[st.w], h = $('afg-hint');
       h.textContent = 'The allocation stacks, root on top; each column ends in its call site (the leaf: click it to select the site). Width: ' +
         W.name + ', ' + W.what + '. Frames above the sites are merged by function; hover for details, click a frame to zoom.' +
+        (root.ranged ? ' Under the timeline\'s range: ' + rangeNote(rangeFigs()) + '.' : R.range && R.range() ? ' The whole trace: ' + (st.w ? 'this weight is a state, not a sum over time' : 'the range cannot be applied') + '.' : '') +
         (n0(S.sample) > 1 ? ' Only every ' + n0(S.sample) + 'th call had a stack (--sample): the weights are of those calls.' : '');
       $('sites-match').textContent = st.q ? 'matched in the graph: ' + R.fmtBytes(matched) + ' of ' + R.fmtBytes(root.w[st.w]) +
         ' (' + (root.w[st.w] ? (100 * matched / root.w[st.w]).toFixed(1) : '0') + '%)' : '';
@@ -480,6 +536,7 @@
     $('sites-notes').textContent = notes.join(' ');
     const search = $('sites-search');
     search.addEventListener('input', () => { st.q = search.value.trim().toLowerCase(); table(); flame(); });
+    R.hooks.rangeChanged = () => { table(); flame(); };
     for (let k = 0; k < 4; k++) $('afg-w' + k).addEventListener('click', () => setWeight(k));
     $('afg-reset').addEventListener('click', () => { st.zoom = null; flame(); });
     let rt = null;
