@@ -6,7 +6,8 @@
 # musl-tools (musl-gcc) build and run the musl tests (tests/e2e/t_musl.py);
 # golang-go brings `go tool pprof`, which reads --pprof files in tests/e2e/t_sites.py;
 # libmicrohttpd-dev is `allocmap serve`'s HTTP server; prometheus (server and
-# promtool) scrapes it in tests/e2e/t_serve_http.py.
+# promtool) scrapes it in tests/e2e/t_serve_http.py; socat speaks to its control
+# socket in docs/guide.md's examples.
 set -euo pipefail
 
 PKGS=(
@@ -19,7 +20,7 @@ PKGS=(
 	libc6-dbg
 	musl musl-tools musl-dev
 	libclang-rt-14-dev
-	golang-go prometheus
+	golang-go prometheus socat
 )
 
 if [ "$(id -u)" -ne 0 ]; then

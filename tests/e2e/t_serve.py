@@ -819,6 +819,39 @@ def test_conf_watch():
         eq(d.stop(), 0, "serve's exit status")
 
 
+def test_half_close():
+    """A client that shuts its side down after its request (socat, `nc -N`)
+    still gets the answer, also one that waits for the target's attach."""
+    d = Daemon()
+    p = held_thresh()
+    try:
+        def ask(req):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(WAIT)
+            s.connect(d.sock)
+            s.sendall((json.dumps(dict(req, v=1)) + "\n").encode())
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+            s.close()
+            return [json.loads(l) for l in data.decode().splitlines()]
+        r = ask({"op": "add", "pid": p.pid, "mode": "all"})
+        eq([(x.get("ok"), x.get("op"), x.get("pid")) for x in r], [(True, "add", p.pid)],
+           "the add's answer after the client's shutdown")
+        r = ask({"op": "list"})
+        eq([t["pid"] for t in r[0]["targets"]], [p.pid], "list's answer")
+        finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        eq(d.stop(), 0, "serve's exit status")
+
+
 def test_watch_forged():
     """The exec-event socket takes the kernel's messages only: one sent to
     its port by a process (root here: the kernel refuses other users) is
@@ -884,6 +917,7 @@ TESTS = [
     ("watch_rules", test_watch_rules),
     ("conf_watch", test_conf_watch),
     ("watch_forged", test_watch_forged),
+    ("half_close", test_half_close),
     ("top_setuid", test_top_setuid),
     ("sighup", test_sighup),
     ("sigterm", test_sigterm),

@@ -52,6 +52,8 @@ struct client {
 	uint64_t cursor;          /* stream: position in the target's history */
 	uint64_t gap;             /* stream: bytes it missed */
 	bool closing;             /* close once the output is sent */
+	bool eof;                 /* the client shut its side down (socat after its request):
+	                             what it asked for is still answered, then it is closed */
 	bool dead;
 	pid_t session;            /* trace session: its process */
 };
@@ -155,10 +157,12 @@ static void flush_client(struct ctl *c, struct client *k)
 	}
 	if (k->dead)
 		return;
-	if (!k->out_len && k->closing) {
+	if (!k->out_len && k->closing && k->st == C_IDLE) {
 		k->dead = true;
 		return;
 	}
+	if (k->eof) /* nothing more to read: EPOLLIN would fire for ever */
+		ev.events = 0;
 	if (k->out_len)
 		ev.events |= EPOLLOUT;
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, k->fd, &ev);
@@ -916,6 +920,13 @@ static void read_client(struct ctl *c, struct client *k)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && !k->eof && k->st != C_SESSION) {
+		/* shut down for writing only (a full close is EPOLLHUP): answer
+		 * what it asked, then close */
+		k->eof = true;
+		k->closing = true;
+		return;
+	}
 	if (n <= 0) {
 		k->dead = true; /* gone: its stream or session ends */
 		return;
@@ -1112,8 +1123,11 @@ static void loop(struct ctl *c)
 			} else {
 				struct client *k = p;
 
-				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				/* what it sent before it went is still read */
+				if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
 					read_client(c, k);
+				if (evs[i].events & (EPOLLHUP | EPOLLERR))
+					k->dead = true; /* closed: its stream or session ends */
 			}
 		}
 		if (c->n_pend)
