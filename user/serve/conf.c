@@ -33,8 +33,8 @@ static const struct key keys[] = {
 void am_srv_conf_default(struct am_srv_conf *c)
 {
 	*c = (struct am_srv_conf){
-		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 4,
-		.ringbuf_os_mb = 1,
+		.max_targets = 256, .max_clients = 256, .history_bytes = 4u << 20, .ringbuf_mb = 32,
+		.ringbuf_os_mb = 8,
 		.linger_s = 300, .max_request = 64 << 10, .client_buf = 8u << 20,
 		.pprof_timeout_ms = 5000,
 	};

@@ -20,8 +20,9 @@ struct am_srv_conf {
 	unsigned max_targets;     /* targets kept (alive or lingering), 256 */
 	unsigned max_clients;     /* control-socket clients, 256 */
 	size_t   history_bytes;   /* per target: JSONL history, 4 MiB */
-	unsigned ringbuf_mb;      /* per target ring buffer in mode all, 4 MiB */
-	unsigned ringbuf_os_mb;   /* in mode os (syscalls only: few events), 1 MiB */
+	unsigned ringbuf_mb;      /* per target ring buffer in mode all, 32 MiB (as trace's) */
+	unsigned ringbuf_os_mb;   /* in mode os, 8 MiB (each OS request carries its stack copy:
+	                             1 MiB lost events at python3's exit) */
 	unsigned linger_s;        /* an exited target's data is kept this long, 300 s */
 	size_t   max_request;     /* request line, 64 KiB */
 	size_t   client_buf;      /* a client's unsent output, 8 MiB: beyond, it is cut off */
